@@ -1,0 +1,191 @@
+import { AbiCoder, keccak256, TypedDataEncoder, type TypedDataDomain } from "ethers";
+
+/**
+ * The protocol's EIP-712 domain name and version (Solidity: `BatchHeaders.DOMAIN_NAME/VERSION`).
+ * @example
+ * ```ts
+ * const domain = protocolDomain(chainId, slashingAddress); // { name: EIP712_NAME, ... }
+ * ```
+ */
+export const EIP712_NAME = "Maru";
+/** See {@link EIP712_NAME}. */
+export const EIP712_VERSION = "1";
+
+/**
+ * A batch header (PROTOCOL.md §6; Solidity: `struct BatchHeader`). `prev` is the
+ * {@link contentHash} of the previous header on the channel, zero for seq 0.
+ * @example
+ * ```ts
+ * const h: BatchHeader = { epoch: 3n, stream, shard: 1, sender, receiver, seq: 0n, prev: ZeroHash,
+ *   deltasRoot, count: 4, batchMsh, cumulativeMsh };
+ * ```
+ */
+export type BatchHeader = {
+  epoch: bigint;
+  stream: string;
+  shard: number;
+  sender: string;
+  receiver: string;
+  seq: bigint;
+  prev: string;
+  deltasRoot: string;
+  count: number;
+  batchMsh: string;
+  cumulativeMsh: string;
+};
+
+/**
+ * An accumulated proof (PROTOCOL.md §6; Solidity: `struct AccumulatedProof`).
+ * @example
+ * ```ts
+ * const p: AccumulatedProof = { epoch, stream, shard, sender, seq, sourceChainId: 1n,
+ *   blockNumber: 100n, blockHash, cumulativeMsh };
+ * ```
+ */
+export type AccumulatedProof = {
+  epoch: bigint;
+  stream: string;
+  shard: number;
+  sender: string;
+  seq: bigint;
+  sourceChainId: bigint;
+  blockNumber: bigint;
+  blockHash: string;
+  cumulativeMsh: string;
+};
+
+/**
+ * The EIP-712 types, as ethers' `signTypedData` takes them.
+ * @example
+ * ```ts
+ * await signer.signTypedData(domain, { BatchHeader: EIP712_TYPES.BatchHeader }, header);
+ * ```
+ */
+export const EIP712_TYPES = {
+  BatchHeader: [
+    { name: "epoch", type: "uint64" },
+    { name: "stream", type: "bytes32" },
+    { name: "shard", type: "uint32" },
+    { name: "sender", type: "address" },
+    { name: "receiver", type: "address" },
+    { name: "seq", type: "uint64" },
+    { name: "prev", type: "bytes32" },
+    { name: "deltasRoot", type: "bytes32" },
+    { name: "count", type: "uint32" },
+    { name: "batchMsh", type: "bytes32" },
+    { name: "cumulativeMsh", type: "bytes32" },
+  ],
+  AccumulatedProof: [
+    { name: "epoch", type: "uint64" },
+    { name: "stream", type: "bytes32" },
+    { name: "shard", type: "uint32" },
+    { name: "sender", type: "address" },
+    { name: "seq", type: "uint64" },
+    { name: "sourceChainId", type: "uint256" },
+    { name: "blockNumber", type: "uint64" },
+    { name: "blockHash", type: "bytes32" },
+    { name: "cumulativeMsh", type: "bytes32" },
+  ],
+} as const;
+
+const BATCH_TYPES = { BatchHeader: [...EIP712_TYPES.BatchHeader] };
+const PROOF_TYPES = { AccumulatedProof: [...EIP712_TYPES.AccumulatedProof] };
+
+/**
+ * The type hashes (Solidity: `BatchHeaders.BATCH_HEADER_TYPEHASH`, `ACCUMULATED_PROOF_TYPEHASH`).
+ * @example
+ * ```ts
+ * BATCH_HEADER_TYPEHASH; // keccak256("BatchHeader(uint64 epoch,...)")
+ * ```
+ */
+export const BATCH_HEADER_TYPEHASH = keccak256(Buffer.from(TypedDataEncoder.from(BATCH_TYPES).encodeType("BatchHeader")));
+/** See {@link BATCH_HEADER_TYPEHASH}. */
+export const ACCUMULATED_PROOF_TYPEHASH = keccak256(
+  Buffer.from(TypedDataEncoder.from(PROOF_TYPES).encodeType("AccumulatedProof")),
+);
+
+/**
+ * The protocol's EIP-712 domain on a chain, for a verifying contract (the slashing contract).
+ * @example
+ * ```ts
+ * const domain = protocolDomain(31337n, await slashing.getAddress());
+ * ```
+ */
+export function protocolDomain(chainId: bigint | number, verifyingContract: string): TypedDataDomain {
+  return { name: EIP712_NAME, version: EIP712_VERSION, chainId, verifyingContract };
+}
+
+/**
+ * The domain separator of {@link protocolDomain}.
+ * @example
+ * ```ts
+ * domainSeparator(31337n, slashingAddress); // equals the contract's _domainSeparatorV4()
+ * ```
+ */
+export function domainSeparator(chainId: bigint | number, verifyingContract: string): string {
+  return TypedDataEncoder.hashDomain(protocolDomain(chainId, verifyingContract));
+}
+
+/**
+ * The EIP-712 struct hash of a batch header.
+ * @example
+ * ```ts
+ * hashBatchHeader(header); // equals BatchHeaders.hash(header) on-chain
+ * ```
+ */
+export function hashBatchHeader(h: BatchHeader): string {
+  return TypedDataEncoder.hashStruct("BatchHeader", BATCH_TYPES, h);
+}
+
+/**
+ * The EIP-712 struct hash of an accumulated proof.
+ * @example
+ * ```ts
+ * hashAccumulatedProof(proof);
+ * ```
+ */
+export function hashAccumulatedProof(p: AccumulatedProof): string {
+  return TypedDataEncoder.hashStruct("AccumulatedProof", PROOF_TYPES, p);
+}
+
+/**
+ * The digest a sender signs for a header: `keccak256("\x19\x01" ‖ domainSeparator ‖ structHash)`.
+ * @example
+ * ```ts
+ * const digest = batchHeaderDigest(domain, header); // what ecrecover checks on-chain
+ * ```
+ */
+export function batchHeaderDigest(domain: TypedDataDomain, h: BatchHeader): string {
+  return TypedDataEncoder.hash(domain, BATCH_TYPES, h);
+}
+
+/**
+ * The digest a sender signs for an accumulated proof.
+ * @example
+ * ```ts
+ * const digest = accumulatedProofDigest(domain, proof);
+ * ```
+ */
+export function accumulatedProofDigest(domain: TypedDataDomain, p: AccumulatedProof): string {
+  return TypedDataEncoder.hash(domain, PROOF_TYPES, p);
+}
+
+const coder = AbiCoder.defaultAbiCoder();
+
+/**
+ * The content hash of a header: every field but `receiver` (Solidity: `BatchHeaders.contentHash`).
+ * `prev` links content hashes, and two headers of one (epoch, stream, shard, sender, seq)
+ * equivocate exactly when their content hashes differ.
+ * @example
+ * ```ts
+ * next.prev = contentHash(previousHeader);
+ * ```
+ */
+export function contentHash(h: BatchHeader): string {
+  return keccak256(
+    coder.encode(
+      ["uint64", "bytes32", "uint32", "address", "uint64", "bytes32", "bytes32", "uint32", "bytes32", "bytes32"],
+      [h.epoch, h.stream, h.shard, h.sender, h.seq, h.prev, h.deltasRoot, h.count, h.batchMsh, h.cumulativeMsh],
+    ),
+  );
+}

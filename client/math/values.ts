@@ -1,0 +1,52 @@
+import { getBytes, type BytesLike } from "ethers";
+import { ValueOutOfRangeError } from "../errors/math.js";
+
+// Checks that a value fits the Solidity type it stands for, so that the client never computes
+// on a value the contracts would reject or read differently.
+
+const UINT64_MAX = (1n << 64n) - 1n;
+const INT64_MIN = -(1n << 63n);
+const INT64_MAX = (1n << 63n) - 1n;
+
+/** Bytes of any length from a hex string or byte array. */
+export function toBytes(value: BytesLike, field: string): Uint8Array {
+  try {
+    return getBytes(value);
+  } catch (cause) {
+    throw new ValueOutOfRangeError(field, value, "a 0x-prefixed hex string or a Uint8Array");
+  }
+}
+
+/** Exactly 32 bytes. */
+export function toBytes32(value: BytesLike, field: string): Uint8Array {
+  const b = toBytes(value, field);
+  if (b.length !== 32) throw new ValueOutOfRangeError(field, value, "exactly 32 bytes (a bytes32)");
+  return b;
+}
+
+/** An integer in [min, max] (numbers only: the protocol's uint32 values). */
+export function toUint32(value: number, field: string, min = 0): number {
+  if (!Number.isInteger(value) || value < min || value > 0xffffffff)
+    throw new ValueOutOfRangeError(field, value, `an integer in [${min}, 2^32 - 1] (a uint32)`);
+  return value;
+}
+
+/** A uint64 as bigint. */
+export function toUint64(value: bigint | number, field: string): bigint {
+  const v = toBigInt(value, field);
+  if (v < 0n || v > UINT64_MAX) throw new ValueOutOfRangeError(field, value, "in [0, 2^64 - 1] (a uint64)");
+  return v;
+}
+
+/** An int64 as bigint. */
+export function toInt64(value: bigint | number, field: string): bigint {
+  const v = toBigInt(value, field);
+  if (v < INT64_MIN || v > INT64_MAX) throw new ValueOutOfRangeError(field, value, "in [-2^63, 2^63 - 1] (an int64)");
+  return v;
+}
+
+function toBigInt(value: bigint | number, field: string): bigint {
+  if (typeof value === "bigint") return value;
+  if (!Number.isSafeInteger(value)) throw new ValueOutOfRangeError(field, value, "an integer (use a bigint beyond 2^53)");
+  return BigInt(value);
+}
