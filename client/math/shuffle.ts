@@ -17,7 +17,7 @@ import { toBytes32, toUint32 } from "./values.js";
  */
 export const DEFAULT_ROUNDS = 90;
 
-// Hashes r ‖ uint8(round) (33 bytes) or r ‖ uint8(round) ‖ uint32_le(chunk) (37 bytes).
+// Hashes r ‖ uint8(round) (33 bytes) or r ‖ uint8(round) ‖ uint32_be(chunk) (37 bytes).
 function roundHash(r: Uint8Array, round: number, chunk?: number): Uint8Array {
   const m = mem();
   const at = OFFSETS.INPUT;
@@ -25,21 +25,21 @@ function roundHash(r: Uint8Array, round: number, chunk?: number): Uint8Array {
   m[at + 32] = round;
   let len = 33;
   if (chunk !== undefined) {
-    m[at + 33] = chunk & 0xff;
-    m[at + 34] = (chunk >>> 8) & 0xff;
-    m[at + 35] = (chunk >>> 16) & 0xff;
-    m[at + 36] = (chunk >>> 24) & 0xff;
+    m[at + 33] = (chunk >>> 24) & 0xff;
+    m[at + 34] = (chunk >>> 16) & 0xff;
+    m[at + 35] = (chunk >>> 8) & 0xff;
+    m[at + 36] = chunk & 0xff;
     len = 37;
   }
   core.keccak(len);
   return m.subarray(OFFSETS.OUT, OFFSETS.OUT + 32);
 }
 
-// uint64_le(first 8 bytes of the hash) mod n, without BigInt: lo + hi * 2^32 (mod n).
+// uint64_be(first 8 bytes of the hash) mod n, without BigInt: hi * 2^32 + lo (mod n).
 function pivotOf(r: Uint8Array, round: number, n: number): number {
   const h = roundHash(r, round);
-  const lo = (h[0] | (h[1] << 8) | (h[2] << 16) | (h[3] << 24)) >>> 0;
-  const hi = (h[4] | (h[5] << 8) | (h[6] << 16) | (h[7] << 24)) >>> 0;
+  const hi = ((h[0] << 24) | (h[1] << 16) | (h[2] << 8) | h[3]) >>> 0;
+  const lo = ((h[4] << 24) | (h[5] << 16) | (h[6] << 8) | h[7]) >>> 0;
   // hi mod n < 2^32, times 2^32 < 2^64: split to stay within 2^53.
   const hiMod = hi % n;
   const hiTimes = ((hiMod * 0x10000) % n) * 0x10000 % n;
@@ -70,7 +70,7 @@ function run(index: number, n: number, r: Uint8Array, rounds: number, forward: b
 
 /**
  * σ_r(index): the worker index at position `index` (Ethereum's `compute_shuffled_index` with
- * keccak256; byte layout in docs/protocol-math.md). O(rounds) hashes; for all positions at once
+ * keccak256 and big-endian integers; byte layout in docs/protocol-math.md). O(rounds) hashes; for all positions at once
  * use {@link Permutation}.
  * @example
  * ```ts

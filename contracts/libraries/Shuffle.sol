@@ -5,12 +5,14 @@ pragma solidity ^0.8.27;
  * @title Shuffle
  * @notice The swap-or-not permutation σ_r of `[0, n)` and the shard holders built on it
  * (PROTOCOL.md §5). Derived from Ethereum's `compute_shuffled_index` (consensus specs,
- * phase0) with keccak256 in place of sha256 and the same byte layout, per round `i`:
+ * phase0) with keccak256 in place of sha256 and big-endian integers in place of little-endian
+ * (the byte swaps cost a third of the gas of a round on the EVM; docs/protocol-math.md).
+ * Per round `i`:
  *
- *   pivot    = uint64_le(keccak256(r ‖ uint8(i))[0:8]) mod n
+ *   pivot    = uint64_be(keccak256(r ‖ uint8(i))[0:8]) mod n
  *   flip     = (pivot + n - index) mod n
  *   position = max(index, flip)
- *   source   = keccak256(r ‖ uint8(i) ‖ uint32_le(position / 256))
+ *   source   = keccak256(r ‖ uint8(i) ‖ uint32_be(position / 256))
  *   bit      = (source[(position mod 256) / 8] >> (position mod 8)) & 1
  *   index    = bit == 1 ? flip : index
  *
@@ -85,43 +87,37 @@ library Shuffle {
     }
 
     /// @dev Applies rounds 0..rounds-1 (forward) or rounds-1..0 (inverse) to `index`.
-    /// Callers guarantee index < n < 2^32 and rounds > 0.
+    /// Callers guarantee index < n < 2^32 and rounds > 0. Branchless and in scratch space:
+    /// this loop is what `holds` costs (docs/PERFORMANCE.md).
     function _run(uint256 index, uint256 n, bytes32 r, uint8 rounds, bool forward) private pure returns (uint256) {
         assembly ("memory-safe") {
-            // Scratch at the free memory pointer (not advanced): r ‖ round ‖ uint32_le(position/256).
-            let ptr := mload(0x40)
-            mstore(ptr, r)
+            // Scratch 0x00..0x24 holds r ‖ uint8(round) ‖ uint32_be(position / 256). The 32-byte
+            // store at 0x21 also writes byte 0x40, the top byte of the free memory pointer, with
+            // zero, which it already is (the pointer is far below 2^248).
+            mstore(0x00, r)
+            let round := 0
+            let step := 1
+            if iszero(forward) {
+                round := sub(rounds, 1)
+                step := not(0) // -1
+            }
             for {
-                let step := 0
-            } lt(step, rounds) {
-                step := add(step, 1)
+                let left := rounds
+            } left {
+                left := sub(left, 1)
             } {
-                let round := step
-                if iszero(forward) {
-                    round := sub(sub(rounds, 1), step)
-                }
-                mstore8(add(ptr, 0x20), round)
-                // First 8 bytes of the hash, read little-endian.
-                let v := shr(192, keccak256(ptr, 0x21))
-                v := or(shr(8, and(v, 0xFF00FF00FF00FF00)), shl(8, and(v, 0x00FF00FF00FF00FF)))
-                v := or(shr(16, and(v, 0xFFFF0000FFFF0000)), shl(16, and(v, 0x0000FFFF0000FFFF)))
-                v := or(shr(32, v), shl(32, and(v, 0xFFFFFFFF)))
-                let flip := mod(sub(add(mod(v, n), n), index), n)
-                let position := index
-                if gt(flip, index) {
-                    position := flip
-                }
-                // uint32_le(position / 256): position < 2^32, so the quotient has 3 bytes.
-                let q := shr(8, position)
-                mstore(
-                    add(ptr, 0x21),
-                    or(or(shl(248, and(q, 0xFF)), shl(240, and(shr(8, q), 0xFF))), shl(232, shr(16, q)))
-                )
-                let source := keccak256(ptr, 0x25)
-                let bit := and(shr(and(position, 7), byte(shr(3, and(position, 0xFF)), source)), 1)
-                if bit {
-                    index := flip
-                }
+                mstore8(0x20, round)
+                // pivot = uint64_be(keccak256(r ‖ round)[0:8]) mod n; flip = (pivot + n - index) mod n,
+                // computed as addmod(uint64 value, n - index, n), which reduces the pivot on the way.
+                let flip := addmod(shr(192, keccak256(0x00, 0x21)), sub(n, index), n)
+                // position = max(index, flip)
+                let position := xor(index, mul(xor(index, flip), gt(flip, index)))
+                mstore(0x21, shl(224, shr(8, position)))
+                // bit = (source[(position mod 256) / 8] >> (position mod 8)) & 1
+                let bit := and(shr(and(position, 7), byte(and(shr(3, position), 31), keccak256(0x00, 0x25))), 1)
+                // index = bit ? flip : index
+                index := xor(index, mul(xor(index, flip), bit))
+                round := add(round, step)
             }
         }
         return index;

@@ -114,6 +114,10 @@ function shuffleVectors() {
     pushIndex(9_999, 10_000, r, 90);
     pushIndex(int(0, 999), 1_000, r, 1);
     pushIndex(int(0, 299), 300, r, 255);
+    // Large n: position / 256 needs all four bytes of its uint32.
+    pushIndex(0xfffffffe, 0xffffffff, r, 90);
+    pushIndex(next() % 0xffffffff, 0xffffffff, r, 90);
+    pushIndex(next() % 16_777_217, 16_777_217, r, 90);
   }
   for (let c = 0; c < 30; c++) {
     const n = int(1, 5_000);

@@ -10,9 +10,9 @@ export function refShard(key: string, r: string, n: number): number {
   return Number(BigInt(keccak256(concat([key, r]))) % BigInt(n));
 }
 
-function leU64(bytes: Uint8Array): bigint {
+function beU64(bytes: Uint8Array): bigint {
   let v = 0n;
-  for (let i = 7; i >= 0; i--) v = (v << 8n) | BigInt(bytes[i]);
+  for (let i = 0; i < 8; i++) v = (v << 8n) | BigInt(bytes[i]);
   return v;
 }
 
@@ -22,12 +22,11 @@ export function refShuffledIndex(index: number, n: number, r: string, rounds: nu
   for (let s = 0; s < rounds; s++) {
     const round = inverse ? rounds - 1 - s : s;
     const roundByte = toBeHex(round, 1);
-    const pivot = leU64(getBytes(keccak256(concat([r, roundByte])))) % N;
+    const pivot = beU64(getBytes(keccak256(concat([r, roundByte])))) % N;
     const flip = (pivot + N - idx) % N;
     const position = idx > flip ? idx : flip;
     const chunk = Number(position / 256n);
-    const le4 = Uint8Array.of(chunk & 0xff, (chunk >> 8) & 0xff, (chunk >> 16) & 0xff, (chunk >>> 24) & 0xff);
-    const source = getBytes(keccak256(concat([r, roundByte, le4])));
+    const source = getBytes(keccak256(concat([r, roundByte, toBeHex(chunk, 4)])));
     const bit = (source[Number((position % 256n) / 8n)] >> Number(position % 8n)) & 1;
     if (bit) idx = flip;
   }

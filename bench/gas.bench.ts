@@ -1,0 +1,51 @@
+/**
+ * Gas figures: `npm run bench:gas` (runs `hardhat run bench/gas.bench.ts` on the simulated
+ * network). Writes bench/results/gas.json, a flat object of named gas figures:
+ * - `math.*`: execution gas of one library call, measured with gasleft() around the call in
+ *   MathHarness (no calldata, no call overhead);
+ * - later issues add whole transactions (receipt gasUsed) under their own prefixes.
+ * Gas is deterministic, so CI runs this too and fails when a goal is missed.
+ */
+import { network } from "hardhat";
+import { keccak256, toBeHex } from "ethers";
+import { deltaProof, deltasRoot, type Delta } from "../client/index.js";
+import { writeResults } from "./report.js";
+
+const { ethers } = await network.create();
+const harness = await ethers.deployContract("MathHarness");
+
+const r = keccak256("0x72");
+const data32 = keccak256("0x01");
+const figures: Record<string, number> = {};
+
+figures["math.ltHashAdd"] = Number((await harness.gasLtHashAdd(data32, 7n, 1n))[0]);
+figures["math.ltHashAdd.diffMinus1"] = Number((await harness.gasLtHashAdd(data32, 7n, -1n))[0]);
+figures["math.shard32"] = Number((await harness.gasShard32(data32, r, 10_000))[0]);
+
+// holds() with 90 rounds at n = 10,000: worst over a few (worker, shard) pairs.
+let holds = 0;
+for (const [w, j] of [
+  [0, 0],
+  [9_999, 17],
+  [4_242, 9_000],
+  [123, 5_000],
+]) {
+  holds = Math.max(holds, Number((await harness.gasHolds(w, j, 10_000, 3, r, 90))[0]));
+}
+figures["math.holds90"] = holds;
+
+// A depth-16 proof (a batch of 2^16 leaves would be too slow to build here; depth is what costs):
+// 40,000 deltas give a depth-16 tree.
+const deltas: Delta[] = Array.from({ length: 40_000 }, (_, i) => ({ data: toBeHex(i, 32), time: 1n, diff: 1n }));
+const proof = deltaProof(deltas, 12_345);
+figures["math.deltaVerify.depth16"] = Number((await harness.gasDeltaVerify(proof, deltasRoot(deltas), deltas.length, deltas[12_345]))[0]);
+
+const missed = writeResults("gas.json", figures, {
+  "math.ltHashAdd": { max: 15_000 },
+  "math.shard32": { max: 500 },
+  "math.holds90": { max: 30_000 },
+});
+if (missed.length) {
+  console.error(`gas goals missed: ${missed.join(", ")}`);
+  process.exitCode = 1;
+}
