@@ -38,7 +38,9 @@ figures["math.holds90"] = holds;
 // 40,000 deltas give a depth-16 tree.
 const deltas: Delta[] = Array.from({ length: 40_000 }, (_, i) => ({ data: toBeHex(i, 32), time: 1n, diff: 1n }));
 const proof = deltaProof(deltas, 12_345);
-figures["math.deltaVerify.depth16"] = Number((await harness.gasDeltaVerify(proof, deltasRoot(deltas), deltas.length, deltas[12_345]))[0]);
+figures["math.deltaVerify.depth16"] = Number(
+  (await harness.gasDeltaVerify(proof, deltasRoot(deltas), deltas.length, deltas[12_345]))[0],
+);
 
 const missed = writeResults("gas.json", figures, {
   "math.ltHashAdd": { max: 15_000 },

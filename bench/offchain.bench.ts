@@ -46,10 +46,13 @@ const hashWasmShard32PerSec = measure(300_000, (i) => {
   hw.update(buf64);
   const d = hw.digest("binary");
   let acc = 0;
-  for (let b = 0; b < 32; b += 4) acc = (acc * 4294967296 + ((d[b] << 24) | (d[b + 1] << 16) | (d[b + 2] << 8) | d[b + 3]) >>> 0) % n;
+  for (let b = 0; b < 32; b += 4)
+    acc = ((acc * 4294967296 + ((d[b] << 24) | (d[b + 1] << 16) | (d[b + 2] << 8) | d[b + 3])) >>> 0) % n;
   return acc;
 });
-const ethersShard32PerSec = measure(50_000, (i) => Number(BigInt(keccak256(Buffer.concat([keys[i & 4095], rBytes]))) % BigInt(n)));
+const ethersShard32PerSec = measure(50_000, (i) =>
+  Number(BigInt(keccak256(Buffer.concat([keys[i & 4095], rBytes]))) % BigInt(n)),
+);
 
 // LtHash with a per-hash wasm library: element hash + 64 lane hashes, lanes added in JS.
 const lanes = new Uint16Array(1024);

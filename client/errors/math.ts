@@ -33,10 +33,13 @@ export class ShardingSliceOutOfRangeError extends MaruError {
     readonly length: number,
     readonly dataLength: number,
   ) {
-    super(`The partition key slice [${offset}, ${offset + length}) reaches past the end of the data (${dataLength} bytes).`, {
-      details: [`offset: ${offset}`, `length: ${length}`, `data length: ${dataLength}`],
-      fix: "the delta does not fit its stream's partition spec; its producer must emit data at least offset + length bytes long.",
-    });
+    super(
+      `The partition key slice [${offset}, ${offset + length}) reaches past the end of the data (${dataLength} bytes).`,
+      {
+        details: [`offset: ${offset}`, `length: ${length}`, `data length: ${dataLength}`],
+        fix: "the delta does not fit its stream's partition spec; its producer must emit data at least offset + length bytes long.",
+      },
+    );
   }
 }
 

@@ -98,7 +98,9 @@ const PROOF_TYPES = { AccumulatedProof: [...EIP712_TYPES.AccumulatedProof] };
  * BATCH_HEADER_TYPEHASH; // keccak256("BatchHeader(uint64 epoch,...)")
  * ```
  */
-export const BATCH_HEADER_TYPEHASH = keccak256(Buffer.from(TypedDataEncoder.from(BATCH_TYPES).encodeType("BatchHeader")));
+export const BATCH_HEADER_TYPEHASH = keccak256(
+  Buffer.from(TypedDataEncoder.from(BATCH_TYPES).encodeType("BatchHeader")),
+);
 /** See {@link BATCH_HEADER_TYPEHASH}. */
 export const ACCUMULATED_PROOF_TYPEHASH = keccak256(
   Buffer.from(TypedDataEncoder.from(PROOF_TYPES).encodeType("AccumulatedProof")),

@@ -105,7 +105,8 @@ export class LtHash16 {
   addAll(deltas: Iterable<Delta>): this {
     // Validate everything first, so a bad delta leaves the state untouched.
     const items: [Uint8Array, bigint, number][] = [];
-    for (const d of deltas) items.push([toBytes(d.data, "data"), toUint64(d.time, "time"), multiplier(toInt64(d.diff, "diff"))]);
+    for (const d of deltas)
+      items.push([toBytes(d.data, "data"), toUint64(d.time, "time"), multiplier(toInt64(d.diff, "diff"))]);
     lanesView().set(this.lanes);
     for (const [data, time, m] of items) {
       if (m === 0) continue;

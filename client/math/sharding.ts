@@ -37,7 +37,9 @@ export function validateSpec(spec: PartitionSpec): void {
   const ok =
     u32(spec.offset) &&
     u32(spec.length) &&
-    (spec.kind === KeyKind.WHOLE ? spec.offset === 0 && spec.length === 0 : spec.kind === KeyKind.SLICE && spec.length !== 0);
+    (spec.kind === KeyKind.WHOLE
+      ? spec.offset === 0 && spec.length === 0
+      : spec.kind === KeyKind.SLICE && spec.length !== 0);
   if (!ok) throw new ShardingInvalidSpecError(spec.kind, spec.offset, spec.length);
 }
 
@@ -53,7 +55,8 @@ export function keyOf(spec: PartitionSpec, data: BytesLike): Uint8Array {
   validateSpec(spec);
   const bytes = toBytes(data, "data");
   if (spec.kind === KeyKind.WHOLE) return bytes;
-  if (spec.offset + spec.length > bytes.length) throw new ShardingSliceOutOfRangeError(spec.offset, spec.length, bytes.length);
+  if (spec.offset + spec.length > bytes.length)
+    throw new ShardingSliceOutOfRangeError(spec.offset, spec.length, bytes.length);
   return bytes.subarray(spec.offset, spec.offset + spec.length);
 }
 

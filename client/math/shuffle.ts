@@ -42,7 +42,7 @@ function pivotOf(r: Uint8Array, round: number, n: number): number {
   const lo = ((h[4] << 24) | (h[5] << 16) | (h[6] << 8) | h[7]) >>> 0;
   // hi mod n < 2^32, times 2^32 < 2^64: split to stay within 2^53.
   const hiMod = hi % n;
-  const hiTimes = ((hiMod * 0x10000) % n) * 0x10000 % n;
+  const hiTimes = (((hiMod * 0x10000) % n) * 0x10000) % n;
   return (hiTimes + (lo % n)) % n;
 }
 
@@ -153,14 +153,16 @@ export class Permutation {
   /** Whether worker index `worker` holds shard j. */
   holds(worker: number, j: number, k: number): boolean {
     this.checkShard(j, k);
-    if (!Number.isInteger(worker) || worker < 0 || worker >= this.n) throw new ShuffleIndexOutOfRangeError(worker, this.n);
+    if (!Number.isInteger(worker) || worker < 0 || worker >= this.n)
+      throw new ShuffleIndexOutOfRangeError(worker, this.n);
     return (this.positionOf[worker] + this.n - j) % this.n < k;
   }
 
   /** The k shards worker index `worker` holds, ascending from its own position backwards. */
   shardsOf(worker: number, k: number): number[] {
     this.checkShard(0, k);
-    if (!Number.isInteger(worker) || worker < 0 || worker >= this.n) throw new ShuffleIndexOutOfRangeError(worker, this.n);
+    if (!Number.isInteger(worker) || worker < 0 || worker >= this.n)
+      throw new ShuffleIndexOutOfRangeError(worker, this.n);
     const p = this.positionOf[worker];
     const out = new Array<number>(k);
     for (let i = 0; i < k; i++) out[i] = (p - i + this.n) % this.n;

@@ -12,7 +12,7 @@ const INT64_MAX = (1n << 63n) - 1n;
 export function toBytes(value: BytesLike, field: string): Uint8Array {
   try {
     return getBytes(value);
-  } catch (cause) {
+  } catch {
     throw new ValueOutOfRangeError(field, value, "a 0x-prefixed hex string or a Uint8Array");
   }
 }
@@ -47,6 +47,7 @@ export function toInt64(value: bigint | number, field: string): bigint {
 
 function toBigInt(value: bigint | number, field: string): bigint {
   if (typeof value === "bigint") return value;
-  if (!Number.isSafeInteger(value)) throw new ValueOutOfRangeError(field, value, "an integer (use a bigint beyond 2^53)");
+  if (!Number.isSafeInteger(value))
+    throw new ValueOutOfRangeError(field, value, "an integer (use a bigint beyond 2^53)");
   return BigInt(value);
 }

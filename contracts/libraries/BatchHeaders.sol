@@ -61,20 +61,19 @@ library BatchHeaders {
     /// @notice The EIP-712 domain version.
     string internal constant DOMAIN_VERSION = "1";
 
-    bytes32 internal constant BATCH_HEADER_TYPEHASH =
-        keccak256(
-            "BatchHeader(uint64 epoch,bytes32 stream,uint32 shard,address sender,address receiver,uint64 seq,"
-            "bytes32 prev,bytes32 deltasRoot,uint32 count,bytes32 batchMsh,bytes32 cumulativeMsh)"
-        );
+    bytes32 internal constant BATCH_HEADER_TYPEHASH = keccak256(
+        "BatchHeader(uint64 epoch,bytes32 stream,uint32 shard,address sender,address receiver,uint64 seq,"
+        "bytes32 prev,bytes32 deltasRoot,uint32 count,bytes32 batchMsh,bytes32 cumulativeMsh)"
+    );
 
-    bytes32 internal constant ACCUMULATED_PROOF_TYPEHASH =
-        keccak256(
-            "AccumulatedProof(uint64 epoch,bytes32 stream,uint32 shard,address sender,uint64 seq,"
-            "uint256 sourceChainId,uint64 blockNumber,bytes32 blockHash,bytes32 cumulativeMsh)"
-        );
+    bytes32 internal constant ACCUMULATED_PROOF_TYPEHASH = keccak256(
+        "AccumulatedProof(uint64 epoch,bytes32 stream,uint32 shard,address sender,uint64 seq,"
+        "uint256 sourceChainId,uint64 blockNumber,bytes32 blockHash,bytes32 cumulativeMsh)"
+    );
 
-    bytes32 private constant _DOMAIN_TYPEHASH =
-        keccak256("EIP712Domain(string name,string version,uint256 chainId,address verifyingContract)");
+    bytes32 private constant _DOMAIN_TYPEHASH = keccak256(
+        "EIP712Domain(string name,string version,uint256 chainId,address verifyingContract)"
+    );
 
     /// @notice The EIP-712 struct hash of a batch header.
     function hash(BatchHeader memory h) internal pure returns (bytes32) {

@@ -82,12 +82,7 @@ library Sharding {
     }
 
     /// @notice Shard of a delta's data under `spec`: `shard(keyOf(spec, data), r, n)`.
-    function shardOf(
-        PartitionSpec memory spec,
-        bytes memory data,
-        bytes32 r,
-        uint32 n
-    ) internal pure returns (uint32) {
+    function shardOf(PartitionSpec memory spec, bytes memory data, bytes32 r, uint32 n) internal pure returns (uint32) {
         return shard(keyOf(spec, data), r, n);
     }
 }

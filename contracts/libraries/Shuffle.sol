@@ -58,7 +58,13 @@ library Shuffle {
     }
 
     /// @notice The `k` holders of shard `j`, in replica order.
-    function holders(uint32 j, uint32 n, uint32 k, bytes32 r, uint8 rounds) internal pure returns (uint32[] memory out) {
+    function holders(
+        uint32 j,
+        uint32 n,
+        uint32 k,
+        bytes32 r,
+        uint8 rounds
+    ) internal pure returns (uint32[] memory out) {
         _checkReplication(k, n);
         _check(j, n, rounds);
         out = new uint32[](k);

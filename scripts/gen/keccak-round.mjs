@@ -10,11 +10,16 @@ const R = [
 ];
 const out = [];
 for (let x = 0; x < 5; x++) out.push(`c${x} = a${x} ^ a${x + 5} ^ a${x + 10} ^ a${x + 15} ^ a${x + 20};`);
-for (let x = 0; x < 5; x++) out.push(`d = c${(x + 4) % 5} ^ rotl<u64>(c${(x + 1) % 5}, 1);` + [0, 1, 2, 3, 4].map((y) => ` a${x + 5 * y} ^= d;`).join(""));
+for (let x = 0; x < 5; x++)
+  out.push(
+    `d = c${(x + 4) % 5} ^ rotl<u64>(c${(x + 1) % 5}, 1);` +
+      [0, 1, 2, 3, 4].map((y) => ` a${x + 5 * y} ^= d;`).join(""),
+  );
 // rho + pi: B[y, 2x+3y] = rotl(A[x, y], R[x][y])
 for (let x = 0; x < 5; x++)
   for (let y = 0; y < 5; y++) {
-    const bx = y, by = (2 * x + 3 * y) % 5;
+    const bx = y,
+      by = (2 * x + 3 * y) % 5;
     const r = R[x][y];
     out.push(`b${bx + 5 * by} = ${r === 0 ? `a${x + 5 * y}` : `rotl<u64>(a${x + 5 * y}, ${r})`};`);
   }

@@ -83,8 +83,16 @@ function shardingVectors() {
         key: "0x",
         revert:
           err.name === "ShardingSliceOutOfRangeError"
-            ? revert("ShardingSliceOutOfRange(uint256,uint256,uint256)", ["uint256", "uint256", "uint256"], [err.offset, err.length, err.dataLength])
-            : revert("ShardingInvalidSpec(uint8,uint256,uint256)", ["uint8", "uint256", "uint256"], [spec.kind, spec.offset, spec.length]),
+            ? revert(
+                "ShardingSliceOutOfRange(uint256,uint256,uint256)",
+                ["uint256", "uint256", "uint256"],
+                [err.offset, err.length, err.dataLength],
+              )
+            : revert(
+                "ShardingInvalidSpec(uint8,uint256,uint256)",
+                ["uint8", "uint256", "uint256"],
+                [spec.kind, spec.offset, spec.length],
+              ),
       });
     }
   };
@@ -106,7 +114,14 @@ function shardingVectors() {
 function shuffleVectors() {
   const index: object[] = [];
   const pushIndex = (i: number, n: number, r: string, rounds: number) =>
-    index.push({ index: i, n, r, rounds, shuffled: shuffledIndex(i, n, r, rounds), unshuffled: unshuffledIndex(i, n, r, rounds) });
+    index.push({
+      index: i,
+      n,
+      r,
+      rounds,
+      shuffled: shuffledIndex(i, n, r, rounds),
+      unshuffled: unshuffledIndex(i, n, r, rounds),
+    });
   for (const r of [R_ZERO, R_MAX, hex(32)]) {
     pushIndex(0, 1, r, 90); // n = 1
     pushIndex(0, 2, r, 90);
@@ -146,9 +161,17 @@ function shuffleVectors() {
     index,
     permutations: perms,
     reverts: {
-      indexOutOfRange: { index: 5, n: 5, revert: revert("ShuffleIndexOutOfRange(uint256,uint256)", ["uint256", "uint256"], [5, 5]) },
+      indexOutOfRange: {
+        index: 5,
+        n: 5,
+        revert: revert("ShuffleIndexOutOfRange(uint256,uint256)", ["uint256", "uint256"], [5, 5]),
+      },
       zeroRounds: revert("ShuffleZeroRounds()"),
-      invalidReplication: { k: 6, n: 5, revert: revert("ShuffleInvalidReplication(uint256,uint256)", ["uint256", "uint256"], [6, 5]) },
+      invalidReplication: {
+        k: 6,
+        n: 5,
+        revert: revert("ShuffleInvalidReplication(uint256,uint256)", ["uint256", "uint256"], [6, 5]),
+      },
     },
   };
 }
@@ -179,7 +202,11 @@ function ltHashVectors() {
   const d = delta(32, 1n);
   push("add then remove", [d, { ...d, diff: -1n }]);
   push("2^16 copies wrap to empty", [{ ...d, diff: 1n << 16n }]);
-  for (let c = 0; c < 8; c++) push(`random ${c}`, Array.from({ length: int(1, 12) }, () => delta(int(0, 100))));
+  for (let c = 0; c < 8; c++)
+    push(
+      `random ${c}`,
+      Array.from({ length: int(1, 12) }, () => delta(int(0, 100))),
+    );
   return { cases, invalidLengthRevert: revert("LtHashInvalidLength(uint256)", ["uint256"], [10]) };
 }
 

@@ -83,41 +83,62 @@ describe("differential: Solidity libraries vs TypeScript client", function () {
       length: fc.oneof(fc.constant(0), fc.nat({ max: 70 })),
     });
     await fc.assert(
-      fc.asyncProperty(spec, bytesHex(80), bytes32, fc.oneof(fc.constant(0), fc.integer({ min: 1, max: 0xffffffff })), async (sp, data, r, n) => {
-        const expectedError = clientError(() => shard(keyOf(sp, data), r, n));
-        const gotError = await solidityError(harness, () => harness.shardOf(sp, data, r, n));
-        expect(gotError).to.equal(expectedError);
-        if (!expectedError) expect(Number(await harness.shardOf(sp, data, r, n))).to.equal(shard(keyOf(sp, data), r, n));
-      }),
+      fc.asyncProperty(
+        spec,
+        bytesHex(80),
+        bytes32,
+        fc.oneof(fc.constant(0), fc.integer({ min: 1, max: 0xffffffff })),
+        async (sp, data, r, n) => {
+          const expectedError = clientError(() => shard(keyOf(sp, data), r, n));
+          const gotError = await solidityError(harness, () => harness.shardOf(sp, data, r, n));
+          expect(gotError).to.equal(expectedError);
+          if (!expectedError)
+            expect(Number(await harness.shardOf(sp, data, r, n))).to.equal(shard(keyOf(sp, data), r, n));
+        },
+      ),
       { numRuns: RUNS },
     );
   });
 
   it("the permutation, its inverse, holders and holds agree", async function () {
     await fc.assert(
-      fc.asyncProperty(bytes32, fc.integer({ min: 1, max: 10_000 }), fc.nat(), fc.nat(), fc.integer({ min: 1, max: 90 }), async (r, n, x, kx, rounds) => {
-        const i = x % n;
-        const k = 1 + (kx % Math.min(n, 8));
-        expect(Number(await harness.shuffledIndex(i, n, r, rounds))).to.equal(shuffledIndex(i, n, r, rounds));
-        expect(Number(await harness.unshuffledIndex(i, n, r, rounds))).to.equal(unshuffledIndex(i, n, r, rounds));
-        const perm = new Permutation(r, n, rounds);
-        expect((await harness.holders(i, n, k, r, rounds)).map(Number)).to.deep.equal(perm.holders(i, k));
-        expect(await harness.holds(i, (x >> 3) % n, n, k, r, rounds)).to.equal(perm.holds(i, (x >> 3) % n, k));
-      }),
+      fc.asyncProperty(
+        bytes32,
+        fc.integer({ min: 1, max: 10_000 }),
+        fc.nat(),
+        fc.nat(),
+        fc.integer({ min: 1, max: 90 }),
+        async (r, n, x, kx, rounds) => {
+          const i = x % n;
+          const k = 1 + (kx % Math.min(n, 8));
+          expect(Number(await harness.shuffledIndex(i, n, r, rounds))).to.equal(shuffledIndex(i, n, r, rounds));
+          expect(Number(await harness.unshuffledIndex(i, n, r, rounds))).to.equal(unshuffledIndex(i, n, r, rounds));
+          const perm = new Permutation(r, n, rounds);
+          expect((await harness.holders(i, n, k, r, rounds)).map(Number)).to.deep.equal(perm.holders(i, k));
+          expect(await harness.holds(i, (x >> 3) % n, n, k, r, rounds)).to.equal(perm.holds(i, (x >> 3) % n, k));
+        },
+      ),
       { numRuns: RUNS },
     );
   });
 
   it("the shuffle raises the same errors", async function () {
     await fc.assert(
-      fc.asyncProperty(bytes32, fc.nat({ max: 20 }), fc.nat({ max: 25 }), fc.nat({ max: 25 }), fc.nat({ max: 3 }), async (r, n, i, k, rounds) => {
-        const expected = clientError(() => shuffledIndex(i, n, r, rounds));
-        expect(await solidityError(harness, () => harness.shuffledIndex(i, n, r, rounds))).to.equal(expected);
-        if (n > 0 && rounds > 0 && i < n) {
-          const e2 = clientError(() => new Permutation(r, n, rounds).holders(i, k));
-          expect(await solidityError(harness, () => harness.holders(i, n, k, r, rounds))).to.equal(e2);
-        }
-      }),
+      fc.asyncProperty(
+        bytes32,
+        fc.nat({ max: 20 }),
+        fc.nat({ max: 25 }),
+        fc.nat({ max: 25 }),
+        fc.nat({ max: 3 }),
+        async (r, n, i, k, rounds) => {
+          const expected = clientError(() => shuffledIndex(i, n, r, rounds));
+          expect(await solidityError(harness, () => harness.shuffledIndex(i, n, r, rounds))).to.equal(expected);
+          if (n > 0 && rounds > 0 && i < n) {
+            const e2 = clientError(() => new Permutation(r, n, rounds).holders(i, k));
+            expect(await solidityError(harness, () => harness.holders(i, n, k, r, rounds))).to.equal(e2);
+          }
+        },
+      ),
       { numRuns: RUNS },
     );
   });
@@ -133,7 +154,9 @@ describe("differential: Solidity libraries vs TypeScript client", function () {
         const [continued] = await harness.ltHashAddAll(encoded, b);
         expect(continued).to.equal(hexlify(A.clone().combine(B).toBytes()));
         expect(await harness.ltHashCombine(A.toBytes(), B.toBytes())).to.equal(hexlify(A.clone().combine(B).toBytes()));
-        expect(await harness.ltHashSubtract(A.toBytes(), B.toBytes())).to.equal(hexlify(A.clone().subtract(B).toBytes()));
+        expect(await harness.ltHashSubtract(A.toBytes(), B.toBytes())).to.equal(
+          hexlify(A.clone().subtract(B).toBytes()),
+        );
       }),
       { numRuns: RUNS },
     );

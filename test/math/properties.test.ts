@@ -55,15 +55,21 @@ describe("protocol math properties (TypeScript)", function () {
 
     it("is a bijection and agrees with single-index evaluation for random n ≤ 10,000", function () {
       fc.assert(
-        fc.property(bytes32, fc.integer({ min: 1, max: 10_000 }), fc.integer({ min: 1, max: 40 }), fc.nat(), (r, n, rounds, x) => {
-          const p = new Permutation(r, n, rounds);
-          const sorted = Array.from(p.workerAt).sort((a, b) => a - b);
-          expect(sorted.every((w, i) => w === i)).to.equal(true);
-          const i = x % n;
-          expect(shuffledIndex(i, n, r, rounds)).to.equal(p.workerAt[i]);
-          expect(unshuffledIndex(p.workerAt[i], n, r, rounds)).to.equal(i);
-          expect(refShuffledIndex(i, n, r, rounds)).to.equal(p.workerAt[i]);
-        }),
+        fc.property(
+          bytes32,
+          fc.integer({ min: 1, max: 10_000 }),
+          fc.integer({ min: 1, max: 40 }),
+          fc.nat(),
+          (r, n, rounds, x) => {
+            const p = new Permutation(r, n, rounds);
+            const sorted = Array.from(p.workerAt).sort((a, b) => a - b);
+            expect(sorted.every((w, i) => w === i)).to.equal(true);
+            const i = x % n;
+            expect(shuffledIndex(i, n, r, rounds)).to.equal(p.workerAt[i]);
+            expect(unshuffledIndex(p.workerAt[i], n, r, rounds)).to.equal(i);
+            expect(refShuffledIndex(i, n, r, rounds)).to.equal(p.workerAt[i]);
+          },
+        ),
         { numRuns: Math.max(20, RUNS / 5) },
       );
     });
@@ -87,7 +93,10 @@ describe("protocol math properties (TypeScript)", function () {
           for (let w = 0; w < n; w++) consistent &&= p.shardsOf(w, k).every((j) => p.holds(w, j, k));
           expect(distinct, "holders of a shard are distinct").to.equal(true);
           expect(consistent, "holders, holds and shardsOf agree").to.equal(true);
-          expect(held.every((c) => c === k), "every worker holds exactly k shards").to.equal(true);
+          expect(
+            held.every((c) => c === k),
+            "every worker holds exactly k shards",
+          ).to.equal(true);
         }),
         { numRuns: Math.max(20, RUNS / 5) },
       );
@@ -136,7 +145,10 @@ describe("protocol math properties (TypeScript)", function () {
           const start = new LtHash16().addAll(base);
           // -(-2^63) is not an int64; -2^63 ≡ 2^63 (mod 2^16), so removing it is adding it again.
           const negate = (x: bigint) => (x === -(1n << 63n) ? x : -x);
-          const h = start.clone().addAll(extra).addAll(extra.map((d) => ({ ...d, diff: negate(d.diff) })));
+          const h = start
+            .clone()
+            .addAll(extra)
+            .addAll(extra.map((d) => ({ ...d, diff: negate(d.diff) })));
           expect(h.equals(start)).to.equal(true);
         }),
         { numRuns: RUNS },
@@ -145,13 +157,27 @@ describe("protocol math properties (TypeScript)", function () {
 
     it("combine is commutative and associative, and subtract undoes it", function () {
       fc.assert(
-        fc.property(fc.array(delta, { maxLength: 4 }), fc.array(delta, { maxLength: 4 }), fc.array(delta, { maxLength: 4 }), (a, b, c) => {
-          const [A, B, C] = [a, b, c].map((x) => new LtHash16().addAll(x));
-          expect(A.clone().combine(B).equals(B.clone().combine(A))).to.equal(true);
-          expect(A.clone().combine(B).combine(C).equals(A.clone().combine(B.clone().combine(C)))).to.equal(true);
-          expect(A.clone().combine(B).subtract(B).equals(A)).to.equal(true);
-          expect(A.clone().combine(B).equals(new LtHash16().addAll([...a, ...b]))).to.equal(true);
-        }),
+        fc.property(
+          fc.array(delta, { maxLength: 4 }),
+          fc.array(delta, { maxLength: 4 }),
+          fc.array(delta, { maxLength: 4 }),
+          (a, b, c) => {
+            const [A, B, C] = [a, b, c].map((x) => new LtHash16().addAll(x));
+            expect(A.clone().combine(B).equals(B.clone().combine(A))).to.equal(true);
+            expect(
+              A.clone()
+                .combine(B)
+                .combine(C)
+                .equals(A.clone().combine(B.clone().combine(C))),
+            ).to.equal(true);
+            expect(A.clone().combine(B).subtract(B).equals(A)).to.equal(true);
+            expect(
+              A.clone()
+                .combine(B)
+                .equals(new LtHash16().addAll([...a, ...b])),
+            ).to.equal(true);
+          },
+        ),
         { numRuns: RUNS },
       );
     });
@@ -160,7 +186,12 @@ describe("protocol math properties (TypeScript)", function () {
       const h = new LtHash16().add("0x01", 1n, 3n);
       expect(LtHash16.fromBytes(h.toBytes()).equals(h)).to.equal(true);
       const before = h.digest();
-      expect(() => h.addAll([{ data: "0x02", time: 1n, diff: 1n }, { data: "0x03", time: -1n, diff: 1n }])).to.throw(ValueOutOfRangeError);
+      expect(() =>
+        h.addAll([
+          { data: "0x02", time: 1n, diff: 1n },
+          { data: "0x03", time: -1n, diff: 1n },
+        ]),
+      ).to.throw(ValueOutOfRangeError);
       expect(h.digest()).to.equal(before);
     });
 

@@ -42,7 +42,8 @@ describe("shared test vectors (TypeScript side)", function () {
     for (const c of v.shard) {
       expect(shard(c.key, c.r, c.n), JSON.stringify(c)).to.equal(c.expected);
       expect(refShard(c.key, c.r, c.n)).to.equal(c.expected);
-      if ((c.key.length - 2) / 2 === 32) expect(new Sharder(c.r, c.n).shard32(Buffer.from(c.key.slice(2), "hex"))).to.equal(c.expected);
+      if ((c.key.length - 2) / 2 === 32)
+        expect(new Sharder(c.r, c.n).shard32(Buffer.from(c.key.slice(2), "hex"))).to.equal(c.expected);
     }
   });
 

@@ -34,10 +34,14 @@ contract ShardingFuzzTest is Test {
     function testFuzz_keyOf_sliceMatchesBytes(bytes memory data, uint32 offset, uint32 length) public {
         PartitionSpec memory spec = PartitionSpec(KeyKind.SLICE, offset, length);
         if (length == 0) {
-            vm.expectRevert(abi.encodeWithSelector(Sharding.ShardingInvalidSpec.selector, KeyKind.SLICE, offset, length));
+            vm.expectRevert(
+                abi.encodeWithSelector(Sharding.ShardingInvalidSpec.selector, KeyKind.SLICE, offset, length)
+            );
             h.keyOf(spec, data);
         } else if (uint256(offset) + length > data.length) {
-            vm.expectRevert(abi.encodeWithSelector(Sharding.ShardingSliceOutOfRange.selector, offset, length, data.length));
+            vm.expectRevert(
+                abi.encodeWithSelector(Sharding.ShardingSliceOutOfRange.selector, offset, length, data.length)
+            );
             h.keyOf(spec, data);
         } else {
             bytes memory key = h.keyOf(spec, data);
@@ -116,7 +120,13 @@ contract LtHashFuzzTest is Test {
         assertTrue(LtHash.isEmpty(s), "empty after add and remove");
     }
 
-    function testFuzz_ltHash_orderIndependent(bytes memory a, bytes memory b, uint64 t, int64 da, int64 db) public pure {
+    function testFuzz_ltHash_orderIndependent(
+        bytes memory a,
+        bytes memory b,
+        uint64 t,
+        int64 da,
+        int64 db
+    ) public pure {
         uint256[64] memory x;
         uint256[64] memory y;
         LtHash.add(x, a, t, da);
@@ -234,18 +244,30 @@ contract DeltaMerkleFuzzTest is Test {
 }
 
 contract BatchHeadersFuzzTest is Test {
-    function testFuzz_batchHeader_signatureRecovers(uint256 pk, BatchHeader memory hd, uint64 chainId, address verifier) public pure {
+    function testFuzz_batchHeader_signatureRecovers(
+        uint256 pk,
+        BatchHeader memory hd,
+        uint64 chainId,
+        address verifier
+    ) public pure {
         pk = bound(pk, 1, 115792089237316195423570985008687907852837564279074904382605163141518161494336);
         bytes32 typehash = keccak256(
             "BatchHeader(uint64 epoch,bytes32 stream,uint32 shard,address sender,address receiver,uint64 seq,bytes32 prev,bytes32 deltasRoot,uint32 count,bytes32 batchMsh,bytes32 cumulativeMsh)"
         );
         assertEq(BatchHeaders.BATCH_HEADER_TYPEHASH, typehash, "type hash");
-        bytes32 digest = BatchHeaders.typedDataHash(BatchHeaders.domainSeparator(chainId, verifier), BatchHeaders.hash(hd));
+        bytes32 digest = BatchHeaders.typedDataHash(
+            BatchHeaders.domainSeparator(chainId, verifier),
+            BatchHeaders.hash(hd)
+        );
         (uint8 v, bytes32 r, bytes32 s) = vm.sign(pk, digest);
         assertEq(ecrecover(digest, v, r, s), vm.addr(pk), "recovers the signer");
     }
 
-    function testFuzz_contentHash_ignoresReceiverOnly(BatchHeader memory hd, address otherReceiver, bytes32 otherRoot) public pure {
+    function testFuzz_contentHash_ignoresReceiverOnly(
+        BatchHeader memory hd,
+        address otherReceiver,
+        bytes32 otherRoot
+    ) public pure {
         bytes32 c = BatchHeaders.contentHash(hd);
         bytes32 s = BatchHeaders.hash(hd);
         address receiver = hd.receiver;

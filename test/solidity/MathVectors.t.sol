@@ -94,7 +94,11 @@ contract MathVectorsTest is Test {
             string memory label = string.concat("index case ", _s(i));
             uint32 shuffled = Shuffle.shuffledIndex(index, n, r, rounds);
             assertEq(shuffled, vm.parseJsonUint(json, _at(".index", i, ".shuffled")), label);
-            assertEq(Shuffle.unshuffledIndex(index, n, r, rounds), vm.parseJsonUint(json, _at(".index", i, ".unshuffled")), label);
+            assertEq(
+                Shuffle.unshuffledIndex(index, n, r, rounds),
+                vm.parseJsonUint(json, _at(".index", i, ".unshuffled")),
+                label
+            );
             assertEq(Shuffle.unshuffledIndex(shuffled, n, r, rounds), index, "inverse");
         }
         assertGe(i, 40, "number of index vectors");
@@ -152,7 +156,11 @@ contract MathVectorsTest is Test {
             uint256 i;
             for (; vm.keyExistsJson(json, _at(base, i, "")); ++i) {
                 Delta memory d = _delta(json, _at(base, i, ""));
-                assertEq(LtHash.element(d.data, d.time), vm.parseJsonBytes32(json, _at(base, i, ".element")), "element");
+                assertEq(
+                    LtHash.element(d.data, d.time),
+                    vm.parseJsonBytes32(json, _at(base, i, ".element")),
+                    "element"
+                );
                 LtHash.add(state, d.data, d.time, d.diff);
             }
             string memory label = vm.parseJsonString(json, _at(".cases", c, ".name"));
@@ -217,13 +225,21 @@ contract MathVectorsTest is Test {
             });
             bytes32 structHash = BatchHeaders.hash(hd);
             assertEq(structHash, vm.parseJsonBytes32(json, _at(".headers", c, ".structHash")), "struct hash");
-            assertEq(BatchHeaders.contentHash(hd), vm.parseJsonBytes32(json, _at(".headers", c, ".contentHash")), "content");
+            assertEq(
+                BatchHeaders.contentHash(hd),
+                vm.parseJsonBytes32(json, _at(".headers", c, ".contentHash")),
+                "content"
+            );
             bytes32 ds = BatchHeaders.domainSeparator(
                 vm.parseJsonUint(json, _at(".headers", c, ".chainId")),
                 vm.parseJsonAddress(json, _at(".headers", c, ".verifyingContract"))
             );
             assertEq(ds, vm.parseJsonBytes32(json, _at(".headers", c, ".domainSeparator")), "domain separator");
-            assertEq(BatchHeaders.typedDataHash(ds, structHash), vm.parseJsonBytes32(json, _at(".headers", c, ".digest")), "digest");
+            assertEq(
+                BatchHeaders.typedDataHash(ds, structHash),
+                vm.parseJsonBytes32(json, _at(".headers", c, ".digest")),
+                "digest"
+            );
         }
         assertGe(c, 6, "number of header vectors");
     }
@@ -250,7 +266,11 @@ contract MathVectorsTest is Test {
                 vm.parseJsonUint(json, _at(".proofs", c, ".chainId")),
                 vm.parseJsonAddress(json, _at(".proofs", c, ".verifyingContract"))
             );
-            assertEq(BatchHeaders.typedDataHash(ds, structHash), vm.parseJsonBytes32(json, _at(".proofs", c, ".digest")), "digest");
+            assertEq(
+                BatchHeaders.typedDataHash(ds, structHash),
+                vm.parseJsonBytes32(json, _at(".proofs", c, ".digest")),
+                "digest"
+            );
         }
         assertGe(c, 6, "number of proof vectors");
     }
