@@ -19,17 +19,16 @@ contract MathVectorsTest is Test {
     }
 
     function _at(string memory base, uint256 i, string memory field) internal pure returns (string memory) {
-        return string.concat(base, "[", _s(i), "]", field);
+        return string.concat(base, "[", vm.toString(i), "]", field);
     }
 
-    function _s(uint256 x) internal pure returns (string memory) {
-        if (x == 0) return "0";
-        bytes memory b;
-        while (x != 0) {
-            b = bytes.concat(bytes1(uint8(48 + (x % 10))), b);
-            x /= 10;
-        }
-        return string(b);
+    /// The domain separator of vector `c` in `base` (".headers" or ".proofs").
+    function _domainSeparator(string memory json, string memory base, uint256 c) internal pure returns (bytes32) {
+        return
+            BatchHeaders.domainSeparator(
+                vm.parseJsonUint(json, _at(base, c, ".chainId")),
+                vm.parseJsonAddress(json, _at(base, c, ".verifyingContract"))
+            );
     }
 
     function _delta(string memory json, string memory path) internal pure returns (Delta memory d) {
@@ -48,7 +47,7 @@ contract MathVectorsTest is Test {
             bytes32 r = vm.parseJsonBytes32(json, _at(".shard", i, ".r"));
             uint32 n = uint32(vm.parseJsonUint(json, _at(".shard", i, ".n")));
             uint256 expected = vm.parseJsonUint(json, _at(".shard", i, ".expected"));
-            assertEq(Sharding.shard(key, r, n), expected, string.concat("shard case ", _s(i)));
+            assertEq(Sharding.shard(key, r, n), expected, string.concat("shard case ", vm.toString(i)));
             if (key.length == 32) assertEq(Sharding.shard32(bytes32(key), r, n), expected, "shard32");
         }
         assertGe(i, 50, "number of shard vectors");
@@ -75,7 +74,7 @@ contract MathVectorsTest is Test {
                 vm.expectRevert(revertData);
                 h.keyOf(spec, data);
             } else {
-                assertEq(h.keyOf(spec, data), vm.parseJsonBytes(json, _at(".keyOf", i, ".key")), _s(i));
+                assertEq(h.keyOf(spec, data), vm.parseJsonBytes(json, _at(".keyOf", i, ".key")), vm.toString(i));
             }
         }
         assertGe(i, 10, "number of keyOf vectors");
@@ -91,7 +90,7 @@ contract MathVectorsTest is Test {
             uint32 n = uint32(vm.parseJsonUint(json, _at(".index", i, ".n")));
             bytes32 r = vm.parseJsonBytes32(json, _at(".index", i, ".r"));
             uint8 rounds = uint8(vm.parseJsonUint(json, _at(".index", i, ".rounds")));
-            string memory label = string.concat("index case ", _s(i));
+            string memory label = string.concat("index case ", vm.toString(i));
             uint32 shuffled = Shuffle.shuffledIndex(index, n, r, rounds);
             assertEq(shuffled, vm.parseJsonUint(json, _at(".index", i, ".shuffled")), label);
             assertEq(
@@ -121,7 +120,7 @@ contract MathVectorsTest is Test {
             for (uint32 j; j < n; j += (n > 16 ? 37 : 1)) {
                 uint256[] memory expected = vm.parseJsonUintArray(
                     json,
-                    string.concat(_at(".permutations", c, ".holders"), "[", _s(j), "]")
+                    string.concat(_at(".permutations", c, ".holders"), "[", vm.toString(j), "]")
                 );
                 uint32[] memory got = Shuffle.holders(j, n, k, r, rounds);
                 assertEq(got.length, expected.length, "holders length");
@@ -191,11 +190,11 @@ contract MathVectorsTest is Test {
                 deltas[i] = _delta(json, _at(_at(".cases", c, ".deltas"), i, ""));
                 assertEq(DeltaMerkle.leaf(deltas[i]), leaves[i], "leaf");
             }
-            assertEq(DeltaMerkle.root(deltas), root, string.concat("root of ", _s(count)));
+            assertEq(DeltaMerkle.root(deltas), root, string.concat("root of ", vm.toString(count)));
             for (uint256 i; i < count; ++i) {
                 bytes32[] memory proof = vm.parseJsonBytes32Array(
                     json,
-                    string.concat(_at(".cases", c, ".proofs"), "[", _s(i), "]")
+                    string.concat(_at(".cases", c, ".proofs"), "[", vm.toString(i), "]")
                 );
                 assertTrue(DeltaMerkle.verify(proof, root, count, deltas[i]), "proof verifies");
             }
@@ -230,10 +229,7 @@ contract MathVectorsTest is Test {
                 vm.parseJsonBytes32(json, _at(".headers", c, ".contentHash")),
                 "content"
             );
-            bytes32 ds = BatchHeaders.domainSeparator(
-                vm.parseJsonUint(json, _at(".headers", c, ".chainId")),
-                vm.parseJsonAddress(json, _at(".headers", c, ".verifyingContract"))
-            );
+            bytes32 ds = _domainSeparator(json, ".headers", c);
             assertEq(ds, vm.parseJsonBytes32(json, _at(".headers", c, ".domainSeparator")), "domain separator");
             assertEq(
                 BatchHeaders.typedDataHash(ds, structHash),
@@ -262,10 +258,7 @@ contract MathVectorsTest is Test {
             });
             bytes32 structHash = BatchHeaders.hash(ap);
             assertEq(structHash, vm.parseJsonBytes32(json, _at(".proofs", c, ".structHash")), "struct hash");
-            bytes32 ds = BatchHeaders.domainSeparator(
-                vm.parseJsonUint(json, _at(".proofs", c, ".chainId")),
-                vm.parseJsonAddress(json, _at(".proofs", c, ".verifyingContract"))
-            );
+            bytes32 ds = _domainSeparator(json, ".proofs", c);
             assertEq(
                 BatchHeaders.typedDataHash(ds, structHash),
                 vm.parseJsonBytes32(json, _at(".proofs", c, ".digest")),

@@ -32,7 +32,7 @@ abstract contract Test {
     }
 
     function assertEq(uint256 a, uint256 b, string memory message) internal pure {
-        if (a != b) revert(string.concat(message, ": ", _u(a), " != ", _u(b)));
+        if (a != b) revert(string.concat(message, ": ", vm.toString(a), " != ", vm.toString(b)));
     }
 
     function assertEq(int256 a, int256 b, string memory message) internal pure {
@@ -56,15 +56,15 @@ abstract contract Test {
     }
 
     function assertLe(uint256 a, uint256 b, string memory message) internal pure {
-        if (a > b) revert(string.concat(message, ": ", _u(a), " > ", _u(b)));
+        if (a > b) revert(string.concat(message, ": ", vm.toString(a), " > ", vm.toString(b)));
     }
 
     function assertLt(uint256 a, uint256 b, string memory message) internal pure {
-        if (a >= b) revert(string.concat(message, ": ", _u(a), " >= ", _u(b)));
+        if (a >= b) revert(string.concat(message, ": ", vm.toString(a), " >= ", vm.toString(b)));
     }
 
     function assertGe(uint256 a, uint256 b, string memory message) internal pure {
-        if (a < b) revert(string.concat(message, ": ", _u(a), " < ", _u(b)));
+        if (a < b) revert(string.concat(message, ": ", vm.toString(a), " < ", vm.toString(b)));
     }
 
     /// @dev Clamps x into [lo, hi] (forge-std's bound), keeping the fuzzer's spread.
@@ -72,16 +72,6 @@ abstract contract Test {
         require(lo <= hi, "bound: lo > hi");
         if (x >= lo && x <= hi) return x;
         return lo + (x % (hi - lo + 1));
-    }
-
-    function _u(uint256 x) private pure returns (string memory) {
-        if (x == 0) return "0";
-        bytes memory b;
-        while (x != 0) {
-            b = bytes.concat(bytes1(uint8(48 + (x % 10))), b);
-            x /= 10;
-        }
-        return string(b);
     }
 
     function _h(bytes32 x) private pure returns (string memory) {
