@@ -1,4 +1,4 @@
-import { AbiCoder, keccak256, TypedDataEncoder, type TypedDataDomain } from "ethers";
+import { AbiCoder, id, keccak256, TypedDataEncoder, type TypedDataDomain } from "ethers";
 
 /**
  * The protocol's EIP-712 domain name and version (Solidity: `BatchHeaders.DOMAIN_NAME/VERSION`).
@@ -98,13 +98,9 @@ const PROOF_TYPES = { AccumulatedProof: [...EIP712_TYPES.AccumulatedProof] };
  * BATCH_HEADER_TYPEHASH; // keccak256("BatchHeader(uint64 epoch,...)")
  * ```
  */
-export const BATCH_HEADER_TYPEHASH = keccak256(
-  Buffer.from(TypedDataEncoder.from(BATCH_TYPES).encodeType("BatchHeader")),
-);
+export const BATCH_HEADER_TYPEHASH = id(TypedDataEncoder.from(BATCH_TYPES).encodeType("BatchHeader"));
 /** See {@link BATCH_HEADER_TYPEHASH}. */
-export const ACCUMULATED_PROOF_TYPEHASH = keccak256(
-  Buffer.from(TypedDataEncoder.from(PROOF_TYPES).encodeType("AccumulatedProof")),
-);
+export const ACCUMULATED_PROOF_TYPEHASH = id(TypedDataEncoder.from(PROOF_TYPES).encodeType("AccumulatedProof"));
 
 /**
  * The protocol's EIP-712 domain on a chain, for a verifying contract (the slashing contract).

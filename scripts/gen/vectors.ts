@@ -30,6 +30,8 @@ import {
   batchHeaderDigest,
   accumulatedProofDigest,
   protocolDomain,
+  BATCH_HEADER_TYPEHASH,
+  ACCUMULATED_PROOF_TYPEHASH,
   type PartitionSpec,
   type Delta,
   type BatchHeader,
@@ -281,7 +283,12 @@ function eip712Vectors() {
       digest: accumulatedProofDigest(domain, p),
     });
   }
-  return { headers, proofs };
+  return {
+    batchHeaderTypehash: BATCH_HEADER_TYPEHASH,
+    accumulatedProofTypehash: ACCUMULATED_PROOF_TYPEHASH,
+    headers,
+    proofs,
+  };
 }
 
 const files: Record<string, unknown> = {

@@ -22,6 +22,8 @@ import {
   batchHeaderDigest,
   accumulatedProofDigest,
   protocolDomain,
+  BATCH_HEADER_TYPEHASH,
+  ACCUMULATED_PROOF_TYPEHASH,
   type PartitionSpec,
   type KeyKind,
 } from "../../client/index.js";
@@ -104,6 +106,8 @@ describe("shared test vectors (TypeScript side)", function () {
 
   it("EIP-712: struct hashes, content hashes, domain separators and digests", function () {
     const v = load("eip712.json");
+    expect(BATCH_HEADER_TYPEHASH).to.equal(v.batchHeaderTypehash);
+    expect(ACCUMULATED_PROOF_TYPEHASH).to.equal(v.accumulatedProofTypehash);
     for (const c of v.headers) {
       const h = { ...c.header, epoch: BigInt(c.header.epoch), seq: BigInt(c.header.seq) };
       expect(hashBatchHeader(h)).to.equal(c.structHash);

@@ -204,6 +204,16 @@ contract MathVectorsTest is Test {
 
     // ---------------- EIP-712 ----------------
 
+    function test_vectors_eip712_typeHashes() public view {
+        string memory json = vm.readFile("test/vectors/eip712.json");
+        assertEq(BatchHeaders.BATCH_HEADER_TYPEHASH, vm.parseJsonBytes32(json, ".batchHeaderTypehash"), "header");
+        assertEq(
+            BatchHeaders.ACCUMULATED_PROOF_TYPEHASH,
+            vm.parseJsonBytes32(json, ".accumulatedProofTypehash"),
+            "proof"
+        );
+    }
+
     function test_vectors_eip712_batchHeader() public view {
         string memory json = vm.readFile("test/vectors/eip712.json");
         uint256 c;
