@@ -10,16 +10,18 @@ const solcPath = new URL("./node_modules/solc/soljson.js", import.meta.url).path
 export default defineConfig({
   plugins: [hardhatToolboxMochaEthersPlugin],
   solidity: {
+    // Chainlink's mock coordinator is built from npm so that local chains and tests can deploy it.
+    npmFilesToBuild: ["@chainlink/contracts/src/v0.8/vrf/mocks/VRFCoordinatorV2_5Mock.sol"],
     profiles: {
       default: {
         version: SOLC_VERSION,
         path: solcPath,
-        settings: { optimizer: { enabled: true, runs: 10_000 }, evmVersion: "prague" },
+        settings: { optimizer: { enabled: true, runs: 1_000 }, evmVersion: "prague" },
       },
       production: {
         version: SOLC_VERSION,
         path: solcPath,
-        settings: { optimizer: { enabled: true, runs: 10_000 }, evmVersion: "prague" },
+        settings: { optimizer: { enabled: true, runs: 1_000 }, evmVersion: "prague" },
       },
     },
   },
@@ -32,7 +34,7 @@ export default defineConfig({
   test: {
     solidity: {
       fsPermissions: { readFile: ["./test/vectors"], readDirectory: ["./test/vectors"] },
-      fuzz: { runs: 256 },
+      fuzz: { runs: 1_000 },
     },
     mocha: { timeout: 120_000 },
   },

@@ -1,0 +1,51 @@
+// Shared set-up for the epoch/staking tests: the stake token, Chainlink's VRF v2.5 mock coordinator
+// with a funded subscription, the VRF beacon and the epoch manager, wired as a deployment would be.
+import type { HardhatEthers } from "@nomicfoundation/hardhat-ethers/types";
+import type { EpochManager, TestToken, VRFBeacon, VRFCoordinatorV2_5Mock } from "../../typechain-types/index.js";
+
+export const DAY = 86_400;
+export const PARAMS = {
+  minStake: 100n * 10n ** 18n,
+  unbondingPeriod: 14 * DAY,
+  rewardBps: 1_000,
+  jailEpochs: 3,
+  epochDuration: 3_600,
+  freezeLead: 600,
+  randomnessTimeout: 1_800,
+  replication: 2,
+  minWorkers: 3,
+  maxWorkers: 10_000,
+  fraudWindowEpochs: 24,
+};
+export const KEY_HASH = "0x" + "11".repeat(32);
+
+export async function deployEpochs(ethers: HardhatEthers, params = PARAMS) {
+  const [admin, ...others] = await ethers.getSigners();
+  const token = (await ethers.deployContract("TestToken")) as unknown as TestToken;
+  const coordinator = (await ethers.deployContract("VRFCoordinatorV2_5Mock", [
+    10n ** 17n,
+    10n ** 9n,
+    4n * 10n ** 15n,
+  ])) as unknown as VRFCoordinatorV2_5Mock;
+  const subTx = await coordinator.createSubscription();
+  const receipt = await subTx.wait();
+  const subId = coordinator.interface.parseLog(receipt!.logs[0])!.args[0] as bigint;
+  await coordinator.fundSubscription(subId, 1_000n * 10n ** 18n);
+  const beacon = (await ethers.deployContract("VRFBeacon", [
+    await coordinator.getAddress(),
+    KEY_HASH,
+    subId,
+    3,
+    200_000,
+    false,
+  ])) as unknown as VRFBeacon;
+  await coordinator.addConsumer(subId, await beacon.getAddress());
+  const epochs = (await ethers.deployContract("EpochManager", [
+    await token.getAddress(),
+    await beacon.getAddress(),
+    admin.address,
+    params,
+  ])) as unknown as EpochManager;
+  await beacon.setRequester(await epochs.getAddress());
+  return { admin, others, token, coordinator, beacon, epochs, subId };
+}
