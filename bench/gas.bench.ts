@@ -10,8 +10,9 @@ import { network } from "hardhat";
 import { keccak256, toBeHex } from "ethers";
 import { deltaProof, deltasRoot, type Delta } from "../client/index.js";
 import { writeResults } from "./report.js";
+import { measureEpochGas } from "./epochs.gas.js";
 
-const { ethers } = await network.create();
+const { ethers, networkHelpers } = await network.create();
 const harness = await ethers.deployContract("MathHarness");
 
 const r = keccak256("0x72");
@@ -42,11 +43,21 @@ figures["math.deltaVerify.depth16"] = Number(
   (await harness.gasDeltaVerify(proof, deltasRoot(deltas), deltas.length, deltas[12_345]))[0],
 );
 
+Object.assign(figures, await measureEpochGas(ethers, networkHelpers));
+
 const missed = writeResults("gas.json", figures, {
+  "staking.stake": { max: 80_000 },
+  "epochs.commit.n1": { max: 60_000 },
+  "epochs.commit.n10000": { max: 60_000 },
+  "epochs.freeze.n10000": { max: 200_000 },
   "math.ltHashAdd": { max: 15_000 },
   "math.shard32": { max: 500 },
   "math.holds90": { max: 30_000 },
 });
+// The 1st and the 10,000th commit must cost the same within 1%: no cost grows with n.
+const c1 = figures["epochs.commit.n1"];
+const c10k = figures["epochs.commit.n10000"];
+if (Math.abs(c10k - c1) > c1 * 0.01) missed.push(`epochs.commit n1 (${c1}) vs n10000 (${c10k}) differ by more than 1%`);
 if (missed.length) {
   console.error(`gas goals missed: ${missed.join(", ")}`);
   process.exitCode = 1;

@@ -38,17 +38,21 @@ contract EpochManager is IEpochManager, Staking {
         bool open; // cleared by freeze
     }
 
+    /// @dev Slot 0 is written once, by freeze (one fresh slot); slot 1 by advance.
     struct EpochState {
-        uint64 start;
-        uint64 end;
+        // slot 0: the frozen inputs
         uint32 n;
         uint16 k;
         bool frozen;
         bool randomnessSet;
         bool usedFallback;
+        uint32 assignmentEpoch;
         uint64 graphVersion;
-        uint64 assignmentEpoch;
         uint64 fallbackBlock;
+        // slot 1: timing
+        uint64 start;
+        uint64 end;
+        // slots 2, 3
         bytes32 randomness;
         bytes32 fallbackHash;
     }
@@ -123,29 +127,48 @@ contract EpochManager is IEpochManager, Staking {
     // ------------------------------------------------------------------ epochs
 
     /// @inheritdoc IEpochManager
+    /// @dev The hot path of the protocol (every worker, every epoch): it reads three slots (the
+    /// commit window, the worker, its queue), writes two of them back as whole words and writes one
+    /// fresh member slot. Whole-word writes because a struct assignment stores field by field.
     function commit(uint64 epoch) external returns (uint32 index) {
         CommitSlot storage c = _commits[epoch];
-        CommitSlot memory cs = c;
-        require(cs.open, EpochNotOpen(epoch, _currentEpoch + 1));
-        require(block.timestamp < cs.commitDeadline, EpochCommitWindowClosed(epoch, cs.commitDeadline));
-        Worker memory w = _workers[msg.sender];
-        require(w.lastEpoch != epoch, EpochAlreadyCommitted(epoch, msg.sender));
-        require(w.active >= cs.minStake, EpochStakeBelowMinimum(w.active, cs.minStake));
-        require(w.jailedUntil <= epoch, EpochWorkerJailed(msg.sender, w.jailedUntil));
-        require(cs.committed < cs.maxWorkers, EpochFull(cs.maxWorkers));
+        Worker storage ws = _workers[msg.sender];
+        uint256 cw;
+        uint256 ww;
+        assembly ("memory-safe") {
+            cw := sload(c.slot)
+            ww := sload(ws.slot)
+        }
+        // CommitSlot: commitDeadline [0,64) committed [64,96) maxWorkers [96,128) minStake [128,224) open [224]
+        uint256 deadline = uint64(cw);
+        uint256 committed = uint32(cw >> 64);
+        // if/revert, not require: solc evaluates a custom error's arguments even when the
+        // condition holds, and this one reads storage.
+        if ((cw >> 224) & 1 == 0) revert EpochNotOpen(epoch, _currentEpoch + 1);
+        if (block.timestamp >= deadline) revert EpochCommitWindowClosed(epoch, uint64(deadline));
+        // Worker: active [0,96) jailedUntil [96,128) lastEpoch [128,160) lastIndex [160,184)
+        //         prevEpoch [184,216) prevIndex [216,240) registered [240]
+        uint256 active = uint96(ww);
+        if (uint32(ww >> 128) == epoch) revert EpochAlreadyCommitted(epoch, msg.sender);
+        if (active < uint96(cw >> 128)) revert EpochStakeBelowMinimum(active, uint96(cw >> 128)); // implies registered
+        if (uint32(ww >> 96) > epoch) revert EpochWorkerJailed(msg.sender, uint32(ww >> 96));
+        if (committed >= uint32(cw >> 96)) revert EpochFull(uint32(cw >> 96));
 
-        index = cs.committed;
-        c.committed = index + 1;
-        uint96 total = w.active + _queues[msg.sender].queued;
-        _members[(uint256(epoch) << 32) | index] = uint256(uint160(msg.sender)) | (uint256(total) << 160);
-        _workers[msg.sender] = Worker({
-            active: w.active,
-            jailedUntil: w.jailedUntil,
-            lastEpoch: uint32(epoch),
-            lastIndex: index,
-            prevEpoch: w.lastEpoch,
-            prevIndex: w.lastIndex
-        });
+        index = uint32(committed); // < maxWorkers ≤ 1,000,000: fits the worker slot's 24 bits
+        uint256 total = active + _queues[msg.sender].queued; // ≤ 2^96 - 1, enforced by stake()
+        _members[(uint256(epoch) << 32) | committed] = uint256(uint160(msg.sender)) | (total << 160);
+        // Keep active, jailedUntil and registered; this commit becomes "last", the old last "prev".
+        uint256 nextWorker =
+            (ww & ((1 << 128) - 1)) |
+                (uint256(epoch) << 128) |
+                (committed << 160) |
+                (((ww >> 128) & 0xFFFFFFFF) << 184) |
+                (((ww >> 160) & 0xFFFFFF) << 216) |
+                (1 << 240);
+        assembly ("memory-safe") {
+            sstore(c.slot, add(cw, shl(64, 1))) // committed + 1, no carry: committed < maxWorkers
+            sstore(ws.slot, nextWorker)
+        }
         emit Committed(epoch, msg.sender, index, total);
     }
 
@@ -176,7 +199,7 @@ contract EpochManager is IEpochManager, Staking {
             e.n = committed;
             e.k = _replication;
             e.graphVersion = address(_graphSource) == address(0) ? 0 : _graphSource.graphVersion();
-            e.assignmentEpoch = epoch;
+            e.assignmentEpoch = uint32(epoch);
             // The fallback is the hash of the next block: unknown to everyone at freeze time.
             e.fallbackBlock = uint64(block.number + 1);
             requestId = _beacon.requestRandomness(epoch);

@@ -13,8 +13,7 @@ interface IRandomnessBeacon {
 
     /// @notice Thrown when randomness for an epoch is requested a second time.
     /// @param epoch The epoch.
-    /// @param requestId The request already made for it.
-    error BeaconAlreadyRequested(uint64 epoch, uint256 requestId);
+    error BeaconAlreadyRequested(uint64 epoch);
 
     /// @notice Emitted when randomness for `epoch` is requested.
     event RandomnessRequested(uint64 indexed epoch, uint256 indexed requestId);
@@ -35,6 +34,7 @@ interface IRandomnessBeacon {
     /// @return fulfilledAt The block timestamp of the fulfilment (zero while not fulfilled).
     function randomnessOf(uint64 epoch) external view returns (bool fulfilled, bytes32 value, uint64 fulfilledAt);
 
-    /// @notice The request id of `epoch` (zero if none).
-    function requestIdOf(uint64 epoch) external view returns (uint256);
+    /// @notice The epoch a request id was made for (`exists` false for ids this beacon never made).
+    /// The id of an epoch's request is in its `RandomnessRequested` and `EpochFrozen` events.
+    function epochOfRequest(uint256 requestId) external view returns (bool exists, uint64 epoch);
 }

@@ -38,9 +38,10 @@ contract VRFBeacon is IRandomnessBeacon, VRFConsumerBaseV2Plus {
     }
 
     struct Value {
-        bytes32 value;
         uint64 fulfilledAt;
+        bool requested;
         bool fulfilled;
+        bytes32 value;
     }
 
     address private _requester;
@@ -51,7 +52,7 @@ contract VRFBeacon is IRandomnessBeacon, VRFConsumerBaseV2Plus {
     bool private _nativePayment;
 
     mapping(uint256 requestId => Request) private _requests;
-    mapping(uint64 epoch => uint256 requestId) private _requestIds;
+    /// @dev Also marks an epoch as requested (requested = true before fulfilment).
     mapping(uint64 epoch => Value) private _values;
 
     /**
@@ -94,7 +95,7 @@ contract VRFBeacon is IRandomnessBeacon, VRFConsumerBaseV2Plus {
     /// @inheritdoc IRandomnessBeacon
     function requestRandomness(uint64 epoch) external returns (uint256 requestId) {
         require(msg.sender == _requester, BeaconUnauthorizedRequester(msg.sender));
-        require(_requestIds[epoch] == 0, BeaconAlreadyRequested(epoch, _requestIds[epoch]));
+        if (_values[epoch].requested) revert BeaconAlreadyRequested(epoch);
         requestId = s_vrfCoordinator.requestRandomWords(
             VRFV2PlusClient.RandomWordsRequest({
                 keyHash: _keyHash,
@@ -106,7 +107,7 @@ contract VRFBeacon is IRandomnessBeacon, VRFConsumerBaseV2Plus {
             })
         );
         _requests[requestId] = Request(epoch, true);
-        _requestIds[epoch] = requestId;
+        _values[epoch].requested = true;
         emit RandomnessRequested(epoch, requestId);
     }
 
@@ -119,7 +120,9 @@ contract VRFBeacon is IRandomnessBeacon, VRFConsumerBaseV2Plus {
             return;
         }
         bytes32 value = bytes32(randomWords[0]);
-        _values[req.epoch] = Value(value, uint64(block.timestamp), true);
+        v.fulfilledAt = uint64(block.timestamp);
+        v.fulfilled = true;
+        v.value = value;
         emit RandomnessFulfilled(req.epoch, requestId, value);
     }
 
@@ -129,9 +132,10 @@ contract VRFBeacon is IRandomnessBeacon, VRFConsumerBaseV2Plus {
         return (v.fulfilled, v.value, v.fulfilledAt);
     }
 
-    /// @inheritdoc IRandomnessBeacon
-    function requestIdOf(uint64 epoch) external view returns (uint256) {
-        return _requestIds[epoch];
+    /// @notice The epoch a request id was made for, if any.
+    function epochOfRequest(uint256 requestId) external view returns (bool exists, uint64 epoch) {
+        Request memory r = _requests[requestId];
+        return (r.exists, r.epoch);
     }
 
     /// @notice The epoch manager.

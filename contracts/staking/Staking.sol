@@ -42,9 +42,10 @@ abstract contract Staking is IStaking, AccessControl, ReentrancyGuardTransient {
         uint96 active; // active stake (queued stake excluded)
         uint32 jailedUntil; // first epoch it may commit to again
         uint32 lastEpoch; // its last two commitments (epoch 0 = none; epoch 0 takes no commits)
-        uint32 lastIndex;
+        uint24 lastIndex; // indices < MAX_WORKERS ≤ 1,000,000 < 2^24
         uint32 prevEpoch;
-        uint32 prevIndex;
+        uint24 prevIndex;
+        bool registered; // set by register: a first stake then rewrites a non-empty slot
     }
 
     /// @dev The unstake queue: a ring of MAX_UNSTAKE_REQUESTS entries.
@@ -90,11 +91,12 @@ abstract contract Staking is IStaking, AccessControl, ReentrancyGuardTransient {
 
     /// @inheritdoc IStaking
     function register(address signingKey, bytes calldata networkAddress) external {
-        require(_signingKeys[msg.sender].length() == 0, StakingAlreadyRegistered(msg.sender));
+        if (_workers[msg.sender].registered) revert StakingAlreadyRegistered(msg.sender);
         require(signingKey != address(0), StakingZeroSigningKey());
         _checkNetworkAddress(networkAddress);
         _signingKeys[msg.sender].push(uint48(_current()), uint208(uint160(signingKey)));
         _networkAddresses[msg.sender] = networkAddress;
+        _workers[msg.sender].registered = true;
         emit WorkerRegistered(msg.sender, signingKey, networkAddress);
     }
 
@@ -120,8 +122,8 @@ abstract contract Staking is IStaking, AccessControl, ReentrancyGuardTransient {
 
     /// @inheritdoc IStaking
     function stake(uint256 amount) external nonReentrant {
-        _checkRegistered(msg.sender);
         Worker storage w = _workers[msg.sender];
+        if (!w.registered) revert StakingNotRegistered(msg.sender);
         uint256 queued = _queues[msg.sender].queued;
         // active + queued must fit 96 bits: it is what a commit records.
         require(amount != 0 && w.active + queued + amount <= type(uint96).max, StakingInvalidAmount(amount));
@@ -267,7 +269,7 @@ abstract contract Staking is IStaking, AccessControl, ReentrancyGuardTransient {
     /// @inheritdoc IStaking
     function stakeOf(address worker) external view returns (StakeInfo memory) {
         Worker storage w = _workers[worker];
-        return StakeInfo(w.active, _queues[worker].queued, w.jailedUntil, _signingKeys[worker].length() != 0);
+        return StakeInfo(w.active, _queues[worker].queued, w.jailedUntil, w.registered);
     }
 
     /// @inheritdoc IStaking
@@ -305,7 +307,7 @@ abstract contract Staking is IStaking, AccessControl, ReentrancyGuardTransient {
     // ------------------------------------------------------------------ internals
 
     function _checkRegistered(address worker) internal view {
-        require(_signingKeys[worker].length() != 0, StakingNotRegistered(worker));
+        if (!_workers[worker].registered) revert StakingNotRegistered(worker);
     }
 
     function _checkNetworkAddress(bytes calldata networkAddress) private pure {

@@ -1,6 +1,6 @@
 import { expect } from "chai";
 import { network } from "hardhat";
-import { deployEpochs, PARAMS } from "./fixture.js";
+import { deployEpochs, PARAMS, requestIdOf } from "./fixture.js";
 
 const { ethers, networkHelpers } = await network.create();
 
@@ -18,7 +18,7 @@ describe("smoke: one epoch cycle", function () {
     const info0 = await epochs.epochInfo(0);
     await networkHelpers.time.increaseTo(info0.commitDeadline);
     await epochs.freeze(1);
-    const requestId = await beacon.requestIdOf(1);
+    const requestId = await requestIdOf(epochs, 1);
     await coordinator.fulfillRandomWords(requestId, await beacon.getAddress());
     await networkHelpers.time.increaseTo(info0.end);
     await epochs.advance();

@@ -49,3 +49,10 @@ export async function deployEpochs(ethers: HardhatEthers, params = PARAMS) {
   await beacon.setRequester(await epochs.getAddress());
   return { admin, others, token, coordinator, beacon, epochs, subId };
 }
+
+/** The VRF request id of `epoch`, from its EpochFrozen event. */
+export async function requestIdOf(epochs: EpochManager, epoch: bigint | number): Promise<bigint> {
+  const logs = await epochs.queryFilter(epochs.filters.EpochFrozen(epoch));
+  if (logs.length !== 1) throw new Error(`epoch ${epoch} was frozen ${logs.length} times`);
+  return logs[0].args.requestId;
+}
