@@ -6,22 +6,42 @@ import { defineConfig } from "hardhat/config";
 // `solc` package version in package.json.
 const SOLC_VERSION = "0.8.30";
 const solcPath = new URL("./node_modules/solc/soljson.js", import.meta.url).pathname;
+// Chainlink's real VRF v2.5 coordinator pins 0.8.19; it is compiled only for the gas benchmark.
+const solc0819 = {
+  version: "0.8.19",
+  path: new URL("./node_modules/solc-0.8.19/soljson.js", import.meta.url).pathname,
+  settings: { optimizer: { enabled: true, runs: 500 } },
+};
 
 export default defineConfig({
   plugins: [hardhatToolboxMochaEthersPlugin],
   solidity: {
-    // Chainlink's mock coordinator is built from npm so that local chains and tests can deploy it.
-    npmFilesToBuild: ["@chainlink/contracts/src/v0.8/vrf/mocks/VRFCoordinatorV2_5Mock.sol"],
+    // Built from npm: Chainlink's mock coordinator (local chains and tests fulfil through it) and the
+    // real v2.5 coordinator (the gas benchmark measures freeze against the request production pays).
+    npmFilesToBuild: [
+      "@chainlink/contracts/src/v0.8/vrf/mocks/VRFCoordinatorV2_5Mock.sol",
+      "@chainlink/contracts/src/v0.8/vrf/dev/VRFCoordinatorV2_5.sol",
+    ],
     profiles: {
       default: {
-        version: SOLC_VERSION,
-        path: solcPath,
-        settings: { optimizer: { enabled: true, runs: 1_000 }, evmVersion: "prague" },
+        compilers: [
+          {
+            version: SOLC_VERSION,
+            path: solcPath,
+            settings: { optimizer: { enabled: true, runs: 1_000 }, evmVersion: "prague" },
+          },
+          solc0819,
+        ],
       },
       production: {
-        version: SOLC_VERSION,
-        path: solcPath,
-        settings: { optimizer: { enabled: true, runs: 1_000 }, evmVersion: "prague" },
+        compilers: [
+          {
+            version: SOLC_VERSION,
+            path: solcPath,
+            settings: { optimizer: { enabled: true, runs: 1_000 }, evmVersion: "prague" },
+          },
+          solc0819,
+        ],
       },
     },
   },

@@ -35,7 +35,7 @@ contract EpochManager is IEpochManager, Staking {
         uint32 committed;
         uint32 maxWorkers;
         uint96 minStake;
-        bool open; // cleared by freeze
+        bool open; // set when the window opens; it closes by time (freeze needs now ≥ deadline)
     }
 
     /// @dev Slot 0 is written once, by freeze (one fresh slot); slot 1 by advance.
@@ -144,7 +144,7 @@ contract EpochManager is IEpochManager, Staking {
         uint256 committed = uint32(cw >> 64);
         // if/revert, not require: solc evaluates a custom error's arguments even when the
         // condition holds, and this one reads storage.
-        if ((cw >> 224) & 1 == 0) revert EpochNotOpen(epoch, _currentEpoch + 1);
+        if ((cw >> 224) & 1 == 0) revert EpochNotOpen(epoch, _currentEpoch + 1); // never opened
         if (block.timestamp >= deadline) revert EpochCommitWindowClosed(epoch, uint64(deadline));
         // Worker: active [0,96) jailedUntil [96,128) lastEpoch [128,160) lastIndex [160,184)
         //         prevEpoch [184,216) prevIndex [216,240) registered [240]
@@ -177,10 +177,9 @@ contract EpochManager is IEpochManager, Staking {
         uint64 current = _currentEpoch;
         EpochState storage e = _epochs[epoch];
         require(epoch == current + 1 && !e.frozen, EpochNotFreezable(epoch, current + 1));
-        CommitSlot storage c = _commits[epoch];
-        uint64 notBefore = c.commitDeadline;
-        require(block.timestamp >= notBefore, EpochFreezeTooEarly(epoch, notBefore));
-        c.open = false;
+        // No write to the commit slot: commits need now < deadline, freeze needs now ≥ deadline.
+        CommitSlot memory c = _commits[epoch];
+        if (block.timestamp < c.commitDeadline) revert EpochFreezeTooEarly(epoch, c.commitDeadline);
 
         uint32 committed = c.committed;
         e.frozen = true;

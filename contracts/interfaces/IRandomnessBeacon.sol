@@ -11,7 +11,7 @@ interface IRandomnessBeacon {
     /// @param caller The caller.
     error BeaconUnauthorizedRequester(address caller);
 
-    /// @notice Thrown when randomness for an epoch is requested a second time.
+    /// @notice Thrown when randomness for an epoch is requested a second time (or out of order).
     /// @param epoch The epoch.
     error BeaconAlreadyRequested(uint64 epoch);
 
@@ -24,7 +24,7 @@ interface IRandomnessBeacon {
     /// @notice Emitted when a fulfilment changes nothing: unknown request id or already fulfilled.
     event FulfilmentIgnored(uint256 indexed requestId);
 
-    /// @notice Requests randomness for `epoch`. Only the epoch manager; once per epoch.
+    /// @notice Requests randomness for `epoch`. Only the epoch manager; once per epoch, in increasing order.
     /// @return requestId The coordinator's request id.
     function requestRandomness(uint64 epoch) external returns (uint256 requestId);
 

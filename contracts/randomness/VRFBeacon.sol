@@ -39,12 +39,14 @@ contract VRFBeacon is IRandomnessBeacon, VRFConsumerBaseV2Plus {
 
     struct Value {
         uint64 fulfilledAt;
-        bool requested;
         bool fulfilled;
         bytes32 value;
     }
 
     address private _requester;
+    /// @dev Epochs are requested in increasing order (the epoch manager freezes them in order), so
+    /// one word guards against a second request for an epoch instead of a fresh slot per epoch.
+    uint64 private _lastRequestedEpoch;
     bytes32 private _keyHash;
     uint256 private _subscriptionId;
     uint16 private _confirmations;
@@ -52,7 +54,6 @@ contract VRFBeacon is IRandomnessBeacon, VRFConsumerBaseV2Plus {
     bool private _nativePayment;
 
     mapping(uint256 requestId => Request) private _requests;
-    /// @dev Also marks an epoch as requested (requested = true before fulfilment).
     mapping(uint64 epoch => Value) private _values;
 
     /**
@@ -95,7 +96,8 @@ contract VRFBeacon is IRandomnessBeacon, VRFConsumerBaseV2Plus {
     /// @inheritdoc IRandomnessBeacon
     function requestRandomness(uint64 epoch) external returns (uint256 requestId) {
         require(msg.sender == _requester, BeaconUnauthorizedRequester(msg.sender));
-        if (_values[epoch].requested) revert BeaconAlreadyRequested(epoch);
+        if (epoch <= _lastRequestedEpoch) revert BeaconAlreadyRequested(epoch);
+        _lastRequestedEpoch = epoch;
         requestId = s_vrfCoordinator.requestRandomWords(
             VRFV2PlusClient.RandomWordsRequest({
                 keyHash: _keyHash,
@@ -107,7 +109,6 @@ contract VRFBeacon is IRandomnessBeacon, VRFConsumerBaseV2Plus {
             })
         );
         _requests[requestId] = Request(epoch, true);
-        _values[epoch].requested = true;
         emit RandomnessRequested(epoch, requestId);
     }
 

@@ -19,18 +19,30 @@ export const PARAMS = {
 };
 export const KEY_HASH = "0x" + "11".repeat(32);
 
-export async function deployEpochs(ethers: HardhatEthers, params = PARAMS) {
+/**
+ * Deploys the suite. `coordinator: "mock"` (default) is Chainlink's VRFCoordinatorV2_5Mock, which
+ * can fulfil locally; `"real"` is Chainlink's production VRFCoordinatorV2_5, which accepts requests
+ * (no oracle answers them here): the gas benchmark uses it to measure what freeze costs in production.
+ */
+export async function deployEpochs(ethers: HardhatEthers, params = PARAMS, kind: "mock" | "real" = "mock") {
   const [admin, ...others] = await ethers.getSigners();
   const token = (await ethers.deployContract("TestToken")) as unknown as TestToken;
-  const coordinator = (await ethers.deployContract("VRFCoordinatorV2_5Mock", [
-    10n ** 17n,
-    10n ** 9n,
-    4n * 10n ** 15n,
-  ])) as unknown as VRFCoordinatorV2_5Mock;
+  let coordinator: VRFCoordinatorV2_5Mock;
+  if (kind === "mock") {
+    coordinator = (await ethers.deployContract("VRFCoordinatorV2_5Mock", [
+      10n ** 17n,
+      10n ** 9n,
+      4n * 10n ** 15n,
+    ])) as unknown as VRFCoordinatorV2_5Mock;
+  } else {
+    const real = await ethers.deployContract("VRFCoordinatorV2_5", [admin.address]);
+    await real.setConfig(3, 2_500_000, 86_400, 50_000, 5n * 10n ** 15n, 0, 0, 0, 0);
+    coordinator = real as unknown as VRFCoordinatorV2_5Mock; // same subscription API for what we call
+  }
   const subTx = await coordinator.createSubscription();
   const receipt = await subTx.wait();
   const subId = coordinator.interface.parseLog(receipt!.logs[0])!.args[0] as bigint;
-  await coordinator.fundSubscription(subId, 1_000n * 10n ** 18n);
+  if (kind === "mock") await coordinator.fundSubscription(subId, 1_000n * 10n ** 18n);
   const beacon = (await ethers.deployContract("VRFBeacon", [
     await coordinator.getAddress(),
     KEY_HASH,
