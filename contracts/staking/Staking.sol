@@ -146,7 +146,8 @@ abstract contract Staking is IStaking, AccessControl, ReentrancyGuardTransient {
         uint256 remaining = active - amount;
         // A committed worker (to the current or the next epoch) may leave entirely, but may not
         // drop to a stake below the minimum it committed with.
-        if (remaining != 0 && w.lastEpoch >= _current()) {
+        // (Commits start at epoch 1, so lastEpoch 0 means never committed.)
+        if (remaining != 0 && w.lastEpoch != 0 && w.lastEpoch >= _current()) {
             require(remaining >= _minStake, StakingBelowMinimum(remaining, _minStake));
         }
         Queue storage q = _queues[msg.sender];

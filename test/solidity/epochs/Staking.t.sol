@@ -1,0 +1,241 @@
+// SPDX-License-Identifier: Apache-2.0
+pragma solidity ^0.8.27;
+
+import {EpochsBase} from "./EpochsBase.sol";
+import {IStaking} from "../../../contracts/interfaces/IStaking.sol";
+import {IEpochManager} from "../../../contracts/interfaces/IEpochManager.sol";
+import {IRandomnessBeacon} from "../../../contracts/interfaces/IRandomnessBeacon.sol";
+import {EpochManager} from "../../../contracts/epochs/EpochManager.sol";
+import {FeeOnTransferToken} from "../../../contracts/mocks/TestToken.sol";
+import {IERC20} from "@openzeppelin/contracts/token/ERC20/IERC20.sol";
+import {IAccessControl} from "@openzeppelin/contracts/access/IAccessControl.sol";
+
+contract RegisterTest is EpochsBase {
+    function test_register_setsKeyAndAddress() public {
+        address w = _worker(1);
+        vm.prank(w);
+        em.register(address(0xA11CE), "/ip4/10.0.0.1/tcp/1");
+        assertEq(em.signingKeyAt(w, 0), address(0xA11CE), "key from the current epoch");
+        assertEq(em.networkAddressOf(w), bytes("/ip4/10.0.0.1/tcp/1"), "address");
+        assertTrue(em.stakeOf(w).registered, "registered");
+    }
+
+    function test_register_revertsWhenTwice() public {
+        vm.startPrank(_worker(1));
+        em.register(address(1), "/x");
+        vm.expectRevert(abi.encodeWithSelector(IStaking.StakingAlreadyRegistered.selector, _worker(1)));
+        em.register(address(2), "/x");
+    }
+
+    function test_register_revertsOnZeroKeyAndBadAddress() public {
+        vm.startPrank(_worker(1));
+        vm.expectRevert(IStaking.StakingZeroSigningKey.selector);
+        em.register(address(0), "/x");
+        vm.expectRevert(abi.encodeWithSelector(IStaking.StakingInvalidNetworkAddress.selector, 0));
+        em.register(address(1), "");
+        vm.expectRevert(abi.encodeWithSelector(IStaking.StakingInvalidNetworkAddress.selector, 257));
+        em.register(address(1), new bytes(257));
+    }
+
+    function test_rotateSigningKey_takesEffectNextEpoch_oldKeyStaysAttributable() public {
+        address[] memory ws = _startEpochOne(3);
+        vm.prank(ws[0]);
+        em.rotateSigningKey(address(0xB0B));
+        assertEq(em.signingKeyAt(ws[0], 1), ws[0], "old key in the current epoch");
+        assertEq(em.signingKeyAt(ws[0], 2), address(0xB0B), "new key from the next");
+        assertEq(em.signingKeyAt(ws[0], 0), ws[0], "old key for earlier epochs");
+    }
+
+    function test_rotateSigningKey_revertsWhenUnregistered() public {
+        vm.prank(_worker(9));
+        vm.expectRevert(abi.encodeWithSelector(IStaking.StakingNotRegistered.selector, _worker(9)));
+        em.rotateSigningKey(address(1));
+    }
+
+    function test_setNetworkAddress_updates() public {
+        _join(_worker(1), MIN_STAKE);
+        vm.prank(_worker(1));
+        em.setNetworkAddress("/dns4/w1/tcp/4001");
+        assertEq(em.networkAddressOf(_worker(1)), bytes("/dns4/w1/tcp/4001"), "address");
+    }
+}
+
+contract StakeTest is EpochsBase {
+    function test_stake_addsToActiveAndTotal() public {
+        _join(_worker(1), 150 ether);
+        assertEq(em.stakeOf(_worker(1)).active, 150 ether, "active");
+        assertEq(em.totalStaked(), 150 ether, "total");
+        assertEq(token.balanceOf(address(em)), 150 ether, "balance");
+    }
+
+    function test_stake_revertsWhenUnregistered() public {
+        vm.prank(_worker(1));
+        vm.expectRevert(abi.encodeWithSelector(IStaking.StakingNotRegistered.selector, _worker(1)));
+        em.stake(1 ether);
+    }
+
+    function test_stake_revertsOnZeroAndOverflow() public {
+        _join(_worker(1), 1 ether);
+        vm.startPrank(_worker(1));
+        vm.expectRevert(abi.encodeWithSelector(IStaking.StakingInvalidAmount.selector, 0));
+        em.stake(0);
+        uint256 tooMuch = uint256(type(uint96).max);
+        vm.expectRevert(abi.encodeWithSelector(IStaking.StakingInvalidAmount.selector, tooMuch));
+        em.stake(tooMuch);
+    }
+
+    function test_stake_refusesFeeOnTransferToken() public {
+        FeeOnTransferToken fee = new FeeOnTransferToken();
+        EpochManager m = new EpochManager(IERC20(address(fee)), IRandomnessBeacon(address(beacon)), governance, _params());
+        address w = _worker(1);
+        fee.mint(w, 100 ether);
+        vm.startPrank(w);
+        fee.approve(address(m), 100 ether);
+        m.register(w, "/x");
+        vm.expectRevert(abi.encodeWithSelector(IStaking.StakingTokenShortfall.selector, 100 ether, 99 ether));
+        m.stake(100 ether);
+    }
+}
+
+contract UnstakeTest is EpochsBase {
+    function test_requestUnstake_movesToQueue() public {
+        _join(_worker(1), 300 ether);
+        vm.prank(_worker(1));
+        em.requestUnstake(50 ether);
+        IStaking.StakeInfo memory s = em.stakeOf(_worker(1));
+        assertEq(s.active, 250 ether, "active");
+        assertEq(s.queued, 50 ether, "queued");
+        assertEq(em.totalStaked(), 300 ether, "queued stake stays in totalStaked");
+        IStaking.UnstakeRequest[] memory rs = em.unstakeRequestsOf(_worker(1));
+        assertEq(rs.length, 1, "one request");
+        assertEq(rs[0].unlockTime, block.timestamp + UNBONDING, "unlock time");
+        assertEq(rs[0].unlockEpoch, 0 + 2 + WINDOW, "unlock epoch");
+    }
+
+    function test_requestUnstake_reverts() public {
+        _join(_worker(1), 100 ether);
+        vm.startPrank(_worker(1));
+        vm.expectRevert(abi.encodeWithSelector(IStaking.StakingInvalidAmount.selector, 0));
+        em.requestUnstake(0);
+        vm.expectRevert(abi.encodeWithSelector(IStaking.StakingInsufficientStake.selector, 101 ether, 100 ether));
+        em.requestUnstake(101 ether);
+    }
+
+    function test_requestUnstake_committedMayNotDropBelowMinimum_butMayLeave() public {
+        _join(_worker(1), 150 ether);
+        vm.startPrank(_worker(1));
+        em.commit(1);
+        vm.expectRevert(abi.encodeWithSelector(IStaking.StakingBelowMinimum.selector, 90 ether, MIN_STAKE));
+        em.requestUnstake(60 ether);
+        em.requestUnstake(50 ether); // leaves exactly the minimum
+        em.requestUnstake(100 ether); // full exit
+        assertEq(em.stakeOf(_worker(1)).active, 0, "left entirely");
+    }
+
+    function test_requestUnstake_uncommittedMayDropBelowMinimum() public {
+        _join(_worker(1), 150 ether);
+        vm.prank(_worker(1));
+        em.requestUnstake(60 ether);
+        assertEq(em.stakeOf(_worker(1)).active, 90 ether, "active");
+    }
+
+    function test_requestUnstake_boundedQueue() public {
+        _join(_worker(1), 100 ether);
+        vm.startPrank(_worker(1));
+        for (uint256 i; i < 16; ++i) em.requestUnstake(1 ether);
+        vm.expectRevert(abi.encodeWithSelector(IStaking.StakingTooManyUnstakeRequests.selector, 16));
+        em.requestUnstake(1 ether);
+    }
+
+    function test_withdraw_waitsForTimeAndEpochs() public {
+        address[] memory ws = _startEpochOne(3);
+        vm.prank(ws[0]);
+        em.requestUnstake(MIN_STAKE); // a committed worker may leave entirely
+        vm.prank(ws[0]);
+        vm.expectRevert(abi.encodeWithSelector(IStaking.StakingNothingToWithdraw.selector, ws[0]));
+        em.withdraw();
+        // Time alone is not enough: the fraud window counts epochs.
+        vm.warp(block.timestamp + UNBONDING + 1);
+        vm.prank(ws[0]);
+        vm.expectRevert(abi.encodeWithSelector(IStaking.StakingNothingToWithdraw.selector, ws[0]));
+        em.withdraw();
+        // Epochs advance (carried: nobody commits) until the unlock epoch.
+        uint64 unlockEpoch = em.unstakeRequestsOf(ws[0])[0].unlockEpoch;
+        while (em.currentEpoch() < unlockEpoch) _advanceAfterFulfil();
+        uint256 before = token.balanceOf(ws[0]);
+        vm.prank(ws[0]);
+        assertEq(em.withdraw(), MIN_STAKE, "withdrawn");
+        assertEq(token.balanceOf(ws[0]) - before, MIN_STAKE, "paid");
+        assertEq(em.totalStaked(), 2 * MIN_STAKE, "total");
+    }
+}
+
+contract SlashTest is EpochsBase {
+    function test_slash_onlySlasher() public {
+        address[] memory ws = _startEpochOne(3);
+        bytes32 role = em.SLASHER_ROLE();
+        vm.expectRevert(abi.encodeWithSelector(IAccessControl.AccessControlUnauthorizedAccount.selector, address(this), role));
+        em.slash(ws[0], 1, 0, 100, reporter);
+    }
+
+    function test_slash_revertsOnBadBpsOrMember() public {
+        address[] memory ws = _startEpochOne(3);
+        vm.startPrank(slasher);
+        vm.expectRevert(abi.encodeWithSelector(IStaking.StakingInvalidBps.selector, 10_001));
+        em.slash(ws[0], 1, 0, 10_001, reporter);
+        vm.expectRevert(abi.encodeWithSelector(IStaking.StakingNotInEpoch.selector, 1, 1, ws[0]));
+        em.slash(ws[0], 1, 1, 100, reporter);
+    }
+
+    function test_slash_takesQueuedNewestFirst_thenActive_paysRewardBurnsRest() public {
+        address[] memory ws = _joinMany(3);
+        address w = ws[0];
+        token.mint(w, 200 ether);
+        vm.startPrank(w);
+        token.approve(address(em), 200 ether);
+        em.stake(200 ether); // active 300
+        em.requestUnstake(30 ether); // oldest
+        em.requestUnstake(20 ether); // newest; active 250, queued 50
+        vm.stopPrank();
+        _commitAll(ws, 1); // w commits with total 300
+        _advanceAfterFulfil();
+        uint256 burnBefore = token.balanceOf(em.BURN_ADDRESS());
+        vm.prank(slasher);
+        uint256 amount = em.slash(w, 1, 0, 2_000, reporter); // 20% of 300 = 60
+        assertEq(amount, 60 ether, "amount");
+        IStaking.StakeInfo memory s = em.stakeOf(w);
+        assertEq(s.queued, 0, "queued taken first");
+        assertEq(s.active, 240 ether, "then 10 from active");
+        assertEq(em.unstakeRequestsOf(w).length, 0, "both requests consumed");
+        assertEq(em.claimableOf(reporter), 6 ether, "reward 10%");
+        assertEq(token.balanceOf(em.BURN_ADDRESS()) - burnBefore, 54 ether, "rest burned");
+        assertEq(em.totalStaked(), 3 * MIN_STAKE + 200 ether - 60 ether, "total");
+        vm.prank(reporter);
+        assertEq(em.claimRewards(), 6 ether, "claimed");
+        vm.prank(reporter);
+        vm.expectRevert(abi.encodeWithSelector(IStaking.StakingNothingToClaim.selector, reporter));
+        em.claimRewards();
+    }
+
+    function test_slash_roundsAgainstTheSlashed_andCapsAtStake() public {
+        address[] memory ws = _startEpochOne(3);
+        vm.startPrank(slasher);
+        // 1 bps of 100 ether is exact; 3 bps of 100 ether + 1 wei would round up.
+        assertEq(em.slash(ws[0], 1, 0, 1, reporter), 0.01 ether, "1 bps");
+        uint256 second = em.slash(ws[0], 1, 0, 10_000, reporter);
+        assertEq(second, 100 ether - 0.01 ether, "capped at what is left");
+        assertEq(em.slash(ws[0], 1, 0, 10_000, reporter), 0, "nothing left");
+    }
+
+    function test_jail_blocksCommitsUntilEpoch_neverShortens() public {
+        address[] memory ws = _startEpochOne(3);
+        vm.startPrank(slasher);
+        em.jail(ws[0], 4);
+        em.jail(ws[0], 3); // shorter: ignored
+        vm.stopPrank();
+        assertEq(em.stakeOf(ws[0]).jailedUntil, 4, "jailed until 4");
+        vm.prank(ws[0]);
+        vm.expectRevert(abi.encodeWithSelector(IEpochManager.EpochWorkerJailed.selector, ws[0], 4));
+        em.commit(2);
+    }
+}
