@@ -54,7 +54,9 @@ export default defineConfig({
   test: {
     solidity: {
       fsPermissions: { readFile: ["./test/vectors"], readDirectory: ["./test/vectors"] },
-      fuzz: { runs: 1_000 },
+      fuzz: { runs: 256 },
+      // Each invariant_* gets its own campaign: runs × depth handler calls.
+      invariant: { runs: 64, depth: 32, failOnRevert: false },
     },
     mocha: { timeout: 120_000 },
   },

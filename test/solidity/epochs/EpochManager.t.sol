@@ -237,7 +237,9 @@ contract AdvanceTest is EpochsBase {
 contract ParameterTest is EpochsBase {
     function test_setParameter_onlyGovernance() public {
         bytes32 role = em.GOVERNANCE_ROLE();
-        vm.expectRevert(abi.encodeWithSelector(IAccessControl.AccessControlUnauthorizedAccount.selector, address(this), role));
+        vm.expectRevert(
+            abi.encodeWithSelector(IAccessControl.AccessControlUnauthorizedAccount.selector, address(this), role)
+        );
         em.setParameter(IEpochManager.Param.MIN_STAKE, 1);
     }
 
@@ -246,11 +248,23 @@ contract ParameterTest is EpochsBase {
         em.setParameter(IEpochManager.Param.MIN_STAKE, 5 ether);
         assertEq(em.parameter(IEpochManager.Param.MIN_STAKE), 5 ether, "set");
         vm.expectRevert(
-            abi.encodeWithSelector(IEpochManager.ParameterOutOfBounds.selector, IEpochManager.Param.REPLICATION, 4, 1, 3)
+            abi.encodeWithSelector(
+                IEpochManager.ParameterOutOfBounds.selector,
+                IEpochManager.Param.REPLICATION,
+                4,
+                1,
+                3
+            )
         );
         em.setParameter(IEpochManager.Param.REPLICATION, 4); // k ≤ MIN_WORKERS
         vm.expectRevert(
-            abi.encodeWithSelector(IEpochManager.ParameterOutOfBounds.selector, IEpochManager.Param.FREEZE_LEAD, DURATION, 1, DURATION - 1)
+            abi.encodeWithSelector(
+                IEpochManager.ParameterOutOfBounds.selector,
+                IEpochManager.Param.FREEZE_LEAD,
+                DURATION,
+                1,
+                DURATION - 1
+            )
         );
         em.setParameter(IEpochManager.Param.FREEZE_LEAD, DURATION);
         uint256 minUnbonding = WINDOW * DURATION + 1;
@@ -265,11 +279,23 @@ contract ParameterTest is EpochsBase {
         );
         em.setParameter(IEpochManager.Param.UNBONDING_PERIOD, minUnbonding - 1); // must exceed the window
         vm.expectRevert(
-            abi.encodeWithSelector(IEpochManager.ParameterOutOfBounds.selector, IEpochManager.Param.MAX_WORKERS, 9_999, 10_000, 1_000_000)
+            abi.encodeWithSelector(
+                IEpochManager.ParameterOutOfBounds.selector,
+                IEpochManager.Param.MAX_WORKERS,
+                9_999,
+                10_000,
+                1_000_000
+            )
         );
         em.setParameter(IEpochManager.Param.MAX_WORKERS, 9_999);
         vm.expectRevert(
-            abi.encodeWithSelector(IEpochManager.ParameterOutOfBounds.selector, IEpochManager.Param.REWARD_BPS, 10_001, 0, 10_000)
+            abi.encodeWithSelector(
+                IEpochManager.ParameterOutOfBounds.selector,
+                IEpochManager.Param.REWARD_BPS,
+                10_001,
+                0,
+                10_000
+            )
         );
         em.setParameter(IEpochManager.Param.REWARD_BPS, 10_001);
     }
@@ -307,7 +333,13 @@ contract BeaconTest is EpochsBase {
 
     function test_fulfil_onlyCoordinator() public {
         uint256[] memory words = new uint256[](1);
-        vm.expectRevert(abi.encodeWithSelector(VRFConsumerBaseV2Plus.OnlyCoordinatorCanFulfill.selector, address(this), address(coord)));
+        vm.expectRevert(
+            abi.encodeWithSelector(
+                VRFConsumerBaseV2Plus.OnlyCoordinatorCanFulfill.selector,
+                address(this),
+                address(coord)
+            )
+        );
         beacon.rawFulfillRandomWords(1, words);
     }
 

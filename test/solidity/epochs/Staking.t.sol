@@ -86,7 +86,12 @@ contract StakeTest is EpochsBase {
 
     function test_stake_refusesFeeOnTransferToken() public {
         FeeOnTransferToken fee = new FeeOnTransferToken();
-        EpochManager m = new EpochManager(IERC20(address(fee)), IRandomnessBeacon(address(beacon)), governance, _params());
+        EpochManager m = new EpochManager(
+            IERC20(address(fee)),
+            IRandomnessBeacon(address(beacon)),
+            governance,
+            _params()
+        );
         address w = _worker(1);
         fee.mint(w, 100 ether);
         vm.startPrank(w);
@@ -174,7 +179,9 @@ contract SlashTest is EpochsBase {
     function test_slash_onlySlasher() public {
         address[] memory ws = _startEpochOne(3);
         bytes32 role = em.SLASHER_ROLE();
-        vm.expectRevert(abi.encodeWithSelector(IAccessControl.AccessControlUnauthorizedAccount.selector, address(this), role));
+        vm.expectRevert(
+            abi.encodeWithSelector(IAccessControl.AccessControlUnauthorizedAccount.selector, address(this), role)
+        );
         em.slash(ws[0], 1, 0, 100, reporter);
     }
 
