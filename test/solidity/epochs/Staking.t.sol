@@ -246,3 +246,65 @@ contract SlashTest is EpochsBase {
         em.commit(2);
     }
 }
+
+contract StakingFuzzTest is EpochsBase {
+    /// slash = min(ceil(committed · bps / 10⁴), stake); reward = floor(slash · 10%); the rest burned.
+    function testFuzz_slash_roundsUpCapsAndSplits(uint96 extra, uint16 bps, uint96 unstake) public {
+        bps = uint16(bound(bps, 0, 10_000));
+        extra = uint96(bound(extra, 0, 1e27));
+        address[] memory ws = _joinMany(3);
+        token.mint(ws[0], extra);
+        vm.startPrank(ws[0]);
+        token.approve(address(em), extra);
+        if (extra != 0) em.stake(extra);
+        uint256 total = MIN_STAKE + extra;
+        unstake = uint96(bound(unstake, 0, extra)); // keep the minimum active so it can commit
+        if (unstake != 0) em.requestUnstake(unstake);
+        vm.stopPrank();
+        _commitAll(ws, 1);
+        _advanceAfterFulfil();
+        uint256 burnBefore = token.balanceOf(em.BURN_ADDRESS());
+        vm.prank(slasher);
+        uint256 amount = em.slash(ws[0], 1, 0, bps, reporter);
+        uint256 expected = (total * bps + 9_999) / 10_000;
+        assertEq(amount, expected > total ? total : expected, "ceil, capped");
+        assertEq(em.claimableOf(reporter), (amount * 1_000) / 10_000, "reward rounds down");
+        assertEq(token.balanceOf(em.BURN_ADDRESS()) - burnBefore, amount - em.claimableOf(reporter), "rest burned");
+        IStakingView memory s = _view(ws[0]);
+        assertEq(s.total, total - amount, "stake reduced by exactly the slash");
+        assertEq(em.totalStaked(), 2 * MIN_STAKE + total - amount, "totalStaked");
+    }
+
+    struct IStakingView {
+        uint256 total;
+    }
+
+    function _view(address w) internal view returns (IStakingView memory v) {
+        v.total = em.stakeOf(w).active + em.stakeOf(w).queued;
+    }
+
+    /// Tokens are conserved: what goes in comes out, no more, after the unbonding period and epochs.
+    function testFuzz_stakeUnstakeWithdraw_conserves(uint96 a, uint96 b, uint96 u1, uint96 u2) public {
+        a = uint96(bound(a, 1, 1e27));
+        b = uint96(bound(b, 1, 1e27));
+        address w = _worker(1);
+        _join(w, a);
+        token.mint(w, b);
+        vm.startPrank(w);
+        token.approve(address(em), b);
+        em.stake(b);
+        u1 = uint96(bound(u1, 1, uint256(a) + b));
+        em.requestUnstake(u1);
+        u2 = uint96(bound(u2, 0, uint256(a) + b - u1));
+        if (u2 != 0) em.requestUnstake(u2);
+        vm.stopPrank();
+        vm.warp(block.timestamp + UNBONDING + 1);
+        uint64 unlock = em.unstakeRequestsOf(w)[0].unlockEpoch;
+        while (em.currentEpoch() < unlock) _advanceAfterFulfil();
+        vm.prank(w);
+        assertEq(em.withdraw(), uint256(u1) + u2, "withdraws exactly what was queued");
+        assertEq(token.balanceOf(w), uint256(u1) + u2, "paid");
+        assertEq(em.totalStaked(), uint256(a) + b - u1 - u2, "the rest stays staked");
+        assertEq(token.balanceOf(address(em)), em.totalStaked(), "balance matches");
+    }
+}
