@@ -47,7 +47,7 @@ export async function measureEpochGas(ethers: HardhatEthers, helpers: NetworkHel
   // Production: Chainlink's real VRF v2.5 coordinator takes the request.
   const real = await filledEpoch(ethers, "real", 10_000);
   await helpers.time.increaseTo((await real.fx.epochs.epochInfo(0)).commitDeadline);
-  const out = { ...real.out, "epochs.freeze.n10000": await gas(real.fx.epochs.freeze(1)) };
+  const out: Record<string, number> = { ...real.out, "epochs.freeze.n10000": await gas(real.fx.epochs.freeze(1)) };
 
   // Local chains: the mock coordinator stores the whole request, so freeze costs more there.
   const mock = await filledEpoch(ethers, "mock", 10_000);

@@ -113,6 +113,8 @@ contract VRFBeacon is IRandomnessBeacon, VRFConsumerBaseV2Plus {
     }
 
     /// @dev Stores the first value for a known request; everything else is ignored, never reverted.
+    // The name is Chainlink's hook (VRFConsumerBaseV2Plus).
+    // solhint-disable-next-line private-vars-leading-underscore
     function fulfillRandomWords(uint256 requestId, uint256[] calldata randomWords) internal override {
         Request memory req = _requests[requestId];
         Value storage v = _values[req.epoch];

@@ -161,7 +161,7 @@ abstract contract Staking is IStaking, AccessControl, ReentrancyGuardTransient {
             unlockTime,
             uint32(unlockEpoch)
         );
-        q.length += 1;
+        ++q.length;
         emit UnstakeRequested(msg.sender, amount, unlockTime, unlockEpoch);
     }
 
