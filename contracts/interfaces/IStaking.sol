@@ -135,6 +135,10 @@ interface IStaking {
     /// @notice Adds `amount` of the stake token (transferred from the caller) to the caller's active stake.
     function stake(uint256 amount) external;
 
+    /// @notice The same as {stake}: adds `amount` to the caller's active stake (named for workers
+    /// that top up).
+    function increaseStake(uint256 amount) external;
+
     /// @notice Queues `amount` of active stake to leave. It stays slashable until withdrawn.
     function requestUnstake(uint256 amount) external;
 

@@ -122,6 +122,15 @@ abstract contract Staking is IStaking, AccessControl, ReentrancyGuardTransient {
 
     /// @inheritdoc IStaking
     function stake(uint256 amount) external nonReentrant {
+        _stake(amount);
+    }
+
+    /// @inheritdoc IStaking
+    function increaseStake(uint256 amount) external nonReentrant {
+        _stake(amount);
+    }
+
+    function _stake(uint256 amount) private {
         Worker storage w = _workers[msg.sender];
         if (!w.registered) revert StakingNotRegistered(msg.sender);
         uint256 queued = _queues[msg.sender].queued;

@@ -119,4 +119,23 @@ describe("epoch cycles over JSON-RPC (VRF v2.5 mock coordinator)", function () {
     expect(await fx.epochs.randomness(2n)).to.equal(await fx.epochs.randomness(1n));
     expect(await fx.epochs.workerAt(2n, 4)).to.equal(fx.workers[4].address);
   });
+
+  it("refuses the commit after MAX_WORKERS (10,000 real commitments)", async function () {
+    const fx = await setUp();
+    const bulk = await ethers.deployContract("BulkWorkers");
+    for (let done = 0; done < 10_000; done += 40) {
+      await bulk.spawn(await fx.epochs.getAddress(), await fx.token.getAddress(), PARAMS.minStake, 1, 40, {
+        gasLimit: 16_000_000,
+      });
+    }
+    expect((await fx.epochs.epochInfo(1n)).committed).to.equal(10_000n);
+    await expect(fx.epochs.connect(fx.workers[0]).commit(1n))
+      .to.be.revertedWithCustomError(fx.epochs, "EpochFull")
+      .withArgs(10_000);
+    // increaseStake tops up like stake.
+    await fx.token.mint(fx.workers[0].address, 5n);
+    await fx.token.connect(fx.workers[0]).approve(await fx.epochs.getAddress(), 5n);
+    await fx.epochs.connect(fx.workers[0]).increaseStake(5n);
+    expect((await fx.epochs.stakeOf(fx.workers[0].address)).active).to.equal(PARAMS.minStake + 5n);
+  });
 });
