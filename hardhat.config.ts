@@ -21,6 +21,8 @@ export default defineConfig({
     npmFilesToBuild: [
       "@chainlink/contracts/src/v0.8/vrf/mocks/VRFCoordinatorV2_5Mock.sol",
       "@chainlink/contracts/src/v0.8/vrf/dev/VRFCoordinatorV2_5.sol",
+      // The timelock that holds every governed role.
+      "@openzeppelin/contracts/governance/TimelockController.sol",
     ],
     profiles: {
       default: {

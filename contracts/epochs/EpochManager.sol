@@ -7,10 +7,13 @@ import {Staking} from "../staking/Staking.sol";
 import {IEpochManager} from "../interfaces/IEpochManager.sol";
 import {IRandomnessBeacon} from "../interfaces/IRandomnessBeacon.sol";
 
-/// @notice What the epoch manager reads the operator-graph version from (the registry).
+/// @notice What the epoch manager reads the operator graph from at freeze (the OperatorRegistry).
 interface IGraphVersionSource {
     /// @notice The current graph version.
     function graphVersion() external view returns (uint64);
+
+    /// @notice The current graph version and the running hash of all changes up to it.
+    function graphState() external view returns (uint64 version, bytes32 hash);
 }
 
 /**
@@ -52,9 +55,10 @@ contract EpochManager is IEpochManager, Staking {
         // slot 1: timing
         uint64 start;
         uint64 end;
-        // slots 2, 3
+        // slots 2, 3, 4
         bytes32 randomness;
         bytes32 fallbackHash;
+        bytes32 graphHash;
     }
 
     IRandomnessBeacon private immutable _beacon;
@@ -191,13 +195,14 @@ contract EpochManager is IEpochManager, Staking {
             e.n = prev.n;
             e.k = prev.k;
             e.graphVersion = prev.graphVersion;
+            e.graphHash = prev.graphHash;
             e.assignmentEpoch = prev.assignmentEpoch;
             e.randomness = prev.randomness;
             e.randomnessSet = true;
         } else {
             e.n = committed;
             e.k = _replication;
-            e.graphVersion = address(_graphSource) == address(0) ? 0 : _graphSource.graphVersion();
+            if (address(_graphSource) != address(0)) (e.graphVersion, e.graphHash) = _graphSource.graphState();
             e.assignmentEpoch = uint32(epoch);
             // The fallback is the hash of the next block: unknown to everyone at freeze time.
             e.fallbackBlock = uint64(block.number + 1);
@@ -339,6 +344,7 @@ contract EpochManager is IEpochManager, Staking {
             randomnessSet: e.randomnessSet,
             usedFallback: e.usedFallback,
             graphVersion: e.graphVersion,
+            graphHash: e.graphHash,
             assignmentEpoch: e.assignmentEpoch,
             fallbackBlock: e.fallbackBlock,
             randomness: e.randomness

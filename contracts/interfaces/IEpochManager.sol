@@ -162,6 +162,7 @@ interface IEpochManager is IStaking {
         bool randomnessSet;
         bool usedFallback;
         uint64 graphVersion;
+        bytes32 graphHash; // the registry's running hash at graphVersion: proves a synced graph whole
         uint64 assignmentEpoch; // whose commitments form the set (itself unless carried)
         uint64 fallbackBlock;
         bytes32 randomness;

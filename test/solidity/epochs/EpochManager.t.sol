@@ -14,6 +14,10 @@ contract GraphSource is IGraphVersionSource {
     function set(uint64 v) external {
         graphVersion = v;
     }
+
+    function graphState() external view returns (uint64, bytes32) {
+        return (graphVersion, keccak256(abi.encode(graphVersion)));
+    }
 }
 
 contract CommitTest is EpochsBase {
@@ -102,6 +106,7 @@ contract FreezeTest is EpochsBase {
         assertEq(info.n, 4, "n");
         assertEq(info.k, 2, "k");
         assertEq(info.graphVersion, 7, "graph version pinned");
+        assertEq(info.graphHash, keccak256(abi.encode(uint64(7))), "graph hash pinned");
         assertEq(info.assignmentEpoch, 1, "own assignment");
         assertEq(info.fallbackBlock, block.number + 1, "fallback = next block");
         (bool exists, uint64 epoch) = beacon.epochOfRequest(requests);
