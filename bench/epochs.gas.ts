@@ -12,7 +12,18 @@ async function gas(tx: Promise<{ wait(): Promise<{ gasUsed: bigint } | null> }>)
 /** A deployment with `n` real commitments to epoch 1 (n - 2 from contract workers in bulk). */
 async function filledEpoch(ethers: HardhatEthers, kind: "mock" | "real", n: number) {
   const fx = await deployEpochs(ethers, PARAMS, kind);
-  const { others, token, epochs } = fx;
+  const { others, token, epochs, admin } = fx;
+  // A real registry with one change as the graph source, so freeze pays for pinning (version, hash).
+  const registry = await ethers.deployContract("OperatorRegistry", [admin.address]);
+  await registry.registerStream({
+    id: ethers.id("transfers"),
+    schemaHash: ethers.id("schema"),
+    partition: { kind: 0, offset: 0, length: 0 },
+    sourceKind: 0,
+    sourceChainId: 0,
+    sourceDescriptor: ethers.ZeroHash,
+  });
+  await epochs.setGraphSource(await registry.getAddress());
   const join = async (w: Signer) => {
     await token.mint(w.address, PARAMS.minStake * 10n);
     await token.connect(w).approve(await epochs.getAddress(), PARAMS.minStake * 10n);

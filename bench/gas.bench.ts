@@ -11,6 +11,7 @@ import { keccak256, toBeHex } from "ethers";
 import { deltaProof, deltasRoot, type Delta } from "../client/index.js";
 import { writeResults } from "./report.js";
 import { measureEpochGas } from "./epochs.gas.js";
+import { measureRegistryGas } from "./registry.gas.js";
 
 const { ethers, networkHelpers } = await network.create();
 const harness = await ethers.deployContract("MathHarness");
@@ -44,12 +45,14 @@ figures["math.deltaVerify.depth16"] = Number(
 );
 
 Object.assign(figures, await measureEpochGas(ethers, networkHelpers));
+Object.assign(figures, await measureRegistryGas(ethers, networkHelpers));
 
 const missed = writeResults("gas.json", figures, {
   "staking.stake": { max: 80_000 },
   "epochs.commit.n1": { max: 60_000 },
   "epochs.commit.n10000": { max: 60_000 },
   "epochs.freeze.n10000": { max: 200_000 },
+  "registry.registerOperator": { max: 200_000 },
   "math.ltHashAdd": { max: 15_000 },
   "math.shard32": { max: 500 },
   "math.holds90": { max: 30_000 },

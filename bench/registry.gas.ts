@@ -1,0 +1,45 @@
+// Gas of registering an operator through the timelock (receipt gasUsed of execute).
+import type { HardhatEthers } from "@nomicfoundation/hardhat-ethers/types";
+import type { NetworkHelpers } from "@nomicfoundation/hardhat-network-helpers/types";
+import { id, ZeroHash } from "ethers";
+
+export async function measureRegistryGas(ethers: HardhatEthers, helpers: NetworkHelpers): Promise<Record<string, number>> {
+  const [deployer, proposer] = await ethers.getSigners();
+  const delay = 2 * 86_400;
+  const timelock = await ethers.deployContract("TimelockController", [delay, [proposer.address], [ethers.ZeroAddress], ethers.ZeroAddress]);
+  const registry = await ethers.deployContract("OperatorRegistry", [await timelock.getAddress()]);
+  void deployer;
+  let salt = 0;
+  const viaTimelock = async (data: string) => {
+    const s = ethers.toBeHex(++salt, 32);
+    await (await timelock.connect(proposer).schedule(await registry.getAddress(), 0, data, ZeroHash, s, delay)).wait();
+    await helpers.time.increase(delay);
+    return (await (await timelock.execute(await registry.getAddress(), 0, data, ZeroHash, s)).wait())!;
+  };
+  const stream = (name: string, kind: number) => ({
+    id: id(name),
+    schemaHash: id(`schema:${name}`),
+    partition: { kind: 1, offset: 0, length: 20 },
+    sourceKind: kind,
+    sourceChainId: 0,
+    sourceDescriptor: ZeroHash,
+  });
+  const out: Record<string, number> = {};
+  const r1 = await viaTimelock(registry.interface.encodeFunctionData("registerStream", [stream("transfers", 0)]));
+  out["registry.registerStream"] = Number(r1.gasUsed);
+  await viaTimelock(registry.interface.encodeFunctionData("registerStream", [stream("prices", 0)]));
+  await viaTimelock(registry.interface.encodeFunctionData("registerStream", [stream("balances", 2)]));
+  const op = {
+    name: "balances-reduce",
+    version: 1,
+    inputs: [id("transfers"), id("prices")],
+    outputs: [id("balances")],
+    definitionHash: id("definition"),
+    bytecodeHash: id("bytecode"),
+    definitionTxId: id("def-tx"),
+    bytecodeTxId: id("bc-tx"),
+  };
+  const r2 = await viaTimelock(registry.interface.encodeFunctionData("registerOperator", [op]));
+  out["registry.registerOperator"] = Number(r2.gasUsed);
+  return out;
+}
