@@ -1,2 +1,3 @@
 export * from "./base.js";
 export * from "./math.js";
+export * from "./registry.js";

@@ -1,0 +1,85 @@
+// Governance commands (docs/governance.md):
+//   npm run gov -- register-operator --network localhost --addresses deployments/31337.json \
+//                  --manifest operators/balances.yaml --gateway http://127.0.0.1:1984 --schedule
+//   npm run gov -- deprecate-operator --id 3 --dry-run ...
+//   npm run gov -- set-parameter --param MIN_STAKE --value 100000000000000000000 --schedule ...
+//   npm run gov -- status ...
+import { Command, Option } from "commander";
+import { network } from "hardhat";
+import { MaruError } from "../../client/errors/base.js";
+import { deprecateOperator, readAddressBook, registerOperator, setParameter, status, type Context, type Mode } from "./operations.js";
+
+function mode(o: { dryRun?: boolean; schedule?: boolean; execute?: boolean }): Mode {
+  const chosen = [o.dryRun && "dry-run", o.schedule && "schedule", o.execute && "execute"].filter(Boolean) as Mode[];
+  if (chosen.length !== 1) throw new MaruError("Choose exactly one of --dry-run, --schedule and --execute.");
+  return chosen[0];
+}
+
+async function context(o: { network: string; addresses: string }, needsSigner: boolean): Promise<Context> {
+  const book = await readAddressBook(o.addresses);
+  let conn;
+  try {
+    conn = await network.create(o.network);
+    await conn.ethers.provider.getBlockNumber();
+  } catch (cause) {
+    throw new MaruError(`Cannot reach the network "${o.network}".`, { fix: "start the node (npx hardhat node) or check the network's URL in hardhat.config.ts.", cause });
+  }
+  const signer = needsSigner ? (await conn.ethers.getSigners())[0] : undefined;
+  return { provider: conn.ethers.provider, signer, book, log: (line) => console.log(line) };
+}
+
+const withCommon = (c: Command) =>
+  c
+    .requiredOption("--network <name>", "a network of hardhat.config.ts (localhost, sepolia, …)")
+    .requiredOption("--addresses <file>", "the addresses book the deploy script wrote")
+    .addOption(new Option("--dry-run", "print the timelock calldata (for a multisig or the governor) and send nothing"))
+    .addOption(new Option("--schedule", "schedule through the timelock (proposer account)"))
+    .addOption(new Option("--execute", "execute the ready operation"));
+
+const program = new Command("gov").description("Maru governance: changes go through the TimelockController").showHelpAfterError();
+
+withCommon(program.command("register-operator").description("upload an operator's blobs to Arweave and register it"))
+  .requiredOption("--manifest <file>", "the operator manifest (JSON or YAML)")
+  .option("--gateway <url>", "Arweave gateway", "http://127.0.0.1:1984")
+  .option("--wallet <file>", "Arweave wallet (JWK) for a real gateway")
+  .action(async (o) => {
+    const m = mode(o);
+    await registerOperator(await context(o, m !== "dry-run"), { manifest: o.manifest, gateway: { url: o.gateway, wallet: o.wallet }, mode: m });
+  });
+
+withCommon(program.command("deprecate-operator").description("deprecate an operator"))
+  .requiredOption("--id <n>", "operator id", (v) => Number.parseInt(v, 10))
+  .action(async (o) => {
+    const m = mode(o);
+    await deprecateOperator(await context(o, m !== "dry-run"), { id: o.id, mode: m });
+  });
+
+withCommon(program.command("set-parameter").description("set an EpochManager parameter"))
+  .requiredOption("--param <name>", "e.g. MIN_STAKE, EPOCH_DURATION")
+  .requiredOption("--value <integer>", "the new value (an integer, in wei for amounts)", (v) => {
+    if (!/^\d+$/.test(v)) throw new MaruError(`--value must be a non-negative integer, got "${v}".`);
+    return BigInt(v);
+  })
+  .action(async (o) => {
+    const m = mode(o);
+    await setParameter(await context(o, m !== "dry-run"), { param: o.param, value: o.value, mode: m });
+  });
+
+program
+  .command("status")
+  .description("list the timelock's scheduled operations: pending, ready, done")
+  .requiredOption("--network <name>", "a network of hardhat.config.ts")
+  .requiredOption("--addresses <file>", "the addresses book")
+  .option("--from-block <n>", "where to start reading", (v) => Number.parseInt(v, 10), 0)
+  .action(async (o) => {
+    await status(await context(o, false), { fromBlock: o.fromBlock });
+  });
+
+program.parseAsync().catch((e: unknown) => {
+  if (e instanceof MaruError) {
+    console.error(`error: ${e.message}`);
+    process.exit(1);
+  }
+  console.error(`unexpected error: ${(e as Error).message ?? e}`);
+  process.exit(2);
+});

@@ -1,0 +1,201 @@
+// End to end: arlocal (a real Arweave gateway, separate process), the governance set-up on the
+// simulated network, an operator manifest registered through the timelock, and syncGraph.
+import { expect } from "chai";
+import { spawn, type ChildProcess } from "node:child_process";
+import { createServer, type Server } from "node:http";
+import { mkdtemp, readdir, readFile, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { network } from "hardhat";
+import { keccak256, ZeroHash, id } from "ethers";
+import { syncGraph, BlobHashMismatchError, MaruError } from "../../client/index.js";
+import { registerOperator, runThroughTimelock, type Context } from "../../scripts/governance/operations.js";
+import { loadManifest, ManifestError } from "../../scripts/governance/manifest.js";
+import { deployEpochs, PARAMS, requestIdOf } from "../epochs/fixture.js";
+
+const { ethers, networkHelpers } = await network.create();
+const DELAY = 86_400;
+
+async function startArlocal(): Promise<{ proc: ChildProcess; url: string }> {
+  const port = 20_000 + Math.floor(Math.random() * 20_000);
+  const proc = spawn(process.execPath, ["node_modules/arlocal/bin/index.js", String(port)], { stdio: "ignore" });
+  const url = `http://127.0.0.1:${port}`;
+  for (let i = 0; i < 100; i++) {
+    try {
+      if ((await fetch(`${url}/info`)).ok) return { proc, url };
+    } catch {
+      /* not up yet */
+    }
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  proc.kill();
+  throw new Error("arlocal did not start");
+}
+
+/** A gateway that serves every blob with its first byte flipped. */
+async function tamperingProxy(upstream: string): Promise<{ server: Server; url: string }> {
+  const server = createServer(async (req, res) => {
+    const r = await fetch(`${upstream}${req.url}`);
+    const body = new Uint8Array(await r.arrayBuffer());
+    if (body.length) body[0] ^= 0xff;
+    res.writeHead(r.status, { "content-type": "application/octet-stream" });
+    res.end(body);
+  });
+  await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
+  const port = (server.address() as { port: number }).port;
+  return { server, url: `http://127.0.0.1:${port}` };
+}
+
+describe("registry end to end: manifest → Arweave → timelock → syncGraph", function () {
+  let arlocal: { proc: ChildProcess; url: string };
+  before(async function () {
+    arlocal = await startArlocal();
+  });
+  after(function () {
+    arlocal?.proc.kill();
+  });
+
+  it("refuses a bad manifest, naming each field", async function () {
+    const dir = await mkdtemp(join(tmpdir(), "maru-manifest-"));
+    const file = join(dir, "bad.yaml");
+    await writeFile(file, "name: ''\nversion: -1\ninputs: []\noutputs: [x]\ndefinition: { path: d }\nbytecode: { arweaveId: short }\nextra: 1\n");
+    try {
+      await loadManifest(file);
+      expect.fail("accepted a bad manifest");
+    } catch (e) {
+      expect(e).to.be.instanceOf(ManifestError);
+      const text = (e as ManifestError).problems.join("\n");
+      expect(text).to.match(/name: must not be empty/);
+      expect(text).to.match(/version: /);
+      expect(text).to.match(/inputs: needs at least one input stream/);
+      expect(text).to.match(/bytecode/);
+      expect(text).to.match(/extra|Unrecognized/i);
+    }
+  });
+
+  it("hands every role to the timelock, registers through it, and syncs the pinned graph", async function () {
+    const fx = await deployEpochs(ethers);
+    const [deployer, proposer] = [fx.admin, fx.others[9]];
+    // Workers commit to epoch 1 while its window is open (the timelock delays outlast it).
+    for (const w of fx.others.slice(0, 3)) {
+      await fx.token.mint(w.address, PARAMS.minStake);
+      await fx.token.connect(w).approve(await fx.epochs.getAddress(), PARAMS.minStake);
+      await fx.epochs.connect(w).register(w.address, "0x01");
+      await fx.epochs.connect(w).stake(PARAMS.minStake);
+      await fx.epochs.connect(w).commit(1);
+    }
+    const timelock = await ethers.deployContract("TimelockController", [DELAY, [proposer.address], [ethers.ZeroAddress], ethers.ZeroAddress]);
+    const registry = await ethers.deployContract("OperatorRegistry", [await timelock.getAddress()]);
+    const tl = await timelock.getAddress();
+    // Set-up by the deployer, then hand over and renounce.
+    await fx.epochs.setGraphSource(await registry.getAddress());
+    for (const role of [await fx.epochs.GOVERNANCE_ROLE(), await fx.epochs.DEFAULT_ADMIN_ROLE()]) {
+      await fx.epochs.grantRole(role, tl);
+      await fx.epochs.renounceRole(role, deployer.address);
+    }
+    await fx.beacon.transferOwnership(tl);
+    const ctx: Context = { provider: ethers.provider, signer: proposer, book: { timelock: tl, registry: await registry.getAddress(), epochManager: await fx.epochs.getAddress() }, log: () => {} };
+    const accept = fx.beacon.interface.encodeFunctionData("acceptOwnership");
+    await runThroughTimelock(ctx, [{ target: await fx.beacon.getAddress(), data: accept, description: "acceptOwnership" }], "schedule");
+    await networkHelpers.time.increase(DELAY);
+    await runThroughTimelock(ctx, [{ target: await fx.beacon.getAddress(), data: accept, description: "acceptOwnership" }], "execute");
+
+    // The deployer keeps nothing.
+    for (const [c, roles] of [
+      [fx.epochs, [await fx.epochs.DEFAULT_ADMIN_ROLE(), await fx.epochs.GOVERNANCE_ROLE(), await fx.epochs.SLASHER_ROLE()]],
+      [registry, [await registry.DEFAULT_ADMIN_ROLE(), await registry.REGISTRAR_ROLE()]],
+      [timelock, [await timelock.DEFAULT_ADMIN_ROLE(), await timelock.PROPOSER_ROLE(), await timelock.CANCELLER_ROLE()]],
+    ] as const) {
+      for (const role of roles) expect(await c.hasRole(role, deployer.address), `deployer role ${role}`).to.equal(false);
+    }
+    expect(await fx.beacon.owner()).to.equal(tl);
+    expect(await fx.epochs.hasRole(await fx.epochs.GOVERNANCE_ROLE(), tl)).to.equal(true);
+
+    // Input streams through the timelock.
+    const streamSpec = (name: string) => ({ id: id(name), schemaHash: id(`schema:${name}`), partition: { kind: 1, offset: 0, length: 20 }, sourceKind: 0, sourceChainId: 0, sourceDescriptor: ZeroHash });
+    const streamCalls = ["transfers", "prices"].map((n) => ({ target: ctx.book.registry, data: registry.interface.encodeFunctionData("registerStream", [streamSpec(n)]), description: n }));
+    await runThroughTimelock(ctx, streamCalls, "schedule");
+    await networkHelpers.time.increase(DELAY);
+    await runThroughTimelock(ctx, streamCalls, "execute");
+
+    // The manifest, its blobs uploaded to arlocal by the script.
+    const dir = await mkdtemp(join(tmpdir(), "maru-op-"));
+    const definition = Buffer.from(JSON.stringify({ kind: "keyed-reduce", key: "account", value: "amount" }));
+    const bytecode = Buffer.from(Array.from({ length: 3000 }, (_, i) => (i * 7) & 0xff));
+    await writeFile(join(dir, "balances.json"), definition);
+    await writeFile(join(dir, "balances.wasm"), bytecode);
+    const manifest = join(dir, "balances.yaml");
+    await writeFile(
+      manifest,
+      [
+        "name: balances",
+        "version: 1",
+        "inputs: [transfers, prices]",
+        "outputs:",
+        "  - stream: balances",
+        "    schema: 'balance(address account, int256 amount)'",
+        "    partition: { kind: SLICE, offset: 0, length: 20 }",
+        "definition: { path: balances.json }",
+        "bytecode: { path: balances.wasm }",
+        "",
+      ].join("\n"),
+    );
+    const gateway = { url: arlocal.url };
+    await registerOperator(ctx, { manifest, gateway, mode: "schedule" });
+    try {
+      await registerOperator(ctx, { manifest, gateway, mode: "execute" });
+      expect.fail("executed before the delay");
+    } catch (e) {
+      expect((e as MaruError).message).to.match(/not ready/);
+    }
+    await networkHelpers.time.increase(DELAY);
+    await registerOperator(ctx, { manifest, gateway, mode: "execute" });
+    try {
+      await registerOperator(ctx, { manifest, gateway, mode: "execute" });
+      expect.fail("replayed");
+    } catch (e) {
+      expect((e as MaruError).message).to.match(/already executed/);
+    }
+
+    // Epoch 1 pins the graph at freeze (now, after the registration; the window closed long ago).
+    await fx.epochs.freeze(1);
+    await fx.coordinator.fulfillRandomWords(await requestIdOf(fx.epochs, 1), await fx.beacon.getAddress());
+    const [version, hash] = await registry.graphState();
+    expect((await fx.epochs.epochInfo(1)).graphHash).to.equal(hash);
+
+    const cacheDir = await mkdtemp(join(tmpdir(), "maru-cache-"));
+    const params = { provider: ethers.provider, epochManager: ctx.book.epochManager!, registry: ctx.book.registry, epoch: 1n, gateway: arlocal.url, cacheDir };
+    const graph = await syncGraph(params);
+    expect(graph.version).to.equal(version);
+    expect(graph.streams.map((s) => s.id)).to.deep.equal([id("transfers"), id("prices"), id("balances")]);
+    expect(graph.streams[2].producer).to.equal(0);
+    const op = graph.operators[0];
+    expect([op.name, op.status]).to.deep.equal(["balances", "ACTIVE"]);
+    expect(Buffer.from(op.definition!).equals(definition)).to.equal(true);
+    expect(Buffer.from(op.bytecode!).equals(bytecode)).to.equal(true);
+    expect((await readdir(cacheDir)).sort()).to.deep.equal([keccak256(definition).slice(2), keccak256(bytecode).slice(2)].sort());
+
+    // A tampering gateway is refused, and nothing it served is cached.
+    const proxy = await tamperingProxy(arlocal.url);
+    try {
+      const emptyCache = await mkdtemp(join(tmpdir(), "maru-cache2-"));
+      let refused: unknown;
+      try {
+        await syncGraph({ ...params, gateway: proxy.url, cacheDir: emptyCache });
+      } catch (e) {
+        refused = e;
+      }
+      expect(refused).to.be.instanceOf(BlobHashMismatchError);
+      expect((refused as BlobHashMismatchError).operatorId).to.equal(0);
+      expect((refused as BlobHashMismatchError).kind).to.equal("definition");
+      expect(await readdir(emptyCache)).to.deep.equal([]);
+      // With the honest cache, the tampering gateway is never asked.
+      const cached = await syncGraph({ ...params, gateway: proxy.url });
+      expect(Buffer.from(cached.operators[0].bytecode!).equals(bytecode)).to.equal(true);
+    } finally {
+      proxy.server.close();
+    }
+    const lock = JSON.parse(await readFile(`${manifest}.lock.json`, "utf8"));
+    expect(Object.keys(lock)).to.have.length(2);
+  });
+});
