@@ -14,7 +14,10 @@ const BASE64URL = /^[A-Za-z0-9_-]{43}$/;
  */
 export function arweaveIdToBytes32(id: string): string {
   if (typeof id !== "string" || !BASE64URL.test(id)) {
-    throw new ArweaveIdError(String(id), typeof id === "string" ? `expected 43 base64url characters, got ${id.length} characters` : "not a string");
+    throw new ArweaveIdError(
+      String(id),
+      typeof id === "string" ? `expected 43 base64url characters, got ${id.length} characters` : "not a string",
+    );
   }
   const bytes = Buffer.from(id, "base64url");
   // 43 characters carry 258 bits: the last 2 must be zero for the id to be canonical.

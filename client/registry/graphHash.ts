@@ -27,7 +27,8 @@ export type OperatorSpec = {
   bytecodeTxId: string;
 };
 
-const STREAM_TUPLE = "tuple(bytes32 id, bytes32 schemaHash, tuple(uint8 kind, uint32 offset, uint32 length) partition, uint8 sourceKind, uint64 sourceChainId, bytes32 sourceDescriptor)";
+const STREAM_TUPLE =
+  "tuple(bytes32 id, bytes32 schemaHash, tuple(uint8 kind, uint32 offset, uint32 length) partition, uint8 sourceKind, uint64 sourceChainId, bytes32 sourceDescriptor)";
 const OPERATOR_TUPLE =
   "tuple(string name, uint32 version, bytes32[] inputs, bytes32[] outputs, bytes32 definitionHash, bytes32 bytecodeHash, bytes32 definitionTxId, bytes32 bytecodeTxId)";
 const coder = AbiCoder.defaultAbiCoder();

@@ -60,7 +60,13 @@ export type SyncGraphReturnType = {
 
 type Change =
   | { version: bigint; kind: typeof GraphChangeKind.STREAM; hash: string; spec: StreamSpec }
-  | { version: bigint; kind: typeof GraphChangeKind.OPERATOR; hash: string; id: number; partial: Pick<OperatorSpec, "name" | "version" | "definitionHash" | "bytecodeHash"> }
+  | {
+      version: bigint;
+      kind: typeof GraphChangeKind.OPERATOR;
+      hash: string;
+      id: number;
+      partial: Pick<OperatorSpec, "name" | "version" | "definitionHash" | "bytecodeHash">;
+    }
   | { version: bigint; kind: typeof GraphChangeKind.DEPRECATION; hash: string; id: number };
 
 /**
@@ -127,12 +133,19 @@ export async function syncGraph(parameters: SyncGraphParameters): Promise<SyncGr
       });
     }
     for (const log of await reg.queryFilter(reg.filters.OperatorDeprecated(), from, to)) {
-      changes.set(log.args.graphVersion, { version: log.args.graphVersion, kind: GraphChangeKind.DEPRECATION, hash: log.args.graphHash, id: Number(log.args.id) });
+      changes.set(log.args.graphVersion, {
+        version: log.args.graphVersion,
+        kind: GraphChangeKind.DEPRECATION,
+        hash: log.args.graphHash,
+        id: Number(log.args.id),
+      });
     }
   }
 
   // 2. The immutable parts of every operator registered up to `version` (paged view).
-  const operatorCount = [...changes.values()].filter((c) => c.kind === GraphChangeKind.OPERATOR && c.version <= version).length;
+  const operatorCount = [...changes.values()].filter(
+    (c) => c.kind === GraphChangeKind.OPERATOR && c.version <= version,
+  ).length;
   const records = [];
   const page = parameters.pageSize ?? 100;
   for (let offset = 0; offset < operatorCount; offset += page) records.push(...(await reg.operators(offset, page)));
@@ -157,7 +170,11 @@ export async function syncGraph(parameters: SyncGraphParameters): Promise<SyncGr
         definitionTxId: r.definitionTxId,
         bytecodeTxId: r.bytecodeTxId,
       };
-      if (keccak256(AbiCoder.defaultAbiCoder().encode(["bytes32", "bytes32"], [spec.definitionHash, spec.bytecodeHash])) !== r.contentHash)
+      if (
+        keccak256(
+          AbiCoder.defaultAbiCoder().encode(["bytes32", "bytes32"], [spec.definitionHash, spec.bytecodeHash]),
+        ) !== r.contentHash
+      )
         throw new GraphIncompleteError(epoch, `operator ${c.id}'s event does not match its stored content digest`);
       hash = foldGraphHash(hash, v, c.kind, changeDigest(c.kind, spec));
       operators[c.id] = { ...spec, id: c.id, status: "ACTIVE" };
@@ -169,9 +186,11 @@ export async function syncGraph(parameters: SyncGraphParameters): Promise<SyncGr
       hash = foldGraphHash(hash, v, c.kind, changeDigest(c.kind, c.id));
       if (operators[c.id]) operators[c.id].status = "DEPRECATED";
     }
-    if (hash !== c.hash) throw new GraphIncompleteError(epoch, `replayed hash differs from the registry's at change ${v}`);
+    if (hash !== c.hash)
+      throw new GraphIncompleteError(epoch, `replayed hash differs from the registry's at change ${v}`);
   }
-  if (hash !== pinnedHash) throw new GraphIncompleteError(epoch, `replayed hash ${hash} is not the pinned ${pinnedHash}`);
+  if (hash !== pinnedHash)
+    throw new GraphIncompleteError(epoch, `replayed hash ${hash} is not the pinned ${pinnedHash}`);
 
   // 4. Blobs of the active operators, verified before use or caching.
   for (const op of operators) {

@@ -9,7 +9,11 @@ export type Gateway = { url: string; wallet?: string };
 
 function client(url: string): Arweave {
   const u = new URL(url);
-  return Arweave.init({ host: u.hostname, port: Number(u.port || (u.protocol === "https:" ? 443 : 80)), protocol: u.protocol.replace(":", "") });
+  return Arweave.init({
+    host: u.hostname,
+    port: Number(u.port || (u.protocol === "https:" ? 443 : 80)),
+    protocol: u.protocol.replace(":", ""),
+  });
 }
 
 function isLocal(url: string): boolean {
@@ -24,13 +28,18 @@ export async function uploadBlob(gateway: Gateway, data: Uint8Array): Promise<st
     try {
       key = JSON.parse(await readFile(gateway.wallet, "utf8")) as JWKInterface;
     } catch (cause) {
-      throw new MaruError(`Cannot read the Arweave wallet ${gateway.wallet}.`, { fix: "pass a JWK wallet file with --wallet.", cause });
+      throw new MaruError(`Cannot read the Arweave wallet ${gateway.wallet}.`, {
+        fix: "pass a JWK wallet file with --wallet.",
+        cause,
+      });
     }
   } else if (isLocal(gateway.url)) {
     key = await ar.wallets.generate();
     await ar.api.get(`mint/${await ar.wallets.jwkToAddress(key)}/1000000000000000`);
   } else {
-    throw new MaruError(`Uploading to ${gateway.url} needs a funded wallet.`, { fix: "pass --wallet path/to/arweave-key.json." });
+    throw new MaruError(`Uploading to ${gateway.url} needs a funded wallet.`, {
+      fix: "pass --wallet path/to/arweave-key.json.",
+    });
   }
   try {
     const tx = await ar.createTransaction({ data }, key);

@@ -7,7 +7,16 @@
 import { Command, Option } from "commander";
 import { network } from "hardhat";
 import { MaruError } from "../../client/errors/base.js";
-import { deprecateOperator, readAddressBook, registerOperator, setParameter, status, type Context, type Mode } from "./operations.js";
+import {
+  deprecateOperator,
+  readAddressBook,
+  registerOperator,
+  setParameter,
+  status,
+  type Context,
+  type Mode,
+} from "./operations.js";
+import { loadManifest } from "./manifest.js";
 
 function mode(o: { dryRun?: boolean; schedule?: boolean; execute?: boolean }): Mode {
   const chosen = [o.dryRun && "dry-run", o.schedule && "schedule", o.execute && "execute"].filter(Boolean) as Mode[];
@@ -15,14 +24,18 @@ function mode(o: { dryRun?: boolean; schedule?: boolean; execute?: boolean }): M
   return chosen[0];
 }
 
-async function context(o: { network: string; addresses: string }, needsSigner: boolean): Promise<Context> {
+async function context(o: { network?: string; addresses: string }, needsSigner: boolean): Promise<Context> {
   const book = await readAddressBook(o.addresses);
   let conn;
   try {
+    // Without --network: the network `hardhat run --network …` selected, or the default.
     conn = await network.create(o.network);
     await conn.ethers.provider.getBlockNumber();
   } catch (cause) {
-    throw new MaruError(`Cannot reach the network "${o.network}".`, { fix: "start the node (npx hardhat node) or check the network's URL in hardhat.config.ts.", cause });
+    throw new MaruError(`Cannot reach the network "${o.network ?? "(default)"}".`, {
+      fix: "start the node (npx hardhat node) or check the network's URL in hardhat.config.ts.",
+      cause,
+    });
   }
   const signer = needsSigner ? (await conn.ethers.getSigners())[0] : undefined;
   return { provider: conn.ethers.provider, signer, book, log: (line) => console.log(line) };
@@ -30,13 +43,15 @@ async function context(o: { network: string; addresses: string }, needsSigner: b
 
 const withCommon = (c: Command) =>
   c
-    .requiredOption("--network <name>", "a network of hardhat.config.ts (localhost, sepolia, …)")
+    .option("--network <name>", "a network of hardhat.config.ts (localhost, sepolia, …); default: hardhat's")
     .requiredOption("--addresses <file>", "the addresses book the deploy script wrote")
     .addOption(new Option("--dry-run", "print the timelock calldata (for a multisig or the governor) and send nothing"))
     .addOption(new Option("--schedule", "schedule through the timelock (proposer account)"))
     .addOption(new Option("--execute", "execute the ready operation"));
 
-const program = new Command("gov").description("Maru governance: changes go through the TimelockController").showHelpAfterError();
+const program = new Command("gov")
+  .description("Maru governance: changes go through the TimelockController")
+  .showHelpAfterError();
 
 withCommon(program.command("register-operator").description("upload an operator's blobs to Arweave and register it"))
   .requiredOption("--manifest <file>", "the operator manifest (JSON or YAML)")
@@ -44,7 +59,12 @@ withCommon(program.command("register-operator").description("upload an operator'
   .option("--wallet <file>", "Arweave wallet (JWK) for a real gateway")
   .action(async (o) => {
     const m = mode(o);
-    await registerOperator(await context(o, m !== "dry-run"), { manifest: o.manifest, gateway: { url: o.gateway, wallet: o.wallet }, mode: m });
+    await loadManifest(o.manifest); // a bad manifest is reported before anything else happens
+    await registerOperator(await context(o, m !== "dry-run"), {
+      manifest: o.manifest,
+      gateway: { url: o.gateway, wallet: o.wallet },
+      mode: m,
+    });
   });
 
 withCommon(program.command("deprecate-operator").description("deprecate an operator"))
@@ -68,7 +88,7 @@ withCommon(program.command("set-parameter").description("set an EpochManager par
 program
   .command("status")
   .description("list the timelock's scheduled operations: pending, ready, done")
-  .requiredOption("--network <name>", "a network of hardhat.config.ts")
+  .option("--network <name>", "a network of hardhat.config.ts; default: hardhat's")
   .requiredOption("--addresses <file>", "the addresses book")
   .option("--from-block <n>", "where to start reading", (v) => Number.parseInt(v, 10), 0)
   .action(async (o) => {

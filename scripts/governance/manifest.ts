@@ -11,11 +11,27 @@ const bytes32 = z.string().refine((s) => isHexString(s, 32), "must be 0x followe
 const streamRef = z.string().min(1, "must not be empty");
 const blob = z.union([
   z.object({ path: z.string().min(1, "must not be empty") }).strict(),
-  z.object({ arweaveId: z.string().regex(/^[A-Za-z0-9_-]{43}$/, "must be 43 base64url characters"), hash: bytes32 }).strict(),
+  z
+    .object({ arweaveId: z.string().regex(/^[A-Za-z0-9_-]{43}$/, "must be 43 base64url characters"), hash: bytes32 })
+    .strict(),
 ]);
 const partition = z.union([
   z.object({ kind: z.literal("WHOLE") }).strict(),
-  z.object({ kind: z.literal("SLICE"), offset: z.number().int().min(0).max(2 ** 32 - 1), length: z.number().int().min(1).max(2 ** 32 - 1) }).strict(),
+  z
+    .object({
+      kind: z.literal("SLICE"),
+      offset: z
+        .number()
+        .int()
+        .min(0)
+        .max(2 ** 32 - 1),
+      length: z
+        .number()
+        .int()
+        .min(1)
+        .max(2 ** 32 - 1),
+    })
+    .strict(),
 ]);
 
 /** The manifest schema. `outputs` may declare new DERIVED streams (schema + partition) to register first. */
@@ -26,21 +42,23 @@ export const ManifestSchema = z
       .min(1, "must not be empty")
       .refine((s) => Buffer.byteLength(s) <= 24, "must be at most 24 bytes")
       .refine((s) => !s.includes("\u0000"), "must not contain a zero byte"),
-    version: z.number().int().min(0).max(2 ** 32 - 1),
+    version: z
+      .number()
+      .int()
+      .min(0)
+      .max(2 ** 32 - 1),
     inputs: z.array(streamRef).min(1, "needs at least one input stream"),
     outputs: z
-      .array(
-        z.union([
-          streamRef,
-          z.object({ stream: streamRef, schema: z.string().min(1), partition }).strict(),
-        ]),
-      )
+      .array(z.union([streamRef, z.object({ stream: streamRef, schema: z.string().min(1), partition }).strict()]))
       .min(1, "needs at least one output stream"),
     definition: blob,
     bytecode: blob,
   })
   .strict()
-  .refine((m) => m.inputs.length + m.outputs.length <= 8, { message: "at most 8 streams in all (inputs + outputs)", path: ["outputs"] });
+  .refine((m) => m.inputs.length + m.outputs.length <= 8, {
+    message: "at most 8 streams in all (inputs + outputs)",
+    path: ["outputs"],
+  });
 
 export type Manifest = z.infer<typeof ManifestSchema>;
 
@@ -51,7 +69,10 @@ export class ManifestError extends MaruError {
     readonly file: string,
     readonly problems: string[],
   ) {
-    super(`The manifest ${file} is not valid.`, { details: problems, fix: "correct the fields above; docs/governance.md shows a complete manifest." });
+    super(`The manifest ${file} is not valid.`, {
+      details: problems,
+      fix: "correct the fields above; docs/governance.md shows a complete manifest.",
+    });
   }
 }
 
@@ -77,7 +98,9 @@ export async function loadManifest(file: string): Promise<Manifest & { baseDir: 
   try {
     raw = /\.ya?ml$/i.test(file) ? parseYaml(text) : JSON.parse(text);
   } catch (cause) {
-    throw new ManifestError(file, [`it is not valid ${/\.ya?ml$/i.test(file) ? "YAML" : "JSON"}: ${(cause as Error).message}`]);
+    throw new ManifestError(file, [
+      `it is not valid ${/\.ya?ml$/i.test(file) ? "YAML" : "JSON"}: ${(cause as Error).message}`,
+    ]);
   }
   const parsed = ManifestSchema.safeParse(raw);
   if (!parsed.success) {

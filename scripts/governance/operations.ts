@@ -28,13 +28,20 @@ export async function readAddressBook(file: string): Promise<AddressBook> {
     if (!book.timelock || !book.registry) throw new Error("it needs timelock and registry addresses");
     return book as AddressBook;
   } catch (cause) {
-    throw new MaruError(`Cannot use the addresses book ${file}.`, { fix: "pass the file the deploy script wrote (--addresses).", cause });
+    throw new MaruError(`Cannot use the addresses book ${file}.`, {
+      fix: "pass the file the deploy script wrote (--addresses).",
+      cause,
+    });
   }
 }
 
 /** Runs `calls` through the timelock as one batch. The salt is derived from the calls, so the
  * same command with --schedule and later --execute addresses the same operation. */
-export async function runThroughTimelock(ctx: Context, calls: Call[], mode: Mode): Promise<{ operationId: string; state: string }> {
+export async function runThroughTimelock(
+  ctx: Context,
+  calls: Call[],
+  mode: Mode,
+): Promise<{ operationId: string; state: string }> {
   const timelock = TimelockController__factory.connect(ctx.book.timelock, ctx.signer ?? ctx.provider);
   const targets = calls.map((c) => c.target);
   const values = calls.map(() => 0n);
@@ -47,27 +54,69 @@ export async function runThroughTimelock(ctx: Context, calls: Call[], mode: Mode
   ctx.log(`  timelock ${ctx.book.timelock}, operation ${operationId}: ${state}`);
 
   if (mode === "dry-run") {
-    const scheduleData = timelock.interface.encodeFunctionData("scheduleBatch", [targets, values, payloads, ZeroHash, salt, delay]);
-    const executeData = timelock.interface.encodeFunctionData("executeBatch", [targets, values, payloads, ZeroHash, salt]);
-    ctx.log(JSON.stringify({ timelock: ctx.book.timelock, operationId, delay: delay.toString(), schedule: { to: ctx.book.timelock, data: scheduleData }, execute: { to: ctx.book.timelock, data: executeData }, calls }, null, 2));
+    const scheduleData = timelock.interface.encodeFunctionData("scheduleBatch", [
+      targets,
+      values,
+      payloads,
+      ZeroHash,
+      salt,
+      delay,
+    ]);
+    const executeData = timelock.interface.encodeFunctionData("executeBatch", [
+      targets,
+      values,
+      payloads,
+      ZeroHash,
+      salt,
+    ]);
+    ctx.log(
+      JSON.stringify(
+        {
+          timelock: ctx.book.timelock,
+          operationId,
+          delay: delay.toString(),
+          schedule: { to: ctx.book.timelock, data: scheduleData },
+          execute: { to: ctx.book.timelock, data: executeData },
+          calls,
+        },
+        null,
+        2,
+      ),
+    );
     return { operationId, state };
   }
-  if (!ctx.signer) throw new MaruError("This command sends a transaction and needs an account.", { fix: "configure accounts for the network (keystore or configVariable)." });
+  if (!ctx.signer)
+    throw new MaruError("This command sends a transaction and needs an account.", {
+      fix: "configure accounts for the network (keystore or configVariable).",
+    });
   const who = await ctx.signer.getAddress();
   if (mode === "schedule") {
-    if (state !== "Unset") throw new MaruError(`The operation is already scheduled (${state}).`, { fix: state === "Ready" ? "run the same command with --execute." : "wait, or check it with `status`." });
+    if (state !== "Unset")
+      throw new MaruError(`The operation is already scheduled (${state}).`, {
+        fix: state === "Ready" ? "run the same command with --execute." : "wait, or check it with `status`.",
+      });
     if (!(await timelock.hasRole(await timelock.PROPOSER_ROLE(), who)))
-      throw new MaruError(`The account ${who} is not a proposer of the timelock.`, { fix: "schedule from a proposer account, or use --dry-run and submit the printed calldata through the multisig/governor." });
+      throw new MaruError(`The account ${who} is not a proposer of the timelock.`, {
+        fix: "schedule from a proposer account, or use --dry-run and submit the printed calldata through the multisig/governor.",
+      });
     await (await timelock.scheduleBatch(targets, values, payloads, ZeroHash, salt, delay)).wait();
-    const ready = Number((await timelock.getTimestamp(operationId)));
-    ctx.log(`  scheduled: ready at ${new Date(ready * 1000).toISOString()} (delay ${delay} s); then run with --execute`);
+    const ready = Number(await timelock.getTimestamp(operationId));
+    ctx.log(
+      `  scheduled: ready at ${new Date(ready * 1000).toISOString()} (delay ${delay} s); then run with --execute`,
+    );
     return { operationId, state: "Waiting" };
   }
-  if (state === "Unset") throw new MaruError("The operation is not scheduled.", { fix: "run the same command with --schedule first." });
-  if (state === "Done") throw new MaruError("The operation was already executed.", { fix: "nothing to do; `status` lists what is pending." });
+  if (state === "Unset")
+    throw new MaruError("The operation is not scheduled.", { fix: "run the same command with --schedule first." });
+  if (state === "Done")
+    throw new MaruError("The operation was already executed.", {
+      fix: "nothing to do; `status` lists what is pending.",
+    });
   if (state === "Waiting") {
     const ready = Number(await timelock.getTimestamp(operationId));
-    throw new MaruError(`The operation is not ready: it waits until ${new Date(ready * 1000).toISOString()}.`, { fix: "run --execute after that time." });
+    throw new MaruError(`The operation is not ready: it waits until ${new Date(ready * 1000).toISOString()}.`, {
+      fix: "run --execute after that time.",
+    });
   }
   const receipt = await (await timelock.executeBatch(targets, values, payloads, ZeroHash, salt)).wait();
   ctx.log(`  executed in block ${receipt!.blockNumber}, gas ${receipt!.gasUsed}`);
@@ -78,14 +127,24 @@ type LockFile = Record<string, string>; // keccak256 of a blob → Arweave id
 
 /** Resolves a manifest blob to (hash, Arweave id): uploads a file once and records it in
  * `<manifest>.lock.json`, so scheduling and executing use the same transaction ids. */
-async function resolveBlob(manifestPath: string, baseDir: string, blob: Manifest["definition"], gateway: Gateway, lock: LockFile, ctx: Context) {
+async function resolveBlob(
+  manifestPath: string,
+  baseDir: string,
+  blob: Manifest["definition"],
+  gateway: Gateway,
+  lock: LockFile,
+  ctx: Context,
+) {
   if ("arweaveId" in blob) return { hash: blob.hash.toLowerCase(), txId: arweaveIdToBytes32(blob.arweaveId) };
   const path = resolve(baseDir, blob.path);
   let bytes: Buffer;
   try {
     bytes = await readFile(path);
   } catch (cause) {
-    throw new MaruError(`Cannot read the blob ${path} named in ${manifestPath}.`, { fix: "check the path (relative to the manifest).", cause });
+    throw new MaruError(`Cannot read the blob ${path} named in ${manifestPath}.`, {
+      fix: "check the path (relative to the manifest).",
+      cause,
+    });
   }
   const hash = keccak256(bytes);
   if (!lock[hash]) {
@@ -107,14 +166,19 @@ export async function registerOperator(ctx: Context, options: { manifest: string
 
   const registry = OperatorRegistry__factory.connect(ctx.book.registry, ctx.provider);
   // Already registered with the same content? Say so (a re-run after --execute lands here).
-  const contentHash = keccak256(AbiCoder.defaultAbiCoder().encode(["bytes32", "bytes32"], [definition.hash, bytecode.hash]));
+  const contentHash = keccak256(
+    AbiCoder.defaultAbiCoder().encode(["bytes32", "bytes32"], [definition.hash, bytecode.hash]),
+  );
   const [, operatorCount] = await registry.counts();
   for (let offset = 0; offset < operatorCount; offset += 100) {
     for (const r of await registry.operators(offset, 100)) {
       if (r.name === m.name && Number(r.version) === m.version && r.contentHash === contentHash) {
-        throw new MaruError(`${m.name} v${m.version} is already registered (operator ${r.id}), with these blobs: the operation was already executed.`, {
-          fix: "nothing to do; to publish a change, raise the version in the manifest.",
-        });
+        throw new MaruError(
+          `${m.name} v${m.version} is already registered (operator ${r.id}), with these blobs: the operation was already executed.`,
+          {
+            fix: "nothing to do; to publish a change, raise the version in the manifest.",
+          },
+        );
       }
     }
   }
@@ -127,7 +191,11 @@ export async function registerOperator(ctx: Context, options: { manifest: string
   };
   const calls: Call[] = [];
   for (const input of m.inputs) {
-    if (!(await exists(streamId(input)))) throw new MaruError(`Input stream "${input}" is not registered.`, { details: [`stream id ${streamId(input)}`], fix: "register the stream first, or fix the name in the manifest." });
+    if (!(await exists(streamId(input))))
+      throw new MaruError(`Input stream "${input}" is not registered.`, {
+        details: [`stream id ${streamId(input)}`],
+        fix: "register the stream first, or fix the name in the manifest.",
+      });
   }
   const outputs: string[] = [];
   for (const out of m.outputs) {
@@ -136,19 +204,32 @@ export async function registerOperator(ctx: Context, options: { manifest: string
     outputs.push(sid);
     const record = await exists(sid);
     if (record) {
-      if (Number(record.spec.sourceKind) !== 2) throw new MaruError(`Output stream "${ref}" exists but is not DERIVED.`, { fix: "an operator can only produce DERIVED streams." });
+      if (Number(record.spec.sourceKind) !== 2)
+        throw new MaruError(`Output stream "${ref}" exists but is not DERIVED.`, {
+          fix: "an operator can only produce DERIVED streams.",
+        });
       continue;
     }
-    if (typeof out === "string") throw new MaruError(`Output stream "${ref}" is not registered.`, { fix: 'declare it in the manifest with { stream, schema, partition } so that it is registered in the same proposal.' });
+    if (typeof out === "string")
+      throw new MaruError(`Output stream "${ref}" is not registered.`, {
+        fix: "declare it in the manifest with { stream, schema, partition } so that it is registered in the same proposal.",
+      });
     const spec = {
       id: sid,
       schemaHash: schemaHash(out.schema),
-      partition: out.partition.kind === "WHOLE" ? { kind: 0, offset: 0, length: 0 } : { kind: 1, offset: out.partition.offset, length: out.partition.length },
+      partition:
+        out.partition.kind === "WHOLE"
+          ? { kind: 0, offset: 0, length: 0 }
+          : { kind: 1, offset: out.partition.offset, length: out.partition.length },
       sourceKind: 2,
       sourceChainId: 0,
       sourceDescriptor: ZeroHash,
     };
-    calls.push({ target: ctx.book.registry, data: registry.interface.encodeFunctionData("registerStream", [spec]), description: `registerStream(${ref})` });
+    calls.push({
+      target: ctx.book.registry,
+      data: registry.interface.encodeFunctionData("registerStream", [spec]),
+      description: `registerStream(${ref})`,
+    });
   }
   const op = {
     name: m.name,
@@ -160,7 +241,11 @@ export async function registerOperator(ctx: Context, options: { manifest: string
     definitionTxId: definition.txId,
     bytecodeTxId: bytecode.txId,
   };
-  calls.push({ target: ctx.book.registry, data: registry.interface.encodeFunctionData("registerOperator", [op]), description: `registerOperator(${m.name} v${m.version})` });
+  calls.push({
+    target: ctx.book.registry,
+    data: registry.interface.encodeFunctionData("registerOperator", [op]),
+    description: `registerOperator(${m.name} v${m.version})`,
+  });
   return runThroughTimelock(ctx, calls, options.mode);
 }
 
@@ -168,25 +253,50 @@ export async function registerOperator(ctx: Context, options: { manifest: string
 export async function deprecateOperator(ctx: Context, options: { id: number; mode: Mode }) {
   const registry = OperatorRegistry__factory.connect(ctx.book.registry, ctx.provider);
   const record = await registry.operator(options.id).catch(() => undefined);
-  if (!record) throw new MaruError(`There is no operator ${options.id}.`, { fix: "`status` and the registry's operators() view list them." });
-  if (Number(record.status) !== 1) throw new MaruError(`Operator ${options.id} (${record.name}) is already deprecated.`);
+  if (!record)
+    throw new MaruError(`There is no operator ${options.id}.`, {
+      fix: "`status` and the registry's operators() view list them.",
+    });
+  if (Number(record.status) !== 1)
+    throw new MaruError(`Operator ${options.id} (${record.name}) is already deprecated.`);
   const data = registry.interface.encodeFunctionData("deprecateOperator", [options.id]);
-  return runThroughTimelock(ctx, [{ target: ctx.book.registry, data, description: `deprecateOperator(${options.id} ${record.name})` }], options.mode);
+  return runThroughTimelock(
+    ctx,
+    [{ target: ctx.book.registry, data, description: `deprecateOperator(${options.id} ${record.name})` }],
+    options.mode,
+  );
 }
 
 /** The parameters `set-parameter` accepts, by name (IEpochManager.Param). */
-export const PARAMETERS = ["MIN_STAKE", "UNBONDING_PERIOD", "REWARD_BPS", "JAIL_EPOCHS", "EPOCH_DURATION", "FREEZE_LEAD", "RANDOMNESS_TIMEOUT", "REPLICATION", "MIN_WORKERS", "MAX_WORKERS", "FRAUD_WINDOW_EPOCHS"] as const;
+export const PARAMETERS = [
+  "MIN_STAKE",
+  "UNBONDING_PERIOD",
+  "REWARD_BPS",
+  "JAIL_EPOCHS",
+  "EPOCH_DURATION",
+  "FREEZE_LEAD",
+  "RANDOMNESS_TIMEOUT",
+  "REPLICATION",
+  "MIN_WORKERS",
+  "MAX_WORKERS",
+  "FRAUD_WINDOW_EPOCHS",
+] as const;
 
 /** set-parameter: EpochManager.setParameter through the timelock. */
 export async function setParameter(ctx: Context, options: { param: string; value: bigint; mode: Mode }) {
   if (!ctx.book.epochManager) throw new MaruError("The addresses book has no epochManager.");
   const index = PARAMETERS.indexOf(options.param as (typeof PARAMETERS)[number]);
-  if (index < 0) throw new MaruError(`Unknown parameter "${options.param}".`, { details: [`known: ${PARAMETERS.join(", ")}`] });
+  if (index < 0)
+    throw new MaruError(`Unknown parameter "${options.param}".`, { details: [`known: ${PARAMETERS.join(", ")}`] });
   const em = EpochManager__factory.connect(ctx.book.epochManager, ctx.provider);
   const current = await em.parameter(index);
   ctx.log(`  ${options.param}: ${current} → ${options.value}`);
   const data = em.interface.encodeFunctionData("setParameter", [index, options.value]);
-  return runThroughTimelock(ctx, [{ target: ctx.book.epochManager, data, description: `setParameter(${options.param}, ${options.value})` }], options.mode);
+  return runThroughTimelock(
+    ctx,
+    [{ target: ctx.book.epochManager, data, description: `setParameter(${options.param}, ${options.value})` }],
+    options.mode,
+  );
 }
 
 /** status: every operation scheduled on the timelock, with its state and decoded calls. */
@@ -198,7 +308,9 @@ export async function status(ctx: Context, options: { fromBlock?: number }) {
   const ops = new Map<string, { calls: string[]; ready: number }>();
   for (const l of logs) {
     const decoded = registry.parseTransaction({ data: l.args.data }) ?? em.parseTransaction({ data: l.args.data });
-    const text = decoded ? `${decoded.name}(${decoded.args.map((a) => (typeof a === "object" ? "…" : String(a))).join(", ")})` : l.args.data.slice(0, 10);
+    const text = decoded
+      ? `${decoded.name}(${decoded.args.map((a) => (typeof a === "object" ? "…" : String(a))).join(", ")})`
+      : l.args.data.slice(0, 10);
     const entry = ops.get(l.args.id) ?? { calls: [], ready: Number(await timelock.getTimestamp(l.args.id)) };
     entry.calls.push(`${l.args.target} ${text}`);
     ops.set(l.args.id, entry);
@@ -209,7 +321,11 @@ export async function status(ctx: Context, options: { fromBlock?: number }) {
     rows.push({ id, state, readyAt: e.ready > 1 ? new Date(e.ready * 1000).toISOString() : "-", calls: e.calls });
   }
   const pending = rows.filter((r) => r.state === "Waiting" || r.state === "Ready");
-  ctx.log(pending.length ? `${pending.length} pending (Waiting or Ready) of ${rows.length} scheduled:` : `nothing pending (${rows.length} scheduled in all)`);
+  ctx.log(
+    pending.length
+      ? `${pending.length} pending (Waiting or Ready) of ${rows.length} scheduled:`
+      : `nothing pending (${rows.length} scheduled in all)`,
+  );
   for (const r of rows) ctx.log(`  ${r.state.padEnd(7)} ${r.id} ready ${r.readyAt}\n    ${r.calls.join("\n    ")}`);
   return rows;
 }

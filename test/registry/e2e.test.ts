@@ -1,7 +1,7 @@
 // End to end: arlocal (a real Arweave gateway, separate process), the governance set-up on the
 // simulated network, an operator manifest registered through the timelock, and syncGraph.
 import { expect } from "chai";
-import { spawn, type ChildProcess } from "node:child_process";
+import { spawn, spawnSync, type ChildProcess } from "node:child_process";
 import { createServer, type Server } from "node:http";
 import { mkdtemp, readdir, readFile, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
@@ -58,7 +58,10 @@ describe("registry end to end: manifest → Arweave → timelock → syncGraph",
   it("refuses a bad manifest, naming each field", async function () {
     const dir = await mkdtemp(join(tmpdir(), "maru-manifest-"));
     const file = join(dir, "bad.yaml");
-    await writeFile(file, "name: ''\nversion: -1\ninputs: []\noutputs: [x]\ndefinition: { path: d }\nbytecode: { arweaveId: short }\nextra: 1\n");
+    await writeFile(
+      file,
+      "name: ''\nversion: -1\ninputs: []\noutputs: [x]\ndefinition: { path: d }\nbytecode: { arweaveId: short }\nextra: 1\n",
+    );
     try {
       await loadManifest(file);
       expect.fail("accepted a bad manifest");
@@ -73,6 +76,35 @@ describe("registry end to end: manifest → Arweave → timelock → syncGraph",
     }
   });
 
+  it("the CLI reports a bad manifest with exit code 1 and no stack trace", async function () {
+    const dir = await mkdtemp(join(tmpdir(), "maru-cli-"));
+    await writeFile(
+      join(dir, "bad.json"),
+      JSON.stringify({ name: "x", version: 1, inputs: ["a"], outputs: ["b"], definition: { path: "d" } }),
+    );
+    await writeFile(
+      join(dir, "book.json"),
+      JSON.stringify({ timelock: ethers.ZeroAddress, registry: ethers.ZeroAddress }),
+    );
+    const r = spawnSync(
+      "npx",
+      [
+        "tsx",
+        "scripts/governance/cli.ts",
+        "register-operator",
+        "--addresses",
+        join(dir, "book.json"),
+        "--manifest",
+        join(dir, "bad.json"),
+        "--dry-run",
+      ],
+      { encoding: "utf8" },
+    );
+    expect(r.status).to.equal(1);
+    expect(r.stderr).to.match(/bytecode: /);
+    expect(r.stderr).not.to.match(/\n\s+at /);
+  });
+
   it("hands every role to the timelock, registers through it, and syncs the pinned graph", async function () {
     const fx = await deployEpochs(ethers);
     const [deployer, proposer] = [fx.admin, fx.others[9]];
@@ -84,7 +116,12 @@ describe("registry end to end: manifest → Arweave → timelock → syncGraph",
       await fx.epochs.connect(w).stake(PARAMS.minStake);
       await fx.epochs.connect(w).commit(1);
     }
-    const timelock = await ethers.deployContract("TimelockController", [DELAY, [proposer.address], [ethers.ZeroAddress], ethers.ZeroAddress]);
+    const timelock = await ethers.deployContract("TimelockController", [
+      DELAY,
+      [proposer.address],
+      [ethers.ZeroAddress],
+      ethers.ZeroAddress,
+    ]);
     const registry = await ethers.deployContract("OperatorRegistry", [await timelock.getAddress()]);
     const tl = await timelock.getAddress();
     // Set-up by the deployer, then hand over and renounce.
@@ -94,26 +131,57 @@ describe("registry end to end: manifest → Arweave → timelock → syncGraph",
       await fx.epochs.renounceRole(role, deployer.address);
     }
     await fx.beacon.transferOwnership(tl);
-    const ctx: Context = { provider: ethers.provider, signer: proposer, book: { timelock: tl, registry: await registry.getAddress(), epochManager: await fx.epochs.getAddress() }, log: () => {} };
+    const ctx: Context = {
+      provider: ethers.provider,
+      signer: proposer,
+      book: { timelock: tl, registry: await registry.getAddress(), epochManager: await fx.epochs.getAddress() },
+      log: () => {},
+    };
     const accept = fx.beacon.interface.encodeFunctionData("acceptOwnership");
-    await runThroughTimelock(ctx, [{ target: await fx.beacon.getAddress(), data: accept, description: "acceptOwnership" }], "schedule");
+    await runThroughTimelock(
+      ctx,
+      [{ target: await fx.beacon.getAddress(), data: accept, description: "acceptOwnership" }],
+      "schedule",
+    );
     await networkHelpers.time.increase(DELAY);
-    await runThroughTimelock(ctx, [{ target: await fx.beacon.getAddress(), data: accept, description: "acceptOwnership" }], "execute");
+    await runThroughTimelock(
+      ctx,
+      [{ target: await fx.beacon.getAddress(), data: accept, description: "acceptOwnership" }],
+      "execute",
+    );
 
     // The deployer keeps nothing.
     for (const [c, roles] of [
-      [fx.epochs, [await fx.epochs.DEFAULT_ADMIN_ROLE(), await fx.epochs.GOVERNANCE_ROLE(), await fx.epochs.SLASHER_ROLE()]],
+      [
+        fx.epochs,
+        [await fx.epochs.DEFAULT_ADMIN_ROLE(), await fx.epochs.GOVERNANCE_ROLE(), await fx.epochs.SLASHER_ROLE()],
+      ],
       [registry, [await registry.DEFAULT_ADMIN_ROLE(), await registry.REGISTRAR_ROLE()]],
-      [timelock, [await timelock.DEFAULT_ADMIN_ROLE(), await timelock.PROPOSER_ROLE(), await timelock.CANCELLER_ROLE()]],
+      [
+        timelock,
+        [await timelock.DEFAULT_ADMIN_ROLE(), await timelock.PROPOSER_ROLE(), await timelock.CANCELLER_ROLE()],
+      ],
     ] as const) {
-      for (const role of roles) expect(await c.hasRole(role, deployer.address), `deployer role ${role}`).to.equal(false);
+      for (const role of roles)
+        expect(await c.hasRole(role, deployer.address), `deployer role ${role}`).to.equal(false);
     }
     expect(await fx.beacon.owner()).to.equal(tl);
     expect(await fx.epochs.hasRole(await fx.epochs.GOVERNANCE_ROLE(), tl)).to.equal(true);
 
     // Input streams through the timelock.
-    const streamSpec = (name: string) => ({ id: id(name), schemaHash: id(`schema:${name}`), partition: { kind: 1, offset: 0, length: 20 }, sourceKind: 0, sourceChainId: 0, sourceDescriptor: ZeroHash });
-    const streamCalls = ["transfers", "prices"].map((n) => ({ target: ctx.book.registry, data: registry.interface.encodeFunctionData("registerStream", [streamSpec(n)]), description: n }));
+    const streamSpec = (name: string) => ({
+      id: id(name),
+      schemaHash: id(`schema:${name}`),
+      partition: { kind: 1, offset: 0, length: 20 },
+      sourceKind: 0,
+      sourceChainId: 0,
+      sourceDescriptor: ZeroHash,
+    });
+    const streamCalls = ["transfers", "prices"].map((n) => ({
+      target: ctx.book.registry,
+      data: registry.interface.encodeFunctionData("registerStream", [streamSpec(n)]),
+      description: n,
+    }));
     await runThroughTimelock(ctx, streamCalls, "schedule");
     await networkHelpers.time.increase(DELAY);
     await runThroughTimelock(ctx, streamCalls, "execute");
@@ -164,7 +232,14 @@ describe("registry end to end: manifest → Arweave → timelock → syncGraph",
     expect((await fx.epochs.epochInfo(1)).graphHash).to.equal(hash);
 
     const cacheDir = await mkdtemp(join(tmpdir(), "maru-cache-"));
-    const params = { provider: ethers.provider, epochManager: ctx.book.epochManager!, registry: ctx.book.registry, epoch: 1n, gateway: arlocal.url, cacheDir };
+    const params = {
+      provider: ethers.provider,
+      epochManager: ctx.book.epochManager!,
+      registry: ctx.book.registry,
+      epoch: 1n,
+      gateway: arlocal.url,
+      cacheDir,
+    };
     const graph = await syncGraph(params);
     expect(graph.version).to.equal(version);
     expect(graph.streams.map((s) => s.id)).to.deep.equal([id("transfers"), id("prices"), id("balances")]);
@@ -173,7 +248,9 @@ describe("registry end to end: manifest → Arweave → timelock → syncGraph",
     expect([op.name, op.status]).to.deep.equal(["balances", "ACTIVE"]);
     expect(Buffer.from(op.definition!).equals(definition)).to.equal(true);
     expect(Buffer.from(op.bytecode!).equals(bytecode)).to.equal(true);
-    expect((await readdir(cacheDir)).sort()).to.deep.equal([keccak256(definition).slice(2), keccak256(bytecode).slice(2)].sort());
+    expect((await readdir(cacheDir)).sort()).to.deep.equal(
+      [keccak256(definition).slice(2), keccak256(bytecode).slice(2)].sort(),
+    );
 
     // A tampering gateway is refused, and nothing it served is cached.
     const proxy = await tamperingProxy(arlocal.url);
