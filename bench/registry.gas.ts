@@ -3,10 +3,18 @@ import type { HardhatEthers } from "@nomicfoundation/hardhat-ethers/types";
 import type { NetworkHelpers } from "@nomicfoundation/hardhat-network-helpers/types";
 import { id, ZeroHash } from "ethers";
 
-export async function measureRegistryGas(ethers: HardhatEthers, helpers: NetworkHelpers): Promise<Record<string, number>> {
+export async function measureRegistryGas(
+  ethers: HardhatEthers,
+  helpers: NetworkHelpers,
+): Promise<Record<string, number>> {
   const [deployer, proposer] = await ethers.getSigners();
   const delay = 2 * 86_400;
-  const timelock = await ethers.deployContract("TimelockController", [delay, [proposer.address], [ethers.ZeroAddress], ethers.ZeroAddress]);
+  const timelock = await ethers.deployContract("TimelockController", [
+    delay,
+    [proposer.address],
+    [ethers.ZeroAddress],
+    ethers.ZeroAddress,
+  ]);
   const registry = await ethers.deployContract("OperatorRegistry", [await timelock.getAddress()]);
   void deployer;
   let salt = 0;

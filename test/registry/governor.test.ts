@@ -41,7 +41,7 @@ describe("MaruGovernor → TimelockController → OperatorRegistry", function ()
     };
     const calldata = registry.interface.encodeFunctionData("registerStream", [spec]);
     const description = "Register the transfers stream";
-    const args = [[await registry.getAddress()], [0n], [calldata]] as const;
+    const args: [string[], bigint[], string[]] = [[await registry.getAddress()], [0n], [calldata]];
     await governor.connect(voter).propose(...args, description);
     const proposalId = await governor.hashProposal(...args, id(description));
     await networkHelpers.mine(2);
