@@ -9,7 +9,14 @@ import { join } from "node:path";
 import { network } from "hardhat";
 import { keccak256, ZeroHash, id } from "ethers";
 import { syncGraph, BlobHashMismatchError, MaruError } from "../../client/index.js";
-import { registerOperator, runThroughTimelock, type Context } from "../../scripts/governance/operations.js";
+import {
+  deprecateOperator,
+  registerOperator,
+  runThroughTimelock,
+  setParameter,
+  status,
+  type Context,
+} from "../../scripts/governance/operations.js";
 import { loadManifest, ManifestError } from "../../scripts/governance/manifest.js";
 import { deployEpochs, PARAMS, requestIdOf } from "../epochs/fixture.js";
 
@@ -274,5 +281,26 @@ describe("registry end to end: manifest → Arweave → timelock → syncGraph",
     }
     const lock = JSON.parse(await readFile(`${manifest}.lock.json`, "utf8"));
     expect(Object.keys(lock)).to.have.length(2);
+
+    // deprecate-operator and set-parameter through the timelock; status sees them.
+    await deprecateOperator(ctx, { id: 0, mode: "schedule" });
+    await setParameter(ctx, { param: "MIN_STAKE", value: 2n * PARAMS.minStake, mode: "schedule" });
+    const pending = await status(ctx, {});
+    expect(pending.filter((r) => r.state === "Waiting")).to.have.length(2);
+    await networkHelpers.time.increase(DELAY);
+    await deprecateOperator(ctx, { id: 0, mode: "execute" });
+    await setParameter(ctx, { param: "MIN_STAKE", value: 2n * PARAMS.minStake, mode: "execute" });
+    expect(await fx.epochs.parameter(0)).to.equal(2n * PARAMS.minStake);
+    expect((await status(ctx, {})).every((r) => r.state === "Done")).to.equal(true);
+    try {
+      await deprecateOperator(ctx, { id: 0, mode: "schedule" });
+      expect.fail("deprecated twice");
+    } catch (e) {
+      expect((e as MaruError).message).to.match(/already deprecated/);
+    }
+    // Epoch 1 still syncs the graph it pinned: the operator is active there.
+    const again = await syncGraph(params);
+    expect(again.operators[0].status).to.equal("ACTIVE");
+    expect(again.graphHash).to.equal(hash);
   });
 });
