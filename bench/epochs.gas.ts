@@ -2,6 +2,7 @@
 import type { HardhatEthers } from "@nomicfoundation/hardhat-ethers/types";
 import type { NetworkHelpers } from "@nomicfoundation/hardhat-network-helpers/types";
 import { deployEpochs, PARAMS } from "../test/epochs/fixture.js";
+import { streamSpec } from "../test/registry/fixture.js";
 
 type Signer = Awaited<ReturnType<HardhatEthers["getSigners"]>>[number];
 
@@ -15,14 +16,7 @@ async function filledEpoch(ethers: HardhatEthers, kind: "mock" | "real", n: numb
   const { others, token, epochs, admin } = fx;
   // A real registry with one change as the graph source, so freeze pays for pinning (version, hash).
   const registry = await ethers.deployContract("OperatorRegistry", [admin.address]);
-  await registry.registerStream({
-    id: ethers.id("transfers"),
-    schemaHash: ethers.id("schema"),
-    partition: { kind: 0, offset: 0, length: 0 },
-    sourceKind: 0,
-    sourceChainId: 0,
-    sourceDescriptor: ethers.ZeroHash,
-  });
+  await registry.registerStream(streamSpec("transfers"));
   await epochs.setGraphSource(await registry.getAddress());
   const join = async (w: Signer) => {
     await token.mint(w.address, PARAMS.minStake * 10n);

@@ -2,6 +2,7 @@
 import type { HardhatEthers } from "@nomicfoundation/hardhat-ethers/types";
 import type { NetworkHelpers } from "@nomicfoundation/hardhat-network-helpers/types";
 import { id, ZeroHash } from "ethers";
+import { streamSpec as stream } from "../test/registry/fixture.js";
 
 export async function measureRegistryGas(
   ethers: HardhatEthers,
@@ -24,14 +25,6 @@ export async function measureRegistryGas(
     await helpers.time.increase(delay);
     return (await (await timelock.execute(await registry.getAddress(), 0, data, ZeroHash, s)).wait())!;
   };
-  const stream = (name: string, kind: number) => ({
-    id: id(name),
-    schemaHash: id(`schema:${name}`),
-    partition: { kind: 1, offset: 0, length: 20 },
-    sourceKind: kind,
-    sourceChainId: 0,
-    sourceDescriptor: ZeroHash,
-  });
   const out: Record<string, number> = {};
   const r1 = await viaTimelock(registry.interface.encodeFunctionData("registerStream", [stream("transfers", 0)]));
   out["registry.registerStream"] = Number(r1.gasUsed);

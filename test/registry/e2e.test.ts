@@ -7,8 +7,8 @@ import { mkdtemp, readdir, readFile, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { network } from "hardhat";
-import { keccak256, ZeroHash, id } from "ethers";
-import { syncGraph, BlobHashMismatchError, MaruError } from "../../client/index.js";
+import { keccak256, id } from "ethers";
+import { syncGraph, BlobHashMismatchError } from "../../client/index.js";
 import {
   deprecateOperator,
   registerOperator,
@@ -19,6 +19,7 @@ import {
 } from "../../scripts/governance/operations.js";
 import { loadManifest, ManifestError } from "../../scripts/governance/manifest.js";
 import { deployEpochs, PARAMS, requestIdOf } from "../epochs/fixture.js";
+import { rejects, streamSpec } from "./fixture.js";
 
 const { ethers, networkHelpers } = await network.create();
 const DELAY = 86_400;
@@ -176,14 +177,6 @@ describe("registry end to end: manifest → Arweave → timelock → syncGraph",
     expect(await fx.epochs.hasRole(await fx.epochs.GOVERNANCE_ROLE(), tl)).to.equal(true);
 
     // Input streams through the timelock.
-    const streamSpec = (name: string) => ({
-      id: id(name),
-      schemaHash: id(`schema:${name}`),
-      partition: { kind: 1, offset: 0, length: 20 },
-      sourceKind: 0,
-      sourceChainId: 0,
-      sourceDescriptor: ZeroHash,
-    });
     const streamCalls = ["transfers", "prices"].map((n) => ({
       target: ctx.book.registry,
       data: registry.interface.encodeFunctionData("registerStream", [streamSpec(n)]),
@@ -217,20 +210,10 @@ describe("registry end to end: manifest → Arweave → timelock → syncGraph",
     );
     const gateway = { url: arlocal.url };
     await registerOperator(ctx, { manifest, gateway, mode: "schedule" });
-    try {
-      await registerOperator(ctx, { manifest, gateway, mode: "execute" });
-      expect.fail("executed before the delay");
-    } catch (e) {
-      expect((e as MaruError).message).to.match(/not ready/);
-    }
+    await rejects(registerOperator(ctx, { manifest, gateway, mode: "execute" }), /not ready/);
     await networkHelpers.time.increase(DELAY);
     await registerOperator(ctx, { manifest, gateway, mode: "execute" });
-    try {
-      await registerOperator(ctx, { manifest, gateway, mode: "execute" });
-      expect.fail("replayed");
-    } catch (e) {
-      expect((e as MaruError).message).to.match(/already executed/);
-    }
+    await rejects(registerOperator(ctx, { manifest, gateway, mode: "execute" }), /already executed/);
 
     // Epoch 1 pins the graph at freeze (now, after the registration; the window closed long ago).
     await fx.epochs.freeze(1);
@@ -292,12 +275,7 @@ describe("registry end to end: manifest → Arweave → timelock → syncGraph",
     await setParameter(ctx, { param: "MIN_STAKE", value: 2n * PARAMS.minStake, mode: "execute" });
     expect(await fx.epochs.parameter(0)).to.equal(2n * PARAMS.minStake);
     expect((await status(ctx, {})).every((r) => r.state === "Done")).to.equal(true);
-    try {
-      await deprecateOperator(ctx, { id: 0, mode: "schedule" });
-      expect.fail("deprecated twice");
-    } catch (e) {
-      expect((e as MaruError).message).to.match(/already deprecated/);
-    }
+    await rejects(deprecateOperator(ctx, { id: 0, mode: "schedule" }), /already deprecated/);
     // Epoch 1 still syncs the graph it pinned: the operator is active there.
     const again = await syncGraph(params);
     expect(again.operators[0].status).to.equal("ACTIVE");

@@ -2,7 +2,8 @@
 // registry changes after TIMELOCK_DELAY.
 import { expect } from "chai";
 import { network } from "hardhat";
-import { id, ZeroHash } from "ethers";
+import { id } from "ethers";
+import { streamSpec } from "./fixture.js";
 
 const { ethers, networkHelpers } = await network.create();
 
@@ -31,14 +32,7 @@ describe("MaruGovernor → TimelockController → OperatorRegistry", function ()
     await timelock.renounceRole(await timelock.DEFAULT_ADMIN_ROLE(), deployer.address);
     const registry = await ethers.deployContract("OperatorRegistry", [await timelock.getAddress()]);
 
-    const spec = {
-      id: id("transfers"),
-      schemaHash: id("schema"),
-      partition: { kind: 0, offset: 0, length: 0 },
-      sourceKind: 0,
-      sourceChainId: 0,
-      sourceDescriptor: ZeroHash,
-    };
+    const spec = streamSpec("transfers");
     const calldata = registry.interface.encodeFunctionData("registerStream", [spec]);
     const description = "Register the transfers stream";
     const args: [string[], bigint[], string[]] = [[await registry.getAddress()], [0n], [calldata]];
