@@ -265,7 +265,9 @@ abstract contract Staking is IStaking, AccessControl, ReentrancyGuardTransient {
     /// @inheritdoc IStaking
     function jail(address worker, uint64 untilEpoch) external onlyRole(SLASHER_ROLE) {
         Worker storage w = _workers[worker];
-        if (untilEpoch > w.jailedUntil) w.jailedUntil = uint32(untilEpoch);
+        // Saturate, never wrap: the slot keeps epochs in 32 bits.
+        uint32 until = uint32(Math.min(untilEpoch, type(uint32).max));
+        if (until > w.jailedUntil) w.jailedUntil = until;
         emit Jailed(worker, w.jailedUntil);
     }
 

@@ -234,6 +234,13 @@ contract SlashTest is EpochsBase {
         assertEq(em.slash(ws[0], 1, 0, 10_000, reporter), 0, "nothing left");
     }
 
+    function test_jail_saturatesInsteadOfWrapping() public {
+        address[] memory ws = _startEpochOne(3);
+        vm.prank(slasher);
+        em.jail(ws[0], uint64(type(uint32).max) + 2); // would wrap to 1 in 32 bits
+        assertEq(em.stakeOf(ws[0]).jailedUntil, type(uint32).max, "saturated");
+    }
+
     function test_jail_blocksCommitsUntilEpoch_neverShortens() public {
         address[] memory ws = _startEpochOne(3);
         vm.startPrank(slasher);
