@@ -1,0 +1,293 @@
+// SPDX-License-Identifier: Apache-2.0
+pragma solidity ^0.8.27;
+
+import {FraudBase} from "./FraudBase.sol";
+import {IFraudProofs} from "../../../contracts/interfaces/IFraudProofs.sol";
+import {BatchHeaders, BatchHeader} from "../../../contracts/libraries/BatchHeaders.sol";
+import {DeltaMerkle, Delta} from "../../../contracts/libraries/DeltaMerkle.sol";
+import {LtHash} from "../../../contracts/libraries/LtHash.sol";
+import {ECDSA} from "@openzeppelin/contracts/utils/cryptography/ECDSA.sol";
+
+contract EquivocationTest is FraudBase {
+    function _pair() internal view returns (IFraudProofs.SignedHeader memory a, IFraudProofs.SignedHeader memory b) {
+        Delta[] memory d1 = _one(_deltaInShard(0, 1));
+        Delta[] memory d2 = _one(_deltaInShard(0, 1000));
+        uint32 s = _holder(0, 0);
+        a = _signed(_header(s, 0, _holder(0, 1), 0, 0, d1, _msh(d1)));
+        b = _signed(_header(s, 0, _holder(0, 1), 0, 0, d2, _msh(d2)));
+    }
+
+    function test_equivocation_slashesRewardsJailsEjects() public {
+        (IFraudProofs.SignedHeader memory a, IFraudProofs.SignedHeader memory b) = _pair();
+        address sender = a.header.sender;
+        fraud.proveEquivocation(a, b);
+        assertEq(em.stakeOf(sender).active, MIN_STAKE / 2, "half slashed");
+        assertEq(em.claimableOf(address(this)), (MIN_STAKE / 2) / 10, "10% reward to the submitter");
+        assertTrue(em.isEjected(1, sender), "ejected");
+        assertEq(em.stakeOf(sender).jailedUntil, 1 + 1 + 3, "jailed JAIL_EPOCHS after the next");
+        assertTrue(fraud.punished(sender, 1, IFraudProofs.Fault.EQUIVOCATION), "recorded");
+        vm.expectRevert(
+            abi.encodeWithSelector(
+                IFraudProofs.FraudAlreadyPunished.selector,
+                fraud.evidenceId(sender, 1, IFraudProofs.Fault.EQUIVOCATION)
+            )
+        );
+        fraud.proveEquivocation(b, a);
+    }
+
+    function test_equivocation_sameContentToOtherReceiversIsHonest() public {
+        Delta[] memory d = _one(_deltaInShard(0, 1));
+        uint32 s = _holder(0, 0);
+        IFraudProofs.SignedHeader memory a = _signed(_header(s, 0, _holder(0, 0), 0, 0, d, _msh(d)));
+        IFraudProofs.SignedHeader memory b = _signed(_header(s, 0, _holder(0, 1), 0, 0, d, _msh(d)));
+        vm.expectRevert(abi.encodeWithSelector(IFraudProofs.FraudNoFault.selector, IFraudProofs.Fault.EQUIVOCATION));
+        fraud.proveEquivocation(a, b);
+    }
+
+    function test_equivocation_refusesUnrelatedHeaders() public {
+        (IFraudProofs.SignedHeader memory a, IFraudProofs.SignedHeader memory b) = _pair();
+        b.header.seq = 1;
+        b = _signed(b.header);
+        vm.expectRevert(IFraudProofs.FraudUnrelatedHeaders.selector);
+        fraud.proveEquivocation(a, b);
+    }
+
+    function test_signature_byAnotherWorkerOrDomainIsRefused() public {
+        (IFraudProofs.SignedHeader memory a, IFraudProofs.SignedHeader memory b) = _pair();
+        address expected = vm.addr(_signingKeyOf(a.header.sender));
+        // Another worker's key.
+        uint256 other = _signingKeyOf(a.header.sender) == signingKeys[0] ? signingKeys[1] : signingKeys[0];
+        b.signature = _sign(b.header, other, fraud.domainSeparator());
+        vm.expectRevert(
+            abi.encodeWithSelector(IFraudProofs.FraudBadSignature.selector, a.header.sender, vm.addr(other), expected)
+        );
+        fraud.proveEquivocation(a, b);
+        // Another chain id, and another verifying contract.
+        for (uint256 i; i < 2; ++i) {
+            bytes32 domain =
+                i == 0
+                    ? BatchHeaders.domainSeparator(block.chainid + 1, address(fraud))
+                    : BatchHeaders.domainSeparator(block.chainid, address(0xDEAD));
+            b.signature = _sign(b.header, _signingKeyOf(a.header.sender), domain);
+            vm.expectRevert();
+            fraud.proveEquivocation(a, b);
+        }
+    }
+
+    function test_signature_malleatedIsRefused() public {
+        (IFraudProofs.SignedHeader memory a, IFraudProofs.SignedHeader memory b) = _pair();
+        bytes memory sig = b.signature;
+        bytes32 rr;
+        bytes32 ss;
+        uint8 v;
+        assembly {
+            rr := mload(add(sig, 32))
+            ss := mload(add(sig, 64))
+            v := byte(0, mload(add(sig, 96)))
+        }
+        uint256 N = 0xFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFEBAAEDCE6AF48A03BBFD25E8CD0364141;
+        bytes32 s2 = bytes32(N - uint256(ss));
+        b.signature = abi.encodePacked(rr, s2, v == 27 ? uint8(28) : uint8(27));
+        vm.expectRevert(abi.encodeWithSelector(ECDSA.ECDSAInvalidSignatureS.selector, s2));
+        fraud.proveEquivocation(a, b);
+    }
+
+    function test_senderIndex_mustBeTheSender() public {
+        (IFraudProofs.SignedHeader memory a, IFraudProofs.SignedHeader memory b) = _pair();
+        uint32 wrong = (a.senderIndex + 1) % n;
+        a.senderIndex = wrong;
+        b.senderIndex = wrong;
+        vm.expectRevert(abi.encodeWithSelector(IFraudProofs.FraudNotAtIndex.selector, 1, wrong, a.header.sender));
+        fraud.proveEquivocation(a, b);
+    }
+
+    function test_selfReport_slashesWithoutReward() public {
+        (IFraudProofs.SignedHeader memory a, IFraudProofs.SignedHeader memory b) = _pair();
+        vm.prank(a.header.sender);
+        fraud.proveEquivocation(a, b);
+        assertEq(em.claimableOf(a.header.sender), 0, "no reward for reporting oneself");
+        assertEq(em.stakeOf(a.header.sender).active, MIN_STAKE / 2, "slashed all the same");
+    }
+
+    function test_window_closesAfterFraudWindowEpochs() public {
+        (IFraudProofs.SignedHeader memory a, IFraudProofs.SignedHeader memory b) = _pair();
+        while (em.currentEpoch() <= 1 + WINDOW) _advanceAfterFulfil(); // carried epochs
+        vm.expectRevert(abi.encodeWithSelector(IFraudProofs.FraudOutsideWindow.selector, 1, em.currentEpoch(), WINDOW));
+        fraud.proveEquivocation(a, b);
+    }
+}
+
+contract MisroutedTest is FraudBase {
+    function test_misrouted_wrongShardIsPunished() public {
+        Delta memory wrong = _deltaInShard(1, 7);
+        Delta[] memory ds = _one(wrong);
+        uint32 recv = _holder(0, 1);
+        IFraudProofs.SignedHeader memory h = _signed(_header(_holder(0, 0), 0, recv, 0, 0, ds, _msh(ds)));
+        fraud.proveMisroutedDelta(h, wrong.data, wrong.time, wrong.diff, new bytes32[](0), recv);
+        assertTrue(fraud.punished(h.header.sender, 1, IFraudProofs.Fault.MISROUTED_DELTA), "punished");
+    }
+
+    function test_misrouted_receiverNotHoldingIsPunished() public {
+        Delta memory d = _deltaInShard(2, 7);
+        Delta[] memory ds = _one(d);
+        uint32 recv = _nonHolder(2);
+        IFraudProofs.SignedHeader memory h = _signed(_header(_holder(2, 0), 2, recv, 0, 0, ds, _msh(ds)));
+        fraud.proveMisroutedDelta(h, d.data, d.time, d.diff, new bytes32[](0), recv);
+        assertTrue(em.isEjected(1, h.header.sender), "ejected");
+    }
+
+    function test_misrouted_honestRoutingIsNoFault() public {
+        Delta[] memory ds = new Delta[](3);
+        for (uint256 i; i < 3; ++i) ds[i] = _deltaInShard(3, 100 * i + 1);
+        uint32 recv = _holder(3, 1);
+        IFraudProofs.SignedHeader memory h = _signed(_header(_holder(3, 0), 3, recv, 0, 0, ds, _msh(ds)));
+        bytes32[] memory proof = new bytes32[](2); // leaf 0 of 3: siblings l1, then l2 (promoted)
+        proof[0] = DeltaMerkle.leaf(ds[1]);
+        proof[1] = DeltaMerkle.leaf(ds[2]);
+        vm.expectRevert(abi.encodeWithSelector(IFraudProofs.FraudNoFault.selector, IFraudProofs.Fault.MISROUTED_DELTA));
+        fraud.proveMisroutedDelta(h, ds[0].data, ds[0].time, ds[0].diff, proof, recv);
+        // A delta that is not in the batch.
+        Delta memory other = _deltaInShard(1, 999);
+        vm.expectRevert();
+        fraud.proveMisroutedDelta(h, other.data, other.time, other.diff, proof, recv);
+        // The wrong receiver index.
+        uint32 wrongIndex = (recv + 1) % n;
+        vm.expectRevert(
+            abi.encodeWithSelector(IFraudProofs.FraudNotAtIndex.selector, 1, wrongIndex, h.header.receiver)
+        );
+        fraud.proveMisroutedDelta(h, ds[0].data, ds[0].time, ds[0].diff, proof, wrongIndex);
+    }
+}
+
+contract BatchMismatchTest is FraudBase {
+    function _batch() internal pure returns (Delta[] memory ds) {
+        ds = new Delta[](5);
+        for (uint256 i; i < 5; ++i) ds[i] = _delta(i + 1);
+    }
+
+    function test_batchMismatch_countLieIsPunished() public {
+        Delta[] memory ds = _batch();
+        BatchHeader memory hd = _header(0, 0, 1, 0, 0, ds, _msh(ds));
+        hd.count = 6;
+        // The root of 5 leaves also verifies against count 6 (depth 3): the signed count lies.
+        fraud.proveBatchMismatch(_signed(hd), ds);
+        assertTrue(fraud.punished(hd.sender, 1, IFraudProofs.Fault.BATCH_MISMATCH), "punished");
+    }
+
+    function test_batchMismatch_mshLieIsPunished() public {
+        Delta[] memory ds = _batch();
+        BatchHeader memory hd = _header(0, 0, 1, 0, 0, ds, _msh(ds));
+        hd.batchMsh = keccak256("not the multiset");
+        fraud.proveBatchMismatch(_signed(hd), ds);
+        assertTrue(fraud.punished(hd.sender, 1, IFraudProofs.Fault.BATCH_MISMATCH), "punished");
+    }
+
+    function test_batchMismatch_honestAndUnprovable() public {
+        Delta[] memory ds = _batch();
+        IFraudProofs.SignedHeader memory h = _signed(_header(0, 0, 1, 0, 0, ds, _msh(ds)));
+        vm.expectRevert(abi.encodeWithSelector(IFraudProofs.FraudNoFault.selector, IFraudProofs.Fault.BATCH_MISMATCH));
+        fraud.proveBatchMismatch(h, ds);
+        // Made-up deltas under an honest header: not the batch, never a fault.
+        Delta[] memory forged = _batch();
+        forged[2].diff = -7;
+        vm.expectRevert(
+            abi.encodeWithSelector(
+                IFraudProofs.FraudNotTheBatch.selector,
+                h.header.deltasRoot,
+                DeltaMerkle.root(_copy(forged))
+            )
+        );
+        fraud.proveBatchMismatch(h, forged);
+        vm.expectRevert(abi.encodeWithSelector(IFraudProofs.FraudBatchTooLarge.selector, 257, 256));
+        fraud.proveBatchMismatch(h, new Delta[](257));
+    }
+}
+
+contract BrokenChainTest is FraudBase {
+    function _stateOf(Delta[] memory ds) internal pure returns (uint256[64] memory st) {
+        for (uint256 i; i < ds.length; ++i) LtHash.add(st, ds[i].data, ds[i].time, ds[i].diff);
+    }
+
+    function _cumulative(Delta[] memory a, Delta[] memory b) internal pure returns (bytes32) {
+        uint256[64] memory st = _stateOf(a);
+        LtHash.combine(st, _stateOf(b));
+        return LtHash.digest(st);
+    }
+
+    /// Batches 0 and 1 of worker 0 on shard 0; `cumulativeOverride` replaces the honest cumulative of batch 1.
+    function _chain(
+        bytes32 cumulativeOverride
+    )
+        internal
+        view
+        returns (
+            IFraudProofs.SignedHeader memory h0,
+            IFraudProofs.SignedHeader memory h1,
+            bytes memory c0,
+            bytes memory b1
+        )
+    {
+        Delta[] memory d0 = _one(_delta(1));
+        Delta[] memory d1 = _one(_delta(2));
+        BatchHeader memory x = _header(0, 0, 1, 0, 0, d0, _msh(d0));
+        bytes32 cum = cumulativeOverride == 0 ? _cumulative(d0, d1) : cumulativeOverride;
+        h1 = _signed(_header(0, 0, 2, 1, BatchHeaders.contentHash(x), d1, cum));
+        h0 = _signed(x);
+        c0 = LtHash.encode(_stateOf(d0));
+        b1 = LtHash.encode(_stateOf(d1));
+    }
+
+    function test_brokenChain_honestIsNoFault() public {
+        (
+            IFraudProofs.SignedHeader memory h0,
+            IFraudProofs.SignedHeader memory h1,
+            bytes memory c0,
+            bytes memory b1
+        ) = _chain(0);
+        vm.expectRevert(abi.encodeWithSelector(IFraudProofs.FraudNoFault.selector, IFraudProofs.Fault.BROKEN_CHAIN));
+        fraud.proveBrokenChain(h0, h1, c0, b1);
+        vm.expectRevert(abi.encodeWithSelector(IFraudProofs.FraudNoFault.selector, IFraudProofs.Fault.BROKEN_CHAIN));
+        fraud.proveBrokenChain(h0, h0, "", ""); // seq 0 consistent
+    }
+
+    function test_brokenChain_wrongCumulativeIsPunished() public {
+        (
+            IFraudProofs.SignedHeader memory h0,
+            IFraudProofs.SignedHeader memory h1,
+            bytes memory c0,
+            bytes memory b1
+        ) = _chain(keccak256("wrong"));
+        fraud.proveBrokenChain(h0, h1, c0, b1);
+        assertTrue(fraud.punished(h1.header.sender, 1, IFraudProofs.Fault.BROKEN_CHAIN), "punished");
+    }
+
+    function test_brokenChain_prevNotLinkingIsPunished() public {
+        (
+            IFraudProofs.SignedHeader memory h0,
+            IFraudProofs.SignedHeader memory h1,
+            bytes memory c0,
+            bytes memory b1
+        ) = _chain(0);
+        h1.header.prev = keccak256("another history");
+        h1 = _signed(h1.header);
+        fraud.proveBrokenChain(h0, h1, c0, b1);
+        assertTrue(fraud.punished(h1.header.sender, 1, IFraudProofs.Fault.BROKEN_CHAIN), "punished");
+    }
+
+    function test_brokenChain_seqZeroInconsistentIsPunished() public {
+        (IFraudProofs.SignedHeader memory h0, , , ) = _chain(0);
+        h0.header.prev = keccak256("x");
+        h0 = _signed(h0.header);
+        fraud.proveBrokenChain(h0, h0, "", "");
+        assertTrue(fraud.punished(h0.header.sender, 1, IFraudProofs.Fault.BROKEN_CHAIN), "punished");
+    }
+
+    function test_brokenChain_statesMustMatchTheirDigests() public {
+        (IFraudProofs.SignedHeader memory h0, IFraudProofs.SignedHeader memory h1, , bytes memory b1) = _chain(0);
+        bytes memory fake = new bytes(2048);
+        vm.expectRevert(
+            abi.encodeWithSelector(IFraudProofs.FraudStateMismatch.selector, h0.header.cumulativeMsh, keccak256(fake))
+        );
+        fraud.proveBrokenChain(h0, h1, fake, b1);
+    }
+}
