@@ -2,22 +2,15 @@
 import type { HardhatEthers } from "@nomicfoundation/hardhat-ethers/types";
 import type { NetworkHelpers } from "@nomicfoundation/hardhat-network-helpers/types";
 import { id, ZeroHash } from "ethers";
-import { streamSpec as stream } from "../test/registry/fixture.js";
+import { deployGovernance, streamSpec as stream } from "../test/registry/fixture.js";
 
 export async function measureRegistryGas(
   ethers: HardhatEthers,
   helpers: NetworkHelpers,
 ): Promise<Record<string, number>> {
-  const [deployer, proposer] = await ethers.getSigners();
+  const [, proposer] = await ethers.getSigners();
   const delay = 2 * 86_400;
-  const timelock = await ethers.deployContract("TimelockController", [
-    delay,
-    [proposer.address],
-    [ethers.ZeroAddress],
-    ethers.ZeroAddress,
-  ]);
-  const registry = await ethers.deployContract("OperatorRegistry", [await timelock.getAddress()]);
-  void deployer;
+  const { timelock, registry } = await deployGovernance(ethers, proposer.address, delay);
   let salt = 0;
   const viaTimelock = async (data: string) => {
     const s = ethers.toBeHex(++salt, 32);

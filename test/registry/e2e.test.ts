@@ -19,7 +19,7 @@ import {
 } from "../../scripts/governance/operations.js";
 import { loadManifest, ManifestError } from "../../scripts/governance/manifest.js";
 import { deployEpochs, PARAMS, requestIdOf } from "../epochs/fixture.js";
-import { rejects, streamSpec } from "./fixture.js";
+import { deployGovernance, rejects, streamSpec } from "./fixture.js";
 
 const { ethers, networkHelpers } = await network.create();
 const DELAY = 86_400;
@@ -124,13 +124,7 @@ describe("registry end to end: manifest → Arweave → timelock → syncGraph",
       await fx.epochs.connect(w).stake(PARAMS.minStake);
       await fx.epochs.connect(w).commit(1);
     }
-    const timelock = await ethers.deployContract("TimelockController", [
-      DELAY,
-      [proposer.address],
-      [ethers.ZeroAddress],
-      ethers.ZeroAddress,
-    ]);
-    const registry = await ethers.deployContract("OperatorRegistry", [await timelock.getAddress()]);
+    const { timelock, registry } = await deployGovernance(ethers, proposer.address, DELAY);
     const tl = await timelock.getAddress();
     // Set-up by the deployer, then hand over and renounce.
     await fx.epochs.setGraphSource(await registry.getAddress());
