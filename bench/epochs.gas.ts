@@ -1,7 +1,7 @@
 // Gas of whole staking/epoch transactions (receipt gasUsed), for bench/gas.bench.ts.
 import type { HardhatEthers } from "@nomicfoundation/hardhat-ethers/types";
 import type { NetworkHelpers } from "@nomicfoundation/hardhat-network-helpers/types";
-import { deployEpochs, PARAMS } from "../test/epochs/fixture.js";
+import { deployEpochs, joinWorker, PARAMS } from "../test/epochs/fixture.js";
 import { streamSpec } from "../test/registry/fixture.js";
 
 type Signer = Awaited<ReturnType<HardhatEthers["getSigners"]>>[number];
@@ -18,12 +18,13 @@ async function filledEpoch(ethers: HardhatEthers, kind: "mock" | "real", n: numb
   const registry = await ethers.deployContract("OperatorRegistry", [admin.address]);
   await registry.registerStream(streamSpec("transfers"));
   await epochs.setGraphSource(await registry.getAddress());
-  const join = async (w: Signer) => {
-    await token.mint(w.address, PARAMS.minStake * 10n);
-    await token.connect(w).approve(await epochs.getAddress(), PARAMS.minStake * 10n);
-    await epochs.connect(w).register(w.address, ethers.toUtf8Bytes("/ip4/127.0.0.1/tcp/9000"));
-    return gas(epochs.connect(w).stake(PARAMS.minStake));
-  };
+  const join = (w: Signer) =>
+    gas(
+      joinWorker(fx, w, {
+        funds: PARAMS.minStake * 10n,
+        networkAddress: ethers.toUtf8Bytes("/ip4/127.0.0.1/tcp/9000"),
+      }),
+    );
   const out: Record<string, number> = {};
   // The first stake ever also pays the zero-to-nonzero writes of the contract's token balance and
   // totalStaked; every later worker's first stake (after registering) is the figure that matters.

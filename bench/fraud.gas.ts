@@ -14,7 +14,7 @@ import {
   type BatchHeader,
   type Delta,
 } from "../client/index.js";
-import { deployEpochs, PARAMS, requestIdOf } from "../test/epochs/fixture.js";
+import { deployEpochs, joinWorker, PARAMS, requestIdOf } from "../test/epochs/fixture.js";
 import { streamSpec } from "../test/registry/fixture.js";
 
 type Fx = Awaited<ReturnType<typeof deployEpochs>>;
@@ -35,10 +35,7 @@ async function setUp(ethers: HardhatEthers, helpers: NetworkHelpers, n: number) 
   for (const w of fx.others.slice(0, 4)) {
     const key = Wallet.createRandom();
     keys.push(key);
-    await fx.token.mint(w.address, PARAMS.minStake);
-    await fx.token.connect(w).approve(await fx.epochs.getAddress(), PARAMS.minStake);
-    await fx.epochs.connect(w).register(key.address, "0x01");
-    await fx.epochs.connect(w).stake(PARAMS.minStake);
+    await joinWorker(fx, w, { signingKey: key.address });
     await fx.epochs.connect(w).commit(1);
   }
   const bulk = await ethers.deployContract("BulkWorkers");

@@ -1,8 +1,12 @@
 import type { BytesLike } from "ethers";
-import { ShardingInvalidSpecError, ShardingSliceOutOfRangeError, ShardingZeroWorkersError } from "../errors/math.js";
+import {
+  ShardingInvalidSpecError,
+  ShardingSliceOutOfRangeError,
+  ShardingZeroWorkersError,
+  ValueOutOfRangeError,
+} from "../errors/math.js";
 import { core, mem, OFFSETS, reserveInput } from "./wasm.js";
 import { toBytes, toBytes32, toUint32 } from "./values.js";
-import { ValueOutOfRangeError } from "../errors/math.js";
 
 /**
  * How a stream derives a delta's partition key (Solidity: `enum KeyKind`).

@@ -59,5 +59,17 @@ export function foldGraphHash(previous: string, version: bigint, kind: GraphChan
   return keccak256(coder.encode(["bytes32", "uint64", "uint256", "bytes32"], [previous, version, kind, digest]));
 }
 
+/**
+ * The digest the registry stores for an operator's blobs:
+ * `keccak256(abi.encode(definitionHash, bytecodeHash))` (OperatorRegistry.sol).
+ * @example
+ * ```ts
+ * operatorContentHash(spec.definitionHash, spec.bytecodeHash) === record.contentHash;
+ * ```
+ */
+export function operatorContentHash(definitionHash: string, bytecodeHash: string): string {
+  return keccak256(coder.encode(["bytes32", "bytes32"], [definitionHash, bytecodeHash]));
+}
+
 /** The graph hash before any change. */
 export const EMPTY_GRAPH_HASH = ZeroHash;

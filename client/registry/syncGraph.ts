@@ -1,6 +1,6 @@
 import { mkdir, readFile, rename, writeFile } from "node:fs/promises";
 import { join } from "node:path";
-import { keccak256, AbiCoder, type Provider } from "ethers";
+import { keccak256, type Provider } from "ethers";
 import { EpochManager__factory } from "../../typechain-types/factories/contracts/epochs/EpochManager.sol/EpochManager__factory.js";
 import { OperatorRegistry__factory } from "../../typechain-types/factories/contracts/registry/OperatorRegistry__factory.js";
 import { BlobHashMismatchError, GatewayError, GraphIncompleteError, GraphNotPinnedError } from "../errors/registry.js";
@@ -10,6 +10,7 @@ import {
   EMPTY_GRAPH_HASH,
   foldGraphHash,
   GraphChangeKind,
+  operatorContentHash,
   type OperatorSpec,
   type StreamSpec,
 } from "./graphHash.js";
@@ -170,11 +171,7 @@ export async function syncGraph(parameters: SyncGraphParameters): Promise<SyncGr
         definitionTxId: r.definitionTxId,
         bytecodeTxId: r.bytecodeTxId,
       };
-      if (
-        keccak256(
-          AbiCoder.defaultAbiCoder().encode(["bytes32", "bytes32"], [spec.definitionHash, spec.bytecodeHash]),
-        ) !== r.contentHash
-      )
+      if (operatorContentHash(spec.definitionHash, spec.bytecodeHash) !== r.contentHash)
         throw new GraphIncompleteError(epoch, `operator ${c.id}'s event does not match its stored content digest`);
       hash = foldGraphHash(hash, v, c.kind, changeDigest(c.kind, spec));
       operators[c.id] = { ...spec, id: c.id, status: "ACTIVE" };

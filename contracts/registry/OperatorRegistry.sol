@@ -69,7 +69,6 @@ contract OperatorRegistry is IOperatorRegistry, IGraphVersionSource, AccessContr
     constructor(address admin) {
         _grantRole(DEFAULT_ADMIN_ROLE, admin);
         _grantRole(REGISTRAR_ROLE, admin);
-        _state.version = 0;
     }
 
     // ------------------------------------------------------------------ writes

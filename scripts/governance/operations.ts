@@ -6,6 +6,7 @@ import { resolve } from "node:path";
 import { AbiCoder, keccak256, ZeroHash, type Provider, type Signer } from "ethers";
 import { MaruError } from "../../client/errors/base.js";
 import { arweaveIdToBytes32 } from "../../client/arweave/ids.js";
+import { operatorContentHash } from "../../client/registry/graphHash.js";
 import { OperatorRegistry__factory } from "../../typechain-types/factories/contracts/registry/OperatorRegistry__factory.js";
 import { EpochManager__factory } from "../../typechain-types/factories/contracts/epochs/EpochManager.sol/EpochManager__factory.js";
 import { TimelockController__factory } from "../../typechain-types/factories/@openzeppelin/contracts/governance/TimelockController__factory.js";
@@ -166,9 +167,7 @@ export async function registerOperator(ctx: Context, options: { manifest: string
 
   const registry = OperatorRegistry__factory.connect(ctx.book.registry, ctx.provider);
   // Already registered with the same content? Say so (a re-run after --execute lands here).
-  const contentHash = keccak256(
-    AbiCoder.defaultAbiCoder().encode(["bytes32", "bytes32"], [definition.hash, bytecode.hash]),
-  );
+  const contentHash = operatorContentHash(definition.hash, bytecode.hash);
   const [, operatorCount] = await registry.counts();
   for (let offset = 0; offset < operatorCount; offset += 100) {
     for (const r of await registry.operators(offset, 100)) {

@@ -3,7 +3,7 @@
 import { expect } from "chai";
 import { network } from "hardhat";
 import { Permutation } from "../../client/index.js";
-import { deployEpochs, PARAMS, requestIdOf } from "./fixture.js";
+import { deployEpochs, joinWorker, PARAMS, requestIdOf } from "./fixture.js";
 import type { MathHarness } from "../../typechain-types/index.js";
 
 const { ethers, networkHelpers } = await network.create();
@@ -13,10 +13,10 @@ async function setUp() {
   const fx = await deployEpochs(ethers);
   const workers = fx.others.slice(0, 5);
   for (const [i, w] of workers.entries()) {
-    await fx.token.mint(w.address, PARAMS.minStake * 2n);
-    await fx.token.connect(w).approve(await fx.epochs.getAddress(), PARAMS.minStake * 2n);
-    await fx.epochs.connect(w).register(w.address, ethers.toUtf8Bytes(`/ip4/127.0.0.1/tcp/${9000 + i}`));
-    await fx.epochs.connect(w).stake(PARAMS.minStake);
+    await joinWorker(fx, w, {
+      funds: PARAMS.minStake * 2n,
+      networkAddress: ethers.toUtf8Bytes(`/ip4/127.0.0.1/tcp/${9000 + i}`),
+    });
   }
   return { ...fx, workers };
 }

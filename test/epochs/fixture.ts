@@ -68,3 +68,21 @@ export async function requestIdOf(epochs: EpochManager, epoch: bigint | number):
   if (logs.length !== 1) throw new Error(`epoch ${epoch} was frozen ${logs.length} times`);
   return logs[0].args.requestId;
 }
+
+type Signer = Awaited<ReturnType<HardhatEthers["getSigners"]>>[number];
+
+/**
+ * Mints `funds` (default MIN_STAKE) to `w`, approves, registers (`signingKey` defaults to `w`) and
+ * stakes `stake` (default MIN_STAKE). Returns the stake transaction, so benchmarks can measure it.
+ */
+export async function joinWorker(
+  fx: { token: TestToken; epochs: EpochManager },
+  w: Signer,
+  options: { funds?: bigint; stake?: bigint; signingKey?: string; networkAddress?: string | Uint8Array } = {},
+) {
+  const funds = options.funds ?? PARAMS.minStake;
+  await fx.token.mint(w.address, funds);
+  await fx.token.connect(w).approve(await fx.epochs.getAddress(), funds);
+  await fx.epochs.connect(w).register(options.signingKey ?? w.address, options.networkAddress ?? "0x01");
+  return fx.epochs.connect(w).stake(options.stake ?? PARAMS.minStake);
+}

@@ -18,7 +18,7 @@ import {
   type Context,
 } from "../../scripts/governance/operations.js";
 import { loadManifest, ManifestError } from "../../scripts/governance/manifest.js";
-import { deployEpochs, PARAMS, requestIdOf } from "../epochs/fixture.js";
+import { deployEpochs, joinWorker, PARAMS, requestIdOf } from "../epochs/fixture.js";
 import { deployGovernance, rejects, streamSpec } from "./fixture.js";
 
 const { ethers, networkHelpers } = await network.create();
@@ -118,10 +118,7 @@ describe("registry end to end: manifest → Arweave → timelock → syncGraph",
     const [deployer, proposer] = [fx.admin, fx.others[9]];
     // Workers commit to epoch 1 while its window is open (the timelock delays outlast it).
     for (const w of fx.others.slice(0, 3)) {
-      await fx.token.mint(w.address, PARAMS.minStake);
-      await fx.token.connect(w).approve(await fx.epochs.getAddress(), PARAMS.minStake);
-      await fx.epochs.connect(w).register(w.address, "0x01");
-      await fx.epochs.connect(w).stake(PARAMS.minStake);
+      await joinWorker(fx, w);
       await fx.epochs.connect(w).commit(1);
     }
     const { timelock, registry } = await deployGovernance(ethers, proposer.address, DELAY);
