@@ -26,7 +26,11 @@ const DELAY = 86_400;
 
 async function startArlocal(): Promise<{ proc: ChildProcess; url: string }> {
   const port = 20_000 + Math.floor(Math.random() * 20_000);
-  const proc = spawn(process.execPath, ["node_modules/arlocal/bin/index.js", String(port)], { stdio: "ignore" });
+  // In a temporary directory: arlocal writes its request log ("logs") into its working directory.
+  const proc = spawn(process.execPath, [join(process.cwd(), "node_modules/arlocal/bin/index.js"), String(port)], {
+    stdio: "ignore",
+    cwd: await mkdtemp(join(tmpdir(), "maru-arlocal-")),
+  });
   const url = `http://127.0.0.1:${port}`;
   for (let i = 0; i < 100; i++) {
     try {
