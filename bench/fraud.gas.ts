@@ -1,5 +1,4 @@
 // Gas of fraud proofs (receipt gasUsed of the prove* transaction), for bench/gas.bench.ts.
-// Work in progress with the fraud-proof issue: accumulated proofs are not measured yet.
 import type { HardhatEthers } from "@nomicfoundation/hardhat-ethers/types";
 import type { NetworkHelpers } from "@nomicfoundation/hardhat-network-helpers/types";
 import { Wallet, getBytes, hexlify, id, toBeHex, ZeroHash } from "ethers";
@@ -11,6 +10,7 @@ import {
   Sharder,
   contentHash,
   EIP712_TYPES,
+  type AccumulatedProof,
   type BatchHeader,
   type Delta,
 } from "../client/index.js";
@@ -24,13 +24,15 @@ async function setUp(ethers: HardhatEthers, helpers: NetworkHelpers, n: number) 
   const fx: Fx = await deployEpochs(ethers);
   const registry = await ethers.deployContract("OperatorRegistry", [fx.admin.address]);
   await registry.registerStream(streamSpec("transfers", 0, { kind: 0, offset: 0, length: 0 }));
+  const oracle = await ethers.deployContract("BlockHashOracle", [fx.admin.address]);
   const fraud = await ethers.deployContract("FraudProofs", [
     await fx.epochs.getAddress(),
     await registry.getAddress(),
+    await oracle.getAddress(),
     fx.admin.address,
     [5000, 5000, 5000, 5000, 5000],
   ]);
-  await fx.epochs.grantRole(await fx.epochs.SLASHER_ROLE(), await fraud.getAddress());
+  await fx.epochs.setSlasher(await fraud.getAddress());
   const keys: Array<Pick<Wallet, "address" | "signTypedData">> = [];
   for (const w of fx.others.slice(0, 4)) {
     // Fixed keys: random ones change the signatures' zero bytes, and so the calldata gas, every run.
@@ -69,11 +71,21 @@ async function setUp(ethers: HardhatEthers, helpers: NetworkHelpers, n: number) 
     signature: await keys[i].signTypedData(domain, { BatchHeader: [...EIP712_TYPES.BatchHeader] }, h),
     senderIndex: i,
   });
-  return { fx, fraud, r, n, sign, workers: fx.others.slice(0, 4) };
+  const signProof = async (p: AccumulatedProof, i: number) => ({
+    proof: p,
+    signature: await keys[i].signTypedData(domain, { AccumulatedProof: [...EIP712_TYPES.AccumulatedProof] }, p),
+    senderIndex: i,
+  });
+  const workers = fx.others.slice(0, 4);
+  // Evidence is submitted by a worker (receivers are the ones who see faults): worker 3, except
+  // about itself, where worker 2 reports. Its reward goes to a slot it already has.
+  const byWorker = (accused: number) => fraud.connect(workers[accused === 3 ? 2 : 3]);
+  return { fx, fraud, byWorker, r, n, sign, signProof, workers };
 }
 
-const gasOf = async (tx: Promise<{ wait(): Promise<{ gasUsed: bigint } | null> }>) =>
-  Number((await (await tx).wait())!.gasUsed);
+type Tx = Promise<{ wait(): Promise<{ gasUsed: bigint; hash: string } | null> }>;
+/** Called with each measured transaction's name and hash (bench/fraud.trace.ts breaks them down). */
+export type OnTx = (name: string, hash: string) => Promise<void>;
 
 function header(
   s: Awaited<ReturnType<typeof setUp>>,
@@ -101,8 +113,17 @@ function header(
   };
 }
 
-export async function measureFraudGas(ethers: HardhatEthers, helpers: NetworkHelpers): Promise<Record<string, number>> {
+export async function measureFraudGas(
+  ethers: HardhatEthers,
+  helpers: NetworkHelpers,
+  onTx?: OnTx,
+): Promise<Record<string, number>> {
   const out: Record<string, number> = {};
+  const gasOf = async (name: string, tx: Tx) => {
+    const receipt = (await (await tx).wait())!;
+    if (onTx) await onTx(name, receipt.hash);
+    out[name] = Number(receipt.gasUsed);
+  };
   for (const n of [4, 10_000]) {
     const s = await setUp(ethers, helpers, n);
     const sharder = new Sharder(s.r, n);
@@ -118,34 +139,63 @@ export async function measureFraudGas(ethers: HardhatEthers, helpers: NetworkHel
     const h = header(s, 0, target, await s.fx.epochs.workerAt(1, receiverIndex), 0n, deltas);
     const proof = deltaProof(deltas, 0);
     if (proof.length !== 16) throw new Error(`expected a depth-16 proof, got ${proof.length}`);
-    out[`fraud.misroutedDelta.n${n}`] = await gasOf(
-      s.fraud.proveMisroutedDelta(await s.sign(h, 0), deltas[0].data, 1n, 1n, proof, receiverIndex),
+    await gasOf(
+      `fraud.misroutedDelta.n${n}`,
+      s.byWorker(0).proveMisroutedDelta(await s.sign(h, 0), deltas[0].data, 1n, 1n, proof, receiverIndex),
     );
   }
   const s = await setUp(ethers, helpers, 4);
   const d1 = [{ data: "0x01", time: 1n, diff: 1n }];
   const d2 = [{ data: "0x02", time: 1n, diff: 1n }];
   const recv = s.workers[1].address;
-  out["fraud.equivocation"] = await gasOf(
+  await gasOf(
+    "fraud.equivocation",
+    s
+      .byWorker(0)
+      .proveEquivocation(
+        await s.sign(header(s, 0, 0, recv, 0n, d1), 0),
+        await s.sign(header(s, 0, 0, recv, 0n, d2), 0),
+      ),
+  );
+  // An outside reporter (not a registered worker) pays for its reward's new storage slot: not budgeted.
+  await gasOf(
+    "fraud.equivocation.outsideReporter",
     s.fraud.proveEquivocation(
-      await s.sign(header(s, 0, 0, recv, 0n, d1), 0),
-      await s.sign(header(s, 0, 0, recv, 0n, d2), 0),
+      await s.sign(header(s, 2, 0, recv, 0n, d1), 2),
+      await s.sign(header(s, 2, 0, recv, 0n, d2), 2),
     ),
   );
   // Broken chain: the cumulative of batch 1 is not batch 0 + batch 1.
   const h0 = header(s, 1, 0, recv, 0n, d1);
   const h1 = header(s, 1, 0, recv, 1n, d2, { prev: contentHash(h0), cumulativeMsh: ZeroHash.replace(/0$/, "1") });
-  out["fraud.brokenChain"] = await gasOf(
-    s.fraud.proveBrokenChain(
-      await s.sign(h0, 1),
-      await s.sign(h1, 1),
-      hexlify(new LtHash16().addAll(d1).toBytes()),
-      hexlify(new LtHash16().addAll(d2).toBytes()),
-    ),
+  await gasOf(
+    "fraud.brokenChain",
+    s
+      .byWorker(1)
+      .proveBrokenChain(
+        await s.sign(h0, 1),
+        await s.sign(h1, 1),
+        hexlify(new LtHash16().addAll(d1).toBytes()),
+        hexlify(new LtHash16().addAll(d2).toBytes()),
+      ),
   );
   // Batch mismatch with 64 deltas: the signed batchMsh is wrong.
   const d64: Delta[] = Array.from({ length: 64 }, (_, i) => ({ data: toBeHex(i + 1, 32), time: 2n, diff: 1n }));
   const hb = header(s, 2, 0, recv, 0n, d64, { batchMsh: ZeroHash.replace(/0$/, "2") });
-  out["fraud.batchMismatch.64"] = await gasOf(s.fraud.proveBatchMismatch(await s.sign(hb, 2), d64));
+  await gasOf("fraud.batchMismatch.64", s.byWorker(2).proveBatchMismatch(await s.sign(hb, 2), d64));
+  // Accumulated proof naming a recent local block with a false hash (BLOCKHASH path of the oracle).
+  const tip = await ethers.provider.getBlock("latest");
+  const proof: AccumulatedProof = {
+    epoch: 1n,
+    stream: streamSpec("transfers").id,
+    shard: 0,
+    sender: s.workers[3].address,
+    seq: 0n,
+    sourceChainId: (await ethers.provider.getNetwork()).chainId,
+    blockNumber: BigInt(tip!.number - 1),
+    blockHash: id("not the canonical hash"),
+    cumulativeMsh: new LtHash16().addAll(d1).digest(),
+  };
+  await gasOf("fraud.accumulatedProof", s.byWorker(3).proveFalseBlockHash(await s.signProof(proof, 3)));
   return out;
 }

@@ -55,12 +55,14 @@ const missed = writeResults("gas.json", figures, {
   "epochs.commit.n10000": { max: 60_000 },
   "epochs.freeze.n10000": { max: 200_000 },
   "registry.registerOperator": { max: 200_000 },
-  // The fraud-proof issue is open: its goals are shown but enforced only when it lands.
-  "fraud.misroutedDelta.n4": { max: 120_000, pending: "fraud-proof issue" },
-  "fraud.misroutedDelta.n10000": { max: 120_000, pending: "fraud-proof issue" },
-  "fraud.equivocation": { max: 90_000, pending: "fraud-proof issue" },
-  "fraud.brokenChain": { max: 200_000, pending: "fraud-proof issue" },
-  "fraud.batchMismatch.64": { max: 1_500_000, pending: "fraud-proof issue" },
+  "fraud.misroutedDelta.n4": { max: 120_000 },
+  "fraud.misroutedDelta.n10000": { max: 120_000 },
+  "fraud.equivocation": { max: 90_000 },
+  // Bound by the EIP-7623 calldata floor (the two 2,048-byte LtHash states alone cost 163,840):
+  // shown, not enforced; docs/PERFORMANCE.md.
+  "fraud.brokenChain": { max: 200_000, pending: "EIP-7623 calldata floor" },
+  "fraud.batchMismatch.64": { max: 1_500_000 },
+  "fraud.accumulatedProof": { max: 110_000 },
   "math.ltHashAdd": { max: 15_000 },
   "math.shard32": { max: 500 },
   "math.holds90": { max: 30_000 },

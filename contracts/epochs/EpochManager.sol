@@ -64,12 +64,9 @@ contract EpochManager is IEpochManager, Staking {
     IRandomnessBeacon private immutable _beacon;
     IGraphVersionSource private _graphSource;
 
-    uint64 private _currentEpoch;
     mapping(uint64 epoch => CommitSlot) private _commits;
     mapping(uint64 epoch => EpochState) private _epochs;
     /// @dev (epoch << 32 | index) → address | committed stake << 160: one fresh slot per commit.
-    mapping(uint256 key => uint256 packed) private _members;
-    mapping(uint64 epoch => mapping(address worker => bool)) private _ejected;
 
     // Epoch parameters.
     uint64 private _epochDuration;
@@ -78,7 +75,6 @@ contract EpochManager is IEpochManager, Staking {
     uint16 private _replication;
     uint32 private _minWorkers;
     uint32 private _maxWorkers;
-    uint32 private _fraudWindowEpochs;
 
     /// @notice The initial parameters, checked against the same bounds as {setParameter}.
     struct InitialParameters {
@@ -255,13 +251,6 @@ contract EpochManager is IEpochManager, Staking {
         emit EpochAdvanced(next, e.randomness, e.usedFallback, e.start, e.end);
     }
 
-    /// @inheritdoc IEpochManager
-    function eject(uint64 epoch, address worker) external onlyRole(SLASHER_ROLE) {
-        if (_ejected[epoch][worker]) return;
-        _ejected[epoch][worker] = true;
-        emit Ejected(epoch, worker);
-    }
-
     // ------------------------------------------------------------------ parameters
 
     /// @inheritdoc IEpochManager
@@ -367,14 +356,14 @@ contract EpochManager is IEpochManager, Staking {
     }
 
     /// @inheritdoc IEpochManager
-    function indexOf(uint64 epoch, address worker) external view returns (uint32) {
-        EpochState storage e = _epochs[epoch];
-        // Before freeze, the commitments to `epoch` itself; after, its assignment's.
-        uint64 a = e.frozen ? e.assignmentEpoch : epoch;
-        Worker storage w = _workers[worker];
-        if (w.lastEpoch == a && a != 0) return w.lastIndex;
-        if (w.prevEpoch == a && a != 0) return w.prevIndex;
+    function indexOf(uint64 epoch, address worker) public view returns (uint32 index) {
+        bool member;
+        (member, index) = _findIndex(epoch, worker);
+        if (member) return index;
         // Commit epochs only grow: an epoch after the older of the two records was never committed.
+        Worker storage w = _workers[worker];
+        EpochState storage e = _epochs[epoch];
+        uint64 a = e.frozen ? e.assignmentEpoch : epoch;
         require(w.prevEpoch > a, EpochNotAMember(epoch, worker));
         revert EpochIndexUnavailable(epoch, worker);
     }
@@ -398,7 +387,27 @@ contract EpochManager is IEpochManager, Staking {
 
     /// @inheritdoc IEpochManager
     function isEjected(uint64 epoch, address worker) external view returns (bool) {
-        return _ejected[epoch][worker];
+        (bool member, uint32 index) = _findIndex(epoch, worker);
+        return member && faultsAt(epoch, index) != 0;
+    }
+
+    /// @inheritdoc IEpochManager
+    function faultsAt(uint64 epoch, uint32 index) public view returns (uint8) {
+        uint256 key = _memberKey(epoch, index);
+        if (key >> 32 == epoch) return uint8(_members[key] >> _MEMBER_FAULTS_SHIFT);
+        return uint8(_carriedFaults[(uint256(uint160(_members[key])) << 64) | epoch]);
+    }
+
+    /// @inheritdoc IEpochManager
+    function faultsOf(address worker, uint64 epoch) external view returns (uint8) {
+        return faultsAt(epoch, indexOf(epoch, worker));
+    }
+
+    /// @inheritdoc IEpochManager
+    function assignment(uint64 epoch) external view returns (uint32 n, uint16 k, bytes32 r) {
+        EpochState storage e = _epochs[epoch];
+        if (!e.randomnessSet) revert EpochUnknown(epoch);
+        return (e.n, e.k, e.randomness);
     }
 
     /// @inheritdoc IEpochManager
@@ -428,8 +437,16 @@ contract EpochManager is IEpochManager, Staking {
 
     // ------------------------------------------------------------------ internals
 
-    function _current() internal view override returns (uint64) {
-        return _currentEpoch;
+    /// @dev `worker`'s index in `epoch` (before freeze: among the commitments to `epoch`; after: in
+    /// its assignment) from the worker's last two commitments; (false, 0) if they do not cover it.
+    function _findIndex(uint64 epoch, address worker) private view returns (bool, uint32) {
+        EpochState storage e = _epochs[epoch];
+        uint64 a = e.frozen ? e.assignmentEpoch : epoch;
+        Worker storage w = _workers[worker];
+        if (a == 0) return (false, 0);
+        if (w.lastEpoch == a) return (true, w.lastIndex);
+        if (w.prevEpoch == a) return (true, w.prevIndex);
+        return (false, 0);
     }
 
     /// @dev A worker may have committed up to current + 1, and faults in epoch e are provable
@@ -438,12 +455,17 @@ contract EpochManager is IEpochManager, Staking {
         return _currentEpoch + 2 + _fraudWindowEpochs;
     }
 
-    function _memberAt(uint64 epoch, uint32 index) internal view override returns (address, uint96) {
+    function _memberKey(uint64 epoch, uint32 index) internal view override returns (uint256) {
         EpochState storage e = _epochs[epoch];
-        require(e.frozen, EpochUnknown(epoch));
-        require(index < e.n, EpochIndexOutOfRange(epoch, index, e.n));
-        uint256 packed = _members[(uint256(e.assignmentEpoch) << 32) | index];
-        return (address(uint160(packed)), uint96(packed >> 160));
+        if (!e.frozen) revert EpochUnknown(epoch);
+        uint32 n = e.n;
+        if (index >= n) revert EpochIndexOutOfRange(epoch, index, n);
+        return (uint256(e.assignmentEpoch) << 32) | index;
+    }
+
+    function _memberAt(uint64 epoch, uint32 index) private view returns (address, uint96) {
+        uint256 packed = _members[_memberKey(epoch, index)];
+        return (address(uint160(packed)), uint96((packed >> 160) & ((1 << _MEMBER_STAKE_BITS) - 1)));
     }
 
     /// @dev Opens commits to `epoch` until `end - FREEZE_LEAD`, snapshotting the parameters a

@@ -124,9 +124,6 @@ interface IEpochManager is IStaking {
     /// @notice Emitted when the hash of an epoch's fallback block is recorded.
     event FallbackRecorded(uint64 indexed epoch, uint256 fallbackBlock, bytes32 blockHash);
 
-    /// @notice Emitted when `worker` is ejected from `epoch` (its shards are served by the other holders).
-    event Ejected(uint64 indexed epoch, address indexed worker);
-
     /// @notice Emitted when a governance parameter changes.
     event ParameterSet(Param indexed param, uint256 oldValue, uint256 newValue);
 
@@ -186,9 +183,6 @@ interface IEpochManager is IStaking {
     /// beacon's, or the fallback after RANDOMNESS_TIMEOUT). Anyone may call.
     function advance() external;
 
-    /// @notice Marks `worker` ejected in `epoch`. Slasher role only.
-    function eject(uint64 epoch, address worker) external;
-
     /// @notice Sets a governance parameter, within its bounds. Governance role only.
     function setParameter(Param param, uint256 value) external;
 
@@ -221,8 +215,21 @@ interface IEpochManager is IStaking {
     /// @notice The operator-graph version pinned for `epoch` (after freeze).
     function graphVersion(uint64 epoch) external view returns (uint64);
 
-    /// @notice Whether `worker` was ejected from `epoch`.
+    /// @notice Whether `worker` was ejected from `epoch` (punished for a fault in it: {IStaking-punish}).
+    /// False for a worker that is not a member or whose index the O(1) record no longer covers
+    /// (use {faultsAt} with its index).
     function isEjected(uint64 epoch, address worker) external view returns (bool);
+
+    /// @notice The faults (bit i = fault id i) the worker at `index` of `epoch` was punished for in
+    /// `epoch`; non-zero means ejected.
+    function faultsAt(uint64 epoch, uint32 index) external view returns (uint8);
+
+    /// @notice {faultsAt} by worker, through {indexOf} (reverts as it does).
+    function faultsOf(address worker, uint64 epoch) external view returns (uint8);
+
+    /// @notice What assigns shards in `epoch`: its n, k and randomness (two storage reads, for fraud
+    /// proofs). Reverts with EpochUnknown until the randomness is set.
+    function assignment(uint64 epoch) external view returns (uint32 n, uint16 k, bytes32 r);
 
     /// @notice The value of a governance parameter.
     function parameter(Param param) external view returns (uint256);

@@ -1,14 +1,16 @@
 // SPDX-License-Identifier: Apache-2.0
 pragma solidity ^0.8.27;
 
-import {BatchHeader} from "../libraries/BatchHeaders.sol";
+import {BatchHeader, AccumulatedProof} from "../libraries/BatchHeaders.sol";
 import {Delta} from "../libraries/DeltaMerkle.sol";
 
 /**
  * @title IFraudProofs
- * @notice One-transaction fraud proofs against a worker's signed batch headers (PROTOCOL.md §8).
- * Anyone may submit while the fault's epoch is within FRAUD_WINDOW_EPOCHS; everything is
- * recomputed from signed data and the epoch's frozen n, k and r.
+ * @notice One-transaction fraud proofs against a worker's signed batch headers and accumulated
+ * proofs (PROTOCOL.md §8). Anyone may submit while the fault's epoch is within FRAUD_WINDOW_EPOCHS;
+ * everything is recomputed from signed data and the epoch's frozen n, k and r. A valid proof ends
+ * in {IStaking-punish}, whose errors (StakingOutsideFraudWindow, StakingNotInEpoch,
+ * StakingWrongSigner, StakingAlreadyPunished) such a call may also revert with.
  */
 interface IFraudProofs {
     /// @notice The faults of PROTOCOL.md §8.
@@ -27,17 +29,21 @@ interface IFraudProofs {
         uint32 senderIndex;
     }
 
-    /// @notice Thrown when the evidence's epoch has no randomness yet or has left the fraud window.
-    error FraudOutsideWindow(uint64 epoch, uint64 current, uint256 window);
-    /// @notice Thrown when a signature is not by the sender's signing key for the header's epoch.
+    /// @notice An accumulated proof with the sender's EIP-712 signature and the sender's index in the epoch.
+    struct SignedAccumulatedProof {
+        AccumulatedProof proof;
+        bytes signature;
+        uint32 senderIndex;
+    }
+
+    /// @notice Thrown when two signed items of one piece of evidence were signed by different keys.
     error FraudBadSignature(address sender, address recovered, address expected);
-    /// @notice Thrown when the sender is not at `index` of the epoch's set.
+    /// @notice Thrown when the receiver named is not at `index` of the epoch's set.
     error FraudNotAtIndex(uint64 epoch, uint32 index, address worker);
     /// @notice Thrown when the evidence is valid but shows no fault: honest data.
     error FraudNoFault(Fault fault);
-    /// @notice Thrown when this (sender, epoch, fault) was punished already.
-    error FraudAlreadyPunished(bytes32 evidenceId);
-    /// @notice Thrown when two headers are not of one (epoch, stream, shard, sender) channel family, or not consecutive.
+    /// @notice Thrown when two signed items are not of one (epoch, stream, shard, sender) channel family,
+    /// not consecutive (broken chain) or not of the same seq (equivocation, contradicted proof).
     error FraudUnrelatedHeaders();
     /// @notice Thrown when deltas do not hash to the header's root: they are not provably the batch.
     error FraudNotTheBatch(bytes32 deltasRoot, bytes32 computedRoot);
@@ -47,16 +53,6 @@ interface IFraudProofs {
     error FraudStateMismatch(bytes32 digest, bytes32 stateDigest);
     /// @notice Thrown when a slash share is above 10,000 bps.
     error FraudInvalidBps(uint256 bps);
-
-    /// @notice Emitted when a fault is proven and punished.
-    event FraudProven(
-        bytes32 indexed evidenceId,
-        Fault indexed fault,
-        address indexed sender,
-        uint64 epoch,
-        address reporter,
-        uint256 slashed
-    );
 
     /// @notice Emitted when governance sets a fault's slash share.
     event SlashBpsSet(Fault fault, uint256 bps);
@@ -85,4 +81,13 @@ interface IFraudProofs {
         bytes calldata prevCumulativeState,
         bytes calldata nextBatchState
     ) external;
+
+    /// @notice A signed accumulated proof whose block hash is not the canonical hash of its block
+    /// (per the block-hash oracle). Reverts with OracleUnknownBlock when the oracle cannot establish
+    /// the block: such evidence never slashes.
+    function proveFalseBlockHash(SignedAccumulatedProof calldata p) external;
+
+    /// @notice A signed accumulated proof and the sender's signed header of the same (epoch, stream,
+    /// shard, seq) whose cumulative multiset hashes differ.
+    function proveContradictedProof(SignedAccumulatedProof calldata p, SignedHeader calldata h) external;
 }

@@ -144,6 +144,9 @@ interface IOperatorRegistry {
     /// @notice One stream by id.
     function stream(bytes32 id) external view returns (StreamRecord memory);
 
+    /// @notice How stream `id` is partitioned (two storage reads, for fraud proofs).
+    function partitionOf(bytes32 id) external view returns (PartitionSpec memory);
+
     /// @notice One operator by id.
     function operator(uint32 id) external view returns (OperatorRecord memory);
 }

@@ -4,13 +4,14 @@ pragma solidity ^0.8.27;
 /**
  * @title IStaking
  * @notice Worker stake in an ERC-20 token: staking, the unbonding queue, signing keys and network
- * addresses, slashing and jailing (PROTOCOL.md §2, §8). Implemented by the EpochManager, which
- * keeps stake and commitments in the same storage so that a commit reads one slot.
+ * addresses, and punishment for proven faults: slash, reward, jail, eject (PROTOCOL.md §2, §8).
+ * Implemented by the EpochManager, which keeps stake and commitments in the same storage so that
+ * a commit reads one slot.
  */
 interface IStaking {
     // ------------------------------------------------------------------ errors
 
-    /// @notice Thrown when an amount is zero or does not fit 96 bits.
+    /// @notice Thrown when an amount is zero or would take active + queued stake past 2^88 - 1.
     /// @param amount The amount given.
     error StakingInvalidAmount(uint256 amount);
 
@@ -66,6 +67,35 @@ interface IStaking {
     /// @param bps The value given.
     error StakingInvalidBps(uint256 bps);
 
+    /// @notice Thrown when a fault id is not below 8 (the fault record has 8 bits).
+    /// @param fault The fault id given.
+    error StakingInvalidFault(uint256 fault);
+
+    /// @notice Thrown when a fault's epoch is not current or within FRAUD_WINDOW_EPOCHS before it.
+    /// @param epoch The fault's epoch.
+    /// @param current The current epoch.
+    /// @param window FRAUD_WINDOW_EPOCHS.
+    error StakingOutsideFraudWindow(uint64 epoch, uint64 current, uint256 window);
+
+    /// @notice Thrown when the evidence was not signed by the worker's signing key for the epoch.
+    /// @param worker The worker.
+    /// @param epoch The epoch.
+    /// @param signer The key that signed the evidence.
+    /// @param expected The worker's signing key for the epoch (zero: none).
+    error StakingWrongSigner(address worker, uint64 epoch, address signer, address expected);
+
+    /// @notice Thrown when (worker, epoch, fault) was punished already.
+    /// @param worker The worker.
+    /// @param epoch The epoch.
+    /// @param fault The fault id.
+    error StakingAlreadyPunished(address worker, uint64 epoch, uint256 fault);
+
+    /// @notice Thrown when there is nothing to burn.
+    error StakingNothingToBurn();
+
+    /// @notice Thrown when `caller` punishes but is not the slasher.
+    error StakingNotSlasher(address caller);
+
     // ------------------------------------------------------------------ events
 
     /// @notice Emitted when a worker registers its signing key and network address.
@@ -86,18 +116,24 @@ interface IStaking {
     /// @notice Emitted when unlocked stake is withdrawn.
     event Withdrawn(address indexed worker, uint256 amount);
 
-    /// @notice Emitted when a worker is slashed for a fault in `epoch`.
+    /// @notice Emitted when a worker is punished for `fault` in `epoch`: `amount` slashed, `reward`
+    /// of it claimable by `reporter`, the rest burnable; ejected from `epoch` and jailed: it cannot
+    /// commit to an epoch before `jailedUntil`.
     event Slashed(
         address indexed worker,
         uint64 indexed epoch,
+        uint8 indexed fault,
         uint256 amount,
-        address indexed reporter,
+        address reporter,
         uint256 reward,
-        uint256 burned
+        uint64 jailedUntil
     );
 
-    /// @notice Emitted when a worker is jailed: it cannot commit before `untilEpoch`.
-    event Jailed(address indexed worker, uint64 untilEpoch);
+    /// @notice Emitted when the slashed stake not paid as rewards is sent to BURN_ADDRESS.
+    event Burned(uint256 amount);
+
+    /// @notice Emitted when governance sets the contract allowed to punish.
+    event SlasherSet(address slasher);
 
     /// @notice Emitted when a reporter claims its rewards.
     event RewardsClaimed(address indexed account, uint256 amount);
@@ -146,24 +182,34 @@ interface IStaking {
     /// @return amount The amount transferred.
     function withdraw() external returns (uint256 amount);
 
-    /// @notice Transfers the caller's claimable rewards.
+    /// @notice Transfers the caller's rewards as a reporter.
     /// @return amount The amount transferred.
     function claimRewards() external returns (uint256 amount);
 
-    /// @notice Slashes `bps` of the stake `worker` had committed for `epoch` (capped at its current
-    /// stake), taking queued stake first (newest request first), then active stake; pays
-    /// `REWARD_BPS` of it to `reporter` as a claimable balance and burns the rest. Slasher role only.
+    /// @notice Sends everything the contract holds beyond Σ stake and Σ unclaimed rewards (the burned
+    /// part of slashes, and any tokens sent here directly) to BURN_ADDRESS. Anyone may call.
+    /// @return amount The amount burned.
+    function burnSlashed() external returns (uint256 amount);
+
+    /// @notice Punishes `worker` for fault `fault` (< 8) in `epoch`. The slasher only (the
+    /// FraudProofs contract): it proves the fault, this function enforces the rules every fault shares:
+    /// - `epoch` is current or within FRAUD_WINDOW_EPOCHS before it;
+    /// - `worker` is at `index` of `epoch`'s frozen set, and `signer` is its signing key for `epoch`;
+    /// - each (worker, epoch, fault) is punished once;
+    /// - the slash is `bps` of the stake it committed for `epoch` (rounded up), capped at its stake
+    ///   now, active stake first, then queued stake (newest request first); `REWARD_BPS` of it (rounded down) goes to
+    ///   `reporter` (none if zero or the worker itself), the rest is burned; it is ejected from
+    ///   `epoch` and jailed until `current + 1 + JAIL_EPOCHS`.
     /// @return amount The amount slashed.
-    function slash(
+    function punish(
         address worker,
         uint64 epoch,
         uint32 index,
+        address signer,
+        uint8 fault,
         uint256 bps,
         address reporter
     ) external returns (uint256 amount);
-
-    /// @notice Jails `worker` until `untilEpoch` (it cannot commit before). Slasher role only.
-    function jail(address worker, uint64 untilEpoch) external;
 
     // ------------------------------------------------------------------ views
 
@@ -182,12 +228,15 @@ interface IStaking {
     /// @notice The network address of `worker`.
     function networkAddressOf(address worker) external view returns (bytes memory);
 
-    /// @notice Rewards `account` can claim.
+    /// @notice Rewards `account` can claim with {claimRewards}.
     function claimableOf(address account) external view returns (uint256);
+
+    /// @notice What {burnSlashed} would burn now.
+    function burnable() external view returns (uint256);
 
     /// @notice Σ active + Σ queued stake: everything that is slashable.
     function totalStaked() external view returns (uint256);
 
-    /// @notice Σ claimable rewards.
+    /// @notice Σ unclaimed rewards.
     function totalClaimable() external view returns (uint256);
 }

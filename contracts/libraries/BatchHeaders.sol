@@ -139,6 +139,42 @@ library BatchHeaders {
             );
     }
 
+    /**
+     * @notice {hash} of a header in calldata, hashed in place (no copy field by field). The words
+     * are hashed as given: a header with dirty padding hashes differently from what anyone signed,
+     * so a signature over it never recovers to a worker's key (fraud proofs rely on that).
+     */
+    function hashCalldata(BatchHeader calldata h) internal pure returns (bytes32 digest) {
+        bytes32 typeHash = BATCH_HEADER_TYPEHASH;
+        assembly ("memory-safe") {
+            let ptr := mload(0x40)
+            mstore(ptr, typeHash)
+            calldatacopy(add(ptr, 0x20), h, 0x160) // 11 words
+            digest := keccak256(ptr, 0x180)
+        }
+    }
+
+    /// @notice {hash} of an accumulated proof in calldata, hashed in place (see {hashCalldata}).
+    function hashCalldata(AccumulatedProof calldata p) internal pure returns (bytes32 digest) {
+        bytes32 typeHash = ACCUMULATED_PROOF_TYPEHASH;
+        assembly ("memory-safe") {
+            let ptr := mload(0x40)
+            mstore(ptr, typeHash)
+            calldatacopy(add(ptr, 0x20), p, 0x120) // 9 words
+            digest := keccak256(ptr, 0x140)
+        }
+    }
+
+    /// @notice {contentHash} of a header in calldata: words 0–3 and 5–10 (all but the receiver).
+    function contentHashCalldata(BatchHeader calldata h) internal pure returns (bytes32 digest) {
+        assembly ("memory-safe") {
+            let ptr := mload(0x40)
+            calldatacopy(ptr, h, 0x80) // epoch, stream, shard, sender
+            calldatacopy(add(ptr, 0x80), add(h, 0xa0), 0xc0) // seq .. cumulativeMsh
+            digest := keccak256(ptr, 0x140)
+        }
+    }
+
     /// @notice The protocol's EIP-712 domain separator for a chain and verifying contract.
     function domainSeparator(uint256 chainId, address verifyingContract) internal pure returns (bytes32) {
         return

@@ -179,6 +179,12 @@ contract OperatorRegistry is IOperatorRegistry, IGraphVersionSource, AccessContr
     }
 
     /// @inheritdoc IOperatorRegistry
+    function partitionOf(bytes32 id) external view returns (PartitionSpec memory) {
+        StreamData storage d = _streams[_indexOf(id)];
+        return PartitionSpec(d.keyKind, d.offset, d.length);
+    }
+
+    /// @inheritdoc IOperatorRegistry
     function operator(uint32 id) external view returns (OperatorRecord memory) {
         if (id >= _state.operatorCount) revert RegistryNotActive(id);
         return _operatorRecord(id);

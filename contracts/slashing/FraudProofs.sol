@@ -7,7 +7,8 @@ import {ECDSA} from "@openzeppelin/contracts/utils/cryptography/ECDSA.sol";
 import {IFraudProofs} from "../interfaces/IFraudProofs.sol";
 import {IEpochManager} from "../interfaces/IEpochManager.sol";
 import {IOperatorRegistry} from "../interfaces/IOperatorRegistry.sol";
-import {BatchHeaders, BatchHeader} from "../libraries/BatchHeaders.sol";
+import {IBlockHashOracle} from "../interfaces/IBlockHashOracle.sol";
+import {BatchHeaders, BatchHeader, AccumulatedProof} from "../libraries/BatchHeaders.sol";
 import {DeltaMerkle, Delta} from "../libraries/DeltaMerkle.sol";
 import {LtHash} from "../libraries/LtHash.sol";
 import {Sharding} from "../libraries/Sharding.sol";
@@ -15,11 +16,12 @@ import {Shuffle} from "../libraries/Shuffle.sol";
 
 /**
  * @title FraudProofs
- * @notice Verifies evidence against signed batch headers and punishes the sender: slash
- * (SLASH_BPS[fault] of the stake it committed for the epoch; REWARD_BPS of it to the submitter),
- * jail for JAIL_EPOCHS, eject from the epoch. Holds the EpochManager's SLASHER_ROLE.
- * docs/contracts/fraud-proofs.md. Work in progress: accumulated proofs (with the block-hash oracle)
- * are not here yet.
+ * @notice Verifies the five kinds of evidence of PROTOCOL.md §8 against signed batch headers and
+ * accumulated proofs, then has the EpochManager punish the sender (slash SLASH_BPS[fault] of the
+ * stake it committed for the epoch, REWARD_BPS of it to the submitter, eject, jail). The rules every
+ * fault shares (fraud window, frozen membership, signing key, once per (sender, epoch, fault)) are
+ * enforced by {IStaking-punish}; this contract proves the fault. It is the EpochManager's slasher
+ * (`setSlasher`). docs/contracts/fraud-proofs.md.
  */
 contract FraudProofs is IFraudProofs, AccessControl, EIP712 {
     /// @notice Holds the slash shares (the timelock).
@@ -29,18 +31,21 @@ contract FraudProofs is IFraudProofs, AccessControl, EIP712 {
 
     IEpochManager private immutable _epochs;
     IOperatorRegistry private immutable _registry;
+    IBlockHashOracle private immutable _oracle;
 
-    mapping(Fault => uint256) private _slashBps;
-    mapping(bytes32 evidenceId => bool) private _punished;
+    /// @dev SLASH_BPS of fault i in bits [16i, 16i + 16): one read per proof.
+    uint256 private _slashBpsPacked;
 
     constructor(
         IEpochManager epochs,
         IOperatorRegistry registry,
+        IBlockHashOracle oracle_,
         address admin,
         uint256[5] memory initialSlashBps
     ) EIP712(BatchHeaders.DOMAIN_NAME, BatchHeaders.DOMAIN_VERSION) {
         _epochs = epochs;
         _registry = registry;
+        _oracle = oracle_;
         _grantRole(DEFAULT_ADMIN_ROLE, admin);
         _grantRole(GOVERNANCE_ROLE, admin);
         for (uint256 i; i < 5; ++i) _setSlashBps(Fault(i), initialSlashBps[i]);
@@ -60,11 +65,13 @@ contract FraudProofs is IFraudProofs, AccessControl, EIP712 {
             x.seq != y.seq ||
             a.senderIndex != b.senderIndex
         ) revert FraudUnrelatedHeaders();
-        _checkSigned(a);
-        _checkSigned(b);
         // Content, not receivers: one content per (epoch, stream, shard, sender, seq).
-        if (BatchHeaders.contentHash(x) == BatchHeaders.contentHash(y)) revert FraudNoFault(Fault.EQUIVOCATION);
-        _punish(Fault.EQUIVOCATION, x.sender, x.epoch, a.senderIndex);
+        if (BatchHeaders.contentHashCalldata(x) == BatchHeaders.contentHashCalldata(y))
+            revert FraudNoFault(Fault.EQUIVOCATION);
+        address signer = _signer(a);
+        address other = _signer(b);
+        if (other != signer) revert FraudBadSignature(x.sender, other, signer);
+        _punish(Fault.EQUIVOCATION, signer, x.sender, x.epoch, a.senderIndex);
     }
 
     /// @inheritdoc IFraudProofs
@@ -76,10 +83,12 @@ contract FraudProofs is IFraudProofs, AccessControl, EIP712 {
         bytes32[] calldata proof,
         uint32 receiverIndex
     ) external {
-        _checkSigned(h);
-        _checkInBatch(h.header, data, time, diff, proof);
-        if (!_misrouted(h.header, data, receiverIndex)) revert FraudNoFault(Fault.MISROUTED_DELTA);
-        _punish(Fault.MISROUTED_DELTA, h.header.sender, h.header.epoch, h.senderIndex);
+        BatchHeader calldata hd = h.header;
+        if (!DeltaMerkle.verify(proof, hd.deltasRoot, hd.count, Delta(data, time, diff))) {
+            revert FraudNotTheBatch(hd.deltasRoot, bytes32(0));
+        }
+        if (!_misrouted(hd, data, receiverIndex)) revert FraudNoFault(Fault.MISROUTED_DELTA);
+        _punish(Fault.MISROUTED_DELTA, _signer(h), hd.sender, hd.epoch, h.senderIndex);
     }
 
     /// @inheritdoc IFraudProofs
@@ -88,14 +97,13 @@ contract FraudProofs is IFraudProofs, AccessControl, EIP712 {
     function proveBatchMismatch(SignedHeader calldata h, Delta[] calldata deltas) external {
         BatchHeader calldata hd = h.header;
         if (deltas.length > MAX_BATCH) revert FraudBatchTooLarge(deltas.length, MAX_BATCH);
-        _checkSigned(h);
         Delta[] memory ds = deltas;
         bytes32 root = DeltaMerkle.root(ds);
         if (root != hd.deltasRoot) revert FraudNotTheBatch(hd.deltasRoot, root);
         uint256[64] memory state;
         for (uint256 i; i < ds.length; ++i) LtHash.add(state, ds[i].data, ds[i].time, ds[i].diff);
         if (ds.length == hd.count && LtHash.digest(state) == hd.batchMsh) revert FraudNoFault(Fault.BATCH_MISMATCH);
-        _punish(Fault.BATCH_MISMATCH, hd.sender, hd.epoch, h.senderIndex);
+        _punish(Fault.BATCH_MISMATCH, _signer(h), hd.sender, hd.epoch, h.senderIndex);
     }
 
     /// @inheritdoc IFraudProofs
@@ -112,7 +120,6 @@ contract FraudProofs is IFraudProofs, AccessControl, EIP712 {
     ) external {
         BatchHeader calldata p = prevHeader.header;
         BatchHeader calldata n = next.header;
-        _checkSigned(next);
         bool broken;
         if (n.seq == 0) {
             broken = n.prev != bytes32(0) || n.cumulativeMsh != n.batchMsh;
@@ -124,8 +131,7 @@ contract FraudProofs is IFraudProofs, AccessControl, EIP712 {
                 p.sender != n.sender ||
                 p.seq + 1 != n.seq
             ) revert FraudUnrelatedHeaders();
-            _checkSigned(prevHeader);
-            if (n.prev != BatchHeaders.contentHash(p)) {
+            if (n.prev != BatchHeaders.contentHashCalldata(p)) {
                 broken = true;
             } else {
                 uint256[64] memory cumulative = _state(prevCumulativeState, p.cumulativeMsh);
@@ -134,7 +140,41 @@ contract FraudProofs is IFraudProofs, AccessControl, EIP712 {
             }
         }
         if (!broken) revert FraudNoFault(Fault.BROKEN_CHAIN);
-        _punish(Fault.BROKEN_CHAIN, n.sender, n.epoch, next.senderIndex);
+        address signer = _signer(next);
+        if (n.seq != 0) {
+            // The earlier header must be the same sender's too, or a made-up `prev` would count.
+            address other = _signer(prevHeader);
+            if (other != signer) revert FraudBadSignature(n.sender, other, signer);
+        }
+        _punish(Fault.BROKEN_CHAIN, signer, n.sender, n.epoch, next.senderIndex);
+    }
+
+    /// @inheritdoc IFraudProofs
+    function proveFalseBlockHash(SignedAccumulatedProof calldata p) external {
+        AccumulatedProof calldata ap = p.proof;
+        // Reverts with OracleUnknownBlock when the block cannot be established: never a slash.
+        bytes32 canonical = _oracle.blockHash(ap.sourceChainId, ap.blockNumber);
+        if (canonical == ap.blockHash) revert FraudNoFault(Fault.INVALID_ACCUMULATED_PROOF);
+        _punish(Fault.INVALID_ACCUMULATED_PROOF, _proofSigner(p), ap.sender, ap.epoch, p.senderIndex);
+    }
+
+    /// @inheritdoc IFraudProofs
+    function proveContradictedProof(SignedAccumulatedProof calldata p, SignedHeader calldata h) external {
+        AccumulatedProof calldata ap = p.proof;
+        BatchHeader calldata hd = h.header;
+        if (
+            ap.epoch != hd.epoch ||
+            ap.stream != hd.stream ||
+            ap.shard != hd.shard ||
+            ap.sender != hd.sender ||
+            ap.seq != hd.seq ||
+            p.senderIndex != h.senderIndex
+        ) revert FraudUnrelatedHeaders();
+        if (ap.cumulativeMsh == hd.cumulativeMsh) revert FraudNoFault(Fault.INVALID_ACCUMULATED_PROOF);
+        address signer = _proofSigner(p);
+        address other = _signer(h);
+        if (other != signer) revert FraudBadSignature(hd.sender, other, signer);
+        _punish(Fault.INVALID_ACCUMULATED_PROOF, signer, ap.sender, ap.epoch, p.senderIndex);
     }
 
     // ------------------------------------------------------------------ governance and views
@@ -145,18 +185,19 @@ contract FraudProofs is IFraudProofs, AccessControl, EIP712 {
     }
 
     /// @notice The share of the committed stake `fault` costs, in basis points.
-    function slashBps(Fault fault) external view returns (uint256) {
-        return _slashBps[fault];
+    function slashBps(Fault fault) public view returns (uint256) {
+        return uint16(_slashBpsPacked >> (16 * uint256(fault)));
     }
 
     /// @notice The id of the evidence for (sender, epoch, fault): canonical fields, no signature bytes.
-    function evidenceId(address sender, uint64 epoch, Fault fault) public pure returns (bytes32) {
+    /// The EpochManager keeps it as bit `fault` of the (sender, epoch) fault record ({IStaking-faultsOf}).
+    function evidenceId(address sender, uint64 epoch, Fault fault) external pure returns (bytes32) {
         return keccak256(abi.encode(sender, epoch, fault));
     }
 
     /// @notice Whether (sender, epoch, fault) was punished.
     function punished(address sender, uint64 epoch, Fault fault) external view returns (bool) {
-        return _punished[evidenceId(sender, epoch, fault)];
+        return (_epochs.faultsOf(sender, epoch) >> uint8(fault)) & 1 == 1;
     }
 
     /// @notice The EIP-712 domain separator (name "Maru", version "1", this chain, this contract).
@@ -164,29 +205,21 @@ contract FraudProofs is IFraudProofs, AccessControl, EIP712 {
         return _domainSeparatorV4();
     }
 
-    // ------------------------------------------------------------------ internals
-
-    /// @dev The signature is the sender's signing key's for the header's epoch (OpenZeppelin ECDSA:
-    /// malleable s and bad v revert), and the sender is at `senderIndex` of the epoch's frozen set.
-    function _checkSigned(SignedHeader calldata s) private view {
-        BatchHeader calldata h = s.header;
-        address recovered = ECDSA.recover(_hashTypedDataV4(BatchHeaders.hash(h)), s.signature);
-        address expected = _epochs.signingKeyAt(h.sender, h.epoch);
-        if (expected == address(0) || recovered != expected) revert FraudBadSignature(h.sender, recovered, expected);
-        if (_epochs.workerAt(h.epoch, s.senderIndex) != h.sender)
-            revert FraudNotAtIndex(h.epoch, s.senderIndex, h.sender);
+    /// @notice The block-hash oracle accumulated proofs are judged by.
+    function oracle() external view returns (address) {
+        return address(_oracle);
     }
 
-    function _checkInBatch(
-        BatchHeader calldata hd,
-        bytes calldata data,
-        uint64 time,
-        int64 diff,
-        bytes32[] calldata proof
-    ) private pure {
-        if (!DeltaMerkle.verify(proof, hd.deltasRoot, hd.count, Delta(data, time, diff))) {
-            revert FraudNotTheBatch(hd.deltasRoot, bytes32(0));
-        }
+    // ------------------------------------------------------------------ internals
+
+    /// @dev The key that signed the header under this contract's EIP-712 domain (OpenZeppelin ECDSA:
+    /// malleable s and bad v revert). Whose key it is, {IStaking-punish} checks.
+    function _signer(SignedHeader calldata s) private view returns (address) {
+        return ECDSA.recoverCalldata(_hashTypedDataV4(BatchHeaders.hashCalldata(s.header)), s.signature);
+    }
+
+    function _proofSigner(SignedAccumulatedProof calldata s) private view returns (address) {
+        return ECDSA.recoverCalldata(_hashTypedDataV4(BatchHeaders.hashCalldata(s.proof)), s.signature);
     }
 
     /// @dev The delta's shard (the stream's partition key, the epoch's r and n) is not the header's,
@@ -196,30 +229,18 @@ contract FraudProofs is IFraudProofs, AccessControl, EIP712 {
         bytes calldata data,
         uint32 receiverIndex
     ) private view returns (bool) {
-        IEpochManager.EpochInfo memory info = _epochs.epochInfo(hd.epoch);
         if (_epochs.workerAt(hd.epoch, receiverIndex) != hd.receiver) {
             revert FraudNotAtIndex(hd.epoch, receiverIndex, hd.receiver);
         }
-        if (hd.shard >= info.n) return true;
-        uint32 actual = Sharding.shardOf(_registry.stream(hd.stream).spec.partition, data, info.randomness, info.n);
-        return
-            actual != hd.shard ||
-            !Shuffle.holds(receiverIndex, hd.shard, info.n, info.k, info.randomness, Shuffle.DEFAULT_ROUNDS);
+        (uint32 n, uint16 k, bytes32 r) = _epochs.assignment(hd.epoch);
+        if (hd.shard >= n) return true;
+        uint32 actual = Sharding.shardOf(_registry.partitionOf(hd.stream), data, r, n);
+        return actual != hd.shard || !Shuffle.holds(receiverIndex, hd.shard, n, k, r, Shuffle.DEFAULT_ROUNDS);
     }
 
-    function _punish(Fault fault, address sender, uint64 epoch, uint32 senderIndex) private {
-        uint64 current = _epochs.currentEpoch();
-        uint256 window = _epochs.parameter(IEpochManager.Param.FRAUD_WINDOW_EPOCHS);
-        if (epoch > current || current > epoch + window) revert FraudOutsideWindow(epoch, current, window);
-        bytes32 id = evidenceId(sender, epoch, fault);
-        if (_punished[id]) revert FraudAlreadyPunished(id);
-        _punished[id] = true;
-        // A sender reporting itself is slashed in full and rewarded nothing.
-        address reporter = msg.sender == sender ? address(0) : msg.sender;
-        uint256 amount = _epochs.slash(sender, epoch, senderIndex, _slashBps[fault], reporter);
-        _epochs.jail(sender, uint64(current + 1 + _epochs.parameter(IEpochManager.Param.JAIL_EPOCHS))); // JAIL_EPOCHS ≤ 10^6
-        _epochs.eject(epoch, sender);
-        emit FraudProven(id, fault, sender, epoch, reporter, amount);
+    function _punish(Fault fault, address signer, address sender, uint64 epoch, uint32 senderIndex) private {
+        // A sender reporting itself is slashed in full and rewarded nothing (the EpochManager's rule).
+        _epochs.punish(sender, epoch, senderIndex, signer, uint8(fault), slashBps(fault), msg.sender);
     }
 
     function _state(bytes calldata encoded, bytes32 digest) private pure returns (uint256[64] memory state) {
@@ -230,7 +251,8 @@ contract FraudProofs is IFraudProofs, AccessControl, EIP712 {
 
     function _setSlashBps(Fault fault, uint256 bps) private {
         if (bps > 10_000) revert FraudInvalidBps(bps);
-        _slashBps[fault] = bps;
+        uint256 shift = 16 * uint256(fault);
+        _slashBpsPacked = (_slashBpsPacked & ~(uint256(0xFFFF) << shift)) | (bps << shift);
         emit SlashBpsSet(fault, bps);
     }
 }

@@ -14,21 +14,25 @@ import {IStaking} from "../interfaces/IStaking.sol";
  * @notice Stake accounting for workers, inherited by the EpochManager so that a commit reads and
  * writes one packed worker slot (docs/contracts/staking.md). Not deployable on its own.
  *
- * Accounting rules (checked by the invariant suite):
- * - token balance ≥ totalStaked + totalClaimable;
- * - totalStaked = Σ (active + queued) over workers; totalClaimable = Σ claimable;
+ * Accounting rules (checked by the invariant suites):
+ * - token balance ≥ totalStaked + totalClaimable; the excess is what {burnSlashed} burns;
+ * - totalStaked = Σ (active + queued) over workers; totalClaimable = Σ claimable (both kinds);
  * - a slash takes at most the stake committed for the fault's epoch and at most what is left;
  * - rounding: the slash rounds up (against the slashed worker), the reporter's reward rounds
  *   down (against the reporter); the remainder is burned.
+ *
+ * Punishment is the gas-critical path of every fraud proof: it rewrites slots that exist (the
+ * member slot holds the fault bits, which are also the ejection; a registered reporter's queue
+ * slot holds its reward) and creates none (docs/contracts/staking.md).
  */
+// Many small state variables on purpose: they are packed so that each hot path reads few slots.
+// solhint-disable-next-line max-states-count
 abstract contract Staking is IStaking, AccessControl, ReentrancyGuardTransient {
     using SafeERC20 for IERC20;
     using Checkpoints for Checkpoints.Trace208;
 
     /// @notice Holds the governance parameters (the timelock, from the registry issue on).
     bytes32 public constant GOVERNANCE_ROLE = keccak256("GOVERNANCE_ROLE");
-    /// @notice Held by the slashing contract: slash, jail and eject.
-    bytes32 public constant SLASHER_ROLE = keccak256("SLASHER_ROLE");
 
     /// @notice Where burned stake goes (tokens need not implement burn).
     address public constant BURN_ADDRESS = 0x000000000000000000000000000000000000dEaD;
@@ -48,12 +52,20 @@ abstract contract Staking is IStaking, AccessControl, ReentrancyGuardTransient {
         bool registered; // set by register: a first stake then rewrites a non-empty slot
     }
 
-    /// @dev The unstake queue: a ring of MAX_UNSTAKE_REQUESTS entries.
+    /// @dev The unstake queue (a ring of MAX_UNSTAKE_REQUESTS entries) and the worker's rewards as
+    /// a reporter. `registered` keeps the slot non-zero from registration on, so that crediting a
+    /// reward to a worker rewrites a slot instead of creating one.
     struct Queue {
         uint96 queued;
         uint8 head;
         uint8 length;
+        bool registered;
+        uint128 claimable;
     }
+
+    /// @dev Member slot: worker [0,160) | committed stake [160,248) | fault bits [248,256).
+    uint256 internal constant _MEMBER_STAKE_BITS = 88;
+    uint256 internal constant _MEMBER_FAULTS_SHIFT = 248;
 
     IERC20 private immutable _token;
 
@@ -61,16 +73,31 @@ abstract contract Staking is IStaking, AccessControl, ReentrancyGuardTransient {
     mapping(address worker => Queue) internal _queues;
     mapping(address worker => mapping(uint256 slot => UnstakeRequest)) private _requests;
     mapping(address worker => Checkpoints.Trace208) private _signingKeys;
+    /// @dev The newest signing key and the epoch it signs from (fromEpoch << 160 | key): one read
+    /// answers every epoch since its rotation, the common case of a fraud proof.
+    mapping(address worker => uint256) private _latestSigningKey;
     mapping(address worker => bytes) private _networkAddresses;
+    /// @dev Rewards of reporters that are not registered workers.
     mapping(address account => uint256) private _claimable;
-    uint256 private _totalStaked;
-    uint256 private _totalClaimable;
+    /// @dev (assignment epoch << 32 | index) → member slot (see _MEMBER_*): one fresh slot per commit.
+    mapping(uint256 key => uint256 packed) internal _members;
+    /// @dev Fault bits of (worker << 64 | epoch) for carried epochs, whose member slots belong to
+    /// the epoch they carry (a fault in each epoch is punished once).
+    mapping(uint256 key => uint256 faults) internal _carriedFaults;
+    // One slot: a slash moves stake into rewards with one write.
+    uint128 private _totalStaked;
+    uint128 private _totalClaimable;
 
-    // Parameters that belong to staking (bounds in EpochManager.setParameter).
+    // One slot, read by every punishment: who may punish, and the current epoch.
+    address private _slasher;
+    uint64 internal _currentEpoch;
+
+    // One slot: parameters that belong to staking and punishment (bounds in EpochManager.setParameter).
     uint96 internal _minStake;
     uint64 internal _unbondingPeriod;
     uint16 internal _rewardBps;
     uint32 internal _jailEpochs;
+    uint32 internal _fraudWindowEpochs;
 
     constructor(IERC20 token_) {
         _token = token_;
@@ -78,14 +105,12 @@ abstract contract Staking is IStaking, AccessControl, ReentrancyGuardTransient {
 
     // ------------------------------------------------------------------ hooks for the epoch manager
 
-    /// @dev The epoch whose assignment is in force.
-    function _current() internal view virtual returns (uint64);
-
     /// @dev The epoch that stake queued now is slashable through (withdrawal waits for it).
     function _unlockEpochForRequestNow() internal view virtual returns (uint64);
 
-    /// @dev The worker at `index` of `epoch`'s assignment and its committed stake; reverts if out of range.
-    function _memberAt(uint64 epoch, uint32 index) internal view virtual returns (address worker, uint96 stake);
+    /// @dev The key of the member slot at `index` of `epoch`'s assignment; reverts if the epoch is
+    /// not frozen or `index` out of range.
+    function _memberKey(uint64 epoch, uint32 index) internal view virtual returns (uint256);
 
     // ------------------------------------------------------------------ registration
 
@@ -94,9 +119,10 @@ abstract contract Staking is IStaking, AccessControl, ReentrancyGuardTransient {
         if (_workers[msg.sender].registered) revert StakingAlreadyRegistered(msg.sender);
         require(signingKey != address(0), StakingZeroSigningKey());
         _checkNetworkAddress(networkAddress);
-        _signingKeys[msg.sender].push(uint48(_current()), uint208(uint160(signingKey)));
+        _pushSigningKey(_currentEpoch, signingKey);
         _networkAddresses[msg.sender] = networkAddress;
         _workers[msg.sender].registered = true;
+        _queues[msg.sender].registered = true;
         emit WorkerRegistered(msg.sender, signingKey, networkAddress);
     }
 
@@ -104,9 +130,9 @@ abstract contract Staking is IStaking, AccessControl, ReentrancyGuardTransient {
     function rotateSigningKey(address signingKey) external {
         _checkRegistered(msg.sender);
         require(signingKey != address(0), StakingZeroSigningKey());
-        uint64 fromEpoch = _current() + 1;
+        uint64 fromEpoch = _currentEpoch + 1;
         // A second rotation in the same epoch replaces the pending key (same checkpoint key).
-        _signingKeys[msg.sender].push(uint48(fromEpoch), uint208(uint160(signingKey)));
+        _pushSigningKey(fromEpoch, signingKey);
         emit SigningKeyRotated(msg.sender, signingKey, fromEpoch);
     }
 
@@ -134,15 +160,15 @@ abstract contract Staking is IStaking, AccessControl, ReentrancyGuardTransient {
         Worker storage w = _workers[msg.sender];
         if (!w.registered) revert StakingNotRegistered(msg.sender);
         uint256 queued = _queues[msg.sender].queued;
-        // active + queued must fit 96 bits: it is what a commit records.
-        require(amount != 0 && w.active + queued + amount <= type(uint96).max, StakingInvalidAmount(amount));
+        // active + queued must fit 88 bits: it is what a commit records (the member slot's stake).
+        require(amount != 0 && w.active + queued + amount <= type(uint88).max, StakingInvalidAmount(amount));
         uint256 before = _token.balanceOf(address(this));
         _token.safeTransferFrom(msg.sender, address(this), amount);
         uint256 received = _token.balanceOf(address(this)) - before;
         require(received == amount, StakingTokenShortfall(amount, received));
         uint96 active = w.active + uint96(amount);
         w.active = active;
-        _totalStaked += amount;
+        _totalStaked += uint128(amount); // < 2^88 per call
         emit Staked(msg.sender, amount, active);
     }
 
@@ -156,7 +182,7 @@ abstract contract Staking is IStaking, AccessControl, ReentrancyGuardTransient {
         // A committed worker (to the current or the next epoch) may leave entirely, but may not
         // drop to a stake below the minimum it committed with.
         // (Commits start at epoch 1, so lastEpoch 0 means never committed.)
-        if (remaining != 0 && w.lastEpoch != 0 && w.lastEpoch >= _current()) {
+        if (remaining != 0 && w.lastEpoch != 0 && w.lastEpoch >= _currentEpoch) {
             require(remaining >= _minStake, StakingBelowMinimum(remaining, _minStake));
         }
         Queue storage q = _queues[msg.sender];
@@ -177,7 +203,7 @@ abstract contract Staking is IStaking, AccessControl, ReentrancyGuardTransient {
     /// @inheritdoc IStaking
     function withdraw() external nonReentrant returns (uint256 amount) {
         Queue storage q = _queues[msg.sender];
-        uint64 current = _current();
+        uint64 current = _currentEpoch;
         uint256 head = q.head;
         uint256 length = q.length;
         // Oldest first; stops at the first request still locked (at most MAX_UNSTAKE_REQUESTS steps).
@@ -193,54 +219,148 @@ abstract contract Staking is IStaking, AccessControl, ReentrancyGuardTransient {
         q.head = uint8(head);
         q.length = uint8(length);
         q.queued -= uint96(amount);
-        _totalStaked -= amount;
+        _totalStaked -= uint128(amount);
         _token.safeTransfer(msg.sender, amount);
         emit Withdrawn(msg.sender, amount);
     }
 
     /// @inheritdoc IStaking
     function claimRewards() external nonReentrant returns (uint256 amount) {
-        amount = _claimable[msg.sender];
+        Queue storage q = _queues[msg.sender];
+        uint256 fromQueue = q.claimable;
+        amount = _claimable[msg.sender] + fromQueue;
         require(amount != 0, StakingNothingToClaim(msg.sender));
-        _claimable[msg.sender] = 0;
-        _totalClaimable -= amount;
+        if (fromQueue != 0) q.claimable = 0;
+        if (amount != fromQueue) _claimable[msg.sender] = 0;
+        _totalClaimable -= uint128(amount);
         _token.safeTransfer(msg.sender, amount);
         emit RewardsClaimed(msg.sender, amount);
     }
 
-    // ------------------------------------------------------------------ slashing
+    /// @inheritdoc IStaking
+    function burnSlashed() external nonReentrant returns (uint256 amount) {
+        amount = burnable();
+        if (amount == 0) revert StakingNothingToBurn();
+        _token.safeTransfer(BURN_ADDRESS, amount);
+        emit Burned(amount);
+    }
+
+    // ------------------------------------------------------------------ punishment
 
     /// @inheritdoc IStaking
-    function slash(
+    /// @dev No external call: nothing to re-enter. The gas-critical path of every fraud proof
+    /// (docs/contracts/staking.md): it creates no storage slot when the reporter is a registered
+    /// worker. The fault bits live in the member slot (read anyway), the reward in the reporter's
+    /// queue slot; errors via if/revert (a custom error's arguments are evaluated even when
+    /// `require` passes).
+    function punish(
         address worker,
         uint64 epoch,
         uint32 index,
+        address signer,
+        uint8 fault,
         uint256 bps,
         address reporter
-    ) external onlyRole(SLASHER_ROLE) nonReentrant returns (uint256 amount) {
-        require(bps <= _BPS, StakingInvalidBps(bps));
-        (address member, uint96 committedStake) = _memberAt(epoch, index);
-        require(member == worker, StakingNotInEpoch(epoch, index, worker));
+    ) external returns (uint256 amount) {
+        uint64 current = _currentEpoch; // same slot as _slasher
+        if (msg.sender != _slasher) revert StakingNotSlasher(msg.sender);
+        uint96 committedStake = _recordFault(worker, epoch, index, signer, fault, bps, current);
+        uint32 jailedUntil;
+        (amount, jailedUntil) = _slashStake(worker, committedStake, bps, current);
+        _settle(worker, epoch, fault, reporter, amount, jailedUntil);
+    }
 
-        Worker storage w = _workers[worker];
-        amount = Math.min(
-            Math.mulDiv(committedStake, bps, _BPS, Math.Rounding.Ceil),
-            uint256(w.active) + _queues[worker].queued
-        );
-        if (amount == 0) return 0;
-        // Queued stake first (newest request first): stake on its way out after a fault goes first.
-        uint256 fromQueue = _slashQueue(worker, amount);
-        w.active -= uint96(amount - fromQueue); // amount ≤ active + queued
-
-        uint256 reward = reporter == address(0) ? 0 : Math.mulDiv(amount, _rewardBps, _BPS);
-        uint256 burned = amount - reward;
-        _totalStaked -= amount;
-        if (reward != 0) {
-            _claimable[reporter] += reward;
-            _totalClaimable += reward;
+    /// @dev The rules every fault shares, then sets the fault's bit; returns the stake `worker`
+    /// committed for `epoch`.
+    function _recordFault(
+        address worker,
+        uint64 epoch,
+        uint32 index,
+        address signer,
+        uint8 fault,
+        uint256 bps,
+        uint64 current
+    ) private returns (uint96 committedStake) {
+        if (fault >= 8) revert StakingInvalidFault(fault);
+        if (bps > _BPS) revert StakingInvalidBps(bps);
+        uint256 window = _fraudWindowEpochs;
+        if (epoch > current || current > epoch + window) revert StakingOutsideFraudWindow(epoch, current, window);
+        uint256 key = _memberKey(epoch, index);
+        uint256 packed = _members[key];
+        if (address(uint160(packed)) != worker) revert StakingNotInEpoch(epoch, index, worker);
+        address expected = signingKeyAt(worker, epoch);
+        if (signer != expected || expected == address(0)) revert StakingWrongSigner(worker, epoch, signer, expected);
+        committedStake = uint96((packed >> 160) & ((1 << _MEMBER_STAKE_BITS) - 1));
+        if (key >> 32 == epoch) {
+            uint256 bit = 1 << (_MEMBER_FAULTS_SHIFT + fault);
+            if (packed & bit != 0) revert StakingAlreadyPunished(worker, epoch, fault);
+            _members[key] = packed | bit;
+        } else {
+            // A carried epoch: the member slot is its predecessor's.
+            uint256 carriedKey = (uint256(uint160(worker)) << 64) | epoch;
+            uint256 faults = _carriedFaults[carriedKey];
+            if ((faults >> fault) & 1 != 0) revert StakingAlreadyPunished(worker, epoch, fault);
+            _carriedFaults[carriedKey] = faults | (1 << fault);
         }
-        if (burned != 0) _token.safeTransfer(BURN_ADDRESS, burned);
-        emit Slashed(worker, epoch, amount, reporter, reward, burned);
+    }
+
+    /// @dev Takes `bps` of the committed stake (rounded up, capped at what is left), active stake
+    /// first, then queued stake newest first; jails until `current + 1 + JAIL_EPOCHS`.
+    function _slashStake(
+        address worker,
+        uint96 committedStake,
+        uint256 bps,
+        uint64 current
+    ) private returns (uint256 amount, uint32 jailedUntil) {
+        Worker storage w = _workers[worker];
+        uint256 active = w.active;
+        amount = Math.mulDiv(committedStake, bps, _BPS, Math.Rounding.Ceil);
+        uint256 fromActive = amount;
+        if (amount > active) {
+            // Only now read the queue: stake queued to leave stays slashable.
+            fromActive = active;
+            amount = active + _slashQueue(worker, amount - active);
+        }
+        jailedUntil = w.jailedUntil;
+        // Saturate, never wrap (the slot keeps epochs in 32 bits; JAIL_EPOCHS ≤ 10^6).
+        uint32 until = uint32(Math.min(uint256(current) + 1 + _jailEpochs, type(uint32).max));
+        if (until > jailedUntil) jailedUntil = until;
+        // One write of the worker slot: active and jailedUntil share it.
+        (w.active, w.jailedUntil) = (uint96(active - fromActive), jailedUntil);
+    }
+
+    /// @dev The reward (REWARD_BPS of the slash, rounded down; none when the reporter is absent or
+    /// the worker itself) goes to the reporter's queue slot if it is a registered worker, else to
+    /// its claimable balance; then the ledger and the event.
+    function _settle(
+        address worker,
+        uint64 epoch,
+        uint8 fault,
+        address reporter,
+        uint256 amount,
+        uint32 jailedUntil
+    ) private {
+        uint256 reward = reporter == address(0) || reporter == worker ? 0 : Math.mulDiv(amount, _rewardBps, _BPS);
+        if (reward != 0) {
+            Queue storage q = _queues[reporter];
+            if (q.registered)
+                q.claimable += uint128(reward); // reward < 2^88
+            else _claimable[reporter] += reward;
+        }
+        _totalStaked -= uint128(amount);
+        _totalClaimable += uint128(reward);
+        emit Slashed(worker, epoch, fault, amount, reward == 0 ? address(0) : reporter, reward, jailedUntil);
+    }
+
+    /// @notice Sets the contract allowed to punish (the FraudProofs contract). GOVERNANCE_ROLE.
+    function setSlasher(address slasher_) external onlyRole(GOVERNANCE_ROLE) {
+        _slasher = slasher_;
+        emit SlasherSet(slasher_);
+    }
+
+    /// @notice The contract allowed to punish.
+    function slasher() external view returns (address) {
+        return _slasher;
     }
 
     /// @dev Takes up to `amount` from `worker`'s unstake requests, newest first; returns what it took.
@@ -260,15 +380,6 @@ abstract contract Staking is IStaking, AccessControl, ReentrancyGuardTransient {
         }
         q.length = uint8(length);
         q.queued -= uint96(taken);
-    }
-
-    /// @inheritdoc IStaking
-    function jail(address worker, uint64 untilEpoch) external onlyRole(SLASHER_ROLE) {
-        Worker storage w = _workers[worker];
-        // Saturate, never wrap: the slot keeps epochs in 32 bits.
-        uint32 until = uint32(Math.min(untilEpoch, type(uint32).max));
-        if (until > w.jailedUntil) w.jailedUntil = until;
-        emit Jailed(worker, w.jailedUntil);
     }
 
     // ------------------------------------------------------------------ views
@@ -293,6 +404,8 @@ abstract contract Staking is IStaking, AccessControl, ReentrancyGuardTransient {
 
     /// @inheritdoc IStaking
     function signingKeyAt(address worker, uint64 epoch) public view returns (address) {
+        uint256 latest = _latestSigningKey[worker];
+        if (latest >> 160 <= epoch) return address(uint160(latest)); // zero when never registered
         return address(uint160(_signingKeys[worker].upperLookupRecent(uint48(epoch))));
     }
 
@@ -303,7 +416,12 @@ abstract contract Staking is IStaking, AccessControl, ReentrancyGuardTransient {
 
     /// @inheritdoc IStaking
     function claimableOf(address account) external view returns (uint256) {
-        return _claimable[account];
+        return _claimable[account] + _queues[account].claimable;
+    }
+
+    /// @inheritdoc IStaking
+    function burnable() public view returns (uint256) {
+        return _token.balanceOf(address(this)) - _totalStaked - _totalClaimable;
     }
 
     /// @inheritdoc IStaking
@@ -320,6 +438,11 @@ abstract contract Staking is IStaking, AccessControl, ReentrancyGuardTransient {
 
     function _checkRegistered(address worker) internal view {
         if (!_workers[worker].registered) revert StakingNotRegistered(worker);
+    }
+
+    function _pushSigningKey(uint64 fromEpoch, address signingKey) private {
+        _signingKeys[msg.sender].push(uint48(fromEpoch), uint208(uint160(signingKey)));
+        _latestSigningKey[msg.sender] = (uint256(fromEpoch) << 160) | uint160(signingKey);
     }
 
     function _checkNetworkAddress(bytes calldata networkAddress) private pure {

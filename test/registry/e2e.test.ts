@@ -155,10 +155,7 @@ describe("registry end to end: manifest → Arweave → timelock → syncGraph",
 
     // The deployer keeps nothing.
     for (const [c, roles] of [
-      [
-        fx.epochs,
-        [await fx.epochs.DEFAULT_ADMIN_ROLE(), await fx.epochs.GOVERNANCE_ROLE(), await fx.epochs.SLASHER_ROLE()],
-      ],
+      [fx.epochs, [await fx.epochs.DEFAULT_ADMIN_ROLE(), await fx.epochs.GOVERNANCE_ROLE()]],
       [registry, [await registry.DEFAULT_ADMIN_ROLE(), await registry.REGISTRAR_ROLE()]],
       [
         timelock,
@@ -168,6 +165,7 @@ describe("registry end to end: manifest → Arweave → timelock → syncGraph",
       for (const role of roles)
         expect(await c.hasRole(role, deployer.address), `deployer role ${role}`).to.equal(false);
     }
+    expect(await fx.epochs.slasher(), "the deployer is not the slasher").to.not.equal(deployer.address);
     expect(await fx.beacon.owner()).to.equal(tl);
     expect(await fx.epochs.hasRole(await fx.epochs.GOVERNANCE_ROLE(), tl)).to.equal(true);
 

@@ -312,16 +312,6 @@ contract ParameterTest is EpochsBase {
         vm.prank(_worker(1));
         em.commit(1); // window opened under the old minimum
     }
-
-    function test_eject_onlySlasher_andRecorded() public {
-        address[] memory ws = _startEpochOne(3);
-        vm.expectRevert();
-        em.eject(1, ws[0]);
-        vm.prank(slasher);
-        em.eject(1, ws[0]);
-        assertTrue(em.isEjected(1, ws[0]), "ejected");
-        assertFalse(em.isEjected(1, ws[1]), "others not");
-    }
 }
 
 contract BeaconTest is EpochsBase {

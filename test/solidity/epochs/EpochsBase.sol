@@ -59,9 +59,8 @@ abstract contract EpochsBase is Test {
         coord.addConsumer(subId, address(beacon));
         em = new EpochManager(IERC20(address(token)), IRandomnessBeacon(address(beacon)), governance, _params());
         beacon.setRequester(address(em));
-        bytes32 slasherRole = em.SLASHER_ROLE();
         vm.prank(governance);
-        em.grantRole(slasherRole, slasher);
+        em.setSlasher(slasher);
     }
 
     function _worker(uint256 i) internal pure returns (address) {
@@ -113,6 +112,19 @@ abstract contract EpochsBase is Test {
         if (em.epochInfo(next).assignmentEpoch == next) _fulfil();
         _warpTo(em.epochInfo(next - 1).end);
         em.advance();
+    }
+
+    /// Punishes `w` (whose signing key is itself, see _join) through the slasher.
+    function _punish(
+        address w,
+        uint64 epoch,
+        uint32 index,
+        uint8 fault,
+        uint256 bps,
+        address rep
+    ) internal returns (uint256) {
+        vm.prank(slasher);
+        return em.punish(w, epoch, index, w, fault, bps, rep);
     }
 
     /// Committed workers in epoch 1, which becomes current.

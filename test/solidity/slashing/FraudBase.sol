@@ -3,6 +3,8 @@ pragma solidity ^0.8.27;
 
 import {EpochsBase} from "../epochs/EpochsBase.sol";
 import {FraudProofs} from "../../../contracts/slashing/FraudProofs.sol";
+import {BlockHashOracle} from "../../../contracts/oracle/BlockHashOracle.sol";
+import {IBlockHashOracle} from "../../../contracts/interfaces/IBlockHashOracle.sol";
 import {IFraudProofs} from "../../../contracts/interfaces/IFraudProofs.sol";
 import {OperatorRegistry} from "../../../contracts/registry/OperatorRegistry.sol";
 import {IOperatorRegistry} from "../../../contracts/interfaces/IOperatorRegistry.sol";
@@ -17,6 +19,7 @@ import {Shuffle} from "../../../contracts/libraries/Shuffle.sol";
 /// stream; the fraud-proof contract holding the slasher role.
 abstract contract FraudBase is EpochsBase {
     FraudProofs internal fraud;
+    BlockHashOracle internal oracle;
     OperatorRegistry internal registry;
     bytes32 internal constant STREAM = keccak256("transfers");
     uint256[4] internal workerKeys = [uint256(0xA1), 0xA2, 0xA3, 0xA4];
@@ -34,15 +37,16 @@ abstract contract FraudBase is EpochsBase {
         s.schemaHash = keccak256("schema");
         s.partition = PartitionSpec(KeyKind.WHOLE, 0, 0);
         registry.registerStream(s);
+        oracle = new BlockHashOracle(governance);
         fraud = new FraudProofs(
             IEpochManager(address(em)),
             IOperatorRegistry(address(registry)),
+            IBlockHashOracle(address(oracle)),
             governance,
             [uint256(5_000), 5_000, 5_000, 5_000, 5_000]
         );
-        bytes32 role = em.SLASHER_ROLE();
         vm.prank(governance);
-        em.grantRole(role, address(fraud));
+        em.setSlasher(address(fraud));
         for (uint256 i; i < 4; ++i) {
             ws[i] = vm.addr(workerKeys[i]);
             token.mint(ws[i], MIN_STAKE);

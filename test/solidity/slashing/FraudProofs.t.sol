@@ -3,6 +3,7 @@ pragma solidity ^0.8.27;
 
 import {FraudBase} from "./FraudBase.sol";
 import {IFraudProofs} from "../../../contracts/interfaces/IFraudProofs.sol";
+import {IStaking} from "../../../contracts/interfaces/IStaking.sol";
 import {BatchHeaders, BatchHeader} from "../../../contracts/libraries/BatchHeaders.sol";
 import {DeltaMerkle, Delta} from "../../../contracts/libraries/DeltaMerkle.sol";
 import {LtHash} from "../../../contracts/libraries/LtHash.sol";
@@ -27,10 +28,7 @@ contract EquivocationTest is FraudBase {
         assertEq(em.stakeOf(sender).jailedUntil, 1 + 1 + 3, "jailed JAIL_EPOCHS after the next");
         assertTrue(fraud.punished(sender, 1, IFraudProofs.Fault.EQUIVOCATION), "recorded");
         vm.expectRevert(
-            abi.encodeWithSelector(
-                IFraudProofs.FraudAlreadyPunished.selector,
-                fraud.evidenceId(sender, 1, IFraudProofs.Fault.EQUIVOCATION)
-            )
+            abi.encodeWithSelector(IStaking.StakingAlreadyPunished.selector, sender, 1, IFraudProofs.Fault.EQUIVOCATION)
         );
         fraud.proveEquivocation(b, a);
     }
@@ -62,6 +60,13 @@ contract EquivocationTest is FraudBase {
             abi.encodeWithSelector(IFraudProofs.FraudBadSignature.selector, a.header.sender, vm.addr(other), expected)
         );
         fraud.proveEquivocation(a, b);
+        // Both by another worker's key: consistent, but not the sender's.
+        a.signature = _sign(a.header, other, fraud.domainSeparator());
+        vm.expectRevert(
+            abi.encodeWithSelector(IStaking.StakingWrongSigner.selector, a.header.sender, 1, vm.addr(other), expected)
+        );
+        fraud.proveEquivocation(a, b);
+        a.signature = _sign(a.header, _signingKeyOf(a.header.sender), fraud.domainSeparator());
         // Another chain id, and another verifying contract.
         for (uint256 i; i < 2; ++i) {
             bytes32 domain =
@@ -97,7 +102,7 @@ contract EquivocationTest is FraudBase {
         uint32 wrong = (a.senderIndex + 1) % n;
         a.senderIndex = wrong;
         b.senderIndex = wrong;
-        vm.expectRevert(abi.encodeWithSelector(IFraudProofs.FraudNotAtIndex.selector, 1, wrong, a.header.sender));
+        vm.expectRevert(abi.encodeWithSelector(IStaking.StakingNotInEpoch.selector, 1, wrong, a.header.sender));
         fraud.proveEquivocation(a, b);
     }
 
@@ -112,7 +117,9 @@ contract EquivocationTest is FraudBase {
     function test_window_closesAfterFraudWindowEpochs() public {
         (IFraudProofs.SignedHeader memory a, IFraudProofs.SignedHeader memory b) = _pair();
         while (em.currentEpoch() <= 1 + WINDOW) _advanceAfterFulfil(); // carried epochs
-        vm.expectRevert(abi.encodeWithSelector(IFraudProofs.FraudOutsideWindow.selector, 1, em.currentEpoch(), WINDOW));
+        vm.expectRevert(
+            abi.encodeWithSelector(IStaking.StakingOutsideFraudWindow.selector, 1, em.currentEpoch(), WINDOW)
+        );
         fraud.proveEquivocation(a, b);
     }
 }
