@@ -3,3 +3,4 @@ export * from "./math/index.js";
 export * from "./arweave/ids.js";
 export * from "./registry/graphHash.js";
 export * from "./registry/syncGraph.js";
+export * from "./oracle/headers.js";

@@ -4,7 +4,8 @@ pragma solidity ^0.8.27;
 import {FraudBase} from "./FraudBase.sol";
 import {IFraudProofs} from "../../../contracts/interfaces/IFraudProofs.sol";
 import {IStaking} from "../../../contracts/interfaces/IStaking.sol";
-import {BatchHeaders, BatchHeader} from "../../../contracts/libraries/BatchHeaders.sol";
+import {BatchHeaders, BatchHeader, AccumulatedProof} from "../../../contracts/libraries/BatchHeaders.sol";
+import {IBlockHashOracle} from "../../../contracts/interfaces/IBlockHashOracle.sol";
 import {DeltaMerkle, Delta} from "../../../contracts/libraries/DeltaMerkle.sol";
 import {LtHash} from "../../../contracts/libraries/LtHash.sol";
 import {ECDSA} from "@openzeppelin/contracts/utils/cryptography/ECDSA.sol";
@@ -296,5 +297,138 @@ contract BrokenChainTest is FraudBase {
             abi.encodeWithSelector(IFraudProofs.FraudStateMismatch.selector, h0.header.cumulativeMsh, keccak256(fake))
         );
         fraud.proveBrokenChain(h0, h1, fake, b1);
+    }
+}
+
+contract AccumulatedProofTest is FraudBase {
+    uint256 internal constant FOREIGN = 8453;
+
+    function _proof(
+        uint32 s,
+        uint64 seq,
+        uint256 chainId,
+        uint64 number,
+        bytes32 blockHash,
+        bytes32 cumulative
+    ) internal view returns (AccumulatedProof memory) {
+        return AccumulatedProof(1, STREAM, 0, em.workerAt(1, s), seq, chainId, number, blockHash, cumulative);
+    }
+
+    function _signedProof(
+        AccumulatedProof memory p,
+        uint256 key
+    ) internal view returns (IFraudProofs.SignedAccumulatedProof memory) {
+        bytes32 digest = BatchHeaders.typedDataHash(fraud.domainSeparator(), BatchHeaders.hash(p));
+        (uint8 v, bytes32 rr, bytes32 ss) = vm.sign(key, digest);
+        return IFraudProofs.SignedAccumulatedProof(p, abi.encodePacked(rr, ss, v), em.indexOf(1, p.sender));
+    }
+
+    function _signedProof(
+        AccumulatedProof memory p
+    ) internal view returns (IFraudProofs.SignedAccumulatedProof memory) {
+        return _signedProof(p, _signingKeyOf(p.sender));
+    }
+
+    function test_falseBlockHash_foreignAnchoredBlock_isPunishedOnce() public {
+        vm.prank(governance);
+        oracle.setAnchor(FOREIGN, 500, keccak256("canonical"));
+        IFraudProofs.SignedAccumulatedProof memory p = _signedProof(_proof(1, 3, FOREIGN, 500, keccak256("lie"), 0));
+        address sender = p.proof.sender;
+        fraud.proveFalseBlockHash(p);
+        assertEq(em.stakeOf(sender).active, MIN_STAKE / 2, "half slashed");
+        assertTrue(fraud.punished(sender, 1, IFraudProofs.Fault.INVALID_ACCUMULATED_PROOF), "recorded");
+        assertTrue(em.isEjected(1, sender), "ejected");
+        vm.expectRevert(
+            abi.encodeWithSelector(
+                IStaking.StakingAlreadyPunished.selector,
+                sender,
+                1,
+                IFraudProofs.Fault.INVALID_ACCUMULATED_PROOF
+            )
+        );
+        fraud.proveFalseBlockHash(p);
+    }
+
+    function test_trueBlockHash_isNoFault_localRecentBlock() public {
+        uint64 b = uint64(block.number - 1);
+        vm.setBlockhash(b, keccak256("real"));
+        IFraudProofs.SignedAccumulatedProof memory honest = _signedProof(
+            _proof(1, 0, block.chainid, b, keccak256("real"), 0)
+        );
+        vm.expectRevert(
+            abi.encodeWithSelector(IFraudProofs.FraudNoFault.selector, IFraudProofs.Fault.INVALID_ACCUMULATED_PROOF)
+        );
+        fraud.proveFalseBlockHash(honest);
+        fraud.proveFalseBlockHash(_signedProof(_proof(1, 0, block.chainid, b, keccak256("fake"), 0)));
+    }
+
+    function test_unknownBlock_reverts_neverSlashes() public {
+        address sender = em.workerAt(1, 2);
+        uint256 before = em.stakeOf(sender).active;
+        IFraudProofs.SignedAccumulatedProof memory foreign = _signedProof(_proof(2, 0, FOREIGN, 7, keccak256("x"), 0));
+        vm.expectRevert(abi.encodeWithSelector(IBlockHashOracle.OracleUnknownBlock.selector, FOREIGN, 7));
+        fraud.proveFalseBlockHash(foreign);
+        uint64 future = uint64(block.number + 10);
+        IFraudProofs.SignedAccumulatedProof memory ahead = _signedProof(
+            _proof(2, 0, block.chainid, future, keccak256("x"), 0)
+        );
+        vm.expectRevert(abi.encodeWithSelector(IBlockHashOracle.OracleUnknownBlock.selector, block.chainid, future));
+        fraud.proveFalseBlockHash(ahead);
+        assertEq(em.stakeOf(sender).active, before, "nothing slashed");
+    }
+
+    function test_falseBlockHash_refusesAnotherWorkersKeyOrDomain() public {
+        vm.prank(governance);
+        oracle.setAnchor(FOREIGN, 500, keccak256("canonical"));
+        AccumulatedProof memory p = _proof(1, 0, FOREIGN, 500, keccak256("lie"), 0);
+        uint256 other = _signingKeyOf(p.sender) == signingKeys[0] ? signingKeys[1] : signingKeys[0];
+        IFraudProofs.SignedAccumulatedProof memory byOther = _signedProof(p, other); // before expectRevert
+        vm.expectRevert(
+            abi.encodeWithSelector(
+                IStaking.StakingWrongSigner.selector,
+                p.sender,
+                1,
+                vm.addr(other),
+                vm.addr(_signingKeyOf(p.sender))
+            )
+        );
+        fraud.proveFalseBlockHash(byOther);
+        IFraudProofs.SignedAccumulatedProof memory s = _signedProof(p);
+        s.proof.epoch = 2; // not what was signed: recovers to some other key
+        vm.expectRevert();
+        fraud.proveFalseBlockHash(s);
+    }
+
+    function test_contradictedProof_isPunished_consistentIsNoFault() public {
+        Delta[] memory d = _one(_deltaInShard(0, 1));
+        uint32 s = _holder(0, 0);
+        IFraudProofs.SignedHeader memory h = _signed(_header(s, 0, _holder(0, 1), 0, 0, d, _msh(d)));
+        IFraudProofs.SignedAccumulatedProof memory same = _signedProof(_proof(s, 0, FOREIGN, 1, 0, _msh(d)));
+        vm.expectRevert(
+            abi.encodeWithSelector(IFraudProofs.FraudNoFault.selector, IFraudProofs.Fault.INVALID_ACCUMULATED_PROOF)
+        );
+        fraud.proveContradictedProof(same, h);
+        IFraudProofs.SignedAccumulatedProof memory otherSeq = _signedProof(_proof(s, 1, FOREIGN, 1, 0, 0));
+        vm.expectRevert(IFraudProofs.FraudUnrelatedHeaders.selector);
+        fraud.proveContradictedProof(otherSeq, h);
+        IFraudProofs.SignedAccumulatedProof memory lie = _signedProof(_proof(s, 0, FOREIGN, 1, 0, keccak256("other")));
+        // The header signed by another worker: the two items must share a signer.
+        uint256 other = _signingKeyOf(h.header.sender) == signingKeys[0] ? signingKeys[1] : signingKeys[0];
+        IFraudProofs.SignedHeader memory forged = IFraudProofs.SignedHeader(
+            h.header,
+            _sign(h.header, other, fraud.domainSeparator()),
+            h.senderIndex
+        );
+        vm.expectRevert(
+            abi.encodeWithSelector(
+                IFraudProofs.FraudBadSignature.selector,
+                h.header.sender,
+                vm.addr(other),
+                vm.addr(_signingKeyOf(h.header.sender))
+            )
+        );
+        fraud.proveContradictedProof(lie, forged);
+        fraud.proveContradictedProof(lie, h);
+        assertEq(em.stakeOf(h.header.sender).active, MIN_STAKE / 2, "slashed");
     }
 }

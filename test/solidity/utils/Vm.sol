@@ -17,6 +17,7 @@ interface Vm {
     function assume(bool condition) external pure;
     function label(address account, string calldata newLabel) external;
     function chainId(uint256 newChainId) external;
+    function setBlockhash(uint256 blockNumber, bytes32 blockHash) external;
 
     // Reverts and events
     function expectRevert() external;
