@@ -75,7 +75,11 @@ contract StreamInbox is IStreamInbox, AccessControl {
     /// @inheritdoc IStreamInbox
     function head(bytes32 stream) external view returns (uint64 count, uint64 lastBlock, bytes32 digest) {
         Head storage h = _heads[stream];
-        return (h.count, h.lastBlock, h.lastBlock == 0 ? LtHash.digest(_empty()) : _checkpoints[stream][h.lastBlock]);
+        if (h.lastBlock == 0) {
+            uint256[64] memory empty;
+            return (0, 0, LtHash.digest(empty));
+        }
+        return (h.count, h.lastBlock, _checkpoints[stream][h.lastBlock]);
     }
 
     /// @inheritdoc IStreamInbox
@@ -93,6 +97,4 @@ contract StreamInbox is IStreamInbox, AccessControl {
     function isAppender(bytes32 stream, address account) external view returns (bool) {
         return _appenders[stream][account];
     }
-
-    function _empty() private pure returns (uint256[64] memory s) {}
 }
