@@ -1,4 +1,4 @@
-import { encodeRlp, getBytes, keccak256, toBeArray, type Provider } from "ethers";
+import { encodeRlp, getBytes, keccak256, toBeArray } from "ethers";
 import { MaruError } from "../errors/base.js";
 
 /**
@@ -90,6 +90,9 @@ export function encodeBlockHeader(b: RpcBlock): string {
   return encoded;
 }
 
+/** Anything that sends JSON-RPC requests (an ethers `JsonRpcProvider` does). */
+export type RpcSender = { send(method: string, params: unknown[]): Promise<unknown> };
+
 /**
  * The headers `BlockHashOracle.proveAncestors(chainId, from, headers)` needs to prove block `to`
  * (< from): the headers of `from`, `from - 1`, …, `to + 1`, newest first, each checked against its
@@ -101,11 +104,7 @@ export function encodeBlockHeader(b: RpcBlock): string {
  * await oracle.proveAncestors(chainId, tip - 8_000n, headers);
  * ```
  */
-export async function ancestorWalk(
-  provider: Pick<Provider, "send"> | { send(method: string, params: unknown[]): Promise<unknown> },
-  from: bigint,
-  to: bigint,
-): Promise<string[]> {
+export async function ancestorWalk(provider: RpcSender, from: bigint, to: bigint): Promise<string[]> {
   if (to >= from) throw new MaruError(`ancestorWalk walks back: \`to\` (${to}) must be below \`from\` (${from})`);
   const out: string[] = [];
   for (let n = from; n > to; --n) {
