@@ -1,7 +1,7 @@
 // Gas of fraud proofs (receipt gasUsed of the prove* transaction), for bench/gas.bench.ts.
 import type { HardhatEthers } from "@nomicfoundation/hardhat-ethers/types";
 import type { NetworkHelpers } from "@nomicfoundation/hardhat-network-helpers/types";
-import { Wallet, getBytes, hexlify, id, toBeHex, ZeroHash } from "ethers";
+import { getBytes, hexlify, id, toBeHex, ZeroHash } from "ethers";
 import {
   deltaProof,
   deltasRoot,
@@ -9,86 +9,19 @@ import {
   Permutation,
   Sharder,
   contentHash,
-  EIP712_TYPES,
   type AccumulatedProof,
   type BatchHeader,
   type Delta,
 } from "../client/index.js";
-import { deployEpochs, joinWorker, PARAMS, requestIdOf } from "../test/epochs/fixture.js";
+import { deployFraudEpoch, type FraudEpoch } from "../test/slashing/fixture.js";
 import { streamSpec } from "../test/registry/fixture.js";
-
-type Fx = Awaited<ReturnType<typeof deployEpochs>>;
-
-/** Epoch 1 with `n` workers; the first four are EOAs whose signing keys we hold. */
-async function setUp(ethers: HardhatEthers, helpers: NetworkHelpers, n: number) {
-  const fx: Fx = await deployEpochs(ethers);
-  const registry = await ethers.deployContract("OperatorRegistry", [fx.admin.address]);
-  await registry.registerStream(streamSpec("transfers", 0, { kind: 0, offset: 0, length: 0 }));
-  const oracle = await ethers.deployContract("BlockHashOracle", [fx.admin.address]);
-  const fraud = await ethers.deployContract("FraudProofs", [
-    await fx.epochs.getAddress(),
-    await registry.getAddress(),
-    await oracle.getAddress(),
-    fx.admin.address,
-    [5000, 5000, 5000, 5000, 5000],
-  ]);
-  await fx.epochs.setSlasher(await fraud.getAddress());
-  const keys: Array<Pick<Wallet, "address" | "signTypedData">> = [];
-  for (const w of fx.others.slice(0, 4)) {
-    // Fixed keys: random ones change the signatures' zero bytes, and so the calldata gas, every run.
-    const key = new Wallet(id(`maru-bench-signing-key-${keys.length}`));
-    keys.push(key);
-    await joinWorker(fx, w, { signingKey: key.address });
-    await fx.epochs.connect(w).commit(1);
-  }
-  const bulk = await ethers.deployContract("BulkWorkers");
-  for (let done = 4; done < n; done += 40) {
-    await (
-      await bulk.spawn(
-        await fx.epochs.getAddress(),
-        await fx.token.getAddress(),
-        PARAMS.minStake,
-        1,
-        Math.min(40, n - done),
-        { gasLimit: 16_000_000 },
-      )
-    ).wait();
-  }
-  await helpers.time.increaseTo((await fx.epochs.epochInfo(0)).commitDeadline);
-  await fx.epochs.freeze(1);
-  await fx.coordinator.fulfillRandomWords(await requestIdOf(fx.epochs, 1), await fx.beacon.getAddress());
-  await helpers.time.increaseTo((await fx.epochs.epochInfo(0)).end);
-  await fx.epochs.advance();
-  const r = await fx.epochs.randomness(1);
-  const domain = {
-    name: "Maru",
-    version: "1",
-    chainId: (await ethers.provider.getNetwork()).chainId,
-    verifyingContract: await fraud.getAddress(),
-  };
-  const sign = async (h: BatchHeader, i: number) => ({
-    header: h,
-    signature: await keys[i].signTypedData(domain, { BatchHeader: [...EIP712_TYPES.BatchHeader] }, h),
-    senderIndex: i,
-  });
-  const signProof = async (p: AccumulatedProof, i: number) => ({
-    proof: p,
-    signature: await keys[i].signTypedData(domain, { AccumulatedProof: [...EIP712_TYPES.AccumulatedProof] }, p),
-    senderIndex: i,
-  });
-  const workers = fx.others.slice(0, 4);
-  // Evidence is submitted by a worker (receivers are the ones who see faults): worker 3, except
-  // about itself, where worker 2 reports. Its reward goes to a slot it already has.
-  const byWorker = (accused: number) => fraud.connect(workers[accused === 3 ? 2 : 3]);
-  return { fx, fraud, byWorker, r, n, sign, signProof, workers };
-}
 
 type Tx = Promise<{ wait(): Promise<{ gasUsed: bigint; hash: string } | null> }>;
 /** Called with each measured transaction's name and hash (bench/fraud.trace.ts breaks them down). */
 export type OnTx = (name: string, hash: string) => Promise<void>;
 
 function header(
-  s: Awaited<ReturnType<typeof setUp>>,
+  s: FraudEpoch,
   sender: number,
   shard: number,
   receiver: string,
@@ -125,7 +58,7 @@ export async function measureFraudGas(
     out[name] = Number(receipt.gasUsed);
   };
   for (const n of [4, 10_000]) {
-    const s = await setUp(ethers, helpers, n);
+    const s = await deployFraudEpoch(ethers, helpers, n);
     const sharder = new Sharder(s.r, n);
     const perm = new Permutation(s.r, n);
     // A depth-16 batch (2^15 + 1 deltas) whose first delta belongs to another shard than the header's.
@@ -144,7 +77,7 @@ export async function measureFraudGas(
       s.byWorker(0).proveMisroutedDelta(await s.sign(h, 0), deltas[0].data, 1n, 1n, proof, receiverIndex),
     );
   }
-  const s = await setUp(ethers, helpers, 4);
+  const s = await deployFraudEpoch(ethers, helpers, 4);
   const d1 = [{ data: "0x01", time: 1n, diff: 1n }];
   const d2 = [{ data: "0x02", time: 1n, diff: 1n }];
   const recv = s.workers[1].address;
