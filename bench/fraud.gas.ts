@@ -98,16 +98,45 @@ export async function measureFraudGas(
       await s.sign(header(s, 2, 0, recv, 0n, d2), 2),
     ),
   );
-  // Broken chain: the cumulative of batch 1 is not batch 0 + batch 1.
-  const h0 = header(s, 1, 0, recv, 0n, d1);
-  const h1 = header(s, 1, 0, recv, 1n, d2, { prev: contentHash(h0), cumulativeMsh: ZeroHash.replace(/0$/, "1") });
+  // Broken chain: the cumulative of batch 1 is not batch 0 + batch 1. `prev` links, so batch 0's
+  // header goes unsigned (batch 1's signature covers its content).
+  const brokenChain = async (w: number) => {
+    const h0 = header(s, w, 0, recv, 0n, d1);
+    const h1 = header(s, w, 0, recv, 1n, d2, { prev: contentHash(h0), cumulativeMsh: ZeroHash.replace(/0$/, "1") });
+    return { h0: { ...(await s.sign(h0, w)), signature: "0x" }, h1: await s.sign(h1, w) };
+  };
+  const chain1 = await brokenChain(1);
+  // The batch as its deltas (one here): what a small batch costs.
   await gasOf(
     "fraud.brokenChain",
+    s.byWorker(1).proveBrokenChainWithDeltas(chain1.h0, chain1.h1, hexlify(new LtHash16().addAll(d1).toBytes()), d2),
+  );
+  // Where the deltas form stops paying off: a batch of four.
+  {
+    const four: Delta[] = Array.from({ length: 4 }, (_, i) => ({ data: toBeHex(i + 100, 32), time: 3n, diff: 1n }));
+    const h0 = header(s, 0, 0, recv, 0n, d1);
+    const h1 = header(s, 0, 0, recv, 1n, four, { prev: contentHash(h0), cumulativeMsh: ZeroHash.replace(/0$/, "1") });
+    await gasOf(
+      "fraud.brokenChain.deltas4",
+      s
+        .byWorker(0)
+        .proveBrokenChainWithDeltas(
+          { ...(await s.sign(h0, 0)), signature: "0x" },
+          await s.sign(h1, 0),
+          hexlify(new LtHash16().addAll(d1).toBytes()),
+          four,
+        ),
+    );
+  }
+  // The batch as its full LtHash state: any batch size, on the EIP-7623 calldata floor.
+  const chain3 = await brokenChain(3);
+  await gasOf(
+    "fraud.brokenChain.fullStates",
     s
-      .byWorker(1)
+      .byWorker(3)
       .proveBrokenChain(
-        await s.sign(h0, 1),
-        await s.sign(h1, 1),
+        chain3.h0,
+        chain3.h1,
         hexlify(new LtHash16().addAll(d1).toBytes()),
         hexlify(new LtHash16().addAll(d2).toBytes()),
       ),

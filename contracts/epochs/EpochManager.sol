@@ -286,7 +286,7 @@ contract EpochManager is IEpochManager, Staking {
     /// FREEZE_LEAD < EPOCH_DURATION, UNBONDING_PERIOD > FRAUD_WINDOW_EPOCHS × EPOCH_DURATION.
     /// (Withdrawals also wait for the fraud window in epochs, whatever epochs last.)
     function _bounds(Param param) private view returns (uint256 min, uint256 max) {
-        if (param == Param.MIN_STAKE) return (1, type(uint96).max);
+        if (param == Param.MIN_STAKE) return (1, type(uint88).max); // stake itself stays below 2^88
         if (param == Param.UNBONDING_PERIOD) return (uint256(_fraudWindowEpochs) * _epochDuration + 1, 365 days);
         if (param == Param.REWARD_BPS) return (0, _BPS);
         if (param == Param.JAIL_EPOCHS) return (1, 1_000_000);

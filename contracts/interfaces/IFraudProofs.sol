@@ -82,6 +82,15 @@ interface IFraudProofs {
         bytes calldata nextBatchState
     ) external;
 
+    /// @notice {proveBrokenChain} with the new batch given as its deltas instead of its LtHash state
+    /// (cheaper for batches of a few deltas; ≤ MAX_BATCH).
+    function proveBrokenChainWithDeltas(
+        SignedHeader calldata prevHeader,
+        SignedHeader calldata next,
+        bytes calldata prevCumulativeState,
+        Delta[] calldata nextDeltas
+    ) external;
+
     /// @notice A signed accumulated proof whose block hash is not the canonical hash of its block
     /// (per the block-hash oracle). Reverts with OracleUnknownBlock when the oracle cannot establish
     /// the block: such evidence never slashes.

@@ -298,6 +298,66 @@ contract BrokenChainTest is FraudBase {
         );
         fraud.proveBrokenChain(h0, h1, fake, b1);
     }
+
+    function test_brokenChain_linkedPrevNeedsNoSignature() public {
+        (
+            IFraudProofs.SignedHeader memory h0,
+            IFraudProofs.SignedHeader memory h1,
+            bytes memory c0,
+            bytes memory b1
+        ) = _chain(keccak256("wrong"));
+        h0.signature = ""; // h1's prev commits to h0's content
+        fraud.proveBrokenChain(h0, h1, c0, b1);
+        assertTrue(fraud.punished(h1.header.sender, 1, IFraudProofs.Fault.BROKEN_CHAIN), "punished");
+    }
+
+    function test_brokenChain_unlinkedPrevMustBeTheSendersOwn() public {
+        (
+            IFraudProofs.SignedHeader memory h0,
+            IFraudProofs.SignedHeader memory h1,
+            bytes memory c0,
+            bytes memory b1
+        ) = _chain(0);
+        h1.header.prev = keccak256("another history");
+        h1 = _signed(h1.header);
+        uint256 other = _signingKeyOf(h0.header.sender) == signingKeys[0] ? signingKeys[1] : signingKeys[0];
+        h0.signature = _sign(h0.header, other, fraud.domainSeparator()); // a made-up previous header
+        vm.expectRevert(
+            abi.encodeWithSelector(
+                IFraudProofs.FraudBadSignature.selector,
+                h1.header.sender,
+                vm.addr(other),
+                vm.addr(_signingKeyOf(h1.header.sender))
+            )
+        );
+        fraud.proveBrokenChain(h0, h1, c0, b1);
+    }
+
+    function test_brokenChainWithDeltas_punishesAndRefuses() public {
+        (IFraudProofs.SignedHeader memory h0, IFraudProofs.SignedHeader memory honest, bytes memory c0, ) = _chain(0);
+        Delta[] memory d1 = _one(_delta(2)); // batch 1's deltas (see _chain)
+        vm.expectRevert(abi.encodeWithSelector(IFraudProofs.FraudNoFault.selector, IFraudProofs.Fault.BROKEN_CHAIN));
+        fraud.proveBrokenChainWithDeltas(h0, honest, c0, d1);
+        (, IFraudProofs.SignedHeader memory h1, , ) = _chain(keccak256("wrong"));
+        // Deltas that are not the batch, and a batchMsh its deltas contradict, prove nothing here.
+        Delta[] memory other = _one(_delta(3));
+        vm.expectRevert(
+            abi.encodeWithSelector(
+                IFraudProofs.FraudNotTheBatch.selector,
+                h1.header.deltasRoot,
+                DeltaMerkle.root(_copy(other))
+            )
+        );
+        fraud.proveBrokenChainWithDeltas(h0, h1, c0, other);
+        IFraudProofs.SignedHeader memory lying = h1;
+        lying.header.batchMsh = keccak256("lie");
+        lying = _signed(lying.header);
+        vm.expectRevert(abi.encodeWithSelector(IFraudProofs.FraudStateMismatch.selector, keccak256("lie"), _msh(d1)));
+        fraud.proveBrokenChainWithDeltas(h0, lying, c0, d1);
+        (, h1, , ) = _chain(keccak256("wrong"));
+        fraud.proveBrokenChainWithDeltas(h0, h1, c0, d1);
+        assertTrue(fraud.punished(h1.header.sender, 1, IFraudProofs.Fault.BROKEN_CHAIN), "punished");
+    }
 }
 
 contract AccumulatedProofTest is FraudBase {
