@@ -288,7 +288,8 @@ contract EpochManager is IEpochManager, Staking {
     function _bounds(Param param) private view returns (uint256 min, uint256 max) {
         if (param == Param.MIN_STAKE) return (1, type(uint88).max); // stake itself stays below 2^88
         if (param == Param.UNBONDING_PERIOD) return (uint256(_fraudWindowEpochs) * _epochDuration + 1, 365 days);
-        if (param == Param.REWARD_BPS) return (0, _BPS);
+        // At most half: a cheater and a colluding reporter still lose half of every slash.
+        if (param == Param.REWARD_BPS) return (0, _BPS / 2);
         if (param == Param.JAIL_EPOCHS) return (1, 1_000_000);
         if (param == Param.EPOCH_DURATION) {
             // Keep FREEZE_LEAD < duration and the unbonding bound intact.

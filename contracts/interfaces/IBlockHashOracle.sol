@@ -19,7 +19,10 @@ interface IBlockHashOracle {
     error OracleMalformedHeader(uint256 position);
     /// @notice Thrown when a walk names no header.
     error OracleEmptyWalk();
-    /// @notice Thrown when an anchor is zero or names a future local block.
+    /// @notice Thrown when a walk on this chain would record a block the history window still
+    /// covers (it could still be reorganised away): walk further back.
+    error OracleStillInWindow(uint256 number);
+    /// @notice Thrown when an anchor is zero or names a block of this chain.
     error OracleInvalidAnchor(uint256 chainId, uint256 number, bytes32 blockHash);
 
     /// @notice Emitted when a block hash becomes known: an anchor set by governance or a proven header.

@@ -26,6 +26,8 @@ contract BlockHashOracle is IBlockHashOracle, AccessControl {
     bytes32 public constant GOVERNANCE_ROLE = keccak256("GOVERNANCE_ROLE");
     /// @notice EIP-2935 block-hash history contract (Prague): hashes of the last 8191 blocks.
     address public constant HISTORY_STORAGE = 0x0000F90827F1C53a10cb7A02335B175320002935;
+    /// @notice How many blocks back the history contract answers.
+    uint256 public constant HISTORY_WINDOW = 8191;
     /// @notice The index of `number` in an Ethereum block header's RLP list.
     uint256 private constant _NUMBER_FIELD = 8;
 
@@ -74,6 +76,9 @@ contract BlockHashOracle is IBlockHashOracle, AccessControl {
             expected = parent;
         }
         oldest = number - headers.length;
+        // This chain: record only what the history contract can no longer answer. A recent block
+        // may still be reorganised away, and a hash recorded now would outlive the reorg.
+        if (chainId == block.chainid && block.number - oldest <= HISTORY_WINDOW) revert OracleStillInWindow(oldest);
         _known[chainId][oldest] = expected;
         emit BlockHashKnown(chainId, oldest, expected, false);
     }
@@ -84,7 +89,7 @@ contract BlockHashOracle is IBlockHashOracle, AccessControl {
             if (number >= block.number) return bytes32(0); // the current block or a future one
             uint256 age = block.number - number;
             if (age <= 256) return blockhash(number);
-            if (age <= 8191) {
+            if (age <= HISTORY_WINDOW) {
                 (bool ok, bytes memory ret) = HISTORY_STORAGE.staticcall(abi.encode(number));
                 if (ok && ret.length == 32) h = abi.decode(ret, (bytes32));
                 if (h != bytes32(0)) return h;

@@ -297,12 +297,12 @@ contract ParameterTest is EpochsBase {
             abi.encodeWithSelector(
                 IEpochManager.ParameterOutOfBounds.selector,
                 IEpochManager.Param.REWARD_BPS,
-                10_001,
+                5_001,
                 0,
-                10_000
+                5_000
             )
         );
-        em.setParameter(IEpochManager.Param.REWARD_BPS, 10_001);
+        em.setParameter(IEpochManager.Param.REWARD_BPS, 5_001); // at most half: collusion still costs half
     }
 
     function test_setParameter_minStakeAppliesFromTheNextWindow() public {

@@ -79,6 +79,16 @@ contract BlockHashOracleTest is Test, HeaderChain {
         oracle.setAnchor(block.chainid, 5, bytes32("h"));
     }
 
+    function test_local_walkInsideTheHistoryWindowIsRefused() public {
+        (bytes[] memory hs, ) = _chain(19_990, 19_995);
+        vm.setBlockhash(19_995, keccak256(hs[0])); // made-up local headers, known through BLOCKHASH
+        bytes[] memory walk = new bytes[](2);
+        walk[0] = hs[0];
+        walk[1] = hs[1];
+        vm.expectRevert(abi.encodeWithSelector(IBlockHashOracle.OracleStillInWindow.selector, 19_993));
+        oracle.proveAncestors(block.chainid, 19_995, walk);
+    }
+
     function test_foreign_anchorsByGovernanceOnly() public {
         vm.expectRevert(abi.encodeWithSelector(IBlockHashOracle.OracleUnknownBlock.selector, FOREIGN, 100));
         oracle.blockHash(FOREIGN, 100);
