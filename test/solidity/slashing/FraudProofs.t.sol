@@ -165,6 +165,43 @@ contract MisroutedTest is FraudBase {
         );
         fraud.proveMisroutedDelta(h, ds[0].data, ds[0].time, ds[0].diff, proof, wrongIndex);
     }
+
+    function test_misrouted_tamperedProofsAndEpochsAreRefused() public {
+        // A batch of four wrong-shard deltas: any of them is provable with the right proof.
+        Delta[] memory ds = new Delta[](4);
+        for (uint256 i; i < 4; ++i) ds[i] = _deltaInShard(1, 50 * i + 3);
+        uint32 recv = _holder(0, 1);
+        IFraudProofs.SignedHeader memory h = _signed(_header(_holder(0, 0), 0, recv, 0, 0, ds, _msh(ds)));
+        bytes32 n23 = _pair(DeltaMerkle.leaf(ds[2]), DeltaMerkle.leaf(ds[3]));
+        bytes32[] memory good = new bytes32[](2);
+        good[0] = DeltaMerkle.leaf(ds[1]);
+        good[1] = n23;
+        // One level short (the inner node n01 passed off as a leaf) and one level too long.
+        bytes32[] memory short = new bytes32[](1);
+        short[0] = n23;
+        bytes32[] memory long = new bytes32[](3);
+        (long[0], long[1], long[2]) = (good[0], good[1], bytes32(0));
+        vm.expectRevert(abi.encodeWithSelector(IFraudProofs.FraudNotTheBatch.selector, h.header.deltasRoot, 0));
+        fraud.proveMisroutedDelta(h, ds[0].data, ds[0].time, ds[0].diff, short, recv);
+        vm.expectRevert(abi.encodeWithSelector(DeltaMerkle.DeltaMerkleProofTooLong.selector, 3, 2));
+        fraud.proveMisroutedDelta(h, ds[0].data, ds[0].time, ds[0].diff, long, recv);
+        // A header of an epoch with no randomness yet cannot be judged (never by another epoch's r).
+        BatchHeader memory future = abi.decode(abi.encode(h.header), (BatchHeader)); // a copy
+        future.epoch = 2;
+        IFraudProofs.SignedHeader memory f = IFraudProofs.SignedHeader(
+            future,
+            _sign(future, _signingKeyOf(future.sender), fraud.domainSeparator()),
+            h.senderIndex
+        );
+        vm.expectRevert();
+        fraud.proveMisroutedDelta(f, ds[0].data, ds[0].time, ds[0].diff, good, recv);
+        fraud.proveMisroutedDelta(h, ds[0].data, ds[0].time, ds[0].diff, good, recv);
+        assertTrue(fraud.punished(h.header.sender, 1, IFraudProofs.Fault.MISROUTED_DELTA), "the right proof works");
+    }
+
+    function _pair(bytes32 a, bytes32 b) internal pure returns (bytes32) {
+        return a < b ? keccak256(abi.encode(a, b)) : keccak256(abi.encode(b, a));
+    }
 }
 
 contract BatchMismatchTest is FraudBase {
