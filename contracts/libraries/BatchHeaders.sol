@@ -145,23 +145,30 @@ library BatchHeaders {
      * so a signature over it never recovers to a worker's key (fraud proofs rely on that).
      */
     function hashCalldata(BatchHeader calldata h) internal pure returns (bytes32 digest) {
-        bytes32 typeHash = BATCH_HEADER_TYPEHASH;
+        uint256 at;
         assembly ("memory-safe") {
-            let ptr := mload(0x40)
-            mstore(ptr, typeHash)
-            calldatacopy(add(ptr, 0x20), h, 0x160) // 11 words
-            digest := keccak256(ptr, 0x180)
+            at := h
         }
+        return _hashWords(BATCH_HEADER_TYPEHASH, at, 11);
     }
 
     /// @notice {hash} of an accumulated proof in calldata, hashed in place (see {hashCalldata}).
     function hashCalldata(AccumulatedProof calldata p) internal pure returns (bytes32 digest) {
-        bytes32 typeHash = ACCUMULATED_PROOF_TYPEHASH;
+        uint256 at;
+        assembly ("memory-safe") {
+            at := p
+        }
+        return _hashWords(ACCUMULATED_PROOF_TYPEHASH, at, 9);
+    }
+
+    /// @dev keccak256(typeHash ‖ the `words` calldata words at `at`): an EIP-712 struct hash of a
+    /// static struct, whose ABI encoding is its words in order.
+    function _hashWords(bytes32 typeHash, uint256 at, uint256 words) private pure returns (bytes32 digest) {
         assembly ("memory-safe") {
             let ptr := mload(0x40)
             mstore(ptr, typeHash)
-            calldatacopy(add(ptr, 0x20), p, 0x120) // 9 words
-            digest := keccak256(ptr, 0x140)
+            calldatacopy(add(ptr, 0x20), at, mul(words, 0x20))
+            digest := keccak256(ptr, add(0x20, mul(words, 0x20)))
         }
     }
 

@@ -107,6 +107,21 @@ describe("fraud proofs: honest channels vs single mutations (differential)", fun
     k = Number(await s.fx.epochs.replication(1));
   });
 
+  /** The sender's accumulated proof for batch `seq` of its channel on `shard`, repeating `cumulativeMsh`. */
+  function accumulatedProof(sender: number, shard: number, seq: number, cumulativeMsh: string): AccumulatedProof {
+    return {
+      epoch: 1n,
+      stream: s.stream,
+      shard,
+      sender: s.workers[sender].address,
+      seq: BigInt(seq),
+      sourceChainId: 1n,
+      blockNumber: 1n,
+      blockHash: ZeroHash,
+      cumulativeMsh,
+    };
+  }
+
   /** Resolves with "accepted", or the custom error's name when the call reverts. */
   async function verdict(call: Promise<unknown>): Promise<string> {
     try {
@@ -164,17 +179,7 @@ describe("fraud proofs: honest channels vs single mutations (differential)", fun
             ),
           ]);
         }
-        const proof: AccumulatedProof = {
-          epoch: 1n,
-          stream: s.stream,
-          shard: c.shard,
-          sender: s.workers[c.sender].address,
-          seq: BigInt(i),
-          sourceChainId: 1n,
-          blockNumber: 1n,
-          blockHash: ZeroHash,
-          cumulativeMsh: ch.cumulative[i].digest(),
-        };
+        const proof = accumulatedProof(c.sender, c.shard, i, ch.cumulative[i].digest());
         checks.push(["accumulated", fraud.proveContradictedProof.staticCall(await s.signProof(proof, c.sender), h)]);
         for (const [name, call] of checks) expect(await verdict(call), name).to.equal("FraudNoFault");
       }),
@@ -264,17 +269,7 @@ describe("fraud proofs: honest channels vs single mutations (differential)", fun
             break;
           }
           case "accumulated": {
-            const proof: AccumulatedProof = {
-              epoch: 1n,
-              stream: s.stream,
-              shard: c.shard,
-              sender: s.workers[c.sender].address,
-              seq: BigInt(i),
-              sourceChainId: 1n,
-              blockNumber: 1n,
-              blockHash: ZeroHash,
-              cumulativeMsh: lie,
-            };
+            const proof = accumulatedProof(c.sender, c.shard, i, lie);
             call = fraud.proveContradictedProof.staticCall(
               await s.signProof(proof, c.sender),
               await s.sign(honest, c.sender),
