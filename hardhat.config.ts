@@ -1,5 +1,5 @@
 import hardhatToolboxMochaEthersPlugin from "@nomicfoundation/hardhat-toolbox-mocha-ethers";
-import { defineConfig } from "hardhat/config";
+import { configVariable, defineConfig } from "hardhat/config";
 
 // solc-js (wasm) from npm instead of a download: these machines reach only the
 // npm registry (../shared/TOOLCHAIN.md). Keep `version` equal to the pinned
@@ -62,11 +62,42 @@ export default defineConfig({
     },
     mocha: { timeout: 120_000 },
   },
+  // RPC URLs and keys only through configuration variables: set them with
+  // `npx hardhat keystore set SEPOLIA_RPC_URL` (encrypted on disk) or as environment variables.
+  // Nothing is read until a command uses that network. docs/deploy.md.
   networks: {
     localhost: {
       type: "http",
       chainType: "l1",
       url: "http://127.0.0.1:8545",
+    },
+    sepolia: {
+      type: "http",
+      chainType: "l1",
+      chainId: 11_155_111,
+      url: configVariable("SEPOLIA_RPC_URL"),
+      accounts: [configVariable("DEPLOYER_PRIVATE_KEY")],
+    },
+    baseSepolia: {
+      type: "http",
+      chainType: "op",
+      chainId: 84_532,
+      url: configVariable("BASE_SEPOLIA_RPC_URL"),
+      accounts: [configVariable("DEPLOYER_PRIVATE_KEY")],
+    },
+    arbitrumSepolia: {
+      type: "http",
+      chainType: "generic",
+      chainId: 421_614,
+      url: configVariable("ARBITRUM_SEPOLIA_RPC_URL"),
+      accounts: [configVariable("DEPLOYER_PRIVATE_KEY")],
+    },
+  },
+  // Contract verification (hardhat-verify, in the toolbox): one Etherscan v2 key serves all three
+  // testnets; Sourcify and Blockscout need none.
+  verify: {
+    etherscan: {
+      apiKey: configVariable("ETHERSCAN_API_KEY"),
     },
   },
 });

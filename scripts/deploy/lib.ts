@@ -1,0 +1,233 @@
+// Deploying the protocol with the Ignition modules in deploy/modules, writing the addresses book,
+// and reading a deployment back (used by scripts/deploy/deploy.ts, check.ts and the tests).
+import { readFileSync, writeFileSync, mkdirSync, existsSync } from "node:fs";
+import { dirname, join } from "node:path";
+import JSON5 from "json5";
+import { z } from "zod";
+import type { NetworkConnection } from "hardhat/types/network";
+import LocalInfra from "../../deploy/modules/LocalInfra.js";
+import Maru from "../../deploy/modules/Maru.js";
+
+const ROOT = new URL("../../", import.meta.url).pathname;
+
+/** Which parameter file a chain uses. */
+export const NETWORKS: Record<number, string> = {
+  31337: "localhost",
+  11155111: "sepolia",
+  84532: "base-sepolia",
+  421614: "arbitrum-sepolia",
+};
+
+/** A deployment problem the user can fix: printed as a message with a fix, never a stack trace. */
+export class DeployError extends Error {
+  override name = "DeployError";
+  constructor(
+    message: string,
+    readonly fix?: string,
+  ) {
+    super(fix ? `${message}\n  Fix: ${fix}` : message);
+  }
+}
+
+const address = z.string().regex(/^0x[0-9a-fA-F]{40}$/, "an address (0x and 40 hex digits)");
+const bytes32 = z.string().regex(/^0x[0-9a-fA-F]{64}$/, "32 bytes (0x and 64 hex digits)");
+const uint = z.union([z.number().int().nonnegative(), z.bigint().nonnegative()]);
+
+/** The parameter file's shape (Ignition module id → parameters), checked before anything is sent. */
+export const Parameters = z.object({
+  Governance: z.object({ minDelay: uint, proposers: z.array(address).min(1), executors: z.array(address).optional() }),
+  Randomness: z.object({
+    coordinator: address.optional(), // local: from LocalInfra
+    keyHash: bytes32,
+    subscriptionId: uint.optional(), // local: from LocalInfra
+    requestConfirmations: uint,
+    callbackGasLimit: uint,
+    nativePayment: z.boolean(),
+  }),
+  Epochs: z.object({ token: address.optional() }).passthrough(),
+  Slashing: z.object({ slashBps: z.array(uint).length(5) }),
+});
+export type Parameters = z.infer<typeof Parameters>;
+
+/** Reads deploy/parameters/<name>.json5, refusing placeholders with the line to fix. */
+export function loadParameters(name: string): Parameters {
+  const file = join(ROOT, "deploy/parameters", `${name}.json5`);
+  if (!existsSync(file))
+    throw new DeployError(`No parameter file ${file}`, `copy deploy/parameters/sepolia.json5 to it`);
+  const text = readFileSync(file, "utf8");
+  const placeholder = text.match(/"(REPLACE_[A-Z_]+)"/);
+  if (placeholder) {
+    const line = text.slice(0, placeholder.index).split("\n").length;
+    throw new DeployError(
+      `deploy/parameters/${name}.json5:${line} is still a placeholder (${placeholder[1]})`,
+      "put your value there: the comments above it say where it comes from",
+    );
+  }
+  const raw = JSON5.parse(text, (_k, v) => (typeof v === "string" && /^\d+n$/.test(v) ? BigInt(v.slice(0, -1)) : v));
+  const parsed = Parameters.safeParse(raw);
+  if (!parsed.success) {
+    const issues = parsed.error.issues.map((i) => `${i.path.join(".")}: ${i.message}`).join("; ");
+    throw new DeployError(`deploy/parameters/${name}.json5 is not valid: ${issues}`);
+  }
+  return raw as Parameters;
+}
+
+/** The addresses book the client and the worker read: deployments/<chainId>.json. */
+export type AddressesBook = {
+  chainId: number;
+  network: string;
+  deploymentId: string;
+  startBlock: number;
+  contracts: {
+    epochManager: string;
+    beacon: string;
+    registry: string;
+    timelock: string;
+    fraudProofs: string;
+    blockHashOracle: string;
+    streamInbox: string;
+    stakeToken: string;
+    vrfCoordinator: string;
+  };
+  vrf: { subscriptionId: string; keyHash: string };
+};
+
+export function bookPath(chainId: number): string {
+  return join(ROOT, "deployments", `${chainId}.json`);
+}
+
+export function readBook(chainId: number): AddressesBook {
+  const file = bookPath(chainId);
+  if (!existsSync(file)) {
+    throw new DeployError(`No addresses book for chain ${chainId} (${file})`, "deploy first: npm run deploy:local");
+  }
+  return JSON.parse(readFileSync(file, "utf8")) as AddressesBook;
+}
+
+type Log = (line: string) => void;
+
+/**
+ * Deploys (or finishes deploying: Ignition's journal makes a re-run skip what is done) the
+ * protocol on the connection's chain with the parameter file of that chain, adds the beacon to the
+ * VRF subscription when the deployer owns it, has the timelock accept the beacon where the deployer
+ * may propose with no delay (local chains), and writes the addresses book.
+ */
+export async function deployProtocol<ChainTypeT extends string>(
+  conn: NetworkConnection<ChainTypeT>,
+  options: { parametersName?: string; deploymentId?: string; log?: Log; bookFile?: string } = {},
+): Promise<AddressesBook> {
+  const log = options.log ?? (() => {});
+  const { ethers, ignition } = conn;
+  const chainId = Number((await ethers.provider.getNetwork()).chainId);
+  const name = options.parametersName ?? NETWORKS[chainId];
+  if (!name) {
+    throw new DeployError(
+      `Chain ${chainId} has no parameter file`,
+      `add deploy/parameters/<name>.json5 and map ${chainId} to it in scripts/deploy/lib.ts`,
+    );
+  }
+  const params = loadParameters(name);
+  const [deployer] = await ethers.getSigners();
+  const local = name === "localhost";
+  // A local node restarted is a new chain with the same id: key its journal by the genesis block.
+  const genesis = await ethers.provider.getBlock(0);
+  const deploymentId = options.deploymentId ?? (local ? `local-${genesis!.hash!.slice(2, 14)}` : `maru-${chainId}`);
+  const startBlock = await ethers.provider.getBlockNumber();
+
+  const ignitionParams: Record<string, Record<string, unknown>> = structuredClone(params) as never;
+  let token = params.Epochs.token;
+  if (local) {
+    log("local chain: deploying the test token and Chainlink's VRF mock coordinator (LocalInfra)");
+    const infra = await ignition.deploy(LocalInfra, { deploymentId });
+    const coordinator = infra.coordinator;
+    const ids = (await coordinator.getActiveSubscriptionIds(0n, 10n)) as bigint[];
+    if (ids.length === 0) throw new DeployError("The local VRF coordinator has no subscription");
+    token = await infra.token.getAddress();
+    ignitionParams.Randomness.coordinator = await coordinator.getAddress();
+    ignitionParams.Randomness.subscriptionId = ids[0];
+    ignitionParams.Epochs.token = token;
+  }
+  if (!token) throw new DeployError(`deploy/parameters/${name}.json5: Epochs.token is missing`);
+
+  log(`deploying the protocol (Ignition deployment ${deploymentId})`);
+  const c = await ignition.deploy(Maru, { parameters: ignitionParams as never, deploymentId });
+  const addr = async (x: { getAddress(): Promise<string> }) => x.getAddress();
+  const coordinatorAddress = ignitionParams.Randomness.coordinator as string;
+  const subscriptionId = BigInt(ignitionParams.Randomness.subscriptionId as bigint);
+  const beacon = await addr(c.beacon);
+
+  // The beacon must be a consumer of the subscription.
+  const coordinator = new ethers.Contract(
+    coordinatorAddress,
+    [
+      "function getSubscription(uint256) view returns (uint96 balance, uint96 nativeBalance, uint64 reqCount, address owner, address[] consumers)",
+      "function addConsumer(uint256 subId, address consumer)",
+    ],
+    deployer,
+  );
+  const sub = await coordinator.getSubscription(subscriptionId);
+  const consumers = (sub.consumers as string[]).map((a) => a.toLowerCase());
+  if (!consumers.includes(beacon.toLowerCase())) {
+    if ((sub.owner as string).toLowerCase() === deployer.address.toLowerCase()) {
+      log("adding the beacon to the VRF subscription");
+      await (await coordinator.addConsumer(subscriptionId, beacon)).wait();
+    } else {
+      log(
+        `ACTION NEEDED: add the beacon ${beacon} as a consumer of subscription ${subscriptionId} ` +
+          `(its owner ${sub.owner} does it at https://vrf.chain.link)`,
+      );
+    }
+  }
+
+  // The timelock accepts the beacon's ownership with a timelock operation.
+  const timelock = c.timelock;
+  const owner = (await c.beacon.owner()) as string;
+  if (owner.toLowerCase() !== (await addr(timelock)).toLowerCase()) {
+    const accept = c.beacon.interface.encodeFunctionData("acceptOwnership");
+    const delay = (await timelock.getMinDelay()) as bigint;
+    const proposer = await timelock.hasRole(await timelock.PROPOSER_ROLE(), deployer.address);
+    if (delay === 0n && proposer) {
+      log("the timelock accepts the beacon's ownership");
+      const salt = "0x" + "00".repeat(31) + "01";
+      const zero = "0x" + "00".repeat(32);
+      const id = await timelock.hashOperation(beacon, 0n, accept, zero, salt);
+      if (!(await timelock.isOperation(id))) {
+        await (await timelock.schedule(beacon, 0n, accept, zero, salt, 0n)).wait();
+      }
+      await (await timelock.execute(beacon, 0n, accept, zero, salt)).wait();
+    } else {
+      log(
+        `ACTION NEEDED: governance schedules and executes, through the timelock, ${beacon}.acceptOwnership() ` +
+          `(calldata ${accept}); until then the beacon's owner is the deployer's pending transfer`,
+      );
+    }
+  }
+
+  const book: AddressesBook = {
+    chainId,
+    network: name,
+    deploymentId,
+    startBlock,
+    contracts: {
+      epochManager: await addr(c.epochs),
+      beacon,
+      registry: await addr(c.registry),
+      timelock: await addr(timelock),
+      fraudProofs: await addr(c.fraud),
+      blockHashOracle: await addr(c.oracle),
+      streamInbox: await addr(c.inbox),
+      stakeToken: token,
+      vrfCoordinator: coordinatorAddress,
+    },
+    vrf: { subscriptionId: subscriptionId.toString(), keyHash: params.Randomness.keyHash },
+  };
+  // A re-run keeps the first start block: it is where a client starts reading events.
+  const file = options.bookFile ?? bookPath(chainId);
+  if (existsSync(file)) {
+    const previous = JSON.parse(readFileSync(file, "utf8")) as AddressesBook;
+    if (previous.deploymentId === deploymentId) book.startBlock = previous.startBlock;
+  }
+  mkdirSync(dirname(file), { recursive: true });
+  writeFileSync(file, JSON.stringify(book, null, 2) + "\n");
+  return book;
+}
