@@ -1,3 +1,4 @@
 export * from "./base.js";
 export * from "./math.js";
 export * from "./registry.js";
+export * from "./contracts.js";

@@ -1,0 +1,61 @@
+import { ZeroAddress, ZeroHash } from "ethers";
+import { contentHash, type BatchHeader } from "../math/eip712.js";
+import { LtHash16, type Delta } from "../math/lthash.js";
+import { deltasRoot } from "../math/merkle.js";
+import { MaruError } from "../errors/base.js";
+import { MAX_BATCH, type SenderChannel } from "./types.js";
+
+/** Thrown when a sender would build a batch the protocol does not allow. */
+export class BatchTooLargeError extends MaruError {
+  override name = "BatchTooLargeError";
+}
+
+/**
+ * Opens a sender's channel for (epoch, stream, shard): seq 0, no previous header, empty multiset.
+ *
+ * @example
+ * ```ts
+ * const ch = openChannel(epoch, streamId, shard, myAddress);
+ * const headers = buildBatch(ch, deltas, holders); // one header per holder, same content
+ * ```
+ */
+export function openChannel(epoch: bigint, stream: string, shard: number, sender: string): SenderChannel {
+  return { epoch, stream, shard, sender, seq: 0n, prev: ZeroHash, cumulative: new LtHash16() };
+}
+
+/**
+ * Builds the next batch of a channel for every receiver (PROTOCOL.md §6): the same content
+ * (seq, prev, deltasRoot, count, batchMsh, cumulativeMsh) to each, only `receiver` differs.
+ * Advances the channel. Throws {@link BatchTooLargeError} above MAX_BATCH deltas or for none.
+ *
+ * @example
+ * ```ts
+ * const [toA, toB] = buildBatch(ch, deltas, [holderA, holderB]);
+ * ```
+ */
+export function buildBatch(ch: SenderChannel, deltas: Delta[], receivers: string[]): BatchHeader[] {
+  if (deltas.length === 0 || deltas.length > MAX_BATCH) {
+    throw new BatchTooLargeError(`A batch has 1 to ${MAX_BATCH} deltas, not ${deltas.length}`, {
+      fix: `split the deltas into batches of at most ${MAX_BATCH}`,
+    });
+  }
+  const batch = new LtHash16().addAll(deltas);
+  const cumulative = ch.cumulative.clone().combine(batch);
+  const content = {
+    epoch: ch.epoch,
+    stream: ch.stream,
+    shard: ch.shard,
+    sender: ch.sender,
+    seq: ch.seq,
+    prev: ch.prev,
+    deltasRoot: deltasRoot(deltas),
+    count: deltas.length,
+    batchMsh: batch.digest(),
+    cumulativeMsh: cumulative.digest(),
+  };
+  const headers = receivers.map((receiver) => ({ ...content, receiver }));
+  ch.prev = contentHash({ ...content, receiver: ZeroAddress }); // the receiver is not part of it
+  ch.seq += 1n;
+  ch.cumulative = cumulative;
+  return headers;
+}

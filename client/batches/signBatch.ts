@@ -1,0 +1,57 @@
+import type { TypedDataDomain } from "ethers";
+import { EIP712_TYPES, type AccumulatedProof, type BatchHeader } from "../math/eip712.js";
+
+/** Anything that signs EIP-712 typed data (an ethers `Wallet` or `Signer`). */
+export type TypedDataSigner = {
+  signTypedData(
+    domain: TypedDataDomain,
+    types: Record<string, Array<{ name: string; type: string }>>,
+    value: Record<string, unknown>,
+  ): Promise<string>;
+};
+
+/**
+ * Signs a batch header with the worker's signing key under the protocol's EIP-712 domain
+ * (`protocolDomain(chainId, fraudProofsAddress)`).
+ *
+ * @example
+ * ```ts
+ * const signature = await signBatch(signingKey, protocolDomain(chainId, book.contracts.fraudProofs), header);
+ * ```
+ */
+export function signBatch(key: TypedDataSigner, domain: TypedDataDomain, header: BatchHeader): Promise<string> {
+  return key.signTypedData(domain, { BatchHeader: [...EIP712_TYPES.BatchHeader] }, header);
+}
+
+/**
+ * Builds and signs an accumulated proof (PROTOCOL.md §6): "the deltas of this channel up to `seq`
+ * are what I produced from `sourceChainId` up to block `blockNumber` with hash `blockHash`",
+ * repeating the header's `cumulativeMsh`. Sign only for a block final on its chain.
+ *
+ * @example
+ * ```ts
+ * const { proof, signature } = await buildAccumulatedProof(key, domain, header, 1n, block.number, block.hash);
+ * ```
+ */
+export async function buildAccumulatedProof(
+  key: TypedDataSigner,
+  domain: TypedDataDomain,
+  header: BatchHeader,
+  sourceChainId: bigint,
+  blockNumber: bigint,
+  blockHash: string,
+): Promise<{ proof: AccumulatedProof; signature: string }> {
+  const proof: AccumulatedProof = {
+    epoch: header.epoch,
+    stream: header.stream,
+    shard: header.shard,
+    sender: header.sender,
+    seq: header.seq,
+    sourceChainId,
+    blockNumber,
+    blockHash,
+    cumulativeMsh: header.cumulativeMsh,
+  };
+  const signature = await key.signTypedData(domain, { AccumulatedProof: [...EIP712_TYPES.AccumulatedProof] }, proof);
+  return { proof, signature };
+}

@@ -1,0 +1,80 @@
+import type { BaseContract, ContractTransactionResponse, Interface } from "ethers";
+import { decodeContractError, ContractRevertError } from "../errors/contracts.js";
+import type { Evidence } from "./buildEvidence.js";
+
+/** What became of submitted evidence. */
+export type EvidenceResult =
+  | { status: "slashed"; txHash: string; amount: bigint; reward: bigint; gasUsed: bigint }
+  | { status: "already-punished" | "outside-window" | "no-fault" | "refused"; reason: string; errorName?: string };
+
+type FraudProofsLike = BaseContract & {
+  interface: Interface;
+  getFunction(name: string): {
+    estimateGas(...args: unknown[]): Promise<bigint>;
+    (...args: unknown[]): Promise<ContractTransactionResponse>;
+  };
+};
+
+/**
+ * Sends evidence to the FraudProofs contract: estimates gas first (a refusal costs nothing), then
+ * submits and reads the `Slashed` event. Never throws for a refusal: the result says why
+ * (already punished, outside the fraud window, no fault, or another decoded contract error).
+ * `errorInterfaces` decodes the EpochManager's errors too (pass its interface).
+ *
+ * @example
+ * ```ts
+ * const result = await submitEvidence(fraud, evidence, [epochs.interface]);
+ * if (result.status === "slashed") log.info({ amount: result.amount }, "slashed");
+ * ```
+ */
+export async function submitEvidence(
+  fraud: FraudProofsLike,
+  evidence: Evidence,
+  errorInterfaces: Interface[] = [],
+): Promise<EvidenceResult> {
+  const fn = fraud.getFunction(evidence.method);
+  const interfaces = [fraud.interface, ...errorInterfaces];
+  let gas: bigint;
+  try {
+    gas = await fn.estimateGas(...evidence.args);
+  } catch (e) {
+    return refusal(decodeContractError(e, interfaces));
+  }
+  try {
+    const tx = await fn(...evidence.args, { gasLimit: (gas * 12n) / 10n });
+    const receipt = await tx.wait();
+    let amount = 0n;
+    let reward = 0n;
+    for (const log of receipt?.logs ?? []) {
+      for (const iface of errorInterfaces) {
+        const parsed = (() => {
+          try {
+            return iface.parseLog(log);
+          } catch {
+            return null;
+          }
+        })();
+        if (parsed?.name === "Slashed") {
+          amount = parsed.args.amount as bigint;
+          reward = parsed.args.reward as bigint;
+        }
+      }
+    }
+    return { status: "slashed", txHash: receipt!.hash, amount, reward, gasUsed: receipt!.gasUsed };
+  } catch (e) {
+    return refusal(decodeContractError(e, interfaces));
+  }
+}
+
+function refusal(err: Error): EvidenceResult {
+  const name = err instanceof ContractRevertError ? err.errorName : undefined;
+  const status =
+    name === "StakingAlreadyPunished"
+      ? "already-punished"
+      : name === "StakingOutsideFraudWindow"
+        ? "outside-window"
+        : name === "FraudNoFault"
+          ? "no-fault"
+          : "refused";
+  return { status, reason: err.message.split("\n")[0], errorName: name };
+}

@@ -1,0 +1,145 @@
+// End to end on a real chain node in a separate process (anvil): the protocol deployed by the
+// Ignition modules, four workers joining through the contracts, an epoch with VRF randomness, and
+// the client: a sender builds and signs batches, a receiver verifies them, a cheating sender's
+// batch is caught by verifyBatch, turned into evidence, submitted, and the slash is observed.
+import { expect } from "chai";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { network } from "hardhat";
+import { Wallet, ZeroHash, getBytes, keccak256, toBeHex } from "ethers";
+import {
+  EpochMath,
+  Permutation,
+  Sharder,
+  buildBatch,
+  buildEvidence,
+  openChannel,
+  openReceiverChannel,
+  protocolDomain,
+  signBatch,
+  submitEvidence,
+  verifyBatch,
+  type Delta,
+  type EpochView,
+} from "../../client/index.js";
+import { deployProtocol } from "../../scripts/deploy/lib.js";
+import { streamSpec } from "../registry/fixture.js";
+import { startAnvil, type ChainNode } from "../utils/chainNode.js";
+
+describe("client end to end on anvil: a batch verified, a violation proven, the slash observed", function () {
+  this.timeout(300_000);
+  let node: ChainNode;
+  const deploymentId = `e2e-${process.pid}-${Date.now()}`;
+
+  before(async () => (node = await startAnvil()));
+  after(async () => {
+    await node?.stop();
+    rmSync(new URL(`../../deploy/deployments/${deploymentId}`, import.meta.url), { recursive: true, force: true });
+  });
+
+  it("runs an epoch with four workers and slashes a misrouting sender", async function () {
+    const conn = await network.create({ network: "localhost", override: { url: node.url } });
+    const { ethers, provider } = conn;
+    const bookFile = join(mkdtempSync(join(tmpdir(), "maru-e2e-")), "book.json");
+    const book = await deployProtocol(conn, { deploymentId, bookFile });
+    const [, ...accounts] = await ethers.getSigners();
+    const k = book.contracts;
+    const epochs = await ethers.getContractAt("EpochManager", k.epochManager);
+    const token = await ethers.getContractAt("TestToken", k.stakeToken);
+    const fraud = await ethers.getContractAt("FraudProofs", k.fraudProofs);
+    const timelock = await ethers.getContractAt("TimelockController", k.timelock);
+    const registry = await ethers.getContractAt("OperatorRegistry", k.registry);
+    const coordinator = await ethers.getContractAt("VRFCoordinatorV2_5Mock", k.vrfCoordinator);
+
+    // Governance registers the stream through the timelock (no delay on a local chain).
+    const spec = streamSpec("transfers", 0, { kind: 0, offset: 0, length: 0 });
+    const data = registry.interface.encodeFunctionData("registerStream", [spec]);
+    await (await timelock.schedule(k.registry, 0, data, ZeroHash, ZeroHash, 0)).wait();
+    await (await timelock.execute(k.registry, 0, data, ZeroHash, ZeroHash)).wait();
+
+    // Four workers: stake, register a separate signing key, commit to epoch 1.
+    const workers = accounts.slice(0, 4);
+    const keys = workers.map(() => Wallet.createRandom());
+    const minStake = await epochs.parameter(0);
+    for (const [i, w] of workers.entries()) {
+      await (await token.mint(w.address, minStake)).wait();
+      await (await token.connect(w).approve(k.epochManager, minStake)).wait();
+      await (await epochs.connect(w).register(keys[i].address, "0x01")).wait();
+      await (await epochs.connect(w).stake(minStake)).wait();
+      await (await epochs.connect(w).commit(1)).wait();
+    }
+    // Freeze, fulfil the VRF request through Chainlink's mock coordinator, advance.
+    const info0 = await epochs.epochInfo(0);
+    await provider.request({ method: "evm_setNextBlockTimestamp", params: [Number(info0.commitDeadline)] });
+    const frozen = await (await epochs.freeze(1)).wait();
+    const requestId = epochs.interface.parseLog(frozen!.logs.find((l) => l.address === k.epochManager)!)!.args
+      .requestId as bigint;
+    await (await coordinator.fulfillRandomWords(requestId, k.beacon)).wait();
+    await provider.request({ method: "evm_setNextBlockTimestamp", params: [Number(info0.end)] });
+    await (await epochs.advance()).wait();
+    expect(await epochs.currentEpoch()).to.equal(1n);
+
+    // The receivers' view of epoch 1, read from the chain.
+    const [n, kk, r] = await epochs.assignment(1);
+    const view: EpochView = { epoch: 1n, n: Number(n), k: Number(kk), r, indexOf: new Map(), signingKeyOf: new Map() };
+    for (let i = 0; i < view.n; ++i) {
+      const w = (await epochs.workerAt(1, i)).toLowerCase();
+      view.indexOf.set(w, i);
+      view.signingKeyOf.set(w, (await epochs.signingKeyAt(w, 1)).toLowerCase());
+    }
+    const math = new EpochMath(view);
+    const domain = protocolDomain(book.chainId, k.fraudProofs);
+    const senderIdx = 0;
+    const sender = workers.find((w) => view.indexOf.get(w.address.toLowerCase()) === senderIdx)!;
+    const senderKey = keys[workers.indexOf(sender)];
+    const sharder = new Sharder(r, view.n);
+    const perm = new Permutation(r, view.n);
+    const shard = 1;
+    const holders = perm.holders(shard, view.k);
+    const receiverIdx = holders.find((h) => h !== senderIdx)!;
+    const receiver = (await epochs.workerAt(1, receiverIdx)).toLowerCase();
+    const deltasOf = (target: number, count: number, salt: number): Delta[] => {
+      const out: Delta[] = [];
+      for (let i = salt; out.length < count; ++i) {
+        const d = keccak256(toBeHex(i, 32));
+        if (sharder.shard(getBytes(d)) === target) out.push({ data: d, time: BigInt(i), diff: 1n });
+      }
+      return out;
+    };
+
+    // An honest batch passes every check.
+    const ch = openChannel(1n, spec.id, shard, sender.address);
+    const rch = openReceiverChannel();
+    const [h0] = buildBatch(ch, deltasOf(shard, 5, 0), [receiver]);
+    const b0 = { header: h0, signature: await signBatch(senderKey, domain, h0), deltas: deltasOf(shard, 5, 0) };
+    const v0 = verifyBatch(b0, { math, me: receiver, domain, channel: rch });
+    expect(v0.violations).to.deep.equal([]);
+
+    // The sender slips a delta of another shard into its next batch: caught, proven, slashed.
+    const bad = [...deltasOf(shard, 3, 1000), ...deltasOf((shard + 1) % view.n, 1, 5000)];
+    const [h1] = buildBatch(ch, bad, [receiver]);
+    const b1 = { header: h1, signature: await signBatch(senderKey, domain, h1), deltas: bad };
+    const v1 = verifyBatch(b1, { math, me: receiver, domain, channel: rch });
+    expect(v1.ok).to.equal(false);
+    const violation = v1.violations.find((v) => v.kind === "misrouted-delta")!;
+    expect(violation.deltaIndex).to.equal(3);
+    const reporter = workers.find((w) => w.address.toLowerCase() === receiver)!;
+    const evidence = buildEvidence(violation, b1, { view, me: receiver, channel: rch, batchState: v1.batchState! });
+    const before = (await epochs.stakeOf(sender.address)).active;
+    const result = await submitEvidence(fraud.connect(reporter) as never, evidence, [epochs.interface]);
+    expect(result.status).to.equal("slashed");
+    if (result.status !== "slashed") return;
+    expect(result.amount).to.equal(before / 2n); // SLASH_BPS 5,000 in the localhost parameters
+    expect((await epochs.stakeOf(sender.address)).active).to.equal(before - result.amount);
+    expect(await epochs.claimableOf(reporter.address)).to.equal(result.reward);
+    expect(await epochs.isEjected(1, sender.address)).to.equal(true);
+    const slashed = await epochs.queryFilter(epochs.filters.Slashed(sender.address, 1n), book.startBlock);
+    expect(slashed.length, "the Slashed event").to.equal(1);
+
+    // The same evidence again: a clear refusal, not a throw.
+    const again = await submitEvidence(fraud.connect(reporter) as never, evidence, [epochs.interface]);
+    expect(again.status).to.equal("already-punished");
+    expect(again.status !== "slashed" && again.reason).to.match(/already punished/);
+  });
+});

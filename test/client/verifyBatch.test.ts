@@ -1,0 +1,147 @@
+// verifyBatch: every §8 check as a typed violation, never a throw (no chain needed).
+import { expect } from "chai";
+import { Wallet, getBytes, keccak256, toBeHex } from "ethers";
+import {
+  EpochMath,
+  Fault,
+  Permutation,
+  Sharder,
+  buildBatch,
+  openChannel,
+  openReceiverChannel,
+  protocolDomain,
+  signBatch,
+  verifyBatch,
+  BatchTooLargeError,
+  NotProvableError,
+  buildEvidence,
+  LtHash16,
+  type Delta,
+  type EpochView,
+  type SignedBatch,
+} from "../../client/index.js";
+
+const r = keccak256("0x42");
+const n = 8;
+const k = 3;
+const key = new Wallet(keccak256("0x5151"));
+const other = new Wallet(keccak256("0x5252"));
+const addr = (i: number) => `0x${(i + 1).toString(16).padStart(40, "0")}`;
+const view: EpochView = { epoch: 1n, n, k, r, indexOf: new Map(), signingKeyOf: new Map() };
+for (let i = 0; i < n; ++i) view.indexOf.set(addr(i), i);
+view.signingKeyOf.set(addr(0), key.address.toLowerCase());
+const math = new EpochMath(view);
+const perm = new Permutation(r, n);
+const sharder = new Sharder(r, n);
+const domain = protocolDomain(31337, "0x" + "11".repeat(20));
+const shard = 2;
+const me = addr(perm.holders(shard, k)[0]);
+const notHolder = addr([...Array(n).keys()].find((w) => !perm.holds(w, shard, k))!);
+
+function deltas(target: number, count: number, salt: number): Delta[] {
+  const out: Delta[] = [];
+  for (let i = salt; out.length < count; ++i) {
+    const d = getBytes(keccak256(toBeHex(i, 32)));
+    if (sharder.shard(d) === target) out.push({ data: d, time: BigInt(i), diff: 1n });
+  }
+  return out;
+}
+
+async function batch(
+  ch: ReturnType<typeof openChannel>,
+  ds: Delta[],
+  to = me,
+  tweak: Partial<SignedBatch["header"]> = {},
+): Promise<SignedBatch> {
+  const [h0] = buildBatch(ch, ds, [to]);
+  const h = { ...h0, ...tweak };
+  return { header: h, signature: await signBatch(key, domain, h), deltas: ds };
+}
+
+const kinds = (v: ReturnType<typeof verifyBatch>) => v.violations.map((x) => x.kind);
+
+describe("verifyBatch", function () {
+  it("accepts an honest channel batch after batch, and advances it", async function () {
+    const ch = openChannel(1n, keccak256("0x01"), shard, addr(0));
+    const rch = openReceiverChannel();
+    for (let b = 0; b < 3; ++b) {
+      const v = verifyBatch(await batch(ch, deltas(shard, 4, 100 * b)), { math, me, domain, channel: rch });
+      expect(v.violations, `batch ${b}`).to.deep.equal([]);
+    }
+    expect(rch.last?.header.seq).to.equal(2n);
+  });
+
+  it("drops what is not provably the sender's batch for this receiver", async function () {
+    const ch = openChannel(1n, keccak256("0x01"), shard, addr(0));
+    const ctx = { math, me, domain, channel: openReceiverChannel() };
+    const b = await batch(ch, deltas(shard, 2, 0));
+    expect(kinds(verifyBatch({ ...b, signature: await signBatch(other, domain, b.header) }, ctx))).to.deep.equal([
+      "bad-signature",
+    ]);
+    expect(kinds(verifyBatch({ ...b, signature: "0x1234" }, ctx))).to.deep.equal(["bad-signature"]);
+    const elsewhere = { ...b.header, receiver: notHolder };
+    expect(
+      kinds(verifyBatch({ ...b, header: elsewhere, signature: await signBatch(key, domain, elsewhere) }, ctx)),
+    ).to.deep.equal(["not-for-me"]);
+    expect(kinds(verifyBatch({ ...b, deltas: deltas(shard, 2, 50) }, ctx))).to.deep.equal(["not-the-batch"]);
+    // Garbage never throws.
+    expect(
+      kinds(verifyBatch({ header: { ...b.header, deltasRoot: "0xzz" }, signature: b.signature, deltas: [] }, ctx)),
+    ).to.have.length(1);
+  });
+
+  it("reports each provable fault with its fault id", async function () {
+    const ctx = () => ({ math, me, domain, channel: openReceiverChannel() });
+    const ch = () => openChannel(1n, keccak256("0x01"), shard, addr(0));
+    const mixed = [...deltas(shard, 2, 0), ...deltas(shard + 1, 1, 0)];
+    const mis = verifyBatch(await batch(ch(), mixed), ctx());
+    expect(mis.violations.map((v) => [v.kind, v.fault, v.deltaIndex])).to.deep.equal([
+      ["misrouted-delta", Fault.MISROUTED_DELTA, 2],
+    ]);
+    const notMine = verifyBatch(await batch(ch(), deltas(shard, 2, 0), notHolder), { ...ctx(), me: notHolder });
+    expect(kinds(notMine)).to.deep.equal(["not-a-holder"]);
+    const count = verifyBatch(await batch(ch(), deltas(shard, 2, 0), me, { count: 3 }), ctx());
+    expect(count.violations.map((v) => [v.kind, v.fault])).to.deep.equal([["count-mismatch", Fault.BATCH_MISMATCH]]);
+    const msh = verifyBatch(await batch(ch(), deltas(shard, 2, 0), me, { batchMsh: keccak256("0x99") }), ctx());
+    expect(kinds(msh)).to.include("batch-msh-mismatch");
+    const seq0 = verifyBatch(await batch(ch(), deltas(shard, 2, 0), me, { prev: keccak256("0x98") }), ctx());
+    expect(seq0.violations.map((v) => [v.kind, v.fault])).to.deep.equal([["broken-chain", Fault.BROKEN_CHAIN]]);
+  });
+
+  it("follows the chain: a wrong cumulative, a gap, and equivocation", async function () {
+    const c = openChannel(1n, keccak256("0x01"), shard, addr(0));
+    const rch = openReceiverChannel();
+    const ctx = { math, me, domain, channel: rch };
+    const first = await batch(c, deltas(shard, 2, 0));
+    expect(verifyBatch(first, ctx).ok).to.equal(true);
+    const wrong = await batch(c, deltas(shard, 2, 10), me, { cumulativeMsh: keccak256("0x97") });
+    const v = verifyBatch(wrong, ctx);
+    expect(v.violations.map((x) => [x.kind, x.fault])).to.deep.equal([["broken-chain", Fault.BROKEN_CHAIN]]);
+    const evidence = buildEvidence(v.violations[0], wrong, { view, me, channel: rch, batchState: v.batchState! });
+    expect(evidence.method).to.equal("proveBrokenChainWithDeltas"); // two deltas: the cheap form
+    // A second content for seq 0.
+    const c2 = openChannel(1n, keccak256("0x01"), shard, addr(0));
+    const twin = await batch(c2, deltas(shard, 3, 20));
+    const eq = verifyBatch(twin, ctx);
+    expect(eq.violations.map((x) => [x.kind, x.fault])).to.deep.equal([["equivocation", Fault.EQUIVOCATION]]);
+    expect(
+      buildEvidence(eq.violations[0], twin, { view, me, channel: rch, batchState: eq.batchState! }).method,
+    ).to.equal("proveEquivocation");
+    // A gap is not provable.
+    const c3 = openChannel(1n, keccak256("0x02"), shard, addr(0));
+    await batch(c3, deltas(shard, 1, 30));
+    const gapBatch = await batch(c3, deltas(shard, 1, 40));
+    const gap = verifyBatch(gapBatch, { ...ctx, channel: openReceiverChannel() });
+    expect(kinds(gap)).to.deep.equal(["out-of-order"]);
+    expect(() =>
+      buildEvidence(gap.violations[0], gapBatch, { view, me, channel: rch, batchState: new LtHash16() }),
+    ).to.throw(NotProvableError);
+  });
+
+  it("builds no batch above MAX_BATCH", function () {
+    const c = openChannel(1n, keccak256("0x01"), shard, addr(0));
+    expect(() => buildBatch(c, new Array(257).fill({ data: "0x01", time: 1n, diff: 1n }), [me])).to.throw(
+      BatchTooLargeError,
+    );
+  });
+});
