@@ -9,6 +9,14 @@ import { join } from "node:path";
 import { network } from "hardhat";
 import { Wallet, ZeroHash, getBytes, keccak256, toBeHex } from "ethers";
 import {
+  ContractRevertError,
+  RandomnessUnverifiedError,
+  commit,
+  connectProtocol,
+  getAssignment,
+  register,
+  stake,
+  verifyRandomness,
   EpochMath,
   Permutation,
   Sharder,
@@ -58,17 +66,23 @@ describe("client end to end on anvil: a batch verified, a violation proven, the 
     await (await timelock.schedule(k.registry, 0, data, ZeroHash, ZeroHash, 0)).wait();
     await (await timelock.execute(k.registry, 0, data, ZeroHash, ZeroHash)).wait();
 
-    // Four workers: stake, register a separate signing key, commit to epoch 1.
+    // Four workers, through the client's actions: register a separate signing key, stake, commit.
     const workers = accounts.slice(0, 4);
     const keys = workers.map(() => Wallet.createRandom());
     const minStake = await epochs.parameter(0);
     for (const [i, w] of workers.entries()) {
       await (await token.mint(w.address, minStake)).wait();
-      await (await token.connect(w).approve(k.epochManager, minStake)).wait();
-      await (await epochs.connect(w).register(keys[i].address, "0x01")).wait();
-      await (await epochs.connect(w).stake(minStake)).wait();
-      await (await epochs.connect(w).commit(1)).wait();
+      const maru = connectProtocol(book, w);
+      await register(maru, keys[i].address, `/ip4/127.0.0.1/tcp/${9000 + i}`);
+      await stake(maru, minStake);
+      expect((await commit(maru)).epoch).to.equal(1n);
     }
+    // A refused action is a readable error, not a provider dump.
+    const refused = await commit(connectProtocol(book, workers[0])).catch((e: unknown) => e);
+    expect(refused).to.be.instanceOf(ContractRevertError);
+    expect((refused as ContractRevertError).message).to.match(
+      /^Already committed to epoch 1 \(EpochAlreadyCommitted\)/,
+    );
     // Freeze, fulfil the VRF request through Chainlink's mock coordinator, advance.
     const info0 = await epochs.epochInfo(0);
     await provider.request({ method: "evm_setNextBlockTimestamp", params: [Number(info0.commitDeadline)] });
@@ -80,14 +94,21 @@ describe("client end to end on anvil: a batch verified, a violation proven, the 
     await (await epochs.advance()).wait();
     expect(await epochs.currentEpoch()).to.equal(1n);
 
-    // The receivers' view of epoch 1, read from the chain.
-    const [n, kk, r] = await epochs.assignment(1);
-    const view: EpochView = { epoch: 1n, n: Number(n), k: Number(kk), r, indexOf: new Map(), signingKeyOf: new Map() };
-    for (let i = 0; i < view.n; ++i) {
-      const w = (await epochs.workerAt(1, i)).toLowerCase();
-      view.indexOf.set(w, i);
-      view.signingKeyOf.set(w, (await epochs.signingKeyAt(w, 1)).toLowerCase());
-    }
+    // Every worker verifies r (PROTOCOL.md 3) before acting: the request, the fulfilment, its depth.
+    const reader = connectProtocol(book, workers[0]);
+    const early = await verifyRandomness(reader, 1n, { confirmations: 3 }).catch((e: unknown) => e);
+    expect(early).to.be.instanceOf(RandomnessUnverifiedError);
+    expect((early as Error).message).to.match(/blocks deep, fewer than 3/);
+    await provider.request({ method: "anvil_mine", params: ["0x3"] });
+    const verified = await verifyRandomness(reader, 1n, { confirmations: 3 });
+    expect(verified.source).to.equal("vrf");
+    expect(verified.requestId).to.equal(requestId);
+
+    // The receivers' view of epoch 1, read from the chain and computed locally.
+    const assignment = await getAssignment(reader, 1n, workers[0].address);
+    const view: EpochView = assignment.view;
+    const r = verified.r;
+    for (const s of assignment.shards) expect(assignment.holders(s)).to.include(assignment.index);
     const math = new EpochMath(view);
     const domain = protocolDomain(book.chainId, k.fraudProofs);
     const senderIdx = 0;
