@@ -20,3 +20,4 @@ export * from "./actions/commit.js";
 export * from "./actions/waitForEpoch.js";
 export * from "./actions/verifyRandomness.js";
 export * from "./actions/getAssignment.js";
+export * from "./events/watchEvents.js";
