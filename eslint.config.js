@@ -11,6 +11,8 @@ export default tseslint.config(
       "typechain-types/",
       "coverage/",
       "client/wasm/", // AssemblyScript: compiled by asc, not by tsc
+      "client/dist/", // the built package (npm run build:client)
+      "deploy/deployments/",
     ],
   },
   js.configs.recommended,

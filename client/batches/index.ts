@@ -1,0 +1,4 @@
+export * from "./types.js";
+export * from "./buildBatch.js";
+export * from "./signBatch.js";
+export * from "./verifyBatch.js";

@@ -1,0 +1,2 @@
+export * from "./buildEvidence.js";
+export * from "./submitEvidence.js";
