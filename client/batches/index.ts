@@ -2,3 +2,4 @@ export * from "./types.js";
 export * from "./buildBatch.js";
 export * from "./signBatch.js";
 export * from "./verifyBatch.js";
+export * from "./verifyAccumulatedProof.js";

@@ -54,7 +54,8 @@ export type ViolationKind =
   | "batch-msh-mismatch" // fault BATCH_MISMATCH
   | "broken-chain" // prev or cumulative wrong (fault BROKEN_CHAIN)
   | "out-of-order" // a seq gap: keep waiting, unprovable
-  | "equivocation"; // a second content for a seen seq (fault EQUIVOCATION)
+  | "equivocation" // a second content for a seen seq (fault EQUIVOCATION)
+  | "invalid-accumulated-proof"; // a false block hash or a contradicted cumulative (fault INVALID_ACCUMULATED_PROOF)
 
 /** One failed check, with what to prove it with. */
 export type Violation = {

@@ -9,6 +9,12 @@ import { join } from "node:path";
 import { network } from "hardhat";
 import { Wallet, ZeroHash, getBytes, keccak256, toBeHex } from "ethers";
 import {
+  claimRewards,
+  rotateSigningKey,
+  setNetworkAddress,
+  unstake,
+  watchEvents,
+  withdraw,
   ContractRevertError,
   RandomnessUnverifiedError,
   commit,
@@ -155,8 +161,32 @@ describe("client end to end on anvil: a batch verified, a violation proven, the 
     expect((await epochs.stakeOf(sender.address)).active).to.equal(before - result.amount);
     expect(await epochs.claimableOf(reporter.address)).to.equal(result.reward);
     expect(await epochs.isEjected(1, sender.address)).to.equal(true);
-    const slashed = await epochs.queryFilter(epochs.filters.Slashed(sender.address, 1n), book.startBlock);
-    expect(slashed.length, "the Slashed event").to.equal(1);
+    // Observed the way a worker watches the chain: confirmed Slashed events from the deployment on.
+    const seen: string[] = [];
+    const watch = watchEvents(
+      ethers.provider,
+      { address: k.epochManager, topics: [epochs.interface.getEvent("Slashed").topicHash] },
+      (logs) => void seen.push(...logs.map((l) => epochs.interface.parseLog(l)!.args.worker as string)),
+      { fromBlock: book.startBlock, confirmations: 1, pollMs: 50 },
+    );
+    await provider.request({ method: "anvil_mine", params: ["0x1"] });
+    for (let i = 0; i < 100 && seen.length === 0; ++i) await new Promise((res) => setTimeout(res, 50));
+    await watch.stop();
+    expect(seen).to.deep.equal([sender.address]);
+
+    // The reporter claims its reward; the slashed sender's way out is the unbonding queue.
+    const reporterMaru = connectProtocol(book, reporter);
+    await claimRewards(reporterMaru);
+    expect(await token.balanceOf(reporter.address)).to.equal(result.reward);
+    const senderMaru = connectProtocol(book, sender);
+    const refusedPart = await unstake(senderMaru, 1n).catch((e: unknown) => e); // a committed worker leaves whole
+    expect((refusedPart as Error).message).to.match(/below the minimum stake .* \(StakingBelowMinimum\)/);
+    await unstake(senderMaru, (await epochs.stakeOf(sender.address)).active);
+    const locked = await withdraw(senderMaru).catch((e: unknown) => e);
+    expect((locked as Error).message).to.match(/^Nothing has unlocked yet/);
+    await rotateSigningKey(senderMaru, Wallet.createRandom().address);
+    await setNetworkAddress(senderMaru, "/ip4/127.0.0.1/tcp/9100");
+    expect(await epochs.signingKeyAt(sender.address, 1)).to.equal(senderKey.address); // the old key keeps epoch 1
 
     // The same evidence again: a clear refusal, not a throw.
     const again = await submitEvidence(fraud.connect(reporter) as never, evidence, [epochs.interface]);

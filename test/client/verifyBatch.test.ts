@@ -19,6 +19,9 @@ import {
   type Delta,
   type EpochView,
   type SignedBatch,
+  buildAccumulatedProof,
+  verifyAccumulatedProof,
+  EIP712_TYPES,
 } from "../../client/index.js";
 
 const r = keccak256("0x42");
@@ -136,6 +139,52 @@ describe("verifyBatch", function () {
     expect(() =>
       buildEvidence(gap.violations[0], gapBatch, { view, me, channel: rch, batchState: new LtHash16() }),
     ).to.throw(NotProvableError);
+  });
+
+  it("checks accumulated proofs: signer, contradiction with the header, the canonical block hash", async function () {
+    const c = openChannel(1n, keccak256("0x01"), shard, addr(0));
+    const rch = openReceiverChannel();
+    const b = await batch(c, deltas(shard, 2, 0));
+    expect(verifyBatch(b, { math, me, domain, channel: rch }).ok).to.equal(true);
+    const canonicalHash = async () => keccak256("0xb10c");
+    const honest = await buildAccumulatedProof(key, domain, b.header, 1n, 100n, keccak256("0xb10c"));
+    expect(
+      (await verifyAccumulatedProof(honest, { view, domain, channel: rch, canonicalHash })).violations,
+    ).to.deep.equal([]);
+    const falseHash = await buildAccumulatedProof(key, domain, b.header, 1n, 100n, keccak256("0x0bad"));
+    const v1 = await verifyAccumulatedProof(falseHash, { view, domain, channel: rch, canonicalHash });
+    expect(v1.violations.map((v) => [v.fault, v.evidence?.method])).to.deep.equal([
+      [Fault.INVALID_ACCUMULATED_PROOF, "proveFalseBlockHash"],
+    ]);
+    const contradicting = await buildAccumulatedProof(
+      key,
+      domain,
+      { ...b.header, cumulativeMsh: keccak256("0x01") },
+      1n,
+      100n,
+      keccak256("0xb10c"),
+    );
+    const v2 = await verifyAccumulatedProof(contradicting, { view, domain, channel: rch, canonicalHash });
+    expect(v2.violations.map((v) => v.evidence?.method)).to.deep.equal(["proveContradictedProof"]);
+    // Unknown block: nothing judged; another signer: dropped.
+    const unknown = await verifyAccumulatedProof(falseHash, {
+      view,
+      domain,
+      channel: rch,
+      canonicalHash: async () => undefined,
+    });
+    expect(unknown.ok).to.equal(true);
+    const forged = {
+      ...honest,
+      signature: await other.signTypedData(
+        domain,
+        { AccumulatedProof: [...EIP712_TYPES.AccumulatedProof] },
+        honest.proof,
+      ),
+    };
+    expect((await verifyAccumulatedProof(forged, { view, domain })).violations.map((v) => v.kind)).to.deep.equal([
+      "bad-signature",
+    ]);
   });
 
   it("builds no batch above MAX_BATCH", function () {
