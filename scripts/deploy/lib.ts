@@ -7,6 +7,7 @@ import { z } from "zod";
 import type { NetworkConnection } from "hardhat/types/network";
 import LocalInfra from "../../deploy/modules/LocalInfra.js";
 import Maru from "../../deploy/modules/Maru.js";
+import type { AddressesBook } from "../../client/contracts.js";
 
 const ROOT = new URL("../../", import.meta.url).pathname;
 
@@ -72,25 +73,8 @@ export function loadParameters(name: string): Parameters {
   return raw as Parameters;
 }
 
-/** The addresses book the client and the worker read: deployments/<chainId>.json. */
-export type AddressesBook = {
-  chainId: number;
-  network: string;
-  deploymentId: string;
-  startBlock: number;
-  contracts: {
-    epochManager: string;
-    beacon: string;
-    registry: string;
-    timelock: string;
-    fraudProofs: string;
-    blockHashOracle: string;
-    streamInbox: string;
-    stakeToken: string;
-    vrfCoordinator: string;
-  };
-  vrf: { subscriptionId: string; keyHash: string };
-};
+/** The addresses book the client and the worker read: deployments/<chainId>.json (one type, the client's). */
+export type { AddressesBook };
 
 export function bookPath(chainId: number): string {
   return join(ROOT, "deployments", `${chainId}.json`);
