@@ -77,7 +77,13 @@ export type StakeToken = {
   balanceOf(account: string): Promise<bigint>;
 };
 
-/** The address of the signer the contracts send with. */
+/**
+ * The address of the signer the contracts send with (throws when they were given a provider).
+ * @example
+ * ```ts
+ * const me = await signerAddress(connectProtocol(book, wallet));
+ * ```
+ */
 export async function signerAddress(p: { epochs: { runner: ContractRunner | null } }): Promise<string> {
   const runner = p.epochs.runner as unknown as { getAddress?: () => Promise<string> } | null;
   if (!runner?.getAddress) throw new Error("connectProtocol was given a provider, not a signer: actions need a signer");

@@ -7,6 +7,10 @@ export type Sent = { hash: string; blockNumber: number; gasUsed: bigint };
 /**
  * Sends a contract call and waits for it; a revert becomes a decoded `ContractRevertError` (or a
  * `MaruError`) with a readable message instead of a provider error.
+ * @example
+ * ```ts
+ * const sent = await send(() => maru.epochs.advance(), maru.errorInterfaces);
+ * ```
  */
 export async function send(call: () => Promise<ContractTransactionResponse>, interfaces: Interface[]): Promise<Sent> {
   try {

@@ -2,7 +2,13 @@ import { AbiCoder, Interface, keccak256, toBeHex } from "ethers";
 import { MaruError } from "../errors/base.js";
 import type { Protocol } from "../contracts.js";
 
-/** Thrown when an epoch's randomness cannot be verified: do not act on that epoch. */
+/**
+ * Thrown when an epoch's randomness cannot be verified: do not act on that epoch.
+ * @example
+ * ```ts
+ * try { await verifyRandomness(maru, epoch); } catch (e) { if (e instanceof RandomnessUnverifiedError) skipEpoch(); }
+ * ```
+ */
 export class RandomnessUnverifiedError extends MaruError {
   override name = "RandomnessUnverifiedError";
 }

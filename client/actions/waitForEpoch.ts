@@ -1,7 +1,13 @@
 import { MaruError } from "../errors/base.js";
 import type { Protocol } from "../contracts.js";
 
-/** Thrown when an epoch did not become current in time. */
+/**
+ * Thrown when an epoch did not become current in time.
+ * @example
+ * ```ts
+ * await waitForEpoch(maru, 5n, { timeoutMs: 60_000 }).catch((e) => { if (e instanceof EpochTimeoutError) retryLater(); });
+ * ```
+ */
 export class EpochTimeoutError extends MaruError {
   override name = "EpochTimeoutError";
 }

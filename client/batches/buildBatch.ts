@@ -5,7 +5,13 @@ import { deltasRoot } from "../math/merkle.js";
 import { MaruError } from "../errors/base.js";
 import { MAX_BATCH, type SenderChannel } from "./types.js";
 
-/** Thrown when a sender would build a batch the protocol does not allow. */
+/**
+ * Thrown when a sender would build a batch the protocol does not allow (0 or more than MAX_BATCH deltas).
+ * @example
+ * ```ts
+ * for (let i = 0; i < deltas.length; i += MAX_BATCH) buildBatch(ch, deltas.slice(i, i + MAX_BATCH), holders);
+ * ```
+ */
 export class BatchTooLargeError extends MaruError {
   override name = "BatchTooLargeError";
 }

@@ -22,12 +22,25 @@ export const Fault = {
   INVALID_ACCUMULATED_PROOF: 4,
 } as const;
 
-/** A new, empty receiver channel (one per incoming (sender, stream, shard)). */
+/**
+ * A new, empty receiver channel (one per incoming (sender, stream, shard)).
+ * @example
+ * ```ts
+ * const channels = new Map<string, ReceiverChannel>(); // key: sender|stream|shard
+ * channels.set(key, openReceiverChannel());
+ * ```
+ */
 export function openReceiverChannel(): ReceiverChannel {
   return { seen: new Map() };
 }
 
-/** Caches the per-epoch math a receiver reuses for every batch of the epoch. */
+/**
+ * Caches the per-epoch math a receiver reuses for every batch of the epoch.
+ * @example
+ * ```ts
+ * const math = new EpochMath((await getAssignment(maru, epoch, me)).view);
+ * ```
+ */
 export class EpochMath {
   readonly sharder: Sharder;
   readonly permutation: Permutation;

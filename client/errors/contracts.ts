@@ -53,6 +53,11 @@ const EXPLAIN: Record<string, (a: Record<string, unknown>) => string> = {
  * Turns a reverted call's error into a {@link ContractRevertError} using the given contract
  * interfaces (typechain factories' `createInterface()` or a contract's `interface`). Returns the
  * original error wrapped in a MaruError when the revert data matches none.
+ * @example
+ * ```ts
+ * try { await maru.epochs.commit(epoch); }
+ * catch (e) { throw decodeContractError(e, maru.errorInterfaces); } // "Already committed to epoch 3 (EpochAlreadyCommitted)"
+ * ```
  */
 export function decodeContractError(error: unknown, interfaces: Interface[]): MaruError {
   const data = findRevertData(error);

@@ -19,7 +19,13 @@ export type Evidence = {
   args: unknown[];
 };
 
-/** Thrown when a violation cannot be proven on-chain (it has no fault id, or a piece is missing). */
+/**
+ * Thrown when a violation cannot be proven on-chain (it has no fault id, or a piece is missing).
+ * @example
+ * ```ts
+ * for (const v of verdict.violations) if (v.fault !== undefined) evidence.push(buildEvidence(v, batch, ctx));
+ * ```
+ */
 export class NotProvableError extends MaruError {
   override name = "NotProvableError";
 }

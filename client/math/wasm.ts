@@ -69,7 +69,13 @@ export function reserveInput(len: number): void {
   if (needed > have) core.memory.grow(Math.ceil((needed - have) / 65536));
 }
 
-/** keccak256 of `data`, as 32 bytes. */
+/**
+ * keccak256 of `data`, as 32 bytes (the wasm core: several times faster than ethers' for small inputs).
+ * @example
+ * ```ts
+ * const h = keccakBytes(new Uint8Array([1, 2, 3])); // Uint8Array(32), equal to getBytes(keccak256("0x010203"))
+ * ```
+ */
 export function keccakBytes(data: Uint8Array): Uint8Array {
   reserveInput(data.length);
   const m = mem();

@@ -30,7 +30,13 @@ export type RpcBlock = {
   requestsHash?: string;
 };
 
-/** Thrown when an encoded header does not hash to the block's hash (an unknown fork or a lying node). */
+/**
+ * Thrown when an encoded header does not hash to the block's hash (an unknown fork or a lying node).
+ * @example
+ * ```ts
+ * try { encodeBlockHeader(raw); } catch (e) { if (e instanceof BlockHeaderError) console.error(e.details); }
+ * ```
+ */
 export class BlockHeaderError extends MaruError {
   override name = "BlockHeaderError";
 }
