@@ -1,12 +1,11 @@
 // `npm run deploy:check` (local) or `npx hardhat run --network sepolia scripts/deploy/check.ts`:
 // reads a deployment back (deployments/<chainId>.json) and verifies parameters, roles and wiring.
 // Exits 1 on any mismatch.
-import { network } from "hardhat";
-import { DeployError, readBook, loadParameters } from "./lib.js";
+import { DeployError, connectOrExplain, readBook, loadParameters } from "./lib.js";
 import { checkDeployment } from "./checks.js";
 
 async function main() {
-  const conn = await network.create();
+  const conn = await connectOrExplain();
   const chainId = Number((await conn.ethers.provider.getNetwork()).chainId);
   const book = readBook(chainId);
   const [deployer] = await conn.ethers.getSigners();

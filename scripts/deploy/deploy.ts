@@ -2,21 +2,11 @@
 // `npx hardhat run --network sepolia scripts/deploy/deploy.ts`: deploys the protocol with the
 // Ignition modules and the network's parameter file, writes deployments/<chainId>.json, runs the
 // post-deploy check and prints the addresses. Re-running finishes or confirms a deployment.
-import { network } from "hardhat";
-import { DeployError, deployProtocol, loadParameters } from "./lib.js";
+import { DeployError, connectOrExplain, deployProtocol, loadParameters } from "./lib.js";
 import { checkDeployment } from "./checks.js";
 
 async function main() {
-  let conn;
-  try {
-    conn = await network.create();
-    await conn.ethers.provider.getBlockNumber();
-  } catch (e) {
-    throw new DeployError(
-      `Cannot reach the chain node (${(e as Error).message.split("\n")[0]})`,
-      "start one in another terminal (npx hardhat node, or npx anvil), or check the network's RPC URL",
-    );
-  }
+  const conn = await connectOrExplain();
   const [deployer] = await conn.ethers.getSigners();
   const balance = await conn.ethers.provider.getBalance(deployer.address);
   if (balance === 0n) {

@@ -3,6 +3,7 @@
 import { readFileSync, writeFileSync, mkdirSync, existsSync } from "node:fs";
 import { dirname, join } from "node:path";
 import JSON5 from "json5";
+import { network } from "hardhat";
 import { z } from "zod";
 import type { NetworkConnection } from "hardhat/types/network";
 import LocalInfra from "../../deploy/modules/LocalInfra.js";
@@ -86,6 +87,31 @@ export function readBook(chainId: number): AddressesBook {
     throw new DeployError(`No addresses book for chain ${chainId} (${file})`, "deploy first: npm run deploy:local");
   }
   return JSON.parse(readFileSync(file, "utf8")) as AddressesBook;
+}
+
+/**
+ * Connects to the network given with --network and checks that it answers; a missing configuration
+ * variable or an unreachable node becomes a DeployError that says what to do.
+ */
+export async function connectOrExplain() {
+  try {
+    const conn = await network.create();
+    await conn.ethers.provider.getBlockNumber();
+    return conn;
+  } catch (e) {
+    const first = (e as Error).message.split("\n")[0];
+    const variable = first.match(/Configuration Variable "(\w+)" not found/)?.[1];
+    if (variable) {
+      throw new DeployError(
+        `${variable} is not set`,
+        `npx hardhat keystore set ${variable} (or export it as an environment variable); docs/deploy.md`,
+      );
+    }
+    throw new DeployError(
+      `Cannot reach the chain node (${first})`,
+      "start one in another terminal (npx hardhat node, or npx anvil), or check the network's RPC URL",
+    );
+  }
 }
 
 type Log = (line: string) => void;
