@@ -11,6 +11,7 @@ export default tseslint.config(
       "typechain-types/",
       "coverage/",
       "client/wasm/", // AssemblyScript: compiled by asc, not by tsc
+      "operators/", // AssemblyScript operators (npm run build:operators)
       "client/dist/", // the built package (npm run build:client)
       "deploy/deployments/",
     ],

@@ -1,0 +1,91 @@
+// The operator host: the sample AssemblyScript operators (built by npm run build:operators) run
+// sandboxed in their own thread; their outputs match a direct computation; a looping, memory-hungry
+// or trapping operator is an OperatorError, never a hang or a crash; unbounded modules are refused.
+import { expect } from "chai";
+import { readFileSync } from "node:fs";
+import fc from "fast-check";
+import { OperatorHost, OperatorError, memoryLimits } from "../../worker/operators/host.js";
+
+const wasm = (name: string) =>
+  new Uint8Array(readFileSync(new URL(`../../operators/build/${name}.wasm`, import.meta.url)));
+const hex = (b: Uint8Array) => Buffer.from(b).toString("hex");
+const RUNS = Math.min(Number(process.env.FAST_CHECK_RUNS ?? 50), 100);
+
+function transfer(from: number, to: number, amount: bigint): Uint8Array {
+  const b = new Uint8Array(48);
+  b[19] = from;
+  b[39] = to;
+  for (let i = 0; i < 8; ++i) b[40 + i] = Number((amount >> BigInt(8 * (7 - i))) & 0xffn);
+  return b;
+}
+
+describe("operator host (WebAssembly operators in a thread, bounded)", function () {
+  this.timeout(60_000);
+
+  it("transfers → balances (map, then keyed reduce) equals a direct computation", async function () {
+    const map = await OperatorHost.start(wasm("transfers_to_balances"));
+    const reduce = await OperatorHost.start(wasm("sum_by_key"));
+    // The reduce keeps state across runs: so do the expectations.
+    const expected = new Map<string, bigint>();
+    const live = new Map<string, bigint>();
+    try {
+      await fc.assert(
+        fc.asyncProperty(
+          fc.array(fc.tuple(fc.nat(5), fc.nat(5), fc.bigInt({ min: 1n, max: 10n ** 12n }), fc.constantFrom(1n, -1n)), {
+            minLength: 1,
+            maxLength: 20,
+          }),
+          async (ts) => {
+            const deltas = ts.map(([f, t, a, d], i) => {
+              const key = (n: number) => hex(transfer(n, 0, 0n).slice(0, 20));
+              expected.set(key(f), (expected.get(key(f)) ?? 0n) - a * d);
+              expected.set(key(t), (expected.get(key(t)) ?? 0n) + a * d);
+              return { data: transfer(f, t, a), time: BigInt(i), diff: d };
+            });
+            const changes = (await map.process(deltas)).flat();
+            expect(changes).to.have.length(2 * ts.length);
+            const outputs = (await reduce.process(changes)).flat();
+            // The reduce's outputs fold to the current sums (as a multiset of key ‖ sum).
+            for (const o of outputs) {
+              const k = hex(o.data as Uint8Array);
+              live.set(k, (live.get(k) ?? 0n) + BigInt(o.diff));
+            }
+            const balances = new Map<string, bigint>();
+            for (const [k, m] of live)
+              if (m !== 0n) balances.set(k.slice(0, 40), BigInt.asIntN(64, BigInt("0x" + k.slice(40))));
+            const nonZero = new Map([...expected].filter(([, v]) => v !== 0n));
+            expect(balances).to.deep.equal(nonZero);
+          },
+        ),
+        { numRuns: RUNS },
+      );
+    } finally {
+      await map.close();
+      await reduce.close();
+    }
+  });
+
+  it("stops an operator that loops, grows without bound or traps, and refuses unbounded modules", async function () {
+    for (const input of ["loop", "grow", "trap"]) {
+      const op = await OperatorHost.start(wasm("spin"), { perDeltaMs: 20 });
+      expect(await op.process([{ data: new TextEncoder().encode("echo"), time: 1n, diff: 1n }])).to.have.length(1);
+      const started = Date.now();
+      const err = await op
+        .process([{ data: new TextEncoder().encode(input), time: 1n, diff: 1n }])
+        .catch((e: unknown) => e);
+      expect(err, input).to.be.instanceOf(OperatorError);
+      expect(Date.now() - started, `${input} stopped quickly`).to.be.below(5_000);
+      const after = await op.process([]).catch((e: unknown) => e);
+      expect(after).to.be.instanceOf(OperatorError); // stopped until restarted
+    }
+    expect(memoryLimits(wasm("spin")).max).to.equal(256);
+    await OperatorHost.start(wasm("spin"), { maxMemoryPages: 16 }).then(
+      () => expect.fail("accepted"),
+      (e: unknown) => expect((e as Error).message).to.match(/not bounded to 16 pages/),
+    );
+    await OperatorHost.start(new Uint8Array([1, 2, 3])).then(
+      () => expect.fail("accepted"),
+      (e: unknown) => expect(e).to.be.instanceOf(OperatorError),
+    );
+  });
+});
