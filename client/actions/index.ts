@@ -6,3 +6,4 @@ export * from "./commit.js";
 export * from "./waitForEpoch.js";
 export * from "./verifyRandomness.js";
 export * from "./getAssignment.js";
+export * from "./readInbox.js";

@@ -9,6 +9,9 @@ import { join } from "node:path";
 import { network } from "hardhat";
 import { Wallet, ZeroHash, getBytes, keccak256, toBeHex } from "ethers";
 import {
+  InboxMismatchError,
+  LtHash16,
+  readInbox,
   claimRewards,
   rotateSigningKey,
   setNetworkAddress,
@@ -193,6 +196,29 @@ describe("client end to end on anvil: a batch verified, a violation proven, the 
     await rotateSigningKey(senderMaru, Wallet.createRandom().address);
     await setNetworkAddress(senderMaru, "/ip4/127.0.0.1/tcp/9100");
     expect(await epochs.signingKeyAt(sender.address, 1)).to.equal(senderKey.address); // the old key keeps epoch 1
+
+    // Sources: governance allows a feeder on the inbox stream; workers read it back and check it.
+    const inbox = await ethers.getContractAt("StreamInbox", k.streamInbox);
+    const [admin] = await ethers.getSigners();
+    const allow = inbox.interface.encodeFunctionData("setAppender", [spec.id, admin.address, true]);
+    const salt = keccak256("0x0a11");
+    await (await timelock.schedule(k.streamInbox, 0, allow, ZeroHash, salt, 0)).wait();
+    await (await timelock.execute(k.streamInbox, 0, allow, ZeroHash, salt)).wait();
+    const firstBlock = await ethers.provider.getBlockNumber();
+    const fed = deltasOf(0, 6, 9000);
+    await (await inbox.append(spec.id, fed.slice(0, 4))).wait();
+    const middle = await ethers.provider.getBlockNumber();
+    await (await inbox.append(spec.id, fed.slice(4))).wait();
+    const reader2 = connectProtocol(book, workers[1]);
+    const part1 = await readInbox(reader2, spec.id, firstBlock, middle, { count: 0n, hash: new LtHash16() });
+    const part2 = await readInbox(reader2, spec.id, middle + 1, await ethers.provider.getBlockNumber(), part1.next);
+    expect([...part1.deltas, ...part2.deltas].map((d) => d.index)).to.deep.equal([0n, 1n, 2n, 3n, 4n, 5n]);
+    expect(part2.next.hash.digest()).to.equal((await inbox.head(spec.id))[2]);
+    const skipped = await readInbox(reader2, spec.id, middle + 1, middle + 1, {
+      count: 0n,
+      hash: new LtHash16(),
+    }).catch((e: unknown) => e);
+    expect(skipped).to.be.instanceOf(InboxMismatchError);
 
     // The same evidence again: a clear refusal, not a throw.
     const again = await submitEvidence(fraud.connect(reporter) as never, evidence, [epochs.interface]);
