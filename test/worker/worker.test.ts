@@ -1,0 +1,125 @@
+// Three maru-worker processes against a chain node in a separate process (anvil): they register,
+// stake, commit, freeze and advance the protocol themselves, and verify r every epoch. The test
+// only plays the clock and Chainlink's VRF mock (the real VRF network is not reachable here).
+import { expect } from "chai";
+import { spawn, type ChildProcess } from "node:child_process";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { network } from "hardhat";
+import { Wallet } from "ethers";
+import { deployProtocol } from "../../scripts/deploy/lib.js";
+import { startAnvil, type ChainNode } from "../utils/chainNode.js";
+
+describe("maru-worker processes follow the epochs (anvil)", function () {
+  this.timeout(240_000);
+  let node: ChainNode;
+  const procs: ChildProcess[] = [];
+  const deploymentId = `workers-${process.pid}-${Date.now()}`;
+  before(async () => (node = await startAnvil()));
+  after(async () => {
+    for (const p of procs) if (p.exitCode === null) p.kill("SIGKILL");
+    await node?.stop();
+    rmSync(new URL(`../../deploy/deployments/${deploymentId}`, import.meta.url), { recursive: true, force: true });
+  });
+
+  it("three workers join, commit, freeze, advance and verify r for two epochs", async function () {
+    const conn = await network.create({ network: "localhost", override: { url: node.url } });
+    const { ethers, provider } = conn;
+    const bookFile = join(mkdtempSync(join(tmpdir(), "maru-workers-")), "book.json");
+    const book = await deployProtocol(conn, { deploymentId, bookFile });
+    const token = await ethers.getContractAt("TestToken", book.contracts.stakeToken);
+    const epochs = await ethers.getContractAt("EpochManager", book.contracts.epochManager);
+    const coordinator = await ethers.getContractAt("VRFCoordinatorV2_5Mock", book.contracts.vrfCoordinator);
+    const minStake = await epochs.parameter(0);
+    const keys = [0, 1, 2].map(() => Wallet.createRandom());
+    for (const k of keys) {
+      await provider.request({ method: "anvil_setBalance", params: [k.address, "0x56bc75e2d63100000"] });
+      await (await token.mint(k.address, minStake)).wait();
+    }
+    const outputs: string[] = ["", "", ""];
+    const exits: Array<Promise<number | null>> = [];
+    keys.forEach((k, i) => {
+      const p = spawn(
+        join(process.cwd(), "node_modules/.bin/tsx"),
+        [
+          "worker/main.ts",
+          "--rpc",
+          node.url,
+          "--addresses",
+          bookFile,
+          "--until-epoch",
+          "2",
+          "--poll-ms",
+          "150",
+          "--confirmations",
+          "1",
+        ],
+        { env: { ...process.env, MARU_WORKER_KEY: k.privateKey }, stdio: ["ignore", "pipe", "pipe"] },
+      );
+      p.stdout!.on("data", (d: Buffer) => (outputs[i] += d.toString()));
+      p.stderr!.on("data", (d: Buffer) => (outputs[i] += d.toString()));
+      exits.push(new Promise((resolve) => p.once("exit", resolve)));
+      procs.push(p);
+    });
+
+    // The clock and the VRF: time moves only once every worker has committed to the next epoch.
+    const fulfilled = new Set<bigint>();
+    const done = Promise.all(exits);
+    let finished = false;
+    void done.then(() => (finished = true));
+    const deadline = Date.now() + 200_000;
+    while (!finished && Date.now() < deadline) {
+      const current = await epochs.currentEpoch();
+      const next = await epochs.epochInfo(current + 1n);
+      for (const e of await epochs.queryFilter(epochs.filters.EpochFrozen(), book.startBlock)) {
+        const id = e.args.requestId as bigint;
+        if (id !== 0n && !fulfilled.has(id)) {
+          fulfilled.add(id);
+          await (await coordinator.fulfillRandomWords(id, book.contracts.beacon)).wait().catch(() => undefined);
+        }
+      }
+      if (next.committed >= 3n || next.frozen) await provider.request({ method: "evm_increaseTime", params: [15] });
+      await provider.request({ method: "evm_mine", params: [] });
+      await new Promise((r) => setTimeout(r, 200));
+    }
+    const codes = await done;
+    expect(codes, outputs.join("\n----\n")).to.deep.equal([0, 0, 0]);
+    for (const out of outputs) {
+      const verified = out
+        .split("\n")
+        .filter((l) => l.includes('"epoch verified"'))
+        .map((l) => JSON.parse(l).epoch);
+      expect(verified, out).to.include.members(["1", "2"]);
+    }
+    expect(await epochs.numWorkers(2)).to.equal(3);
+
+    // What a new operator gets wrong, said plainly (exit 1, one line, no stack trace).
+    const run = (env: Record<string, string>, args: string[]) =>
+      new Promise<{ code: number | null; err: string }>((resolve) => {
+        const p = spawn(join(process.cwd(), "node_modules/.bin/tsx"), ["worker/main.ts", ...args], {
+          env: { ...process.env, ...env },
+          stdio: ["ignore", "ignore", "pipe"],
+        });
+        let err = "";
+        p.stderr!.on("data", (d: Buffer) => (err += d.toString()));
+        p.once("exit", (code) => resolve({ code, err }));
+      });
+    const stranger = Wallet.createRandom();
+    const badRpc = await run({ MARU_WORKER_KEY: stranger.privateKey }, [
+      "--rpc",
+      "http://127.0.0.1:1",
+      "--addresses",
+      bookFile,
+    ]);
+    expect(badRpc.code).to.equal(1);
+    expect(badRpc.err).to.match(/^maru-worker: Cannot reach the chain at http:\/\/127\.0\.0\.1:1/);
+    const unfunded = await run({ MARU_WORKER_KEY: stranger.privateKey }, ["--rpc", node.url, "--addresses", bookFile]);
+    expect(unfunded.err).to.match(/has no funds for gas/);
+    await provider.request({ method: "anvil_setBalance", params: [stranger.address, "0x56bc75e2d63100000"] });
+    const noStake = await run({ MARU_WORKER_KEY: stranger.privateKey }, ["--rpc", node.url, "--addresses", bookFile]);
+    expect(noStake.err).to.match(/Stake below the minimum: 0 staked/);
+    const noKey = await run({ MARU_WORKER_KEY: "" }, ["--rpc", node.url, "--addresses", bookFile]);
+    expect(noKey.err).to.match(/MARU_WORKER_KEY is not set/);
+  });
+});

@@ -1,0 +1,141 @@
+// The worker's life in epochs: join (register, stake), then every epoch commit to the next, freeze
+// and advance when due (any worker may), and verify the randomness before acting on an epoch.
+// The dataflow runs on top of it (issue 7; not built yet). docs/worker.md.
+import type { Logger } from "pino";
+import { NonceManager, type Wallet } from "ethers";
+import {
+  commit,
+  connectProtocol,
+  getAssignment,
+  register,
+  stake,
+  verifyRandomness,
+  ContractRevertError,
+  MaruError,
+  type AddressesBook,
+  type Protocol,
+} from "../../client/index.js";
+
+/** A problem the operator of the worker must fix (printed with its fix, then the worker exits). */
+export class WorkerSetupError extends MaruError {
+  override name = "WorkerSetupError";
+}
+
+/** One epoch the worker took part in, as it logged it. */
+export type EpochRecord = { epoch: bigint; r: string; source: string; index?: number; shards: number[] };
+
+/**
+ * Registers and stakes if needed, checking what a new operator most often gets wrong (an
+ * unfunded account, too little stake token) with a message that says what to do.
+ */
+export async function join(p: Protocol, wallet: Wallet, signingKey: string, networkAddress: string, log: Logger) {
+  const provider = wallet.provider!;
+  if ((await provider.getBalance(wallet.address)) === 0n) {
+    throw new WorkerSetupError(`The worker account ${wallet.address} has no funds for gas`, {
+      fix: "send it some of the chain's native currency",
+    });
+  }
+  const info = await p.epochs.stakeOf(wallet.address);
+  if (!info.registered) {
+    await register(p, signingKey, networkAddress);
+    log.info({ signingKey, networkAddress }, "registered");
+  }
+  const minStake = await p.epochs.parameter(0);
+  if (info.active < minStake) {
+    const need = minStake - info.active;
+    const balance = await p.token.balanceOf(wallet.address);
+    if (balance < need) {
+      throw new WorkerSetupError(`Stake below the minimum: ${info.active} staked, ${minStake} needed`, {
+        details: [`stake token ${p.book.contracts.stakeToken}: the account holds ${balance}, ${need} more is needed`],
+        fix: "send the account the stake token, then start the worker again",
+      });
+    }
+    await stake(p, need);
+    log.info({ staked: need.toString() }, "staked");
+  }
+}
+
+/** Moves the protocol along when it is due (freeze, advance); races with other workers are fine. */
+async function nudge(p: Protocol, log: Logger): Promise<void> {
+  const current = await p.epochs.currentEpoch();
+  const next = current + 1n;
+  const now = BigInt((await p.epochs.runner!.provider!.getBlock("latest"))!.timestamp);
+  const cur = await p.epochs.epochInfo(current);
+  const nextInfo = await p.epochs.epochInfo(next);
+  try {
+    if (!nextInfo.frozen && now >= cur.commitDeadline) {
+      await p.epochs.freeze.staticCall(next);
+      await (await p.epochs.freeze(next)).wait();
+      log.info({ epoch: next.toString() }, "froze");
+    } else if (nextInfo.frozen && now >= cur.end) {
+      await p.epochs.advance.staticCall();
+      await (await p.epochs.advance()).wait();
+      log.info({ epoch: next.toString() }, "advanced");
+    }
+  } catch {
+    // Another worker was first, or the randomness is not there yet: try again on the next tick.
+  }
+}
+
+/**
+ * Runs the epoch loop until `signal` aborts or `untilEpoch` is reached. Returns the epochs taken
+ * part in.
+ */
+export async function runEpochs(options: {
+  book: AddressesBook;
+  wallet: Wallet;
+  log: Logger;
+  pollMs: number;
+  untilEpoch?: bigint;
+  signal: AbortSignal;
+  confirmations: number;
+}): Promise<EpochRecord[]> {
+  const { wallet, log } = options;
+  // One nonce sequence for every transaction of this worker (ethers caches identical reads briefly).
+  const p = connectProtocol(options.book, new NonceManager(wallet));
+  const records: EpochRecord[] = [];
+  let lastSeen = -1n;
+  while (!options.signal.aborted) {
+    try {
+      const current = await p.epochs.currentEpoch();
+      const next = current + 1n;
+      const s = await p.epochs.stakeOf(wallet.address);
+      const cur = await p.epochs.epochInfo(current);
+      const now = BigInt((await wallet.provider!.getBlock("latest"))!.timestamp);
+      // Commit to the next epoch while its window is open.
+      const committed = await p.epochs.indexOf(next, wallet.address).then(
+        () => true,
+        () => false,
+      );
+      if (!committed && now < cur.commitDeadline && s.jailedUntil <= next) {
+        try {
+          await commit(p);
+          log.info({ epoch: next.toString() }, "committed");
+        } catch (e) {
+          if (!(e instanceof ContractRevertError)) throw e;
+          log.warn({ reason: e.message }, "commit refused");
+        }
+      }
+      await nudge(p, log);
+      if (current !== lastSeen && current > 0n) {
+        try {
+          const v = await verifyRandomness(p, current, { confirmations: options.confirmations });
+          const a = await getAssignment(p, current, wallet.address);
+          records.push({ epoch: current, r: v.r, source: v.source, index: a.index, shards: a.shards });
+          log.info(
+            { epoch: current.toString(), r: v.r, source: v.source, index: a.index, shards: a.shards },
+            "epoch verified",
+          );
+          lastSeen = current;
+          if (options.untilEpoch !== undefined && current >= options.untilEpoch) break;
+        } catch (e) {
+          log.debug({ epoch: current.toString(), reason: (e as Error).message }, "epoch not verified yet");
+        }
+      }
+    } catch (e) {
+      log.warn({ error: (e as Error).message.split("\n")[0] }, "RPC error, retrying");
+    }
+    await new Promise((r) => setTimeout(r, options.pollMs));
+  }
+  return records;
+}
