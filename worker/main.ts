@@ -5,7 +5,7 @@
 import { readFileSync } from "node:fs";
 import { Command } from "commander";
 import { pino } from "pino";
-import { JsonRpcProvider, NonceManager, Wallet } from "ethers";
+import { JsonRpcProvider, Wallet } from "ethers";
 import { MaruError, type AddressesBook } from "../client/index.js";
 import { join, runEpochs } from "./node/epochLoop.js";
 
@@ -37,7 +37,9 @@ async function main() {
       fix: "deploy first (npm run deploy:local)",
     });
   }
-  const provider = new JsonRpcProvider(opts.rpc, undefined, { staticNetwork: true });
+  // No read cache: ethers otherwise answers identical reads from a 250 ms cache, and two
+  // transactions in a row would take the same nonce.
+  const provider = new JsonRpcProvider(opts.rpc, undefined, { staticNetwork: true, cacheTimeout: -1 });
   const chainId = await Promise.race([
     provider.send("eth_chainId", []).then((x: string) => Number(x)),
     new Promise<never>((_, reject) => setTimeout(() => reject(new Error("no answer in 5 s")), 5_000)),
@@ -54,7 +56,7 @@ async function main() {
   const signingKey = process.env.MARU_SIGNING_KEY ? new Wallet(process.env.MARU_SIGNING_KEY) : Wallet.createRandom();
   const logger = log.child({ worker: wallet.address });
   const { connectProtocol } = await import("../client/index.js");
-  await join(connectProtocol(book, new NonceManager(wallet)), wallet, signingKey.address, opts.networkAddress, logger);
+  await join(connectProtocol(book, wallet), wallet, signingKey.address, opts.networkAddress, logger);
   const controller = new AbortController();
   for (const sig of ["SIGINT", "SIGTERM"] as const) {
     process.once(sig, () => {

@@ -68,7 +68,7 @@ describe("maru-worker processes follow the epochs (anvil)", function () {
     const done = Promise.all(exits);
     let finished = false;
     void done.then(() => (finished = true));
-    const deadline = Date.now() + 200_000;
+    const deadline = Date.now() + 150_000;
     while (!finished && Date.now() < deadline) {
       const current = await epochs.currentEpoch();
       const next = await epochs.epochInfo(current + 1n);
@@ -83,6 +83,8 @@ describe("maru-worker processes follow the epochs (anvil)", function () {
       await provider.request({ method: "evm_mine", params: [] });
       await new Promise((r) => setTimeout(r, 200));
     }
+    if (!finished) for (const p of procs) p.kill("SIGTERM"); // the assertion below shows their logs
+    if (!finished) for (const p of procs) p.kill("SIGKILL"); // the assertion below shows their logs
     const codes = await done;
     expect(codes, outputs.join("\n----\n")).to.deep.equal([0, 0, 0]);
     for (const out of outputs) {

@@ -2,7 +2,7 @@
 // and advance when due (any worker may), and verify the randomness before acting on an epoch.
 // The dataflow runs on top of it (issue 7; not built yet). docs/worker.md.
 import type { Logger } from "pino";
-import { NonceManager, type Wallet } from "ethers";
+import type { Wallet } from "ethers";
 import {
   commit,
   connectProtocol,
@@ -91,8 +91,11 @@ export async function runEpochs(options: {
   confirmations: number;
 }): Promise<EpochRecord[]> {
   const { wallet, log } = options;
-  // One nonce sequence for every transaction of this worker (ethers caches identical reads briefly).
-  const p = connectProtocol(options.book, new NonceManager(wallet));
+  // The provider must not cache reads (cacheTimeout -1, see main.ts): each transaction then takes
+  // the account's pending nonce afresh. (ethers' NonceManager counts a nonce even when a send fails
+  // before broadcast, e.g. a freeze another worker made first; the gap then stalls every later
+  // transaction of the worker.)
+  const p = connectProtocol(options.book, wallet);
   const records: EpochRecord[] = [];
   let lastSeen = -1n;
   while (!options.signal.aborted) {
