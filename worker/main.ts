@@ -6,7 +6,7 @@ import { readFileSync } from "node:fs";
 import { Command } from "commander";
 import { pino } from "pino";
 import { JsonRpcProvider, Wallet } from "ethers";
-import { MaruError, type AddressesBook } from "../client/index.js";
+import { MaruError, connectProtocol, type AddressesBook } from "../client/index.js";
 import { join, runEpochs } from "./node/epochLoop.js";
 
 const program = new Command()
@@ -55,7 +55,6 @@ async function main() {
   const wallet = new Wallet(key, provider);
   const signingKey = process.env.MARU_SIGNING_KEY ? new Wallet(process.env.MARU_SIGNING_KEY) : Wallet.createRandom();
   const logger = log.child({ worker: wallet.address });
-  const { connectProtocol } = await import("../client/index.js");
   await join(connectProtocol(book, wallet), wallet, signingKey.address, opts.networkAddress, logger);
   const controller = new AbortController();
   for (const sig of ["SIGINT", "SIGTERM"] as const) {

@@ -43,6 +43,7 @@ import {
 import { deployProtocol } from "../../scripts/deploy/lib.js";
 import { streamSpec } from "../registry/fixture.js";
 import { startAnvil, type ChainNode } from "../utils/chainNode.js";
+import { until } from "../utils/wait.js";
 
 describe("client end to end on anvil: a batch verified, a violation proven, the slash observed", function () {
   this.timeout(300_000);
@@ -179,7 +180,7 @@ describe("client end to end on anvil: a batch verified, a violation proven, the 
       { fromBlock: book.startBlock, confirmations: 1, pollMs: 50 },
     );
     await provider.request({ method: "anvil_mine", params: ["0x1"] });
-    for (let i = 0; i < 100 && seen.length === 0; ++i) await new Promise((res) => setTimeout(res, 50));
+    await until(() => seen.length > 0, 5_000).catch(() => undefined); // the assertion below says what came
     await watch.stop();
     expect(seen).to.deep.equal([sender.address]);
 

@@ -5,14 +5,7 @@ import { network } from "hardhat";
 import type { Log } from "ethers";
 import { watchEvents, type WatchCursor } from "../../client/index.js";
 import { startAnvil, type ChainNode } from "../utils/chainNode.js";
-
-const until = async (cond: () => boolean, ms = 10_000) => {
-  const end = Date.now() + ms;
-  while (!cond()) {
-    if (Date.now() > end) throw new Error("timed out waiting");
-    await new Promise((r) => setTimeout(r, 20));
-  }
-};
+import { until } from "../utils/wait.js";
 
 describe("watchEvents (anvil)", function () {
   this.timeout(120_000);

@@ -7,14 +7,7 @@ import * as lp from "it-length-prefixed";
 import { multiaddr } from "@multiformats/multiaddr";
 import { buildBatch, openChannel, protocolDomain, signBatch, type SignedBatch } from "../../client/index.js";
 import { BATCH_PROTOCOL, decodeBatch, encodeBatch, startTransport } from "../../worker/transport/p2p.js";
-
-const until = async (cond: () => boolean, ms = 10_000) => {
-  const end = Date.now() + ms;
-  while (!cond()) {
-    if (Date.now() > end) throw new Error("timed out");
-    await new Promise((r) => setTimeout(r, 20));
-  }
-};
+import { until } from "../utils/wait.js";
 
 describe("worker transport (libp2p: TCP, noise, yamux)", function () {
   this.timeout(60_000);

@@ -55,12 +55,17 @@ export async function join(p: Protocol, wallet: Wallet, signingKey: string, netw
   }
 }
 
-/** Moves the protocol along when it is due (freeze, advance); races with other workers are fine. */
-async function nudge(p: Protocol, log: Logger): Promise<void> {
-  const current = await p.epochs.currentEpoch();
-  const next = current + 1n;
-  const now = BigInt((await p.epochs.runner!.provider!.getBlock("latest"))!.timestamp);
-  const cur = await p.epochs.epochInfo(current);
+/**
+ * Moves the protocol along when it is due (freeze, advance); races with other workers are fine.
+ * `cur` and `now` are the current epoch's info and the latest block's time, as the tick read them.
+ */
+async function nudge(
+  p: Protocol,
+  log: Logger,
+  next: bigint,
+  cur: { commitDeadline: bigint; end: bigint },
+  now: bigint,
+): Promise<void> {
   const nextInfo = await p.epochs.epochInfo(next);
   try {
     if (!nextInfo.frozen && now >= cur.commitDeadline) {
@@ -119,7 +124,7 @@ export async function runEpochs(options: {
           log.warn({ reason: e.message }, "commit refused");
         }
       }
-      await nudge(p, log);
+      await nudge(p, log, next, cur, now);
       if (current !== lastSeen && current > 0n) {
         try {
           const v = await verifyRandomness(p, current, { confirmations: options.confirmations });
