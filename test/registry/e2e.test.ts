@@ -1,7 +1,7 @@
 // End to end: arlocal (a real Arweave gateway, separate process), the governance set-up on the
 // simulated network, an operator manifest registered through the timelock, and syncGraph.
 import { expect } from "chai";
-import { spawn, spawnSync, type ChildProcess } from "node:child_process";
+import { spawnSync } from "node:child_process";
 import { createServer, type Server } from "node:http";
 import { mkdtemp, readdir, readFile, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
@@ -20,29 +20,10 @@ import {
 import { loadManifest, ManifestError } from "../../scripts/governance/manifest.js";
 import { deployEpochs, joinWorker, PARAMS, requestIdOf } from "../epochs/fixture.js";
 import { deployGovernance, rejects, streamSpec } from "./fixture.js";
+import { startArlocal, type Gateway } from "../utils/chainNode.js";
 
 const { ethers, networkHelpers } = await network.create();
 const DELAY = 86_400;
-
-async function startArlocal(): Promise<{ proc: ChildProcess; url: string }> {
-  const port = 20_000 + Math.floor(Math.random() * 20_000);
-  // In a temporary directory: arlocal writes its request log ("logs") into its working directory.
-  const proc = spawn(process.execPath, [join(process.cwd(), "node_modules/arlocal/bin/index.js"), String(port)], {
-    stdio: "ignore",
-    cwd: await mkdtemp(join(tmpdir(), "maru-arlocal-")),
-  });
-  const url = `http://127.0.0.1:${port}`;
-  for (let i = 0; i < 100; i++) {
-    try {
-      if ((await fetch(`${url}/info`)).ok) return { proc, url };
-    } catch {
-      /* not up yet */
-    }
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  proc.kill();
-  throw new Error("arlocal did not start");
-}
 
 /** A gateway that serves every blob with its first byte flipped. */
 async function tamperingProxy(upstream: string): Promise<{ server: Server; url: string }> {
@@ -59,12 +40,12 @@ async function tamperingProxy(upstream: string): Promise<{ server: Server; url: 
 }
 
 describe("registry end to end: manifest → Arweave → timelock → syncGraph", function () {
-  let arlocal: { proc: ChildProcess; url: string };
+  let arlocal: Gateway;
   before(async function () {
     arlocal = await startArlocal();
   });
-  after(function () {
-    arlocal?.proc.kill();
+  after(async function () {
+    await arlocal?.stop();
   });
 
   it("refuses a bad manifest, naming each field", async function () {

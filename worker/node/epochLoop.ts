@@ -2,12 +2,16 @@
 // and advance when due (any worker may), and verify the randomness before acting on an epoch.
 // The dataflow runs on top of it (issue 7; not built yet). docs/worker.md.
 import type { Logger } from "pino";
+import type { Dataflow } from "./dataflow.js";
 import type { Wallet } from "ethers";
+import { toUtf8String } from "ethers";
 import {
   commit,
   connectProtocol,
   getAssignment,
   register,
+  rotateSigningKey,
+  setNetworkAddress,
   stake,
   verifyRandomness,
   ContractRevertError,
@@ -39,6 +43,22 @@ export async function join(p: Protocol, wallet: Wallet, signingKey: string, netw
   if (!info.registered) {
     await register(p, signingKey, networkAddress);
     log.info({ signingKey, networkAddress }, "registered");
+  } else {
+    // A restarted worker: a new libp2p address (its peer id) and perhaps a new signing key.
+    const registered = toUtf8String(await p.epochs.networkAddressOf(wallet.address));
+    if (registered !== networkAddress) {
+      await setNetworkAddress(p, networkAddress);
+      log.info({ networkAddress }, "network address updated");
+    }
+    const current = await p.epochs.currentEpoch();
+    const active = await p.epochs.signingKeyAt(wallet.address, current + 1n);
+    if (active.toLowerCase() !== signingKey.toLowerCase()) {
+      await rotateSigningKey(p, signingKey);
+      log.warn(
+        { signingKey, previous: active },
+        "signing key rotated: it signs from the next epoch on (set MARU_SIGNING_KEY to keep one key across restarts)",
+      );
+    }
   }
   const minStake = await p.epochs.parameter(0);
   if (info.active < minStake) {
@@ -94,6 +114,8 @@ export async function runEpochs(options: {
   untilEpoch?: bigint;
   signal: AbortSignal;
   confirmations: number;
+  /** The dataflow to run every epoch (none: the worker only follows the epochs). */
+  dataflow?: Dataflow;
 }): Promise<EpochRecord[]> {
   const { wallet, log } = options;
   // The provider must not cache reads (cacheTimeout -1, see main.ts): each transaction then takes
@@ -125,22 +147,47 @@ export async function runEpochs(options: {
         }
       }
       await nudge(p, log, next, cur, now);
-      if (current !== lastSeen && current > 0n) {
+      // Every epoch from the last one seen up to the current one: a slow worker (or a fast chain)
+      // may see the chain two epochs on; the skipped epoch's source window is closed but still runs.
+      for (let e = lastSeen < 0n ? current : lastSeen + 1n; e <= current && e > 0n; e++) {
         try {
-          const v = await verifyRandomness(p, current, { confirmations: options.confirmations });
-          const a = await getAssignment(p, current, wallet.address);
-          records.push({ epoch: current, r: v.r, source: v.source, index: a.index, shards: a.shards });
+          const v = await verifyRandomness(p, e, { confirmations: options.confirmations });
+          const a = await getAssignment(p, e, wallet.address);
           log.info(
-            { epoch: current.toString(), r: v.r, source: v.source, index: a.index, shards: a.shards },
+            { epoch: e.toString(), r: v.r, source: v.source, index: a.index, shards: a.shards },
             "epoch verified",
           );
-          lastSeen = current;
-          if (options.untilEpoch !== undefined && current >= options.untilEpoch) break;
-        } catch (e) {
-          log.debug({ epoch: current.toString(), reason: (e as Error).message }, "epoch not verified yet");
+          if (options.dataflow && (options.untilEpoch === undefined || e <= options.untilEpoch)) {
+            try {
+              await options.dataflow.startEpoch(e, a);
+            } catch (err) {
+              // The graph cannot be synced (gateway down, a blob that fails its hash, a graph the
+              // worker cannot run): fatal on the first epoch, so a misconfigured worker stops at once.
+              throw Object.assign(
+                err as Error,
+                records.length === 0 && err instanceof MaruError ? { fatal: true } : { retry: true },
+              );
+            }
+          }
+          records.push({ epoch: e, r: v.r, source: v.source, index: a.index, shards: a.shards });
+          lastSeen = e;
+        } catch (err) {
+          if ((err as { retry?: boolean }).retry) {
+            log.error({ epoch: e.toString(), error: (err as Error).message }, "epoch not started, retrying");
+          } else if ((err as { fatal?: boolean }).fatal) {
+            throw err;
+          } else {
+            log.debug({ epoch: e.toString(), reason: (err as Error).message }, "epoch not verified yet");
+          }
+          break;
         }
       }
+      await options.dataflow?.tick();
+      const through = options.dataflow ? options.dataflow.lastFinished : lastSeen;
+      if (options.untilEpoch !== undefined && through >= options.untilEpoch && (options.dataflow?.runs.size ?? 0) === 0)
+        break;
     } catch (e) {
+      if ((e as { fatal?: boolean }).fatal) throw e;
       log.warn({ error: (e as Error).message.split("\n")[0] }, "RPC error, retrying");
     }
     await new Promise((r) => setTimeout(r, options.pollMs));

@@ -84,6 +84,10 @@ export type OperatorOutput = Delta[];
 export class OperatorHost {
   private next = 0;
   private dead?: string;
+  /** Requests run one after another: a request's time budget starts when the thread takes it. */
+  private queue: Promise<unknown> = Promise.resolve();
+  /** Input deltas the operator called malformed (it returned a negative count): skipped, no output. */
+  malformed = 0;
 
   private constructor(
     private readonly thread: Worker,
@@ -123,7 +127,13 @@ export class OperatorHost {
   }
 
   /** Runs `deltas` through the operator, in order. Rejects with OperatorError on any failure. */
-  async process(deltas: Delta[]): Promise<OperatorOutput[]> {
+  process(deltas: Delta[]): Promise<OperatorOutput[]> {
+    const result = this.queue.then(() => this.run(deltas));
+    this.queue = result.catch(() => undefined);
+    return result;
+  }
+
+  private async run(deltas: Delta[]): Promise<OperatorOutput[]> {
     if (this.dead) throw new OperatorError(`The operator is stopped: ${this.dead}`);
     const id = this.next++;
     const payload = deltas.map((d) => ({
@@ -131,8 +141,9 @@ export class OperatorHost {
         typeof d.data === "string" ? Buffer.from(d.data.slice(2), "hex") : Uint8Array.from(d.data as ArrayLike<number>),
       diff: BigInt(d.diff),
     }));
-    const budget = 50 + this.perDeltaMs * deltas.length;
-    const reply = await new Promise<{ out?: Array<Array<{ data: Uint8Array; diff: bigint }>>; error?: string }>(
+    // A fixed allowance for message passing and scheduling on a busy machine, plus the per-delta budget.
+    const budget = 500 + this.perDeltaMs * deltas.length;
+    const reply = await new Promise<{ out?: Array<Array<{ data: Uint8Array; diff: bigint }> | null>; error?: string }>(
       (resolve) => {
         const timer = setTimeout(() => {
           this.thread.off("message", onMessage);
@@ -156,9 +167,13 @@ export class OperatorHost {
         fix: "the operator is stopped; restart it and replay its input, or report the operator",
       });
     }
-    return reply.out!.map((records, i) =>
-      records.map((r) => ({ data: r.data, time: BigInt(deltas[i].time), diff: r.diff })),
-    );
+    return reply.out!.map((records, i) => {
+      if (records === null) {
+        this.malformed += 1;
+        return [];
+      }
+      return records.map((r) => ({ data: r.data, time: BigInt(deltas[i].time), diff: r.diff }));
+    });
   }
 
   async close(): Promise<void> {

@@ -32,7 +32,11 @@ parentPort.on("message", ({ id, deltas }) => {
       const ptr = exports.input(data.length);
       new Uint8Array(exports.memory.buffer, ptr, data.length).set(data);
       const n = exports.process(data.length, BigInt(diff));
-      if (n < 0) throw new Error(`delta ${i} is malformed for this operator`);
+      if (n < 0) {
+        // Malformed for this operator: it produces nothing (every replica skips it alike).
+        out.push(null);
+        continue;
+      }
       const base = exports.output();
       const len = exports.outputLen();
       const view = new DataView(exports.memory.buffer, base, len);

@@ -1,0 +1,429 @@
+// npm run devnet: everything on this machine, no configuration. A chain node (anvil) and an Arweave
+// gateway (arlocal) in their own processes, the protocol deployed with Ignition (localhost
+// parameters), the sample dataflow registered through the timelock, N maru-worker processes, a
+// feeder appending transfers to the inbox, and Chainlink's VRF mock fulfilled every epoch. It shows
+// progress, ends with a summary table, and exits 1 when the run does not show what it must
+// (docs/devnet.md).
+import { spawn, type ChildProcess } from "node:child_process";
+import { createWriteStream, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { Command, Option } from "commander";
+import cliProgress from "cli-progress";
+import { network } from "hardhat";
+import { Wallet, id } from "ethers";
+import { MaruError } from "../../client/errors/base.js";
+import { deployProtocol } from "../deploy/lib.js";
+import { startAnvil, startArlocal } from "../lib/processes.js";
+import { BYZANTINE_MODES } from "../../worker/node/byzantine.js";
+import { FAULT_NAMES } from "../../worker/node/dataflow.js";
+import { encodeTransfer, makeTransfers, registerSample, SOURCE_STREAM, type Transfer } from "./sample.js";
+import {
+  checkExpectations,
+  checkOutput,
+  summaryTable,
+  type DevnetReport,
+  type Slash,
+  type WorkerReport,
+} from "./report.js";
+
+const program = new Command()
+  .name("devnet")
+  .description("Run the whole protocol on this machine: chain, gateway, deployment, workers, feeder.")
+  .option("--workers <n>", "worker processes", "4")
+  .option("--replication <k>", "holders per shard (k)", "2")
+  .option("--epochs <e>", "epochs that carry source deltas", "2")
+  .option("--deltas <d>", "source deltas (transfers) to feed, spread over the epochs", "400")
+  .option("--accounts <a>", "accounts the transfers move between", "16")
+  .addOption(new Option("--byzantine <mode>", "one worker cheats this way").choices([...BYZANTINE_MODES]))
+  .option("--json <file>", "write the report as JSON")
+  .option("--keep-running", "keep the chain node and the gateway up after the summary, until Ctrl-C")
+  .option("--no-checks", "workers accept batches unverified (to measure what the checks cost)")
+  .option("--seed <n>", "seed of the generated transfers", "1")
+  .option("--timeout <s>", "give up after this many seconds", "600")
+  .option("--keep-files", "keep the working directory (worker reports, addresses book) and print its path")
+  .option("--quiet", "no progress bars, only milestones");
+
+type Opts = {
+  workers: string;
+  replication: string;
+  epochs: string;
+  deltas: string;
+  accounts: string;
+  byzantine?: string;
+  json?: string;
+  keepRunning?: boolean;
+  checks: boolean;
+  seed: string;
+  timeout: string;
+  quiet?: boolean;
+  keepFiles?: boolean;
+};
+
+class DevnetError extends Error {}
+
+const say = (line: string) => process.stderr.write(`devnet: ${line}\n`);
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+async function main(): Promise<number> {
+  const o = program.parse().opts<Opts>();
+  const workers = Number(o.workers);
+  const k = Number(o.replication);
+  const epochCount = Number(o.epochs);
+  const deltaCount = Number(o.deltas);
+  if (![workers, k, epochCount, deltaCount, Number(o.accounts)].every((x) => Number.isInteger(x) && x > 0))
+    throw new DevnetError("--workers, --replication, --epochs, --deltas and --accounts take positive integers");
+  if (k > workers) throw new DevnetError(`--replication ${k} needs at least ${k} workers (--workers ${workers})`);
+  if (o.byzantine && (k < 2 || workers < 3))
+    throw new DevnetError(
+      "a cheating worker needs --replication 2 or more and 3 or more workers, so honest replicas remain",
+    );
+
+  const cleanups: Array<() => Promise<void> | void> = [];
+  const cleanup = async () => {
+    while (cleanups.length > 0) await Promise.resolve(cleanups.pop()!()).catch(() => undefined);
+  };
+  for (const sig of ["SIGINT", "SIGTERM"] as const) {
+    process.once(sig, () => {
+      say(`${sig}: stopping everything`);
+      void cleanup().then(() => process.exit(130));
+    });
+  }
+  try {
+    return await run(o, { workers, k, epochCount, deltaCount }, cleanups);
+  } finally {
+    await cleanup();
+  }
+}
+
+async function run(
+  o: Opts,
+  n: { workers: number; k: number; epochCount: number; deltaCount: number },
+  cleanups: Array<() => Promise<void> | void>,
+): Promise<number> {
+  const deadline = Date.now() + Number(o.timeout) * 1000;
+  const work = mkdtempSync(join(tmpdir(), "maru-devnet-"));
+  if (o.keepFiles) say(`working directory (kept): ${work}`);
+  else cleanups.push(() => rmSync(work, { recursive: true, force: true }));
+
+  // 1. The chain node and the gateway, each in its own process.
+  const chain = await startAnvil();
+  cleanups.push(() => chain.stop());
+  const gateway = await startArlocal();
+  cleanups.push(() => gateway.stop());
+  say(`chain node (anvil) at ${chain.url}, Arweave gateway (arlocal) at ${gateway.url}`);
+
+  // 2. The deployment (the same Ignition modules and checks as npm run deploy:local).
+  const conn = await network.create({ network: "localhost", override: { url: chain.url } });
+  const { ethers, provider } = conn;
+  const deploymentId = `devnet-${process.pid}-${Date.now()}`;
+  cleanups.push(() =>
+    rmSync(join(process.cwd(), "deploy/deployments", deploymentId), { recursive: true, force: true }),
+  );
+  const bookFile = join(work, "addresses.json");
+  const book = await deployProtocol(conn, { deploymentId, bookFile, log: (l) => say(l) });
+  const [deployer, feeder] = await ethers.getSigners();
+  say(`deployed; addresses book ${bookFile}`);
+
+  // 3. The sample dataflow, through the timelock.
+  await registerSample({
+    provider: ethers.provider,
+    proposer: deployer,
+    book,
+    gateway: gateway.url,
+    feeder: feeder.address,
+    replication: n.k,
+    minWorkers: n.k,
+    workDir: join(work, "sample"),
+    log: say,
+  });
+
+  // 4. The workers: funded, given the minimum stake, and started.
+  const token = await ethers.getContractAt("TestToken", book.contracts.stakeToken);
+  const epochs = await ethers.getContractAt("EpochManager", book.contracts.epochManager);
+  const inbox = await ethers.getContractAt("StreamInbox", book.contracts.streamInbox);
+  const coordinator = await ethers.getContractAt("VRFCoordinatorV2_5Mock", book.contracts.vrfCoordinator);
+  const minStake = await epochs.parameter(0);
+  const keys = Array.from({ length: n.workers }, () => Wallet.createRandom());
+  const addresses = keys.map((w) => w.address.toLowerCase());
+  const cheater = o.byzantine ? 1 : -1;
+  for (const w of keys) {
+    await provider.request({ method: "anvil_setBalance", params: [w.address, "0x56bc75e2d63100000"] });
+    await (await token.mint(w.address, minStake)).wait();
+  }
+  // Progress: what each worker logs.
+  const stats = keys.map(() => ({ epoch: "-", started: 0n, accepted: 0, rejected: 0, evidence: 0 }));
+  type Proc = {
+    proc: ChildProcess;
+    exit: Promise<number | null>;
+    code?: number | null;
+    lines: string[];
+    status: string;
+  };
+  const procs: Proc[] = keys.map((w, i) => {
+    const args = [
+      "worker/main.ts",
+      ...["--rpc", chain.url, "--addresses", bookFile, "--gateway", gateway.url],
+      ...["--cache-dir", join(work, `blobs-${i}`), "--until-epoch", String(n.epochCount)],
+      ...["--poll-ms", "200", "--confirmations", "1", "--grace-ms", "6000", "--report", join(work, `worker-${i}.json`)],
+      ...(o.checks ? [] : ["--no-checks"]),
+      ...(i === cheater ? ["--byzantine", o.byzantine!] : []),
+    ];
+    const proc = spawn(join(process.cwd(), "node_modules/.bin/tsx"), args, {
+      env: { ...process.env, MARU_WORKER_KEY: w.privateKey, MARU_SIGNING_KEY: Wallet.createRandom().privateKey },
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    const p: Proc = {
+      proc,
+      lines: [],
+      status: "starting",
+      exit: new Promise((resolve) => proc.once("exit", (code) => resolve(code))),
+    };
+    void p.exit.then((code) => (p.code = code));
+    const logFile = createWriteStream(join(work, `worker-${i}.log`));
+    proc.stdout!.pipe(logFile);
+    proc.stderr!.pipe(logFile);
+    let buffered = "";
+    proc.stdout!.on("data", (d: Buffer) => {
+      buffered += d.toString();
+      const lines = buffered.split("\n");
+      buffered = lines.pop()!;
+      for (const line of lines) onLog(i, line);
+    });
+    proc.stderr!.on("data", (d: Buffer) => keep(p, d.toString()));
+    cleanups.push(async () => {
+      if (p.code === undefined) {
+        proc.kill("SIGTERM");
+        await Promise.race([p.exit, sleep(5_000)]);
+        if (p.code === undefined) proc.kill("SIGKILL");
+      }
+    });
+    return p;
+  });
+  say(
+    `${n.workers} workers started (replication ${n.k})${o.byzantine ? `; worker ${addresses[cheater]} cheats: ${o.byzantine}` : ""}`,
+  );
+
+  function onLog(i: number, line: string) {
+    keep(procs[i], line);
+    let m: { msg?: string; epoch?: string; acceptedDeltas?: number; rejectedBatches?: number; status?: string };
+    try {
+      m = JSON.parse(line);
+    } catch {
+      return;
+    }
+    const s = stats[i];
+    if (m.msg === "dataflow started") {
+      s.epoch = String(m.epoch);
+      s.started = BigInt(m.epoch!);
+    }
+    if (m.msg === "not a member of the epoch") s.started = BigInt(m.epoch!);
+    if (m.msg === "epoch finished") {
+      s.accepted += m.acceptedDeltas ?? 0;
+      s.rejected += m.rejectedBatches ?? 0;
+    }
+    if (m.msg === "evidence") {
+      s.evidence += 1;
+      if (o.quiet || !process.stderr.isTTY) say(`worker ${i} submitted evidence: ${m.status}`);
+    }
+    if (m.msg === "cheated (byzantine mode)" && (o.quiet || !process.stderr.isTTY)) say(`worker ${i} cheated`);
+    procs[i].status = m.msg ?? procs[i].status;
+  }
+  const bars =
+    !o.quiet && process.stderr.isTTY
+      ? new cliProgress.MultiBar(
+          {
+            format: " {name} | epoch {epoch} | {value}/{total} deltas fed | {what}",
+            hideCursor: true,
+            clearOnComplete: false,
+          },
+          cliProgress.Presets.shades_grey,
+        )
+      : undefined;
+  const feedBar = bars?.create(n.deltaCount, 0, { name: "feeder  ", epoch: "-", what: "" });
+  const workerBars = keys.map((_, i) => bars?.create(n.deltaCount, 0, { name: `worker ${i}`, epoch: "-", what: "" }));
+  cleanups.push(() => bars?.stop());
+
+  // 5. The conductor: VRF fulfilment, the feeder, and the clock.
+  const transfers = makeTransfers(n.deltaCount, Number(o.accounts), Number(o.seed));
+  const perEpoch = Math.ceil(n.deltaCount / n.epochCount);
+  const streamId = id(SOURCE_STREAM);
+  const fulfilled = new Set<bigint>();
+  let fed = 0;
+  let fedEpoch = 0n;
+  let startedAt = 0;
+  let waitingSince = Date.now();
+  let lastStatus = 0;
+  let scanFrom = book.startBlock;
+  const allExited = Promise.all(procs.map((p) => p.exit));
+  let exited = false;
+  void allExited.then(() => (exited = true));
+  while (!exited) {
+    if (Date.now() > deadline) throw new DevnetError(`timed out after ${o.timeout} s; worker logs:\n${tail(procs)}`);
+    const current = await epochs.currentEpoch();
+    const head = await ethers.provider.getBlockNumber();
+    for (const e of await epochs.queryFilter(epochs.filters.EpochFrozen(), scanFrom, head)) {
+      const requestId = e.args.requestId as bigint;
+      if (requestId !== 0n && !fulfilled.has(requestId)) {
+        fulfilled.add(requestId);
+        await (await coordinator.fulfillRandomWords(requestId, book.contracts.beacon)).wait().catch(() => undefined);
+      }
+    }
+    scanFrom = head + 1;
+    if (current >= 1n && current <= BigInt(n.epochCount) && fedEpoch < current) {
+      if (startedAt === 0) startedAt = Date.now();
+      const share = current === BigInt(n.epochCount) ? transfers.slice(fed) : transfers.slice(fed, fed + perEpoch);
+      for (let i = 0; i < share.length; i += 256) {
+        const chunk: Transfer[] = share.slice(i, i + 256);
+        const deltas = chunk.map((t) => ({ data: encodeTransfer(t), time: 0n, diff: 1n }));
+        await (await inbox.connect(feeder).append(streamId, deltas)).wait();
+        fed += chunk.length;
+        feedBar?.update(fed, { epoch: current.toString() });
+      }
+      fedEpoch = current;
+      if (!bars) say(`epoch ${current}: fed ${fed}/${n.deltaCount} transfers`);
+      waitingSince = Date.now();
+    }
+    // Time moves once every worker has started the current epoch and committed to the next (or
+    // after 10 s: a jailed or stopped worker does neither).
+    const next = await epochs.epochInfo(current + 1n);
+    const feedDone = current === 0n || fedEpoch >= current || current > BigInt(n.epochCount);
+    const started = current === 0n || current > BigInt(n.epochCount) || stats.every((s) => s.started >= current);
+    const committed = next.frozen || next.committed >= BigInt(n.workers);
+    if (feedDone && ((started && committed) || Date.now() - waitingSince > 10_000)) {
+      await provider.request({ method: "evm_increaseTime", params: [15] });
+      if (next.frozen) waitingSince = Date.now();
+    }
+    await provider.request({ method: "evm_mine", params: [] });
+    for (let i = 0; i < keys.length; ++i)
+      workerBars[i]?.update(stats[i].accepted, {
+        epoch: stats[i].epoch,
+        what: `${procs[i].status} · evidence ${stats[i].evidence}`,
+      });
+    if (!bars && Date.now() - lastStatus > 10_000) {
+      lastStatus = Date.now();
+      say(
+        `epoch ${current}: ${procs.map((p, i) => `w${i} ${p.code === undefined ? p.status : `exited ${p.code}`}`).join(", ")}`,
+      );
+    }
+    await sleep(200);
+  }
+  bars?.stop();
+  const endedAt = Date.now();
+
+  // 6. The report.
+  const reports: WorkerReport[] = [];
+  for (let i = 0; i < keys.length; ++i) {
+    try {
+      reports.push(JSON.parse(readFileSync(join(work, `worker-${i}.json`), "utf8")));
+    } catch {
+      reports.push({
+        worker: addresses[i],
+        byzantine: null,
+        checks: o.checks,
+        startedAt: 0,
+        stoppedAt: 0,
+        cheats: [],
+        evidence: [],
+        epochs: [],
+      });
+    }
+  }
+  const slashed: Slash[] = (await epochs.queryFilter(epochs.filters.Slashed(), book.startBlock)).map((e) => ({
+    worker: (e.args.worker as string).toLowerCase(),
+    epoch: String(e.args.epoch),
+    fault: FAULT_NAMES[Number(e.args.fault)],
+    amount: String(e.args.amount),
+    reporter: (e.args.reporter as string).toLowerCase(),
+    txHash: e.transactionHash,
+  }));
+  const byzantineWorker = cheater >= 0 ? addresses[cheater] : null;
+  const honest = new Set(addresses.filter((a) => a !== byzantineWorker));
+  const output = checkOutput(reports, honest, transfers, n.epochCount);
+  const lastFinish = Math.max(
+    ...reports.filter((r) => honest.has(r.worker)).flatMap((r) => r.epochs.map((e) => e.finishedAt)),
+  );
+  const seconds = ((Number.isFinite(lastFinish) ? lastFinish : endedAt) - startedAt) / 1000;
+  const cheat = reports.flatMap((r) => r.cheats)[0];
+  const firstSlash = reports
+    .flatMap((r) => r.evidence)
+    .filter((e) => e.status === "slashed")
+    .sort((a, b) => a.settledAt - b.settledAt)[0];
+  const withholding = reports
+    .filter((r) => honest.has(r.worker))
+    .flatMap((r) =>
+      r.epochs.flatMap((e) =>
+        e.withholding.map((w) => ({
+          worker: w.worker,
+          reportedBy: r.worker,
+          epoch: e.epoch,
+          missingGroups: w.missingGroups,
+        })),
+      ),
+    );
+  const partial: Omit<DevnetReport, "expectations"> = {
+    byzantine: o.byzantine ?? null,
+    byzantineWorker,
+    workers: n.workers,
+    replication: n.k,
+    checks: o.checks,
+    epochs: n.epochCount,
+    deltas: n.deltaCount,
+    slashed,
+    withholding,
+    deltasProcessed: Number(await inbox.head(streamId).then((h) => h.count)),
+    deltasExchanged: reports.reduce((s, r) => s + r.epochs.reduce((x, e) => x + e.acceptedDeltas, 0), 0),
+    deltasPerSec: seconds > 0 ? fed / seconds : 0,
+    seconds,
+    outputCorrect: output.correct,
+    outputProblems: output.problems,
+    accounts: output.accounts,
+    cheatToSlashMs: cheat && firstSlash ? firstSlash.settledAt - cheat.at : null,
+    perWorker: reports.map((r, i) => ({
+      worker: addresses[i],
+      role: i === cheater ? `cheater (${o.byzantine})` : "honest",
+      exitCode: procs[i].code ?? null,
+      epochs: r.epochs.length,
+      sourceDeltas: r.epochs.reduce((s, e) => s + e.sourceDeltas, 0),
+      sentBatches: r.epochs.reduce((s, e) => s + e.sentBatches, 0),
+      sentDeltas: r.epochs.reduce((s, e) => s + e.sentDeltas, 0),
+      acceptedDeltas: r.epochs.reduce((s, e) => s + e.acceptedDeltas, 0),
+      rejectedBatches: r.epochs.reduce((s, e) => s + e.rejectedBatches, 0),
+      verifyMs: r.epochs.reduce((s, e) => s + e.verifyMs, 0),
+      evidence: r.evidence.map((e) => ({ worker: e.worker, fault: e.fault, status: e.status })),
+      stakeLost: String(slashed.filter((s) => s.worker === addresses[i]).reduce((s, x) => s + BigInt(x.amount), 0n)),
+    })),
+  };
+  const report: DevnetReport = { ...partial, expectations: checkExpectations(partial) };
+  process.stdout.write(summaryTable(report) + "\n");
+  if (o.json) writeFileSync(o.json, JSON.stringify(report, null, 2) + "\n");
+  if (!report.expectations.met) process.stderr.write(`\nworker logs (last lines):\n${tail(procs)}\n`);
+
+  if (o.keepRunning) {
+    say(
+      `keeping the chain node (${chain.url}) and the gateway (${gateway.url}) up; addresses book ${bookFile}. Ctrl-C stops them.`,
+    );
+    await new Promise(() => {});
+  }
+  return report.expectations.met ? 0 : 1;
+}
+
+/** Keeps a worker's last 30 log lines, for the message when a run fails. */
+function keep(p: { lines: string[] }, text: string) {
+  p.lines.push(...text.split("\n").filter((l) => l.length > 0));
+  if (p.lines.length > 30) p.lines.splice(0, p.lines.length - 30);
+}
+
+function tail(procs: Array<{ lines: string[] }>): string {
+  return procs.map((p, i) => `--- worker ${i}\n${p.lines.slice(-12).join("\n")}`).join("\n");
+}
+
+main().then(
+  (code) => process.exit(code),
+  (e: Error) => {
+    // A known failure says what happened and what to do; anything else keeps its stack for a bug report.
+    const known = e instanceof DevnetError || e instanceof MaruError;
+    const cause = e.cause instanceof Error ? `\n(cause: ${e.cause.message.split("\n")[0]})` : "";
+    process.stderr.write(`devnet: ${known ? e.message : (e.stack ?? e.message)}${cause}\n`, () => process.exit(1));
+  },
+);

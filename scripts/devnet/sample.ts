@@ -1,0 +1,139 @@
+// The devnet's sample dataflow: transfers appended to a StreamInbox stream, a map to per-account
+// balance changes, a keyed reduce to balances. Registered through the timelock like any governance
+// change (scripts/governance), its blobs uploaded to the Arweave gateway.
+import { copyFileSync, mkdirSync } from "node:fs";
+import { join } from "node:path";
+import { concat, getBytes, hexlify, id, toBeHex, ZeroHash, type Signer, type Provider } from "ethers";
+import { registerOperator, runThroughTimelock, type Context } from "../governance/operations.js";
+import { OperatorRegistry__factory } from "../../typechain-types/factories/contracts/registry/OperatorRegistry__factory.js";
+import { StreamInbox__factory } from "../../typechain-types/factories/contracts/inbox/StreamInbox__factory.js";
+import { EpochManager__factory } from "../../typechain-types/factories/contracts/epochs/EpochManager.sol/EpochManager__factory.js";
+import type { AddressesBook } from "../../client/index.js";
+
+export const SOURCE_STREAM = "transfers";
+export const OUTPUT_STREAM = id("balances").toLowerCase();
+
+/** A transfer as the inbox carries it: from (20 bytes) ‖ to (20 bytes) ‖ amount (u64 big-endian). */
+export type Transfer = { from: string; to: string; amount: bigint };
+
+export function encodeTransfer(t: Transfer): string {
+  return hexlify(concat([getBytes(t.from), getBytes(t.to), getBytes(toBeHex(t.amount, 8))]));
+}
+
+/** The sample's function computed directly: every account's balance (zeros left out). */
+export function balancesOf(transfers: Transfer[]): Map<string, bigint> {
+  const out = new Map<string, bigint>();
+  const add = (a: string, v: bigint) => {
+    const k = a.toLowerCase();
+    const x = (out.get(k) ?? 0n) + v;
+    if (x === 0n) out.delete(k);
+    else out.set(k, x);
+  };
+  for (const t of transfers) {
+    add(t.from, -t.amount);
+    add(t.to, t.amount);
+  }
+  return out;
+}
+
+/** Deterministic pseudo-random transfers among `accounts` accounts (seeded, so a run can be repeated). */
+export function makeTransfers(count: number, accounts: number, seed: number): Transfer[] {
+  const names = Array.from({ length: accounts }, (_, i) => `0x${id(`account ${i}`).slice(2, 42)}`);
+  let x = BigInt(seed) || 1n;
+  const next = () => {
+    x = (x * 6364136223846793005n + 1442695040888963407n) & ((1n << 64n) - 1n);
+    return x >> 16n;
+  };
+  return Array.from({ length: count }, () => {
+    const from = names[Number(next() % BigInt(accounts))];
+    let to = names[Number(next() % BigInt(accounts))];
+    if (to === from) to = names[(names.indexOf(from) + 1) % accounts];
+    return { from, to, amount: 1n + (next() % 1000n) };
+  });
+}
+
+/**
+ * Registers the sample dataflow through the timelock (the deployer is a proposer with no delay on
+ * local chains): the INBOX stream `transfers` with `feeder` as its appender, the replication and
+ * minimum set size the devnet asks for, then the two operators from their manifests (blobs
+ * uploaded to `gateway`).
+ */
+export async function registerSample(options: {
+  provider: Provider;
+  proposer: Signer;
+  book: AddressesBook;
+  gateway: string;
+  feeder: string;
+  replication: number;
+  minWorkers: number;
+  workDir: string;
+  log: (line: string) => void;
+}): Promise<void> {
+  const { book } = options;
+  const ctx: Context = {
+    provider: options.provider,
+    signer: options.proposer,
+    book: {
+      timelock: book.contracts.timelock,
+      registry: book.contracts.registry,
+      epochManager: book.contracts.epochManager,
+    },
+    log: () => {},
+  };
+  const registry = OperatorRegistry__factory.connect(book.contracts.registry, options.provider);
+  const inbox = StreamInbox__factory.connect(book.contracts.streamInbox, options.provider);
+  const em = EpochManager__factory.connect(book.contracts.epochManager, options.provider);
+  const spec = {
+    id: id(SOURCE_STREAM),
+    schemaHash: id("transfer(address from, address to, uint64 amount)"),
+    partition: { kind: 1, offset: 0, length: 20 }, // by the sending account
+    sourceKind: 0, // INBOX
+    sourceChainId: 0,
+    sourceDescriptor: ZeroHash,
+  };
+  const calls = [
+    {
+      target: book.contracts.registry,
+      data: registry.interface.encodeFunctionData("registerStream", [spec]),
+      description: "registerStream(transfers)",
+    },
+    {
+      target: book.contracts.streamInbox,
+      data: inbox.interface.encodeFunctionData("setAppender", [spec.id, options.feeder, true]),
+      description: "setAppender(transfers, feeder)",
+    },
+  ];
+  // k ≤ MIN_WORKERS after every call: MIN_WORKERS (8) first unless it drops below the current k (7).
+  const params: Array<[number, bigint]> = [
+    [8, BigInt(options.minWorkers)],
+    [7, BigInt(options.replication)],
+  ];
+  if (BigInt(options.minWorkers) < (await em.parameter(7))) params.reverse();
+  for (const [index, value] of params) {
+    if ((await em.parameter(index)) === value) continue;
+    calls.push({
+      target: book.contracts.epochManager,
+      data: em.interface.encodeFunctionData("setParameter", [index, value]),
+      description: `setParameter(${index}, ${value})`,
+    });
+  }
+  await runThroughTimelock(ctx, calls, "schedule");
+  await runThroughTimelock(ctx, calls, "execute");
+  options.log(`registered the INBOX stream "${SOURCE_STREAM}", replication ${options.replication}`);
+
+  // The manifests and their blobs, copied where the lock files may be written.
+  const root = process.cwd();
+  for (const dir of ["manifests", "definitions", "build"]) mkdirSync(join(options.workDir, dir), { recursive: true });
+  for (const name of ["transfers_to_balances", "sum_by_key"]) {
+    copyFileSync(join(root, "operators/manifests", `${name}.yaml`), join(options.workDir, "manifests", `${name}.yaml`));
+    copyFileSync(
+      join(root, "operators/definitions", `${name}.json`),
+      join(options.workDir, "definitions", `${name}.json`),
+    );
+    copyFileSync(join(root, "operators/build", `${name}.wasm`), join(options.workDir, "build", `${name}.wasm`));
+    const manifest = join(options.workDir, "manifests", `${name}.yaml`);
+    await registerOperator(ctx, { manifest, gateway: { url: options.gateway }, mode: "schedule" });
+    await registerOperator(ctx, { manifest, gateway: { url: options.gateway }, mode: "execute" });
+    options.log(`registered operator ${name} through the timelock (blobs on ${options.gateway})`);
+  }
+}
