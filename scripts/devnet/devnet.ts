@@ -165,7 +165,16 @@ async function run(
       "worker/main.ts",
       ...["--rpc", chain.url, "--addresses", bookFile, "--gateway", gateway.url],
       ...["--cache-dir", join(work, `blobs-${i}`), "--until-epoch", String(n.epochCount)],
-      ...["--poll-ms", "200", "--confirmations", "1", "--grace-ms", "6000", "--report", join(work, `worker-${i}.json`)],
+      ...[
+        "--poll-ms",
+        "200",
+        "--confirmations",
+        "1",
+        "--grace-ms",
+        "15000",
+        "--report",
+        join(work, `worker-${i}.json`),
+      ],
       ...(o.checks ? [] : ["--no-checks"]),
       ...(i === cheater ? ["--byzantine", o.byzantine!] : []),
     ];

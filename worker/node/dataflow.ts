@@ -230,6 +230,16 @@ export class Dataflow {
         cacheDir: this.o.cacheDir,
         fromBlock: this.o.p.book.startBlock,
       });
+      if (!synced.operators.some((x) => x && x.status === "ACTIVE")) {
+        // Nothing registered yet: follow the epochs, run nothing.
+        this.log.info(
+          { epoch: epoch.toString(), graphVersion: synced.version.toString() },
+          "the epoch's graph has no operators",
+        );
+        this.lastFinished = epoch;
+        this.early.delete(epoch);
+        return;
+      }
       graph = compileGraph(synced);
       this.graphs.set(info.graphHash, graph);
       this.log.info(
@@ -860,12 +870,15 @@ class EpochRun {
         const source = this.sourceShard.get(BigInt(t));
         if (source !== undefined && this.a.holders(source).includes(index) && !got.has(`${stream}|${t}`)) missing += 1;
       }
-      if (missing > 0 || !this.done.has(m)) {
+      // Withholding is data missing; a late end notice alone (a slow peer) is only logged.
+      if (missing > 0) {
         withholding.push({ worker: m, missingGroups: missing, sentDone: this.done.has(m) });
         this.df.log.warn(
           { epoch: this.epoch.toString(), worker: m, missingGroups: missing },
           "withholding (not provable on-chain)",
         );
+      } else if (!this.done.has(m)) {
+        this.df.log.info({ epoch: this.epoch.toString(), worker: m }, "no end notice in time (all its data arrived)");
       }
     }
     const output: EpochReport["output"] = {};

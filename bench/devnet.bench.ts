@@ -1,0 +1,65 @@
+// End-to-end throughput of the live dataflow (npm run bench:devnet): npm run devnet runs, one after
+// another on this machine, with the same feed: 4 workers with every check on, then with checks off
+// (the ratio is what verifyBatch and verifyAccumulatedProof cost end to end), then 2 and 8 workers.
+// Prints a markdown table for docs/PERFORMANCE.md. Each figure is source deltas per second from the
+// first append to the last honest worker's finished epoch (feeding, the epoch clock, operators,
+// libp2p, checks and output included).
+import { spawnSync } from "node:child_process";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import type { DevnetReport } from "../scripts/devnet/report.js";
+
+const DELTAS = Number(process.env.BENCH_DELTAS ?? 2000);
+const dir = mkdtempSync(join(tmpdir(), "maru-bench-devnet-"));
+
+function run(name: string, args: string[]): DevnetReport {
+  const json = join(dir, `${name}.json`);
+  const base = ["scripts/devnet/devnet.ts", "--quiet", "--epochs", "1", "--deltas", String(DELTAS), "--json", json];
+  process.stderr.write(`bench: ${name} …\n`);
+  const r = spawnSync(join(process.cwd(), "node_modules/.bin/tsx"), [...base, ...args], {
+    stdio: ["ignore", "ignore", "inherit"],
+    timeout: 900_000,
+  });
+  if (r.status !== 0) throw new Error(`${name}: the devnet exited ${r.status}`);
+  return JSON.parse(readFileSync(json, "utf8")) as DevnetReport;
+}
+
+try {
+  const on = run("4 workers, checks on", ["--workers", "4"]);
+  const off = run("4 workers, checks off", ["--workers", "4", "--no-checks"]);
+  const two = run("2 workers", ["--workers", "2"]);
+  const eight = run("8 workers", ["--workers", "8"]);
+  const verifyShare = (r: DevnetReport) => r.perWorker.reduce((s, w) => s + w.verifyMs, 0) / r.perWorker.length;
+  const row = (label: string, r: DevnetReport) =>
+    `| ${label} | ${r.workers} | ${r.deltasProcessed} | ${r.deltasExchanged} | ${r.seconds.toFixed(1)} | ${r.deltasPerSec.toFixed(1)} | ${verifyShare(r).toFixed(0)} | ${r.outputCorrect ? "yes" : "NO"} |`;
+  const lines = [
+    `Command: \`npm run bench:devnet\` (BENCH_DELTAS=${DELTAS}, 1 epoch, replication 2, ${new Date().toISOString().slice(0, 10)})`,
+    "",
+    "| run | workers | source deltas | deltas exchanged | seconds | source deltas/s | verify ms per worker | output correct |",
+    "| --- | ---: | ---: | ---: | ---: | ---: | ---: | --- |",
+    row("checks on", on),
+    row("checks off", off),
+    row("checks on", two),
+    row("checks on", eight),
+    "",
+    `checks on / checks off (4 workers): ${(on.deltasPerSec / off.deltasPerSec).toFixed(3)}`,
+  ];
+  // Latency from the cheating batch (or proof) to the slash transaction, per mode (4 workers, 200 deltas, 2 epochs).
+  lines.push("", "| byzantine mode | fault slashed | cheat → slash (ms) |", "| --- | --- | ---: |");
+  for (const mode of ["misroute", "equivocate", "bad-batch-hash", "broken-chain", "bad-accumulated-proof"]) {
+    const json = join(dir, `${mode}.json`);
+    process.stderr.write(`bench: ${mode} …\n`);
+    const r = spawnSync(
+      join(process.cwd(), "node_modules/.bin/tsx"),
+      ["scripts/devnet/devnet.ts", "--quiet", "--deltas", "200", "--byzantine", mode, "--json", json],
+      { stdio: ["ignore", "ignore", "inherit"], timeout: 900_000 },
+    );
+    if (r.status !== 0) throw new Error(`${mode}: the devnet exited ${r.status}`);
+    const rep = JSON.parse(readFileSync(json, "utf8")) as DevnetReport;
+    lines.push(`| ${mode} | ${rep.slashed.map((x) => x.fault).join(", ")} | ${rep.cheatToSlashMs} |`);
+  }
+  process.stdout.write(lines.join("\n") + "\n");
+} finally {
+  rmSync(dir, { recursive: true, force: true });
+}

@@ -1,0 +1,97 @@
+// npm run devnet, as a user runs it: a short run with no cheater and one with each byzantine mode,
+// every one a real chain node, gateway, deployment, four worker processes and a feeder. Each run
+// checks its own expectations (exit code) and the report is checked again here. The runs go a few
+// at a time; every process is stopped when a run ends, fails or times out.
+import { expect } from "chai";
+import { spawn } from "node:child_process";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { BYZANTINE_MODES } from "../../worker/node/byzantine.js";
+import type { DevnetReport } from "../../scripts/devnet/report.js";
+
+const MODES = ["none", ...BYZANTINE_MODES] as const;
+const FAULT: Record<string, string> = {
+  misroute: "misrouted-delta",
+  equivocate: "equivocation",
+  "bad-batch-hash": "batch-mismatch",
+  "broken-chain": "broken-chain",
+  "bad-accumulated-proof": "invalid-accumulated-proof",
+};
+const PARALLEL = 4;
+const RUN_SECONDS = 420;
+
+type Run = { code: number | null; report?: DevnetReport; output: string };
+
+function devnet(mode: string, dir: string): Promise<Run> {
+  const json = join(dir, `${mode}.json`);
+  const args = ["scripts/devnet/devnet.ts", "--quiet", "--workers", "4", "--deltas", "200", "--epochs", "2"];
+  args.push("--json", json, "--timeout", String(RUN_SECONDS));
+  if (mode !== "none") args.push("--byzantine", mode);
+  const proc = spawn(join(process.cwd(), "node_modules/.bin/tsx"), args, { stdio: ["ignore", "pipe", "pipe"] });
+  let output = "";
+  proc.stdout!.on("data", (d: Buffer) => (output += d.toString()));
+  proc.stderr!.on("data", (d: Buffer) => (output += d.toString()));
+  // The devnet stops its own children on SIGTERM; SIGKILL only if it does not exit.
+  const guard = setTimeout(() => proc.kill("SIGTERM"), (RUN_SECONDS + 60) * 1000);
+  const hard = setTimeout(() => proc.kill("SIGKILL"), (RUN_SECONDS + 90) * 1000);
+  return new Promise((resolve) =>
+    proc.once("exit", (code) => {
+      clearTimeout(guard);
+      clearTimeout(hard);
+      let report: DevnetReport | undefined;
+      try {
+        report = JSON.parse(readFileSync(json, "utf8"));
+      } catch {
+        // no report: the assertion shows the output
+      }
+      resolve({ code, report, output });
+    }),
+  );
+}
+
+describe("npm run devnet: a live dataflow catches and slashes a cheating worker", function () {
+  this.timeout((RUN_SECONDS + 120) * 1000 * Math.ceil(MODES.length / PARALLEL));
+  const runs = new Map<string, Run>();
+  const dir = mkdtempSync(join(tmpdir(), "maru-devnet-test-"));
+  before(async function () {
+    for (let i = 0; i < MODES.length; i += PARALLEL) {
+      const wave = MODES.slice(i, i + PARALLEL);
+      const results = await Promise.all(wave.map((m) => devnet(m, dir)));
+      wave.forEach((m, j) => runs.set(m, results[j]));
+    }
+  });
+  after(() => rmSync(dir, { recursive: true, force: true }));
+
+  for (const mode of MODES) {
+    it(mode === "none" ? "with no cheater: nobody is slashed, the output is right" : `catches ${mode}`, function () {
+      const run = runs.get(mode)!;
+      const r = run.report;
+      expect(r, run.output.slice(-3000)).to.not.equal(undefined);
+      expect(r!.expectations.failures, run.output.slice(-3000)).to.deep.equal([]);
+      expect(run.code, run.output.slice(-3000)).to.equal(0);
+      expect(r!.outputCorrect).to.equal(true);
+      expect(r!.deltasProcessed).to.equal(200);
+      expect(r!.deltasPerSec).to.be.greaterThan(0);
+      expect(r!.epochs).to.equal(2);
+      expect(r!.perWorker).to.have.length(4);
+      for (const w of r!.perWorker) {
+        expect(w.exitCode, w.worker).to.equal(0);
+        expect(w.epochs, w.worker).to.equal(2);
+      }
+      if (mode === "none") {
+        expect(r!.byzantineWorker).to.equal(null);
+        expect(r!.slashed).to.deep.equal([]);
+        expect(r!.withholding).to.deep.equal([]);
+      } else if (mode === "withhold") {
+        expect(r!.slashed).to.deep.equal([]);
+        expect(r!.withholding.map((w) => w.worker)).to.include(r!.byzantineWorker);
+      } else {
+        expect(r!.slashed.map((s) => s.worker)).to.deep.equal([r!.byzantineWorker]);
+        expect(r!.slashed[0].fault).to.equal(FAULT[mode]);
+        expect(BigInt(r!.slashed[0].amount)).to.be.greaterThan(0n);
+        expect(r!.cheatToSlashMs).to.be.a("number");
+      }
+    });
+  }
+});
