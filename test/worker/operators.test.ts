@@ -65,6 +65,23 @@ describe("operator host (WebAssembly operators in a thread, bounded)", function 
     }
   });
 
+  it("skips a delta the operator calls malformed, counts it, and keeps running", async function () {
+    const map = await OperatorHost.start(wasm("transfers_to_balances"));
+    try {
+      const transfer = new Uint8Array(48);
+      transfer[47] = 5; // amount 5
+      const out = await map.process([
+        { data: new Uint8Array(10), time: 1n, diff: 1n },
+        { data: transfer, time: 2n, diff: 1n },
+      ]);
+      expect(out[0]).to.deep.equal([]);
+      expect(out[1].map((d) => d.diff)).to.deep.equal([-5n, 5n]);
+      expect(map.malformed).to.equal(1);
+    } finally {
+      await map.close();
+    }
+  });
+
   it("stops an operator that loops, grows without bound or traps, and refuses unbounded modules", async function () {
     for (const input of ["loop", "grow", "trap"]) {
       const op = await OperatorHost.start(wasm("spin"), { perDeltaMs: 20 });

@@ -1,0 +1,79 @@
+// What the worker accepts before it runs anything: the graph it can run, and byzantine modes only
+// on local chains.
+import { expect } from "chai";
+import { id, ZeroHash } from "ethers";
+import type { SyncGraphReturnType } from "../../client/index.js";
+import { compileGraph, GraphUnsupportedError } from "../../worker/node/graph.js";
+import { byzantineMode } from "../../worker/node/byzantine.js";
+
+const stream = (name: string, sourceKind: number, kind = 0) => ({
+  id: id(name),
+  schemaHash: id(`schema:${name}`),
+  partition: { kind, offset: 0, length: kind === 1 ? 20 : 0 },
+  sourceKind,
+  sourceChainId: 0n,
+  sourceDescriptor: ZeroHash,
+  producer: null,
+});
+const op = (i: number, name: string, inputs: string[], outputs: string[]) => ({
+  id: i,
+  name,
+  version: 1,
+  inputs: inputs.map((x) => id(x)),
+  outputs: outputs.map((x) => id(x)),
+  definitionHash: ZeroHash,
+  bytecodeHash: ZeroHash,
+  definitionTxId: ZeroHash,
+  bytecodeTxId: ZeroHash,
+  status: "ACTIVE" as const,
+  bytecode: new Uint8Array([0]),
+});
+const graph = (streams: ReturnType<typeof stream>[], operators: ReturnType<typeof op>[]) =>
+  ({ epoch: 1n, version: 5n, graphHash: id("g"), streams, operators }) as unknown as SyncGraphReturnType;
+
+describe("worker: the graph it runs and the byzantine guard", function () {
+  it("indexes the sample graph: one source, a network stage, a terminal output", function () {
+    const g = compileGraph(
+      graph(
+        [stream("transfers", 0, 1), stream("balance_changes", 2), stream("balances", 2, 1)],
+        [op(0, "map", ["transfers"], ["balance_changes"]), op(1, "reduce", ["balance_changes"], ["balances"])],
+      ),
+    );
+    expect(g.source).to.equal(id("transfers").toLowerCase());
+    expect([...g.terminal]).to.deep.equal([id("balances").toLowerCase()]);
+    expect(g.consumers.get(id("balance_changes").toLowerCase())!.map((o) => o.name)).to.deep.equal(["reduce"]);
+    expect(g.partitions.get(id("transfers").toLowerCase())).to.deep.equal({ kind: 1, offset: 0, length: 20 });
+  });
+
+  it("refuses what it cannot run, saying what", function () {
+    const cases: Array<[SyncGraphReturnType, RegExp]> = [
+      [graph([stream("a", 2)], [op(0, "x", ["a"], ["b"])]), /0 consumed INBOX streams/],
+      [
+        graph([stream("s", 0), stream("t", 0)], [op(0, "x", ["s"], ["b"]), op(1, "y", ["t"], ["c"])]),
+        /2 consumed INBOX streams/,
+      ],
+      [graph([stream("s", 0)], [op(0, "two-out", ["s"], ["b", "c"])]), /1 inputs and 2 outputs/],
+      [
+        graph(
+          [stream("s", 0), stream("b", 2), stream("c", 2), stream("d", 2)],
+          [op(0, "m", ["s"], ["b"]), op(1, "n", ["b"], ["c"]), op(2, "o", ["c"], ["d"])],
+        ),
+        /consumes a derived stream and feeds another operator/,
+      ],
+      [graph([stream("s", 1)], [op(0, "x", ["s"], ["b"])]), /0 consumed INBOX streams/],
+    ];
+    for (const [g, message] of cases) {
+      expect(() => compileGraph(g)).to.throw(GraphUnsupportedError, message);
+    }
+  });
+
+  it("refuses byzantine modes on any chain that is not a local development chain", function () {
+    expect(byzantineMode(undefined, 1)).to.equal(undefined);
+    expect(byzantineMode("misroute", 31337)).to.equal("misroute");
+    expect(byzantineMode("withhold", 1337)).to.equal("withhold");
+    for (const chain of [1, 11155111, 84532, 421614]) {
+      expect(() => byzantineMode("misroute", chain)).to.throw(/--byzantine is refused on chain/);
+    }
+    expect(() => byzantineMode("lie", 31337)).to.throw(/Unknown byzantine mode "lie"/);
+  });
+});
