@@ -149,7 +149,9 @@ export async function runEpochs(options: {
       await nudge(p, log, next, cur, now);
       // Every epoch from the last one seen up to the current one: a slow worker (or a fast chain)
       // may see the chain two epochs on; the skipped epoch's source window is closed but still runs.
-      for (let e = lastSeen < 0n ? current : lastSeen + 1n; e <= current && e > 0n; e++) {
+      // A worker started mid-way begins with the current epoch; one started at genesis with epoch 1.
+      if (lastSeen < 0n) lastSeen = current > 0n ? current - 1n : 0n;
+      for (let e = lastSeen + 1n; e <= current; e++) {
         try {
           const v = await verifyRandomness(p, e, { confirmations: options.confirmations });
           const a = await getAssignment(p, e, wallet.address);
