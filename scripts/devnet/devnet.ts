@@ -293,13 +293,21 @@ async function run(
       if (!bars) say(`epoch ${current}: fed ${fed}/${n.deltaCount} transfers`);
       waitingSince = Date.now();
     }
-    // Time moves once every worker has started the current epoch and committed to the next (or
-    // after 10 s: a jailed or stopped worker does neither).
+    // Time moves once every worker that is not jailed has started the current epoch and committed
+    // to the next (a slow start never makes a worker miss an epoch); after 60 s it moves anyway.
+    const jailed = new Set(
+      (await epochs.queryFilter(epochs.filters.Slashed(), book.startBlock)).map((e) =>
+        (e.args.worker as string).toLowerCase(),
+      ),
+    );
     const next = await epochs.epochInfo(current + 1n);
     const feedDone = current === 0n || fedEpoch >= current || current > BigInt(n.epochCount);
-    const started = current === 0n || current > BigInt(n.epochCount) || stats.every((s) => s.started >= current);
-    const committed = next.frozen || next.committed >= BigInt(n.workers);
-    if (feedDone && ((started && committed) || Date.now() - waitingSince > 10_000)) {
+    const started =
+      current === 0n ||
+      current > BigInt(n.epochCount) ||
+      stats.every((s, i) => jailed.has(addresses[i]) || s.started >= current);
+    const committed = next.frozen || next.committed >= BigInt(n.workers - jailed.size);
+    if (feedDone && ((started && committed) || Date.now() - waitingSince > 60_000)) {
       await provider.request({ method: "evm_increaseTime", params: [15] });
       if (next.frozen) waitingSince = Date.now();
     }

@@ -10,7 +10,8 @@ import { join } from "node:path";
 export type ChainNode = { url: string; port: number; stop(): Promise<void> };
 export type Gateway = { url: string; port: number; stop(): Promise<void> };
 
-const freePort = () => 21_000 + Math.floor(Math.random() * 20_000);
+// Below Linux's ephemeral range (32768+), where libp2p and other clients get their ports.
+const freePort = () => 10_000 + Math.floor(Math.random() * 20_000);
 
 async function stopProcess(proc: ChildProcess): Promise<void> {
   if (proc.exitCode !== null || proc.signalCode !== null) return;
