@@ -121,6 +121,7 @@ describe("client end to end on anvil: a batch verified, a violation proven, the 
     for (const s of assignment.shards) expect(assignment.holders(s)).to.include(assignment.index);
     // Cross-checked on-chain: the contracts' own Shuffle gives the same holders of every shard.
     const harness = await ethers.deployContract("MathHarness");
+    await harness.waitForDeployment(); // the call below must not race the deployment
     for (let shardId = 0; shardId < assignment.view.n; ++shardId) {
       const onChain = await harness.holders(shardId, assignment.view.n, assignment.view.k, assignment.view.r, 90);
       expect(onChain.map(Number), `holders of shard ${shardId}`).to.deep.equal(assignment.holders(shardId));
