@@ -9,6 +9,7 @@ import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { DevnetReport } from "../scripts/devnet/report.js";
+import { FAULT_OF_MODE } from "../worker/node/byzantine.js";
 
 const DELTAS = Number(process.env.BENCH_DELTAS ?? 2000);
 const dir = mkdtempSync(join(tmpdir(), "maru-bench-devnet-"));
@@ -47,7 +48,7 @@ try {
   ];
   // Latency from the cheating batch (or proof) to the slash transaction, per mode (4 workers, 200 deltas, 2 epochs).
   lines.push("", "| byzantine mode | fault slashed | cheat → slash (ms) |", "| --- | --- | ---: |");
-  for (const mode of ["misroute", "equivocate", "bad-batch-hash", "broken-chain", "bad-accumulated-proof"]) {
+  for (const mode of Object.keys(FAULT_OF_MODE)) {
     const json = join(dir, `${mode}.json`);
     process.stderr.write(`bench: ${mode} …\n`);
     const r = spawnSync(

@@ -152,7 +152,7 @@ async function run(
     await (await token.mint(w.address, minStake)).wait();
   }
   // Progress: what each worker logs.
-  const stats = keys.map(() => ({ epoch: "-", started: 0n, accepted: 0, rejected: 0, evidence: 0 }));
+  const stats = keys.map(() => ({ epoch: "-", started: 0n, accepted: 0, evidence: 0 }));
   type Proc = {
     proc: ChildProcess;
     exit: Promise<number | null>;
@@ -215,7 +215,7 @@ async function run(
 
   function onLog(i: number, line: string) {
     keep(procs[i], line);
-    let m: { msg?: string; epoch?: string; acceptedDeltas?: number; rejectedBatches?: number; status?: string };
+    let m: { msg?: string; epoch?: string; acceptedDeltas?: number; status?: string };
     try {
       m = JSON.parse(line);
     } catch {
@@ -229,7 +229,6 @@ async function run(
     if (m.msg === "not a member of the epoch") s.started = BigInt(m.epoch!);
     if (m.msg === "epoch finished") {
       s.accepted += m.acceptedDeltas ?? 0;
-      s.rejected += m.rejectedBatches ?? 0;
     }
     if (m.msg === "evidence") {
       s.evidence += 1;
@@ -265,6 +264,7 @@ async function run(
   let lastStatus = 0;
   let scanFrom = book.startBlock;
   const allExited = Promise.all(procs.map((p) => p.exit));
+  const jailed = new Set<string>(); // slashed workers (jailed): the clock does not wait for them
   let exited = false;
   void allExited.then(() => (exited = true));
   while (!exited) {
@@ -278,6 +278,8 @@ async function run(
         await (await coordinator.fulfillRandomWords(requestId, book.contracts.beacon)).wait().catch(() => undefined);
       }
     }
+    for (const e of await epochs.queryFilter(epochs.filters.Slashed(), scanFrom, head))
+      jailed.add((e.args.worker as string).toLowerCase());
     scanFrom = head + 1;
     if (current >= 1n && current <= BigInt(n.epochCount) && fedEpoch < current) {
       if (startedAt === 0) startedAt = Date.now();
@@ -295,11 +297,6 @@ async function run(
     }
     // Time moves once every worker that is not jailed has started the current epoch and committed
     // to the next (a slow start never makes a worker miss an epoch); after 60 s it moves anyway.
-    const jailed = new Set(
-      (await epochs.queryFilter(epochs.filters.Slashed(), book.startBlock)).map((e) =>
-        (e.args.worker as string).toLowerCase(),
-      ),
-    );
     const next = await epochs.epochInfo(current + 1n);
     const feedDone = current === 0n || fedEpoch >= current || current > BigInt(n.epochCount);
     const started =

@@ -1,6 +1,7 @@
 // What the devnet reports: the workers' own reports and the chain's Slashed events, put together
 // into one JSON document and a table, and checked against what a run must show.
 import type { CheatRecord, EpochReport, EvidenceRecord } from "../../worker/node/dataflow.js";
+import { FAULT_OF_MODE, type ByzantineMode } from "../../worker/node/byzantine.js";
 import { balancesOf, OUTPUT_STREAM, type Transfer } from "./sample.js";
 
 /** The report file a worker writes (maru-worker --report). */
@@ -110,18 +111,11 @@ export function checkOutput(
 /** What a run must show: the cheater (and only it) slashed for its lie, or nobody; the output right. */
 export function checkExpectations(r: Omit<DevnetReport, "expectations">): { met: boolean; failures: string[] } {
   const failures: string[] = [];
-  const expectedFault: Record<string, string> = {
-    misroute: "misrouted-delta",
-    equivocate: "equivocation",
-    "bad-batch-hash": "batch-mismatch",
-    "broken-chain": "broken-chain",
-    "bad-accumulated-proof": "invalid-accumulated-proof",
-  };
   if (!r.outputCorrect) failures.push(`the output is wrong: ${r.outputProblems.slice(0, 3).join("; ")}`);
   const others = r.slashed.filter((s) => s.worker !== r.byzantineWorker);
   if (others.length > 0) failures.push(`honest workers were slashed: ${others.map((s) => s.worker).join(", ")}`);
   if (r.byzantine && r.byzantine !== "withhold") {
-    const fault = expectedFault[r.byzantine];
+    const fault = FAULT_OF_MODE[r.byzantine as ByzantineMode];
     if (!r.slashed.some((s) => s.worker === r.byzantineWorker && s.fault === fault))
       failures.push(`the cheater was not slashed for ${fault}`);
   }

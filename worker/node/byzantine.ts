@@ -12,6 +12,15 @@ export const BYZANTINE_MODES = [
 ] as const;
 export type ByzantineMode = (typeof BYZANTINE_MODES)[number];
 
+/** The fault each provable lie is slashed for (FraudProofs' fault names); `withhold` has none. */
+export const FAULT_OF_MODE: Partial<Record<ByzantineMode, string>> = {
+  misroute: "misrouted-delta",
+  equivocate: "equivocation",
+  "bad-batch-hash": "batch-mismatch",
+  "broken-chain": "broken-chain",
+  "bad-accumulated-proof": "invalid-accumulated-proof",
+};
+
 /** Chain ids of local development nodes (hardhat node, anvil, ganache); the only ones a mode may run on. */
 export const LOCAL_CHAIN_IDS = new Set([31337, 1337]);
 

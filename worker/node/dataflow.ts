@@ -261,7 +261,7 @@ export class Dataflow {
     }
     if (!this.source)
       this.source = { stream: graph.source, readTo: from - 1, state: await this.sourceStateAt(graph.source, from) };
-    const run = new EpochRun(this, epoch, a, graph, hosts, peers, from);
+    const run = new EpochRun(this, epoch, a, graph, hosts, peers);
     this.runs.set(epoch, run);
     this.log.info({ epoch: epoch.toString(), fromBlock: from, shards: a.shards }, "dataflow started");
     for (const m of this.early.get(epoch) ?? []) this.onMessage(m);
@@ -318,9 +318,14 @@ export class Dataflow {
         this.source.state = next;
         this.source.readTo = target;
         const byEpoch = new Map<bigint, InboxDelta[]>();
+        let block = -1;
+        let epoch: bigint | undefined;
         for (const d of deltas) {
-          const e = this.epochOfBlock(d.blockNumber);
-          if (e !== undefined) byEpoch.set(e, [...(byEpoch.get(e) ?? []), d]);
+          if (d.blockNumber !== block) [block, epoch] = [d.blockNumber, this.epochOfBlock(d.blockNumber)];
+          if (epoch === undefined) continue;
+          const list = byEpoch.get(epoch) ?? [];
+          if (list.length === 0) byEpoch.set(epoch, list);
+          list.push(d);
         }
         for (const [e, ds] of byEpoch) await this.runs.get(e)?.processSource(ds);
       }
@@ -433,7 +438,6 @@ class EpochRun {
     private readonly graph: RunnableGraph,
     private readonly hosts: Map<number, OperatorHost>,
     private readonly peers: Map<string, string>,
-    readonly fromBlock: number,
   ) {
     this.math = new EpochMath(a.view);
     this.me = lower(df.o.me);
@@ -538,20 +542,20 @@ class EpochRun {
   /** Sends what the operators produced since the last flush, in batches of at most MAX_BATCH deltas (a time's deltas stay together). */
   async flush(): Promise<void> {
     for (const ch of this.out.values()) {
+      // A time's deltas are one part (cut only when they alone exceed MAX_BATCH); a part that does
+      // not fit in the batch being filled starts the next one.
+      const parts = ch.groups.flatMap((g) =>
+        Array.from({ length: Math.ceil(g.deltas.length / MAX_BATCH) }, (_, i) =>
+          g.deltas.slice(i * MAX_BATCH, (i + 1) * MAX_BATCH),
+        ),
+      );
       let batch: Delta[] = [];
-      for (const g of ch.groups) {
-        if (batch.length > 0 && batch.length + g.deltas.length > MAX_BATCH) {
+      for (const part of parts) {
+        if (batch.length + part.length > MAX_BATCH) {
           await this.sendBatch(ch.stream, ch.shard, batch);
           batch = [];
         }
-        for (let i = 0; i < g.deltas.length; i += MAX_BATCH) {
-          const part = g.deltas.slice(i, i + MAX_BATCH);
-          if (batch.length + part.length > MAX_BATCH) {
-            await this.sendBatch(ch.stream, ch.shard, batch);
-            batch = [];
-          }
-          batch.push(...part);
-        }
+        batch.push(...part);
       }
       if (batch.length > 0) await this.sendBatch(ch.stream, ch.shard, batch);
     }
@@ -607,21 +611,24 @@ class EpochRun {
       const other = deltas.map((d, i) => (i === deltas.length - 1 ? { ...d, diff: BigInt(d.diff) + 1n } : d));
       await this.deliver(receivers, buildBatch(before, other, receivers), other, undefined);
     }
-    if (cheat) {
-      this.df.cheated = true;
-      const record: CheatRecord = {
-        mode: mode!,
-        epoch: this.epoch.toString(),
-        stream,
-        shard,
-        seq: seq.toString(),
-        at: Date.now(),
-      };
-      this.df.cheats.push(record);
-      this.df.log.warn(record, "cheated (byzantine mode)");
-    }
+    if (cheat) this.recordCheat(mode!, stream, shard, seq);
     this.stats.sentBatches += 1;
     this.stats.sentDeltas += deltas.length;
+  }
+
+  /** Notes the one lie a byzantine worker tells (its report, and the devnet's cheat → slash latency). */
+  private recordCheat(mode: ByzantineMode, stream: string, shard: number, seq: bigint): void {
+    this.df.cheated = true;
+    const record: CheatRecord = {
+      mode,
+      epoch: this.epoch.toString(),
+      stream,
+      shard,
+      seq: seq.toString(),
+      at: Date.now(),
+    };
+    this.df.cheats.push(record);
+    this.df.log.warn(record, "cheated (byzantine mode)");
   }
 
   /** Signs a batch's header for each receiver and sends it; to itself, the honest deltas go straight in. */
@@ -647,18 +654,8 @@ class EpochRun {
     const withhold = this.df.o.byzantine === "withhold";
     if (this.df.o.byzantine === "bad-accumulated-proof" && !this.df.cheated && this.senders.size > 0) {
       blockHash = keccak256(toUtf8Bytes(`not block ${lastBlock}`));
-      this.df.cheated = true;
       const [first] = this.senders.values();
-      const record: CheatRecord = {
-        mode: "bad-accumulated-proof",
-        epoch: this.epoch.toString(),
-        stream: first.stream,
-        shard: first.shard,
-        seq: (first.seq - 1n).toString(),
-        at: Date.now(),
-      };
-      this.df.cheats.push(record);
-      this.df.log.warn(record, "cheated (byzantine mode)");
+      this.recordCheat("bad-accumulated-proof", first.stream, first.shard, first.seq - 1n);
     }
     for (const ch of this.senders.values()) {
       if (ch.seq === 0n || withhold) continue;

@@ -152,37 +152,29 @@ export async function runEpochs(options: {
       // A worker started mid-way begins with the current epoch; one started at genesis with epoch 1.
       if (lastSeen < 0n) lastSeen = current > 0n ? current - 1n : 0n;
       for (let e = lastSeen + 1n; e <= current; e++) {
+        let v: Awaited<ReturnType<typeof verifyRandomness>>;
+        let a: Awaited<ReturnType<typeof getAssignment>>;
         try {
-          const v = await verifyRandomness(p, e, { confirmations: options.confirmations });
-          const a = await getAssignment(p, e, wallet.address);
-          log.info(
-            { epoch: e.toString(), r: v.r, source: v.source, index: a.index, shards: a.shards },
-            "epoch verified",
-          );
-          if (options.dataflow && (options.untilEpoch === undefined || e <= options.untilEpoch)) {
-            try {
-              await options.dataflow.startEpoch(e, a);
-            } catch (err) {
-              // The graph cannot be synced (gateway down, a blob that fails its hash, a graph the
-              // worker cannot run): fatal on the first epoch, so a misconfigured worker stops at once.
-              throw Object.assign(
-                err as Error,
-                records.length === 0 && err instanceof MaruError ? { fatal: true } : { retry: true },
-              );
-            }
-          }
-          records.push({ epoch: e, r: v.r, source: v.source, index: a.index, shards: a.shards });
-          lastSeen = e;
+          v = await verifyRandomness(p, e, { confirmations: options.confirmations });
+          a = await getAssignment(p, e, wallet.address);
         } catch (err) {
-          if ((err as { retry?: boolean }).retry) {
-            log.error({ epoch: e.toString(), error: (err as Error).message }, "epoch not started, retrying");
-          } else if ((err as { fatal?: boolean }).fatal) {
-            throw err;
-          } else {
-            log.debug({ epoch: e.toString(), reason: (err as Error).message }, "epoch not verified yet");
-          }
+          log.debug({ epoch: e.toString(), reason: (err as Error).message }, "epoch not verified yet");
           break;
         }
+        log.info({ epoch: e.toString(), r: v.r, source: v.source, index: a.index, shards: a.shards }, "epoch verified");
+        if (options.dataflow && (options.untilEpoch === undefined || e <= options.untilEpoch)) {
+          try {
+            await options.dataflow.startEpoch(e, a);
+          } catch (err) {
+            // The graph cannot be synced (gateway down, a blob that fails its hash, a graph the
+            // worker cannot run): fatal on the first epoch, so a misconfigured worker stops at once.
+            if (records.length === 0 && err instanceof MaruError) throw Object.assign(err, { fatal: true });
+            log.error({ epoch: e.toString(), error: (err as Error).message }, "epoch not started, retrying");
+            break;
+          }
+        }
+        records.push({ epoch: e, r: v.r, source: v.source, index: a.index, shards: a.shards });
+        lastSeen = e;
       }
       await options.dataflow?.tick();
       const through = options.dataflow ? options.dataflow.lastFinished : lastSeen;
