@@ -1,6 +1,7 @@
-// Runs a registered operator's WebAssembly bytecode sandboxed: its own thread, a bounded memory
-// (declared in the module, checked before it runs), and a time budget per delta. A failing
-// operator is an OperatorError for the caller, never a crash of the worker. docs/operators.md.
+// Runs a registered operator's WebAssembly bytecode sandboxed: its own thread with a small JS heap,
+// one bounded memory (declared in the module, checked before it runs and again after every call),
+// bounded tables, and a time budget per delta. A failing operator is an OperatorError for the
+// caller, never a crash of the worker. docs/operators.md.
 import { Worker } from "node:worker_threads";
 import { MaruError } from "../../client/errors/base.js";
 import type { Delta } from "../../client/math/lthash.js";
@@ -10,69 +11,335 @@ export class OperatorError extends MaruError {
   override name = "OperatorError";
 }
 
-/** The memory limits a module declares (64 KiB pages), from its binary; undefined max = unbounded. */
-export function memoryLimits(bytes: Uint8Array): { imported: boolean; min?: number; max?: number } {
-  const leb = (at: number): [number, number] => {
-    let result = 0;
-    let shift = 0;
-    for (;;) {
-      const b = bytes[at++];
-      result |= (b & 0x7f) << shift;
-      if ((b & 0x80) === 0) return [result >>> 0, at];
-      shift += 7;
-    }
-  };
-  let at = 8; // magic + version
-  let imported = false;
-  while (at < bytes.length) {
-    const id = bytes[at++];
-    const [size, start] = leb(at);
-    if (id === 2) {
-      // imports: look for a memory import (kind 2)
-      const [count, first] = leb(start);
-      let p = first;
-      for (let i = 0; i < count; ++i) {
-        let len;
-        [len, p] = leb(p);
-        p += len;
-        [len, p] = leb(p);
-        p += len;
-        const kind = bytes[p++];
-        if (kind === 2) imported = true;
-        if (kind === 0) [, p] = leb(p);
-        else if (kind === 1) {
-          p += 1;
-          const flag = bytes[p++];
-          [, p] = leb(p);
-          if (flag & 1) [, p] = leb(p);
-        } else if (kind === 2) {
-          const flag = bytes[p++];
-          [, p] = leb(p);
-          if (flag & 1) [, p] = leb(p);
-        } else if (kind === 3) p += 2;
+/** The default caps: 256 pages of 64 KiB = 16 MiB of memory, and table elements. */
+export const DEFAULT_MAX_MEMORY_PAGES = 256;
+export const DEFAULT_MAX_TABLE_ELEMENTS = 100_000;
+/**
+ * How long a thread may take to compile and instantiate its module: a start function that never
+ * returns would otherwise hang `OperatorHost.start` (and the worker's epoch) for ever.
+ */
+const START_BUDGET_MS = 5_000;
+/**
+ * The thread's JS heap: only the glue runs there (the module's memory is outside it, bounded by the
+ * caps), so a small heap is plenty and stops a bug in the glue from taking the worker's memory.
+ */
+const THREAD_LIMITS = { maxOldGenerationSizeMb: 64, maxYoungGenerationSizeMb: 16 };
+/**
+ * The most deltas (and input bytes) sent to the thread at once: a whole epoch's source deltas in one
+ * message, and their outputs, would not fit that heap (100 000 transfers do not).
+ */
+const CHUNK_DELTAS = 2048;
+const CHUNK_BYTES = 4 << 20;
+
+/** The limits of a memory or table, as the binary states them (memories in 64 KiB pages). */
+export interface Limits {
+  min: number;
+  /** Undefined: no maximum, the module may grow it as far as the engine lets it. */
+  max?: number;
+  /** Flag 0x02: a shared memory (threads proposal). */
+  shared: boolean;
+  /** Flag 0x04: 64-bit addresses (memory64 / table64). Values above 2^53 are approximate. */
+  is64: boolean;
+}
+
+/** A memory or table the module imports (`import` names it: "module.name") or declares. */
+export interface Found extends Limits {
+  import?: string;
+}
+
+/** What {@link inspectModule} found: every memory and table, imported ones first (index order). */
+export interface ModuleInspection {
+  memories: Found[];
+  tables: Found[];
+}
+
+/** The caps a module is checked against; see {@link checkModule}. */
+export interface SandboxCaps {
+  /** Largest memory maximum accepted, in 64 KiB pages (default 256 = 16 MiB). */
+  maxMemoryPages?: number;
+  /** Largest table maximum accepted, in elements (default 100 000). */
+  maxTableElements?: number;
+}
+
+const notAModule = (why: string, cause?: unknown) =>
+  new OperatorError("The operator's bytecode is not a WebAssembly module", {
+    details: [why],
+    fix: "register the .wasm file the compiler produced (binary format, version 1), complete and unmodified",
+    cause,
+  });
+
+/** A bounds-checked cursor over hostile bytes: every read past `end` is a refusal, not garbage. */
+class Reader {
+  constructor(
+    private readonly bytes: Uint8Array,
+    public at: number,
+    readonly end: number,
+  ) {}
+
+  byte(): number {
+    if (this.at >= this.end) throw notAModule(`truncated at byte ${this.at}`);
+    return this.bytes[this.at++];
+  }
+
+  /** Unsigned LEB128 of at most `bits` bits (32 or 64); as a number, exact up to 2^53. */
+  unsigned(bits: 32 | 64): number {
+    const start = this.at;
+    const maxBytes = Math.ceil(bits / 7);
+    let value = 0;
+    for (let i = 0; i < maxBytes; ++i) {
+      const b = this.byte();
+      // Multiplication, not shifts: bitwise operators would wrap at 32 bits.
+      value += (b & 0x7f) * 2 ** (7 * i);
+      if ((b & 0x80) === 0) {
+        if (bits === 32 && value > 0xffffffff) throw notAModule(`u32 out of range at byte ${start}`);
+        return value;
       }
     }
-    if (id === 5) {
-      const [count, first] = leb(start);
-      if (count === 0) return { imported };
-      const flag = bytes[first];
-      const [min, p] = leb(first + 1);
-      const max = flag & 1 ? leb(p)[0] : undefined;
-      return { imported, min, max };
-    }
-    at = start + size;
+    throw notAModule(`LEB128 longer than ${maxBytes} bytes at byte ${start}`);
   }
-  return { imported };
+
+  u32(): number {
+    return this.unsigned(32);
+  }
+
+  /** A signed LEB128 of at most 33 bits (a heap type), skipped. */
+  skipS33(): void {
+    const start = this.at;
+    for (let i = 0; i < 5; ++i) if ((this.byte() & 0x80) === 0) return;
+    throw notAModule(`LEB128 longer than 5 bytes at byte ${start}`);
+  }
+
+  skip(n: number): void {
+    if (n > this.end - this.at) throw notAModule(`truncated at byte ${this.at} (${n} more bytes expected)`);
+    this.at += n;
+  }
+
+  name(): string {
+    const len = this.u32();
+    const start = this.at;
+    this.skip(len);
+    return new TextDecoder().decode(this.bytes.subarray(start, start + len));
+  }
+
+  /** A value or reference type: one byte, or 0x63/0x64 (nullable/non-null ref) and a heap type. */
+  skipType(): void {
+    const t = this.byte();
+    if (t === 0x63 || t === 0x64) this.skipS33();
+  }
+
+  limits(what: string): Limits {
+    const at = this.at;
+    const flags = this.byte();
+    if (flags & ~0x07) {
+      // 0x08 is custom page sizes: pages would no longer be 64 KiB, and the caps count 64 KiB pages.
+      throw new OperatorError(
+        `The operator's ${what} uses limits flags 0x${flags.toString(16).padStart(2, "0")} (byte ${at}), which the sandbox does not know`,
+        { fix: "build it with the default page size and without newer memory/table proposals" },
+      );
+    }
+    const is64 = (flags & 0x04) !== 0;
+    const min = this.unsigned(is64 ? 64 : 32);
+    const max = flags & 0x01 ? this.unsigned(is64 ? 64 : 32) : undefined;
+    return { min, max, shared: (flags & 0x02) !== 0, is64 };
+  }
+}
+
+/**
+ * Reads every memory and table a module imports or declares, from its binary (import, table and
+ * memory sections; other sections are skipped by their size). Throws {@link OperatorError} for a
+ * truncated or malformed module, and for a table with an initializer expression (encoding
+ * `0x40 0x00`): the sandbox does not parse constant expressions, and operators need no such table.
+ * It does not validate the rest of the module: {@link checkModule} does, with the engine.
+ */
+export function inspectModule(bytes: Uint8Array): ModuleInspection {
+  try {
+    return inspect(bytes);
+  } catch (e) {
+    // Hostile input: whatever slipped past the bounds checks must still be a refusal.
+    if (e instanceof OperatorError) throw e;
+    throw notAModule(`unreadable: ${(e as Error)?.message ?? String(e)}`, e);
+  }
+}
+
+function inspect(bytes: Uint8Array): ModuleInspection {
+  if (!(bytes instanceof Uint8Array)) throw notAModule("the bytecode is not a byte array");
+  const header = [0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00];
+  if (bytes.length < 8 || header.some((b, i) => bytes[i] !== b)) {
+    throw notAModule("it does not start with \\0asm and version 1 (a component or another format?)");
+  }
+  const memories: Found[] = [];
+  const tables: Found[] = [];
+  const file = new Reader(bytes, 8, bytes.length);
+  while (file.at < file.end) {
+    const id = file.byte();
+    const size = file.u32();
+    const start = file.at;
+    file.skip(size);
+    const r = new Reader(bytes, start, start + size);
+    if (id === 2) {
+      for (let n = r.u32(), i = 0; i < n; ++i) {
+        const name = `${r.name()}.${r.name()}`;
+        const kind = r.byte();
+        if (kind === 0) r.u32();
+        else if (kind === 1) {
+          r.skipType();
+          tables.push({ import: name, ...r.limits(`imported table ${name}`) });
+        } else if (kind === 2) memories.push({ import: name, ...r.limits(`imported memory ${name}`) });
+        else if (kind === 3) {
+          r.skipType();
+          r.byte();
+        } else if (kind === 4) {
+          r.byte();
+          r.u32();
+        } else throw notAModule(`import ${name} has an unknown kind ${kind}`);
+      }
+    } else if (id === 4) {
+      for (let n = r.u32(), i = 0; i < n; ++i) {
+        if (r.at < r.end && bytes[r.at] === 0x40) {
+          throw new OperatorError(
+            `The operator declares table ${tables.length} with an initializer expression (encoding 0x40 0x00), which the sandbox does not accept`,
+            { fix: "declare its tables without an initializer (the usual compilers' default)" },
+          );
+        }
+        r.skipType();
+        tables.push(r.limits(`table ${tables.length}`));
+      }
+    } else if (id === 5) {
+      for (let n = r.u32(), i = 0; i < n; ++i) memories.push(r.limits(`memory ${memories.length}`));
+    } else continue;
+    if (r.at !== r.end) throw notAModule(`section ${id} is ${size} bytes but its entries end at byte ${r.at - start}`);
+  }
+  return { memories, tables };
+}
+
+/** The engine's own access to the JS API: this project declares only part of it (client/types). */
+const engine = (
+  globalThis as unknown as { WebAssembly: { validate(b: Uint8Array): boolean; Module: new (b: Uint8Array) => object } }
+).WebAssembly;
+
+/**
+ * Checks an operator's bytecode before it runs, and returns what {@link inspectModule} found. It
+ * refuses (with an {@link OperatorError} that names the value found, the limit and the fix):
+ * - anything but exactly zero or one memory in total, and any imported memory (its size would be
+ *   the importer's choice, and a second memory escapes the checks on `memory`);
+ * - a memory without a maximum, or with one above `maxMemoryPages`; memory64; shared memories;
+ * - an imported table, a table without a maximum or with one above `maxTableElements`; table64;
+ * - a module the engine itself does not validate.
+ */
+export function checkModule(bytes: Uint8Array, caps: SandboxCaps = {}): ModuleInspection {
+  const maxPages = cap("maxMemoryPages", caps.maxMemoryPages ?? DEFAULT_MAX_MEMORY_PAGES, 65536);
+  const maxElements = cap("maxTableElements", caps.maxTableElements ?? DEFAULT_MAX_TABLE_ELEMENTS, 0xffffffff);
+  const found = inspectModule(bytes);
+  const problems: Array<{ what: string; fix: string }> = [];
+  const bound = `build it with --maximumMemory ${maxPages} or less (AssemblyScript; other compilers have a maximum-memory option)`;
+  const imported = found.memories.filter((m) => m.import);
+  if (found.memories.length > 1) {
+    problems.push({
+      what: `The operator has ${found.memories.length} memories (${imported.length} imported, ${found.memories.length - imported.length} declared); the sandbox allows one`,
+      fix: "build it with a single memory (no multi-memory)",
+    });
+  }
+  found.memories.forEach((m, i) => {
+    const which = m.import ? `imported memory ${m.import}` : `memory ${i}`;
+    if (m.import) {
+      problems.push({
+        what: `The operator imports its memory (${m.import}): operators must declare their own`,
+        fix: "build it without --importMemory; the host provides no memory",
+      });
+    }
+    if (m.is64) {
+      problems.push({
+        what: `The operator's ${which} is a 64-bit memory (memory64, limits flag 0x04); the sandbox runs 32-bit memories only`,
+        fix: "build it for wasm32",
+      });
+    }
+    if (m.shared) {
+      problems.push({
+        what: `The operator's ${which} is shared (limits flag 0x02); operators run single-threaded and deterministic, so shared memories are refused`,
+        fix: "build it without --sharedMemory (no threads)",
+      });
+    }
+    if (m.max === undefined || m.max > maxPages) {
+      problems.push({
+        what: `The operator's memory is not bounded to ${maxPages} pages (${which} declares maximum: ${m.max === undefined ? "none" : `${m.max} pages`})`,
+        fix: bound,
+      });
+    }
+  });
+  found.tables.forEach((t, i) => {
+    const which = t.import ? `imported table ${t.import}` : `table ${i}`;
+    if (t.import) {
+      problems.push({
+        what: `The operator imports a table (${t.import}): operators must declare their own`,
+        fix: "build it without --importTable; the host provides no table",
+      });
+    }
+    if (t.is64 || t.shared) {
+      problems.push({
+        what: `The operator's ${which} uses ${t.is64 ? "64-bit indices (table64, limits flag 0x04)" : "limits flag 0x02 (shared)"}, which the sandbox refuses`,
+        fix: "build it for wasm32 with plain tables",
+      });
+    }
+    if (t.max === undefined || t.max > maxElements) {
+      problems.push({
+        what: `The operator's ${which} is not bounded to ${maxElements} elements (maximum: ${t.max ?? "none"})`,
+        fix: `declare every table with a maximum of at most ${maxElements} elements (AssemblyScript declares its function table with one)`,
+      });
+    }
+  });
+  if (problems.length > 0) {
+    throw new OperatorError(problems[0].what, {
+      details: problems.slice(1).map((p) => p.what),
+      fix: [...new Set(problems.map((p) => p.fix))].join("; "),
+    });
+  }
+  if (!engine.validate(bytes)) {
+    let reason = "the engine does not validate it";
+    try {
+      new engine.Module(bytes);
+    } catch (e) {
+      reason = (e as Error)?.message ?? String(e);
+    }
+    throw new OperatorError("The operator's bytecode is not a valid WebAssembly module", {
+      details: [reason],
+      fix: "rebuild it with a compiler for WebAssembly 2.0 (no proposals this Node does not ship)",
+    });
+  }
+  return found;
+}
+
+function cap(name: string, value: number, most: number): number {
+  if (!Number.isInteger(value) || value < 0 || value > most) {
+    throw new OperatorError(`${name} must be an integer from 0 to ${most} (got ${value})`, {
+      fix: `pass a ${name} in that range, or none for the default`,
+    });
+  }
+  return value;
+}
+
+/**
+ * The memory limits a module declares (64 KiB pages): whether it imports a memory, and the first
+ * declared one's. Undefined max = unbounded.
+ * @deprecated Sees only part of the module: use {@link inspectModule} or {@link checkModule}.
+ */
+export function memoryLimits(bytes: Uint8Array): { imported: boolean; min?: number; max?: number } {
+  const { memories } = inspectModule(bytes);
+  const own = memories.find((m) => !m.import);
+  return { imported: memories.some((m) => m.import), min: own?.min, max: own?.max };
 }
 
 /** What an operator produced for one input delta: output deltas with the input's time. */
 export type OperatorOutput = Delta[];
 
+type Reply = { out?: Array<Array<{ data: Uint8Array; diff: bigint }> | null>; error?: string };
+
 /**
- * One running operator. `start` checks the module (a bounded memory of at most `maxMemoryPages`
- * pages, not imported) and instantiates it in a worker thread; `process` sends deltas through it
- * with a budget of `perDeltaMs` per delta for the batch; an overrun stops the thread (the
- * operator's state is lost: restart it and replay) and rejects with {@link OperatorError}.
+ * One running operator. `start` checks the module ({@link checkModule}: one bounded memory of at
+ * most `maxMemoryPages` pages, not imported; bounded tables of at most `maxTableElements`) and
+ * instantiates it in a worker thread with a small JS heap, which also checks the module's memories
+ * after every call; `process` sends deltas through it with a budget of `perDeltaMs` per delta for
+ * the batch; an overrun stops the thread (the operator's state is lost: restart it and replay) and
+ * rejects with {@link OperatorError}.
  *
  * @example
  * ```ts
@@ -86,51 +353,97 @@ export class OperatorHost {
   private dead?: string;
   /** Requests run one after another: a request's time budget starts when the thread takes it. */
   private queue: Promise<unknown> = Promise.resolve();
+  /** Ends the request in flight when the thread dies under it. */
+  private pending?: (reason: string) => void;
   /** Input deltas the operator called malformed (it returned a negative count): skipped, no output. */
   malformed = 0;
 
   private constructor(
     private readonly thread: Worker,
     private readonly perDeltaMs: number,
-  ) {}
+  ) {
+    // A thread over its heap limit ends with an 'error' event: unheard, it would be thrown in the
+    // worker's process. Either way the operator is stopped, and the request in flight fails.
+    thread.on("error", (e: Error) => this.lost(`its thread failed: ${e.message}`));
+    thread.on("exit", (code: number) => this.lost(`its thread exited (code ${code})`));
+  }
 
   static async start(
     bytecode: Uint8Array,
-    options: { maxMemoryPages?: number; perDeltaMs?: number } = {},
+    options: { maxMemoryPages?: number; perDeltaMs?: number; maxTableElements?: number } = {},
   ): Promise<OperatorHost> {
-    const maxPages = options.maxMemoryPages ?? 256;
-    let limits;
-    try {
-      limits = memoryLimits(bytecode);
-    } catch {
-      throw new OperatorError("The operator's bytecode is not a WebAssembly module");
-    }
-    if (limits.imported) throw new OperatorError("The operator imports its memory: operators must declare their own");
-    if (limits.max === undefined || limits.max > maxPages) {
-      throw new OperatorError(
-        `The operator's memory is not bounded to ${maxPages} pages (declared: ${limits.max ?? "none"})`,
-        {
-          fix: `build it with --maximumMemory ${maxPages} or less`,
-        },
-      );
-    }
-    const thread = new Worker(new URL("./thread.mjs", import.meta.url), { workerData: { bytes: bytecode } });
-    const ready = await new Promise<{ ready: boolean; error?: string }>((resolve) => {
-      thread.once("message", resolve);
-      thread.once("error", (e) => resolve({ ready: false, error: e.message }));
+    const maxMemoryPages = options.maxMemoryPages ?? DEFAULT_MAX_MEMORY_PAGES;
+    const maxTableElements = options.maxTableElements ?? DEFAULT_MAX_TABLE_ELEMENTS;
+    checkModule(bytecode, { maxMemoryPages, maxTableElements });
+    const thread = new Worker(new URL("./thread.mjs", import.meta.url), {
+      workerData: { bytes: bytecode, maxMemoryPages, maxTableElements },
+      resourceLimits: THREAD_LIMITS,
     });
-    if (!ready.ready) {
+    const host = new OperatorHost(thread, options.perDeltaMs ?? 10);
+    const ready = await host.answer(
+      (m): m is { ready: boolean; error?: string } => typeof m === "object" && m !== null && "ready" in m,
+      START_BUDGET_MS,
+      `no answer within ${START_BUDGET_MS} ms (a start function that does not return?)`,
+    );
+    if (!("ready" in ready) || !ready.ready) {
+      host.dead = ready.error ?? "not ready";
       await thread.terminate();
-      throw new OperatorError(`The operator could not start: ${ready.error}`);
+      throw new OperatorError(`The operator could not start: ${ready.error}`, {
+        fix: "check that it exports memory, input, process, output and outputLen and that its start code returns",
+      });
     }
-    return new OperatorHost(thread, options.perDeltaMs ?? 10);
+    return host;
   }
 
-  /** Runs `deltas` through the operator, in order. Rejects with OperatorError on any failure. */
+  /**
+   * Runs `deltas` through the operator, in order (sent in chunks of at most 2048 deltas, each with
+   * its own time budget). Rejects with OperatorError on any failure.
+   */
   process(deltas: Delta[]): Promise<OperatorOutput[]> {
-    const result = this.queue.then(() => this.run(deltas));
+    const result = this.queue.then(async () => {
+      const outputs: OperatorOutput[] = [];
+      let from = 0;
+      // do … while: an empty batch still goes to run(), so that a stopped operator rejects it.
+      do {
+        let to = from;
+        let bytes = 0;
+        while (to < deltas.length && to - from < CHUNK_DELTAS && bytes < CHUNK_BYTES) bytes += deltas[to++].data.length;
+        for (const o of await this.run(deltas.slice(from, to))) outputs.push(o);
+        from = to;
+      } while (from < deltas.length);
+      return outputs;
+    });
     this.queue = result.catch(() => undefined);
     return result;
+  }
+
+  private lost(reason: string): void {
+    this.dead ??= reason;
+    this.pending?.(reason);
+  }
+
+  /** The thread's first message that `matches`, or an error on timeout or when the thread dies. */
+  private answer<T>(
+    matches: (m: unknown) => m is T,
+    budgetMs: number,
+    timeout: string,
+    send?: () => void,
+  ): Promise<T | { error: string }> {
+    return new Promise((resolve) => {
+      const finish = (r: T | { error: string }) => {
+        clearTimeout(timer);
+        this.thread.off("message", onMessage);
+        this.pending = undefined;
+        resolve(r);
+      };
+      const timer = setTimeout(() => finish({ error: timeout }), budgetMs);
+      const onMessage = (m: unknown) => {
+        if (matches(m)) finish(m);
+      };
+      this.pending = (reason) => finish({ error: reason });
+      this.thread.on("message", onMessage);
+      send?.();
+    });
   }
 
   private async run(deltas: Delta[]): Promise<OperatorOutput[]> {
@@ -143,21 +456,11 @@ export class OperatorHost {
     }));
     // A fixed allowance for message passing and scheduling on a busy machine, plus the per-delta budget.
     const budget = 500 + this.perDeltaMs * deltas.length;
-    const reply = await new Promise<{ out?: Array<Array<{ data: Uint8Array; diff: bigint }> | null>; error?: string }>(
-      (resolve) => {
-        const timer = setTimeout(() => {
-          this.thread.off("message", onMessage);
-          resolve({ error: `timeout: more than ${budget} ms for ${deltas.length} deltas` });
-        }, budget);
-        const onMessage = (m: { id: number; out?: never; error?: string }) => {
-          if (m.id !== id) return;
-          clearTimeout(timer);
-          this.thread.off("message", onMessage);
-          resolve(m);
-        };
-        this.thread.on("message", onMessage);
-        this.thread.postMessage({ id, deltas: payload });
-      },
+    const reply: Reply = await this.answer(
+      (m): m is Reply & { id: number } => typeof m === "object" && m !== null && (m as { id?: number }).id === id,
+      budget,
+      `timeout: more than ${budget} ms for ${deltas.length} deltas`,
+      () => this.thread.postMessage({ id, deltas: payload }),
     );
     if (reply.error) {
       // A trap may leave the instance inconsistent, and an overrun thread is still spinning: stop it.

@@ -4,8 +4,47 @@
 /* global WebAssembly */
 import { parentPort, workerData } from "node:worker_threads";
 
+const PAGE = 65536;
+const { maxMemoryPages, maxTableElements } = workerData;
+
 let exports;
+/** Every memory and table the module exports, by export name. */
+let memories = [];
+let tables = [];
+
+// The second line of defence: the host refused the module unless it has one memory bounded to
+// maxMemoryPages and bounded tables, and the engine enforces the declared maxima. Should either
+// fail (a gap in the host's check, an engine bug), the request fails here and the host stops the
+// thread, before the operator's output is used.
+function checkBounds() {
+  for (const [name, memory] of memories) {
+    const bytes = memory.buffer.byteLength;
+    if (bytes > maxMemoryPages * PAGE) {
+      throw new Error(
+        `the operator's memory "${name}" grew to ${bytes / PAGE} pages (${bytes} bytes), above the cap of ${maxMemoryPages} pages`,
+      );
+    }
+  }
+  for (const [name, table] of tables) {
+    if (table.length > maxTableElements) {
+      throw new Error(
+        `the operator's table "${name}" grew to ${table.length} elements, above the cap of ${maxTableElements}`,
+      );
+    }
+  }
+}
+
+/** Calls into the instance, then checks what the call may have grown. */
+function call(name, ...args) {
+  const result = exports[name](...args);
+  checkBounds();
+  return result;
+}
+
 try {
+  // Without caps the checks below would compare against undefined and pass everything.
+  if (!Number.isInteger(maxMemoryPages) || !Number.isInteger(maxTableElements))
+    throw new Error("the host gave no caps");
   const module = new WebAssembly.Module(workerData.bytes);
   const instance = new WebAssembly.Instance(module, {
     env: {
@@ -16,9 +55,15 @@ try {
     },
   });
   exports = instance.exports;
-  for (const name of ["memory", "input", "process", "output", "outputLen"]) {
-    if (!(name in exports)) throw new Error(`the module does not export ${name}`);
+  if (!(exports.memory instanceof WebAssembly.Memory)) throw new Error("the module does not export its memory");
+  for (const name of ["input", "process", "output", "outputLen"]) {
+    if (typeof exports[name] !== "function") throw new Error(`the module does not export a function ${name}`);
   }
+  const entries = Object.entries(exports);
+  memories = entries.filter(([, v]) => v instanceof WebAssembly.Memory);
+  tables = entries.filter(([, v]) => v instanceof WebAssembly.Table);
+  // The start function has run: it may have grown them already.
+  checkBounds();
   parentPort.postMessage({ ready: true });
 } catch (e) {
   parentPort.postMessage({ ready: false, error: String(e?.message ?? e) });
@@ -29,16 +74,16 @@ parentPort.on("message", ({ id, deltas }) => {
   try {
     for (let i = 0; i < deltas.length; ++i) {
       const { data, diff } = deltas[i];
-      const ptr = exports.input(data.length);
+      const ptr = call("input", data.length);
       new Uint8Array(exports.memory.buffer, ptr, data.length).set(data);
-      const n = exports.process(data.length, BigInt(diff));
+      const n = call("process", data.length, BigInt(diff));
       if (n < 0) {
         // Malformed for this operator: it produces nothing (every replica skips it alike).
         out.push(null);
         continue;
       }
-      const base = exports.output();
-      const len = exports.outputLen();
+      const base = call("output");
+      const len = call("outputLen");
       const view = new DataView(exports.memory.buffer, base, len);
       const records = [];
       for (let at = 0; at < len;) {

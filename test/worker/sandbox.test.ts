@@ -1,0 +1,336 @@
+// The operator sandbox's checks: modules assembled here byte by byte, each with one thing the
+// sandbox must refuse (a second or imported memory, no or too large a maximum, memory64, shared
+// memory, unbounded or imported tables, truncation), and the run-time line of defence (a small JS
+// heap for the thread, memories checked after every call, a start function that never returns).
+import { expect } from "chai";
+import { readFileSync } from "node:fs";
+import { Worker } from "node:worker_threads";
+import fc from "fast-check";
+import { OperatorHost, OperatorError, checkModule, inspectModule } from "../../worker/operators/host.js";
+
+const I32 = 0x7f;
+const I64 = 0x7e;
+const FUNCREF = 0x70;
+const END = 0x0b;
+
+/** Unsigned LEB128 (also the signed encoding of 0..63). */
+function leb(n: number): number[] {
+  const out: number[] = [];
+  do {
+    let b = n % 128;
+    n = Math.floor(n / 128);
+    if (n > 0) b |= 0x80;
+    out.push(b);
+  } while (n > 0);
+  return out;
+}
+const vec = (items: number[][]) => [...leb(items.length), ...items.flat()];
+const name = (s: string) => vec([...new TextEncoder().encode(s)].map((b) => [b]));
+const section = (id: number, content: number[]) => [id, ...leb(content.length), ...content];
+/** Limits: flag byte (bit 0: has a maximum), min, max. */
+const limits = (min: number, max?: number, flags = 0) =>
+  max === undefined ? [flags, ...leb(min)] : [flags | 0x01, ...leb(min), ...leb(max)];
+const importEntry = (kind: number, desc: number[], field = "x") => [...name("env"), ...name(field), kind, ...desc];
+/** The kind byte of an import entry: after its two names (each shorter than 128 bytes here). */
+const importKind = (entry: number[]) => entry[1 + entry[0] + 1 + entry[1 + entry[0]]];
+
+interface Parts {
+  imports?: number[][];
+  tables?: number[][];
+  memories?: number[][];
+  /** The body of process(len: i32, diff: i64) -> i32; returns 0 records by default. */
+  process?: number[];
+  /** Adds a start function that loops for ever. */
+  loopingStart?: boolean;
+}
+
+/**
+ * The header and sections of a module with the operator ABI's exports (memory 0, input, process,
+ * output, outputLen), in the binary format's order: type, import, function, table, memory, export,
+ * start, code. Imports must not be functions (they would shift the function indices).
+ */
+function sections(p: Parts): number[][] {
+  const types = [
+    [0x60, ...vec([[I32]]), ...vec([[I32]])], // input(len) -> ptr
+    [0x60, ...vec([[I32], [I64]]), ...vec([[I32]])], // process(len, diff) -> count
+    [0x60, ...vec([]), ...vec([[I32]])], // output(), outputLen()
+    [0x60, ...vec([]), ...vec([])], // start
+  ];
+  const zero = [0x41, 0x00]; // i32.const 0
+  const bodies = [zero, p.process ?? zero, zero, zero, ...(p.loopingStart ? [[0x03, 0x40, 0x0c, 0x00, END]] : [])];
+  const code = bodies.map((instrs) => vec([0x00, ...instrs, END].map((b) => [b])));
+  const hasMemory = (p.memories?.length ?? 0) > 0 || (p.imports ?? []).some((i) => importKind(i) === 0x02);
+  const exports = [
+    ...(hasMemory ? [[...name("memory"), 0x02, 0]] : []),
+    ...["input", "process", "output", "outputLen"].map((n, i) => [...name(n), 0x00, i]),
+  ];
+  return [
+    [0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00],
+    section(1, vec(types)),
+    ...(p.imports ? [section(2, vec(p.imports))] : []),
+    section(3, vec(bodies.map((_, i) => [i < 4 ? [0, 1, 2, 2][i] : 3]))),
+    ...(p.tables ? [section(4, vec(p.tables))] : []),
+    ...(p.memories ? [section(5, vec(p.memories))] : []),
+    section(7, vec(exports)),
+    ...(p.loopingStart ? [section(8, leb(4))] : []),
+    section(10, vec(code)),
+  ];
+}
+const assemble = (p: Parts) => Uint8Array.from(sections(p).flat());
+
+const refused = (bytes: Uint8Array, pattern: RegExp, caps: Parameters<typeof checkModule>[1] = {}) => {
+  let err: unknown;
+  try {
+    checkModule(bytes, caps);
+  } catch (e) {
+    err = e;
+  }
+  expect(err, "refused").to.be.instanceOf(OperatorError);
+  expect((err as OperatorError).message).to.match(pattern);
+  expect((err as OperatorError).fix, "says how to fix it")
+    .to.be.a("string")
+    .with.length.above(0);
+  return err as OperatorError;
+};
+
+const sample = (n: string) => new Uint8Array(readFileSync(new URL(`../../operators/build/${n}.wasm`, import.meta.url)));
+const transfer = (amount: number) => {
+  const b = new Uint8Array(48);
+  b[19] = 1;
+  b[39] = 2;
+  b[47] = amount;
+  return b;
+};
+
+describe("operator sandbox: the module check", function () {
+  const bounded = assemble({ memories: [limits(1, 4)] });
+
+  it("accepts a module with one bounded memory, and reports what it declares", function () {
+    expect(inspectModule(bounded)).to.deep.equal({
+      memories: [{ min: 1, max: 4, shared: false, is64: false }],
+      tables: [],
+    });
+    expect(checkModule(bounded, { maxMemoryPages: 4 }).memories).to.have.length(1);
+    const withTable = assemble({ memories: [limits(1, 4)], tables: [[FUNCREF, ...limits(2, 10)]] });
+    expect(checkModule(withTable, { maxTableElements: 10 }).tables).to.deep.equal([
+      { min: 2, max: 10, shared: false, is64: false },
+    ]);
+  });
+
+  it("accepts the sample operators (one memory of at most 256 pages, no tables)", function () {
+    for (const n of ["transfers_to_balances", "sum_by_key", "spin"]) {
+      const found = checkModule(sample(n));
+      expect(found.memories, n).to.have.length(1);
+      expect(found.memories[0].max, n).to.be.at.most(256);
+    }
+  });
+
+  it("refuses two declared memories", function () {
+    const e = refused(assemble({ memories: [limits(1, 2), limits(1)] }), /has 2 memories \(0 imported, 2 declared\)/);
+    // Every problem is listed, not only the first: the second memory also has no maximum.
+    expect(e.details.join("\n")).to.match(/memory 1 declares maximum: none/);
+  });
+
+  it("refuses an imported memory next to a declared one, and an imported memory alone", function () {
+    const both = assemble({ imports: [importEntry(0x02, limits(1, 2), "memory")], memories: [limits(1, 2)] });
+    refused(both, /has 2 memories \(1 imported, 1 declared\)/);
+    const alone = assemble({ imports: [importEntry(0x02, limits(1, 2), "memory")] });
+    refused(alone, /imports its memory \(env\.memory\)/);
+  });
+
+  it("refuses a memory without a maximum", function () {
+    refused(assemble({ memories: [limits(1)] }), /not bounded to 256 pages \(memory 0 declares maximum: none\)/);
+  });
+
+  it("refuses a maximum above the cap, and accepts it under a larger cap", function () {
+    const big = assemble({ memories: [limits(1, 257)] });
+    const e = refused(big, /not bounded to 256 pages \(memory 0 declares maximum: 257 pages\)/);
+    expect(e.fix).to.match(/--maximumMemory 256/);
+    refused(bounded, /not bounded to 2 pages \(memory 0 declares maximum: 4 pages\)/, { maxMemoryPages: 2 });
+    expect(checkModule(big, { maxMemoryPages: 257 }).memories[0].max).to.equal(257);
+  });
+
+  it("refuses a 64-bit memory (limits flag 0x04)", function () {
+    const m64 = assemble({ memories: [limits(1, 2, 0x04)] });
+    expect(inspectModule(m64).memories[0].is64).to.equal(true);
+    refused(m64, /memory 0 is a 64-bit memory \(memory64/);
+  });
+
+  it("refuses a shared memory (limits flag 0x02)", function () {
+    refused(assemble({ memories: [limits(1, 2, 0x02)] }), /memory 0 is shared/);
+  });
+
+  it("refuses a table without a maximum, or with one above maxTableElements", function () {
+    refused(
+      assemble({ memories: [limits(1, 2)], tables: [[FUNCREF, ...limits(1)]] }),
+      /table 0 is not bounded to 100000 elements \(maximum: none\)/,
+    );
+    const big = assemble({ memories: [limits(1, 2)], tables: [[FUNCREF, ...limits(1, 1000)]] });
+    refused(big, /table 0 is not bounded to 999 elements \(maximum: 1000\)/, { maxTableElements: 999 });
+    expect(checkModule(big).tables).to.have.length(1);
+  });
+
+  it("refuses an imported table", function () {
+    refused(
+      assemble({ imports: [importEntry(0x01, [FUNCREF, ...limits(1, 1)], "table")], memories: [limits(1, 2)] }),
+      /imports a table \(env\.table\)/,
+    );
+  });
+
+  it("refuses a table with an initializer expression (encoding 0x40 0x00), which it does not parse", function () {
+    const init = assemble({
+      memories: [limits(1, 2)],
+      tables: [[0x40, 0x00, FUNCREF, ...limits(1, 1), 0xd0, FUNCREF, END]], // ref.null func
+    });
+    refused(init, /table 0 with an initializer expression \(encoding 0x40 0x00\)/);
+  });
+
+  it("refuses every truncation of a module with an OperatorError, never another error", function () {
+    const parts = sections({
+      imports: [importEntry(0x03, [I32, 0x00], "g")], // a global: the import kinds' parsing is covered too
+      memories: [limits(1, 2)],
+      tables: [[FUNCREF, ...limits(1, 1)]],
+    });
+    const whole = Uint8Array.from(parts.flat());
+    checkModule(whole);
+    // A cut between sections leaves a well-formed (if useless) module: the others are truncated.
+    const boundaries = new Set(parts.map((_, i) => parts.slice(0, i + 1).flat().length));
+    let cuts = 0;
+    for (let n = 0; n < whole.length; ++n) {
+      if (boundaries.has(n)) continue;
+      cuts += 1;
+      expect(() => inspectModule(whole.subarray(0, n)), `cut at ${n}`).to.throw(
+        OperatorError,
+        /not a WebAssembly module/,
+      );
+      expect(() => checkModule(whole.subarray(0, n)), `cut at ${n}`).to.throw(OperatorError);
+    }
+    expect(cuts).to.be.above(50);
+  });
+
+  it("refuses malformed LEB128s, sizes past the end and unknown import kinds as not a module", function () {
+    const header = [0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00];
+    const bad = [
+      [1, 2, 3], // not even a header
+      [...header.slice(0, 4), 0x0d, 0x00, 0x01, 0x00], // a component, not a core module
+      [...header, 5, 0x80, 0x80, 0x80, 0x80, 0x80, 0x00], // a 6-byte section size
+      [...header, 5, 0xff, 0xff, 0xff, 0xff, 0x0f], // a section of 4 GiB in a 14-byte file
+      [...header, 5, 5, 0xff, 0xff, 0xff, 0xff, 0x0f], // 2^32 - 1 memories in 5 bytes
+      [...header, 5, 4, 1, 0x00, 0x01, 0x00], // a byte left over after the section's entries
+      [...header, 2, 7, 1, 1, 0x65, 1, 0x78, 0x09, 0x00], // import kind 9
+    ];
+    for (const b of bad) {
+      expect(() => checkModule(Uint8Array.from(b)), b.join(",")).to.throw(OperatorError, /not a WebAssembly module/);
+    }
+    refused(Uint8Array.from([...header, 5, 3, 1, 0x08, 0x01]), /limits flags 0x08/); // custom page size
+  });
+
+  it("answers any corruption of a module with an accepted module or an OperatorError", function () {
+    const base = assemble({ memories: [limits(1, 2)], tables: [[FUNCREF, ...limits(1, 1)]] });
+    fc.assert(
+      fc.property(
+        fc.array(fc.tuple(fc.nat(base.length - 1), fc.integer({ min: 0, max: 255 })), { minLength: 1, maxLength: 4 }),
+        (flips) => {
+          const b = base.slice();
+          for (const [at, v] of flips) b[at] = v;
+          try {
+            checkModule(b);
+          } catch (e) {
+            expect(e).to.be.instanceOf(OperatorError);
+          }
+        },
+      ),
+      { numRuns: 500 },
+    );
+  });
+
+  it("refuses the module in OperatorHost.start, before any thread runs it", async function () {
+    const err = await OperatorHost.start(assemble({ memories: [limits(1, 2), limits(1, 2)] })).catch((e: unknown) => e);
+    expect(err).to.be.instanceOf(OperatorError);
+    expect((err as Error).message).to.match(/has 2 memories/);
+  });
+});
+
+describe("operator sandbox: at run time", function () {
+  this.timeout(60_000);
+
+  it("runs the sample operators in a thread with a small JS heap", async function () {
+    const map = await OperatorHost.start(sample("transfers_to_balances"));
+    const reduce = await OperatorHost.start(sample("sum_by_key"));
+    const spin = await OperatorHost.start(sample("spin"));
+    try {
+      for (const host of [map, reduce, spin]) {
+        const thread = (host as unknown as { thread: Worker }).thread;
+        expect(thread.resourceLimits).to.include({ maxOldGenerationSizeMb: 64, maxYoungGenerationSizeMb: 16 });
+      }
+      const changes = (await map.process([{ data: transfer(7), time: 1n, diff: 1n }])).flat();
+      expect(changes.map((d) => d.diff)).to.deep.equal([-7n, 7n]);
+      expect((await reduce.process(changes)).flat()).to.have.length.at.least(2);
+      const echo = new TextEncoder().encode("echo");
+      expect((await spin.process([{ data: echo, time: 1n, diff: 1n }]))[0]).to.have.length(1);
+    } finally {
+      await Promise.all([map.close(), reduce.close(), spin.close()]);
+    }
+  });
+
+  it("sends a batch too large for the thread's heap in chunks", async function () {
+    // 100 000 transfers and their 200 000 outputs in one message would exceed the 64 MiB heap.
+    const map = await OperatorHost.start(sample("transfers_to_balances"), { perDeltaMs: 1 });
+    try {
+      const deltas = Array.from({ length: 100_000 }, (_, i) => ({ data: transfer(1 + (i % 200)), time: i, diff: 1n }));
+      const outputs = await map.process(deltas);
+      expect(outputs).to.have.length(100_000);
+      expect(outputs[99_999].map((d) => [d.time, d.diff])).to.deep.equal([
+        [99_999n, -200n],
+        [99_999n, 200n],
+      ]);
+    } finally {
+      await map.close();
+    }
+  });
+
+  it("lets a memory grow to the cap exactly, the engine holding it there", async function () {
+    // process grows the memory by a page per call: from 1 page to the declared (and capped) 2.
+    const grower = assemble({ memories: [limits(1, 2)], process: [0x41, 0x01, 0x40, 0x00, 0x1a, 0x41, 0x00] });
+    const host = await OperatorHost.start(grower, { maxMemoryPages: 2 });
+    try {
+      for (let i = 0; i < 3; ++i) {
+        expect(await host.process([{ data: new Uint8Array(1), time: 1n, diff: 1n }])).to.deep.equal([[]]);
+      }
+    } finally {
+      await host.close();
+    }
+  });
+
+  it("fails a request when an exported memory grows past the thread's cap", async function () {
+    // The host never gives a cap below the declared maximum (it refuses such modules): this drives
+    // the thread directly, as the host would, to see the check that backs the engine's.
+    const grower = assemble({ memories: [limits(1, 8)], process: [0x41, 0x03, 0x40, 0x00, 0x1a, 0x41, 0x00] });
+    const thread = new Worker(new URL("../../worker/operators/thread.mjs", import.meta.url), {
+      workerData: { bytes: grower, maxMemoryPages: 2, maxTableElements: 10 },
+    });
+    try {
+      const next = () =>
+        new Promise<{ ready?: boolean; id?: number; error?: string }>((r) => thread.once("message", r));
+      expect(await next()).to.deep.equal({ ready: true });
+      const reply = next();
+      thread.postMessage({ id: 0, deltas: [{ data: new Uint8Array(1), diff: 1n }] });
+      expect(await reply).to.deep.include({ id: 0 });
+      expect((await reply).error).to.match(
+        /memory "memory" grew to 4 pages \(262144 bytes\), above the cap of 2 pages/,
+      );
+    } finally {
+      await thread.terminate();
+    }
+  });
+
+  it("stops a module whose start function never returns, with an OperatorError", async function () {
+    const started = Date.now();
+    const err = await OperatorHost.start(assemble({ memories: [limits(1, 2)], loopingStart: true })).catch(
+      (e: unknown) => e,
+    );
+    expect(err).to.be.instanceOf(OperatorError);
+    expect((err as Error).message).to.match(/could not start: no answer within 5000 ms/);
+    expect(Date.now() - started).to.be.below(20_000);
+  });
+});
