@@ -1,0 +1,339 @@
+// The worker's slashing-protection record: a position is signed with one content only, across
+// restarts, crashes (a torn last line, SIGKILL) and a second process; export and import carry it
+// to another machine and keep a position that was signed twice somewhere unsignable.
+import { expect } from "chai";
+import { spawn, spawnSync } from "node:child_process";
+import { appendFileSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { hostname, tmpdir } from "node:os";
+import { join } from "node:path";
+import { MaruError } from "../../client/errors/base.js";
+import {
+  ProtectionLockedError,
+  ProtectionRecord,
+  SigningRefusedError,
+  type Signed,
+} from "../../worker/protection/record.js";
+import { readInterchange, writeInterchange, type Interchange } from "../../worker/protection/interchange.js";
+
+const META = {
+  signingKey: "0x" + "Ab".repeat(20), // mixed case on purpose: the file name and record use lower case
+  chainId: 31337,
+  verifyingContract: "0x" + "cd".repeat(20),
+};
+const KEY = META.signingKey.toLowerCase();
+const RECORD_MODULE = new URL("../../worker/protection/record.ts", import.meta.url).href;
+
+const word = (n: number | bigint) => "0x" + BigInt(n).toString(16).padStart(64, "0");
+const STREAM = word(0x5eed);
+const at = (kind: "header" | "proof", epoch: bigint, shard: number, seq: bigint, content: number): Signed => ({
+  kind,
+  epoch,
+  stream: STREAM,
+  shard,
+  seq,
+  contentHash: word(content),
+});
+
+/** Runs a TypeScript module in a fresh Node process (`node --import tsx`: the pid is the process itself). */
+function child(dir: string, body: string) {
+  const file = join(dir, `child-${Math.random().toString(16).slice(2)}.mts`);
+  writeFileSync(file, `import { ProtectionRecord } from ${JSON.stringify(RECORD_MODULE)};\n${body}\n`);
+  return spawn(process.execPath, ["--import", "tsx", file], { stdio: ["ignore", "pipe", "pipe"] });
+}
+
+function output(p: ReturnType<typeof child>): Promise<{ code: number | null; signal: string | null; out: string }> {
+  let out = "";
+  let err = "";
+  p.stdout!.on("data", (d) => (out += d));
+  p.stderr!.on("data", (d) => (err += d));
+  return new Promise((resolve, reject) => {
+    p.on("error", reject);
+    p.on("exit", (code, signal) => (code && code !== 0 ? reject(new Error(err)) : resolve({ code, signal, out })));
+  });
+}
+
+function expectThrow<E extends Error>(f: () => unknown, type: new (...a: never[]) => E): E {
+  try {
+    f();
+  } catch (e) {
+    expect(e).to.be.instanceOf(type);
+    return e as E;
+  }
+  expect.fail(`expected a ${type.name}`);
+}
+
+describe("worker slashing protection (durable record of signed positions)", function () {
+  this.timeout(60_000);
+  let dir: string;
+  const open: ProtectionRecord[] = [];
+  const openRecord = (d = dir, meta = META) => {
+    const r = ProtectionRecord.open(d, meta);
+    open.push(r);
+    return r;
+  };
+
+  beforeEach(() => (dir = mkdtempSync(join(tmpdir(), "maru-protection-"))));
+  afterEach(() => {
+    for (const r of open.splice(0)) r.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it("says new, same, and refuses a different content at a recorded position", function () {
+    const r = openRecord();
+    const s = at("header", 1n, 0, 0n, 1);
+    expect(r.check(s)).to.equal("new");
+    r.record([s]);
+    expect(r.check(s)).to.equal("same");
+    expect(r.check({ ...s, contentHash: s.contentHash.toUpperCase().replace("0X", "0x") })).to.equal("same");
+    // A proof is another position than the header with the same coordinates.
+    expect(r.check(at("proof", 1n, 0, 0n, 2))).to.equal("new");
+    const e = expectThrow(() => r.check(at("header", 1n, 0, 0n, 2)), SigningRefusedError);
+    expect(e.message).to.contain("header at epoch 1").and.contain(STREAM).and.contain("shard 0, seq 0");
+    expect(e.message).to.contain(word(1)).and.contain(word(2));
+    expect(e.conflicting).to.equal(false);
+    expect(r.file).to.equal(join(dir, `${KEY}.jsonl`));
+  });
+
+  it("records all or nothing: one conflict in a batch records none of it", function () {
+    const r = openRecord();
+    r.record([at("header", 1n, 0, 0n, 1)]);
+    const size = statSync(r.file).size;
+    expectThrow(() => r.record([at("header", 1n, 1, 0n, 7), at("header", 1n, 0, 0n, 2)]), SigningRefusedError);
+    // Two contents for one position within one batch are refused as well.
+    expectThrow(() => r.record([at("proof", 2n, 0, 0n, 1), at("proof", 2n, 0, 0n, 2)]), SigningRefusedError);
+    expect(r.check(at("header", 1n, 1, 0n, 7))).to.equal("new");
+    expect(r.check(at("proof", 2n, 0, 0n, 1))).to.equal("new");
+    expect(statSync(r.file).size).to.equal(size);
+    // A batch of only recorded positions writes nothing.
+    r.record([at("header", 1n, 0, 0n, 1)]);
+    expect(statSync(r.file).size).to.equal(size);
+  });
+
+  it("tracks begun epochs and epochs with positions", function () {
+    const r = openRecord();
+    expect(r.hasEpoch(5n)).to.equal(false);
+    r.beginEpoch(5n);
+    r.beginEpoch(5n);
+    r.record([at("proof", 2n, 0, 0n, 1)]);
+    expect(r.hasEpoch(5n)).to.equal(true);
+    expect(r.hasEpoch(2n)).to.equal(true);
+    expect(r.epochs()).to.deep.equal([2n, 5n]);
+    expect(readFileSync(r.file, "utf8").match(/"t":"e"/g)).to.have.length(1);
+  });
+
+  it("persists across close and open: a fresh process reopening sees every position", async function () {
+    const r = openRecord();
+    const signed: Signed[] = [];
+    for (let seq = 0n; seq < 20n; seq++)
+      signed.push(at("header", 3n, Number(seq % 4n), seq, Number(seq) + 100), at("proof", 3n, 1, seq, Number(seq)));
+    signed.push(at("header", 2n ** 64n - 1n, 2 ** 32 - 1, 2n ** 64n - 1n, 9)); // the largest values survive
+    r.record(signed.slice(0, 10));
+    r.record(signed.slice(10));
+    r.beginEpoch(4n);
+    r.close();
+    r.close(); // idempotent
+    expect(() => r.check(signed[0])).to.throw(MaruError, /closed/);
+
+    const p = child(
+      dir,
+      `const [dir, meta, signed] = JSON.parse(${JSON.stringify(JSON.stringify([dir, META, signed], (_k, v) => (typeof v === "bigint" ? `${v}n` : v)))},
+        (_k, v) => (typeof v === "string" && /^[0-9]+n$/.test(v) ? BigInt(v.slice(0, -1)) : v));
+      const r = ProtectionRecord.open(dir, meta);
+      const verdicts = signed.map((s) => r.check(s));
+      let refused = 0;
+      for (const s of signed) try { r.check({ ...s, contentHash: "0x" + "ee".repeat(32) }); } catch { refused++; }
+      console.log(JSON.stringify({ verdicts, refused, epochs: r.epochs().map(String) }));
+      r.close();`,
+    );
+    const result = JSON.parse((await output(p)).out);
+    expect(result.verdicts).to.have.length(signed.length);
+    expect(new Set(result.verdicts)).to.deep.equal(new Set(["same"]));
+    expect(result.refused).to.equal(signed.length);
+    expect(result.epochs).to.deep.equal(["3", "4", (2n ** 64n - 1n).toString()]);
+  });
+
+  it("tolerates a torn last line (a crash mid-write) and truncates it", function () {
+    let r = openRecord();
+    r.record([at("header", 1n, 0, 0n, 1), at("header", 1n, 0, 1n, 2)]);
+    r.close();
+    const torn = `{"t":"h","epoch":"1","stream":"${STREAM}","sha`;
+    appendFileSync(r.file, torn);
+    r = openRecord();
+    expect(r.tornTailDropped).to.equal(torn.length);
+    expect(readFileSync(r.file, "utf8").endsWith("}\n")).to.equal(true);
+    expect(r.check(at("header", 1n, 0, 1n, 2))).to.equal("same");
+    r.record([at("header", 1n, 0, 2n, 3)]);
+    r.close();
+    r = openRecord();
+    expect(r.tornTailDropped).to.equal(0);
+    expect(r.check(at("header", 1n, 0, 2n, 3))).to.equal("same");
+  });
+
+  it("refuses a log with a malformed line that is not the last, naming the line", function () {
+    const r = openRecord();
+    r.record([at("header", 1n, 0, 0n, 1)]);
+    r.close();
+    const good = readFileSync(r.file, "utf8");
+    const lines = good.split("\n");
+    lines.splice(2, 0, '{"t":"h","epoch":"x"}');
+    writeFileSync(r.file, lines.join("\n"));
+    const e = expectThrow(() => openRecord(), MaruError);
+    expect(e.message).to.contain("malformed at line 3").and.contain('"epoch"');
+    // The failed open released its lock: once the file is repaired, it opens.
+    writeFileSync(r.file, good);
+    expect(openRecord().check(at("header", 1n, 0, 0n, 1))).to.equal("same");
+  });
+
+  it("refuses a second open while the first holds the lock", function () {
+    const first = openRecord();
+    const e = expectThrow(() => ProtectionRecord.open(dir, META), ProtectionLockedError);
+    expect(e.message).to.contain(`pid ${process.pid}`).and.contain(first.lockFile);
+    expect(e.fix).to.contain(`remove ${first.lockFile}`);
+    first.close();
+    openRecord();
+  });
+
+  it("stops recording when its lock is removed underneath it, and releases the lock on process exit", async function () {
+    const r = openRecord();
+    rmSync(r.lockFile);
+    expect(() => r.record([at("header", 1n, 0, 0n, 1)])).to.throw(MaruError, /lock .* is gone/);
+    expect(() => r.check(at("header", 1n, 0, 0n, 1))).to.throw(MaruError, /is gone/); // for good
+    r.close();
+
+    const p = child(dir, `ProtectionRecord.open(${JSON.stringify(dir)}, ${JSON.stringify(META)}); process.exit(0);`);
+    expect((await output(p)).code).to.equal(0);
+    expect(() => statSync(r.lockFile)).to.throw(/ENOENT/);
+  });
+
+  it("takes over a stale lock whose pid is not alive, with a warning", function () {
+    const dead = spawnSync(process.execPath, ["-e", ""]).pid!;
+    const lockFile = join(dir, `${KEY}.lock`);
+    writeFileSync(lockFile, JSON.stringify({ pid: dead, hostname: hostname() }));
+    const r = openRecord();
+    expect(r.staleLockTakenOver).to.contain(`pid ${dead}`).and.contain("not running");
+    expect(JSON.parse(readFileSync(lockFile, "utf8")).pid).to.equal(process.pid);
+    r.close();
+    expect(() => statSync(lockFile)).to.throw(/ENOENT/);
+    // A lock of another host cannot be checked from here: it is respected.
+    writeFileSync(lockFile, JSON.stringify({ pid: dead, hostname: "elsewhere" }));
+    expect(() => ProtectionRecord.open(dir, META))
+      .to.throw(ProtectionLockedError)
+      .with.property("message")
+      .that.contains("elsewhere");
+  });
+
+  it("refuses a record of another deployment or key", function () {
+    openRecord().close();
+    const e = expectThrow(() => openRecord(dir, { ...META, chainId: 1 }), MaruError);
+    expect(e.message)
+      .to.contain("belongs to another deployment or key")
+      .and.contain("chainId: recorded 31337, given 1");
+    expect(() => openRecord(dir, { ...META, verifyingContract: "0x" + "11".repeat(20) })).to.throw(
+      MaruError,
+      /verifyingContract/,
+    );
+    openRecord(); // the failed opens released the lock
+  });
+
+  it("exports and imports: a fresh record gets every position and epoch", function () {
+    const r = openRecord();
+    r.beginEpoch(1n);
+    r.beginEpoch(2n);
+    r.record([at("header", 2n, 1, 3n, 1), at("header", 1n, 0, 0n, 2), at("proof", 2n, 1, 3n, 3)]);
+    const exported = r.exportInterchange();
+    expect(exported.metadata).to.deep.equal({
+      interchange_format: "maru-protection",
+      interchange_format_version: "1",
+      chain_id: "31337",
+      verifying_contract: META.verifyingContract,
+    });
+    expect(exported.data[0].signed_headers.map((h) => h.epoch)).to.deep.equal(["1", "2"]); // sorted
+    const file = join(dir, "export.json");
+    writeInterchange(file, exported);
+
+    const other = mkdtempSync(join(tmpdir(), "maru-protection-"));
+    try {
+      const fresh = openRecord(other);
+      expect(fresh.importInterchange(readInterchange(file))).to.deep.equal({ added: 3, same: 0, conflicts: 0 });
+      expect(fresh.exportInterchange()).to.deep.equal(exported);
+      expect(fresh.importInterchange(exported)).to.deep.equal({ added: 0, same: 3, conflicts: 0 });
+      expect(fresh.check(at("proof", 2n, 1, 3n, 3))).to.equal("same");
+      expect(fresh.epochs()).to.deep.equal([1n, 2n]);
+      fresh.close();
+      expect(openRecord(other).exportInterchange()).to.deep.equal(exported); // durable
+    } finally {
+      for (const x of open.splice(1)) x.close();
+      rmSync(other, { recursive: true, force: true });
+    }
+  });
+
+  it("marks a position conflicting when an import brings another content for it", function () {
+    let r = openRecord();
+    r.record([at("header", 1n, 0, 0n, 1)]);
+    const i = r.exportInterchange();
+    i.data[0].signed_headers[0].content_hash = word(2);
+    i.data[0].signed_headers.push({ epoch: "1", stream: STREAM, shard: 0, seq: "1", content_hash: word(3) });
+    expect(r.importInterchange(i)).to.deep.equal({ added: 1, same: 0, conflicts: 1 });
+    for (const content of [1, 2, 4]) {
+      const e = expectThrow(() => r.check(at("header", 1n, 0, 0n, content)), SigningRefusedError);
+      expect(e.conflicting).to.equal(true);
+      expect(e.message).to.contain("conflicting").and.contain(word(1)).and.contain(word(2));
+    }
+    expectThrow(() => r.record([at("header", 1n, 0, 0n, 1)]), SigningRefusedError);
+    expect(r.check(at("header", 1n, 0, 1n, 3))).to.equal("same");
+    r.close();
+    r = openRecord();
+    expectThrow(() => r.check(at("header", 1n, 0, 0n, 1)), SigningRefusedError);
+    // The export lists both contents, so the conflict travels with it.
+    expect(r.exportInterchange().data[0].signed_headers.map((h) => h.content_hash)).to.deep.equal([
+      word(1),
+      word(2),
+      word(3),
+    ]);
+  });
+
+  it("refuses an interchange of another chain, contract or key, and names a wrong field", function () {
+    const r = openRecord();
+    const good = r.exportInterchange();
+    const wrongChain: Interchange = { ...good, metadata: { ...good.metadata, chain_id: "1" } };
+    const e = expectThrow(() => r.importInterchange(wrongChain), MaruError);
+    expect(e.message).to.contain("another deployment").and.contain("chain_id: 1, this record's: 31337");
+    const wrongKey: Interchange = { ...good, data: [{ ...good.data[0], signing_key: "0x" + "12".repeat(20) }] };
+    expect(() => r.importInterchange(wrongKey)).to.throw(MaruError, /no data for the signing key/);
+
+    const file = join(dir, "bad.json");
+    const bad = JSON.parse(JSON.stringify(good));
+    bad.data[0].signed_headers.push({ epoch: "01", stream: STREAM, shard: 0, seq: "0", content_hash: "0x12" });
+    writeFileSync(file, JSON.stringify(bad));
+    const v = expectThrow(() => readInterchange(file), MaruError);
+    expect(v.message).to.contain(file).and.contain("data.0.signed_headers.0.content_hash: must be 32 bytes");
+    expect(v.message).to.contain("data.0.signed_headers.0.epoch");
+  });
+
+  it("survives SIGKILL right after record(): the reopened record has the position", async function () {
+    const s = at("header", 7n, 2, 11n, 42);
+    const p = child(
+      dir,
+      `const r = ProtectionRecord.open(${JSON.stringify(dir)}, ${JSON.stringify(META)});
+      r.record([{ kind: "header", epoch: 7n, stream: ${JSON.stringify(STREAM)}, shard: 2, seq: 11n,
+        contentHash: ${JSON.stringify(s.contentHash)} }]);
+      console.log("recorded");
+      setInterval(() => {}, 1000);`,
+    );
+    const done = output(p);
+    await new Promise<void>((resolve, reject) => {
+      p.stdout!.on("data", (d) => String(d).includes("recorded") && resolve());
+      done.catch(reject);
+    });
+    // While it lives it holds the lock.
+    const e = expectThrow(() => ProtectionRecord.open(dir, META), ProtectionLockedError);
+    expect(e.message).to.contain(`pid ${p.pid}`);
+    p.kill("SIGKILL");
+    expect((await done).signal).to.equal("SIGKILL");
+
+    const r = openRecord();
+    expect(r.staleLockTakenOver).to.contain(`pid ${p.pid}`);
+    expect(r.check(s)).to.equal("same");
+    expectThrow(() => r.check({ ...s, contentHash: word(43) }), SigningRefusedError);
+  });
+});

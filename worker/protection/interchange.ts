@@ -1,0 +1,186 @@
+// The slashing-protection interchange file, modelled on EIP-3076 (the format Ethereum validator
+// clients use to move a key's protection from one client or machine to another): metadata naming
+// the deployment, then per signing key the epochs it began and every position it signed. Numbers
+// that can exceed 2^53 are decimal strings, as in EIP-3076, so that no JSON reader rounds them.
+import { closeSync, fsyncSync, openSync, readFileSync, renameSync, unlinkSync, writeSync } from "node:fs";
+import { dirname } from "node:path";
+import { z } from "zod";
+import { MaruError } from "../../client/errors/base.js";
+
+/**
+ * The value of `metadata.interchange_format`.
+ * @example
+ * ```ts
+ * i.metadata.interchange_format === INTERCHANGE_FORMAT; // "maru-protection"
+ * ```
+ */
+export const INTERCHANGE_FORMAT = "maru-protection";
+/**
+ * The value of `metadata.interchange_format_version` this code reads and writes.
+ * @example
+ * ```ts
+ * i.metadata.interchange_format_version === INTERCHANGE_FORMAT_VERSION; // "1"
+ * ```
+ */
+export const INTERCHANGE_FORMAT_VERSION = "1";
+
+const UINT64_MAX = (1n << 64n) - 1n;
+const decimal = (max: bigint, what: string) =>
+  z
+    .string()
+    .regex(/^(0|[1-9][0-9]*)$/, `must be ${what} as a decimal string (no sign, no leading zeros)`)
+    .refine((s) => BigInt(s) <= max, `must be at most ${max}`);
+const uint64 = decimal(UINT64_MAX, "an unsigned 64-bit integer");
+const address = z.string().regex(/^0x[0-9a-fA-F]{40}$/, "must be an address (0x and 40 hex digits)");
+const bytes32 = z.string().regex(/^0x[0-9a-fA-F]{64}$/, "must be 32 bytes (0x and 64 hex digits)");
+
+const SignedPositionSchema = z.object({
+  epoch: uint64,
+  stream: bytes32,
+  shard: z
+    .number()
+    .int("must be an integer")
+    .min(0, "must not be negative")
+    .max(2 ** 32 - 1, "must fit in 32 bits"),
+  seq: uint64,
+  content_hash: bytes32,
+});
+
+/**
+ * The zod schema of an interchange file; {@link parseInterchange} turns its issues into one error.
+ * @example
+ * ```ts
+ * InterchangeSchema.safeParse(JSON.parse(text)).success;
+ * ```
+ */
+export const InterchangeSchema = z.object({
+  metadata: z.object({
+    interchange_format: z.literal(INTERCHANGE_FORMAT, {
+      errorMap: () => ({ message: `must be "${INTERCHANGE_FORMAT}"` }),
+    }),
+    interchange_format_version: z.literal(INTERCHANGE_FORMAT_VERSION, {
+      errorMap: () => ({ message: `must be "${INTERCHANGE_FORMAT_VERSION}" (the version this worker reads)` }),
+    }),
+    chain_id: decimal(UINT64_MAX, "a chain id"),
+    verifying_contract: address,
+  }),
+  data: z.array(
+    z.object({
+      signing_key: address,
+      epochs_begun: z.array(uint64),
+      signed_headers: z.array(SignedPositionSchema),
+      signed_proofs: z.array(SignedPositionSchema),
+    }),
+  ),
+});
+
+/**
+ * An interchange file: what {@link readInterchange} returns and `ProtectionRecord.exportInterchange` builds.
+ * @example
+ * ```ts
+ * const i: Interchange = {
+ *   metadata: { interchange_format: "maru-protection", interchange_format_version: "1", chain_id: "31337",
+ *     verifying_contract: fraudProofs },
+ *   data: [{ signing_key: key, epochs_begun: ["1"], signed_headers: [], signed_proofs: [] }],
+ * };
+ * ```
+ */
+export type Interchange = z.infer<typeof InterchangeSchema>;
+
+/**
+ * One signed position in an interchange file.
+ * @example
+ * ```ts
+ * const p: InterchangePosition = { epoch: "1", stream, shard: 0, seq: "0", content_hash: hash };
+ * ```
+ */
+export type InterchangePosition = z.infer<typeof SignedPositionSchema>;
+
+/**
+ * Validates a parsed JSON value as an interchange; a wrong value is a MaruError whose details name
+ * each wrong field by its path (`data.0.signed_headers.2.content_hash: must be 32 bytes ...`).
+ * @example
+ * ```ts
+ * const i = parseInterchange(JSON.parse(text), "backup.json");
+ * ```
+ */
+export function parseInterchange(value: unknown, source = "the interchange"): Interchange {
+  const parsed = InterchangeSchema.safeParse(value);
+  if (parsed.success) return parsed.data;
+  throw new MaruError(`${source} is not a valid slashing-protection interchange`, {
+    details: parsed.error.issues.map((i) => `${i.path.length ? i.path.join(".") : "(top level)"}: ${i.message}`),
+    fix: `give a file written by exportInterchange (interchange_format "${INTERCHANGE_FORMAT}", version "${INTERCHANGE_FORMAT_VERSION}")`,
+  });
+}
+
+/**
+ * Reads and validates an interchange file.
+ * @example
+ * ```ts
+ * record.importInterchange(readInterchange("/backup/protection.json"));
+ * ```
+ */
+export function readInterchange(file: string): Interchange {
+  let value: unknown;
+  try {
+    value = JSON.parse(readFileSync(file, "utf8"));
+  } catch (cause) {
+    throw new MaruError(`Cannot read the slashing-protection interchange ${file}`, {
+      details: [cause instanceof Error ? cause.message : String(cause)],
+      fix: "give the path of a JSON file written by exportInterchange",
+      cause,
+    });
+  }
+  return parseInterchange(value, file);
+}
+
+/**
+ * Validates and writes an interchange file. It is written to a temporary file, fsync'd, then renamed
+ * over `file`: a crash leaves either the old file or the new one, never half of one, because a
+ * half-written export that someone later imports would silently drop protection.
+ * @example
+ * ```ts
+ * writeInterchange("/backup/protection.json", record.exportInterchange());
+ * ```
+ */
+export function writeInterchange(file: string, i: Interchange): void {
+  const valid = parseInterchange(i, "the interchange to write");
+  const tmp = `${file}.tmp-${process.pid}`;
+  const fd = openSync(tmp, "w", 0o600);
+  try {
+    const buf = Buffer.from(JSON.stringify(valid, null, 2) + "\n");
+    for (let off = 0; off < buf.length;) off += writeSync(fd, buf, off);
+    fsyncSync(fd);
+  } catch (e) {
+    closeSync(fd);
+    unlinkSync(tmp);
+    throw e;
+  }
+  closeSync(fd);
+  renameSync(tmp, file);
+  fsyncDir(dirname(file));
+}
+
+/**
+ * fsyncs a directory, so that a file created or renamed in it survives a power loss. Platforms
+ * that cannot open a directory (Windows) skip it: there the rename is as durable as it gets.
+ * @example
+ * ```ts
+ * fsyncDir("/var/lib/maru/protection");
+ * ```
+ */
+export function fsyncDir(dir: string): void {
+  let fd: number;
+  try {
+    fd = openSync(dir, "r");
+  } catch {
+    return;
+  }
+  try {
+    fsyncSync(fd);
+  } catch {
+    // EISDIR/EINVAL on platforms whose directories cannot be fsync'd: nothing more to do there.
+  } finally {
+    closeSync(fd);
+  }
+}
