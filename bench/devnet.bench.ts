@@ -9,7 +9,7 @@ import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { DevnetReport } from "../scripts/devnet/report.js";
-import { FAULT_OF_MODE } from "../worker/node/byzantine.js";
+import { FAULT_OF_MODE } from "../worker/adversary/modes.js";
 
 const DELTAS = Number(process.env.BENCH_DELTAS ?? 2000);
 const dir = mkdtempSync(join(tmpdir(), "maru-bench-devnet-"));

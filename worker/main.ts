@@ -2,20 +2,30 @@
 // libp2p address, stakes), commits every epoch, verifies r, syncs the operator graph from Arweave,
 // and runs the dataflow: its shards of the source stream through the operators, batches to the
 // holders of each shard over libp2p, every incoming batch checked, every provable lie submitted.
+// Its data directory (--data-dir) keeps the slashing-protection record and the libp2p identity:
+// keep it across restarts, back it up, and never share it between two running workers.
 // Keys never come from a flag:
 //   MARU_WORKER_KEY   the staking account's private key, or --keystore FILE with
 //                     MARU_KEYSTORE_PASSWORD (an encrypted JSON wallet)
 //   MARU_SIGNING_KEY  the hot key that signs batch headers (a new one each start if unset)
 import { readFileSync, writeFileSync } from "node:fs";
+import { join as joinPath } from "node:path";
 import { Command, Option } from "commander";
 import JSON5 from "json5";
 import { pino } from "pino";
-import { JsonRpcProvider, Wallet, type HDNodeWallet } from "ethers";
-import { MaruError, connectProtocol, type AddressesBook } from "../client/index.js";
+import { JsonRpcProvider, Wallet, toUtf8String, type HDNodeWallet } from "ethers";
+import { MaruError, connectProtocol, protocolDomain, type AddressesBook } from "../client/index.js";
 import { join, runEpochs } from "./node/epochLoop.js";
-import { Dataflow } from "./node/dataflow.js";
-import { BYZANTINE_MODES, byzantineMode } from "./node/byzantine.js";
-import { startTransport, type Transport } from "./transport/p2p.js";
+import { Dataflow } from "./engine/dataflow.js";
+import { Outbox } from "./exchange/outbox.js";
+import { protectedSigner } from "./exchange/signer.js";
+import { BYZANTINE_MODES, byzantineMode } from "./adversary/modes.js";
+import { byzantineOutbox, type Liar } from "./adversary/byzantine.js";
+import { ProtectionRecord } from "./protection/record.js";
+import { protectionCommand } from "./protection/cli.js";
+import { checkFinality, parseFinality } from "./chain/finality.js";
+import { Membership } from "./chain/members.js";
+import { loadPeerKey, startTransport, type Transport } from "./transport/p2p.js";
 
 const program = new Command()
   .name("maru-worker")
@@ -26,11 +36,17 @@ const program = new Command()
   .option("--keystore <file>", "an encrypted JSON wallet for the staking key (password in MARU_KEYSTORE_PASSWORD)")
   .option("--gateway <url>", "the Arweave gateway operator blobs are downloaded from", "https://arweave.net")
   .option("--cache-dir <dir>", "where downloaded operator blobs are cached (by hash)", ".maru/blobs")
+  .option(
+    "--data-dir <dir>",
+    "the slashing-protection record and the libp2p identity (keep it across restarts)",
+    ".maru/worker",
+  )
   .option("--listen <multiaddr>", "where the libp2p node listens", "/ip4/127.0.0.1/tcp/0")
   .option("--announce <multiaddr>", "the address peers dial, registered on-chain (default: the listen address)")
   .option("--until-epoch <n>", "stop after finishing this epoch")
   .option("--poll-ms <ms>", "how often to look at the chain", "1000")
-  .option("--confirmations <n>", "how deep a VRF fulfilment or a source block must be before it is used", "3")
+  .option("--confirmations <n>", "how deep a VRF fulfilment must be before its randomness is used", "3")
+  .option("--finality <finalized|n>", "final blocks: the chain's finalized tag, or a depth in blocks", "finalized")
   .option("--grace-ms <ms>", "how long to wait for other workers' batches after finishing an epoch", "20000")
   .option("--per-delta-ms <ms>", "operator time budget per delta", "10")
   .option("--no-checks", "accept batches without verifying them (only to measure what the checks cost)")
@@ -49,6 +65,8 @@ type Options = {
   keystore?: string;
   gateway: string;
   cacheDir: string;
+  dataDir: string;
+  finality: string;
   listen: string;
   announce?: string;
   untilEpoch?: string;
@@ -112,12 +130,17 @@ async function stakingKey(opts: Options): Promise<Wallet | HDNodeWallet> {
 }
 
 async function main() {
+  if (process.argv[2] === "protection") {
+    await protectionCommand().parseAsync(process.argv.slice(1), { from: "node" });
+    return;
+  }
   const opts = withConfig(program.parse().opts<Options>());
   if (!opts.rpc || !opts.addresses) {
     throw new MaruError(`${!opts.rpc ? "--rpc" : "--addresses"} is required`, {
       fix: "give it as a flag or in --config",
     });
   }
+  const finality = parseFinality(opts.finality);
   const log = pino({ level: opts.logLevel, base: { worker: undefined } });
   const staking = await stakingKey(opts);
   let book: AddressesBook;
@@ -132,88 +155,153 @@ async function main() {
   // No read cache: ethers otherwise answers identical reads from a 250 ms cache, and two
   // transactions in a row would take the same nonce.
   const provider = new JsonRpcProvider(opts.rpc, undefined, { staticNetwork: true, cacheTimeout: -1 });
-  const chainId = await Promise.race([
-    provider.send("eth_chainId", []).then((x: string) => Number(x)),
-    new Promise<never>((_, reject) => setTimeout(() => reject(new Error("no answer in 5 s")), 5_000)),
-  ]).catch((e: unknown) => {
-    provider.destroy();
-    throw new MaruError(`Cannot reach the chain at ${opts.rpc} (${(e as Error).message.split("\n")[0]})`, {
-      fix: "check --rpc: the URL of a JSON-RPC node of the deployment's chain",
-    });
-  });
-  if (chainId !== book.chainId) {
-    throw new MaruError(`--rpc is chain ${chainId}, the addresses book is for chain ${book.chainId}`);
-  }
-  const byzantine = byzantineMode(opts.byzantine, chainId);
-  const wallet = staking.connect(provider) as Wallet;
-  const signingKey = process.env.MARU_SIGNING_KEY ? new Wallet(process.env.MARU_SIGNING_KEY) : Wallet.createRandom();
-  const logger = log.child({ worker: wallet.address });
-  if (byzantine) logger.warn({ mode: byzantine }, "BYZANTINE MODE: this worker will cheat once and lose stake");
-
-  // Messages may arrive before the dataflow exists: they go to it once it does.
-  const holder: { dataflow?: Dataflow } = {};
-  const transport: Transport = await startTransport({
-    listen: [opts.listen],
-    onMessage: (m) => holder.dataflow?.onMessage(m),
-    onError: (e) => logger.warn({ error: e.message }, "transport"),
-  });
-  const peerId = transport.node.peerId.toString();
-  const networkAddress = opts.announce ? `${opts.announce}/p2p/${peerId}` : transport.addresses()[0];
-  const p = connectProtocol(book, wallet);
-  const dataflow = new Dataflow({
-    p,
-    me: wallet.address,
-    signingKey: signingKey as Wallet,
-    chainId,
-    transport,
-    log: logger,
-    gateway: opts.gateway,
-    cacheDir: opts.cacheDir,
-    byzantine,
-    checks: opts.checks,
-    confirmations: Number(opts.confirmations),
-    graceMs: Number(opts.graceMs),
-    perDeltaMs: Number(opts.perDeltaMs),
-  });
-  holder.dataflow = dataflow;
-  const controller = new AbortController();
-  for (const sig of ["SIGINT", "SIGTERM"] as const) {
-    process.once(sig, () => {
-      logger.info({ signal: sig }, "shutting down");
-      controller.abort();
-    });
-  }
-  const startedAt = Date.now();
+  const cleanups: Array<() => Promise<void> | void> = [() => provider.destroy()];
+  const cleanup = async () => {
+    while (cleanups.length > 0) await Promise.resolve(cleanups.pop()!()).catch(() => undefined);
+  };
   try {
-    await join(p, wallet, signingKey.address, networkAddress, logger);
-    const records = await runEpochs({
-      book,
-      wallet,
-      log: logger,
-      pollMs: Number(opts.pollMs),
-      untilEpoch: opts.untilEpoch === undefined ? undefined : BigInt(opts.untilEpoch),
-      signal: controller.signal,
-      confirmations: Number(opts.confirmations),
-      dataflow,
+    const chainId = await Promise.race([
+      provider.send("eth_chainId", []).then((x: string) => Number(x)),
+      new Promise<never>((_, reject) => setTimeout(() => reject(new Error("no answer in 5 s")), 5_000)),
+    ]).catch((e: unknown) => {
+      throw new MaruError(`Cannot reach the chain at ${opts.rpc} (${(e as Error).message.split("\n")[0]})`, {
+        fix: "check --rpc: the URL of a JSON-RPC node of the deployment's chain",
+      });
     });
-    logger.info({ epochs: records.length }, "stopped");
-  } finally {
-    await dataflow.stop();
-    if (opts.report) {
+    if (chainId !== book.chainId) {
+      throw new MaruError(`--rpc is chain ${chainId}, the addresses book is for chain ${book.chainId}`);
+    }
+    await checkFinality(provider, finality);
+    const byzantine = byzantineMode(opts.byzantine, chainId);
+    const wallet = staking.connect(provider) as Wallet;
+    const signingKey = process.env.MARU_SIGNING_KEY ? new Wallet(process.env.MARU_SIGNING_KEY) : Wallet.createRandom();
+    const logger = log.child({ worker: wallet.address });
+    if (byzantine) logger.warn({ mode: byzantine }, "BYZANTINE MODE: this worker will cheat once and lose stake");
+    const me = wallet.address.toLowerCase();
+    const domain = protocolDomain(chainId, book.contracts.fraudProofs);
+
+    // The protection record first: nothing is signed before it is open and locked.
+    const record = ProtectionRecord.open(joinPath(opts.dataDir, "protection"), {
+      signingKey: signingKey.address,
+      chainId,
+      verifyingContract: book.contracts.fraudProofs,
+    });
+    cleanups.push(() => record.close());
+    if (record.staleLockTakenOver)
+      logger.warn({ lock: record.staleLockTakenOver }, "took over the lock of a process that is gone");
+    const p = connectProtocol(book, wallet);
+    const currentAtStart = await p.epochs.currentEpoch();
+
+    const membership = new Membership(p, logger);
+    const holder: { dataflow?: Dataflow } = {};
+    const transport: Transport = await startTransport({
+      listen: [opts.listen],
+      privateKey: await loadPeerKey(joinPath(opts.dataDir, "peer.key")),
+      hooks: {
+        memberOf: (peer) => membership.memberOf(peer),
+        refreshMembers: () => membership.refresh(membership.epoch, true),
+        onMessage: (bytes, member) =>
+          holder.dataflow?.onWire(bytes, member) ?? { reason: "not started", abusive: false },
+        addressOf: (member) => membership.addressOf(member),
+        log: (level, fields, msg) => logger[level](fields, msg),
+      },
+    });
+    cleanups.push(() => transport.stop());
+    const peerId = transport.node.peerId.toString();
+    const networkAddress = opts.announce ? `${opts.announce}/p2p/${peerId}` : transport.addresses()[0];
+
+    // Doppelganger check: is this worker already running somewhere else (another machine)?
+    const registered = (await p.epochs.stakeOf(wallet.address)).registered
+      ? toUtf8String(await p.epochs.networkAddressOf(wallet.address))
+      : "";
+    if (registered && registered !== networkAddress && (await transport.answers(registered))) {
+      throw new MaruError(`Another process answers at this worker's registered address ${registered}`, {
+        fix: "two processes signing for one worker would be slashed for equivocation: stop the other one (or, if that address now belongs to something else, wait until it stops answering)",
+      });
+    }
+    await membership.refresh(currentAtStart, true);
+
+    const liar: Liar | undefined = byzantine
+      ? { mode: byzantine, key: signingKey as Wallet, domain, cheated: false, cheats: [] }
+      : undefined;
+    const dataflow = new Dataflow({
+      p,
+      me,
+      chainId,
+      signer: protectedSigner(signingKey as Wallet, domain, record),
+      record,
+      currentAtStart,
+      membership,
+      send: (to, m) => transport.send(to, m),
+      outbox: liar ? byzantineOutbox(liar) : (o) => new Outbox(o),
+      log: logger,
+      gateway: opts.gateway,
+      cacheDir: opts.cacheDir,
+      checks: opts.checks,
+      finality,
+      graceMs: Number(opts.graceMs),
+      perDeltaMs: Number(opts.perDeltaMs),
+    });
+    holder.dataflow = dataflow;
+
+    // SIGINT/SIGTERM, once or more (a terminal's Ctrl-C reaches npm, tsx and this process alike):
+    // the first stops the loop, later ones only say so; if stopping hangs, the report is written
+    // and the process exits after 20 s.
+    const controller = new AbortController();
+    const startedAt = Date.now();
+    let reported = false;
+    const writeReport = () => {
+      if (reported || !opts.report) return;
+      reported = true;
       const report = {
-        worker: wallet.address.toLowerCase(),
+        worker: me,
         byzantine: byzantine ?? null,
         checks: opts.checks,
         startedAt,
         stoppedAt: Date.now(),
-        cheats: dataflow.cheats,
-        evidence: dataflow.evidence,
+        transport: transport.stats,
+        cheats: liar?.cheats ?? [],
+        evidence: dataflow.desk.records,
         epochs: dataflow.reports,
       };
       writeFileSync(opts.report, JSON.stringify(report, null, 2) + "\n");
+    };
+    for (const sig of ["SIGINT", "SIGTERM"] as const) {
+      process.on(sig, () => {
+        if (controller.signal.aborted) {
+          logger.info({ signal: sig }, "already stopping");
+          return;
+        }
+        logger.info({ signal: sig }, "shutting down");
+        controller.abort();
+        setTimeout(() => {
+          logger.warn("stopping took more than 20 s: writing the report and exiting");
+          writeReport();
+          process.exit(1);
+        }, 20_000).unref();
+      });
     }
-    await transport.stop();
-    provider.destroy();
+    try {
+      await join(p, wallet, signingKey.address, networkAddress, logger);
+      const begun = record.epochs().filter((e) => e >= currentAtStart - 1n);
+      const records = await runEpochs({
+        book,
+        wallet,
+        log: logger,
+        pollMs: Number(opts.pollMs),
+        untilEpoch: opts.untilEpoch === undefined ? undefined : BigInt(opts.untilEpoch),
+        signal: controller.signal,
+        confirmations: Number(opts.confirmations),
+        dataflow,
+        resumeFrom: begun[0],
+      });
+      logger.info({ epochs: records.length }, "stopped");
+    } finally {
+      await dataflow.stop();
+      writeReport();
+    }
+  } finally {
+    await cleanup();
   }
 }
 

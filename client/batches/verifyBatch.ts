@@ -79,7 +79,7 @@ export function verifyBatch(
     /** This receiver's address. */
     me: string;
     domain: TypedDataDomain;
-    /** Stream id (lower case) → partition spec; streams not listed are keyed by the whole data. */
+    /** Stream id (lower case) → partition spec of the epoch's graph; a stream not listed is not for this receiver. Omitted: every stream is keyed by the whole data. */
     partitions?: Map<string, PartitionSpec>;
     channel: ReceiverChannel;
   },
@@ -131,9 +131,15 @@ export function verifyBatch(
         message: `count ${h.count}, ${deltas.length} deltas`,
       });
     }
-    // Where: shard of every delta, and whether this receiver holds it.
+    // Where: shard of every delta, and whether this receiver holds it. A stream the epoch's graph
+    // does not have is not for this receiver (on-chain it would not prove a misroute either).
     const shard = Number(h.shard);
-    const spec = ctx.partitions?.get(String(h.stream).toLowerCase()) ?? WHOLE;
+    const known = ctx.partitions?.get(String(h.stream).toLowerCase());
+    if (ctx.partitions && !known) {
+      add({ kind: "not-for-me", message: `stream ${h.stream} is not in the epoch's graph` });
+      return { ok: false, violations };
+    }
+    const spec = known ?? WHOLE;
     if (shard >= view.n) {
       add({
         kind: "misrouted-delta",

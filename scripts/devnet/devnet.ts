@@ -15,8 +15,8 @@ import { Wallet, id } from "ethers";
 import { MaruError } from "../../client/errors/base.js";
 import { deployProtocol } from "../deploy/lib.js";
 import { startAnvil, startArlocal } from "../lib/processes.js";
-import { BYZANTINE_MODES } from "../../worker/node/byzantine.js";
-import { FAULT_NAMES } from "../../worker/node/dataflow.js";
+import { BYZANTINE_MODES } from "../../worker/adversary/modes.js";
+import { FAULT_NAMES } from "../../worker/guard/evidence.js";
 import { encodeTransfer, makeTransfers, registerSample, SOURCE_STREAM, type Transfer } from "./sample.js";
 import {
   checkExpectations,
@@ -61,6 +61,9 @@ type Opts = {
 };
 
 class DevnetError extends Error {}
+
+/** Blocks behind the head that workers treat as final (anvil's own `finalized` tag lags 64 blocks). */
+const FINALITY_DEPTH = 4;
 
 const say = (line: string) => process.stderr.write(`devnet: ${line}\n`);
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -164,7 +167,8 @@ async function run(
     const args = [
       "worker/main.ts",
       ...["--rpc", chain.url, "--addresses", bookFile, "--gateway", gateway.url],
-      ...["--cache-dir", join(work, `blobs-${i}`), "--until-epoch", String(n.epochCount)],
+      ...["--cache-dir", join(work, `blobs-${i}`), "--data-dir", join(work, `data-${i}`)],
+      ...["--until-epoch", String(n.epochCount), "--finality", String(FINALITY_DEPTH)],
       ...[
         "--poll-ms",
         "200",

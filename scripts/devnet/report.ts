@@ -1,7 +1,8 @@
 // What the devnet reports: the workers' own reports and the chain's Slashed events, put together
 // into one JSON document and a table, and checked against what a run must show.
-import type { CheatRecord, EpochReport, EvidenceRecord } from "../../worker/node/dataflow.js";
-import { FAULT_OF_MODE, type ByzantineMode } from "../../worker/node/byzantine.js";
+import type { CheatRecord, EpochReport } from "../../worker/engine/report.js";
+import type { EvidenceRecord } from "../../worker/guard/evidence.js";
+import { FAULT_OF_MODE, type ByzantineMode } from "../../worker/adversary/modes.js";
 import { balancesOf, OUTPUT_STREAM, type Transfer } from "./sample.js";
 
 /** The report file a worker writes (maru-worker --report). */

@@ -7,7 +7,7 @@ import { spawn } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { BYZANTINE_MODES } from "../../worker/node/byzantine.js";
+import { BYZANTINE_MODES } from "../../worker/adversary/modes.js";
 import type { DevnetReport } from "../../scripts/devnet/report.js";
 
 const MODES = ["none", ...BYZANTINE_MODES] as const;

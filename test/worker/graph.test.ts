@@ -3,8 +3,8 @@
 import { expect } from "chai";
 import { id, ZeroHash } from "ethers";
 import type { SyncGraphReturnType } from "../../client/index.js";
-import { compileGraph, GraphUnsupportedError } from "../../worker/node/graph.js";
-import { byzantineMode } from "../../worker/node/byzantine.js";
+import { compileGraph, GraphUnsupportedError } from "../../worker/engine/graph.js";
+import { byzantineMode } from "../../worker/adversary/modes.js";
 
 const stream = (name: string, sourceKind: number, kind = 0) => ({
   id: id(name),

@@ -1,119 +1,238 @@
-// Batches between two libp2p nodes over real TCP sockets (noise, yamux): they arrive whole, with
-// their types; a malformed message is reported and dropped, and the node keeps serving.
+// The worker's transport over real TCP sockets (libp2p: noise, yamux) and its wire form: messages
+// arrive whole and in order from members; a peer that is not a member is refused before it can
+// send anything; a message over the size limit disconnects its sender; a member that floods a
+// worker with oversize, far-future and next-epoch messages and forged end notices (from another
+// process) cannot grow the worker's heap past a bound.
 import { expect } from "chai";
-import { Wallet, keccak256, toBeHex } from "ethers";
-import { pipe } from "it-pipe";
-import * as lp from "it-length-prefixed";
-import { multiaddr } from "@multiformats/multiaddr";
+import { spawn } from "node:child_process";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { setFlagsFromString } from "node:v8";
+import { runInNewContext } from "node:vm";
+import { Wallet, ZeroAddress, keccak256, toBeHex, type HDNodeWallet } from "ethers";
+import { peerIdFromPrivateKey } from "@libp2p/peer-id";
 import { buildBatch, openChannel, protocolDomain, signBatch, type SignedBatch } from "../../client/index.js";
-import {
-  BATCH_PROTOCOL,
-  decodeBatch,
-  decodeMessage,
-  encodeBatch,
-  encodeMessage,
-  startTransport,
-  type Message,
-} from "../../worker/transport/p2p.js";
+import { CodecError, decodeMessage, encodeMessage, peekMessage, type Message } from "../../worker/transport/codec.js";
+import { loadPeerKey, startTransport, type Transport, type TransportHooks } from "../../worker/transport/p2p.js";
+import { Dataflow, EARLY_LIMITS } from "../../worker/engine/dataflow.js";
+import type { Protocol } from "../../client/contracts.js";
 import { until } from "../utils/wait.js";
 
-describe("worker transport (libp2p: TCP, noise, yamux)", function () {
-  this.timeout(60_000);
+const quiet = () => undefined;
 
-  it("carries signed batches between nodes and survives a malformed message", async function () {
-    const got: SignedBatch[] = [];
-    const errors: Error[] = [];
-    const a = await startTransport({ listen: ["/ip4/127.0.0.1/tcp/0"], onMessage: () => {} });
-    const b = await startTransport({
-      listen: ["/ip4/127.0.0.1/tcp/0"],
-      onMessage: (m) => m.kind === "batch" && got.push(m.batch),
-      onError: (e) => errors.push(e),
-    });
-    try {
-      const key = Wallet.createRandom();
-      const ch = openChannel(3n, keccak256("0x01"), 2, key.address);
-      const domain = protocolDomain(31337, "0x" + "11".repeat(20));
-      const sent: SignedBatch[] = [];
-      for (let i = 0; i < 3; ++i) {
-        const deltas = Array.from({ length: 5 }, (_, j) => ({
-          data: toBeHex(100 * i + j, 32),
-          time: BigInt(i),
-          diff: -1n,
-        }));
-        const [h] = buildBatch(ch, deltas, [key.address]);
-        const batch = { header: h, signature: await signBatch(key, domain, h), deltas };
-        sent.push(batch);
-        await a.send(b.addresses()[0], { kind: "batch", batch });
-      }
-      await until(() => got.length === 3);
-      expect(got.map((x) => x.header.seq)).to.deep.equal([0n, 1n, 2n]);
-      expect(got[1]).to.deep.equal(decodeBatch(encodeBatch(sent[1])));
-      expect(got[2].deltas[4].diff).to.equal(-1n);
+async function signedBatches(key: Wallet | HDNodeWallet, count: number): Promise<SignedBatch[]> {
+  const ch = openChannel(3n, keccak256("0x01"), 2, key.address.toLowerCase());
+  const domain = protocolDomain(31337, "0x" + "11".repeat(20));
+  const out: SignedBatch[] = [];
+  for (let i = 0; i < count; ++i) {
+    const deltas = Array.from({ length: 5 }, (_, j) => ({
+      data: toBeHex(100 * i + j, 32),
+      time: BigInt(i),
+      diff: -1n,
+    }));
+    const [h] = buildBatch(ch, deltas, [key.address.toLowerCase()]);
+    out.push({ header: h, signature: await signBatch(key, domain, h), deltas });
+  }
+  return out;
+}
 
-      // Garbage on the protocol: reported, dropped, and the node still serves.
-      const stream = await a.node.dialProtocol(multiaddr(b.addresses()[0]), BATCH_PROTOCOL);
-      await pipe([new Uint8Array([1, 2, 3, 4])], (src) => lp.encode(src), stream.sink);
-      await until(() => errors.length === 1);
-      expect(errors[0].message).to.match(/malformed message/);
-      await a.send(b.addresses()[0], { kind: "batch", batch: sent[0] });
-      await until(() => got.length === 4);
-    } finally {
-      await a.stop();
-      await b.stop();
-    }
-  });
+function hooks(over: Partial<TransportHooks> & Pick<TransportHooks, "memberOf">): TransportHooks {
+  return {
+    refreshMembers: async () => undefined,
+    onMessage: () => undefined,
+    addressOf: () => undefined,
+    log: quiet,
+    ...over,
+  };
+}
 
-  it("keeps a sender's order on one stream, and carries proofs and end-of-epoch notices", async function () {
-    const got: Message[] = [];
-    const a = await startTransport({ listen: ["/ip4/127.0.0.1/tcp/0"], onMessage: () => {} });
-    const b = await startTransport({ listen: ["/ip4/127.0.0.1/tcp/0"], onMessage: (m) => got.push(m) });
-    try {
-      const key = Wallet.createRandom();
-      const ch = openChannel(1n, keccak256("0x02"), 0, key.address);
-      const domain = protocolDomain(31337, "0x" + "11".repeat(20));
-      const messages: Message[] = [];
-      for (let i = 0; i < 40; ++i) {
-        const deltas = [{ data: toBeHex(i, 8), time: BigInt(i), diff: 1n }];
-        const [h] = buildBatch(ch, deltas, [key.address]);
-        messages.push({ kind: "batch", batch: { header: h, signature: await signBatch(key, domain, h), deltas } });
-      }
-      const proof = {
+describe("worker wire form (codec)", function () {
+  it("round-trips every kind, and peeks kind, epoch and sender without decoding", async function () {
+    const key = Wallet.createRandom();
+    const [batch] = await signedBatches(key, 1);
+    const sender = key.address.toLowerCase();
+    const messages: Message[] = [
+      { kind: "batch", batch },
+      {
+        kind: "proof",
         proof: {
-          epoch: 1n,
-          stream: keccak256("0x02"),
-          shard: 0,
-          sender: key.address,
-          seq: 39n,
-          sourceChainId: 31337n,
-          blockNumber: 12n,
-          blockHash: keccak256("0x03"),
-          cumulativeMsh: messages[39].kind === "batch" ? messages[39].batch.header.cumulativeMsh : "",
+          proof: {
+            epoch: 3n,
+            stream: batch.header.stream,
+            shard: 2,
+            sender,
+            seq: 0n,
+            sourceChainId: 31337n,
+            blockNumber: 77n,
+            blockHash: keccak256("0x02"),
+            cumulativeMsh: batch.header.cumulativeMsh,
+          },
+          signature: batch.signature,
         },
-        signature: "0x" + "ab".repeat(65),
-      };
-      messages.push({ kind: "proof", proof });
-      const done = {
-        epoch: 1n,
-        sender: key.address,
-        lastBlock: 12n,
-        channels: [{ stream: keccak256("0x02"), shard: 0, batches: 40n }],
-      };
-      messages.push({ kind: "done", done });
-      // Not awaited one by one: the per-peer stream must still keep the order.
-      await Promise.all(messages.map((m) => a.send(b.addresses()[0], m)));
-      await until(() => got.length === messages.length);
-      expect(got.map((m) => (m.kind === "batch" ? Number(m.batch.header.seq) : m.kind))).to.deep.equal([
-        ...Array.from({ length: 40 }, (_, i) => i),
-        "proof",
-        "done",
-      ]);
-      expect(got[40]).to.deep.equal({ kind: "proof", proof });
-      expect(got[41]).to.deep.equal({ kind: "done", done });
-      expect(decodeMessage(encodeMessage(messages[3]))).to.deep.equal(messages[3]);
-      expect(() => decodeMessage(new Uint8Array([9, 0]))).to.throw(/unknown message kind 9/);
-    } finally {
-      await a.stop();
-      await b.stop();
+      },
+      {
+        kind: "done",
+        done: {
+          epoch: 3n,
+          sender,
+          receiver: sender,
+          lastBlock: 77n,
+          channels: [{ stream: batch.header.stream, shard: 2, batches: 4n }],
+          signature: batch.signature,
+        },
+      },
+      {
+        kind: "request",
+        request: { epoch: 3n, sender, channels: [{ stream: batch.header.stream, shard: 2, fromSeq: 1n }] },
+      },
+    ];
+    for (const m of messages) {
+      const bytes = encodeMessage(m);
+      expect(decodeMessage(bytes)).to.deep.equal(m);
+      expect(peekMessage(bytes)).to.deep.equal({ kind: m.kind, epoch: 3n, sender });
     }
   });
+
+  it("refuses truncated, overlong and unknown messages with a CodecError, never another error", async function () {
+    const [batch] = await signedBatches(Wallet.createRandom(), 1);
+    const bytes = encodeMessage({ kind: "batch", batch });
+    for (let cut = 0; cut < bytes.length; cut += 7) {
+      expect(() => decodeMessage(bytes.subarray(0, cut))).to.throw(CodecError);
+    }
+    expect(() => decodeMessage(new Uint8Array([...bytes, 0]))).to.throw(CodecError, /trailing/);
+    expect(() => decodeMessage(new Uint8Array([9, 0, 0]))).to.throw(CodecError, /unknown message kind/);
+    // A delta count the message cannot hold is refused before anything is allocated for it.
+    const lying = Uint8Array.from(bytes);
+    new DataView(lying.buffer).setUint32(1 + 224 + 65, 0xffffffff);
+    expect(() => decodeMessage(lying)).to.throw(CodecError, /does not fit/);
+  });
+});
+
+describe("worker transport (libp2p: TCP, noise, yamux)", function () {
+  this.timeout(120_000);
+  const dir = mkdtempSync(join(tmpdir(), "maru-transport-"));
+  const started: Transport[] = [];
+  after(async () => {
+    for (const t of started) await t.stop().catch(() => undefined);
+    rmSync(dir, { recursive: true, force: true });
+  });
+  const start = async (name: string, h: TransportHooks) => {
+    const t = await startTransport({
+      listen: ["/ip4/127.0.0.1/tcp/0"],
+      privateKey: await loadPeerKey(join(dir, `${name}.key`)),
+      hooks: h,
+    });
+    started.push(t);
+    return t;
+  };
+
+  it("keeps its peer id across restarts (the key file)", async function () {
+    const a = await loadPeerKey(join(dir, "same.key"));
+    const b = await loadPeerKey(join(dir, "same.key"));
+    expect(peerIdFromPrivateKey(a as never).toString()).to.equal(peerIdFromPrivateKey(b as never).toString());
+  });
+
+  it("carries members' messages in order, bound to the member of the connection; refuses anyone else", async function () {
+    const members = new Map<string, string>(); // peer id → member
+    const addresses = new Map<string, string>(); // member → address
+    const got: Array<{ m: Message; from: string }> = [];
+    const common = {
+      memberOf: (peer: string) => members.get(peer),
+      addressOf: (member: string) => addresses.get(member),
+    };
+    const a = await start("a", hooks(common));
+    const b = await start(
+      "b",
+      hooks({ ...common, onMessage: (bytes, from) => void got.push({ m: decodeMessage(bytes), from }) }),
+    );
+    const c = await start("c", hooks(common));
+    members.set(a.node.peerId.toString(), "0xaaaa");
+    members.set(b.node.peerId.toString(), "0xbbbb");
+    addresses.set("0xbbbb", b.addresses()[0]);
+
+    const sent = await signedBatches(Wallet.createRandom(), 3);
+    for (const batch of sent) a.send("0xbbbb", { kind: "batch", batch });
+    await until(() => got.length === 3);
+    expect(got.map((x) => x.from)).to.deep.equal(["0xaaaa", "0xaaaa", "0xaaaa"]);
+    expect(got.map((x) => (x.m.kind === "batch" ? x.m.batch.header.seq : -1n))).to.deep.equal([0n, 1n, 2n]);
+
+    // c is no member: the gater refuses it after the noise handshake; nothing reaches b.
+    c.send("0xbbbb", { kind: "batch", batch: sent[0] });
+    await until(() => b.stats.refusedConnections > 0);
+    await new Promise((r) => setTimeout(r, 300));
+    expect(got).to.have.length(3);
+  });
+
+  it("disconnects and refuses a member that sends a message over the limit", async function () {
+    const members = new Map<string, string>();
+    const victim = await start("victim1", hooks({ memberOf: (p) => members.get(p) }));
+    const flood = await runFlooder(victim, "0xdddd", members, ["oversize"], 1);
+    expect(flood.sent).to.be.greaterThan(0);
+    await until(() => victim.stats.oversize === 1 && victim.stats.disconnected === 1);
+  });
+
+  it("bounds the heap of a worker flooded by a member with far-future and next-epoch messages and forged notices", async function () {
+    setFlagsFromString("--expose_gc");
+    const gc = runInNewContext("gc") as () => void;
+    const members = new Map<string, string>();
+    const sender = Wallet.createRandom().address.toLowerCase();
+    const p = {
+      book: { startBlock: 0, contracts: { fraudProofs: ZeroAddress } },
+      fraud: {},
+      epochs: { interface: undefined },
+    } as unknown as Protocol;
+    const dataflow = new Dataflow({ p, me: "0x" + "ee".repeat(20), chainId: 31337 } as never);
+    dataflow.follow(5n);
+    const victim = await start(
+      "victim2",
+      hooks({ memberOf: (peer) => members.get(peer), onMessage: (bytes, m) => dataflow.onWire(bytes, m) }),
+    );
+    gc();
+    const before = process.memoryUsage().heapUsed;
+    // First the next epoch's messages, more than the per-peer budget held for an epoch not started;
+    // then far-future messages and forged end notices, from a second member.
+    const next = await runFlooder(victim, sender, members, ["next"], 60);
+    const other = Wallet.createRandom().address.toLowerCase();
+    const rest = await runFlooder(victim, other, members, ["future", "forged-done"], 80);
+    gc();
+    const grown = process.memoryUsage().heapUsed - before;
+    expect(next.bytes, "the next-epoch flood passed the budget").to.be.greaterThan(EARLY_LIMITS.bytes);
+    expect(rest.sent, "the far-future flood was cut off").to.be.lessThan(160);
+    expect(
+      victim.stats.disconnected,
+      `both flooders were disconnected: ${JSON.stringify({ next, rest, stats: victim.stats })}`,
+    ).to.equal(2);
+    // What a worker keeps for the next epoch is capped per peer; everything else is dropped unread.
+    expect(grown, `heap grew by ${(grown / 2 ** 20).toFixed(1)} MiB`).to.be.lessThan(
+      EARLY_LIMITS.bytes + 16 * 1024 * 1024,
+    );
+  });
+
+  /** Runs scripts/devnet/flood.ts in its own process, as a member with its own peer id. */
+  async function runFlooder(
+    victim: Transport,
+    sender: string,
+    members: Map<string, string>,
+    kinds: string[],
+    count: number,
+  ) {
+    const keyFile = join(dir, `flooder-${kinds.join("-")}.key`);
+    members.set(peerIdFromPrivateKey((await loadPeerKey(keyFile)) as never).toString(), sender);
+    const json = join(dir, `flood-${kinds.join("-")}.json`);
+    const proc = spawn(
+      join(process.cwd(), "node_modules/.bin/tsx"),
+      [
+        "scripts/devnet/flood.ts",
+        ...["--target", victim.addresses()[0], "--epoch", "5", "--sender", sender, "--key", keyFile],
+        ...["--kinds", kinds.join(","), "--count", String(count), "--json", json],
+      ],
+      { stdio: ["ignore", "ignore", "pipe"] },
+    );
+    let stderr = "";
+    proc.stderr!.on("data", (d: Buffer) => (stderr += d.toString()));
+    const code = await new Promise((resolve) => proc.once("exit", resolve));
+    expect(code, stderr).to.equal(0);
+    return JSON.parse(readFileSync(json, "utf8")) as { sent: number; bytes: number; refusedAtConnect: number };
+  }
 });

@@ -1,8 +1,9 @@
 // The worker's life in epochs: join (register, stake), then every epoch commit to the next, freeze
-// and advance when due (any worker may), and verify the randomness before acting on an epoch.
-// The dataflow runs on top of it (issue 7; not built yet). docs/worker.md.
+// and advance when due (any worker may), and verify the randomness before acting on an epoch. The
+// dataflow (../engine) runs on top of it. Every wait says at info level what it waits for.
+// docs/worker.md.
 import type { Logger } from "pino";
-import type { Dataflow } from "./dataflow.js";
+import type { Dataflow } from "../engine/dataflow.js";
 import type { Wallet } from "ethers";
 import { toUtf8String } from "ethers";
 import {
@@ -16,6 +17,7 @@ import {
   verifyRandomness,
   ContractRevertError,
   MaruError,
+  decodeContractError,
   type AddressesBook,
   type Protocol,
 } from "../../client/index.js";
@@ -85,8 +87,16 @@ async function nudge(
   next: bigint,
   cur: { commitDeadline: bigint; end: bigint },
   now: bigint,
+  waits: WaitLog,
 ): Promise<void> {
   const nextInfo = await p.epochs.epochInfo(next);
+  if (!nextInfo.frozen && now < cur.commitDeadline)
+    waits.say(
+      "clock",
+      `epoch ${next} freezes at chain time ${cur.commitDeadline} (now ${now}, ${cur.commitDeadline - now} s to go)`,
+    );
+  else if (nextInfo.frozen && now < cur.end)
+    waits.say("clock", `epoch ${next} can begin at chain time ${cur.end} (now ${now}, ${cur.end - now} s to go)`);
   try {
     if (!nextInfo.frozen && now >= cur.commitDeadline) {
       await p.epochs.freeze.staticCall(next);
@@ -97,8 +107,9 @@ async function nudge(
       await (await p.epochs.advance()).wait();
       log.info({ epoch: next.toString() }, "advanced");
     }
-  } catch {
+  } catch (e) {
     // Another worker was first, or the randomness is not there yet: try again on the next tick.
+    waits.say("nudge", `epoch ${next}: ${brief(decodeContractError(e, [p.epochs.interface]))}`);
   }
 }
 
@@ -116,6 +127,8 @@ export async function runEpochs(options: {
   confirmations: number;
   /** The dataflow to run every epoch (none: the worker only follows the epochs). */
   dataflow?: Dataflow;
+  /** The oldest epoch to take up (a restarted worker resumes the epochs its protection record began). */
+  resumeFrom?: bigint;
 }): Promise<EpochRecord[]> {
   const { wallet, log } = options;
   // The provider must not cache reads (cacheTimeout -1, see main.ts): each transaction then takes
@@ -125,13 +138,22 @@ export async function runEpochs(options: {
   const p = connectProtocol(options.book, wallet);
   const records: EpochRecord[] = [];
   let lastSeen = -1n;
+  const waits = new WaitLog(log);
+  const unverifiedSince = new Map<bigint, number>();
+  let head = { number: -1, at: Date.now() };
   while (!options.signal.aborted) {
     try {
+      const latest = (await wallet.provider!.getBlock("latest"))!;
+      if (latest.number !== head.number) head = { number: latest.number, at: Date.now() };
+      else if (Date.now() - head.at > 30_000)
+        waits.say("chain", `no new block for ${Math.round((Date.now() - head.at) / 1000)} s (head ${head.number})`, {
+          fix: "the chain is not producing blocks: a local node needs interval mining (anvil --block-time 1, or npm run chain)",
+        });
       const current = await p.epochs.currentEpoch();
       const next = current + 1n;
       const s = await p.epochs.stakeOf(wallet.address);
       const cur = await p.epochs.epochInfo(current);
-      const now = BigInt((await wallet.provider!.getBlock("latest"))!.timestamp);
+      const now = BigInt(latest.timestamp);
       // Commit to the next epoch while its window is open.
       const committed = await p.epochs.indexOf(next, wallet.address).then(
         () => true,
@@ -146,11 +168,15 @@ export async function runEpochs(options: {
           log.warn({ reason: e.message }, "commit refused");
         }
       }
-      await nudge(p, log, next, cur, now);
+      await nudge(p, log, next, cur, now, waits);
       // Every epoch from the last one seen up to the current one: a slow worker (or a fast chain)
       // may see the chain two epochs on; the skipped epoch's source window is closed but still runs.
       // A worker started mid-way begins with the current epoch; one started at genesis with epoch 1.
-      if (lastSeen < 0n) lastSeen = current > 0n ? current - 1n : 0n;
+      if (lastSeen < 0n) {
+        lastSeen = current > 0n ? current - 1n : 0n;
+        if (options.resumeFrom !== undefined && options.resumeFrom <= lastSeen && options.resumeFrom > 0n)
+          lastSeen = options.resumeFrom - 1n;
+      }
       for (let e = lastSeen + 1n; e <= current; e++) {
         let v: Awaited<ReturnType<typeof verifyRandomness>>;
         let a: Awaited<ReturnType<typeof getAssignment>>;
@@ -158,7 +184,18 @@ export async function runEpochs(options: {
           v = await verifyRandomness(p, e, { confirmations: options.confirmations });
           a = await getAssignment(p, e, wallet.address);
         } catch (err) {
-          log.debug({ epoch: e.toString(), reason: (err as Error).message }, "epoch not verified yet");
+          const reason = brief(err);
+          // An epoch that is already over and still cannot be verified after a minute is skipped
+          // (acting on it is never required; acting on unverified randomness is never allowed), so
+          // one unverifiable epoch cannot keep the worker out of every later one.
+          const since = unverifiedSince.get(e) ?? Date.now();
+          unverifiedSince.set(e, since);
+          if (e < current && Date.now() - since > 60_000) {
+            log.warn({ epoch: e.toString(), reason }, "skipping an epoch whose randomness cannot be verified");
+            lastSeen = e;
+            continue;
+          }
+          waits.say("verify", `epoch ${e}: ${reason}`);
           break;
         }
         log.info({ epoch: e.toString(), r: v.r, source: v.source, index: a.index, shards: a.shards }, "epoch verified");
@@ -176,7 +213,7 @@ export async function runEpochs(options: {
         records.push({ epoch: e, r: v.r, source: v.source, index: a.index, shards: a.shards });
         lastSeen = e;
       }
-      await options.dataflow?.tick();
+      await options.dataflow?.tick(current);
       const through = options.dataflow ? options.dataflow.lastFinished : lastSeen;
       if (options.untilEpoch !== undefined && through >= options.untilEpoch && (options.dataflow?.runs.size ?? 0) === 0)
         break;
@@ -187,4 +224,29 @@ export async function runEpochs(options: {
     await new Promise((r) => setTimeout(r, options.pollMs));
   }
   return records;
+}
+
+/**
+ * Says at info level what the worker waits for: once when the reason changes, then every 30 s
+ * while it holds, so a worker that waits is never silent.
+ */
+class WaitLog {
+  private readonly last = new Map<string, { text: string; at: number }>();
+  constructor(private readonly log: Logger) {}
+  say(topic: string, text: string, extra: Record<string, unknown> = {}): void {
+    const before = this.last.get(topic);
+    const key = text.replace(/[0-9]+ s\b/g, "");
+    if (before && before.text === key && Date.now() - before.at < 30_000) return;
+    this.last.set(topic, { text: key, at: Date.now() });
+    this.log.info({ ...extra, waitingFor: text }, "waiting");
+  }
+}
+
+/** One short line for a log: a decoded contract error's message, or an ethers error's short message. */
+function brief(e: unknown): string {
+  const x = e as { shortMessage?: string; message?: string };
+  const text = (x instanceof ContractRevertError ? x.message : (x.shortMessage ?? x.message ?? String(e))).split(
+    "\n",
+  )[0];
+  return text.length > 200 ? `${text.slice(0, 200)}…` : text;
 }

@@ -1,239 +1,269 @@
-// Messages between workers over libp2p (TCP, noise, yamux) on /maru/batch/1.0.0: batches, accumulated
-// proofs and end-of-epoch notices, each ABI-encoded behind a one-byte kind and length-prefixed. A
-// sender keeps one stream per peer, so a peer receives a sender's messages in the order they were
-// sent. A malformed message is reported to the caller and dropped; it never throws in the node.
-// docs/worker.md.
+// Messages between workers over libp2p (TCP, noise, yamux) on /maru/batch/2.0.0, length-prefixed,
+// in the wire form of ./codec.ts. PROTOCOL §11, docs/worker.md#transport:
+// - Only members may connect: the gater runs after the noise handshake (the remote peer id is
+//   authenticated) and refuses any peer id that no member of the previous, current or next epoch
+//   registered on-chain. Refusals are counted and logged, at most once a minute per peer.
+// - A message is bound to its connection: the sender it claims must be the member behind the
+//   peer id (checked by the dataflow before it decodes anything).
+// - A message longer than MAX_MESSAGE_BYTES is refused on its length prefix, before its body is
+//   read; a peer that sends one, or repeatedly sends what the dataflow refuses, is disconnected and
+//   refused for BAN_MS.
+// A sender keeps one stream per peer, so a peer receives a sender's messages in the order sent.
 import { createLibp2p, type Libp2p } from "libp2p";
 import { tcp } from "@libp2p/tcp";
 import { noise } from "@chainsafe/libp2p-noise";
 import { yamux } from "@chainsafe/libp2p-yamux";
+import { generateKeyPair, privateKeyFromProtobuf, privateKeyToProtobuf } from "@libp2p/crypto/keys";
+
+/** A libp2p private key as @libp2p/crypto makes it. */
+export type PeerKey = ReturnType<typeof privateKeyFromProtobuf>;
 import { multiaddr } from "@multiformats/multiaddr";
 import * as lp from "it-length-prefixed";
 import { pipe } from "it-pipe";
 import { pushable, type Pushable } from "it-pushable";
-import { AbiCoder, getBytes, hexlify } from "ethers";
-import type { SignedBatch } from "../../client/batches/types.js";
-import type { SignedAccumulatedProof } from "../../client/batches/verifyAccumulatedProof.js";
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { dirname } from "node:path";
+import { connect } from "node:net";
+import { encodeMessage, MAX_MESSAGE_BYTES, type Message } from "./codec.js";
 
-/** The protocol id messages travel on. */
-export const BATCH_PROTOCOL = "/maru/batch/1.0.0";
-/** The largest message accepted (a MAX_BATCH batch of large deltas fits comfortably). */
-export const MAX_MESSAGE_BYTES = 4 * 1024 * 1024;
+/** The protocol id messages travel on (2.0.0: the binary wire form, signed end notices, resend requests). */
+export const BATCH_PROTOCOL = "/maru/batch/2.0.0";
+/** Refused messages a peer may send in ABUSE_WINDOW_MS before it is disconnected. */
+export const ABUSE_LIMIT = 16;
+const ABUSE_WINDOW_MS = 60_000;
+/** How long a disconnected abusive peer is refused. */
+export const BAN_MS = 5 * 60_000;
 
 /**
- * A sender's end of an epoch, for one receiver: how many batches it sent on each of its channels to
- * that receiver (so the receiver knows when it has everything). Unsigned: it only decides how long
- * a receiver waits, never what it accepts.
+ * The worker's libp2p identity, kept in a file (0600) so that a restarted worker keeps its peer id
+ * and the address it registered on-chain stays valid.
+ * @example
+ * ```ts
+ * const key = await loadPeerKey(".maru/worker/peer.key");
+ * ```
  */
-export type EpochDone = {
-  epoch: bigint;
-  sender: string;
-  /** The last source block the sender read for the epoch. */
-  lastBlock: bigint;
-  channels: Array<{ stream: string; shard: number; batches: bigint }>;
+export async function loadPeerKey(file: string): Promise<PeerKey> {
+  if (existsSync(file)) return privateKeyFromProtobuf(readFileSync(file));
+  const key = await generateKeyPair("Ed25519");
+  mkdirSync(dirname(file), { recursive: true });
+  writeFileSync(file, privateKeyToProtobuf(key), { mode: 0o600 });
+  return key;
+}
+
+/** What the transport asks of the worker. */
+export type TransportHooks = {
+  /** The member (worker address, lower case) behind a peer id, if it may talk to this worker. */
+  memberOf(peerId: string): string | undefined;
+  /** Asked when an unknown peer connects: re-read the registered addresses (rate-limited by the caller). */
+  refreshMembers(): Promise<void>;
+  /** A message's bytes from a member; returns a refusal when the message is not taken. */
+  onMessage(bytes: Uint8Array, member: string): { reason: string; abusive: boolean } | undefined;
+  /** Where a member can be dialled (its registered address). */
+  addressOf(member: string): string | undefined;
+  log(level: "info" | "warn", fields: Record<string, unknown>, msg: string): void;
 };
-
-/** What travels between workers. */
-export type Message =
-  | { kind: "batch"; batch: SignedBatch }
-  | { kind: "proof"; proof: SignedAccumulatedProof }
-  | { kind: "done"; done: EpochDone };
-
-const coder = AbiCoder.defaultAbiCoder();
-const HEADER =
-  "tuple(uint64 epoch, bytes32 stream, uint32 shard, address sender, address receiver, uint64 seq, bytes32 prev, bytes32 deltasRoot, uint32 count, bytes32 batchMsh, bytes32 cumulativeMsh)";
-const BATCH_ABI = [HEADER, "bytes", "tuple(bytes data, uint64 time, int64 diff)[]"];
-const PROOF_ABI = [
-  "tuple(uint64 epoch, bytes32 stream, uint32 shard, address sender, uint64 seq, uint256 sourceChainId, uint64 blockNumber, bytes32 blockHash, bytes32 cumulativeMsh)",
-  "bytes",
-];
-const DONE_ABI = ["uint64", "address", "uint64", "tuple(bytes32 stream, uint32 shard, uint64 batches)[]"];
-const KIND = { batch: 1, proof: 2, done: 3 } as const;
-
-/** The wire form of a batch (ABI encoding: the same field types as on-chain). */
-export function encodeBatch(b: SignedBatch): Uint8Array {
-  return getBytes(
-    coder.encode(BATCH_ABI, [
-      b.header,
-      b.signature,
-      b.deltas.map((d) => [typeof d.data === "string" ? d.data : hexlify(d.data as Uint8Array), d.time, d.diff]),
-    ]),
-  );
-}
-
-/** Decodes {@link encodeBatch}; throws on malformed input. */
-export function decodeBatch(bytes: Uint8Array): SignedBatch {
-  const [h, signature, deltas] = coder.decode(BATCH_ABI, bytes);
-  return {
-    header: {
-      epoch: h.epoch,
-      stream: h.stream,
-      shard: Number(h.shard),
-      sender: h.sender,
-      receiver: h.receiver,
-      seq: h.seq,
-      prev: h.prev,
-      deltasRoot: h.deltasRoot,
-      count: Number(h.count),
-      batchMsh: h.batchMsh,
-      cumulativeMsh: h.cumulativeMsh,
-    },
-    signature,
-    deltas: (deltas as Array<[string, bigint, bigint]>).map(([data, time, diff]) => ({ data, time, diff })),
-  };
-}
-
-/** The wire form of any message: its kind byte, then its ABI encoding. */
-export function encodeMessage(m: Message): Uint8Array {
-  let body: Uint8Array;
-  if (m.kind === "batch") body = encodeBatch(m.batch);
-  else if (m.kind === "proof") body = getBytes(coder.encode(PROOF_ABI, [m.proof.proof, m.proof.signature]));
-  else
-    body = getBytes(
-      coder.encode(DONE_ABI, [
-        m.done.epoch,
-        m.done.sender,
-        m.done.lastBlock,
-        m.done.channels.map((c) => [c.stream, c.shard, c.batches]),
-      ]),
-    );
-  const out = new Uint8Array(body.length + 1);
-  out[0] = KIND[m.kind];
-  out.set(body, 1);
-  return out;
-}
-
-/** Decodes {@link encodeMessage}; throws on malformed input. */
-export function decodeMessage(bytes: Uint8Array): Message {
-  const body = bytes.subarray(1);
-  switch (bytes[0]) {
-    case KIND.batch:
-      return { kind: "batch", batch: decodeBatch(body) };
-    case KIND.proof: {
-      const [p, signature] = coder.decode(PROOF_ABI, body);
-      return {
-        kind: "proof",
-        proof: {
-          proof: {
-            epoch: p.epoch,
-            stream: p.stream,
-            shard: Number(p.shard),
-            sender: p.sender,
-            seq: p.seq,
-            sourceChainId: p.sourceChainId,
-            blockNumber: p.blockNumber,
-            blockHash: p.blockHash,
-            cumulativeMsh: p.cumulativeMsh,
-          },
-          signature,
-        },
-      };
-    }
-    case KIND.done: {
-      const [epoch, sender, lastBlock, channels] = coder.decode(DONE_ABI, body);
-      return {
-        kind: "done",
-        done: {
-          epoch,
-          sender,
-          lastBlock,
-          channels: (channels as Array<[string, bigint, bigint]>).map(([stream, shard, batches]) => ({
-            stream,
-            shard: Number(shard),
-            batches,
-          })),
-        },
-      };
-    }
-    default:
-      throw new Error(`unknown message kind ${bytes[0]}`);
-  }
-}
 
 /** A worker's libp2p node. */
 export type Transport = {
   node: Libp2p;
   /** The addresses to register on-chain (with the peer id). */
   addresses(): string[];
-  /** Queues a message to a peer's multiaddr (from its on-chain network address); per peer in order. */
-  send(to: string, message: Message): Promise<void>;
+  /** Queues a message to a member; per member in order. Never throws: failures are logged. */
+  send(member: string, message: Message): void;
+  /** Whether a process answers at a registered address (another worker running with this worker's key?). */
+  answers(address: string): Promise<boolean>;
+  /** What the transport refused since it started. */
+  readonly stats: { refusedConnections: number; refusedMessages: number; oversize: number; disconnected: number };
   stop(): Promise<void>;
 };
 
 /**
- * Starts a libp2p node (TCP, noise, yamux) that receives messages on {@link BATCH_PROTOCOL}.
- * Outgoing messages to a peer share one stream, opened on first use and reopened after a failure.
+ * Starts a worker's libp2p node.
  *
  * @example
  * ```ts
- * const t = await startTransport({ listen: ["/ip4/0.0.0.0/tcp/9000"], onMessage: (m, from) => inbox.push(m) });
+ * const t = await startTransport({ listen: ["/ip4/0.0.0.0/tcp/9000"], privateKey, hooks });
  * await register(maru, signingKey.address, t.addresses()[0]);
- * await t.send(peerAddress, { kind: "batch", batch });
+ * t.send(member, { kind: "batch", batch });
  * ```
  */
 export async function startTransport(options: {
   listen: string[];
-  onMessage: (message: Message, fromPeer: string) => void;
-  onError?: (error: Error, fromPeer: string) => void;
+  privateKey: PeerKey;
+  hooks: TransportHooks;
 }): Promise<Transport> {
+  const { hooks } = options;
+  const stats = { refusedConnections: 0, refusedMessages: 0, oversize: 0, disconnected: 0 };
+  const banned = new Map<string, number>();
+  const abuse = new Map<string, number[]>();
+  const lastSaid = new Map<string, number>();
+  const sayOnce = (key: string, level: "info" | "warn", fields: Record<string, unknown>, msg: string) => {
+    if (Date.now() - (lastSaid.get(key) ?? 0) < 60_000) return;
+    lastSaid.set(key, Date.now());
+    hooks.log(level, fields, msg);
+  };
+  let lastRefresh = 0;
+  const admit = async (peerId: string): Promise<boolean> => {
+    if ((banned.get(peerId) ?? 0) > Date.now()) return false;
+    if (hooks.memberOf(peerId)) return true;
+    if (Date.now() - lastRefresh > 2_000) {
+      lastRefresh = Date.now();
+      await hooks.refreshMembers();
+    }
+    return hooks.memberOf(peerId) !== undefined;
+  };
   const node = await createLibp2p({
+    // Two copies of @libp2p/interface's key types are installed (one nested under a dependency); they agree at run time.
+    privateKey: options.privateKey as never,
     addresses: { listen: options.listen },
     transports: [tcp()],
     connectionEncrypters: [noise()],
     streamMuxers: [yamux()],
+    connectionGater: {
+      denyInboundEncryptedConnection: async (peerId) => {
+        const id = peerId.toString();
+        if (await admit(id)) return false;
+        stats.refusedConnections += 1;
+        sayOnce(
+          `refused|${id}`,
+          "warn",
+          { peer: id, refused: stats.refusedConnections },
+          "connection refused: not a member of the current or next epoch",
+        );
+        return true;
+      },
+    },
   });
+  const disconnect = (peerId: string, reason: string) => {
+    banned.set(peerId, Date.now() + BAN_MS);
+    stats.disconnected += 1;
+    hooks.log("warn", { peer: peerId, reason, bannedForMs: BAN_MS }, "peer disconnected for abuse");
+    const conn = node.getConnections().find((c) => c.remotePeer.toString() === peerId);
+    if (conn) void node.hangUp(conn.remotePeer).catch(() => undefined);
+  };
+  const refused = (peerId: string, reason: string, abusive: boolean) => {
+    stats.refusedMessages += 1;
+    if (!abusive) return;
+    const times = (abuse.get(peerId) ?? []).filter((t) => Date.now() - t < ABUSE_WINDOW_MS);
+    times.push(Date.now());
+    abuse.set(peerId, times);
+    sayOnce(`abuse|${peerId}`, "warn", { peer: peerId, reason }, "message refused");
+    if (times.length >= ABUSE_LIMIT)
+      disconnect(peerId, `${times.length} refused messages in a minute (last: ${reason})`);
+  };
   await node.handle(
     BATCH_PROTOCOL,
     async ({ stream, connection }) => {
-      const from = connection.remotePeer.toString();
+      const peerId = connection.remotePeer.toString();
+      const member = hooks.memberOf(peerId);
+      if (!member) {
+        stream.abort(new Error("not a member"));
+        return;
+      }
       try {
         await pipe(
           stream.source,
           (src) => lp.decode(src, { maxDataLength: MAX_MESSAGE_BYTES }),
           async (src) => {
             for await (const msg of src) {
-              let decoded: Message;
-              try {
-                decoded = decodeMessage(msg.subarray());
-              } catch (e) {
-                options.onError?.(
-                  new Error(`a malformed message from ${from}: ${(e as Error).message.split("\n")[0]}`),
-                  from,
-                );
-                continue;
+              if ((banned.get(peerId) ?? 0) > Date.now()) {
+                stream.abort(new Error("disconnected for abuse"));
+                return;
               }
-              options.onMessage(decoded, from);
+              const refusal = hooks.onMessage(msg.subarray(), member);
+              if (refusal) refused(peerId, refusal.reason, refusal.abusive);
             }
           },
         );
       } catch (e) {
-        options.onError?.(e as Error, from);
+        const oversize =
+          (e as { code?: string; name?: string }).name === "InvalidDataLengthError" ||
+          /too long/i.test((e as Error).message);
+        if (oversize) {
+          stats.oversize += 1;
+          disconnect(peerId, `a message over ${MAX_MESSAGE_BYTES} bytes`);
+        } else {
+          sayOnce(
+            `stream|${peerId}`,
+            "info",
+            { peer: peerId, error: (e as Error).message },
+            "an incoming stream ended",
+          );
+        }
       }
     },
-    { maxInboundStreams: 256 },
+    { maxInboundStreams: 8 },
   );
-  // One outbound stream per peer: a queue the stream drains, so messages keep their order.
-  const outbound = new Map<string, { queue: Pushable<Uint8Array>; opened: Promise<void> }>();
-  const open = (to: string) => {
+  // One outbound stream per member: a queue the stream drains, so messages keep their order.
+  const outbound = new Map<string, { to: string; queue: Pushable<Uint8Array>; opened: Promise<void> }>();
+  const open = (member: string, to: string) => {
     const queue = pushable<Uint8Array>();
-    const opened = node.dialProtocol(multiaddr(to), BATCH_PROTOCOL).then((stream) => {
+    const entry = { to, queue, opened: Promise.resolve() };
+    entry.opened = node.dialProtocol(multiaddr(to), BATCH_PROTOCOL).then((stream) => {
       pipe(queue, (src) => lp.encode(src), stream.sink).catch((e: Error) => {
-        outbound.delete(to);
-        options.onError?.(new Error(`the stream to ${to} failed: ${e.message}`), to);
+        if (outbound.get(member) === entry) outbound.delete(member);
+        sayOnce(`out|${member}`, "warn", { member, error: e.message }, "the stream to a member failed");
       });
     });
-    const entry = { queue, opened };
-    outbound.set(to, entry);
-    opened.catch(() => outbound.delete(to));
+    entry.opened.catch((e: Error) => {
+      if (outbound.get(member) === entry) outbound.delete(member);
+      sayOnce(
+        `dial|${member}`,
+        "warn",
+        { member, address: to, error: e.message.split("\n")[0] },
+        "cannot reach a member",
+      );
+    });
+    outbound.set(member, entry);
     return entry;
   };
   return {
     node,
+    stats,
     addresses: () => node.getMultiaddrs().map((a) => a.toString()),
-    async send(to, message) {
-      const entry = outbound.get(to) ?? open(to);
-      await entry.opened;
-      entry.queue.push(encodeMessage(message));
+    send(member, message) {
+      const to = hooks.addressOf(member);
+      if (!to) {
+        if (Date.now() - lastRefresh > 2_000) {
+          lastRefresh = Date.now();
+          void hooks.refreshMembers();
+        }
+        return sayOnce(
+          `noaddr|${member}`,
+          "warn",
+          { member },
+          "a member has no registered address yet: message dropped",
+        );
+      }
+      let entry = outbound.get(member);
+      if (entry && entry.to !== to) {
+        entry.queue.end(); // the member re-registered (a restart): dial its new address
+        entry = undefined;
+      }
+      entry ??= open(member, to);
+      const bytes = encodeMessage(message);
+      entry.opened.then(
+        () => entry.queue.push(bytes),
+        () => undefined,
+      );
+    },
+    async answers(address) {
+      const ma = multiaddr(address);
+      const self = address.endsWith(`/p2p/${node.peerId.toString()}`);
+      if (!self) {
+        // The noise handshake completes only if a process holds that peer id's key.
+        return node.dial(ma, { signal: AbortSignal.timeout(3_000) }).then(
+          (c) => (void c.close().catch(() => undefined), true),
+          () => false,
+        );
+      }
+      // Our own peer id at another address: libp2p does not dial itself; is anything listening?
+      const { host, port } = ma.toOptions();
+      return new Promise((resolve) => {
+        const socket = connect({ host, port, timeout: 2_000 }, () => (socket.destroy(), resolve(true)));
+        socket.on("error", () => resolve(false));
+        socket.on("timeout", () => (socket.destroy(), resolve(false)));
+      });
     },
     async stop() {
       for (const { queue } of outbound.values()) queue.end();

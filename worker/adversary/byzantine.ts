@@ -1,0 +1,125 @@
+// The adversary layer: a worker that lies on purpose, to show (devnet, tests) that every lie is
+// caught. It decorates the exchange layer's Outbox, and the production Outbox has no branch for
+// it. It signs with the bare key, bypassing the protection record, as a real cheater would (the
+// record would refuse its equivocation). One lie per process. Modes: ./modes.ts.
+import { keccak256, toUtf8Bytes, hexlify, randomBytes, ZeroAddress, type TypedDataDomain, type Wallet } from "ethers";
+import { buildBatch } from "../../client/batches/buildBatch.js";
+import { buildAccumulatedProof, signBatch } from "../../client/batches/signBatch.js";
+import type { SignedAccumulatedProof } from "../../client/batches/verifyAccumulatedProof.js";
+import type { BatchHeader } from "../../client/math/eip712.js";
+import type { Delta } from "../../client/math/lthash.js";
+import { Outbox, type Lane, type OutboxOptions, type Sealed } from "../exchange/outbox.js";
+import type { CheatRecord } from "../engine/report.js";
+import type { ByzantineMode } from "./modes.js";
+
+/** What the lies of one process share: whether it has lied yet, and the record of it. */
+export type Liar = {
+  mode: ByzantineMode;
+  key: Wallet;
+  domain: TypedDataDomain;
+  cheated: boolean;
+  cheats: CheatRecord[];
+};
+
+class ByzantineOutbox extends Outbox {
+  constructor(
+    o: OutboxOptions,
+    private readonly liar: Liar,
+  ) {
+    super(o);
+  }
+
+  private lie(lane: Lane, seq: bigint): void {
+    this.liar.cheated = true;
+    const record: CheatRecord = {
+      mode: this.liar.mode,
+      epoch: this.o.epoch.toString(),
+      stream: lane.stream,
+      shard: lane.shard,
+      seq: seq.toString(),
+      at: Date.now(),
+    };
+    this.liar.cheats.push(record);
+    this.o.log.warn(record, "cheated (byzantine mode)");
+  }
+
+  private receivers(lane: Lane): string[] {
+    return this.o.holders(lane.shard).filter((w) => this.o.live(w));
+  }
+
+  protected override seal(lane: Lane, deltas: Delta[]): Sealed[] {
+    const { mode, cheated } = this.liar;
+    if (cheated) return super.seal(lane, deltas);
+    const seq = lane.ch.seq;
+    if (mode === "misroute") {
+      // A delta of another shard, slipped into the signed batch (its own copy stays honest).
+      let data: string;
+      do data = hexlify(randomBytes(20));
+      while (this.o.shardOf(lane.stream, data) === lane.shard);
+      const wire = [...deltas, { data, time: deltas[0].time, diff: 1n }];
+      const [content, ...headers] = buildBatch(lane.ch, wire, [ZeroAddress, ...this.receivers(lane)]);
+      this.lie(lane, seq);
+      return [{ lane, content, headers, deltas: wire, local: deltas }];
+    }
+    if (mode === "equivocate") {
+      // Two contents for one seq: the honest batch and one whose last delta counts once more.
+      const before = { ...lane.ch, cumulative: lane.ch.cumulative.clone() };
+      const honest = super.seal(lane, deltas);
+      const other = deltas.map((d, i) => (i === deltas.length - 1 ? { ...d, diff: BigInt(d.diff) + 1n } : d));
+      const [content, ...headers] = buildBatch(before, other, [ZeroAddress, ...this.receivers(lane)]);
+      this.lie(lane, seq);
+      return [...honest, { lane, content, headers, deltas: other, local: [] }];
+    }
+    if (mode === "bad-batch-hash" && seq === 0n) {
+      const [s] = super.seal(lane, deltas);
+      const fake = keccak256(toUtf8Bytes(`not the batch ${seq}`));
+      for (const h of [s.content, ...s.headers]) Object.assign(h, { batchMsh: fake, cumulativeMsh: fake });
+      this.lie(lane, seq);
+      return [s];
+    }
+    if (mode === "broken-chain") {
+      // The lie needs a previous header: the first source time's deltas go honestly first.
+      const cut = seq === 0n ? deltas.findIndex((d) => BigInt(d.time) !== BigInt(deltas[0].time)) : 0;
+      if (seq === 0n && cut <= 0) return super.seal(lane, deltas);
+      const first = cut > 0 ? super.seal(lane, deltas.slice(0, cut)) : [];
+      const [s] = super.seal(lane, deltas.slice(Math.max(cut, 0)));
+      for (const h of [s.content, ...s.headers]) Object.assign(h, { cumulativeMsh: h.batchMsh }); // forgets the history
+      this.lie(lane, s.content.seq);
+      return [...first, s];
+    }
+    return super.seal(lane, deltas);
+  }
+
+  /** A cheater does not protect itself: the bare key signs whatever it built. */
+  protected override async sign(batches: Array<{ content: BatchHeader; headers: BatchHeader[] }>): Promise<string[][]> {
+    return Promise.all(
+      batches.map((b) => Promise.all(b.headers.map((h) => signBatch(this.liar.key, this.liar.domain, h)))),
+    );
+  }
+
+  protected override async proof(
+    lane: Lane,
+    chainId: bigint,
+    lastBlock: bigint,
+    blockHash: string,
+  ): Promise<SignedAccumulatedProof> {
+    const last = lane.sent[lane.sent.length - 1].content;
+    if (this.liar.mode === "bad-accumulated-proof" && !this.liar.cheated) {
+      this.lie(lane, BigInt(last.seq));
+      blockHash = keccak256(toUtf8Bytes(`not block ${lastBlock}`));
+    }
+    return buildAccumulatedProof(this.liar.key, this.liar.domain, last, chainId, lastBlock, blockHash);
+  }
+}
+
+/**
+ * The outbox factory of a byzantine worker (`--byzantine MODE`); `withhold` sends nothing at all.
+ * @example
+ * ```ts
+ * const liar = { mode, key: signingKey, domain, cheated: false, cheats: [] };
+ * new Dataflow({ ...options, outbox: byzantineOutbox(liar) });
+ * ```
+ */
+export function byzantineOutbox(liar: Liar): (o: OutboxOptions) => Outbox {
+  return (o) => new ByzantineOutbox(liar.mode === "withhold" ? { ...o, send: () => {} } : o, liar);
+}

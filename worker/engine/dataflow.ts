@@ -1,0 +1,431 @@
+// The worker's dataflow across epochs (PROTOCOL §5–§11; docs/worker.md): it starts an EpochRun
+// when an epoch is verified, reads the inbox source up to the final block of each epoch's window,
+// closes a run's sending when that block is final, asks peers again for what did not arrive,
+// submits evidence, and closes runs. It is also the first stop of every message from the network:
+// the sender a message claims must be the member behind the authenticated connection, its epoch
+// must be one the worker runs (or the next one, held within a per-peer budget), and only then is it
+// decoded and checked.
+import type { Logger } from "pino";
+import type { TypedDataDomain } from "ethers";
+import { readInbox, type InboxDelta } from "../../client/actions/readInbox.js";
+import type { Assignment } from "../../client/actions/getAssignment.js";
+import type { Protocol } from "../../client/contracts.js";
+import { protocolDomain } from "../../client/math/eip712.js";
+import { LtHash16 } from "../../client/math/lthash.js";
+import { syncGraph } from "../../client/registry/syncGraph.js";
+import type { Evidence } from "../../client/evidence/buildEvidence.js";
+import { submitEvidence } from "../../client/evidence/submitEvidence.js";
+import { OperatorHost } from "../operators/host.js";
+import type { Outbox, OutboxOptions } from "../exchange/outbox.js";
+import type { ExchangeSigner } from "../exchange/signer.js";
+import { EvidenceDesk } from "../guard/evidence.js";
+import type { ProtectionRecord } from "../protection/record.js";
+import { finalizedBlock, type Finality } from "../chain/finality.js";
+import type { Membership } from "../chain/members.js";
+import { decodeMessage, peekMessage, type Message } from "../transport/codec.js";
+import { compileGraph, type RunnableGraph } from "./graph.js";
+import { EpochRun } from "./epochRun.js";
+import type { CheatRecord, EpochReport } from "./report.js";
+
+/** Messages held for the next epoch (it has not started here yet), per peer at most. */
+export const EARLY_LIMITS = { messages: 20_000, bytes: 32 * 1024 * 1024 };
+/** Finished epochs whose sent batches are kept to answer resend requests. */
+const RETAINED_EPOCHS = 2;
+
+export type DataflowOptions = {
+  p: Protocol;
+  me: string;
+  chainId: number;
+  signer: ExchangeSigner;
+  record: ProtectionRecord;
+  /** The epoch that was current when this process opened its protection record. */
+  currentAtStart: bigint;
+  membership: Membership;
+  /** Sends a message to a member (by address); failures are the transport's to log. */
+  send(member: string, m: Message): void;
+  outbox(o: OutboxOptions): Outbox;
+  log: Logger;
+  gateway: string;
+  cacheDir?: string;
+  /** Run verifyBatch and verifyAccumulatedProof on what arrives (off only to measure their cost). */
+  checks: boolean;
+  finality: Finality;
+  /** How long to wait for other workers' batches after this worker finished an epoch. */
+  graceMs: number;
+  perDeltaMs: number;
+};
+
+/** Why a message was not taken: the transport counts these against the peer. */
+export type Refusal = { reason: string; abusive: boolean };
+
+/**
+ * @example
+ * ```ts
+ * const df = new Dataflow(options);
+ * transport.onMessage = (bytes, peer) => df.onWire(bytes, peer);
+ * await df.startEpoch(epoch, assignment); // once its r is verified
+ * await df.tick(current);                 // on every poll
+ * ```
+ */
+export class Dataflow {
+  readonly runs = new Map<bigint, EpochRun>();
+  readonly reports: EpochReport[] = [];
+  readonly cheats: CheatRecord[] = [];
+  readonly desk: EvidenceDesk;
+  readonly domain: TypedDataDomain;
+  /** The newest epoch this worker is through with (finished, sat out, or not a member of). */
+  lastFinished = 0n;
+  private current = 0n;
+  private readonly retained = new Map<bigint, Outbox>();
+  private readonly early = new Map<bigint, Array<{ bytes: Uint8Array; peer: string }>>();
+  private readonly earlyUse = new Map<string, { messages: number; bytes: number }>();
+  private readonly resendServed = new Map<string, number>();
+  private readonly advancedAt = new Map<bigint, number>();
+  private readonly slashedIn = new Map<string, bigint[]>();
+  private readonly graphs = new Map<string, RunnableGraph>();
+  private eventsTo: number;
+  private jailEpochs?: bigint;
+  private source?: { stream: string; readTo: number; state: { count: bigint; hash: LtHash16 } };
+
+  constructor(readonly o: DataflowOptions) {
+    this.eventsTo = o.p.book.startBlock - 1;
+    this.domain = protocolDomain(o.chainId, o.p.book.contracts.fraudProofs);
+    this.desk = new EvidenceDesk((e) => submitEvidence(o.p.fraud as never, e, [o.p.epochs.interface]), o.log);
+  }
+
+  get log() {
+    return this.o.log;
+  }
+
+  /** Slashed in `epoch`, or in an earlier epoch whose jail still holds: nobody routes to it. */
+  isEjected(epoch: bigint, worker: string): boolean {
+    const at = this.slashedIn.get(worker.toLowerCase());
+    return at !== undefined && at.some((s) => s <= epoch && epoch - s <= (this.jailEpochs ?? 0n));
+  }
+
+  private isMember(epoch: bigint, worker: string): boolean {
+    const run = this.runs.get(epoch);
+    return run ? run.a.view.indexOf.has(worker) : true;
+  }
+
+  /**
+   * A message from the network, from the member `member` (the authenticated peer's worker).
+   * Returns a refusal when it is not taken; cheap checks come before any decoding.
+   */
+  onWire(bytes: Uint8Array, member: string): Refusal | undefined {
+    let head;
+    try {
+      head = peekMessage(bytes);
+    } catch (e) {
+      return { reason: (e as Error).message, abusive: true };
+    }
+    if (head.sender !== member)
+      return { reason: `claims to be ${head.sender}, the connection is ${member}`, abusive: true };
+    if (head.kind === "request") return this.onRequest(bytes, member, head.epoch);
+    const run = this.runs.get(head.epoch);
+    if (run) {
+      if (!this.isMember(head.epoch, member)) return { reason: `not a member of epoch ${head.epoch}`, abusive: true };
+      let m: Message;
+      try {
+        m = decodeMessage(bytes);
+      } catch (e) {
+        return { reason: (e as Error).message, abusive: true };
+      }
+      if (m.kind === "batch") run.inbox.onBatch(m.batch);
+      else if (m.kind === "proof") run.inbox.onProof(m.proof);
+      else if (m.kind === "done") {
+        if (!run.inbox.onDone(m.done))
+          return { reason: "an end notice not signed by its sender for this worker", abusive: true };
+      }
+      return undefined;
+    }
+    if (head.epoch <= this.lastFinished || head.epoch < this.current)
+      return { reason: `epoch ${head.epoch} is over here`, abusive: false };
+    if (head.epoch > this.current + 1n)
+      return { reason: `epoch ${head.epoch} is too far ahead (current ${this.current})`, abusive: true };
+    // The current or next epoch, not started here yet: held, within the peer's budget.
+    const use = this.earlyUse.get(member) ?? { messages: 0, bytes: 0 };
+    if (use.messages + 1 > EARLY_LIMITS.messages || use.bytes + bytes.length > EARLY_LIMITS.bytes)
+      return { reason: `more than ${EARLY_LIMITS.bytes} bytes held for an epoch not started`, abusive: true };
+    use.messages += 1;
+    use.bytes += bytes.length;
+    this.earlyUse.set(member, use);
+    const held = this.early.get(head.epoch) ?? [];
+    held.push({ bytes, peer: member });
+    this.early.set(head.epoch, held);
+    return undefined;
+  }
+
+  /** A resend request: answered from the epoch's outbox, at most once per peer and epoch every 2 s. */
+  private onRequest(bytes: Uint8Array, member: string, epoch: bigint): Refusal | undefined {
+    const outbox = this.runs.get(epoch)?.outbox ?? this.retained.get(epoch);
+    if (!outbox) return { reason: `no epoch ${epoch} to resend`, abusive: false };
+    const key = `${member}|${epoch}`;
+    if (Date.now() - (this.resendServed.get(key) ?? 0) < 2_000)
+      return { reason: "resend requests too often", abusive: true };
+    this.resendServed.set(key, Date.now());
+    let m: Message;
+    try {
+      m = decodeMessage(bytes);
+    } catch (e) {
+      return { reason: (e as Error).message, abusive: true };
+    }
+    if (m.kind !== "request") return { reason: "not a request", abusive: true };
+    void outbox.resend(m.request, member).then((n) => {
+      const run = this.runs.get(epoch);
+      if (run) run.stats.resendsServed += n;
+      this.log.info({ epoch: epoch.toString(), to: member, batches: n }, "resent on request");
+    });
+    return undefined;
+  }
+
+  private releaseEarly(epoch: bigint): Array<{ bytes: Uint8Array; peer: string }> {
+    const held = this.early.get(epoch) ?? [];
+    this.early.delete(epoch);
+    for (const h of held) {
+      const use = this.earlyUse.get(h.peer);
+      if (use) {
+        use.messages -= 1;
+        use.bytes -= h.bytes.length;
+      }
+    }
+    return held;
+  }
+
+  /** Starts epoch `epoch` (its r verified): syncs and checks its graph, starts its operators. */
+  async startEpoch(epoch: bigint, a: Assignment): Promise<void> {
+    if (this.runs.has(epoch) || epoch <= this.lastFinished) return;
+    if (a.index === undefined) {
+      this.log.info({ epoch: epoch.toString() }, "not a member of the epoch");
+      return this.skip(epoch);
+    }
+    const resumed = this.o.record.hasEpoch(epoch);
+    if (!resumed && epoch <= this.o.currentAtStart) {
+      // The epoch began before this process could record anything for it: an earlier process (a
+      // lost disk, another machine) may have signed in it. Signing now could contradict that.
+      this.log.warn(
+        { epoch: epoch.toString() },
+        "sitting the epoch out: the protection record has nothing for it and it began before this process started (a lost record, or another machine); this worker signs nothing in it",
+      );
+      return this.skip(epoch);
+    }
+    await this.refreshEvents();
+    const from = this.advancedAt.get(epoch);
+    if (from === undefined) return; // not current yet: the next tick tries again
+    const info = await this.o.p.epochs.epochInfo(epoch);
+    let graph = this.graphs.get(info.graphHash);
+    if (!graph) {
+      const synced = await syncGraph({
+        provider: this.o.p.epochs.runner!.provider!,
+        epochManager: this.o.p.book.contracts.epochManager,
+        registry: this.o.p.book.contracts.registry,
+        epoch,
+        gateway: this.o.gateway,
+        cacheDir: this.o.cacheDir,
+        fromBlock: this.o.p.book.startBlock,
+      });
+      if (!synced.operators.some((x) => x && x.status === "ACTIVE")) {
+        // Nothing registered yet: follow the epochs, run nothing.
+        this.log.info(
+          { epoch: epoch.toString(), graphVersion: synced.version.toString() },
+          "the epoch's graph has no operators",
+        );
+        return this.skip(epoch);
+      }
+      graph = compileGraph(synced);
+      this.graphs.set(info.graphHash, graph);
+      this.log.info(
+        { epoch: epoch.toString(), graphHash: graph.graphHash, operators: graph.operators.map((x) => x.name) },
+        "graph synced",
+      );
+    }
+    const hosts = new Map<number, OperatorHost>();
+    for (const op of graph.operators)
+      hosts.set(op.id, await OperatorHost.start(op.bytecode, { perDeltaMs: this.o.perDeltaMs }));
+    if (!this.source)
+      this.source = { stream: graph.source, readTo: from - 1, state: await this.sourceStateAt(graph.source, from) };
+    if (!resumed) this.o.record.beginEpoch(epoch);
+    const run = new EpochRun(
+      {
+        me: this.o.me,
+        log: this.log,
+        domain: this.domain,
+        checks: this.o.checks,
+        perDeltaMs: this.o.perDeltaMs,
+        sourceChainId: BigInt(this.o.chainId),
+        signer: this.o.signer,
+        outbox: this.o.outbox,
+        isEjected: (e, w) => this.isEjected(e, w),
+        send: (to, m) => this.o.send(to, m),
+        evidence: (e, w, ev) => this.queueEvidence(e, w, ev),
+      },
+      epoch,
+      a,
+      graph,
+      hosts,
+      resumed,
+    );
+    this.runs.set(epoch, run);
+    this.log.info(
+      { epoch: epoch.toString(), fromBlock: from, shards: a.shards, resumed },
+      resumed ? "dataflow resumed (replaying the epoch)" : "dataflow started",
+    );
+    for (const h of this.releaseEarly(epoch)) this.onWire(h.bytes, h.peer);
+  }
+
+  private skip(epoch: bigint): void {
+    if (epoch > this.lastFinished) this.lastFinished = epoch;
+    this.releaseEarly(epoch);
+  }
+
+  /** The chain's current epoch: messages for it and the next one are held until their run starts. */
+  follow(current: bigint): void {
+    this.current = current;
+  }
+
+  /** Queues evidence against a member (the guard submits it on the next tick). */
+  queueEvidence(epoch: bigint, worker: string, evidence: Evidence): void {
+    this.desk.queue(epoch, worker, evidence);
+  }
+
+  /** The inbox state (count, multiset hash) before block `block`, read from the deployment's start. */
+  private async sourceStateAt(stream: string, block: number) {
+    let state = { count: 0n, hash: new LtHash16() };
+    for (let at = this.o.p.book.startBlock; at < block; at += 5_000) {
+      state = (await readInbox(this.o.p, stream, at, Math.min(block - 1, at + 4_999), state)).next;
+    }
+    return state;
+  }
+
+  private async refreshEvents(): Promise<number> {
+    const provider = this.o.p.epochs.runner!.provider!;
+    const head = await provider.getBlockNumber();
+    this.jailEpochs ??= await this.o.p.epochs.parameter(3);
+    if (head > this.eventsTo) {
+      const em = this.o.p.epochs;
+      for (const e of await em.queryFilter(em.filters.EpochAdvanced(), this.eventsTo + 1, head))
+        this.advancedAt.set(e.args.epoch as bigint, e.blockNumber);
+      for (const e of await em.queryFilter(em.filters.Slashed(), this.eventsTo + 1, head)) {
+        const w = (e.args.worker as string).toLowerCase();
+        const at = this.slashedIn.get(w) ?? [];
+        if (!at.includes(e.args.epoch as bigint)) {
+          at.push(e.args.epoch as bigint);
+          this.log.info({ worker: w, epoch: String(e.args.epoch), jailEpochs: String(this.jailEpochs) }, "ejected");
+        }
+        this.slashedIn.set(w, at);
+      }
+      this.eventsTo = head;
+    }
+    return head;
+  }
+
+  private epochOfBlock(block: number): bigint | undefined {
+    let best: bigint | undefined;
+    for (const [e, at] of this.advancedAt) if (at <= block && (best === undefined || e > best)) best = e;
+    return best;
+  }
+
+  /**
+   * One poll: reads final source blocks, runs them through the operators, sends complete batches,
+   * closes each epoch's sending once its window's last block is final, judges proofs, asks again
+   * for what did not arrive, submits evidence, and closes epochs.
+   */
+  async tick(current: bigint): Promise<void> {
+    this.follow(current);
+    const head = await this.refreshEvents();
+    const provider = this.o.p.epochs.runner!.provider!;
+    const finalized = await finalizedBlock(provider, this.o.finality, head);
+    const runs = [...this.runs.values()].sort((x, y) => (x.epoch < y.epoch ? -1 : 1));
+    for (const run of runs) {
+      const next = this.advancedAt.get(run.epoch + 1n);
+      if (next !== undefined) run.windowEnd = next - 1;
+    }
+    if (this.source && runs.length > 0) {
+      // No further than the final block, nor past the newest started epoch's window.
+      const newest = runs[runs.length - 1];
+      const target = Math.min(finalized, newest.windowEnd ?? Infinity);
+      if (target > this.source.readTo) {
+        const { deltas, next } = await readInbox(
+          this.o.p,
+          this.source.stream,
+          this.source.readTo + 1,
+          target,
+          this.source.state,
+        );
+        this.source.state = next;
+        this.source.readTo = target;
+        const byEpoch = new Map<bigint, InboxDelta[]>();
+        let block = -1;
+        let epoch: bigint | undefined;
+        for (const d of deltas) {
+          if (d.blockNumber !== block) [block, epoch] = [d.blockNumber, this.epochOfBlock(d.blockNumber)];
+          if (epoch === undefined) continue;
+          const list = byEpoch.get(epoch) ?? [];
+          if (list.length === 0) byEpoch.set(epoch, list);
+          list.push(d);
+        }
+        for (const [e, ds] of byEpoch) await this.runs.get(e)?.processSource(ds);
+      }
+    }
+    for (const run of runs) {
+      if (!run.sendingDone && run.windowEnd !== undefined && this.source && this.source.readTo >= run.windowEnd) {
+        const blockHash = (await provider.getBlock(run.windowEnd))!.hash!;
+        await run.finishSending(run.windowEnd, blockHash);
+      } else if (!run.sendingDone) {
+        await run.outbox.flush();
+      }
+      const graceOver = run.sendingDone && Date.now() - run.sendingDoneAt > this.o.graceMs;
+      await run.inbox.judgeProofs(
+        run.windowEnd,
+        finalized,
+        async (n) => (await provider.getBlock(Number(n)))?.hash ?? undefined,
+        graceOver,
+      );
+      if (run.sendingDone) this.askAgain(run);
+    }
+    await this.desk.drain();
+    for (const run of runs) {
+      const complete = run.inbox.complete();
+      if (run.sendingDone && (complete || Date.now() - run.sendingDoneAt > this.o.graceMs)) {
+        const report = await run.finalize(!complete);
+        this.reports.push(report);
+        this.runs.delete(run.epoch);
+        this.retained.set(run.epoch, run.outbox);
+        for (const e of this.retained.keys()) if (e <= run.epoch - BigInt(RETAINED_EPOCHS)) this.retained.delete(e);
+        if (run.epoch > this.lastFinished) this.lastFinished = run.epoch;
+        this.log.info({ ...report, output: undefined }, "epoch finished");
+      }
+    }
+  }
+
+  /**
+   * After this worker's own end of an epoch, asks members for what has not arrived: batches a
+   * signed end notice announced (lost on the way), or everything from a member whose notice has
+   * not come 5 s later (this worker restarted, or the member's messages were lost).
+   */
+  private askAgain(run: EpochRun): void {
+    const now = Date.now();
+    if (now - run.sendingDoneAt < 2_000 || now - run.lastResendAsk < 3_000) return;
+    const late = now - run.sendingDoneAt > 5_000;
+    let asked = 0;
+    for (const m of run.inbox.missing()) {
+      if (!m.noticed && !late) continue;
+      this.o.send(m.member, {
+        kind: "request",
+        request: { epoch: run.epoch, sender: this.o.me, channels: m.channels },
+      });
+      asked += 1;
+    }
+    if (asked > 0) {
+      run.lastResendAsk = now;
+      run.stats.resendsAsked += asked;
+      this.log.info({ epoch: run.epoch.toString(), members: asked }, "asked members to resend what has not arrived");
+    }
+  }
+
+  /** Finishes what can be finished on shutdown: open epochs are reported as they are. */
+  async stop(): Promise<void> {
+    for (const run of this.runs.values()) this.reports.push(await run.finalize(true));
+    this.runs.clear();
+  }
+}

@@ -1,0 +1,326 @@
+// One epoch of the dataflow at one worker (PROTOCOL §5–§9): the source deltas of the shards it
+// holds go through the operators; what they emit goes to the exchange layer (Outbox) by shard, or
+// stays here as output when nobody consumes the stream; what other workers send comes through the
+// Inbox's checks. Replicas: the k holders of a source shard all send its outputs; each source
+// time's deltas are used once, from the first holder whose batch passed every check, and a holder
+// that never delivers what its co-holders did is reported (not provable on-chain: docs/worker.md).
+import { concat, getBytes, hexlify, keccak256, toUtf8Bytes, type TypedDataDomain } from "ethers";
+import type { Logger } from "pino";
+import { EpochMath } from "../../client/batches/verifyBatch.js";
+import { MAX_BATCH } from "../../client/batches/types.js";
+import type { Assignment } from "../../client/actions/getAssignment.js";
+import type { InboxDelta } from "../../client/actions/readInbox.js";
+import type { BatchHeader } from "../../client/math/eip712.js";
+import type { Delta } from "../../client/math/lthash.js";
+import type { Evidence } from "../../client/evidence/buildEvidence.js";
+import { OperatorError, OperatorHost } from "../operators/host.js";
+import { Inbox } from "../exchange/inbox.js";
+import type { Group, Outbox, OutboxOptions } from "../exchange/outbox.js";
+import type { ExchangeSigner } from "../exchange/signer.js";
+import type { Message } from "../transport/codec.js";
+import type { RunnableGraph, RunnableOperator } from "./graph.js";
+import type { EpochReport } from "./report.js";
+
+/** What an epoch run needs from the worker around it. */
+export type RunContext = {
+  me: string;
+  log: Logger;
+  domain: TypedDataDomain;
+  checks: boolean;
+  perDeltaMs: number;
+  sourceChainId: bigint;
+  signer: ExchangeSigner;
+  /** Builds the epoch's outbox (the adversary layer wraps it in byzantine modes). */
+  outbox(o: OutboxOptions): Outbox;
+  isEjected(epoch: bigint, worker: string): boolean;
+  send(member: string, m: Message): void;
+  evidence(epoch: bigint, worker: string, e: Evidence): void;
+};
+
+const lower = (s: string) => s.toLowerCase();
+const dataHex = (d: Delta) => (typeof d.data === "string" ? lower(d.data) : hexlify(d.data as Uint8Array));
+
+/** Splits deltas into runs of equal time (operators keep the input's time, so inputs stay grouped). */
+export function groupByTime(deltas: Delta[]): Group[] {
+  const groups: Group[] = [];
+  for (const d of deltas) {
+    const t = BigInt(d.time);
+    const last = groups[groups.length - 1];
+    if (last && last.time === t) last.deltas.push(d);
+    else groups.push({ time: t, deltas: [d] });
+  }
+  return groups;
+}
+
+function groupDigest(g: Group): string {
+  return keccak256(concat(g.deltas.flatMap((d) => [getBytes(dataHex(d)), toUtf8Bytes(`|${BigInt(d.diff)};`)])));
+}
+
+/**
+ * @example
+ * ```ts
+ * const run = new EpochRun(ctx, epoch, assignment, graph, hosts, resumed);
+ * await run.processSource(deltas); await run.outbox.flush();
+ * await run.finishSending(lastBlock, blockHash);
+ * if (run.inbox.complete()) report = await run.finalize(false);
+ * ```
+ */
+export class EpochRun {
+  readonly math: EpochMath;
+  readonly outbox: Outbox;
+  readonly inbox: Inbox;
+  private readonly myShards: Set<number>;
+  private readonly taken = new Map<string, { sender: string; digest: string }>();
+  private readonly delivered = new Map<string, Set<string>>();
+  private readonly sourceShard = new Map<bigint, number>();
+  private readonly output = new Map<string, Map<string, bigint>>();
+  private readonly failed = new Set<number>();
+  private readonly feeding = new Set<Promise<void>>();
+  private readonly chains = new Map<number, Promise<void>>();
+  /** Every input an operator took this epoch, to replay it into a restarted operator. */
+  private readonly inputs = new Map<number, Delta[]>();
+  sendingDone = false;
+  sendingDoneAt = 0;
+  /** The block the epoch's source window ends at, once known. */
+  windowEnd?: number;
+  lastResendAsk = 0;
+  readonly stats = {
+    sourceDeltas: 0,
+    sourceRead: 0,
+    divergent: 0,
+    operatorErrors: 0,
+    resendsAsked: 0,
+    resendsServed: 0,
+  };
+
+  constructor(
+    private readonly ctx: RunContext,
+    readonly epoch: bigint,
+    readonly a: Assignment,
+    private readonly graph: RunnableGraph,
+    private readonly hosts: Map<number, OperatorHost>,
+    readonly resumed: boolean,
+  ) {
+    this.math = new EpochMath(a.view);
+    this.myShards = new Set(a.shards);
+    const me = lower(ctx.me);
+    this.outbox = ctx.outbox({
+      epoch,
+      me,
+      signer: ctx.signer,
+      holders: (shard) => this.holders(shard),
+      members: a.members,
+      live: (w) => this.live(w),
+      send: (to, m) => ctx.send(to, m),
+      shardOf: (stream, data) => this.math.sharder.shardOfDelta(this.graph.partitions.get(stream)!, data),
+      local: (h, deltas) => this.inbox.own(h, deltas),
+      log: ctx.log,
+    });
+    this.inbox = new Inbox({
+      epoch,
+      me,
+      a,
+      domain: ctx.domain,
+      partitions: graph.partitions,
+      checks: ctx.checks,
+      sourceChainId: ctx.sourceChainId,
+      live: (w) => this.live(w),
+      accept: (sender, h, deltas) => this.accept(sender, h, deltas),
+      evidence: (w, e) => ctx.evidence(epoch, w, e),
+      log: ctx.log,
+    });
+  }
+
+  holders(shard: number): string[] {
+    return this.a.holders(shard).map((i) => this.a.members[i]);
+  }
+
+  live(worker: string): boolean {
+    return !this.ctx.isEjected(this.epoch, worker);
+  }
+
+  /** Source deltas of this epoch's window, in order: keep those of my shards, run them through the operators. */
+  async processSource(deltas: InboxDelta[]): Promise<void> {
+    const spec = this.graph.partitions.get(this.graph.source)!;
+    const mine: Delta[] = [];
+    for (const d of deltas) {
+      const shard = this.math.sharder.shardOfDelta(spec, d.data);
+      this.sourceShard.set(d.index, shard);
+      this.stats.sourceRead += 1;
+      if (this.myShards.has(shard)) mine.push({ data: d.data, time: d.index, diff: d.diff });
+    }
+    this.stats.sourceDeltas += mine.length;
+    await Promise.all((this.graph.consumers.get(this.graph.source) ?? []).map((op) => this.feed(op, mine)));
+  }
+
+  /**
+   * Runs deltas through an operator and routes what it emits; calls for one operator run in order.
+   * A failing operator (trap, overrun) is restarted once and its epoch input replayed; if it fails
+   * again it stops for the epoch and the epoch's report says so (its output is then incomplete).
+   */
+  private feed(op: RunnableOperator, deltas: Delta[]): Promise<void> {
+    const next = (this.chains.get(op.id) ?? Promise.resolve()).then(() => this.feedNow(op, deltas));
+    this.chains.set(
+      op.id,
+      next.catch(() => undefined),
+    );
+    return next;
+  }
+
+  private async feedNow(op: RunnableOperator, deltas: Delta[]): Promise<void> {
+    if (deltas.length === 0 || this.failed.has(op.id)) return;
+    const log = this.inputs.get(op.id) ?? [];
+    this.inputs.set(op.id, log);
+    let outs: Delta[][];
+    try {
+      outs = await this.hosts.get(op.id)!.process(deltas);
+    } catch (e) {
+      if (!(e instanceof OperatorError)) throw e;
+      this.stats.operatorErrors += 1;
+      this.ctx.log.warn(
+        { operator: op.name, epoch: this.epoch.toString(), error: e.message },
+        "operator failed, replaying",
+      );
+      try {
+        const host = await OperatorHost.start(op.bytecode, { perDeltaMs: this.ctx.perDeltaMs });
+        this.hosts.set(op.id, host);
+        for (let i = 0; i < log.length; i += MAX_BATCH) await host.process(log.slice(i, i + MAX_BATCH));
+        outs = await host.process(deltas);
+      } catch (again) {
+        this.failed.add(op.id);
+        this.ctx.log.error(
+          { operator: op.name, epoch: this.epoch.toString(), error: (again as Error).message },
+          "operator failed again: stopped for the epoch",
+        );
+        return;
+      }
+    }
+    log.push(...deltas);
+    this.route(op.output, outs.flat());
+  }
+
+  private route(stream: string, deltas: Delta[]): void {
+    if (this.graph.terminal.has(stream)) {
+      const coll = this.output.get(stream) ?? new Map<string, bigint>();
+      this.output.set(stream, coll);
+      for (const d of deltas) {
+        const k = dataHex(d);
+        const v = (coll.get(k) ?? 0n) + BigInt(d.diff);
+        if (v === 0n) coll.delete(k);
+        else coll.set(k, v);
+      }
+      return;
+    }
+    const spec = this.graph.partitions.get(stream)!;
+    const byShard = new Map<number, Delta[]>();
+    for (const d of deltas) {
+      const shard = this.math.sharder.shardOfDelta(spec, d.data);
+      const list = byShard.get(shard);
+      if (list) list.push(d);
+      else byShard.set(shard, [d]);
+    }
+    for (const [shard, list] of byShard) this.outbox.add(stream, shard, list);
+  }
+
+  /** A batch that passed every check (or came from this worker): each time's deltas are used once. */
+  private accept(sender: string, h: BatchHeader, deltas: Delta[]): void {
+    const stream = lower(h.stream);
+    const mine = this.delivered.get(sender) ?? new Set<string>();
+    this.delivered.set(sender, mine);
+    const use: Delta[] = [];
+    for (const g of groupByTime(deltas)) {
+      const tkey = `${stream}|${h.shard}|${g.time}`;
+      mine.add(`${stream}|${g.time}`);
+      const digest = groupDigest(g);
+      const first = this.taken.get(tkey);
+      if (!first) {
+        this.taken.set(tkey, { sender, digest });
+        use.push(...g.deltas);
+      } else if (first.sender === sender) {
+        use.push(...g.deltas); // the rest of a time too large for one batch
+      } else if (first.digest !== digest) {
+        this.stats.divergent += 1;
+        this.ctx.log.warn(
+          { time: g.time.toString(), first: first.sender, other: sender },
+          "replicas disagree (not provable)",
+        );
+      }
+    }
+    for (const op of this.graph.consumers.get(stream) ?? []) {
+      const p = this.feed(op, use).catch((e: Error) =>
+        this.ctx.log.error({ error: e.message }, "operator feed failed"),
+      );
+      this.feeding.add(p);
+      void p.finally(() => this.feeding.delete(p));
+    }
+  }
+
+  /** The end of this epoch's source window (`lastBlock`, final): last batches, proofs, end notices. */
+  async finishSending(lastBlock: number, blockHash: string): Promise<void> {
+    await Promise.all([...this.chains.values()]);
+    await this.outbox.finish(this.ctx.sourceChainId, BigInt(lastBlock), blockHash);
+    this.sendingDone = true;
+    this.sendingDoneAt = Date.now();
+  }
+
+  /**
+   * Closes the epoch: stops its operators, and looks for withholding. A live member that holds a
+   * source shard whose outputs reached this worker from another holder, but never sent them itself,
+   * is withholding (or its batches failed the checks). Not provable on-chain: reported, not slashed.
+   */
+  async finalize(timedOut: boolean): Promise<EpochReport> {
+    await Promise.all([...this.feeding]);
+    let malformed = 0;
+    for (const h of this.hosts.values()) {
+      malformed += h.malformed;
+      await h.close();
+    }
+    const firstStage = new Set((this.graph.consumers.get(this.graph.source) ?? []).map((o) => o.output));
+    const withholding: EpochReport["withholding"] = [];
+    const me = lower(this.ctx.me);
+    for (const m of this.a.members) {
+      if (m === me || !this.live(m)) continue;
+      const index = this.a.view.indexOf.get(m)!;
+      const got = this.delivered.get(m) ?? new Set<string>();
+      let missing = 0;
+      for (const tkey of this.taken.keys()) {
+        const [stream, , t] = tkey.split("|");
+        if (!firstStage.has(stream)) continue;
+        const source = this.sourceShard.get(BigInt(t));
+        if (source !== undefined && this.a.holders(source).includes(index) && !got.has(`${stream}|${t}`)) missing += 1;
+      }
+      // Withholding is data missing; a late end notice alone (a slow peer) is only logged.
+      if (missing > 0) {
+        withholding.push({ worker: m, missingGroups: missing, sentDone: this.inbox.done.has(m) });
+        this.ctx.log.warn(
+          { epoch: this.epoch.toString(), worker: m, missingGroups: missing },
+          "withholding (not provable on-chain)",
+        );
+      } else if (!this.inbox.done.has(m)) {
+        this.ctx.log.info({ epoch: this.epoch.toString(), worker: m }, "no end notice in time (all its data arrived)");
+      }
+    }
+    const output: EpochReport["output"] = {};
+    for (const [stream, coll] of this.output)
+      output[stream] = Object.fromEntries([...coll].map(([k, v]) => [k, v.toString()]));
+    const { verifyMs, ...inboxStats } = this.inbox.stats;
+    return {
+      epoch: this.epoch.toString(),
+      index: this.a.index!,
+      shards: this.a.shards,
+      graphHash: this.graph.graphHash,
+      resumed: this.resumed,
+      ...this.stats,
+      ...this.outbox.stats,
+      ...inboxStats,
+      verifyMs: Math.round(verifyMs),
+      withholding,
+      timedOut,
+      ...(this.outbox.refused ? { signingRefused: this.outbox.refused } : {}),
+      operatorsStopped: this.failed.size,
+      malformed,
+      output,
+      finishedAt: Date.now(),
+    };
+  }
+}

@@ -1,0 +1,50 @@
+// What a worker reports about each epoch (maru-worker --report; the devnet reads it).
+import type { ByzantineMode } from "../adversary/modes.js";
+
+/** A lie this worker told on purpose (byzantine modes only). */
+export type CheatRecord = {
+  mode: ByzantineMode;
+  epoch: string;
+  stream: string;
+  shard: number;
+  seq: string;
+  at: number;
+};
+
+/** What one epoch of the dataflow did at this worker. */
+export type EpochReport = {
+  epoch: string;
+  index: number;
+  shards: number[];
+  graphHash: string;
+  /** True when this process took the epoch over from an earlier one (a restart): it replayed the epoch's window. */
+  resumed: boolean;
+  sourceDeltas: number;
+  sourceRead: number;
+  sentBatches: number;
+  sentDeltas: number;
+  acceptedBatches: number;
+  acceptedDeltas: number;
+  rejectedBatches: number;
+  duplicates: number;
+  droppedFromEjected: number;
+  proofsChecked: number;
+  proofsRefused: number;
+  forgedNotices: number;
+  resendsAsked: number;
+  resendsServed: number;
+  violations: Record<string, number>;
+  divergent: number;
+  withholding: Array<{ worker: string; missingGroups: number; sentDone: boolean }>;
+  timedOut: boolean;
+  /** Set when the protection record refused a signature: this worker stopped sending in the epoch. */
+  signingRefused?: string;
+  operatorErrors: number;
+  /** Operators that failed even after a restart and replay: this worker's output of the epoch is incomplete. */
+  operatorsStopped: number;
+  malformed: number;
+  verifyMs: number;
+  /** Terminal stream → data (hex) → multiplicity (decimal), consolidated. */
+  output: Record<string, Record<string, string>>;
+  finishedAt: number;
+};

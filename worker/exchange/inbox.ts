@@ -1,0 +1,326 @@
+// The receiving half of the exchange layer (PROTOCOL §8, §11): every incoming batch is checked
+// (verifyBatch) before use, every accumulated proof is judged once the block it names is final,
+// end notices are accepted only when signed by the sender's key for this receiver, and what is
+// held back (batches that arrive out of order) is bounded. Duplicates (a restarted sender replays
+// its epoch; a resend after a lost message) are recognised by their content and dropped quietly.
+import type { Logger } from "pino";
+import type { TypedDataDomain } from "ethers";
+import { contentHash, type BatchHeader } from "../../client/math/eip712.js";
+import type { Delta } from "../../client/math/lthash.js";
+import { EpochMath, Fault, openReceiverChannel, verifyBatch } from "../../client/batches/verifyBatch.js";
+import { verifyAccumulatedProof, type SignedAccumulatedProof } from "../../client/batches/verifyAccumulatedProof.js";
+import type { ReceiverChannel, SignedBatch, StreamPartitions } from "../../client/batches/types.js";
+import { buildEvidence, type Evidence } from "../../client/evidence/buildEvidence.js";
+import type { Assignment } from "../../client/actions/getAssignment.js";
+import type { EpochDone } from "../transport/codec.js";
+import { doneSigner } from "./notices.js";
+
+/** Out-of-order batches held per channel, and data bytes held per sender, at most. */
+export const STASH_LIMITS = { perChannel: 1024, bytesPerSender: 64 * 1024 * 1024 };
+
+export type InboxOptions = {
+  epoch: bigint;
+  me: string;
+  a: Assignment;
+  domain: TypedDataDomain;
+  partitions: StreamPartitions;
+  /** Run verifyBatch and verifyAccumulatedProof (off only to measure what they cost). */
+  checks: boolean;
+  /** The source chain's id: accumulated proofs must name it. */
+  sourceChainId: bigint;
+  live(worker: string): boolean;
+  /** A batch that passed every check (or this worker's own): its deltas may be used. */
+  accept(sender: string, header: BatchHeader, deltas: Delta[]): void;
+  /** A provable violation. */
+  evidence(worker: string, evidence: Evidence): void;
+  log: Logger;
+};
+
+type Counters = {
+  acceptedBatches: number;
+  acceptedDeltas: number;
+  rejectedBatches: number;
+  duplicates: number;
+  droppedFromEjected: number;
+  proofsChecked: number;
+  proofsRefused: number;
+  forgedNotices: number;
+  stashDropped: number;
+  verifyMs: number;
+  violations: Record<string, number>;
+};
+
+const bytesOf = (deltas: Delta[]) =>
+  deltas.reduce((s, d) => s + 40 + (typeof d.data === "string" ? d.data.length / 2 : (d.data as Uint8Array).length), 0);
+
+/**
+ * An epoch's incoming channels at one worker.
+ * @example
+ * ```ts
+ * const inbox = new Inbox({ epoch, me, a, domain, partitions, checks: true, sourceChainId, live, accept, evidence, log });
+ * inbox.onBatch(batch); inbox.onProof(proof); inbox.onDone(done);
+ * await inbox.judgeProofs(windowEnd, finalized, canonicalHash); // on every tick
+ * if (inbox.complete()) finish();
+ * ```
+ */
+export class Inbox {
+  private readonly math: EpochMath;
+  private readonly channels = new Map<string, ReceiverChannel>();
+  private readonly received = new Map<string, bigint>();
+  private readonly stash = new Map<string, Map<bigint, SignedBatch>>();
+  private readonly stashBytes = new Map<string, number>();
+  private readonly pendingProofs: SignedAccumulatedProof[] = [];
+  readonly done = new Map<string, EpochDone>();
+  readonly stats: Counters = {
+    acceptedBatches: 0,
+    acceptedDeltas: 0,
+    rejectedBatches: 0,
+    duplicates: 0,
+    droppedFromEjected: 0,
+    proofsChecked: 0,
+    proofsRefused: 0,
+    forgedNotices: 0,
+    stashDropped: 0,
+    verifyMs: 0,
+    violations: {},
+  };
+
+  constructor(private readonly o: InboxOptions) {
+    this.math = new EpochMath(o.a.view);
+  }
+
+  private count(kind: string) {
+    this.stats.violations[kind] = (this.stats.violations[kind] ?? 0) + 1;
+  }
+
+  /** This worker's own batch (a shard it holds): no signature, no checks. */
+  own(header: BatchHeader, deltas: Delta[]): void {
+    this.use(`${this.o.me}|${header.stream.toLowerCase()}|${header.shard}`, header, deltas);
+  }
+
+  private use(key: string, header: BatchHeader, deltas: Delta[]): void {
+    this.received.set(key, BigInt(header.seq) + 1n);
+    this.stats.acceptedBatches += 1;
+    this.stats.acceptedDeltas += deltas.length;
+    this.o.accept(String(header.sender).toLowerCase(), header, deltas);
+  }
+
+  onBatch(batch: SignedBatch): void {
+    const h = batch.header;
+    const sender = String(h.sender).toLowerCase();
+    const stream = String(h.stream).toLowerCase();
+    if (!this.o.live(sender)) {
+      this.stats.droppedFromEjected += 1;
+      return;
+    }
+    const key = `${sender}|${stream}|${h.shard}`;
+    const seq = BigInt(h.seq);
+    if (!this.o.checks) {
+      // Unverified (a measurement only): a replayed seq is still used once.
+      if (seq < (this.received.get(key) ?? 0n)) return;
+      this.use(key, h, batch.deltas);
+      return;
+    }
+    const channel = this.channels.get(key) ?? openReceiverChannel();
+    const seen = channel.seen.get(seq);
+    if (seen && channel.last && seq <= BigInt(channel.last.header.seq) && seen.contentHash === contentHash(h)) {
+      this.stats.duplicates += 1; // a replay after a restart, or a resend
+      return;
+    }
+    const t0 = performance.now();
+    const verdict = verifyBatch(batch, {
+      math: this.math,
+      me: this.o.me,
+      domain: this.o.domain,
+      partitions: this.o.partitions,
+      channel,
+    });
+    this.stats.verifyMs += performance.now() - t0;
+    if (verdict.ok) {
+      this.channels.set(key, channel);
+      this.use(key, h, batch.deltas);
+      const held = this.stash.get(key);
+      const next = held?.get(seq + 1n);
+      if (next) {
+        held!.delete(seq + 1n);
+        this.stashBytes.set(sender, (this.stashBytes.get(sender) ?? 0) - bytesOf(next.deltas));
+        this.onBatch(next);
+      }
+      return;
+    }
+    if (verdict.violations.every((v) => v.kind === "out-of-order")) {
+      this.channels.set(key, channel);
+      this.hold(key, sender, seq, batch);
+      return;
+    }
+    if (verdict.violations.some((v) => v.kind === "bad-signature" || v.kind === "not-for-me")) {
+      // Nothing provable, and nothing worth remembering: drop without keeping any state.
+      for (const v of verdict.violations) this.count(v.kind);
+      this.o.log.warn(
+        { epoch: this.o.epoch.toString(), sender, violations: verdict.violations.map((v) => v.message) },
+        "batch dropped",
+      );
+      return;
+    }
+    this.channels.set(key, channel);
+    this.stats.rejectedBatches += 1;
+    for (const v of verdict.violations) this.count(v.kind);
+    this.o.log.warn(
+      {
+        epoch: this.o.epoch.toString(),
+        sender,
+        seq: seq.toString(),
+        violations: verdict.violations.map((v) => v.message),
+      },
+      "batch rejected",
+    );
+    // One evidence per provable fault. The chain check recomputes the cumulative hash from the
+    // deltas; when the signed batchMsh is itself false, only the batch mismatch is provable.
+    const faults = new Map<number, (typeof verdict.violations)[number]>();
+    for (const v of verdict.violations) if (v.fault !== undefined && !faults.has(v.fault)) faults.set(v.fault, v);
+    if (faults.has(Fault.BATCH_MISMATCH)) faults.delete(Fault.BROKEN_CHAIN);
+    for (const v of faults.values()) {
+      try {
+        this.o.evidence(
+          sender,
+          buildEvidence(v, batch, { view: this.o.a.view, me: this.o.me, channel, batchState: verdict.batchState! }),
+        );
+      } catch (e) {
+        this.o.log.warn({ kind: v.kind, error: (e as Error).message }, "violation not provable");
+      }
+    }
+  }
+
+  /** Holds an out-of-order batch until its gap fills, within the per-channel and per-sender bounds. */
+  private hold(key: string, sender: string, seq: bigint, batch: SignedBatch): void {
+    const held = this.stash.get(key) ?? new Map<bigint, SignedBatch>();
+    const bytes = bytesOf(batch.deltas);
+    const total = this.stashBytes.get(sender) ?? 0;
+    if (held.has(seq)) return;
+    if (held.size >= STASH_LIMITS.perChannel || total + bytes > STASH_LIMITS.bytesPerSender) {
+      this.stats.stashDropped += 1; // the sender resends on request once the gap fills
+      return;
+    }
+    held.set(seq, batch);
+    this.stash.set(key, held);
+    this.stashBytes.set(sender, total + bytes);
+  }
+
+  /** An accumulated proof: judged by {@link judgeProofs} once its block is final and its channel complete. */
+  onProof(sp: SignedAccumulatedProof): void {
+    if (!this.o.checks || !this.o.live(String(sp.proof.sender).toLowerCase())) return;
+    if (
+      this.pendingProofs.length >=
+      4 * this.o.a.members.length * Math.max(1, this.o.partitions.size) * this.o.a.view.n
+    )
+      return; // more proofs than channels could exist: a sender repeating itself
+    this.pendingProofs.push(sp);
+  }
+
+  /**
+   * Judges pending proofs whose block `windowEnd` is final (≤ `finalized`). A proof must name the
+   * source chain, the window's last block and the last seq received on its channel (else it is
+   * refused: nothing it claims is used); a false block hash or a cumulative hash that contradicts
+   * the header of that seq is evidence.
+   */
+  async judgeProofs(
+    windowEnd: number | undefined,
+    finalized: number,
+    canonicalHash: (n: bigint) => Promise<string | undefined>,
+    graceOver: boolean,
+  ): Promise<void> {
+    if (windowEnd === undefined || windowEnd > finalized) return;
+    const waiting: SignedAccumulatedProof[] = [];
+    for (const sp of this.pendingProofs.splice(0)) {
+      const p = sp.proof;
+      const sender = String(p.sender).toLowerCase();
+      const key = `${sender}|${String(p.stream).toLowerCase()}|${p.shard}`;
+      const got = this.received.get(key) ?? 0n;
+      if (got < BigInt(p.seq) + 1n && !graceOver) {
+        waiting.push(sp); // its batches are still coming
+        continue;
+      }
+      const verdict = await verifyAccumulatedProof(sp, {
+        view: this.o.a.view,
+        domain: this.o.domain,
+        channel: this.channels.get(key),
+        canonicalHash: async (chain, n) =>
+          chain === this.o.sourceChainId && n <= BigInt(finalized) ? canonicalHash(n) : undefined,
+      });
+      this.stats.proofsChecked += 1;
+      for (const v of verdict.violations) {
+        this.count(v.kind);
+        this.o.log.warn({ epoch: this.o.epoch.toString(), sender, violation: v.message }, "accumulated proof rejected");
+        if (v.evidence) this.o.evidence(sender, v.evidence);
+      }
+      if (verdict.violations.some((v) => v.kind === "bad-signature")) continue;
+      const claims =
+        BigInt(p.sourceChainId) !== this.o.sourceChainId
+          ? `names chain ${p.sourceChainId}, the source is ${this.o.sourceChainId}`
+          : BigInt(p.blockNumber) !== BigInt(windowEnd)
+            ? `names block ${p.blockNumber}, the window ends at ${windowEnd}`
+            : BigInt(p.seq) + 1n !== got
+              ? `covers seq ${p.seq}, ${got} batches were received`
+              : undefined;
+      if (claims) {
+        this.stats.proofsRefused += 1;
+        this.o.log.warn({ epoch: this.o.epoch.toString(), sender, reason: claims }, "accumulated proof refused");
+      }
+    }
+    this.pendingProofs.push(...waiting);
+  }
+
+  /** A signed end notice: kept only when its signer is the sender's key for this epoch and it is for this worker. */
+  onDone(done: EpochDone): boolean {
+    const sender = done.sender.toLowerCase();
+    const key = this.o.a.view.signingKeyOf.get(sender);
+    if (
+      !key ||
+      done.receiver.toLowerCase() !== this.o.me ||
+      BigInt(done.epoch) !== this.o.epoch ||
+      doneSigner(this.o.domain, done) !== key.toLowerCase()
+    ) {
+      this.stats.forgedNotices += 1;
+      this.o.log.warn(
+        { epoch: this.o.epoch.toString(), sender },
+        "end notice refused: not signed by the sender for this worker",
+      );
+      return false;
+    }
+    this.done.set(sender, done);
+    return true;
+  }
+
+  /** Every live member has sent its signed end notice, and everything it announced has arrived. */
+  complete(): boolean {
+    return this.missing().length === 0;
+  }
+
+  /** What is still missing, by member: the channels to ask again from the seq that should come next. */
+  missing(): Array<{
+    member: string;
+    noticed: boolean;
+    channels: Array<{ stream: string; shard: number; fromSeq: bigint }>;
+  }> {
+    const out = [];
+    for (const m of this.o.a.members) {
+      if (m === this.o.me || !this.o.live(m)) continue;
+      const d = this.done.get(m);
+      const channels = [];
+      let short = !d;
+      for (const c of d?.channels ?? []) {
+        const got = this.received.get(`${m}|${c.stream.toLowerCase()}|${c.shard}`) ?? 0n;
+        if (got < BigInt(c.batches)) short = true;
+        channels.push({ stream: c.stream, shard: c.shard, fromSeq: got });
+      }
+      if (!d) {
+        for (const [key, got] of this.received) {
+          const [sender, stream, shard] = key.split("|");
+          if (sender === m) channels.push({ stream, shard: Number(shard), fromSeq: got });
+        }
+      }
+      if (short) out.push({ member: m, noticed: d !== undefined, channels });
+    }
+    return out;
+  }
+}

@@ -1,0 +1,58 @@
+// Signed end-of-epoch notices (PROTOCOL §11): a sender tells one receiver how many batches it sent
+// on each channel. The signature binds the notice to the sender's signing key for the epoch and to
+// the receiver, so nobody else can end a receiver's wait early (a forged notice once made a worker
+// finalise an epoch before the real batches came, silently dropping them). Off-chain only: the
+// contracts never see a notice, so it is not slashable and needs no protection record.
+import { AbiCoder, keccak256, recoverAddress, TypedDataEncoder, type TypedDataDomain } from "ethers";
+import type { EpochDone } from "../transport/codec.js";
+
+const TYPES = {
+  EpochDone: [
+    { name: "epoch", type: "uint64" },
+    { name: "sender", type: "address" },
+    { name: "receiver", type: "address" },
+    { name: "lastBlock", type: "uint64" },
+    { name: "channelsHash", type: "bytes32" },
+  ],
+};
+const coder = AbiCoder.defaultAbiCoder();
+
+function value(d: Omit<EpochDone, "signature">) {
+  const channelsHash = keccak256(
+    coder.encode(
+      ["tuple(bytes32 stream, uint32 shard, uint64 batches)[]"],
+      [d.channels.map((c) => [c.stream, c.shard, c.batches])],
+    ),
+  );
+  return { epoch: d.epoch, sender: d.sender, receiver: d.receiver, lastBlock: d.lastBlock, channelsHash };
+}
+
+/**
+ * Signs an end notice with the worker's signing key.
+ * @example
+ * ```ts
+ * const signature = await signDone(signingKey, domain, { epoch, sender, receiver, lastBlock, channels });
+ * ```
+ */
+export function signDone(
+  key: { signTypedData(d: TypedDataDomain, t: typeof TYPES, v: Record<string, unknown>): Promise<string> },
+  domain: TypedDataDomain,
+  d: Omit<EpochDone, "signature">,
+): Promise<string> {
+  return key.signTypedData(domain, TYPES, value(d));
+}
+
+/**
+ * The address that signed an end notice ("" when the signature is malformed).
+ * @example
+ * ```ts
+ * if (doneSigner(domain, done) !== view.signingKeyOf.get(done.sender)) drop();
+ * ```
+ */
+export function doneSigner(domain: TypedDataDomain, d: EpochDone): string {
+  try {
+    return recoverAddress(TypedDataEncoder.hash(domain, TYPES, value(d)), d.signature).toLowerCase();
+  } catch {
+    return "";
+  }
+}

@@ -1,0 +1,279 @@
+// The sending half of the exchange layer (PROTOCOL §6, §11): an epoch's outgoing channels, cut
+// into batches by a rule that depends only on the epoch's data, signed through the protection
+// record, delivered to the live holders of each shard, kept for resending, and closed with
+// accumulated proofs and signed end notices.
+//
+// The batching rule. A channel's deltas arrive in time order (a first-stage operator emits, for
+// each source delta, outputs carrying that delta's time). They form time groups; a group is
+// complete when a later time arrives on the channel or the epoch's window ends. Complete groups
+// are packed greedily: a group goes into the batch being filled while that stays within MAX_BATCH
+// deltas and MAX_BATCH_BYTES of data, else the batch is cut and the group starts the next one (a
+// group too large by itself is cut into pieces that fill whole batches). The poll that happened to
+// read a block, or when a tick ran, never moves a cut: replaying an epoch after a crash rebuilds
+// byte-identical headers, so the protection record finds the same content at every position.
+import type { Logger } from "pino";
+import { ZeroAddress } from "ethers";
+import { buildBatch, openChannel } from "../../client/batches/buildBatch.js";
+import { MAX_BATCH, type SenderChannel, type SignedBatch } from "../../client/batches/types.js";
+import type { SignedAccumulatedProof } from "../../client/batches/verifyAccumulatedProof.js";
+import type { BatchHeader } from "../../client/math/eip712.js";
+import type { Delta } from "../../client/math/lthash.js";
+import { MAX_BATCH_BYTES, type Message, type ResendRequest } from "../transport/codec.js";
+import type { ExchangeSigner } from "./signer.js";
+
+/** Deltas of one time, in the order they were produced. */
+export type Group = { time: bigint; deltas: Delta[] };
+
+/** A batch built and ready to sign: its content, and the header for each receiver. */
+export type Sealed = {
+  lane: Lane;
+  content: BatchHeader;
+  headers: BatchHeader[];
+  /** What goes on the wire. */
+  deltas: Delta[];
+  /** What this worker feeds itself when it holds the shard (the same as `deltas` when honest). */
+  local: Delta[];
+};
+
+/** One outgoing channel: (epoch, stream, shard, me). */
+export type Lane = {
+  key: string;
+  stream: string;
+  shard: number;
+  ch: SenderChannel;
+  open?: Group;
+  batch: Delta[];
+  bytes: number;
+  /** Every batch sent, by seq: content, deltas and each receiver's signature, for resending. */
+  sent: Array<{ content: BatchHeader; deltas: Delta[]; signatures: Map<string, string> }>;
+  proof?: SignedAccumulatedProof;
+};
+
+export type OutboxOptions = {
+  epoch: bigint;
+  /** This worker (lower case). */
+  me: string;
+  signer: ExchangeSigner;
+  /** The holders (addresses, lower case) of a shard in this epoch. */
+  holders(shard: number): string[];
+  /** Members of the epoch, lower case. */
+  members: string[];
+  /** False once a worker is ejected: nothing more is sent to it. */
+  live(worker: string): boolean;
+  send(to: string, m: Message): void;
+  /** The shard of a delta of `stream` in this epoch. */
+  shardOf(stream: string, data: Delta["data"]): number;
+  /** A batch of a shard this worker holds: straight into its own inbox, unsigned. */
+  local(header: BatchHeader, deltas: Delta[]): void;
+  log: Logger;
+};
+
+const dataLength = (d: Delta) => (typeof d.data === "string" ? (d.data.length - 2) / 2 : (d.data as Uint8Array).length);
+
+/**
+ * An epoch's outgoing channels.
+ * @example
+ * ```ts
+ * const out = new Outbox({ epoch, me, signer, holders, members, live, send, local, log });
+ * out.add(stream, shard, deltas); // as operators emit, in time order
+ * await out.flush();              // on every tick: signs and sends the batches that are complete
+ * await out.finish(chainId, lastBlock, blockHash); // the window's end: last batches, proofs, notices
+ * ```
+ */
+export class Outbox {
+  protected readonly lanes = new Map<string, Lane>();
+  private ready: Sealed[] = [];
+  private signing: Promise<void> = Promise.resolve();
+  /** Set when the protection record refused a signature: this outbox sends nothing more this epoch. */
+  refused?: string;
+  finished = false;
+  lastBlock?: bigint;
+  readonly stats = { sentBatches: 0, sentDeltas: 0 };
+
+  constructor(readonly o: OutboxOptions) {}
+
+  /** Queues deltas of `stream` for `shard`, in time order. */
+  add(stream: string, shard: number, deltas: Delta[]): void {
+    const key = `${stream}|${shard}`;
+    let lane = this.lanes.get(key);
+    if (!lane) {
+      lane = {
+        key,
+        stream,
+        shard,
+        ch: openChannel(this.o.epoch, stream, shard, this.o.me),
+        batch: [],
+        bytes: 0,
+        sent: [],
+      };
+      this.lanes.set(key, lane);
+    }
+    for (const d of deltas) {
+      const t = BigInt(d.time);
+      if (lane.open && lane.open.time !== t) this.close(lane);
+      if (!lane.open) lane.open = { time: t, deltas: [] };
+      lane.open.deltas.push(d);
+    }
+  }
+
+  /** The open group is complete: packs it into the batch being filled, cutting where the rule says. */
+  private close(lane: Lane): void {
+    const g = lane.open!;
+    lane.open = undefined;
+    let piece: Delta[] = [];
+    let pieceBytes = 0;
+    const pieces: Array<[Delta[], number]> = [];
+    for (const d of g.deltas) {
+      const n = dataLength(d);
+      if (piece.length > 0 && (piece.length === MAX_BATCH || pieceBytes + n > MAX_BATCH_BYTES)) {
+        pieces.push([piece, pieceBytes]);
+        piece = [];
+        pieceBytes = 0;
+      }
+      piece.push(d);
+      pieceBytes += n;
+    }
+    if (piece.length > 0) pieces.push([piece, pieceBytes]);
+    for (const [part, bytes] of pieces) {
+      if (lane.batch.length + part.length > MAX_BATCH || lane.bytes + bytes > MAX_BATCH_BYTES) this.cut(lane);
+      lane.batch.push(...part);
+      lane.bytes += bytes;
+    }
+  }
+
+  private cut(lane: Lane): void {
+    if (lane.batch.length === 0) return;
+    this.ready.push(...this.seal(lane, lane.batch));
+    lane.batch = [];
+    lane.bytes = 0;
+  }
+
+  /** Builds the next batch of a lane for its live holders (the content never depends on who they are). */
+  protected seal(lane: Lane, deltas: Delta[]): Sealed[] {
+    const receivers = this.o.holders(lane.shard).filter((w) => this.o.live(w));
+    const [content, ...headers] = buildBatch(lane.ch, deltas, [ZeroAddress, ...receivers]);
+    return [{ lane, content, headers, deltas, local: deltas }];
+  }
+
+  /** Signs (through the protection record) and delivers every batch that is complete. */
+  flush(): Promise<void> {
+    this.signing = this.signing.then(() => this.flushNow());
+    return this.signing;
+  }
+
+  private async flushNow(): Promise<void> {
+    if (this.ready.length === 0 || this.refused) return;
+    const batch = this.ready;
+    this.ready = [];
+    const remote = batch.map((s) => ({
+      content: s.content,
+      headers: s.headers.filter((h) => h.receiver !== this.o.me),
+    }));
+    let signatures: string[][];
+    try {
+      signatures = await this.sign(remote);
+    } catch (e) {
+      this.refuse(e as Error);
+      return;
+    }
+    batch.forEach((s, i) => this.deliver(s, remote[i].headers, signatures[i]));
+  }
+
+  protected sign(batches: Array<{ content: BatchHeader; headers: BatchHeader[] }>): Promise<string[][]> {
+    return this.o.signer.signBatches(batches);
+  }
+
+  /** The protection record refused: stop sending for the epoch (sitting out is never slashable). */
+  protected refuse(e: Error): void {
+    this.refused = e.message;
+    this.o.log.error(
+      { epoch: this.o.epoch.toString(), error: e.message },
+      "signing refused by the protection record: this worker sends nothing more in the epoch",
+    );
+  }
+
+  protected deliver(s: Sealed, headers: BatchHeader[], signatures: string[]): void {
+    const stored = { content: s.content, deltas: s.deltas, signatures: new Map<string, string>() };
+    s.lane.sent[Number(s.content.seq)] = stored;
+    if (s.headers.some((h) => h.receiver === this.o.me)) this.o.local({ ...s.content, receiver: this.o.me }, s.local);
+    headers.forEach((h, i) => {
+      stored.signatures.set(h.receiver, signatures[i]);
+      this.o.send(h.receiver, { kind: "batch", batch: { header: h, signature: signatures[i], deltas: s.deltas } });
+    });
+    this.stats.sentBatches += 1;
+    this.stats.sentDeltas += s.local.length;
+  }
+
+  /**
+   * The end of the epoch's window (`lastBlock`, final on the source chain): the last batches, an
+   * accumulated proof per channel naming `lastBlock`, and a signed end notice to every live member.
+   */
+  async finish(sourceChainId: bigint, lastBlock: bigint, blockHash: string): Promise<void> {
+    for (const lane of this.lanes.values()) {
+      if (lane.open) this.close(lane);
+      this.cut(lane);
+    }
+    await this.flush();
+    this.lastBlock = lastBlock;
+    if (!this.refused) {
+      for (const lane of this.lanes.values()) {
+        if (lane.sent.length === 0) continue;
+        try {
+          lane.proof = await this.proof(lane, sourceChainId, lastBlock, blockHash);
+        } catch (e) {
+          this.refuse(e as Error);
+          break;
+        }
+        for (const r of this.o.holders(lane.shard))
+          if (r !== this.o.me && this.o.live(r)) this.o.send(r, { kind: "proof", proof: lane.proof });
+      }
+    }
+    this.finished = true;
+    for (const m of this.o.members) if (m !== this.o.me && this.o.live(m)) await this.notify(m);
+  }
+
+  protected proof(
+    lane: Lane,
+    sourceChainId: bigint,
+    lastBlock: bigint,
+    blockHash: string,
+  ): Promise<SignedAccumulatedProof> {
+    const last = lane.sent[lane.sent.length - 1].content;
+    return this.o.signer.signProof(last, sourceChainId, lastBlock, blockHash);
+  }
+
+  /** The signed end notice for one receiver: how many batches each of its channels carried. */
+  protected async notify(receiver: string): Promise<void> {
+    if (this.refused || this.lastBlock === undefined) return;
+    const channels = [...this.lanes.values()]
+      .filter((l) => l.sent.length > 0 && this.o.holders(l.shard).includes(receiver))
+      .map((l) => ({ stream: l.stream, shard: l.shard, batches: BigInt(l.sent.length) }));
+    const done = { epoch: this.o.epoch, sender: this.o.me, receiver, lastBlock: this.lastBlock, channels };
+    const signature = await this.o.signer.signDone(done);
+    this.o.send(receiver, { kind: "done", done: { ...done, signature } });
+  }
+
+  /**
+   * Answers a receiver's resend request: the batches it asks for that were signed for it, then the
+   * channel's proof and the end notice once the epoch is finished. Returns how many batches went.
+   */
+  async resend(req: ResendRequest, to: string): Promise<number> {
+    let count = 0;
+    const asked = new Map(req.channels.map((c) => [`${c.stream.toLowerCase()}|${c.shard}`, c.fromSeq]));
+    for (const lane of this.lanes.values()) {
+      if (!this.o.holders(lane.shard).includes(to)) continue;
+      const from = Number(asked.get(lane.key) ?? 0n);
+      for (let seq = from; seq < lane.sent.length; ++seq) {
+        const s = lane.sent[seq];
+        const signature = s?.signatures.get(to);
+        if (!signature) continue;
+        const batch: SignedBatch = { header: { ...s.content, receiver: to }, signature, deltas: s.deltas };
+        this.o.send(to, { kind: "batch", batch });
+        count += 1;
+      }
+      if (lane.proof) this.o.send(to, { kind: "proof", proof: lane.proof });
+    }
+    if (this.finished) await this.notify(to);
+    return count;
+  }
+}
