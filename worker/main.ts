@@ -16,7 +16,7 @@ import { pino } from "pino";
 import { JsonRpcProvider, Wallet, toUtf8String, type HDNodeWallet } from "ethers";
 import { MaruError, connectProtocol, protocolDomain, type AddressesBook } from "../client/index.js";
 import { join, runEpochs } from "./node/epochLoop.js";
-import { Dataflow } from "./engine/dataflow.js";
+import { Dataflow, RETAINED_EPOCHS } from "./engine/dataflow.js";
 import { Outbox } from "./exchange/outbox.js";
 import { protectedSigner } from "./exchange/signer.js";
 import { BYZANTINE_MODES, byzantineMode } from "./adversary/modes.js";
@@ -193,19 +193,43 @@ async function main() {
     const currentAtStart = await p.epochs.currentEpoch();
 
     const membership = new Membership(p, logger);
-    const holder: { dataflow?: Dataflow } = {};
+    const liar: Liar | undefined = byzantine
+      ? { mode: byzantine, key: signingKey as Wallet, domain, cheated: false, cheats: [] }
+      : undefined;
+    // The dataflow exists before the transport listens, so no early message is turned away.
+    const link: { transport?: Transport } = {};
+    const dataflow = new Dataflow({
+      p,
+      me,
+      chainId,
+      signer: protectedSigner(signingKey as Wallet, domain, record),
+      record,
+      currentAtStart,
+      membership,
+      send: (to, m) => link.transport?.send(to, m),
+      outbox: liar ? byzantineOutbox(liar) : (o) => new Outbox(o),
+      log: logger,
+      gateway: opts.gateway,
+      cacheDir: opts.cacheDir,
+      checks: opts.checks,
+      finality,
+      graceMs: Number(opts.graceMs),
+      perDeltaMs: Number(opts.perDeltaMs),
+    });
+    dataflow.follow(currentAtStart);
+    await membership.refresh(currentAtStart, true);
     const transport: Transport = await startTransport({
       listen: [opts.listen],
       privateKey: await loadPeerKey(joinPath(opts.dataDir, "peer.key")),
       hooks: {
         memberOf: (peer) => membership.memberOf(peer),
         refreshMembers: () => membership.refresh(membership.epoch, true),
-        onMessage: (bytes, member) =>
-          holder.dataflow?.onWire(bytes, member) ?? { reason: "not started", abusive: false },
+        onMessage: (bytes, member) => dataflow.onWire(bytes, member),
         addressOf: (member) => membership.addressOf(member),
         log: (level, fields, msg) => logger[level](fields, msg),
       },
     });
+    link.transport = transport;
     cleanups.push(() => transport.stop());
     const peerId = transport.node.peerId.toString();
     const networkAddress = opts.announce ? `${opts.announce}/p2p/${peerId}` : transport.addresses()[0];
@@ -219,30 +243,6 @@ async function main() {
         fix: "two processes signing for one worker would be slashed for equivocation: stop the other one (or, if that address now belongs to something else, wait until it stops answering)",
       });
     }
-    await membership.refresh(currentAtStart, true);
-
-    const liar: Liar | undefined = byzantine
-      ? { mode: byzantine, key: signingKey as Wallet, domain, cheated: false, cheats: [] }
-      : undefined;
-    const dataflow = new Dataflow({
-      p,
-      me,
-      chainId,
-      signer: protectedSigner(signingKey as Wallet, domain, record),
-      record,
-      currentAtStart,
-      membership,
-      send: (to, m) => transport.send(to, m),
-      outbox: liar ? byzantineOutbox(liar) : (o) => new Outbox(o),
-      log: logger,
-      gateway: opts.gateway,
-      cacheDir: opts.cacheDir,
-      checks: opts.checks,
-      finality,
-      graceMs: Number(opts.graceMs),
-      perDeltaMs: Number(opts.perDeltaMs),
-    });
-    holder.dataflow = dataflow;
 
     // SIGINT/SIGTERM, once or more (a terminal's Ctrl-C reaches npm, tsx and this process alike):
     // the first stops the loop, later ones only say so; if stopping hangs, the report is written
@@ -283,7 +283,8 @@ async function main() {
     }
     try {
       await join(p, wallet, signingKey.address, networkAddress, logger);
-      const begun = record.epochs().filter((e) => e >= currentAtStart - 1n);
+      // Epochs begun before a restart are taken up again as far back as peers keep what they sent.
+      const begun = record.epochs().filter((e) => e >= currentAtStart - BigInt(RETAINED_EPOCHS));
       const records = await runEpochs({
         book,
         wallet,

@@ -197,7 +197,10 @@ export function verifyBatch(
       }
       cumulative = batchState;
     } else if (!ch.last || BigInt(ch.last.header.seq) + 1n !== seq) {
-      if (!seen) add({ kind: "out-of-order", message: `seq ${seq} after ${ch.last ? ch.last.header.seq : "nothing"}` });
+      // Not usable now, even when this content was seen (a held batch sent again): only a second
+      // content for a seen seq is something else (equivocation, above).
+      if (!seen || seen.contentHash === content)
+        add({ kind: "out-of-order", message: `seq ${seq} after ${ch.last ? ch.last.header.seq : "nothing"}` });
     } else {
       if (h.prev !== contentHash(ch.last.header)) {
         add({

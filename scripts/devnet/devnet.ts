@@ -11,13 +11,14 @@ import { join } from "node:path";
 import { Command, Option } from "commander";
 import cliProgress from "cli-progress";
 import { network } from "hardhat";
-import { Wallet, id } from "ethers";
+import { Wallet, id, toUtf8String } from "ethers";
 import { MaruError } from "../../client/errors/base.js";
 import { deployProtocol } from "../deploy/lib.js";
 import { startAnvil, startArlocal } from "../lib/processes.js";
 import { BYZANTINE_MODES } from "../../worker/adversary/modes.js";
 import { FAULT_NAMES } from "../../worker/guard/evidence.js";
 import { encodeTransfer, makeTransfers, registerSample, SOURCE_STREAM, type Transfer } from "./sample.js";
+import { floodWorker, reorgChain, type Flood, type Reorg } from "./chaos.js";
 import {
   checkExpectations,
   checkOutput,
@@ -42,7 +43,11 @@ const program = new Command()
   .option("--seed <n>", "seed of the generated transfers", "1")
   .option("--timeout <s>", "give up after this many seconds", "600")
   .option("--keep-files", "keep the working directory (worker reports, addresses book) and print its path")
-  .option("--quiet", "no progress bars, only milestones");
+  .option("--quiet", "no progress bars, only milestones")
+  .option(
+    "--chaos",
+    "kill an honest worker with SIGKILL mid-epoch and restart it, reorganise the chain deeper than the confirmation depth, and flood a worker from a non-member peer: nobody honest may be slashed",
+  );
 
 type Opts = {
   workers: string;
@@ -58,12 +63,25 @@ type Opts = {
   timeout: string;
   quiet?: boolean;
   keepFiles?: boolean;
+  chaos?: boolean;
 };
 
 class DevnetError extends Error {}
 
 /** Blocks behind the head that workers treat as final (anvil's own `finalized` tag lags 64 blocks). */
 const FINALITY_DEPTH = 4;
+/** How deep a VRF fulfilment must be before workers use it; --chaos reorganises deeper than this. */
+const CONFIRMATIONS = 1;
+const REORG_DEPTH = 3;
+
+/** Signals a worker's process group (tsx and the node process it starts). */
+function signalGroup(proc: ChildProcess, signal: NodeJS.Signals) {
+  try {
+    process.kill(-proc.pid!, signal);
+  } catch {
+    proc.kill(signal);
+  }
+}
 
 const say = (line: string) => process.stderr.write(`devnet: ${line}\n`);
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -155,7 +173,14 @@ async function run(
     await (await token.mint(w.address, minStake)).wait();
   }
   // Progress: what each worker logs.
-  const stats = keys.map(() => ({ epoch: "-", started: 0n, accepted: 0, evidence: 0 }));
+  const stats = keys.map(() => ({
+    epoch: "-",
+    started: 0n,
+    accepted: 0,
+    evidence: 0,
+    sent: new Set<string>(),
+    finished: new Set<string>(),
+  }));
   type Proc = {
     proc: ChildProcess;
     exit: Promise<number | null>;
@@ -163,37 +188,34 @@ async function run(
     lines: string[];
     status: string;
   };
-  const procs: Proc[] = keys.map((w, i) => {
+  const signingKeys = keys.map(() => Wallet.createRandom().privateKey);
+  const spawnWorker = (i: number): Proc => {
+    const w = keys[i];
     const args = [
       "worker/main.ts",
       ...["--rpc", chain.url, "--addresses", bookFile, "--gateway", gateway.url],
       ...["--cache-dir", join(work, `blobs-${i}`), "--data-dir", join(work, `data-${i}`)],
       ...["--until-epoch", String(n.epochCount), "--finality", String(FINALITY_DEPTH)],
-      ...[
-        "--poll-ms",
-        "200",
-        "--confirmations",
-        "1",
-        "--grace-ms",
-        "15000",
-        "--report",
-        join(work, `worker-${i}.json`),
-      ],
+      ...["--listen", `/ip4/127.0.0.1/tcp/${ports[i]}`],
+      ...["--poll-ms", "200", "--confirmations", String(CONFIRMATIONS), "--grace-ms", "15000"],
+      ...["--report", join(work, `worker-${i}.json`)],
       ...(o.checks ? [] : ["--no-checks"]),
       ...(i === cheater ? ["--byzantine", o.byzantine!] : []),
     ];
+    // The same staking and signing keys and data directory on every start: a restart, not a new worker.
     const proc = spawn(join(process.cwd(), "node_modules/.bin/tsx"), args, {
-      env: { ...process.env, MARU_WORKER_KEY: w.privateKey, MARU_SIGNING_KEY: Wallet.createRandom().privateKey },
+      env: { ...process.env, MARU_WORKER_KEY: w.privateKey, MARU_SIGNING_KEY: signingKeys[i] },
       stdio: ["ignore", "pipe", "pipe"],
+      detached: true, // its own process group: a SIGKILL reaches node itself, not only the tsx launcher
     });
     const p: Proc = {
       proc,
-      lines: [],
+      lines: procs[i]?.lines ?? [],
       status: "starting",
       exit: new Promise((resolve) => proc.once("exit", (code) => resolve(code))),
     };
     void p.exit.then((code) => (p.code = code));
-    const logFile = createWriteStream(join(work, `worker-${i}.log`));
+    const logFile = createWriteStream(join(work, `worker-${i}.log`), { flags: "a" });
     proc.stdout!.pipe(logFile);
     proc.stderr!.pipe(logFile);
     let buffered = "";
@@ -204,14 +226,19 @@ async function run(
       for (const line of lines) onLog(i, line);
     });
     proc.stderr!.on("data", (d: Buffer) => keep(p, d.toString()));
-    cleanups.push(async () => {
-      if (p.code === undefined) {
-        proc.kill("SIGTERM");
-        await Promise.race([p.exit, sleep(5_000)]);
-        if (p.code === undefined) proc.kill("SIGKILL");
-      }
-    });
     return p;
+  };
+  const ports = keys.map((_, i) => chain.port + 100 + i);
+  const procs: Proc[] = [];
+  for (let i = 0; i < keys.length; ++i) procs[i] = spawnWorker(i);
+  cleanups.push(async () => {
+    for (const p of procs) {
+      if (p.code === undefined) {
+        signalGroup(p.proc, "SIGTERM");
+        await Promise.race([p.exit, sleep(5_000)]);
+        if (p.code === undefined) signalGroup(p.proc, "SIGKILL");
+      }
+    }
   });
   say(
     `${n.workers} workers started (replication ${n.k})${o.byzantine ? `; worker ${addresses[cheater]} cheats: ${o.byzantine}` : ""}`,
@@ -226,13 +253,15 @@ async function run(
       return;
     }
     const s = stats[i];
-    if (m.msg === "dataflow started") {
+    if (m.msg === "dataflow started" || m.msg === "dataflow resumed (replaying the epoch)") {
       s.epoch = String(m.epoch);
       s.started = BigInt(m.epoch!);
     }
     if (m.msg === "not a member of the epoch") s.started = BigInt(m.epoch!);
+    if (m.msg === "epoch sent (batches, proofs and end notices)") s.sent.add(String(m.epoch));
     if (m.msg === "epoch finished") {
       s.accepted += m.acceptedDeltas ?? 0;
+      s.finished.add(String(m.epoch));
     }
     if (m.msg === "evidence") {
       s.evidence += 1;
@@ -267,11 +296,32 @@ async function run(
   let waitingSince = Date.now();
   let lastStatus = 0;
   let scanFrom = book.startBlock;
-  const allExited = Promise.all(procs.map((p) => p.exit));
   const jailed = new Set<string>(); // slashed workers (jailed): the clock does not wait for them
-  let exited = false;
-  void allExited.then(() => (exited = true));
-  while (!exited) {
+  // --chaos: an honest worker killed (SIGKILL) and restarted twice, once just after it finished
+  // epoch 1 and once in the middle of epoch 2; a reorg deeper than the confirmation depth right
+  // after epoch 2 begins (the blocks around epoch 1's last block); a flood from a non-member.
+  const victim = cheater === 1 ? 2 : 1;
+  const restarts: Array<{ worker: string; epoch: string; when: string; at: number }> = [];
+  const reorgs: Reorg[] = [];
+  const floods: Flood[] = [];
+  const advancedAt = new Map<bigint, number>();
+  let restarting = false;
+  let flooding: Promise<void> | undefined;
+  let startedSeen = 0n;
+  let startedAt2 = 0;
+  let reorgTries = 0;
+  const restart = async (when: string, epoch: bigint) => {
+    restarting = true;
+    say(`chaos: SIGKILL worker ${victim} (${when})`);
+    signalGroup(procs[victim].proc, "SIGKILL");
+    await procs[victim].exit;
+    await sleep(1_000);
+    procs[victim] = spawnWorker(victim);
+    restarts.push({ worker: addresses[victim], epoch: epoch.toString(), when, at: Date.now() });
+    say(`chaos: worker ${victim} restarted with the same keys and data directory`);
+    restarting = false;
+  };
+  while (restarting || procs.some((p) => p.code === undefined)) {
     if (Date.now() > deadline) throw new DevnetError(`timed out after ${o.timeout} s; worker logs:\n${tail(procs)}`);
     const current = await epochs.currentEpoch();
     const head = await ethers.provider.getBlockNumber();
@@ -284,8 +334,39 @@ async function run(
     }
     for (const e of await epochs.queryFilter(epochs.filters.Slashed(), scanFrom, head))
       jailed.add((e.args.worker as string).toLowerCase());
+    for (const e of await epochs.queryFilter(epochs.filters.EpochAdvanced(), scanFrom, head))
+      advancedAt.set(e.args.epoch as bigint, e.blockNumber);
     scanFrom = head + 1;
-    if (current >= 1n && current <= BigInt(n.epochCount) && fedEpoch < current) {
+    if (o.chaos && !restarting) {
+      const v = stats[victim];
+      if (v.started > startedSeen) [startedSeen, startedAt2] = [v.started, Date.now()];
+      if (restarts.length === 0 && v.started === 1n && Date.now() - startedAt2 > 1_500)
+        await restart("in the middle of epoch 1", current);
+      else if (restarts.length === 1 && v.sent.has("1"))
+        await restart("just after it sent epoch 1's batches, proofs and end notices", current);
+      const adv = advancedAt.get(2n);
+      if (reorgs.length === 0 && reorgTries < 10 && adv !== undefined && head >= adv + 1) {
+        reorgTries += 1;
+        const r = await reorgChain(provider, REORG_DEPTH);
+        if (r) {
+          reorgs.push(r);
+          say(
+            `chaos: reorganised blocks ${r.fromBlock}-${r.toBlock} (depth ${r.depth} > ${CONFIRMATIONS} confirmation), ${r.txsReincluded} transactions mined again`,
+          );
+        }
+      }
+      if (!flooding && current >= 1n) {
+        const target = toUtf8String(await epochs.networkAddressOf(addresses[0]));
+        flooding = floodWorker(target, addresses[0], current, addresses[0], work).then((f) => {
+          floods.push(f);
+          say(
+            `chaos: a non-member flooded worker 0: ${f.refusedAtConnect} connections refused, ${f.sent} messages sent`,
+          );
+        });
+      }
+    }
+    const reorgPending = o.chaos && current === 2n && reorgs.length === 0 && reorgTries < 10;
+    if (current >= 1n && current <= BigInt(n.epochCount) && fedEpoch < current && !reorgPending) {
       if (startedAt === 0) startedAt = Date.now();
       const share = current === BigInt(n.epochCount) ? transfers.slice(fed) : transfers.slice(fed, fed + perEpoch);
       for (let i = 0; i < share.length; i += 256) {
@@ -327,6 +408,7 @@ async function run(
     await sleep(200);
   }
   bars?.stop();
+  await flooding;
   const endedAt = Date.now();
 
   // 6. The report.
@@ -379,7 +461,19 @@ async function run(
         })),
       ),
     );
+  const chaos = o.chaos
+    ? {
+        restarts,
+        reorgs,
+        floods: floods.map((f) => ({
+          ...f,
+          refusedByWorker: reports.find((r) => r.worker === f.worker)?.transport?.refusedConnections ?? 0,
+        })),
+      }
+    : undefined;
   const partial: Omit<DevnetReport, "expectations"> = {
+    chaos: o.chaos ?? false,
+    ...(chaos ?? { restarts: [], reorgs: [], floods: [] }),
     byzantine: o.byzantine ?? null,
     byzantineWorker,
     workers: n.workers,

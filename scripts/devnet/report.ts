@@ -15,11 +15,25 @@ export type WorkerReport = {
   cheats: CheatRecord[];
   evidence: EvidenceRecord[];
   epochs: EpochReport[];
+  /** What the transport refused (connections from non-members, messages, oversize, disconnects). */
+  transport?: { refusedConnections: number; refusedMessages: number; oversize: number; disconnected: number };
 };
 
 export type Slash = { worker: string; epoch: string; fault: string; amount: string; reporter: string; txHash: string };
 
 export type DevnetReport = {
+  /** --chaos: what was done to the honest workers, each of which they must survive. */
+  chaos: boolean;
+  restarts: Array<{ worker: string; epoch: string; when: string; at: number }>;
+  reorgs: Array<{ depth: number; fromBlock: number; toBlock: number; txsReincluded: number; at: number }>;
+  floods: Array<{
+    target: string;
+    worker: string;
+    connected: boolean;
+    refusedAtConnect: number;
+    sent: number;
+    refusedByWorker: number;
+  }>;
   byzantine: string | null;
   byzantineWorker: string | null;
   workers: number;
@@ -84,7 +98,9 @@ export function checkOutput(
         problems.push(`worker ${r.worker} has no report for epoch ${e}`);
         continue;
       }
-      if (ep.operatorsStopped > 0) continue; // its output of the epoch is incomplete, and says so
+      // Its output of the epoch is incomplete, and says so: an operator stopped, or not everything
+      // arrived before its grace period ended (a restarted worker whose peers had gone).
+      if (ep.operatorsStopped > 0 || ep.timedOut) continue;
       for (const [data, mult] of Object.entries(ep.output[OUTPUT_STREAM] ?? {})) {
         const { account, sum } = parseBalance(data);
         if (mult !== "1") problems.push(`epoch ${e}: ${account} has multiplicity ${mult} at ${r.worker}`);
@@ -128,6 +144,16 @@ export function checkExpectations(r: Omit<DevnetReport, "expectations">): { met:
   const wronglyAccused = r.withholding.filter((w) => w.worker !== r.byzantineWorker);
   if (wronglyAccused.length > 0)
     failures.push(`honest workers reported as withholding: ${wronglyAccused.map((w) => w.worker).join(", ")}`);
+  if (r.chaos) {
+    if (r.restarts.length === 0) failures.push("chaos: no worker was killed and restarted");
+    if (r.reorgs.length === 0) failures.push("chaos: the chain was not reorganised");
+    if (r.floods.length === 0) failures.push("chaos: no worker was flooded");
+    for (const f of r.floods)
+      if (f.connected || f.refusedByWorker === 0)
+        failures.push(
+          `chaos: the flooding non-member ${f.connected ? "got a connection" : "was not refused by the worker"}`,
+        );
+  }
   const crashed = r.perWorker.filter((w) => w.exitCode !== 0);
   if (crashed.length > 0) failures.push(`workers did not exit cleanly: ${crashed.map((w) => w.worker).join(", ")}`);
   return { met: failures.length === 0, failures };
@@ -166,6 +192,23 @@ export function summaryTable(r: DevnetReport): string {
       `withholding (not provable on-chain): ${[...new Set(r.withholding.map((w) => short(w.worker)))].join(", ")}`,
     );
   if (r.cheatToSlashMs !== null) out.push(`cheat → slash: ${r.cheatToSlashMs} ms`);
+  if (r.chaos) {
+    const restarted = [...new Set(r.restarts.map((x) => short(x.worker)))];
+    const slashedHonest = (w: string) => r.slashed.some((s) => s.worker === w);
+    for (const x of r.restarts)
+      out.push(
+        `survived: ${short(x.worker)} killed (SIGKILL) ${x.when} and restarted: ${slashedHonest(x.worker) ? "SLASHED" : "not slashed"}`,
+      );
+    for (const x of r.reorgs)
+      out.push(
+        `survived: reorg of blocks ${x.fromBlock}-${x.toBlock} (depth ${x.depth}, ${x.txsReincluded} transactions mined again): ${r.slashed.filter((s) => s.worker !== r.byzantineWorker).length === 0 ? "nobody honest slashed" : "an honest worker was SLASHED"}`,
+      );
+    for (const x of r.floods)
+      out.push(
+        `survived: a non-member flooded ${short(x.worker)}: ${x.refusedByWorker} connections refused by the worker, ${x.connected ? "it CONNECTED" : "it never connected"}`,
+      );
+    if (restarted.length === 0) out.push("chaos: nothing was restarted");
+  }
   out.push(r.expectations.met ? "expectations: met" : `expectations: NOT met: ${r.expectations.failures.join("; ")}`);
   return out.join("\n");
 }

@@ -22,6 +22,7 @@ import {
   buildAccumulatedProof,
   verifyAccumulatedProof,
   EIP712_TYPES,
+  KeyKind,
 } from "../../client/index.js";
 
 const r = keccak256("0x42");
@@ -192,5 +193,14 @@ describe("verifyBatch", function () {
     expect(() => buildBatch(c, new Array(257).fill({ data: "0x01", time: 1n, diff: 1n }), [me])).to.throw(
       BatchTooLargeError,
     );
+  });
+
+  it("drops a batch on a stream the epoch's graph does not have: not for me, no fault", async function () {
+    const c = openChannel(1n, keccak256("0x01"), shard, addr(0));
+    const rch = openReceiverChannel();
+    const partitions = new Map([[keccak256("0x02"), { kind: KeyKind.WHOLE, offset: 0, length: 0 }]]);
+    const v = verifyBatch(await batch(c, deltas(shard, 2, 0)), { math, me, domain, partitions, channel: rch });
+    expect(v.violations.map((x) => [x.kind, x.fault])).to.deep.equal([["not-for-me", undefined]]);
+    expect(rch.seen.size).to.equal(0);
   });
 });

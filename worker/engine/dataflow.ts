@@ -29,8 +29,8 @@ import type { CheatRecord, EpochReport } from "./report.js";
 
 /** Messages held for the next epoch (it has not started here yet), per peer at most. */
 export const EARLY_LIMITS = { messages: 20_000, bytes: 32 * 1024 * 1024 };
-/** Finished epochs whose sent batches are kept to answer resend requests. */
-const RETAINED_EPOCHS = 2;
+/** Finished epochs whose sent batches are kept to answer resend requests (and how far back a restart resumes). */
+export const RETAINED_EPOCHS = 2;
 
 export type DataflowOptions = {
   p: Protocol;
@@ -76,6 +76,8 @@ export class Dataflow {
   /** The newest epoch this worker is through with (finished, sat out, or not a member of). */
   lastFinished = 0n;
   private current = 0n;
+  /** When this worker last answered a resend request (it lingers while peers still catch up). */
+  lastServedAt = 0;
   private readonly retained = new Map<bigint, Outbox>();
   private readonly early = new Map<bigint, Array<{ bytes: Uint8Array; peer: string }>>();
   private readonly earlyUse = new Map<string, { messages: number; bytes: number }>();
@@ -164,6 +166,7 @@ export class Dataflow {
     if (Date.now() - (this.resendServed.get(key) ?? 0) < 2_000)
       return { reason: "resend requests too often", abusive: true };
     this.resendServed.set(key, Date.now());
+    this.lastServedAt = Date.now();
     let m: Message;
     try {
       m = decodeMessage(bytes);
@@ -192,26 +195,34 @@ export class Dataflow {
     return held;
   }
 
-  /** Starts epoch `epoch` (its r verified): syncs and checks its graph, starts its operators. */
-  async startEpoch(epoch: bigint, a: Assignment): Promise<void> {
-    if (this.runs.has(epoch) || epoch <= this.lastFinished) return;
+  /**
+   * Starts epoch `epoch` (its r verified): syncs and checks its graph, starts its operators.
+   * Returns false when it cannot start yet (the block that began the epoch is not final): call
+   * it again on the next poll.
+   */
+  async startEpoch(epoch: bigint, a: Assignment): Promise<boolean> {
+    if (this.runs.has(epoch) || epoch <= this.lastFinished) return true;
     if (a.index === undefined) {
       this.log.info({ epoch: epoch.toString() }, "not a member of the epoch");
       return this.skip(epoch);
     }
     const resumed = this.o.record.hasEpoch(epoch);
-    if (!resumed && epoch <= this.o.currentAtStart) {
-      // The epoch began before this process could record anything for it: an earlier process (a
-      // lost disk, another machine) may have signed in it. Signing now could contradict that.
+    const newest = this.o.record.epochs().at(-1);
+    if (!resumed && epoch <= this.o.currentAtStart && (newest === undefined || newest < epoch - 1n)) {
+      // The epoch began before this process started, and the record was not in use up to it (a
+      // new or lost record, or an old backup): an earlier process, here or on another machine,
+      // may have signed in it. Signing now could contradict that. (A record in use up to the
+      // previous epoch proves the earlier process had not begun this one: it records an epoch
+      // before it signs anything in it.)
       this.log.warn(
         { epoch: epoch.toString() },
-        "sitting the epoch out: the protection record has nothing for it and it began before this process started (a lost record, or another machine); this worker signs nothing in it",
+        "sitting the epoch out: it began before this process started and the protection record was not in use up to it (a new or lost record, an old backup, or another machine); this worker signs nothing in it",
       );
       return this.skip(epoch);
     }
     await this.refreshEvents();
     const from = this.advancedAt.get(epoch);
-    if (from === undefined) return; // not current yet: the next tick tries again
+    if (from === undefined) return false; // the block that began it is not final yet
     const info = await this.o.p.epochs.epochInfo(epoch);
     let graph = this.graphs.get(info.graphHash);
     if (!graph) {
@@ -271,11 +282,13 @@ export class Dataflow {
       resumed ? "dataflow resumed (replaying the epoch)" : "dataflow started",
     );
     for (const h of this.releaseEarly(epoch)) this.onWire(h.bytes, h.peer);
+    return true;
   }
 
-  private skip(epoch: bigint): void {
+  private skip(epoch: bigint): true {
     if (epoch > this.lastFinished) this.lastFinished = epoch;
     this.releaseEarly(epoch);
+    return true;
   }
 
   /** The chain's current epoch: messages for it and the next one are held until their run starts. */
@@ -297,15 +310,21 @@ export class Dataflow {
     return state;
   }
 
+  /**
+   * Follows EpochAdvanced and Slashed events in final blocks only: an epoch's window (the blocks
+   * between two advances) is fixed before anything is signed about it, so a reorg cannot move a
+   * window under a proof that names its last block. Returns the final block.
+   */
   private async refreshEvents(): Promise<number> {
     const provider = this.o.p.epochs.runner!.provider!;
     const head = await provider.getBlockNumber();
+    const final = await finalizedBlock(provider, this.o.finality, head);
     this.jailEpochs ??= await this.o.p.epochs.parameter(3);
-    if (head > this.eventsTo) {
+    if (final > this.eventsTo) {
       const em = this.o.p.epochs;
-      for (const e of await em.queryFilter(em.filters.EpochAdvanced(), this.eventsTo + 1, head))
+      for (const e of await em.queryFilter(em.filters.EpochAdvanced(), this.eventsTo + 1, final))
         this.advancedAt.set(e.args.epoch as bigint, e.blockNumber);
-      for (const e of await em.queryFilter(em.filters.Slashed(), this.eventsTo + 1, head)) {
+      for (const e of await em.queryFilter(em.filters.Slashed(), this.eventsTo + 1, final)) {
         const w = (e.args.worker as string).toLowerCase();
         const at = this.slashedIn.get(w) ?? [];
         if (!at.includes(e.args.epoch as bigint)) {
@@ -314,9 +333,9 @@ export class Dataflow {
         }
         this.slashedIn.set(w, at);
       }
-      this.eventsTo = head;
+      this.eventsTo = final;
     }
-    return head;
+    return final;
   }
 
   private epochOfBlock(block: number): bigint | undefined {
@@ -332,9 +351,9 @@ export class Dataflow {
    */
   async tick(current: bigint): Promise<void> {
     this.follow(current);
-    const head = await this.refreshEvents();
+    await this.o.membership.refresh(current);
+    const finalized = await this.refreshEvents();
     const provider = this.o.p.epochs.runner!.provider!;
-    const finalized = await finalizedBlock(provider, this.o.finality, head);
     const runs = [...this.runs.values()].sort((x, y) => (x.epoch < y.epoch ? -1 : 1));
     for (const run of runs) {
       const next = this.advancedAt.get(run.epoch + 1n);
@@ -375,6 +394,7 @@ export class Dataflow {
         await run.outbox.flush();
       }
       const graceOver = run.sendingDone && Date.now() - run.sendingDoneAt > this.o.graceMs;
+      if (run.resumed && !run.sendingDone) this.askAgain(run);
       await run.inbox.judgeProofs(
         run.windowEnd,
         finalized,
@@ -405,8 +425,10 @@ export class Dataflow {
    */
   private askAgain(run: EpochRun): void {
     const now = Date.now();
-    if (now - run.sendingDoneAt < 2_000 || now - run.lastResendAsk < 3_000) return;
-    const late = now - run.sendingDoneAt > 5_000;
+    if (now - run.lastResendAsk < 3_000) return;
+    // A resumed run lost what arrived before the restart: it asks at once, and everyone.
+    if (!run.resumed && now - run.sendingDoneAt < 2_000) return;
+    const late = run.resumed || now - run.sendingDoneAt > 5_000;
     let asked = 0;
     for (const m of run.inbox.missing()) {
       if (!m.noticed && !late) continue;

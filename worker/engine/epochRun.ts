@@ -261,6 +261,10 @@ export class EpochRun {
     await this.outbox.finish(this.ctx.sourceChainId, BigInt(lastBlock), blockHash);
     this.sendingDone = true;
     this.sendingDoneAt = Date.now();
+    this.ctx.log.info(
+      { epoch: this.epoch.toString(), lastBlock, batches: this.outbox.stats.sentBatches, refused: this.outbox.refused },
+      "epoch sent (batches, proofs and end notices)",
+    );
   }
 
   /**

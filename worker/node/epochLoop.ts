@@ -201,7 +201,10 @@ export async function runEpochs(options: {
         log.info({ epoch: e.toString(), r: v.r, source: v.source, index: a.index, shards: a.shards }, "epoch verified");
         if (options.dataflow && (options.untilEpoch === undefined || e <= options.untilEpoch)) {
           try {
-            await options.dataflow.startEpoch(e, a);
+            if (!(await options.dataflow.startEpoch(e, a))) {
+              waits.say("start", `epoch ${e}: the block that began it is not final yet`);
+              break;
+            }
           } catch (err) {
             // The graph cannot be synced (gateway down, a blob that fails its hash, a graph the
             // worker cannot run): fatal on the first epoch, so a misconfigured worker stops at once.
@@ -214,8 +217,16 @@ export async function runEpochs(options: {
         lastSeen = e;
       }
       await options.dataflow?.tick(current);
+      // Done once every epoch up to the limit is finished here, or the chain is past the limit with
+      // nothing open (a worker restarted after its last epoch has nothing left to do).
       const through = options.dataflow ? options.dataflow.lastFinished : lastSeen;
-      if (options.untilEpoch !== undefined && through >= options.untilEpoch && (options.dataflow?.runs.size ?? 0) === 0)
+      const open = options.dataflow?.runs.size ?? 0;
+      if (
+        options.untilEpoch !== undefined &&
+        open === 0 &&
+        Date.now() - (options.dataflow?.lastServedAt ?? 0) > 5_000 && // peers catching up still ask it to resend
+        (through >= options.untilEpoch || current > options.untilEpoch + 1n)
+      )
         break;
     } catch (e) {
       if ((e as { fatal?: boolean }).fatal) throw e;

@@ -143,7 +143,10 @@ export async function startTransport(options: {
   };
   const refused = (peerId: string, reason: string, abusive: boolean) => {
     stats.refusedMessages += 1;
-    if (!abusive) return;
+    if (!abusive) {
+      sayOnce(`late|${reason.slice(0, 24)}`, "info", { peer: peerId, reason }, "message not taken");
+      return;
+    }
     const times = (abuse.get(peerId) ?? []).filter((t) => Date.now() - t < ABUSE_WINDOW_MS);
     times.push(Date.now());
     abuse.set(peerId, times);
@@ -195,18 +198,24 @@ export async function startTransport(options: {
     { maxInboundStreams: 8 },
   );
   // One outbound stream per member: a queue the stream drains, so messages keep their order.
-  const outbound = new Map<string, { to: string; queue: Pushable<Uint8Array>; opened: Promise<void> }>();
+  type Outbound = { to: string; queue: Pushable<Uint8Array>; opened: Promise<void>; ended: boolean };
+  const outbound = new Map<string, Outbound>();
+  const end = (member: string, entry: Outbound) => {
+    entry.ended = true;
+    entry.queue.end();
+    if (outbound.get(member) === entry) outbound.delete(member);
+  };
   const open = (member: string, to: string) => {
     const queue = pushable<Uint8Array>();
-    const entry = { to, queue, opened: Promise.resolve() };
+    const entry: Outbound = { to, queue, opened: Promise.resolve(), ended: false };
     entry.opened = node.dialProtocol(multiaddr(to), BATCH_PROTOCOL).then((stream) => {
       pipe(queue, (src) => lp.encode(src), stream.sink).catch((e: Error) => {
-        if (outbound.get(member) === entry) outbound.delete(member);
+        end(member, entry);
         sayOnce(`out|${member}`, "warn", { member, error: e.message }, "the stream to a member failed");
       });
     });
     entry.opened.catch((e: Error) => {
-      if (outbound.get(member) === entry) outbound.delete(member);
+      end(member, entry);
       sayOnce(
         `dial|${member}`,
         "warn",
@@ -237,13 +246,15 @@ export async function startTransport(options: {
       }
       let entry = outbound.get(member);
       if (entry && entry.to !== to) {
-        entry.queue.end(); // the member re-registered (a restart): dial its new address
+        end(member, entry); // the member re-registered (a restart): dial its new address
         entry = undefined;
       }
-      entry ??= open(member, to);
+      const e = entry ?? open(member, to);
       const bytes = encodeMessage(message);
-      entry.opened.then(
-        () => entry.queue.push(bytes),
+      e.opened.then(
+        () => {
+          if (!e.ended) e.queue.push(bytes); // else lost with the stream: the receiver asks again
+        },
         () => undefined,
       );
     },
@@ -266,8 +277,7 @@ export async function startTransport(options: {
       });
     },
     async stop() {
-      for (const { queue } of outbound.values()) queue.end();
-      outbound.clear();
+      for (const [member, entry] of [...outbound]) end(member, entry);
       await node.stop();
     },
   };

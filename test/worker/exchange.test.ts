@@ -1,0 +1,434 @@
+// The exchange layer end to end without a network: the outbox's batching rule and protection
+// record make a restarted sender replay byte-identical messages (and refuse, sending nothing
+// more, when it would sign another content at a recorded position); the inbox uses each batch
+// once, holds out-of-order batches within bounds, accepts only properly signed end notices, and
+// treats a stream the epoch does not have as not for it.
+import { expect } from "chai";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { Wallet, concat, getBytes, hexlify, keccak256, toBeHex, toUtf8Bytes } from "ethers";
+import { pino } from "pino";
+import {
+  KeyKind,
+  MAX_BATCH,
+  Permutation,
+  Sharder,
+  buildBatch,
+  contentHash,
+  hashAccumulatedProof,
+  openChannel,
+  protocolDomain,
+  signBatch,
+  type Assignment,
+  type BatchHeader,
+  type Delta,
+  type EpochView,
+  type PartitionSpec,
+  type SignedBatch,
+} from "../../client/index.js";
+import type { SignedAccumulatedProof } from "../../client/batches/verifyAccumulatedProof.js";
+import { Outbox } from "../../worker/exchange/outbox.js";
+import { Inbox, STASH_LIMITS } from "../../worker/exchange/inbox.js";
+import { protectedSigner } from "../../worker/exchange/signer.js";
+import { signDone } from "../../worker/exchange/notices.js";
+import { ProtectionRecord } from "../../worker/protection/record.js";
+import { decodeMessage, encodeMessage, type EpochDone, type Message } from "../../worker/transport/codec.js";
+
+const log = pino({ level: "silent" });
+const EPOCH = 3n;
+const n = 4;
+const k = 2;
+const r = keccak256(toUtf8Bytes("exchange.test r"));
+const CHAIN = 31337n;
+const LAST_BLOCK = 1234n;
+const BLOCK_HASH = keccak256(toUtf8Bytes("block 1234"));
+const VERIFYING = "0x" + "11".repeat(20);
+const domain = protocolDomain(CHAIN, VERIFYING);
+const STREAM = keccak256(toUtf8Bytes("stream")).toLowerCase();
+const WHOLE: PartitionSpec = { kind: KeyKind.WHOLE, offset: 0, length: 0 };
+const partitions = new Map([[STREAM, WHOLE]]);
+
+const workers = [0, 1, 2, 3].map((i) => new Wallet(keccak256(toBeHex(0x1000 + i, 32))));
+const keys = [0, 1, 2, 3].map((i) => new Wallet(keccak256(toBeHex(0x2000 + i, 32))));
+const members = workers.map((w) => w.address.toLowerCase());
+const view: EpochView = { epoch: EPOCH, n, k, r, indexOf: new Map(), signingKeyOf: new Map() };
+members.forEach((m, i) => {
+  view.indexOf.set(m, i);
+  view.signingKeyOf.set(m, keys[i].address.toLowerCase());
+});
+const perm = new Permutation(r, n);
+const sharder = new Sharder(r, n);
+const holders = (shard: number) => perm.holders(shard, k).map((i) => members[i]);
+const assignment = (i: number): Assignment => ({
+  view,
+  index: i,
+  shards: perm.shardsOf(i, k),
+  holders: (shard) => perm.holders(shard, k),
+  shardOf: (key) => sharder.shard(key),
+  members,
+});
+/** Shards member 1 holds, and one of them member 0 does not (so its batches travel). */
+const shardsOf1 = perm.shardsOf(1, k);
+const remoteTo1 = shardsOf1.find((s) => !perm.holds(0, s, k)) ?? shardsOf1[0];
+const otherShard = [0, 1, 2, 3].find((s) => s !== remoteTo1)!;
+
+/** A seeded PRNG (mulberry32): floats in [0, 1). */
+function prng(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+type Item = { shard: number; delta: Delta };
+
+/** Data of `len` bytes (unique by salt) that falls in `shard`. */
+function dataIn(shard: number, len: number, salt: { next: number }): string {
+  for (;;) {
+    const seed = toBeHex(salt.next++, 32);
+    const words = [];
+    for (let i = 0; i * 32 < len; ++i) words.push(keccak256(concat([seed, toBeHex(i, 4)])));
+    const bytes = getBytes(concat(words)).subarray(0, len);
+    if (sharder.shard(bytes) === shard) return hexlify(bytes);
+  }
+}
+
+/**
+ * A deterministic stream: times increase, mostly a few deltas per time over random shards, and
+ * two times with more than MAX_BATCH deltas in one shard (the group is cut into pieces).
+ */
+function makeItems(): Item[] {
+  const rnd = prng(0x5eed);
+  const salt = { next: 1 };
+  const out: Item[] = [];
+  let time = 100n;
+  for (let step = 0; out.length < 640; ++step) {
+    time += BigInt(1 + Math.floor(rnd() * 3));
+    const big = step === 20 ? remoteTo1 : step === 45 ? otherShard : undefined;
+    const count = big !== undefined ? (big === remoteTo1 ? 300 : 270) : 1 + Math.floor(rnd() * 6);
+    for (let i = 0; i < count; ++i) {
+      const shard = big ?? Math.floor(rnd() * n);
+      const diff = BigInt(1 + Math.floor(rnd() * 3)) * (rnd() < 0.3 ? -1n : 1n);
+      out.push({ shard, delta: { data: dataIn(shard, 1 + Math.floor(rnd() * 90), salt), time, diff } });
+    }
+  }
+  return out;
+}
+
+type Sent = { to: string; kind: Message["kind"]; hex: string };
+type Run = { sent: Sent[]; local: string[]; outbox: Outbox };
+
+/**
+ * One life of member 0's outbox over `items`: chunks of random sizes (each cut into runs of one
+ * shard, in stream order), flushes at random points (some not awaited), then the window's end.
+ */
+async function runOutbox(dir: string, items: Item[], seed: number, check?: (r: ProtectionRecord) => void) {
+  const record = ProtectionRecord.open(dir, {
+    signingKey: keys[0].address,
+    chainId: Number(CHAIN),
+    verifyingContract: VERIFYING,
+  });
+  try {
+    const sent: Sent[] = [];
+    const local: string[] = [];
+    const outbox = new Outbox({
+      epoch: EPOCH,
+      me: members[0],
+      signer: protectedSigner(keys[0], domain, record),
+      holders,
+      members,
+      live: () => true,
+      send: (to, m) => sent.push({ to, kind: m.kind, hex: hexlify(encodeMessage(m)) }),
+      shardOf: (_stream, data) => sharder.shardOfDelta(WHOLE, data),
+      local: (h, deltas) => local.push(`${h.receiver}|${h.shard}|${h.seq}|${contentHash(h)}|${deltas.length}`),
+      log,
+    });
+    const rnd = prng(seed);
+    for (let i = 0; i < items.length;) {
+      const size = rnd() < 0.1 ? 100 + Math.floor(rnd() * 300) : 1 + Math.floor(rnd() * 20);
+      const chunk = items.slice(i, i + size);
+      i += size;
+      for (let j = 0; j < chunk.length;) {
+        let e = j;
+        while (e < chunk.length && chunk[e].shard === chunk[j].shard) ++e;
+        outbox.add(
+          STREAM,
+          chunk[j].shard,
+          chunk.slice(j, e).map((x) => x.delta),
+        );
+        j = e;
+      }
+      const f = rnd();
+      if (f < 0.2) await outbox.flush();
+      else if (f < 0.35) void outbox.flush();
+    }
+    await outbox.finish(CHAIN, LAST_BLOCK, BLOCK_HASH);
+    check?.(record);
+    return { sent, local, outbox } satisfies Run;
+  } finally {
+    record.close();
+  }
+}
+
+const decode = (s: Sent) => decodeMessage(getBytes(s.hex));
+const batchOf = (s: Sent) => (decode(s) as Extract<Message, { kind: "batch" }>).batch;
+const byReceiver = (sent: Sent[]) => {
+  const out: Record<string, string[]> = {};
+  for (const s of sent) (out[s.to] ??= []).push(s.hex);
+  return out;
+};
+
+function inboxFor(i: number) {
+  const accepted: Array<{ sender: string; header: BatchHeader; deltas: Delta[] }> = [];
+  const evidence: unknown[] = [];
+  const inbox = new Inbox({
+    epoch: EPOCH,
+    me: members[i],
+    a: assignment(i),
+    domain,
+    partitions,
+    checks: true,
+    sourceChainId: CHAIN,
+    live: () => true,
+    accept: (sender, header, deltas) => accepted.push({ sender, header, deltas }),
+    evidence: (worker, e) => evidence.push({ worker, e }),
+    log,
+  });
+  return { inbox, accepted, evidence };
+}
+
+const notice = async (signer: number, d: Omit<EpochDone, "signature">): Promise<EpochDone> => ({
+  ...d,
+  signature: await signDone(keys[signer], domain, d),
+});
+const emptyNotice = (from: number, to: number) =>
+  notice(from, { epoch: EPOCH, sender: members[from], receiver: members[to], lastBlock: LAST_BLOCK, channels: [] });
+
+/** Signed batches of one channel from member 0 to member `to`, one delta each. */
+async function channelBatches(stream: string, shard: number, to: number, count: number, salt: number) {
+  const ch = openChannel(EPOCH, stream, shard, members[0]);
+  const s = { next: salt };
+  const out: SignedBatch[] = [];
+  for (let i = 0; i < count; ++i) {
+    const deltas = [{ data: dataIn(shard, 8, s), time: BigInt(i), diff: 1n }];
+    const [header] = buildBatch(ch, deltas, [members[to]]);
+    out.push({ header, signature: await signBatch(keys[0], domain, header), deltas });
+  }
+  return out;
+}
+
+describe("exchange: outbox and inbox", function () {
+  const items = makeItems();
+  let dir: string;
+  let run1: Run;
+  let recordAfterRun1: Buffer;
+
+  before(async function () {
+    dir = mkdtempSync(join(tmpdir(), "maru-exchange-"));
+    run1 = await runOutbox(dir, items, 1);
+    recordAfterRun1 = readFileSync(join(dir, `${keys[0].address.toLowerCase()}.jsonl`));
+  });
+
+  after(function () {
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it("replays byte-identical headers and signatures after a restart, and refuses another content", async function () {
+    // Run 1 exercised what it should: pieces of a group larger than MAX_BATCH, every kind of message.
+    expect(run1.outbox.refused).to.equal(undefined);
+    const batches1 = run1.sent.filter((s) => s.kind === "batch");
+    expect(batches1.length).to.be.greaterThan(10);
+    expect(batches1.some((s) => batchOf(s).header.count === MAX_BATCH)).to.equal(true);
+    expect(run1.sent.filter((s) => s.kind === "proof").length).to.be.greaterThan(0);
+    expect(run1.sent.filter((s) => s.kind === "done")).to.have.length(n - 1);
+    expect(run1.local.length).to.be.greaterThan(0);
+    // Every delta went out exactly once per holder (locally or on the wire).
+    const carried = batches1.reduce((s, b) => s + batchOf(b).deltas.length, 0);
+    const expected = items.reduce((s, it) => s + holders(it.shard).filter((h) => h !== members[0]).length, 0);
+    expect(carried).to.equal(expected);
+
+    // Run 2: a restart, another chunking and flush schedule, the same stream.
+    const file = join(dir, `${keys[0].address.toLowerCase()}.jsonl`);
+    const run2 = await runOutbox(dir, items, 2, (record) => {
+      for (const s of run1.sent) {
+        const m = decode(s);
+        if (m.kind === "batch") {
+          const h = m.batch.header;
+          const at = { epoch: h.epoch, stream: h.stream, shard: h.shard, seq: h.seq };
+          expect(record.check({ kind: "header", ...at, contentHash: contentHash(h) })).to.equal("same");
+        } else if (m.kind === "proof") {
+          const p = m.proof.proof;
+          const at = { epoch: p.epoch, stream: p.stream, shard: p.shard, seq: p.seq };
+          expect(record.check({ kind: "proof", ...at, contentHash: hashAccumulatedProof(p) })).to.equal("same");
+        }
+      }
+    });
+    expect(run2.outbox.refused).to.equal(undefined);
+    expect(run2.sent.map((s) => s.hex)).to.deep.equal(run1.sent.map((s) => s.hex));
+    expect(byReceiver(run2.sent)).to.deep.equal(byReceiver(run1.sent));
+    expect(run2.local).to.deep.equal(run1.local);
+    expect(readFileSync(file).equals(recordAfterRun1), "the restart recorded nothing new").to.equal(true);
+
+    // Run 3: one delta in the middle has another diff.
+    const middle = items.findIndex((it, i) => i >= items.length / 2 && it.shard === remoteTo1);
+    const changed = items.map((it, i) =>
+      i === middle ? { ...it, delta: { ...it.delta, diff: BigInt(it.delta.diff) + 10n } } : it,
+    );
+    const target = items[middle].delta;
+    const hit = batches1
+      .map(batchOf)
+      .find((b) => b.deltas.some((d) => d.data === target.data && BigInt(d.time) === BigInt(target.time)))!;
+    const seq = hit.header.seq;
+    const run3 = await runOutbox(dir, changed, 3);
+    expect(run3.outbox.refused).to.match(
+      new RegExp(`^Refusing to sign the header at epoch ${EPOCH}, stream ${STREAM}, shard ${remoteTo1}, seq ${seq}:`),
+    );
+    // What went out is what run 1 sent at the same positions: a prefix, batches only.
+    expect(run3.sent.map((s) => s.hex)).to.deep.equal(run1.sent.slice(0, run3.sent.length).map((s) => s.hex));
+    expect(run3.sent.every((s) => s.kind === "batch")).to.equal(true);
+    expect(run3.sent.length).to.be.lessThan(batches1.length);
+    for (const s of run3.sent) {
+      const h = batchOf(s).header;
+      expect(h.shard === remoteTo1 && h.seq >= seq, `seq ${h.seq} of shard ${h.shard}`).to.equal(false);
+    }
+    expect(run3.local).to.deep.equal(run1.local.slice(0, run3.local.length));
+    for (const l of run3.local) {
+      const [, shard, s] = l.split("|");
+      expect(Number(shard) === remoteTo1 && BigInt(s) >= seq).to.equal(false);
+    }
+  });
+
+  it("uses each batch once: replays are duplicates and the channel does not rewind", async function () {
+    const to1 = run1.sent.filter((s) => s.to === members[1]);
+    const batches = to1.filter((s) => s.kind === "batch").map(batchOf);
+    const { inbox, accepted, evidence } = inboxFor(1);
+    for (const b of batches) inbox.onBatch(b);
+    expect(accepted.map((a) => `${a.header.shard}|${a.header.seq}`)).to.deep.equal(
+      batches.map((b) => `${b.header.shard}|${b.header.seq}`),
+    );
+    expect(accepted.every((a) => a.sender === members[0])).to.equal(true);
+    const progress = inbox.missing();
+    for (const b of batches) inbox.onBatch(b);
+    const zeros = batches.filter((b) => b.header.seq === 0n);
+    expect(zeros.length).to.be.greaterThan(0);
+    for (const b of zeros) inbox.onBatch(b);
+    expect(accepted).to.have.length(batches.length);
+    expect(inbox.stats.duplicates).to.equal(batches.length + zeros.length);
+    expect(inbox.stats.rejectedBatches).to.equal(0);
+    expect(inbox.stats.violations).to.deep.equal({});
+    expect(evidence).to.deep.equal([]);
+    expect(inbox.missing(), "where each channel stands").to.deep.equal(progress);
+
+    // The proofs hold, and the end notices complete the epoch.
+    for (const s of to1.filter((x) => x.kind === "proof"))
+      inbox.onProof((decode(s) as { proof: SignedAccumulatedProof }).proof);
+    await inbox.judgeProofs(Number(LAST_BLOCK), Number(LAST_BLOCK), async () => BLOCK_HASH, false);
+    expect(inbox.stats.proofsChecked).to.equal(to1.filter((x) => x.kind === "proof").length);
+    expect(inbox.stats.proofsRefused).to.equal(0);
+    expect(evidence).to.deep.equal([]);
+    const done = to1.find((s) => s.kind === "done")!;
+    expect(inbox.onDone((decode(done) as { done: EpochDone }).done)).to.equal(true);
+    expect(inbox.onDone(await emptyNotice(2, 1))).to.equal(true);
+    expect(inbox.onDone(await emptyNotice(3, 1))).to.equal(true);
+    expect(inbox.complete()).to.equal(true);
+  });
+
+  it("accepts only end notices signed by the sender for this receiver", async function () {
+    const to1 = run1.sent.filter((s) => s.to === members[1]);
+    const batches = to1.filter((s) => s.kind === "batch").map(batchOf);
+    const honest = (decode(to1.find((s) => s.kind === "done")!) as { done: EpochDone }).done;
+    // The outbox's notice counts what it sent on each channel, signed with signDone.
+    for (const c of honest.channels)
+      expect(c.batches).to.equal(BigInt(batches.filter((b) => b.header.shard === c.shard).length));
+    const { signature: _s, ...body } = honest;
+    expect((await notice(0, body)).signature).to.equal(honest.signature);
+
+    const { inbox } = inboxFor(1);
+    expect(inbox.onDone(await emptyNotice(2, 1))).to.equal(true);
+    expect(inbox.onDone(await emptyNotice(3, 1))).to.equal(true);
+    // Member 0's notice, signed by member 2's key.
+    expect(inbox.onDone(await notice(2, body))).to.equal(false);
+    expect(inbox.stats.forgedNotices).to.equal(1);
+    expect(inbox.complete()).to.equal(false);
+    // Signed by member 0, for member 2; and the same signature presented as one for member 1.
+    const for2 = await notice(0, { ...body, receiver: members[2] });
+    expect(inbox.onDone(for2)).to.equal(false);
+    expect(inbox.onDone({ ...for2, receiver: members[1] })).to.equal(false);
+    // Another epoch.
+    expect(inbox.onDone(await notice(0, { ...body, epoch: EPOCH + 1n }))).to.equal(false);
+    expect(inbox.stats.forgedNotices).to.equal(4);
+    expect(inbox.done.has(members[0])).to.equal(false);
+    expect(inbox.complete()).to.equal(false);
+
+    // The honest notice before its batches: the wait goes on, and says from where to ask again.
+    const half = Math.floor(batches.length / 2);
+    for (const b of batches.slice(0, half)) inbox.onBatch(b);
+    expect(inbox.onDone(honest)).to.equal(true);
+    expect(inbox.complete()).to.equal(false);
+    const got = (shard: number) => BigInt(batches.slice(0, half).filter((b) => b.header.shard === shard).length);
+    expect(inbox.missing()).to.deep.equal([
+      {
+        member: members[0],
+        noticed: true,
+        channels: honest.channels.map((c) => ({ stream: c.stream, shard: c.shard, fromSeq: got(c.shard) })),
+      },
+    ]);
+    for (const b of batches.slice(half)) inbox.onBatch(b);
+    expect(inbox.missing()).to.deep.equal([]);
+    expect(inbox.complete()).to.equal(true);
+  });
+
+  it("holds out-of-order batches until the gap fills, a replay of a held batch included", async function () {
+    const bs = await channelBatches(STREAM, remoteTo1, 1, 4, 1_000_000);
+    const { inbox, accepted, evidence } = inboxFor(1);
+    inbox.onBatch(bs[2]);
+    inbox.onBatch(bs[1]);
+    inbox.onBatch(bs[2]); // sent again while held
+    inbox.onBatch(bs[3]);
+    expect(accepted).to.deep.equal([]);
+    inbox.onBatch(bs[0]);
+    expect(accepted.map((a) => a.header.seq)).to.deep.equal([0n, 1n, 2n, 3n]);
+    inbox.onBatch(bs[2]);
+    expect(accepted).to.have.length(4);
+    expect(inbox.stats.rejectedBatches).to.equal(0);
+    expect(evidence).to.deep.equal([]);
+  });
+
+  it("bounds the batches it holds per channel; dropped ones are used once resent", async function () {
+    this.timeout(300_000);
+    const limit = STASH_LIMITS.perChannel;
+    const bs = await channelBatches(STREAM, remoteTo1, 1, limit + 3, 2_000_000);
+    const { inbox, accepted, evidence } = inboxFor(1);
+    for (const b of bs.slice(1)) inbox.onBatch(b);
+    expect(accepted).to.deep.equal([]);
+    expect(inbox.stats.stashDropped).to.equal(2);
+    // Sent again before the gap fills: a dropped one is dropped again, a held one stays held.
+    inbox.onBatch(bs[limit + 1]);
+    inbox.onBatch(bs[5]);
+    expect(accepted).to.deep.equal([]);
+    expect(inbox.stats.stashDropped).to.equal(3);
+    inbox.onBatch(bs[0]);
+    expect(accepted).to.have.length(limit + 1);
+    for (const b of bs.slice(limit + 1)) inbox.onBatch(b);
+    expect(accepted.map((a) => a.header.seq)).to.deep.equal(bs.map((b) => b.header.seq));
+    expect(inbox.stats.rejectedBatches).to.equal(0);
+    expect(evidence).to.deep.equal([]);
+  });
+
+  it("drops a batch on a stream the epoch does not have as not for it, without evidence", async function () {
+    const unknown = keccak256(toUtf8Bytes("no such stream")).toLowerCase();
+    const [b] = await channelBatches(unknown, remoteTo1, 1, 1, 3_000_000);
+    const { inbox, accepted, evidence } = inboxFor(1);
+    inbox.onBatch(b);
+    expect(accepted).to.deep.equal([]);
+    expect(evidence).to.deep.equal([]);
+    expect(inbox.stats.violations).to.deep.equal({ "not-for-me": 1 });
+    expect(inbox.stats.rejectedBatches).to.equal(0);
+    expect(inbox.missing().flatMap((m) => m.channels)).to.deep.equal([]);
+  });
+});
