@@ -98,9 +98,9 @@ export function checkOutput(
         problems.push(`worker ${r.worker} has no report for epoch ${e}`);
         continue;
       }
-      // Its output of the epoch is incomplete, and says so: an operator stopped, or not everything
-      // arrived before its grace period ended (a restarted worker whose peers had gone).
-      if (ep.operatorsStopped > 0 || ep.timedOut) continue;
+      // Its output of the epoch is incomplete, and says so: an operator stopped, or announced
+      // batches never arrived (a restarted worker whose peers had gone).
+      if (ep.operatorsStopped > 0 || ep.outputIncomplete) continue;
       for (const [data, mult] of Object.entries(ep.output[OUTPUT_STREAM] ?? {})) {
         const { account, sum } = parseBalance(data);
         if (mult !== "1") problems.push(`epoch ${e}: ${account} has multiplicity ${mult} at ${r.worker}`);

@@ -1,7 +1,9 @@
 // npm run devnet, as a user runs it: a short run with no cheater and one with each byzantine mode,
-// every one a real chain node, gateway, deployment, four worker processes and a feeder. Each run
-// checks its own expectations (exit code) and the report is checked again here. The runs go a few
-// at a time; every process is stopped when a run ends, fails or times out.
+// then two --chaos runs (an honest worker killed and restarted, a reorg, a flood; once with a
+// cheater too), every one a real chain node, gateway, deployment, four worker processes and a
+// feeder. Each run checks its own expectations (exit code) and the report is checked again here.
+// The runs go one after another (two cores); every process is stopped when a run ends, fails or
+// times out.
 import { expect } from "chai";
 import { spawn } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
@@ -10,7 +12,7 @@ import { join } from "node:path";
 import { BYZANTINE_MODES } from "../../worker/adversary/modes.js";
 import type { DevnetReport } from "../../scripts/devnet/report.js";
 
-const MODES = ["none", ...BYZANTINE_MODES] as const;
+const MODES = ["none", ...BYZANTINE_MODES, "chaos", "chaos+misroute"] as const;
 const FAULT: Record<string, string> = {
   misroute: "misrouted-delta",
   equivocate: "equivocation",
@@ -18,16 +20,21 @@ const FAULT: Record<string, string> = {
   "broken-chain": "broken-chain",
   "bad-accumulated-proof": "invalid-accumulated-proof",
 };
-const PARALLEL = 4;
+const PARALLEL = 1;
 const RUN_SECONDS = 420;
 
 type Run = { code: number | null; report?: DevnetReport; output: string };
 
 function devnet(mode: string, dir: string): Promise<Run> {
-  const json = join(dir, `${mode}.json`);
-  const args = ["scripts/devnet/devnet.ts", "--quiet", "--workers", "4", "--deltas", "200", "--epochs", "2"];
+  const json = join(dir, `${mode.replace("+", "-")}.json`);
+  const chaos = mode.startsWith("chaos");
+  const cheat = chaos ? mode.split("+")[1] : mode === "none" ? undefined : mode;
+  const args = ["scripts/devnet/devnet.ts", "--quiet", "--workers", "4"];
+  // Chaos needs a third epoch: peers keep serving what a restarted worker asks for again.
+  args.push("--deltas", chaos ? "300" : "200", "--epochs", chaos ? "3" : "2");
   args.push("--json", json, "--timeout", String(RUN_SECONDS));
-  if (mode !== "none") args.push("--byzantine", mode);
+  if (chaos) args.push("--chaos");
+  if (cheat) args.push("--byzantine", cheat);
   const proc = spawn(join(process.cwd(), "node_modules/.bin/tsx"), args, { stdio: ["ignore", "pipe", "pipe"] });
   let output = "";
   proc.stdout!.on("data", (d: Buffer) => (output += d.toString()));
@@ -64,31 +71,50 @@ describe("npm run devnet: a live dataflow catches and slashes a cheating worker"
   after(() => rmSync(dir, { recursive: true, force: true }));
 
   for (const mode of MODES) {
-    it(mode === "none" ? "with no cheater: nobody is slashed, the output is right" : `catches ${mode}`, function () {
+    const chaos = mode.startsWith("chaos");
+    const cheat = chaos ? mode.split("+")[1] : mode === "none" ? undefined : mode;
+    const title =
+      mode === "none"
+        ? "with no cheater: nobody is slashed, the output is right"
+        : chaos
+          ? `--chaos${cheat ? ` with ${cheat}` : ""}: an honest worker killed and restarted, a reorg and a flood slash nobody honest; the output is right`
+          : `catches ${mode}`;
+    it(title, function () {
       const run = runs.get(mode)!;
       const r = run.report;
+      const epochs = chaos ? 3 : 2;
       expect(r, run.output.slice(-3000)).to.not.equal(undefined);
       expect(r!.expectations.failures, run.output.slice(-3000)).to.deep.equal([]);
       expect(run.code, run.output.slice(-3000)).to.equal(0);
       expect(r!.outputCorrect).to.equal(true);
-      expect(r!.deltasProcessed).to.equal(200);
+      expect(r!.deltasProcessed).to.equal(chaos ? 300 : 200);
       expect(r!.deltasPerSec).to.be.greaterThan(0);
-      expect(r!.epochs).to.equal(2);
+      expect(r!.epochs).to.equal(epochs);
       expect(r!.perWorker).to.have.length(4);
       for (const w of r!.perWorker) {
         expect(w.exitCode, w.worker).to.equal(0);
-        expect(w.epochs, w.worker).to.equal(2);
+        expect(w.epochs, w.worker).to.equal(epochs);
       }
-      if (mode === "none") {
+      if (chaos) {
+        expect(r!.restarts.length).to.be.at.least(1);
+        expect(r!.reorgs.length).to.be.at.least(1);
+        expect(r!.reorgs[0].depth).to.be.greaterThan(1); // deeper than the workers' confirmation depth
+        expect(r!.floods.length).to.be.at.least(1);
+        expect(r!.floods[0].connected).to.equal(false);
+        expect(r!.floods[0].refusedByWorker).to.be.greaterThan(0);
+        const restarted = r!.restarts.map((x) => x.worker);
+        expect(r!.slashed.filter((s) => restarted.includes(s.worker))).to.deep.equal([]);
+      }
+      if (!cheat) {
         expect(r!.byzantineWorker).to.equal(null);
         expect(r!.slashed).to.deep.equal([]);
         expect(r!.withholding).to.deep.equal([]);
-      } else if (mode === "withhold") {
+      } else if (cheat === "withhold") {
         expect(r!.slashed).to.deep.equal([]);
         expect(r!.withholding.map((w) => w.worker)).to.include(r!.byzantineWorker);
       } else {
         expect(r!.slashed.map((s) => s.worker)).to.deep.equal([r!.byzantineWorker]);
-        expect(r!.slashed[0].fault).to.equal(FAULT[mode]);
+        expect(r!.slashed[0].fault).to.equal(FAULT[cheat]);
         expect(BigInt(r!.slashed[0].amount)).to.be.greaterThan(0n);
         expect(r!.cheatToSlashMs).to.be.a("number");
       }

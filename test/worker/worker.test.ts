@@ -3,7 +3,7 @@
 // only plays the clock and Chainlink's VRF mock (the real VRF network is not reachable here).
 import { expect } from "chai";
 import { spawn, type ChildProcess } from "node:child_process";
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { network } from "hardhat";
@@ -26,7 +26,8 @@ describe("maru-worker processes follow the epochs (anvil)", function () {
   it("three workers join, commit, freeze, advance and verify r for two epochs", async function () {
     const conn = await network.create({ network: "localhost", override: { url: node.url } });
     const { ethers, provider } = conn;
-    const bookFile = join(mkdtempSync(join(tmpdir(), "maru-workers-")), "book.json");
+    const dir = mkdtempSync(join(tmpdir(), "maru-workers-"));
+    const bookFile = join(dir, "book.json");
     const book = await deployProtocol(conn, { deploymentId, bookFile });
     const token = await ethers.getContractAt("TestToken", book.contracts.stakeToken);
     const epochs = await ethers.getContractAt("EpochManager", book.contracts.epochManager);
@@ -54,6 +55,10 @@ describe("maru-worker processes follow the epochs (anvil)", function () {
           "150",
           "--confirmations",
           "1",
+          "--finality",
+          "2",
+          "--data-dir",
+          join(dir, `data-${i}`),
         ],
         { env: { ...process.env, MARU_WORKER_KEY: k.privateKey }, stdio: ["ignore", "pipe", "pipe"] },
       );
@@ -99,10 +104,14 @@ describe("maru-worker processes follow the epochs (anvil)", function () {
     // What a new operator gets wrong, said plainly (exit 1, one line, no stack trace).
     const run = (env: Record<string, string>, args: string[]) =>
       new Promise<{ code: number | null; err: string }>((resolve) => {
-        const p = spawn(join(process.cwd(), "node_modules/.bin/tsx"), ["worker/main.ts", ...args], {
-          env: { ...process.env, ...env },
-          stdio: ["ignore", "ignore", "pipe"],
-        });
+        const p = spawn(
+          join(process.cwd(), "node_modules/.bin/tsx"),
+          ["worker/main.ts", "--data-dir", join(dir, "errors"), ...args],
+          {
+            env: { ...process.env, ...env },
+            stdio: ["ignore", "ignore", "pipe"],
+          },
+        );
         let err = "";
         p.stderr!.on("data", (d: Buffer) => (err += d.toString()));
         p.once("exit", (code) => resolve({ code, err }));
@@ -123,5 +132,53 @@ describe("maru-worker processes follow the epochs (anvil)", function () {
     expect(noStake.err).to.match(/Stake below the minimum: 0 staked/);
     const noKey = await run({ MARU_WORKER_KEY: "" }, ["--rpc", node.url, "--addresses", bookFile]);
     expect(noKey.err).to.match(/MARU_WORKER_KEY is not set/);
+
+    // A second process on a worker's data directory is refused while the first runs; Ctrl-C (a
+    // SIGINT to the whole process group, twice, as a terminal and npm deliver it) stops the first
+    // cleanly, with its last line and its report.
+    const report = join(dir, "report.json");
+    const signing = Wallet.createRandom().privateKey;
+    const first = spawn(
+      join(process.cwd(), "node_modules/.bin/tsx"),
+      [
+        "worker/main.ts",
+        "--rpc",
+        node.url,
+        "--addresses",
+        bookFile,
+        "--data-dir",
+        join(dir, "data-0"),
+        "--report",
+        report,
+      ],
+      {
+        env: { ...process.env, MARU_WORKER_KEY: keys[0].privateKey, MARU_SIGNING_KEY: signing },
+        stdio: ["ignore", "pipe", "pipe"],
+        detached: true,
+      },
+    );
+    procs.push(first);
+    let out = "";
+    first.stdout!.on("data", (d: Buffer) => (out += d.toString()));
+    first.stderr!.on("data", (d: Buffer) => (out += d.toString()));
+    const firstExit = new Promise<number | null>((resolve) => first.once("exit", resolve));
+    const t0 = Date.now();
+    while (!out.includes('"waiting"') && Date.now() - t0 < 60_000) await new Promise((r) => setTimeout(r, 100));
+    const second = await run({ MARU_WORKER_KEY: keys[0].privateKey, MARU_SIGNING_KEY: signing }, [
+      "--rpc",
+      node.url,
+      "--addresses",
+      bookFile,
+      "--data-dir",
+      join(dir, "data-0"),
+    ]);
+    expect(second.code).to.equal(1);
+    expect(second.err).to.match(/The slashing-protection record is held by pid \d+/);
+    process.kill(-first.pid!, "SIGINT");
+    await new Promise((r) => setTimeout(r, 50));
+    process.kill(-first.pid!, "SIGINT");
+    expect(await firstExit, out).to.equal(0);
+    expect(out).to.match(/"msg":"stopped"/);
+    expect(JSON.parse(readFileSync(report, "utf8")).worker).to.equal(keys[0].address.toLowerCase());
   });
 });

@@ -22,6 +22,8 @@ export type Liar = {
 };
 
 class ByzantineOutbox extends Outbox {
+  private readonly unrecorded = new Set<Sealed>();
+
   constructor(
     o: OutboxOptions,
     private readonly liar: Liar,
@@ -67,8 +69,10 @@ class ByzantineOutbox extends Outbox {
       const honest = super.seal(lane, deltas);
       const other = deltas.map((d, i) => (i === deltas.length - 1 ? { ...d, diff: BigInt(d.diff) + 1n } : d));
       const [content, ...headers] = buildBatch(before, other, [ZeroAddress, ...this.receivers(lane)]);
+      const second = { lane, content, headers, deltas: other, local: [] };
+      this.unrecorded.add(second);
       this.lie(lane, seq);
-      return [...honest, { lane, content, headers, deltas: other, local: [] }];
+      return [...honest, second];
     }
     if (mode === "bad-batch-hash" && seq === 0n) {
       const [s] = super.seal(lane, deltas);
@@ -88,6 +92,14 @@ class ByzantineOutbox extends Outbox {
       return [...first, s];
     }
     return super.seal(lane, deltas);
+  }
+
+  /** The second content of an equivocation goes out but is not kept: proofs and resends repeat the first. */
+  protected override deliver(s: Sealed, headers: BatchHeader[], signatures: string[]): void {
+    if (!this.unrecorded.has(s)) return super.deliver(s, headers, signatures);
+    headers.forEach((h, i) =>
+      this.o.send(h.receiver, { kind: "batch", batch: { header: h, signature: signatures[i], deltas: s.deltas } }),
+    );
   }
 
   /** A cheater does not protect itself: the bare key signs whatever it built. */

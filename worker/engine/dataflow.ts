@@ -83,10 +83,10 @@ export class Dataflow {
   private readonly earlyUse = new Map<string, { messages: number; bytes: number }>();
   private readonly resendServed = new Map<string, number>();
   private readonly advancedAt = new Map<bigint, number>();
-  private readonly slashedIn = new Map<string, bigint[]>();
+  /** Per slashed worker: from the fault's epoch up to the last epoch of its jail (read from the chain). */
+  private readonly slashedIn = new Map<string, Array<{ from: bigint; until: bigint }>>();
   private readonly graphs = new Map<string, RunnableGraph>();
   private eventsTo: number;
-  private jailEpochs?: bigint;
   private source?: { stream: string; readTo: number; state: { count: bigint; hash: LtHash16 } };
 
   constructor(readonly o: DataflowOptions) {
@@ -99,10 +99,10 @@ export class Dataflow {
     return this.o.log;
   }
 
-  /** Slashed in `epoch`, or in an earlier epoch whose jail still holds: nobody routes to it. */
+  /** Slashed in `epoch`, or in an earlier epoch and still jailed in it: nobody routes to it. */
   isEjected(epoch: bigint, worker: string): boolean {
     const at = this.slashedIn.get(worker.toLowerCase());
-    return at !== undefined && at.some((s) => s <= epoch && epoch - s <= (this.jailEpochs ?? 0n));
+    return at !== undefined && at.some((s) => s.from <= epoch && epoch <= s.until);
   }
 
   private isMember(epoch: bigint, worker: string): boolean {
@@ -319,17 +319,20 @@ export class Dataflow {
     const provider = this.o.p.epochs.runner!.provider!;
     const head = await provider.getBlockNumber();
     const final = await finalizedBlock(provider, this.o.finality, head);
-    this.jailEpochs ??= await this.o.p.epochs.parameter(3);
     if (final > this.eventsTo) {
       const em = this.o.p.epochs;
       for (const e of await em.queryFilter(em.filters.EpochAdvanced(), this.eventsTo + 1, final))
         this.advancedAt.set(e.args.epoch as bigint, e.blockNumber);
       for (const e of await em.queryFilter(em.filters.Slashed(), this.eventsTo + 1, final)) {
         const w = (e.args.worker as string).toLowerCase();
+        const from = e.args.epoch as bigint;
         const at = this.slashedIn.get(w) ?? [];
-        if (!at.includes(e.args.epoch as bigint)) {
-          at.push(e.args.epoch as bigint);
-          this.log.info({ worker: w, epoch: String(e.args.epoch), jailEpochs: String(this.jailEpochs) }, "ejected");
+        if (!at.some((x) => x.from === from)) {
+          // It may commit again to `jailedUntil` (counted from when it was punished, which may be
+          // later than the fault): ejected from the fault's epoch up to the one before.
+          const jailedUntil = (await this.o.p.epochs.stakeOf(w)).jailedUntil as bigint;
+          at.push({ from, until: jailedUntil - 1n > from ? jailedUntil - 1n : from });
+          this.log.info({ worker: w, epoch: from.toString(), jailedUntil: jailedUntil.toString() }, "ejected");
         }
         this.slashedIn.set(w, at);
       }

@@ -320,6 +320,8 @@ export class EpochRun {
       verifyMs: Math.round(verifyMs),
       withholding,
       timedOut,
+      outputIncomplete:
+        this.failed.size > 0 || (timedOut && (this.resumed || this.inbox.missing().some((m) => m.noticed))),
       ...(this.outbox.refused ? { signingRefused: this.outbox.refused } : {}),
       operatorsStopped: this.failed.size,
       malformed,

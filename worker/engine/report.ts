@@ -37,6 +37,13 @@ export type EpochReport = {
   divergent: number;
   withholding: Array<{ worker: string; missingGroups: number; sentDone: boolean }>;
   timedOut: boolean;
+  /**
+   * This worker's output of the epoch is known to be incomplete: it timed out with batches a
+   * member announced still missing, or after a restart that lost what had arrived before it. (A
+   * member that never sent its end notice, a withholder or a dead peer, does not make it so: its
+   * co-holders deliver the same data.)
+   */
+  outputIncomplete: boolean;
   /** Set when the protection record refused a signature: this worker stopped sending in the epoch. */
   signingRefused?: string;
   operatorErrors: number;
