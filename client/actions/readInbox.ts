@@ -11,7 +11,7 @@ export class InboxMismatchError extends MaruError {
 export type InboxDelta = Delta & { index: bigint; blockNumber: number };
 
 /**
- * Reads stream `stream` of the StreamInbox (PROTOCOL.md §9) from its `Appended` events in blocks
+ * Reads stream `stream` of the StreamInbox (docs/protocol.md §9) from its `Appended` events in blocks
  * `fromBlock … toBlock`, and checks them: indices are contiguous from `state.count`, and adding
  * them to `state.hash` gives each event's checkpointed digest. Pass the returned state to the next
  * call (start with `{ count: 0n, hash: new LtHash16() }` and `fromBlock` = the deployment's start).

@@ -32,7 +32,7 @@ const COORDINATOR = new Interface([
 ]);
 
 /**
- * PROTOCOL.md §3: checks an epoch's randomness before acting on it. For a VRF value: the request
+ * docs/protocol.md §3: checks an epoch's randomness before acting on it. For a VRF value: the request
  * id is the one the epoch's freeze made, the coordinator fulfilled exactly that request in a block
  * at least `confirmations` deep, and the stored value is the coordinator's first word
  * (`keccak256(abi.encode(outputSeed, 0))`). For the fallback: the value is the hash of the

@@ -30,7 +30,7 @@ export function openChannel(epoch: bigint, stream: string, shard: number, sender
 }
 
 /**
- * Builds the next batch of a channel for every receiver (PROTOCOL.md §6): the same content
+ * Builds the next batch of a channel for every receiver (docs/protocol.md §6): the same content
  * (seq, prev, deltasRoot, count, batchMsh, cumulativeMsh) to each, only `receiver` differs.
  * Advances the channel. Throws {@link BatchTooLargeError} above MAX_BATCH deltas or for none.
  *

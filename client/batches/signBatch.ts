@@ -24,7 +24,7 @@ export function signBatch(key: TypedDataSigner, domain: TypedDataDomain, header:
 }
 
 /**
- * Builds and signs an accumulated proof (PROTOCOL.md §6): "the deltas of this channel up to `seq`
+ * Builds and signs an accumulated proof (docs/protocol.md §6): "the deltas of this channel up to `seq`
  * are what I produced from `sourceChainId` up to block `blockNumber` with hash `blockHash`",
  * repeating the header's `cumulativeMsh`. Sign only for a block final on its chain.
  *

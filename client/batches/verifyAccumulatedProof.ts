@@ -8,7 +8,7 @@ import type { Evidence } from "../evidence/buildEvidence.js";
 export type SignedAccumulatedProof = { proof: AccumulatedProof; signature: string };
 
 /**
- * Checks a sender's accumulated proof (PROTOCOL.md §6, §8): signed by its key for the epoch;
+ * Checks a sender's accumulated proof (docs/protocol.md §6, §8): signed by its key for the epoch;
  * repeats the cumulative hash of its header of the same seq (when that header was received on
  * `channel`); names the canonical hash of its source block (`canonicalHash` answers from the
  * source chain: return undefined when the block is not known or not final yet: then nothing is

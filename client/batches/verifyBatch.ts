@@ -53,7 +53,7 @@ export class EpochMath {
 const WHOLE: PartitionSpec = { kind: KeyKind.WHOLE, offset: 0, length: 0 };
 
 /**
- * Every check of PROTOCOL.md §8 a receiver makes on an incoming batch, in one pass. Never throws on
+ * Every check of docs/protocol.md §8 a receiver makes on an incoming batch, in one pass. Never throws on
  * bad input: every failure is a typed {@link Violation}, with the fault id when it is provable
  * (turn it into evidence with `buildEvidence`). A batch with any violation must not be used.
  * When the batch is accepted (`ok`), `channel` advances: the header is remembered (equivocation

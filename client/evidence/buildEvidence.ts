@@ -34,7 +34,7 @@ export class NotProvableError extends MaruError {
 const DELTAS_FORM_MAX = 3;
 
 /**
- * Turns a provable violation from `verifyBatch` into evidence (PROTOCOL.md §8). Call it with the
+ * Turns a provable violation from `verifyBatch` into evidence (docs/protocol.md §8). Call it with the
  * channel as it was when the batch was verified (the rejected batch did not advance it).
  *
  * @example

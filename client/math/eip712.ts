@@ -12,7 +12,7 @@ export const EIP712_NAME = "Maru";
 export const EIP712_VERSION = "1";
 
 /**
- * A batch header (PROTOCOL.md §6; Solidity: `struct BatchHeader`). `prev` is the
+ * A batch header (docs/protocol.md §6; Solidity: `struct BatchHeader`). `prev` is the
  * {@link contentHash} of the previous header on the channel, zero for seq 0.
  * @example
  * ```ts
@@ -35,7 +35,7 @@ export type BatchHeader = {
 };
 
 /**
- * An accumulated proof (PROTOCOL.md §6; Solidity: `struct AccumulatedProof`).
+ * An accumulated proof (docs/protocol.md §6; Solidity: `struct AccumulatedProof`).
  * @example
  * ```ts
  * const p: AccumulatedProof = { epoch, stream, shard, sender, seq, sourceChainId: 1n,

@@ -35,7 +35,7 @@ function hashElement(data: Uint8Array, time: bigint): void {
 }
 
 /**
- * The element of a delta: `keccak256(abi.encode(data, time))` (PROTOCOL.md §7).
+ * The element of a delta: `keccak256(abi.encode(data, time))` (docs/protocol.md §7).
  * @example
  * ```ts
  * element("0x01", 7n); // "0x…" (32 bytes)
@@ -52,7 +52,7 @@ function multiplier(diff: bigint): number {
 }
 
 /**
- * LtHash16 over keccak256, the protocol's multiset hash (PROTOCOL.md §7): 1024 lanes of 16 bits
+ * LtHash16 over keccak256, the protocol's multiset hash (docs/protocol.md §7): 1024 lanes of 16 bits
  * with wrapping arithmetic. Order-independent and incremental; `diff` may be negative.
  * Mutating methods return `this` for chaining.
  * @example

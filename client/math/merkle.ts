@@ -14,7 +14,7 @@ function writeWord(m: Uint8Array, at: number, value: bigint): void {
 }
 
 /**
- * The leaf of a delta: `keccak256(keccak256(abi.encode(data, time, diff)))` (PROTOCOL.md §6).
+ * The leaf of a delta: `keccak256(keccak256(abi.encode(data, time, diff)))` (docs/protocol.md §6).
  * @example
  * ```ts
  * deltaLeaf({ data: "0x01", time: 1n, diff: 1n }); // "0x…"

@@ -77,7 +77,7 @@ function setR(r: Uint8Array): void {
 }
 
 /**
- * `uint256(keccak256(key ‖ r)) mod n` (PROTOCOL.md §5). For many keys under one epoch, a
+ * `uint256(keccak256(key ‖ r)) mod n` (docs/protocol.md §5). For many keys under one epoch, a
  * {@link Sharder} avoids re-checking `r` and `n` on every call.
  * @param key The partition key (any length).
  * @param r The epoch's 32-byte randomness.

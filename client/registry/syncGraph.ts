@@ -71,7 +71,7 @@ type Change =
   | { version: bigint; kind: typeof GraphChangeKind.DEPRECATION; hash: string; id: number };
 
 /**
- * Syncs the operator graph an epoch runs (PROTOCOL.md §4): reads the (version, hash) the
+ * Syncs the operator graph an epoch runs (docs/protocol.md §4): reads the (version, hash) the
  * EpochManager pinned at freeze, replays the registry's changes up to that version and checks that
  * they fold into the pinned hash (so the graph is provably whole), then downloads the definition
  * and bytecode of every operator active at that version from an Arweave gateway, rejecting any blob

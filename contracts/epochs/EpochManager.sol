@@ -18,7 +18,7 @@ interface IGraphVersionSource {
 
 /**
  * @title EpochManager
- * @notice Epochs, commitments, the frozen active set and worker stake (PROTOCOL.md §2–§3; staking
+ * @notice Epochs, commitments, the frozen active set and worker stake (docs/protocol.md §2–§3; staking
  * in {Staking}). See docs/contracts/epoch-manager.md for the state machine.
  *
  * Timing is relative to when an epoch actually became current: epoch e ends (and e+1 may start)

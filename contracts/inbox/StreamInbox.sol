@@ -9,7 +9,7 @@ import {LtHash} from "../libraries/LtHash.sol";
 
 /**
  * @title StreamInbox
- * @notice PROTOCOL.md §9: the on-chain source stream. Governance (the timelock) allows appenders
+ * @notice docs/protocol.md §9: the on-chain source stream. Governance (the timelock) allows appenders
  * per stream, for streams the registry registered with source kind INBOX. docs/contracts/stream-inbox.md.
  *
  * Cost: each append loads and stores the stream's 64-word LtHash state once (≈ 5,000 gas a word)

@@ -3,7 +3,7 @@ pragma solidity ^0.8.27;
 
 /**
  * @title IBlockHashOracle
- * @notice The canonical hash of a block of this chain or a foreign one (PROTOCOL.md §8), for
+ * @notice The canonical hash of a block of this chain or a foreign one (docs/protocol.md §8), for
  * evidence about accumulated proofs. It answers only what it can establish and reverts otherwise:
  * evidence about an unknown block never slashes and never counts as "no fault".
  */

@@ -5,7 +5,7 @@ import {IStaking} from "./IStaking.sol";
 
 /**
  * @title IEpochManager
- * @notice Epochs, commitments and the frozen active set (PROTOCOL.md §2–§3). During epoch `e`
+ * @notice Epochs, commitments and the frozen active set (docs/protocol.md §2–§3). During epoch `e`
  * eligible workers `commit(e+1)`; at `end(e) - FREEZE_LEAD` anyone may `freeze(e+1)`, which fixes
  * the set, `n`, `k` and the graph version and requests randomness; `advance()` makes `e+1` current
  * once its time has come and its randomness is set. No function loops over workers.
@@ -132,7 +132,7 @@ interface IEpochManager is IStaking {
 
     // ------------------------------------------------------------------ types
 
-    /// @notice The governance parameters (PROTOCOL.md's CAPS).
+    /// @notice The governance parameters (docs/protocol.md's CAPS).
     enum Param {
         MIN_STAKE,
         UNBONDING_PERIOD,

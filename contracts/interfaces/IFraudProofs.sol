@@ -7,13 +7,13 @@ import {Delta} from "../libraries/DeltaMerkle.sol";
 /**
  * @title IFraudProofs
  * @notice One-transaction fraud proofs against a worker's signed batch headers and accumulated
- * proofs (PROTOCOL.md §8). Anyone may submit while the fault's epoch is within FRAUD_WINDOW_EPOCHS;
+ * proofs (docs/protocol.md §8). Anyone may submit while the fault's epoch is within FRAUD_WINDOW_EPOCHS;
  * everything is recomputed from signed data and the epoch's frozen n, k and r. A valid proof ends
  * in {IStaking-punish}, whose errors (StakingOutsideFraudWindow, StakingNotInEpoch,
  * StakingWrongSigner, StakingAlreadyPunished) such a call may also revert with.
  */
 interface IFraudProofs {
-    /// @notice The faults of PROTOCOL.md §8.
+    /// @notice The faults of docs/protocol.md §8.
     enum Fault {
         MISROUTED_DELTA,
         EQUIVOCATION,

@@ -5,7 +5,7 @@ import {PartitionSpec} from "../libraries/Sharding.sol";
 
 /**
  * @title IOperatorRegistry
- * @notice The dataflow graph every worker of an epoch runs (PROTOCOL.md §4): streams and the
+ * @notice The dataflow graph every worker of an epoch runs (docs/protocol.md §4): streams and the
  * operators that produce them, with their definitions and bytecode on Arweave. Every change bumps
  * the graph version and folds into a running `graphHash`; the EpochManager pins both at freeze.
  * Writes are governed (REGISTRAR_ROLE, held by the timelock).

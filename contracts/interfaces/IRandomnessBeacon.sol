@@ -4,7 +4,7 @@ pragma solidity ^0.8.27;
 /**
  * @title IRandomnessBeacon
  * @notice One random value per epoch: requested once by the epoch manager when it freezes the
- * epoch, fulfilled at most once (PROTOCOL.md §3). The production beacon is Chainlink VRF v2.5.
+ * epoch, fulfilled at most once (docs/protocol.md §3). The production beacon is Chainlink VRF v2.5.
  */
 interface IRandomnessBeacon {
     /// @notice Thrown when someone other than the epoch manager requests randomness.

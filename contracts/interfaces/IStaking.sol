@@ -4,7 +4,7 @@ pragma solidity ^0.8.27;
 /**
  * @title IStaking
  * @notice Worker stake in an ERC-20 token: staking, the unbonding queue, signing keys and network
- * addresses, and punishment for proven faults: slash, reward, jail, eject (PROTOCOL.md §2, §8).
+ * addresses, and punishment for proven faults: slash, reward, jail, eject (docs/protocol.md §2, §8).
  * Implemented by the EpochManager, which keeps stake and commitments in the same storage so that
  * a commit reads one slot.
  */

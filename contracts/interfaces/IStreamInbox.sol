@@ -5,7 +5,7 @@ import {Delta} from "../libraries/DeltaMerkle.sol";
 
 /**
  * @title IStreamInbox
- * @notice An on-chain source stream (PROTOCOL.md §9): allowed appenders append deltas to streams the
+ * @notice An on-chain source stream (docs/protocol.md §9): allowed appenders append deltas to streams the
  * registry marks as INBOX sources; every append is an event with the deltas, and the stream's
  * LtHash digest is checkpointed at every block with appends, so workers read their shards straight
  * from the chain and check what they read.

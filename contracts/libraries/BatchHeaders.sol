@@ -5,7 +5,7 @@ import {MessageHashUtils} from "@openzeppelin/contracts/utils/cryptography/Messa
 
 /**
  * @notice The header of a batch on channel `(epoch, stream, shard, sender, receiver)`,
- * signed with EIP-712 by the sender's signing key (PROTOCOL.md §6).
+ * signed with EIP-712 by the sender's signing key (docs/protocol.md §6).
  * @param epoch The epoch whose assignment the channel belongs to.
  * @param stream The stream id.
  * @param shard The shard of the stream the batch's deltas belong to.
@@ -34,7 +34,7 @@ struct BatchHeader {
 
 /**
  * @notice "The deltas of this channel up to `seq` are what I produced from source chain
- * `sourceChainId` up to block `blockNumber` with hash `blockHash`" (PROTOCOL.md §6). It names no
+ * `sourceChainId` up to block `blockNumber` with hash `blockHash`" (docs/protocol.md §6). It names no
  * receiver: a sender sends the same content to every holder of the shard.
  */
 struct AccumulatedProof {

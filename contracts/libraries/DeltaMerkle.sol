@@ -4,7 +4,7 @@ pragma solidity ^0.8.27;
 import {Hashes} from "@openzeppelin/contracts/utils/cryptography/Hashes.sol";
 import {MerkleProof} from "@openzeppelin/contracts/utils/cryptography/MerkleProof.sol";
 
-/// @notice A delta, differential dataflow's `(data, time, diff)` (PROTOCOL.md §6).
+/// @notice A delta, differential dataflow's `(data, time, diff)` (docs/protocol.md §6).
 struct Delta {
     bytes data;
     uint64 time;
@@ -13,7 +13,7 @@ struct Delta {
 
 /**
  * @title DeltaMerkle
- * @notice Delta leaves and the batch Merkle root (`deltasRoot`, PROTOCOL.md §6).
+ * @notice Delta leaves and the batch Merkle root (`deltasRoot`, docs/protocol.md §6).
  *
  * - Leaf: `keccak256(bytes.concat(keccak256(abi.encode(data, time, diff))))`. The double hash
  *   makes a leaf the hash of 32 bytes while an inner node is the hash of 64, so an inner node can

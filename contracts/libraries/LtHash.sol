@@ -3,7 +3,7 @@ pragma solidity ^0.8.27;
 
 /**
  * @title LtHash
- * @notice LtHash16 over keccak256, the protocol's multiset hash (PROTOCOL.md §7): 1024 lanes
+ * @notice LtHash16 over keccak256, the protocol's multiset hash (docs/protocol.md §7): 1024 lanes
  * of 16 bits with wrapping arithmetic. The state is a `uint256[64]` whose word `i` holds lanes
  * `16i … 16i+15`, lane `16i` in the most significant bits, so the state's 2048 bytes in memory
  * are exactly its big-endian encoding and the digest hashes them in place.

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 pragma solidity ^0.8.27;
 
-/// @notice How a stream derives a delta's partition key from the delta's data (PROTOCOL.md §4, §5).
+/// @notice How a stream derives a delta's partition key from the delta's data (docs/protocol.md §4, §5).
 enum KeyKind {
     /// @dev The key is the whole data.
     WHOLE,
@@ -19,7 +19,7 @@ struct PartitionSpec {
 /**
  * @title Sharding
  * @notice Partition keys and shard assignment: `shard(key) = uint256(keccak256(key ‖ r)) mod n`
- * (PROTOCOL.md §5). The TypeScript twin is `client/math/sharding.ts`; both are checked against
+ * (docs/protocol.md §5). The TypeScript twin is `client/math/sharding.ts`; both are checked against
  * `test/vectors/sharding.json`.
  */
 library Sharding {

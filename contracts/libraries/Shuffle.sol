@@ -4,7 +4,7 @@ pragma solidity ^0.8.27;
 /**
  * @title Shuffle
  * @notice The swap-or-not permutation σ_r of `[0, n)` and the shard holders built on it
- * (PROTOCOL.md §5). Derived from Ethereum's `compute_shuffled_index` (consensus specs,
+ * (docs/protocol.md §5). Derived from Ethereum's `compute_shuffled_index` (consensus specs,
  * phase0) with keccak256 in place of sha256 and big-endian integers in place of little-endian
  * (the byte swaps cost a third of the gas of a round on the EVM; docs/protocol-math.md).
  * Per round `i`:

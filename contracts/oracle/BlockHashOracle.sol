@@ -8,7 +8,7 @@ import {IBlockHashOracle} from "../interfaces/IBlockHashOracle.sol";
 
 /**
  * @title BlockHashOracle
- * @notice Canonical block hashes for accumulated-proof evidence (PROTOCOL.md §8):
+ * @notice Canonical block hashes for accumulated-proof evidence (docs/protocol.md §8):
  * - this chain: `BLOCKHASH` for the last 256 blocks, the EIP-2935 history contract for the last
  *   8191, and older blocks once proven by a parent walk;
  * - foreign chains: anchors set by governance (the timelock), and blocks proven by a parent walk

@@ -8,7 +8,7 @@ import {IRandomnessBeacon} from "../interfaces/IRandomnessBeacon.sol";
 /**
  * @title VRFBeacon
  * @notice The production randomness beacon: Chainlink VRF v2.5 with subscription funding
- * (PROTOCOL.md §3). The callback only stores the first value for a known request and never reverts;
+ * (docs/protocol.md §3). The callback only stores the first value for a known request and never reverts;
  * late, duplicate or unknown fulfilments change nothing. The owner (ConfirmedOwner, two-step; hand
  * it to the timelock) can change the coordinator, key hash, confirmations and callback gas, which
  * is why it must be governance: a coordinator chooses the randomness.

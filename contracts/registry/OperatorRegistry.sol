@@ -8,7 +8,7 @@ import {Sharding, PartitionSpec, KeyKind} from "../libraries/Sharding.sol";
 
 /**
  * @title OperatorRegistry
- * @notice Streams and operators of the dataflow graph (PROTOCOL.md §4); docs/contracts/registry.md.
+ * @notice Streams and operators of the dataflow graph (docs/protocol.md §4); docs/contracts/registry.md.
  *
  * Storage is shaped by the gas budget of registering an operator through the timelock: an operator
  * is five fresh slots (metadata, content digest, two Arweave ids, its streams as packed uint32

@@ -16,7 +16,7 @@ import {Shuffle} from "../libraries/Shuffle.sol";
 
 /**
  * @title FraudProofs
- * @notice Verifies the five kinds of evidence of PROTOCOL.md §8 against signed batch headers and
+ * @notice Verifies the five kinds of evidence of docs/protocol.md §8 against signed batch headers and
  * accumulated proofs, then has the EpochManager punish the sender (slash SLASH_BPS[fault] of the
  * stake it committed for the epoch, REWARD_BPS of it to the submitter, eject, jail). The rules every
  * fault shares (fraud window, frozen membership, signing key, once per (sender, epoch, fault)) are

@@ -1,4 +1,4 @@
-// The on-chain source stream (PROTOCOL.md §9); appenders are allowed by the timelock.
+// The on-chain source stream (docs/protocol.md §9); appenders are allowed by the timelock.
 import { buildModule } from "@nomicfoundation/hardhat-ignition/modules";
 import Governance from "./Governance.js";
 import Registry from "./Registry.js";

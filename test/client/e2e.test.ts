@@ -104,7 +104,7 @@ describe("client end to end on anvil: a batch verified, a violation proven, the 
     await (await epochs.advance()).wait();
     expect(await epochs.currentEpoch()).to.equal(1n);
 
-    // Every worker verifies r (PROTOCOL.md 3) before acting: the request, the fulfilment, its depth.
+    // Every worker verifies r (docs/protocol.md 3) before acting: the request, the fulfilment, its depth.
     const reader = connectProtocol(book, workers[0]);
     const early = await verifyRandomness(reader, 1n, { confirmations: 3 }).catch((e: unknown) => e);
     expect(early).to.be.instanceOf(RandomnessUnverifiedError);

@@ -1,5 +1,5 @@
 // Epoch cycles on the simulated network with Chainlink's VRF v2.5 mock coordinator: what a worker
-// sees through JSON-RPC, including the randomness edge cases of PROTOCOL.md §2–§3.
+// sees through JSON-RPC, including the randomness edge cases of docs/protocol.md §2–§3.
 import { expect } from "chai";
 import { network } from "hardhat";
 import { Permutation } from "../../client/index.js";

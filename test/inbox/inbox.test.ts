@@ -1,4 +1,4 @@
-// StreamInbox against the TypeScript side (PROTOCOL.md §9): a worker rebuilds a stream from the
+// StreamInbox against the TypeScript side (docs/protocol.md §9): a worker rebuilds a stream from the
 // Appended events alone and gets the digest the contract checkpointed, for random appends.
 import { expect } from "chai";
 import fc from "fast-check";

@@ -1,5 +1,5 @@
 // A deliberately naive reference model of the protocol math: ethers' JavaScript keccak256 and
-// BigInt, written straight from PROTOCOL.md, sharing no code with client/math (which runs on the
+// BigInt, written straight from docs/protocol.md, sharing no code with client/math (which runs on the
 // wasm core). The TypeScript tests check the client against it; the Solidity tests check the
 // contracts against the shared vectors.
 import { AbiCoder, concat, getBytes, keccak256, toBeHex, zeroPadValue } from "ethers";
