@@ -9,6 +9,13 @@ import { Wallet } from "ethers";
 
 type Rpc = { request(a: { method: string; params: unknown[] }): Promise<unknown> };
 
+async function blockAt(rpc: Rpc, n: number) {
+  return (await rpc.request({ method: "eth_getBlockByNumber", params: [`0x${n.toString(16)}`, false] })) as {
+    hash: string;
+    transactions: string[];
+  };
+}
+
 export type Reorg = { depth: number; fromBlock: number; toBlock: number; txsReincluded: number; at: number };
 
 /**
@@ -24,13 +31,7 @@ export async function reorgChain(rpc: Rpc, depth: number): Promise<Reorg | undef
     const before: string[] = [];
     const pairs: Array<[string, number]> = [];
     for (let i = 0; i < depth; ++i) {
-      const block = (await rpc.request({
-        method: "eth_getBlockByNumber",
-        params: [`0x${(head - depth + 1 + i).toString(16)}`, false],
-      })) as {
-        hash: string;
-        transactions: string[];
-      };
+      const block = await blockAt(rpc, head - depth + 1 + i);
       before.push(block.hash);
       for (const tx of block.transactions) {
         const raw = (await rpc.request({ method: "eth_getRawTransactionByHash", params: [tx] })) as string;
@@ -41,13 +42,7 @@ export async function reorgChain(rpc: Rpc, depth: number): Promise<Reorg | undef
     await rpc.request({ method: "anvil_setCoinbase", params: [Wallet.createRandom().address] });
     await rpc.request({ method: "anvil_reorg", params: [depth, pairs] });
     for (let i = 0; i < depth; ++i) {
-      const block = (await rpc.request({
-        method: "eth_getBlockByNumber",
-        params: [`0x${(head - depth + 1 + i).toString(16)}`, false],
-      })) as {
-        hash: string;
-      };
-      if (block.hash === before[i]) return undefined;
+      if ((await blockAt(rpc, head - depth + 1 + i)).hash === before[i]) return undefined;
     }
     return { depth, fromBlock: head - depth + 1, toBlock: head, txsReincluded: pairs.length, at: Date.now() };
   } finally {

@@ -1,5 +1,6 @@
 // What a worker reports about each epoch (maru-worker --report; the devnet reads it).
 import type { ByzantineMode } from "../adversary/modes.js";
+import type { InboxCounters } from "../exchange/inbox.js";
 
 /** A lie this worker told on purpose (byzantine modes only). */
 export type CheatRecord = {
@@ -11,8 +12,8 @@ export type CheatRecord = {
   at: number;
 };
 
-/** What one epoch of the dataflow did at this worker. */
-export type EpochReport = {
+/** What one epoch of the dataflow did at this worker (the inbox's counters, and more). */
+export type EpochReport = Omit<InboxCounters, "verifyMs"> & {
   epoch: string;
   index: number;
   shards: number[];
@@ -23,17 +24,8 @@ export type EpochReport = {
   sourceRead: number;
   sentBatches: number;
   sentDeltas: number;
-  acceptedBatches: number;
-  acceptedDeltas: number;
-  rejectedBatches: number;
-  duplicates: number;
-  droppedFromEjected: number;
-  proofsChecked: number;
-  proofsRefused: number;
-  forgedNotices: number;
   resendsAsked: number;
   resendsServed: number;
-  violations: Record<string, number>;
   divergent: number;
   withholding: Array<{ worker: string; missingGroups: number; sentDone: boolean }>;
   timedOut: boolean;

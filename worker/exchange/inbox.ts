@@ -36,7 +36,8 @@ export type InboxOptions = {
   log: Logger;
 };
 
-type Counters = {
+/** What an epoch's inbox counts (part of the epoch report). */
+export type InboxCounters = {
   acceptedBatches: number;
   acceptedDeltas: number;
   rejectedBatches: number;
@@ -71,7 +72,7 @@ export class Inbox {
   private readonly stashBytes = new Map<string, number>();
   private readonly pendingProofs: SignedAccumulatedProof[] = [];
   readonly done = new Map<string, EpochDone>();
-  readonly stats: Counters = {
+  readonly stats: InboxCounters = {
     acceptedBatches: 0,
     acceptedDeltas: 0,
     rejectedBatches: 0,
