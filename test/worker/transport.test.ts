@@ -199,10 +199,11 @@ describe("worker transport (libp2p: TCP, noise, yamux)", function () {
     const grown = process.memoryUsage().heapUsed - before;
     expect(next.bytes, "the next-epoch flood passed the budget").to.be.greaterThan(EARLY_LIMITS.bytes);
     expect(rest.sent, "the far-future flood was cut off").to.be.lessThan(160);
-    expect(
-      victim.stats.disconnected,
-      `both flooders were disconnected: ${JSON.stringify({ next, rest, stats: victim.stats })}`,
-    ).to.equal(2);
+    // Over the next-epoch budget is dropped, not held against the peer (an honest one may just be
+    // ahead); far-future messages are abuse, and their sender is cut off.
+    const seen = JSON.stringify({ next, rest, stats: victim.stats });
+    expect(victim.stats.refusedMessages, seen).to.be.greaterThan(20);
+    expect(victim.stats.disconnected, seen).to.equal(1);
     // What a worker keeps for the next epoch is capped per peer; everything else is dropped unread.
     expect(grown, `heap grew by ${(grown / 2 ** 20).toFixed(1)} MiB`).to.be.lessThan(
       EARLY_LIMITS.bytes + 16 * 1024 * 1024,

@@ -66,10 +66,18 @@ export class Membership {
         if (a === "") continue; // not registered yet: read again on the next refresh
         const before = this.address.get(w);
         if (before !== a) {
-          if (before) this.byPeer.delete(peerIdOf(before) ?? "");
+          if (before && this.byPeer.get(peerIdOf(before) ?? "") === w) this.byPeer.delete(peerIdOf(before) ?? "");
           this.address.set(w, a);
           const id = peerIdOf(a);
-          if (id) this.byPeer.set(id, w);
+          const holder = id ? this.byPeer.get(id) : undefined;
+          if (id && holder && holder !== w && peerIdOf(this.address.get(holder) ?? "") === id) {
+            // A peer id belongs to the member that registered it first: a later claim (a member
+            // registering another's peer id, to have its messages refused) is ignored.
+            this.log.warn(
+              { member: w, peerId: id, heldBy: holder },
+              "a member registered another member's peer id: ignored",
+            );
+          } else if (id) this.byPeer.set(id, w);
           if (before) this.log.info({ member: w, networkAddress: a }, "a member's network address changed");
         }
       } catch {

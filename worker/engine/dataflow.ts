@@ -133,8 +133,10 @@ export class Dataflow {
       } catch (e) {
         return { reason: (e as Error).message, abusive: true };
       }
-      if (m.kind === "batch") run.inbox.onBatch(m.batch);
-      else if (m.kind === "proof") run.inbox.onProof(m.proof);
+      if (m.kind === "batch") {
+        if (run.inbox.onBatch(m.batch) === "abusive")
+          return { reason: "a batch not signed by its sender's key", abusive: true };
+      } else if (m.kind === "proof") run.inbox.onProof(m.proof);
       else if (m.kind === "done") {
         if (!run.inbox.onDone(m.done))
           return { reason: "an end notice not signed by its sender for this worker", abusive: true };
@@ -147,8 +149,10 @@ export class Dataflow {
       return { reason: `epoch ${head.epoch} is too far ahead (current ${this.current})`, abusive: true };
     // The current or next epoch, not started here yet: held, within the peer's budget.
     const use = this.earlyUse.get(member) ?? { messages: 0, bytes: 0 };
+    // Over budget is dropped, not held against the peer: an honest one may simply be ahead of a
+    // worker still syncing the epoch's graph (it resends what is asked for).
     if (use.messages + 1 > EARLY_LIMITS.messages || use.bytes + bytes.length > EARLY_LIMITS.bytes)
-      return { reason: `more than ${EARLY_LIMITS.bytes} bytes held for an epoch not started`, abusive: true };
+      return { reason: `more than ${EARLY_LIMITS.bytes} bytes held for an epoch not started`, abusive: false };
     use.messages += 1;
     use.bytes += bytes.length;
     this.earlyUse.set(member, use);
@@ -174,11 +178,14 @@ export class Dataflow {
       return { reason: (e as Error).message, abusive: true };
     }
     if (m.kind !== "request") return { reason: "not a request", abusive: true };
-    void outbox.resend(m.request, member).then((n) => {
-      const run = this.runs.get(epoch);
-      if (run) run.stats.resendsServed += n;
-      this.log.info({ epoch: epoch.toString(), to: member, batches: n }, "resent on request");
-    });
+    outbox.resend(m.request, member).then(
+      (n) => {
+        const run = this.runs.get(epoch);
+        if (run) run.stats.resendsServed += n;
+        this.log.info({ epoch: epoch.toString(), to: member, batches: n }, "resent on request");
+      },
+      (e: Error) => this.log.warn({ epoch: epoch.toString(), to: member, error: e.message }, "resend failed"),
+    );
     return undefined;
   }
 
@@ -250,11 +257,12 @@ export class Dataflow {
         "graph synced",
       );
     }
+    if (!this.source)
+      this.source = { stream: graph.source, readTo: from - 1, state: await this.sourceStateAt(graph.source, from) };
+    // Operators last: nothing that can fail (an RPC call) comes between starting their threads and the run that closes them.
     const hosts = new Map<number, OperatorHost>();
     for (const op of graph.operators)
       hosts.set(op.id, await OperatorHost.start(op.bytecode, { perDeltaMs: this.o.perDeltaMs }));
-    if (!this.source)
-      this.source = { stream: graph.source, readTo: from - 1, state: await this.sourceStateAt(graph.source, from) };
     if (!resumed) this.o.record.beginEpoch(epoch);
     const run = new EpochRun(
       {
@@ -285,7 +293,8 @@ export class Dataflow {
     return true;
   }
 
-  private skip(epoch: bigint): true {
+  /** Takes no part in `epoch` (not a member, nothing to run, sat out, or not verifiable): drops what was held for it. */
+  skip(epoch: bigint): true {
     if (epoch > this.lastFinished) this.lastFinished = epoch;
     this.releaseEarly(epoch);
     return true;
@@ -374,8 +383,6 @@ export class Dataflow {
           target,
           this.source.state,
         );
-        this.source.state = next;
-        this.source.readTo = target;
         const byEpoch = new Map<bigint, InboxDelta[]>();
         let block = -1;
         let epoch: bigint | undefined;
@@ -387,6 +394,9 @@ export class Dataflow {
           list.push(d);
         }
         for (const [e, ds] of byEpoch) await this.runs.get(e)?.processSource(ds);
+        // Only once processed: a failure above reads the same blocks again on the next tick.
+        this.source.state = next;
+        this.source.readTo = target;
       }
     }
     for (const run of runs) {
@@ -450,7 +460,7 @@ export class Dataflow {
 
   /** Finishes what can be finished on shutdown: open epochs are reported as they are. */
   async stop(): Promise<void> {
-    for (const run of this.runs.values()) this.reports.push(await run.finalize(true));
+    for (const run of this.runs.values()) this.reports.push(await run.finalize(true, !run.sendingDone));
     this.runs.clear();
   }
 }

@@ -71,6 +71,8 @@ export class EpochRun {
   readonly inbox: Inbox;
   private readonly myShards: Set<number>;
   private readonly taken = new Map<string, { sender: string; digest: string }>();
+  /** The time of the last group each incoming lane delivered (a continuation must start with it). */
+  private readonly lastTime = new Map<string, bigint>();
   private readonly delivered = new Map<string, Set<string>>();
   private readonly sourceShard = new Map<bigint, number>();
   private readonly output = new Map<string, Map<string, bigint>>();
@@ -87,6 +89,7 @@ export class EpochRun {
   readonly stats = {
     sourceDeltas: 0,
     sourceRead: 0,
+    unkeyable: 0,
     divergent: 0,
     operatorErrors: 0,
     resendsAsked: 0,
@@ -139,12 +142,26 @@ export class EpochRun {
     return !this.ctx.isEjected(this.epoch, worker);
   }
 
+  /**
+   * The shard of a delta, or undefined (counted) when its data is shorter than its stream's key:
+   * the same delta is skipped the same way on every worker and on every replay.
+   */
+  private shardOf(spec: Parameters<EpochMath["sharder"]["shardOfDelta"]>[0], data: Delta["data"]): number | undefined {
+    try {
+      return this.math.sharder.shardOfDelta(spec, data);
+    } catch {
+      this.stats.unkeyable += 1;
+      return undefined;
+    }
+  }
+
   /** Source deltas of this epoch's window, in order: keep those of my shards, run them through the operators. */
   async processSource(deltas: InboxDelta[]): Promise<void> {
     const spec = this.graph.partitions.get(this.graph.source)!;
     const mine: Delta[] = [];
     for (const d of deltas) {
-      const shard = this.math.sharder.shardOfDelta(spec, d.data);
+      const shard = this.shardOf(spec, d.data);
+      if (shard === undefined) continue;
       this.sourceShard.set(d.index, shard);
       this.stats.sourceRead += 1;
       if (this.myShards.has(shard)) mine.push({ data: d.data, time: d.index, diff: d.diff });
@@ -214,7 +231,8 @@ export class EpochRun {
     const spec = this.graph.partitions.get(stream)!;
     const byShard = new Map<number, Delta[]>();
     for (const d of deltas) {
-      const shard = this.math.sharder.shardOfDelta(spec, d.data);
+      const shard = this.shardOf(spec, d.data);
+      if (shard === undefined) continue;
       const list = byShard.get(shard);
       if (list) list.push(d);
       else byShard.set(shard, [d]);
@@ -228,7 +246,9 @@ export class EpochRun {
     const mine = this.delivered.get(sender) ?? new Set<string>();
     this.delivered.set(sender, mine);
     const use: Delta[] = [];
-    for (const g of groupByTime(deltas)) {
+    const lane = `${sender}|${stream}|${h.shard}`;
+    const groups = groupByTime(deltas);
+    groups.forEach((g, i) => {
       const tkey = `${stream}|${h.shard}|${g.time}`;
       mine.add(`${stream}|${g.time}`);
       const digest = groupDigest(g);
@@ -236,8 +256,14 @@ export class EpochRun {
       if (!first) {
         this.taken.set(tkey, { sender, digest });
         use.push(...g.deltas);
+      } else if (first.sender === sender && i === 0 && this.lastTime.get(lane) === g.time) {
+        use.push(...g.deltas); // the rest of a time too large for one batch, at the start of the next
       } else if (first.sender === sender) {
-        use.push(...g.deltas); // the rest of a time too large for one batch
+        this.stats.divergent += 1; // the same time again, not as a continuation: not used
+        this.ctx.log.warn(
+          { time: g.time.toString(), sender },
+          "a sender repeated a time it already delivered (not used)",
+        );
       } else if (first.digest !== digest) {
         this.stats.divergent += 1;
         this.ctx.log.warn(
@@ -245,7 +271,8 @@ export class EpochRun {
           "replicas disagree (not provable)",
         );
       }
-    }
+    });
+    if (groups.length > 0) this.lastTime.set(lane, groups[groups.length - 1].time);
     for (const op of this.graph.consumers.get(stream) ?? []) {
       const p = this.feed(op, use).catch((e: Error) =>
         this.ctx.log.error({ error: e.message }, "operator feed failed"),
@@ -272,7 +299,7 @@ export class EpochRun {
    * source shard whose outputs reached this worker from another holder, but never sent them itself,
    * is withholding (or its batches failed the checks). Not provable on-chain: reported, not slashed.
    */
-  async finalize(timedOut: boolean): Promise<EpochReport> {
+  async finalize(timedOut: boolean, unfinished = false): Promise<EpochReport> {
     await Promise.all([...this.feeding]);
     let malformed = 0;
     for (const h of this.hosts.values()) {
@@ -304,6 +331,12 @@ export class EpochRun {
         this.ctx.log.info({ epoch: this.epoch.toString(), worker: m }, "no end notice in time (all its data arrived)");
       }
     }
+    // A source shard with deltas this epoch whose live holders all stayed silent (no batch, no
+    // end notice) left nothing for anyone to use: the output is missing its data and says so.
+    const heard = new Set([me, ...this.delivered.keys(), ...this.inbox.done.keys()]);
+    const silentShards = [...new Set(this.sourceShard.values())]
+      .filter((shard) => !this.holders(shard).some((w) => heard.has(w) || !this.live(w)))
+      .sort((x, y) => x - y);
     const output: EpochReport["output"] = {};
     for (const [stream, coll] of this.output)
       output[stream] = Object.fromEntries([...coll].map(([k, v]) => [k, v.toString()]));
@@ -321,7 +354,11 @@ export class EpochRun {
       withholding,
       timedOut,
       outputIncomplete:
-        this.failed.size > 0 || (timedOut && (this.resumed || this.inbox.missing().some((m) => m.noticed))),
+        unfinished ||
+        this.failed.size > 0 ||
+        silentShards.length > 0 ||
+        (timedOut && (this.resumed || this.inbox.missing().some((m) => m.noticed))),
+      silentShards,
       ...(this.outbox.refused ? { signingRefused: this.outbox.refused } : {}),
       operatorsStopped: this.failed.size,
       malformed,

@@ -30,12 +30,17 @@ export type EpochReport = Omit<InboxCounters, "verifyMs"> & {
   withholding: Array<{ worker: string; missingGroups: number; sentDone: boolean }>;
   timedOut: boolean;
   /**
-   * This worker's output of the epoch is known to be incomplete: it timed out with batches a
-   * member announced still missing, or after a restart that lost what had arrived before it. (A
-   * member that never sent its end notice, a withholder or a dead peer, does not make it so: its
+   * This worker's output of the epoch is known to be incomplete: an operator stopped; it timed
+   * out with batches a member announced still missing, or after a restart that lost what had
+   * arrived before it; a source shard's holders all stayed silent; or it stopped before the
+   * epoch ended. (One silent holder, a withholder or a dead peer, does not make it so: its
    * co-holders deliver the same data.)
    */
   outputIncomplete: boolean;
+  /** Source shards whose live holders all stayed silent this epoch (their data is missing). */
+  silentShards: number[];
+  /** Deltas whose data is shorter than their stream's partition key: skipped, on every worker alike. */
+  unkeyable: number;
   /** Set when the protection record refused a signature: this worker stopped sending in the epoch. */
   signingRefused?: string;
   operatorErrors: number;

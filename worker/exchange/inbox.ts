@@ -71,6 +71,7 @@ export class Inbox {
   private readonly stash = new Map<string, Map<bigint, SignedBatch>>();
   private readonly stashBytes = new Map<string, number>();
   private readonly pendingProofs: SignedAccumulatedProof[] = [];
+  private readonly proofsFrom = new Map<string, number>();
   readonly done = new Map<string, EpochDone>();
   readonly stats: InboxCounters = {
     acceptedBatches: 0,
@@ -106,7 +107,8 @@ export class Inbox {
     this.o.accept(String(header.sender).toLowerCase(), header, deltas);
   }
 
-  onBatch(batch: SignedBatch): void {
+  /** Checks and uses a batch; returns "abusive" for one no honest member sends (a bad signature). */
+  onBatch(batch: SignedBatch): "abusive" | undefined {
     const h = batch.header;
     const sender = String(h.sender).toLowerCase();
     const stream = String(h.stream).toLowerCase();
@@ -123,6 +125,10 @@ export class Inbox {
       return;
     }
     const channel = this.channels.get(key) ?? openReceiverChannel();
+    if (this.stash.get(key)?.has(seq)) {
+      this.stats.duplicates += 1; // already held until its gap fills: not verified again
+      return;
+    }
     const seen = channel.seen.get(seq);
     if (seen && channel.last && seq <= BigInt(channel.last.header.seq) && seen.contentHash === contentHash(h)) {
       this.stats.duplicates += 1; // a replay after a restart, or a resend
@@ -157,6 +163,10 @@ export class Inbox {
     if (verdict.violations.some((v) => v.kind === "bad-signature" || v.kind === "not-for-me")) {
       // Nothing provable, and nothing worth remembering: drop without keeping any state.
       for (const v of verdict.violations) this.count(v.kind);
+      if (verdict.violations.some((v) => v.kind === "bad-signature")) {
+        this.o.log.warn({ epoch: this.o.epoch.toString(), sender }, "batch dropped: not signed by the sender's key");
+        return "abusive";
+      }
       this.o.log.warn(
         { epoch: this.o.epoch.toString(), sender, violations: verdict.violations.map((v) => v.message) },
         "batch dropped",
@@ -209,12 +219,12 @@ export class Inbox {
 
   /** An accumulated proof: judged by {@link judgeProofs} once its block is final and its channel complete. */
   onProof(sp: SignedAccumulatedProof): void {
-    if (!this.o.checks || !this.o.live(String(sp.proof.sender).toLowerCase())) return;
-    if (
-      this.pendingProofs.length >=
-      4 * this.o.a.members.length * Math.max(1, this.o.partitions.size) * this.o.a.view.n
-    )
-      return; // more proofs than channels could exist: a sender repeating itself
+    const sender = String(sp.proof.sender).toLowerCase();
+    if (!this.o.checks || !this.o.live(sender)) return;
+    // Per sender, so that one member repeating itself cannot crowd out another's proofs.
+    const count = this.proofsFrom.get(sender) ?? 0;
+    if (count >= 4 * Math.max(1, this.o.partitions.size) * this.o.a.view.n) return;
+    this.proofsFrom.set(sender, count + 1);
     this.pendingProofs.push(sp);
   }
 

@@ -192,6 +192,7 @@ export async function runEpochs(options: {
           unverifiedSince.set(e, since);
           if (e < current && Date.now() - since > 60_000) {
             log.warn({ epoch: e.toString(), reason }, "skipping an epoch whose randomness cannot be verified");
+            options.dataflow?.skip(e);
             lastSeen = e;
             continue;
           }

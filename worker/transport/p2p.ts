@@ -226,37 +226,41 @@ export async function startTransport(options: {
     outbound.set(member, entry);
     return entry;
   };
+  const sendNow = (member: string, message: Message) => {
+    const to = hooks.addressOf(member);
+    if (!to) {
+      if (Date.now() - lastRefresh > 2_000) {
+        lastRefresh = Date.now();
+        void hooks.refreshMembers();
+      }
+      return sayOnce(`noaddr|${member}`, "warn", { member }, "a member has no registered address yet: message dropped");
+    }
+    let entry = outbound.get(member);
+    if (entry && entry.to !== to) {
+      end(member, entry); // the member re-registered (a restart): dial its new address
+      entry = undefined;
+    }
+    const e = entry ?? open(member, to);
+    const bytes = encodeMessage(message);
+    e.opened.then(
+      () => {
+        if (!e.ended) e.queue.push(bytes); // else lost with the stream: the receiver asks again
+      },
+      () => undefined,
+    );
+  };
   return {
     node,
     stats,
     addresses: () => node.getMultiaddrs().map((a) => a.toString()),
     send(member, message) {
-      const to = hooks.addressOf(member);
-      if (!to) {
-        if (Date.now() - lastRefresh > 2_000) {
-          lastRefresh = Date.now();
-          void hooks.refreshMembers();
-        }
-        return sayOnce(
-          `noaddr|${member}`,
-          "warn",
-          { member },
-          "a member has no registered address yet: message dropped",
-        );
+      try {
+        sendNow(member, message);
+      } catch (e) {
+        // A member's registered address is any bytes it chose: one that is not a multiaddr must
+        // never take the sender down with it.
+        sayOnce(`bad|${member}`, "warn", { member, error: (e as Error).message }, "cannot send to a member");
       }
-      let entry = outbound.get(member);
-      if (entry && entry.to !== to) {
-        end(member, entry); // the member re-registered (a restart): dial its new address
-        entry = undefined;
-      }
-      const e = entry ?? open(member, to);
-      const bytes = encodeMessage(message);
-      e.opened.then(
-        () => {
-          if (!e.ended) e.queue.push(bytes); // else lost with the stream: the receiver asks again
-        },
-        () => undefined,
-      );
     },
     async answers(address) {
       const ma = multiaddr(address);
