@@ -6,11 +6,14 @@ import { Wallet } from "ethers";
 import { MaruError } from "../../client/errors/base.js";
 import { ProtectionRecord } from "./record.js";
 import { readInterchange, writeInterchange } from "./interchange.js";
-import { readFileSync } from "node:fs";
+import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 
 /** The record of the signing key in MARU_SIGNING_KEY for the deployment in an addresses book. */
-function openRecord(opts: { dataDir: string; addresses: string }): ProtectionRecord {
+function openRecord(
+  opts: { dataDir: string; addresses: string },
+  o: { create: boolean } = { create: true },
+): ProtectionRecord {
   const key = process.env.MARU_SIGNING_KEY;
   if (!key) throw new MaruError("MARU_SIGNING_KEY is not set", { fix: "export the signing key whose record this is" });
   let book: { chainId: number; contracts: { fraudProofs: string } };
@@ -22,8 +25,14 @@ function openRecord(opts: { dataDir: string; addresses: string }): ProtectionRec
       fix: "pass --addresses deployments/<chainId>.json",
     });
   }
-  return ProtectionRecord.open(join(opts.dataDir, "protection"), {
-    signingKey: new Wallet(key).address,
+  const dir = join(opts.dataDir, "protection");
+  const signingKey = new Wallet(key).address;
+  if (!o.create && !existsSync(join(dir, `${signingKey.toLowerCase()}.jsonl`)))
+    throw new MaruError(`No protection record for signing key ${signingKey} in ${dir}`, {
+      fix: "check --data-dir and MARU_SIGNING_KEY: this key has signed nothing with that data directory",
+    });
+  return ProtectionRecord.open(dir, {
+    signingKey,
     chainId: book.chainId,
     verifyingContract: book.contracts.fraudProofs,
   });
@@ -37,7 +46,7 @@ function openRecord(opts: { dataDir: string; addresses: string }): ProtectionRec
  * ```
  */
 export function protectionCommand(): Command {
-  const cmd = new Command("protection").description(
+  const cmd = new Command("maru-worker protection").description(
     "export, import or show the slashing-protection record (stop the worker first)",
   );
   const common = (c: Command) =>
@@ -79,7 +88,7 @@ export function protectionCommand(): Command {
     }
   });
   common(cmd.command("show").description("what the record holds")).action((opts) => {
-    const record = openRecord(opts);
+    const record = openRecord(opts, { create: false });
     try {
       const epochs = record.epochs();
       process.stdout.write(
