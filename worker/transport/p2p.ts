@@ -31,6 +31,8 @@ export const BATCH_PROTOCOL = "/maru/batch/2.0.0";
 /** Refused messages a peer may send in ABUSE_WINDOW_MS before it is disconnected. */
 export const ABUSE_LIMIT = 16;
 const ABUSE_WINDOW_MS = 60_000;
+/** Bytes queued for one member at most before its stream is dropped (it does not read). */
+export const MAX_QUEUED_BYTES = 64 * 1024 * 1024;
 /** How long a disconnected abusive peer is refused. */
 export const BAN_MS = 5 * 60_000;
 
@@ -198,7 +200,7 @@ export async function startTransport(options: {
     { maxInboundStreams: 8 },
   );
   // One outbound stream per member: a queue the stream drains, so messages keep their order.
-  type Outbound = { to: string; queue: Pushable<Uint8Array>; opened: Promise<void>; ended: boolean };
+  type Outbound = { to: string; queue: Pushable<Uint8Array>; opened: Promise<void>; ended: boolean; queued: number };
   const outbound = new Map<string, Outbound>();
   const end = (member: string, entry: Outbound) => {
     entry.ended = true;
@@ -207,9 +209,19 @@ export async function startTransport(options: {
   };
   const open = (member: string, to: string) => {
     const queue = pushable<Uint8Array>();
-    const entry: Outbound = { to, queue, opened: Promise.resolve(), ended: false };
+    const entry: Outbound = { to, queue, opened: Promise.resolve(), ended: false, queued: 0 };
     entry.opened = node.dialProtocol(multiaddr(to), BATCH_PROTOCOL).then((stream) => {
-      pipe(queue, (src) => lp.encode(src), stream.sink).catch((e: Error) => {
+      pipe(
+        queue,
+        async function* (src) {
+          for await (const m of src) {
+            entry.queued -= m.length;
+            yield m;
+          }
+        },
+        (src) => lp.encode(src),
+        stream.sink,
+      ).catch((e: Error) => {
         end(member, entry);
         sayOnce(`out|${member}`, "warn", { member, error: e.message }, "the stream to a member failed");
       });
@@ -244,7 +256,21 @@ export async function startTransport(options: {
     const bytes = encodeMessage(message);
     e.opened.then(
       () => {
-        if (!e.ended) e.queue.push(bytes); // else lost with the stream: the receiver asks again
+        if (e.ended) return; // lost with the stream: the receiver asks again
+        if (e.queued + bytes.length > MAX_QUEUED_BYTES) {
+          // A peer that does not read must not grow this worker's memory: drop the stream; what
+          // it missed, it asks for again once it reads.
+          sayOnce(
+            `slow|${member}`,
+            "warn",
+            { member, queued: e.queued },
+            "a member does not read: its stream is dropped",
+          );
+          end(member, e);
+          return;
+        }
+        e.queued += bytes.length;
+        e.queue.push(bytes);
       },
       () => undefined,
     );
