@@ -82,6 +82,7 @@ export class Dataflow {
   private readonly early = new Map<bigint, Array<{ bytes: Uint8Array; peer: string }>>();
   private readonly earlyUse = new Map<string, { messages: number; bytes: number }>();
   private readonly resendServed = new Map<string, number>();
+  private readonly waitSaid = new Map<bigint, number>();
   private readonly advancedAt = new Map<bigint, number>();
   /** Per slashed worker: from the fault's epoch up to the last epoch of its jail (read from the chain). */
   private readonly slashedIn = new Map<string, Array<{ from: bigint; until: bigint }>>();
@@ -400,6 +401,7 @@ export class Dataflow {
       }
     }
     for (const run of runs) {
+      this.sayWhatItWaitsFor(run, finalized);
       if (!run.sendingDone && run.windowEnd !== undefined && this.source && this.source.readTo >= run.windowEnd) {
         const blockHash = (await provider.getBlock(run.windowEnd))!.hash!;
         await run.finishSending(run.windowEnd, blockHash);
@@ -423,12 +425,31 @@ export class Dataflow {
         const report = await run.finalize(!complete);
         this.reports.push(report);
         this.runs.delete(run.epoch);
+        this.waitSaid.delete(run.epoch);
         this.retained.set(run.epoch, run.outbox);
         for (const e of this.retained.keys()) if (e <= run.epoch - BigInt(RETAINED_EPOCHS)) this.retained.delete(e);
         if (run.epoch > this.lastFinished) this.lastFinished = run.epoch;
         this.log.info({ ...report, output: undefined }, "epoch finished");
       }
     }
+  }
+
+  /** Says at info level, every 10 s at most per epoch, what an open epoch waits for. */
+  private sayWhatItWaitsFor(run: EpochRun, finalized: number): void {
+    if (Date.now() - (this.waitSaid.get(run.epoch) ?? 0) < 10_000) return;
+    let waitingFor: string;
+    if (run.windowEnd === undefined) waitingFor = `the next epoch to begin (its window is still open)`;
+    else if (!run.sendingDone)
+      waitingFor = `block ${run.windowEnd}, the window's last, to be final (final: ${finalized})`;
+    else {
+      const missing = run.inbox.missing();
+      if (missing.length === 0) return;
+      waitingFor = `${missing.length} member(s) to finish sending: ${missing
+        .map((m) => `${m.member} (${m.noticed ? "batches announced but missing" : "no end notice yet"})`)
+        .join(", ")}`;
+    }
+    this.waitSaid.set(run.epoch, Date.now());
+    this.log.info({ epoch: run.epoch.toString(), waitingFor }, "waiting");
   }
 
   /**
