@@ -25,6 +25,7 @@ import type { Membership } from "../chain/members.js";
 import { decodeMessage, peekMessage, type Message } from "../transport/codec.js";
 import { compileGraph, type RunnableGraph } from "./graph.js";
 import { EpochRun } from "./epochRun.js";
+import { WaitLog } from "../node/waits.js";
 import type { CheatRecord, EpochReport } from "./report.js";
 
 /** Messages held for the next epoch (it has not started here yet), per peer at most. */
@@ -82,7 +83,7 @@ export class Dataflow {
   private readonly early = new Map<bigint, Array<{ bytes: Uint8Array; peer: string }>>();
   private readonly earlyUse = new Map<string, { messages: number; bytes: number }>();
   private readonly resendServed = new Map<string, number>();
-  private readonly waitSaid = new Map<bigint, number>();
+  private readonly waits: WaitLog;
   private readonly advancedAt = new Map<bigint, number>();
   /** Per slashed worker: from the fault's epoch up to the last epoch of its jail (read from the chain). */
   private readonly slashedIn = new Map<string, Array<{ from: bigint; until: bigint }>>();
@@ -93,6 +94,7 @@ export class Dataflow {
   constructor(readonly o: DataflowOptions) {
     this.eventsTo = o.p.book.startBlock - 1;
     this.domain = protocolDomain(o.chainId, o.p.book.contracts.fraudProofs);
+    this.waits = new WaitLog(o.log, 10_000);
     this.desk = new EvidenceDesk((e) => submitEvidence(o.p.fraud as never, e, [o.p.epochs.interface]), o.log);
   }
 
@@ -425,7 +427,7 @@ export class Dataflow {
         const report = await run.finalize(!complete);
         this.reports.push(report);
         this.runs.delete(run.epoch);
-        this.waitSaid.delete(run.epoch);
+        this.waits.forget(`epoch ${run.epoch}`);
         this.retained.set(run.epoch, run.outbox);
         for (const e of this.retained.keys()) if (e <= run.epoch - BigInt(RETAINED_EPOCHS)) this.retained.delete(e);
         if (run.epoch > this.lastFinished) this.lastFinished = run.epoch;
@@ -434,22 +436,21 @@ export class Dataflow {
     }
   }
 
-  /** Says at info level, every 10 s at most per epoch, what an open epoch waits for. */
+  /** Says at info level what an open epoch waits for (again every 10 s while it holds). */
   private sayWhatItWaitsFor(run: EpochRun, finalized: number): void {
-    if (Date.now() - (this.waitSaid.get(run.epoch) ?? 0) < 10_000) return;
     let waitingFor: string;
     if (run.windowEnd === undefined) waitingFor = `the next epoch to begin (its window is still open)`;
-    else if (!run.sendingDone)
+    else if (!run.sendingDone) {
+      if (run.windowEnd <= finalized) return; // final: it finishes sending on this tick
       waitingFor = `block ${run.windowEnd}, the window's last, to be final (final: ${finalized})`;
-    else {
+    } else {
       const missing = run.inbox.missing();
       if (missing.length === 0) return;
       waitingFor = `${missing.length} member(s) to finish sending: ${missing
         .map((m) => `${m.member} (${m.noticed ? "batches announced but missing" : "no end notice yet"})`)
         .join(", ")}`;
     }
-    this.waitSaid.set(run.epoch, Date.now());
-    this.log.info({ epoch: run.epoch.toString(), waitingFor }, "waiting");
+    this.waits.say(`epoch ${run.epoch}`, waitingFor, { epoch: run.epoch.toString() });
   }
 
   /**

@@ -4,6 +4,7 @@
 // docs/worker.md.
 import type { Logger } from "pino";
 import type { Dataflow } from "../engine/dataflow.js";
+import { WaitLog } from "./waits.js";
 import type { Wallet } from "ethers";
 import { toUtf8String } from "ethers";
 import {
@@ -236,22 +237,6 @@ export async function runEpochs(options: {
     await new Promise((r) => setTimeout(r, options.pollMs));
   }
   return records;
-}
-
-/**
- * Says at info level what the worker waits for: once when the reason changes, then every 30 s
- * while it holds, so a worker that waits is never silent.
- */
-class WaitLog {
-  private readonly last = new Map<string, { text: string; at: number }>();
-  constructor(private readonly log: Logger) {}
-  say(topic: string, text: string, extra: Record<string, unknown> = {}): void {
-    const before = this.last.get(topic);
-    const key = text.replace(/[0-9]+ s\b/g, "");
-    if (before && before.text === key && Date.now() - before.at < 30_000) return;
-    this.last.set(topic, { text: key, at: Date.now() });
-    this.log.info({ ...extra, waitingFor: text }, "waiting");
-  }
 }
 
 /** One short line for a log: a decoded contract error's message, or an ethers error's short message. */

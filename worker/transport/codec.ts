@@ -63,7 +63,6 @@ export class CodecError extends MaruError {
   override name = "CodecError";
 }
 
-const HEADER_BYTES = 224;
 const SIG_BYTES = 65;
 
 const hex = (b: Uint8Array) => "0x" + Buffer.from(b.buffer, b.byteOffset, b.byteLength).toString("hex");
@@ -291,6 +290,3 @@ export function decodeMessage(bytes: Uint8Array): Message {
   r.end();
   return m;
 }
-
-/** The header fields' size on the wire (for tests and budgets). */
-export const WIRE = { HEADER_BYTES, SIG_BYTES } as const;
