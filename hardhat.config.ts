@@ -34,6 +34,15 @@ export default defineConfig({
           },
           solc0819,
         ],
+        // The epoch manager (with staking) is the largest contract: the IR pipeline keeps it under
+        // the 24,576-byte limit (EIP-170) and its hot paths within their gas budgets.
+        overrides: {
+          "contracts/epochs/EpochManager.sol": {
+            version: SOLC_VERSION,
+            path: solcPath,
+            settings: { optimizer: { enabled: true, runs: 1_000 }, viaIR: true, evmVersion: "prague" },
+          },
+        },
       },
       production: {
         compilers: [
@@ -44,6 +53,13 @@ export default defineConfig({
           },
           solc0819,
         ],
+        overrides: {
+          "contracts/epochs/EpochManager.sol": {
+            version: SOLC_VERSION,
+            path: solcPath,
+            settings: { optimizer: { enabled: true, runs: 1_000 }, viaIR: true, evmVersion: "prague" },
+          },
+        },
       },
     },
   },

@@ -30,6 +30,12 @@ contract EpochManager is IEpochManager, Staking {
     uint8 public constant SHUFFLE_ROUNDS = 90;
     /// @notice EIP-2935 block-hash history contract (prague): hashes of the last 8191 blocks.
     address public constant HISTORY_STORAGE = 0x0000F90827F1C53a10cb7A02335B175320002935;
+    /// @notice Gas the beacon's request gets at freeze; freeze refuses to start it with less, so
+    /// that a freezer cannot make the request fail (and force the fallback) by starving it.
+    uint256 internal constant _BEACON_REQUEST_GAS = 500_000;
+    /// @notice Bound on FREEZE_LEAD + RANDOMNESS_TIMEOUT: the fallback block's hash must still be
+    /// readable (EIP-2935: 8,191 blocks, 2 h at 0.88 s a block) when the fallback is due.
+    uint256 internal constant _MAX_FALLBACK_DELAY = 2 hours;
 
     /// @dev Written by commits (one cold read, one warm write): the commit window of this epoch and
     /// the parameters it runs under, snapshotted when the window opened.
@@ -41,7 +47,8 @@ contract EpochManager is IEpochManager, Staking {
         bool open; // set when the window opens; it closes by time (freeze needs now ≥ deadline)
     }
 
-    /// @dev Slot 0 is written once, by freeze (one fresh slot); slot 1 by advance.
+    /// @dev Slot 0 is written once, by freeze (one fresh slot); slot 1 by advance (and, for an
+    /// assignment carried on, by the freeze that carries it).
     struct EpochState {
         // slot 0: the frozen inputs
         uint32 n;
@@ -52,9 +59,12 @@ contract EpochManager is IEpochManager, Staking {
         uint32 assignmentEpoch;
         uint64 graphVersion;
         uint64 fallbackBlock;
+        uint16 sharesVersion; // the punishment shares in force for the epoch (_sharesOf)
         // slot 1: timing
         uint64 start;
         uint64 end;
+        uint64 startBlock; // the block of its EpochAdvanced: its inbox window starts there
+        uint32 carriedThrough; // for an assignment epoch: the last epoch carried with it (0: none)
         // slots 2, 3, 4
         bytes32 randomness;
         bytes32 fallbackHash;
@@ -63,6 +73,16 @@ contract EpochManager is IEpochManager, Staking {
 
     IRandomnessBeacon private immutable _beacon;
     IGraphVersionSource private _graphSource;
+    // One slot: a scheduled graph source and when it may be installed.
+    IGraphVersionSource private _pendingGraphSource;
+    uint64 private _pendingGraphSourceAt;
+    // One slot: the punishment shares (REWARD_BPS and SLASH_BPS, packed as in _faultContext) in
+    // force, the newest version, and a scheduled version with the time it may be installed.
+    uint16 private _sharesVersion;
+    uint16 private _sharesCount;
+    uint16 private _pendingSharesVersion;
+    uint64 private _pendingSharesAt;
+    mapping(uint256 version => uint256 shares) private _sharesOf;
 
     mapping(uint64 epoch => CommitSlot) private _commits;
     mapping(uint64 epoch => EpochState) private _epochs;
@@ -76,7 +96,8 @@ contract EpochManager is IEpochManager, Staking {
     uint32 private _minWorkers;
     uint32 private _maxWorkers;
 
-    /// @notice The initial parameters, checked against the same bounds as {setParameter}.
+    /// @notice The initial parameters, checked against the same bounds as {setParameter} (and the
+    /// slash shares as {scheduleShares}).
     struct InitialParameters {
         uint256 minStake;
         uint256 unbondingPeriod;
@@ -89,6 +110,7 @@ contract EpochManager is IEpochManager, Staking {
         uint256 minWorkers;
         uint256 maxWorkers;
         uint256 fraudWindowEpochs;
+        uint256[5] slashBps;
     }
 
     /**
@@ -111,8 +133,11 @@ contract EpochManager is IEpochManager, Staking {
         _setParameter(Param.FRAUD_WINDOW_EPOCHS, p.fraudWindowEpochs);
         _setParameter(Param.UNBONDING_PERIOD, p.unbondingPeriod);
         _setParameter(Param.MIN_STAKE, p.minStake);
-        _setParameter(Param.REWARD_BPS, p.rewardBps);
         _setParameter(Param.JAIL_EPOCHS, p.jailEpochs);
+        _sharesOf[1] = _packShares(p.rewardBps, p.slashBps);
+        (_sharesVersion, _sharesCount) = (1, 1);
+        emit SharesScheduled(1, p.rewardBps, p.slashBps, uint64(block.timestamp));
+        emit SharesInstalled(1, 0);
         // Genesis: epoch 0 is current with an empty set; commits to epoch 1 are open.
         EpochState storage g = _epochs[0];
         g.start = uint64(block.timestamp);
@@ -120,6 +145,8 @@ contract EpochManager is IEpochManager, Staking {
         g.frozen = true;
         g.randomnessSet = true;
         g.k = _replication;
+        g.sharesVersion = 1;
+        g.startBlock = uint64(block.number);
         _openCommits(1, g.end);
         emit EpochAdvanced(0, bytes32(0), false, g.start, g.end);
     }
@@ -146,30 +173,30 @@ contract EpochManager is IEpochManager, Staking {
         // condition holds, and this one reads storage.
         if ((cw >> 224) & 1 == 0) revert EpochNotOpen(epoch, _currentEpoch + 1); // never opened
         if (block.timestamp >= deadline) revert EpochCommitWindowClosed(epoch, uint64(deadline));
-        // Worker: active [0,96) jailedUntil [96,128) lastEpoch [128,160) lastIndex [160,184)
-        //         prevEpoch [184,216) prevIndex [216,240) registered [240]
-        uint256 active = uint96(ww);
-        if (uint32(ww >> 128) == epoch) revert EpochAlreadyCommitted(epoch, msg.sender);
+        // Worker: active [0,88) jailedUntil [88,120) ejectSpan [120,144) lastEpoch [144,176)
+        //         lastIndex [176,200) prevEpoch [200,232) prevIndex [232,256)
+        uint256 active = uint88(ww);
+        if (uint32(ww >> 144) == epoch) revert EpochAlreadyCommitted(epoch, msg.sender);
         if (active < uint96(cw >> 128)) revert EpochStakeBelowMinimum(active, uint96(cw >> 128)); // implies registered
-        if (uint32(ww >> 96) > epoch) revert EpochWorkerJailed(msg.sender, uint32(ww >> 96));
+        if (uint32(ww >> 88) > epoch) revert EpochWorkerJailed(msg.sender, uint32(ww >> 88));
         if (committed >= uint32(cw >> 96)) revert EpochFull(uint32(cw >> 96));
 
         index = uint32(committed); // < maxWorkers ≤ 1,000,000: fits the worker slot's 24 bits
-        uint256 total = active + _queues[msg.sender].queued; // ≤ 2^96 - 1, enforced by stake()
-        _members[(uint256(epoch) << 32) | committed] = uint256(uint160(msg.sender)) | (total << 160);
-        // Keep active, jailedUntil and registered; this commit becomes "last", the old last "prev".
+        // Active stake only: stake queued to leave is not at stake for an epoch committed after
+        // the request (docs/protocol.md §2); it stays slashable for the epochs before.
+        _members[(uint256(epoch) << 32) | committed] = uint256(uint160(msg.sender)) | (active << 160);
+        // Keep active, jailedUntil and ejectSpan; this commit becomes "last", the old last "prev".
         uint256 nextWorker =
-            (ww & ((1 << 128) - 1)) |
-                (uint256(epoch) << 128) |
-                (committed << 160) |
-                (((ww >> 128) & 0xFFFFFFFF) << 184) |
-                (((ww >> 160) & 0xFFFFFF) << 216) |
-                (1 << 240);
+            (ww & ((1 << 144) - 1)) |
+                (uint256(epoch) << 144) |
+                (committed << 176) |
+                (((ww >> 144) & 0xFFFFFFFF) << 200) |
+                (((ww >> 176) & 0xFFFFFF) << 232);
         assembly ("memory-safe") {
             sstore(c.slot, add(cw, shl(64, 1))) // committed + 1, no carry: committed < maxWorkers
             sstore(ws.slot, nextWorker)
         }
-        emit Committed(epoch, msg.sender, index, total);
+        emit Committed(epoch, msg.sender, index, active);
     }
 
     /// @inheritdoc IEpochManager
@@ -185,9 +212,10 @@ contract EpochManager is IEpochManager, Staking {
         e.frozen = true;
         uint256 requestId;
         bool carried = committed < _minWorkers;
+        EpochState storage prev = _epochs[current];
         if (carried) {
-            // Too few workers: keep the previous assignment whole (set, k, graph, randomness).
-            EpochState storage prev = _epochs[current];
+            // Too few workers: keep the previous assignment whole (set, k, graph, randomness) and
+            // the rules its members committed under; its members stay locked through this epoch.
             e.n = prev.n;
             e.k = prev.k;
             e.graphVersion = prev.graphVersion;
@@ -195,27 +223,42 @@ contract EpochManager is IEpochManager, Staking {
             e.assignmentEpoch = prev.assignmentEpoch;
             e.randomness = prev.randomness;
             e.randomnessSet = true;
+            e.sharesVersion = prev.sharesVersion;
+            _epochs[prev.assignmentEpoch].carriedThrough = uint32(epoch);
         } else {
+            // Scheduled changes to how workers are punished take effect here, for new commitments.
+            _installPendingSlasher(epoch);
+            _installPendingRules(epoch);
             e.n = committed;
             e.k = _replication;
-            if (address(_graphSource) != address(0)) (e.graphVersion, e.graphHash) = _graphSource.graphState();
+            e.sharesVersion = _sharesVersion;
             e.assignmentEpoch = uint32(epoch);
+            _freezeGraph(e, prev);
             // The fallback is the hash of the next block: unknown to everyone at freeze time.
             e.fallbackBlock = uint64(block.number + 1);
-            requestId = _beacon.requestRandomness(epoch);
+            requestId = _requestRandomness(epoch);
         }
         emit EpochFrozen(epoch, e.n, e.k, e.graphVersion, e.assignmentEpoch, carried, requestId, e.fallbackBlock);
     }
 
     /// @inheritdoc IEpochManager
+    /// @dev When nobody recorded the hash while it was readable (8,191 blocks with EIP-2935,
+    /// else 256), the fallback moves to the next block instead of halting the epochs for good
+    /// (docs/protocol.md §10: this is the one case of a second candidate value).
     function recordFallback(uint64 epoch) external {
         EpochState storage e = _epochs[epoch];
-        require(e.fallbackBlock != 0, EpochUnknown(epoch));
-        if (e.fallbackHash != bytes32(0)) return;
-        bytes32 h = _blockHash(e.fallbackBlock);
-        require(h != bytes32(0), EpochFallbackUnavailable(epoch, e.fallbackBlock));
+        uint256 b = e.fallbackBlock;
+        require(b != 0, EpochUnknown(epoch));
+        if (e.fallbackHash != bytes32(0) || e.randomnessSet) return;
+        bytes32 h = _blockHash(b);
+        if (h == bytes32(0)) {
+            require(b < block.number, EpochFallbackUnavailable(epoch, uint64(b)));
+            e.fallbackBlock = uint64(block.number + 1);
+            emit FallbackRearmed(epoch, uint64(b), uint64(block.number + 1));
+            return;
+        }
         e.fallbackHash = h;
-        emit FallbackRecorded(epoch, e.fallbackBlock, h);
+        emit FallbackRecorded(epoch, uint64(b), h);
     }
 
     /// @inheritdoc IEpochManager
@@ -247,6 +290,7 @@ contract EpochManager is IEpochManager, Staking {
         _currentEpoch = next;
         e.start = uint64(block.timestamp);
         e.end = uint64(block.timestamp) + _epochDuration;
+        e.startBlock = uint64(block.number);
         _openCommits(next + 1, e.end);
         emit EpochAdvanced(next, e.randomness, e.usedFallback, e.start, e.end);
     }
@@ -258,19 +302,60 @@ contract EpochManager is IEpochManager, Staking {
         _setParameter(param, value);
     }
 
-    /// @notice Sets the contract the graph version is read from at freeze (the registry).
+    /// @notice Sets the contract the graph version is read from at freeze (the registry). The first
+    /// one is set at once (deployment); a later one is scheduled like every change to how workers
+    /// are punished: the first epoch frozen with an assignment of its own after
+    /// `now + ruleChangeDelay()` reads it (docs/protocol.md §10).
     function setGraphSource(IGraphVersionSource source) external onlyRole(GOVERNANCE_ROLE) {
-        _graphSource = source;
-        emit GraphSourceSet(address(source));
+        if (address(_graphSource) == address(0)) {
+            _graphSource = source;
+            emit GraphSourceSet(address(source));
+            return;
+        }
+        uint64 at = uint64(block.timestamp) + _ruleChangeDelay();
+        (_pendingGraphSource, _pendingGraphSourceAt) = (source, at);
+        emit GraphSourceScheduled(address(source), at);
+    }
+
+    /// @notice Schedules new punishment shares: REWARD_BPS (≤ 5,000) and the SLASH_BPS of each
+    /// fault (≤ 10,000; the order of IFraudProofs.Fault). They apply to epochs frozen with an
+    /// assignment of their own after `now + ruleChangeDelay()`, never to an epoch frozen before
+    /// (docs/protocol.md §10). Scheduling again replaces the pending change and restarts its delay.
+    function scheduleShares(uint256 rewardBps, uint256[5] calldata slashBps) external onlyRole(GOVERNANCE_ROLE) {
+        uint256 packed = _packShares(rewardBps, slashBps);
+        uint16 version = _sharesCount + 1;
+        _sharesOf[version] = packed;
+        uint64 at = uint64(block.timestamp) + _ruleChangeDelay();
+        (_sharesCount, _pendingSharesVersion, _pendingSharesAt) = (version, version, at);
+        emit SharesScheduled(version, rewardBps, slashBps, at);
+    }
+
+    /// @notice Cancels the scheduled shares and graph source (GOVERNANCE_ROLE).
+    function cancelRuleChanges() external onlyRole(GOVERNANCE_ROLE) {
+        require(_pendingSharesVersion != 0 || _pendingGraphSourceAt != 0, StakingNothingPending());
+        (_pendingSharesVersion, _pendingSharesAt) = (0, 0);
+        (_pendingGraphSource, _pendingGraphSourceAt) = (IGraphVersionSource(address(0)), 0);
+        emit RuleChangesCancelled();
+    }
+
+    /// @notice How long a change to how workers are punished waits: longer than a worker who
+    /// disagrees needs to leave (UNBONDING_PERIOD plus the lock of FRAUD_WINDOW_EPOCHS + 2 epochs).
+    function ruleChangeDelay() external view returns (uint64) {
+        return _ruleChangeDelay();
+    }
+
+    function _ruleChangeDelay() internal view override returns (uint64) {
+        return _unbondingPeriod + (uint64(_fraudWindowEpochs) + 2) * _epochDuration;
     }
 
     function _setParameter(Param param, uint256 value) private {
+        // REWARD_BPS is a punishment share: scheduleShares changes it, with a delay.
+        require(param != Param.REWARD_BPS, EpochUseScheduleShares());
         uint256 oldValue = parameter(param);
         (uint256 min, uint256 max) = _bounds(param);
         require(value >= min && value <= max, ParameterOutOfBounds(param, value, min, max));
         if (param == Param.MIN_STAKE) _minStake = uint96(value);
         else if (param == Param.UNBONDING_PERIOD) _unbondingPeriod = uint64(value);
-        else if (param == Param.REWARD_BPS) _rewardBps = uint16(value);
         else if (param == Param.JAIL_EPOCHS) _jailEpochs = uint32(value);
         else if (param == Param.EPOCH_DURATION) _epochDuration = uint64(value);
         else if (param == Param.FREEZE_LEAD) _freezeLead = uint64(value);
@@ -288,8 +373,6 @@ contract EpochManager is IEpochManager, Staking {
     function _bounds(Param param) private view returns (uint256 min, uint256 max) {
         if (param == Param.MIN_STAKE) return (1, type(uint88).max); // stake itself stays below 2^88
         if (param == Param.UNBONDING_PERIOD) return (uint256(_fraudWindowEpochs) * _epochDuration + 1, 365 days);
-        // At most half: a cheater and a colluding reporter still lose half of every slash.
-        if (param == Param.REWARD_BPS) return (0, _BPS / 2);
         if (param == Param.JAIL_EPOCHS) return (1, 1_000_000);
         if (param == Param.EPOCH_DURATION) {
             // Keep FREEZE_LEAD < duration and the unbonding bound intact.
@@ -301,8 +384,9 @@ contract EpochManager is IEpochManager, Staking {
             }
             return (lo, hi);
         }
-        if (param == Param.FREEZE_LEAD) return (1, _epochDuration - 1);
-        if (param == Param.RANDOMNESS_TIMEOUT) return (1, 1 days);
+        // The fallback block's hash must still be readable when the fallback is due.
+        if (param == Param.FREEZE_LEAD) return (1, Math.min(_epochDuration - 1, _MAX_FALLBACK_DELAY - _randomnessTimeout));
+        if (param == Param.RANDOMNESS_TIMEOUT) return (1, _MAX_FALLBACK_DELAY - _freezeLead);
         if (param == Param.REPLICATION) return (1, _minWorkers == 0 ? 64 : Math.min(_minWorkers, 64));
         if (param == Param.MIN_WORKERS) return (Math.max(1, _replication), _maxWorkers);
         if (param == Param.MAX_WORKERS) return (Math.max(10_000, _minWorkers), 1_000_000);
@@ -387,9 +471,56 @@ contract EpochManager is IEpochManager, Staking {
     }
 
     /// @inheritdoc IEpochManager
+    /// @dev Ejected: a fault in `epoch`; or jailed for a fault of `epoch` or an earlier epoch (while
+    /// the jail lasts); or, in a carried epoch, departed (stake below MIN_STAKE) before it froze.
     function isEjected(uint64 epoch, address worker) external view returns (bool) {
         (bool member, uint32 index) = _findIndex(epoch, worker);
-        return member && faultsAt(epoch, index) != 0;
+        if (!member) return false;
+        return faultsAt(epoch, index) != 0 || _ejectedBeyondFaults(worker, epoch, _epochs[epoch].assignmentEpoch);
+    }
+
+    /// @notice The punishment shares of `epoch` (snapshotted when it froze; 0 for an epoch not
+    /// frozen), packed: REWARD_BPS in bits [0,16), the SLASH_BPS of fault i in [16 + 16i, 32 + 16i).
+    function sharesOf(uint64 epoch) external view returns (uint256) {
+        EpochState storage e = _epochs[epoch];
+        return _sharesOf[e.sharesVersion];
+    }
+
+    /// @notice The changes to how workers are punished that are scheduled, each with the time
+    /// from which the next freeze with an assignment of its own installs it (zero: none): the
+    /// slasher, the graph source, and the shares (packed as in {sharesOf}; the ones in force now
+    /// are `current`).
+    function ruleChanges()
+        external
+        view
+        returns (
+            address slasher_,
+            uint64 slasherAt,
+            address graphSource_,
+            uint64 graphSourceAt,
+            uint256 current,
+            uint256 pending,
+            uint64 sharesAt
+        )
+    {
+        (slasher_, slasherAt) = _pendingSlasherChange();
+        (graphSource_, graphSourceAt) = (address(_pendingGraphSource), _pendingGraphSourceAt);
+        current = _sharesOf[_sharesVersion];
+        if (_pendingSharesVersion != 0) (pending, sharesAt) = (_sharesOf[_pendingSharesVersion], _pendingSharesAt);
+    }
+
+    /// @notice The last inbox block of `epoch`'s window: the block before `epoch + 1`'s
+    /// EpochAdvanced. Reverts while `epoch + 1` has not started (the window is still open).
+    function windowLastBlock(uint64 epoch) external view returns (uint64) {
+        uint64 next = _epochs[epoch + 1].startBlock;
+        if (next == 0 || epoch + 1 > _currentEpoch) revert EpochWindowOpen(epoch);
+        return next - 1;
+    }
+
+    /// @dev The last epoch carried with `assignmentEpoch`'s assignment (itself if none).
+    function _lastEpochOfAssignment(uint64 assignmentEpoch) private view returns (uint64) {
+        uint64 carried = _epochs[assignmentEpoch].carriedThrough;
+        return carried == 0 ? assignmentEpoch : carried;
     }
 
     /// @inheritdoc IEpochManager
@@ -415,7 +546,7 @@ contract EpochManager is IEpochManager, Staking {
     function parameter(Param param) public view returns (uint256) {
         if (param == Param.MIN_STAKE) return _minStake;
         if (param == Param.UNBONDING_PERIOD) return _unbondingPeriod;
-        if (param == Param.REWARD_BPS) return _rewardBps;
+        if (param == Param.REWARD_BPS) return uint16(_sharesOf[_sharesVersion]);
         if (param == Param.JAIL_EPOCHS) return _jailEpochs;
         if (param == Param.EPOCH_DURATION) return _epochDuration;
         if (param == Param.FREEZE_LEAD) return _freezeLead;
@@ -456,6 +587,22 @@ contract EpochManager is IEpochManager, Staking {
         return _currentEpoch + 2 + _fraudWindowEpochs;
     }
 
+    /// @dev A worker that never committed to the assignment epoch of `memberEpoch` is not in it;
+    /// otherwise (conservatively, whether or not it is) its stake waits for the last epoch carried
+    /// with that assignment.
+    function _membershipUnlockEpoch(uint64 memberEpoch, uint64 lastCommit) internal view override returns (uint64) {
+        EpochState storage e = _epochs[memberEpoch];
+        if (!e.frozen) return memberEpoch; // not frozen yet: unlockEpoch (later) decides
+        uint64 a = e.assignmentEpoch;
+        if (lastCommit < a || a == 0) return 0;
+        return _lastEpochOfAssignment(a) + 1 + _fraudWindowEpochs;
+    }
+
+    /// @dev No epoch has advanced for a whole unbonding period past the current epoch's end.
+    function _halted() internal view override returns (bool) {
+        return block.timestamp >= uint256(_epochs[_currentEpoch].end) + _unbondingPeriod;
+    }
+
     function _memberKey(uint64 epoch, uint32 index) internal view override returns (uint256) {
         EpochState storage e = _epochs[epoch];
         if (!e.frozen) revert EpochUnknown(epoch);
@@ -463,6 +610,76 @@ contract EpochManager is IEpochManager, Staking {
         if (index >= n) revert EpochIndexOutOfRange(epoch, index, n);
         return (uint256(e.assignmentEpoch) << 32) | index;
     }
+
+    function _faultContext(uint64 epoch, uint32 index) internal view override returns (uint256 key, uint256 shares) {
+        EpochState storage e = _epochs[epoch];
+        if (!e.frozen) revert EpochUnknown(epoch);
+        uint32 n = e.n;
+        if (index >= n) revert EpochIndexOutOfRange(epoch, index, n);
+        return ((uint256(e.assignmentEpoch) << 32) | index, _sharesOf[e.sharesVersion]);
+    }
+
+    /// @dev Installs the scheduled shares and graph source whose delay has passed.
+    function _installPendingRules(uint64 epoch) private {
+        uint16 pending = _pendingSharesVersion;
+        if (pending != 0 && block.timestamp >= _pendingSharesAt) {
+            (_sharesVersion, _pendingSharesVersion, _pendingSharesAt) = (pending, 0, 0);
+            emit SharesInstalled(pending, epoch);
+        }
+        uint64 graphAt = _pendingGraphSourceAt;
+        if (graphAt != 0 && block.timestamp >= graphAt) {
+            IGraphVersionSource source = _pendingGraphSource;
+            _graphSource = source;
+            (_pendingGraphSource, _pendingGraphSourceAt) = (IGraphVersionSource(address(0)), 0);
+            emit GraphSourceSet(address(source));
+        }
+    }
+
+    /// @dev The graph version and hash from the source; a source that reverts or answers
+    /// malformed data cannot stop the epochs: the epoch keeps the previous epoch's graph.
+    function _freezeGraph(EpochState storage e, EpochState storage prev) private {
+        IGraphVersionSource source = _graphSource;
+        if (address(source) == address(0)) return;
+        try source.graphState() returns (uint64 version, bytes32 hash) {
+            (e.graphVersion, e.graphHash) = (version, hash);
+        } catch {
+            (e.graphVersion, e.graphHash) = (prev.graphVersion, prev.graphHash);
+            emit GraphSourceFailed(address(source));
+        }
+    }
+
+    /// @dev Requests the epoch's randomness with _BEACON_REQUEST_GAS; a request that fails with that
+    /// much gas (a beacon or coordinator that reverts) leaves the epoch to its fallback value.
+    function _requestRandomness(uint64 epoch) private returns (uint256 requestId) {
+        // 63/64 of what is left is forwarded: refuse to start unless the beacon can get it all.
+        uint256 needed = _BEACON_REQUEST_GAS + _BEACON_REQUEST_GAS / 63 + 5_000;
+        if (gasleft() < needed) revert EpochFreezeGasTooLow(gasleft(), needed);
+        bytes memory data = abi.encodeCall(IRandomnessBeacon.requestRandomness, (epoch));
+        address beacon_ = address(_beacon);
+        bool ok;
+        uint256 size;
+        assembly ("memory-safe") {
+            // Copy at most one word back: the beacon's answer cannot cost this call memory.
+            ok := call(_BEACON_REQUEST_GAS, beacon_, 0, add(data, 0x20), mload(data), 0, 0x20)
+            size := returndatasize()
+            requestId := mload(0)
+        }
+        if (!ok || size < 32) {
+            requestId = 0;
+            emit BeaconRequestFailed(epoch);
+        }
+    }
+
+    function _packShares(uint256 rewardBps, uint256[5] memory slashBps) private pure returns (uint256 packed) {
+        require(rewardBps <= _BPS / 2, StakingInvalidBps(rewardBps));
+        packed = rewardBps;
+        for (uint256 i; i < _FAULTS; ++i) {
+            require(slashBps[i] <= _BPS, StakingInvalidBps(slashBps[i]));
+            packed |= slashBps[i] << (16 + 16 * i);
+        }
+    }
+
+
 
     function _memberAt(uint64 epoch, uint32 index) private view returns (address, uint96) {
         uint256 packed = _members[_memberKey(epoch, index)];

@@ -100,6 +100,17 @@ interface IEpochManager is IStaking {
     /// @param max The highest allowed value.
     error ParameterOutOfBounds(Param param, uint256 value, uint256 min, uint256 max);
 
+    /// @notice Thrown by setParameter(REWARD_BPS): a punishment share changes through
+    /// `scheduleShares`, with a delay (docs/protocol.md §10).
+    error EpochUseScheduleShares();
+
+    /// @notice Thrown when the window of `epoch` is asked for before `epoch + 1` has started.
+    error EpochWindowOpen(uint64 epoch);
+
+    /// @notice Thrown when freeze has less gas left than the beacon's request must be given, so
+    /// that a starved call cannot force the fallback value.
+    error EpochFreezeGasTooLow(uint256 left, uint256 needed);
+
     // ------------------------------------------------------------------ events
 
     /// @notice Emitted when `worker` commits to `epoch` at `index`.
@@ -129,6 +140,28 @@ interface IEpochManager is IStaking {
 
     /// @notice Emitted when the contract the graph version is read from changes.
     event GraphSourceSet(address graphSource);
+
+    /// @notice Emitted when a graph source is scheduled; a freeze at or after `effectiveAt` installs it.
+    event GraphSourceScheduled(address graphSource, uint64 effectiveAt);
+
+    /// @notice Emitted when the graph source reverted at freeze: the epoch keeps the previous graph.
+    event GraphSourceFailed(address graphSource);
+
+    /// @notice Emitted when punishment shares are scheduled (version 1: the initial ones).
+    event SharesScheduled(uint16 version, uint256 rewardBps, uint256[5] slashBps, uint64 effectiveAt);
+
+    /// @notice Emitted when shares `version` apply from `fromEpoch` (frozen with them) on.
+    event SharesInstalled(uint16 version, uint64 fromEpoch);
+
+    /// @notice Emitted when governance cancels the scheduled shares and graph source.
+    event RuleChangesCancelled();
+
+    /// @notice Emitted when the beacon's request failed at freeze: the epoch will use its fallback.
+    event BeaconRequestFailed(uint64 indexed epoch);
+
+    /// @notice Emitted when the fallback block's hash was no longer readable and nobody had recorded
+    /// it: the fallback moves to `newBlock`.
+    event FallbackRearmed(uint64 indexed epoch, uint64 oldBlock, uint64 newBlock);
 
     // ------------------------------------------------------------------ types
 
@@ -215,13 +248,16 @@ interface IEpochManager is IStaking {
     /// @notice The operator-graph version pinned for `epoch` (after freeze).
     function graphVersion(uint64 epoch) external view returns (uint64);
 
-    /// @notice Whether `worker` was ejected from `epoch` (punished for a fault in it: {IStaking-punish}).
-    /// False for a worker that is not a member or whose index the O(1) record no longer covers
-    /// (use {faultsAt} with its index).
+    /// @notice Whether `worker`, a member of `epoch`, is not a live holder there (docs/protocol.md
+    /// §10): punished for a fault in `epoch`; or jailed for a fault of `epoch` or of an earlier
+    /// epoch (for as long as the jail lasts, in every epoch frozen or carried with it); or, in a
+    /// carried epoch, its stake dropped below MIN_STAKE by its own request two epochs or more
+    /// before. False for a worker that is not a member or whose index the O(1) record no longer
+    /// covers (use {faultsAt} with its index and {IStaking-stakeOf}'s `ejectedFrom`).
     function isEjected(uint64 epoch, address worker) external view returns (bool);
 
     /// @notice The faults (bit i = fault id i) the worker at `index` of `epoch` was punished for in
-    /// `epoch`; non-zero means ejected.
+    /// `epoch`; non-zero means ejected (and {isEjected} says whether an earlier fault ejects it).
     function faultsAt(uint64 epoch, uint32 index) external view returns (uint8);
 
     /// @notice {faultsAt} by worker, through {indexOf} (reverts as it does).
@@ -233,6 +269,10 @@ interface IEpochManager is IStaking {
 
     /// @notice The value of a governance parameter.
     function parameter(Param param) external view returns (uint256);
+
+    /// @notice The last inbox block of `epoch`'s window (the block before `epoch + 1`'s
+    /// EpochAdvanced); reverts with EpochWindowOpen while `epoch + 1` has not started.
+    function windowLastBlock(uint64 epoch) external view returns (uint64);
 
     /// @notice The randomness beacon.
     function beacon() external view returns (address);

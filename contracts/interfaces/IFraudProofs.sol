@@ -10,7 +10,9 @@ import {Delta} from "../libraries/DeltaMerkle.sol";
  * proofs (docs/protocol.md §8). Anyone may submit while the fault's epoch is within FRAUD_WINDOW_EPOCHS;
  * everything is recomputed from signed data and the epoch's frozen n, k and r. A valid proof ends
  * in {IStaking-punish}, whose errors (StakingOutsideFraudWindow, StakingNotInEpoch,
- * StakingWrongSigner, StakingAlreadyPunished) such a call may also revert with.
+ * StakingWrongSigner, StakingBadSignature, StakingAlreadyPunished) such a call may also revert with.
+ * The reward goes to the header's signed receiver (batch faults, contradicted proof) or to a
+ * reporter that committed to the evidence in an earlier block ({commitReport}; false block hash).
  */
 interface IFraudProofs {
     /// @notice The faults of docs/protocol.md §8.
@@ -36,8 +38,6 @@ interface IFraudProofs {
         uint32 senderIndex;
     }
 
-    /// @notice Thrown when two signed items of one piece of evidence were signed by different keys.
-    error FraudBadSignature(address sender, address recovered, address expected);
     /// @notice Thrown when the receiver named is not at `index` of the epoch's set.
     error FraudNotAtIndex(uint64 epoch, uint32 index, address worker);
     /// @notice Thrown when the evidence is valid but shows no fault: honest data.
@@ -51,11 +51,8 @@ interface IFraudProofs {
     error FraudBatchTooLarge(uint256 count, uint256 maxBatch);
     /// @notice Thrown when an LtHash state does not match the digest it stands for.
     error FraudStateMismatch(bytes32 digest, bytes32 stateDigest);
-    /// @notice Thrown when a slash share is above 10,000 bps.
-    error FraudInvalidBps(uint256 bps);
-
-    /// @notice Emitted when governance sets a fault's slash share.
-    event SlashBpsSet(Fault fault, uint256 bps);
+    /// @notice Emitted when a reporter commits to evidence before revealing it ({commitReport}).
+    event ReportCommitted(bytes32 indexed commitment, uint256 blockNumber);
 
     /// @notice Two signed headers for one (epoch, stream, shard, sender, seq) with different content.
     function proveEquivocation(SignedHeader calldata a, SignedHeader calldata b) external;
@@ -91,12 +88,28 @@ interface IFraudProofs {
         Delta[] calldata nextDeltas
     ) external;
 
-    /// @notice A signed accumulated proof whose block hash is not the canonical hash of its block
-    /// (per the block-hash oracle). Reverts with OracleUnknownBlock when the oracle cannot establish
-    /// the block: such evidence never slashes.
+    /// @notice A signed accumulated proof that names another chain than the stream's source (this
+    /// chain), a block other than the last of its epoch's window ({IEpochManager-windowLastBlock}),
+    /// or a hash that is not the canonical hash of that block (per the block-hash oracle). Reverts
+    /// with EpochWindowOpen before the window closes and OracleUnknownBlock when the oracle cannot
+    /// establish the block: such evidence never slashes.
     function proveFalseBlockHash(SignedAccumulatedProof calldata p) external;
 
     /// @notice A signed accumulated proof and the sender's signed header of the same (epoch, stream,
     /// shard, seq) whose cumulative multiset hashes differ.
     function proveContradictedProof(SignedAccumulatedProof calldata p, SignedHeader calldata h) external;
+
+    /// @notice Binds the reward of a {proveFalseBlockHash} to its reporter before the evidence is
+    /// public: `commitment` is {reportCommitment}(reporter, {proofDigest}(evidence)); the proof,
+    /// submitted by that reporter in a later block, pays it. The first commitment's block counts.
+    function commitReport(bytes32 commitment) external;
+
+    /// @notice The commitment of `reporter` to the accumulated proof with EIP-712 digest `digest`.
+    function reportCommitment(address reporter, bytes32 digest) external pure returns (bytes32);
+
+    /// @notice The EIP-712 digest of a signed accumulated proof (what its sender signed).
+    function proofDigest(SignedAccumulatedProof calldata p) external view returns (bytes32);
+
+    /// @notice The block `commitment` was committed in (0: never).
+    function reportCommittedAt(bytes32 commitment) external view returns (uint256);
 }

@@ -67,7 +67,7 @@ interface IStaking {
     /// @param bps The value given.
     error StakingInvalidBps(uint256 bps);
 
-    /// @notice Thrown when a fault id is not below 8 (the fault record has 8 bits).
+    /// @notice Thrown when a fault id is not below 5 (the faults of docs/protocol.md §8).
     /// @param fault The fault id given.
     error StakingInvalidFault(uint256 fault);
 
@@ -93,8 +93,21 @@ interface IStaking {
     /// @notice Thrown when there is nothing to burn.
     error StakingNothingToBurn();
 
-    /// @notice Thrown when `caller` punishes but is not the slasher.
+    /// @notice Thrown when `caller` punishes but is not the slasher of the fault's epoch.
     error StakingNotSlasher(address caller);
+
+    /// @notice Thrown when a worker rotates its signing key again before the key it would forget
+    /// has left the fraud window: it may from epoch `allowedFrom`.
+    error StakingRotationTooSoon(uint64 current, uint64 allowedFrom);
+
+    /// @notice Thrown when the signature given to {punish} does not recover (malformed, malleable).
+    error StakingBadSignature();
+
+    /// @notice Thrown when a slasher change is scheduled to zero.
+    error StakingZeroSlasher();
+
+    /// @notice Thrown when there is no pending change to cancel.
+    error StakingNothingPending();
 
     // ------------------------------------------------------------------ events
 
@@ -132,8 +145,20 @@ interface IStaking {
     /// @notice Emitted when the slashed stake not paid as rewards is sent to BURN_ADDRESS.
     event Burned(uint256 amount);
 
-    /// @notice Emitted when governance sets the contract allowed to punish.
-    event SlasherSet(address slasher);
+    /// @notice Emitted when the contract allowed to punish changes: it punishes faults of epochs whose
+    /// assignment epoch is `fromEpoch` or later (the previous one keeps the older epochs).
+    event SlasherSet(address slasher, uint64 fromEpoch);
+
+    /// @notice Emitted when governance schedules a new slasher: it takes over at the first epoch
+    /// frozen at or after `effectiveAt` (docs/protocol.md §10).
+    event SlasherScheduled(address slasher, uint64 effectiveAt);
+
+    /// @notice Emitted when a scheduled slasher change is cancelled.
+    event SlasherChangeCancelled(address slasher);
+
+    /// @notice Emitted when a worker's active stake drops below MIN_STAKE by its own request in
+    /// epoch `epoch`: from `epoch + 2` on it is not a live holder of carried epochs.
+    event MemberDeparted(address indexed worker, uint64 epoch);
 
     /// @notice Emitted when a reporter claims its rewards.
     event RewardsClaimed(address indexed account, uint256 amount);
@@ -146,13 +171,18 @@ interface IStaking {
         uint256 queued;
         uint64 jailedUntil;
         bool registered;
+        // First epoch of the current or last jail term's ejection (0: never ejected by a fault).
+        uint64 ejectedFrom;
     }
 
-    /// @notice One pending unstake request.
+    /// @notice One pending unstake request. It unlocks at `unlockTime`, once `unlockEpoch` is
+    /// current, and once FRAUD_WINDOW_EPOCHS have passed after the last epoch carried with the
+    /// assignment of `memberEpoch` (the last epoch whose commitments may hold this stake).
     struct UnstakeRequest {
         uint96 amount;
         uint64 unlockTime;
         uint32 unlockEpoch;
+        uint32 memberEpoch;
     }
 
     // ------------------------------------------------------------------ actions
@@ -162,7 +192,9 @@ interface IStaking {
     function register(address signingKey, bytes calldata networkAddress) external;
 
     /// @notice Rotates the signing key from the next epoch on; evidence signed by the old key stays
-    /// attributable for the epochs it was active.
+    /// attributable for the epochs it was active. Two keys are kept: a second rotation (in a later
+    /// epoch) waits until the oldest key's epochs are out of the fraud window; within one epoch the
+    /// pending key may be replaced at will.
     function rotateSigningKey(address signingKey) external;
 
     /// @notice Sets the network address peers dial.
@@ -191,23 +223,29 @@ interface IStaking {
     /// @return amount The amount burned.
     function burnSlashed() external returns (uint256 amount);
 
-    /// @notice Punishes `worker` for fault `fault` (< 8) in `epoch`. The slasher only (the
-    /// FraudProofs contract): it proves the fault, this function enforces the rules every fault shares:
+    /// @notice Punishes `worker` for fault `fault` (< 5) in `epoch`. The slasher of `epoch` only
+    /// (the FraudProofs contract; see {slasherOf}): it proves the fault, this function enforces the
+    /// rules every fault shares:
     /// - `epoch` is current or within FRAUD_WINDOW_EPOCHS before it;
-    /// - `worker` is at `index` of `epoch`'s frozen set, and `signer` is its signing key for `epoch`;
+    /// - `worker` is at `index` of `epoch`'s frozen set;
+    /// - `signature` over `digest` recovers to `worker`'s signing key for `epoch` (checked here
+    ///   against this contract's record, not a value the slasher supplies), and so does
+    ///   `cosigner` unless it is zero (the signer of a second piece of evidence);
     /// - each (worker, epoch, fault) is punished once;
-    /// - the slash is `bps` of the stake it committed for `epoch` (rounded up), capped at its stake
-    ///   now, active stake first, then queued stake (newest request first); `REWARD_BPS` of it (rounded down) goes to
-    ///   `reporter` (none if zero or the worker itself), the rest is burned; it is ejected from
-    ///   `epoch` and jailed until `current + 1 + JAIL_EPOCHS`.
+    /// - the slash is the epoch's SLASH_BPS for `fault` (snapshotted when the epoch froze) of the
+    ///   stake it committed for `epoch` (rounded up), capped at its stake now, active stake first,
+    ///   then queued stake (newest request first); the epoch's REWARD_BPS of it (rounded down) goes
+    ///   to `reporter` (none if zero or the worker itself), the rest is burned; it is ejected from
+    ///   `epoch` on and jailed until `current + 1 + JAIL_EPOCHS`.
     /// @return amount The amount slashed.
     function punish(
         address worker,
         uint64 epoch,
         uint32 index,
-        address signer,
         uint8 fault,
-        uint256 bps,
+        bytes32 digest,
+        bytes calldata signature,
+        address cosigner,
         address reporter
     ) external returns (uint256 amount);
 
@@ -239,4 +277,7 @@ interface IStaking {
 
     /// @notice Σ unclaimed rewards.
     function totalClaimable() external view returns (uint256);
+
+    /// @notice The contract allowed to punish faults of `epoch` (by the epoch's assignment epoch).
+    function slasherOf(uint64 epoch) external view returns (address);
 }

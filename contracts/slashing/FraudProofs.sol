@@ -1,7 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 pragma solidity ^0.8.27;
 
-import {AccessControl} from "@openzeppelin/contracts/access/AccessControl.sol";
 import {EIP712} from "@openzeppelin/contracts/utils/cryptography/EIP712.sol";
 import {ECDSA} from "@openzeppelin/contracts/utils/cryptography/ECDSA.sol";
 import {IFraudProofs} from "../interfaces/IFraudProofs.sol";
@@ -17,15 +16,19 @@ import {Shuffle} from "../libraries/Shuffle.sol";
 /**
  * @title FraudProofs
  * @notice Verifies the five kinds of evidence of docs/protocol.md §8 against signed batch headers and
- * accumulated proofs, then has the EpochManager punish the sender (slash SLASH_BPS[fault] of the
- * stake it committed for the epoch, REWARD_BPS of it to the submitter, eject, jail). The rules every
- * fault shares (fraud window, frozen membership, signing key, once per (sender, epoch, fault)) are
- * enforced by {IStaking-punish}; this contract proves the fault. It is the EpochManager's slasher
- * (`setSlasher`). docs/contracts/fraud-proofs.md.
+ * accumulated proofs, then has the EpochManager punish the sender (slash the epoch's SLASH_BPS of the
+ * stake it committed for the epoch, the epoch's REWARD_BPS of it to the reporter, eject, jail). The
+ * rules every fault shares (fraud window, frozen membership, the signature against the signing key on
+ * record, once per (sender, epoch, fault), the shares snapshotted at freeze) are enforced by
+ * {IStaking-punish}; this contract proves the fault. It is the EpochManager's slasher
+ * (`setSlasher`) and holds no role: nothing here can be changed after deployment.
+ *
+ * The reward is bound before the evidence is public (docs/protocol.md §13): a batch fault pays the
+ * header's signed `receiver`; an accumulated proof, which names no receiver, pays the account that
+ * committed to it ({commitReport}) in an earlier block, and nobody otherwise.
+ * docs/contracts/fraud-proofs.md.
  */
-contract FraudProofs is IFraudProofs, AccessControl, EIP712 {
-    /// @notice Holds the slash shares (the timelock).
-    bytes32 public constant GOVERNANCE_ROLE = keccak256("GOVERNANCE_ROLE");
+contract FraudProofs is IFraudProofs, EIP712 {
     /// @notice The largest batch a proof must handle; honest senders never exceed it.
     uint256 public constant MAX_BATCH = 256;
 
@@ -33,22 +36,17 @@ contract FraudProofs is IFraudProofs, AccessControl, EIP712 {
     IOperatorRegistry private immutable _registry;
     IBlockHashOracle private immutable _oracle;
 
-    /// @dev SLASH_BPS of fault i in bits [16i, 16i + 16): one read per proof.
-    uint256 private _slashBpsPacked;
+    /// @dev reportCommitment(reporter, digest) → the block it was committed in.
+    mapping(bytes32 commitment => uint256 blockNumber) private _reportCommitments;
 
     constructor(
         IEpochManager epochs,
         IOperatorRegistry registry,
-        IBlockHashOracle oracle_,
-        address admin,
-        uint256[5] memory initialSlashBps
+        IBlockHashOracle oracle_
     ) EIP712(BatchHeaders.DOMAIN_NAME, BatchHeaders.DOMAIN_VERSION) {
         _epochs = epochs;
         _registry = registry;
         _oracle = oracle_;
-        _grantRole(DEFAULT_ADMIN_ROLE, admin);
-        _grantRole(GOVERNANCE_ROLE, admin);
-        for (uint256 i; i < 5; ++i) _setSlashBps(Fault(i), initialSlashBps[i]);
     }
 
     // ------------------------------------------------------------------ evidence
@@ -68,10 +66,8 @@ contract FraudProofs is IFraudProofs, AccessControl, EIP712 {
         // Content, not receivers: one content per (epoch, stream, shard, sender, seq).
         if (BatchHeaders.contentHashCalldata(x) == BatchHeaders.contentHashCalldata(y))
             revert FraudNoFault(Fault.EQUIVOCATION);
-        address signer = _signer(a);
-        address other = _signer(b);
-        if (other != signer) revert FraudBadSignature(x.sender, other, signer);
-        _punish(Fault.EQUIVOCATION, signer, x.sender, x.epoch, a.senderIndex);
+        // Both must be the sender's: `a` is checked by punish, `b` as its cosigner.
+        _punishHeader(Fault.EQUIVOCATION, a, _signer(b));
     }
 
     /// @inheritdoc IFraudProofs
@@ -88,7 +84,7 @@ contract FraudProofs is IFraudProofs, AccessControl, EIP712 {
             revert FraudNotTheBatch(hd.deltasRoot, bytes32(0));
         }
         if (!_misrouted(hd, data, receiverIndex)) revert FraudNoFault(Fault.MISROUTED_DELTA);
-        _punish(Fault.MISROUTED_DELTA, _signer(h), hd.sender, hd.epoch, h.senderIndex);
+        _punishHeader(Fault.MISROUTED_DELTA, h, address(0));
     }
 
     /// @inheritdoc IFraudProofs
@@ -103,7 +99,7 @@ contract FraudProofs is IFraudProofs, AccessControl, EIP712 {
         uint256[64] memory state;
         for (uint256 i; i < ds.length; ++i) LtHash.add(state, ds[i].data, ds[i].time, ds[i].diff);
         if (ds.length == hd.count && LtHash.digest(state) == hd.batchMsh) revert FraudNoFault(Fault.BATCH_MISMATCH);
-        _punish(Fault.BATCH_MISMATCH, _signer(h), hd.sender, hd.epoch, h.senderIndex);
+        _punishHeader(Fault.BATCH_MISMATCH, h, address(0));
     }
 
     /// @inheritdoc IFraudProofs
@@ -147,12 +143,52 @@ contract FraudProofs is IFraudProofs, AccessControl, EIP712 {
     }
 
     /// @inheritdoc IFraudProofs
+    /// @dev Faulty when the proof names another chain than the source's (every stream's source is
+    /// this chain's inbox), a block other than the last of the epoch's window, or a hash that is not
+    /// that block's. Reverts with EpochWindowOpen before the window has closed, and with
+    /// OracleUnknownBlock when the block's hash cannot be established: never a slash on doubt.
     function proveFalseBlockHash(SignedAccumulatedProof calldata p) external {
         AccumulatedProof calldata ap = p.proof;
-        // Reverts with OracleUnknownBlock when the block cannot be established: never a slash.
-        bytes32 canonical = _oracle.blockHash(ap.sourceChainId, ap.blockNumber);
-        if (canonical == ap.blockHash) revert FraudNoFault(Fault.INVALID_ACCUMULATED_PROOF);
-        _punish(Fault.INVALID_ACCUMULATED_PROOF, _proofSigner(p), ap.sender, ap.epoch, p.senderIndex);
+        if (ap.sourceChainId == block.chainid && ap.blockNumber == _epochs.windowLastBlock(ap.epoch)) {
+            bytes32 canonical = _oracle.blockHash(ap.sourceChainId, ap.blockNumber);
+            if (canonical == ap.blockHash) revert FraudNoFault(Fault.INVALID_ACCUMULATED_PROOF);
+        }
+        bytes32 digest = _proofDigest(p);
+        bytes32 commitment = reportCommitment(msg.sender, digest);
+        uint256 committedAt = _reportCommitments[commitment];
+        address reporter = committedAt != 0 && committedAt < block.number ? msg.sender : address(0);
+        _epochs.punish(
+            ap.sender,
+            ap.epoch,
+            p.senderIndex,
+            uint8(Fault.INVALID_ACCUMULATED_PROOF),
+            digest,
+            p.signature,
+            address(0),
+            reporter
+        );
+    }
+
+    /// @inheritdoc IFraudProofs
+    function commitReport(bytes32 commitment) external {
+        if (_reportCommitments[commitment] != 0) return; // the first block counts
+        _reportCommitments[commitment] = block.number;
+        emit ReportCommitted(commitment, block.number);
+    }
+
+    /// @inheritdoc IFraudProofs
+    function reportCommitment(address reporter, bytes32 digest) public pure returns (bytes32) {
+        return keccak256(abi.encode(reporter, digest));
+    }
+
+    /// @inheritdoc IFraudProofs
+    function proofDigest(SignedAccumulatedProof calldata p) external view returns (bytes32) {
+        return _proofDigest(p);
+    }
+
+    /// @inheritdoc IFraudProofs
+    function reportCommittedAt(bytes32 commitment) external view returns (uint256) {
+        return _reportCommitments[commitment];
     }
 
     /// @inheritdoc IFraudProofs
@@ -168,23 +204,20 @@ contract FraudProofs is IFraudProofs, AccessControl, EIP712 {
             p.senderIndex != h.senderIndex
         ) revert FraudUnrelatedHeaders();
         if (ap.cumulativeMsh == hd.cumulativeMsh) revert FraudNoFault(Fault.INVALID_ACCUMULATED_PROOF);
-        address signer = _proofSigner(p);
-        address other = _signer(h);
-        if (other != signer) revert FraudBadSignature(hd.sender, other, signer);
-        _punish(Fault.INVALID_ACCUMULATED_PROOF, signer, ap.sender, ap.epoch, p.senderIndex);
+        // The header's receiver holds the evidence: it is paid (§13).
+        _epochs.punish(
+            ap.sender,
+            ap.epoch,
+            p.senderIndex,
+            uint8(Fault.INVALID_ACCUMULATED_PROOF),
+            _proofDigest(p),
+            p.signature,
+            _signer(h),
+            hd.receiver
+        );
     }
 
-    // ------------------------------------------------------------------ governance and views
-
-    /// @notice Sets the share of the committed stake a fault costs (GOVERNANCE_ROLE).
-    function setSlashBps(Fault fault, uint256 bps) external onlyRole(GOVERNANCE_ROLE) {
-        _setSlashBps(fault, bps);
-    }
-
-    /// @notice The share of the committed stake `fault` costs, in basis points.
-    function slashBps(Fault fault) public view returns (uint256) {
-        return uint16(_slashBpsPacked >> (16 * uint256(fault)));
-    }
+    // ------------------------------------------------------------------ views
 
     /// @notice The id of the evidence for (sender, epoch, fault): canonical fields, no signature bytes.
     /// The EpochManager keeps it as bit `fault` of the (sender, epoch) fault record ({IStaking-faultsOf}).
@@ -212,11 +245,15 @@ contract FraudProofs is IFraudProofs, AccessControl, EIP712 {
     /// @dev The key that signed the header under this contract's EIP-712 domain (OpenZeppelin ECDSA:
     /// malleable s and bad v revert). Whose key it is, {IStaking-punish} checks.
     function _signer(SignedHeader calldata s) private view returns (address) {
-        return ECDSA.recoverCalldata(_hashTypedDataV4(BatchHeaders.hashCalldata(s.header)), s.signature);
+        return ECDSA.recoverCalldata(_headerDigest(s), s.signature);
     }
 
-    function _proofSigner(SignedAccumulatedProof calldata s) private view returns (address) {
-        return ECDSA.recoverCalldata(_hashTypedDataV4(BatchHeaders.hashCalldata(s.proof)), s.signature);
+    function _headerDigest(SignedHeader calldata s) private view returns (bytes32) {
+        return _hashTypedDataV4(BatchHeaders.hashCalldata(s.header));
+    }
+
+    function _proofDigest(SignedAccumulatedProof calldata s) private view returns (bytes32) {
+        return _hashTypedDataV4(BatchHeaders.hashCalldata(s.proof));
     }
 
     /// @dev The delta's shard (the stream's partition key, the epoch's r and n) is not the header's,
@@ -235,9 +272,21 @@ contract FraudProofs is IFraudProofs, AccessControl, EIP712 {
         return actual != hd.shard || !Shuffle.holds(receiverIndex, hd.shard, n, k, r, Shuffle.DEFAULT_ROUNDS);
     }
 
-    function _punish(Fault fault, address signer, address sender, uint64 epoch, uint32 senderIndex) private {
-        // A sender reporting itself is slashed in full and rewarded nothing (the EpochManager's rule).
-        _epochs.punish(sender, epoch, senderIndex, signer, uint8(fault), slashBps(fault), msg.sender);
+    /// @dev Punishes the sender of a signed header; Staking checks the signature against its record
+    /// (and `cosigner`, the signer of the other piece of evidence, if any). The reward goes to the
+    /// header's signed receiver, whoever submits (§13); none when that is the sender itself.
+    function _punishHeader(Fault fault, SignedHeader calldata h, address cosigner) private {
+        BatchHeader calldata hd = h.header;
+        _epochs.punish(
+            hd.sender,
+            hd.epoch,
+            h.senderIndex,
+            uint8(fault),
+            _headerDigest(h),
+            h.signature,
+            cosigner,
+            hd.receiver
+        );
     }
 
     /// @dev The chain rule's cheap part: seq 0 decides alone; otherwise the headers must be
@@ -282,16 +331,11 @@ contract FraudProofs is IFraudProofs, AccessControl, EIP712 {
         SignedHeader calldata prevHeader,
         SignedHeader calldata next
     ) private {
-        BatchHeader calldata n = next.header;
         if (!broken) revert FraudNoFault(Fault.BROKEN_CHAIN);
-        address signer = _signer(next);
-        if (n.seq != 0 && !linked) {
-            // A previous header that `next` does not link must be shown signed by the same key,
-            // or a made-up one would count.
-            address other = _signer(prevHeader);
-            if (other != signer) revert FraudBadSignature(n.sender, other, signer);
-        }
-        _punish(Fault.BROKEN_CHAIN, signer, n.sender, n.epoch, next.senderIndex);
+        // A previous header that `next` does not link must be shown signed by the same key, or a
+        // made-up one would count: it is the cosigner.
+        address cosigner = next.header.seq != 0 && !linked ? _signer(prevHeader) : address(0);
+        _punishHeader(Fault.BROKEN_CHAIN, next, cosigner);
     }
 
     function _state(bytes calldata encoded, bytes32 digest) private pure returns (uint256[64] memory state) {
@@ -300,10 +344,4 @@ contract FraudProofs is IFraudProofs, AccessControl, EIP712 {
         if (d != digest) revert FraudStateMismatch(digest, d);
     }
 
-    function _setSlashBps(Fault fault, uint256 bps) private {
-        if (bps > 10_000) revert FraudInvalidBps(bps);
-        uint256 shift = 16 * uint256(fault);
-        _slashBpsPacked = (_slashBpsPacked & ~(uint256(0xFFFF) << shift)) | (bps << shift);
-        emit SlashBpsSet(fault, bps);
-    }
 }

@@ -5,8 +5,8 @@ import {IERC20} from "@openzeppelin/contracts/token/ERC20/IERC20.sol";
 import {SafeERC20} from "@openzeppelin/contracts/token/ERC20/utils/SafeERC20.sol";
 import {AccessControl} from "@openzeppelin/contracts/access/AccessControl.sol";
 import {ReentrancyGuardTransient} from "@openzeppelin/contracts/utils/ReentrancyGuardTransient.sol";
-import {Checkpoints} from "@openzeppelin/contracts/utils/structs/Checkpoints.sol";
 import {Math} from "@openzeppelin/contracts/utils/math/Math.sol";
+import {ECDSA} from "@openzeppelin/contracts/utils/cryptography/ECDSA.sol";
 import {IStaking} from "../interfaces/IStaking.sol";
 
 /**
@@ -29,7 +29,6 @@ import {IStaking} from "../interfaces/IStaking.sol";
 // solhint-disable-next-line max-states-count
 abstract contract Staking is IStaking, AccessControl, ReentrancyGuardTransient {
     using SafeERC20 for IERC20;
-    using Checkpoints for Checkpoints.Trace208;
 
     /// @notice Holds the governance parameters (the timelock, from the registry issue on).
     bytes32 public constant GOVERNANCE_ROLE = keccak256("GOVERNANCE_ROLE");
@@ -41,15 +40,16 @@ abstract contract Staking is IStaking, AccessControl, ReentrancyGuardTransient {
 
     uint256 internal constant _BPS = 10_000;
 
-    /// @dev One slot per worker, read and written once by a commit.
+    /// @dev One slot per worker, read and written once by a commit and once by a punishment.
+    /// Registration lives in the queue slot (which every stake reads anyway).
     struct Worker {
-        uint96 active; // active stake (queued stake excluded)
+        uint88 active; // active stake (queued stake excluded); active + queued < 2^88
         uint32 jailedUntil; // first epoch it may commit to again
+        uint24 ejectSpan; // ejected from epoch jailedUntil - ejectSpan on (0: not by a jail)
         uint32 lastEpoch; // its last two commitments (epoch 0 = none; epoch 0 takes no commits)
         uint24 lastIndex; // indices < MAX_WORKERS ≤ 1,000,000 < 2^24
         uint32 prevEpoch;
         uint24 prevIndex;
-        bool registered; // set by register: a first stake then rewrites a non-empty slot
     }
 
     /// @dev The unstake queue (a ring of MAX_UNSTAKE_REQUESTS entries) and the worker's rewards as
@@ -66,16 +66,20 @@ abstract contract Staking is IStaking, AccessControl, ReentrancyGuardTransient {
     /// @dev Member slot: worker [0,160) | committed stake [160,248) | fault bits [248,256).
     uint256 internal constant _MEMBER_STAKE_BITS = 88;
     uint256 internal constant _MEMBER_FAULTS_SHIFT = 248;
+    /// @dev The faults of docs/protocol.md §8 (IFraudProofs.Fault): 0..4.
+    uint256 internal constant _FAULTS = 5;
 
     IERC20 private immutable _token;
 
     mapping(address worker => Worker) internal _workers;
     mapping(address worker => Queue) internal _queues;
     mapping(address worker => mapping(uint256 slot => UnstakeRequest)) private _requests;
-    mapping(address worker => Checkpoints.Trace208) private _signingKeys;
     /// @dev The newest signing key and the epoch it signs from (fromEpoch << 160 | key): one read
     /// answers every epoch since its rotation, the common case of a fraud proof.
     mapping(address worker => uint256) private _latestSigningKey;
+    /// @dev The key before it, packed the same way. Two keys cover the fraud window: a rotation
+    /// waits until the older one's epochs have left it (rotateSigningKey).
+    mapping(address worker => uint256) private _previousSigningKey;
     mapping(address worker => bytes) private _networkAddresses;
     /// @dev Rewards of reporters that are not registered workers.
     mapping(address account => uint256) private _claimable;
@@ -88,14 +92,22 @@ abstract contract Staking is IStaking, AccessControl, ReentrancyGuardTransient {
     uint128 private _totalStaked;
     uint128 private _totalClaimable;
 
-    // One slot, read by every punishment: who may punish, and the current epoch.
+    // One slot, read by every punishment: who may punish (faults of epochs whose assignment epoch
+    // is _slasherFrom or later), and the current epoch.
     address private _slasher;
     uint64 internal _currentEpoch;
+    uint32 private _slasherFrom;
+    /// @dev Punishes faults of epochs assigned before _slasherFrom.
+    address private _previousSlasher;
+    // One slot: a scheduled slasher and when it may be installed (docs/protocol.md §10).
+    address private _pendingSlasher;
+    uint64 private _pendingSlasherAt;
+    /// @dev The epoch a worker's active stake last dropped below MIN_STAKE by its own request.
+    mapping(address worker => uint64 epoch) private _departedAt;
 
     // One slot: parameters that belong to staking and punishment (bounds in EpochManager.setParameter).
     uint96 internal _minStake;
     uint64 internal _unbondingPeriod;
-    uint16 internal _rewardBps;
     uint32 internal _jailEpochs;
     uint32 internal _fraudWindowEpochs;
 
@@ -112,16 +124,30 @@ abstract contract Staking is IStaking, AccessControl, ReentrancyGuardTransient {
     /// not frozen or `index` out of range.
     function _memberKey(uint64 epoch, uint32 index) internal view virtual returns (uint256);
 
+    /// @dev As {_memberKey}, with the epoch's punishment shares snapshotted at freeze:
+    /// REWARD_BPS in bits [0,16), SLASH_BPS of fault i in bits [16 + 16i, 32 + 16i).
+    function _faultContext(uint64 epoch, uint32 index) internal view virtual returns (uint256 key, uint256 shares);
+
+    /// @dev The first epoch in which the stake of a request made while `memberEpoch - 1` was current
+    /// is no longer slashable through membership: FRAUD_WINDOW_EPOCHS after the last epoch carried
+    /// with `memberEpoch`'s assignment, if `worker` (whose last commitment is `lastCommit`) may be in it.
+    function _membershipUnlockEpoch(uint64 memberEpoch, uint64 lastCommit) internal view virtual returns (uint64);
+
+    /// @dev Whether epochs have stopped for so long that withdrawals no longer wait for them.
+    function _halted() internal view virtual returns (bool);
+
+    /// @dev How long a change to how workers are punished waits before it may take effect.
+    function _ruleChangeDelay() internal view virtual returns (uint64);
+
     // ------------------------------------------------------------------ registration
 
     /// @inheritdoc IStaking
     function register(address signingKey, bytes calldata networkAddress) external {
-        if (_workers[msg.sender].registered) revert StakingAlreadyRegistered(msg.sender);
+        if (_queues[msg.sender].registered) revert StakingAlreadyRegistered(msg.sender);
         require(signingKey != address(0), StakingZeroSigningKey());
         _checkNetworkAddress(networkAddress);
         _pushSigningKey(_currentEpoch, signingKey);
         _networkAddresses[msg.sender] = networkAddress;
-        _workers[msg.sender].registered = true;
         _queues[msg.sender].registered = true;
         emit WorkerRegistered(msg.sender, signingKey, networkAddress);
     }
@@ -130,8 +156,19 @@ abstract contract Staking is IStaking, AccessControl, ReentrancyGuardTransient {
     function rotateSigningKey(address signingKey) external {
         _checkRegistered(msg.sender);
         require(signingKey != address(0), StakingZeroSigningKey());
-        uint64 fromEpoch = _currentEpoch + 1;
-        // A second rotation in the same epoch replaces the pending key (same checkpoint key).
+        uint64 current = _currentEpoch;
+        uint64 fromEpoch = current + 1;
+        uint256 latest = _latestSigningKey[msg.sender];
+        uint64 latestFrom = uint64(latest >> 160);
+        if (latestFrom != fromEpoch) {
+            // The previous key is forgotten: every epoch it signed must be out of the fraud window
+            // (a fault of epoch e is provable while current ≤ e + FRAUD_WINDOW_EPOCHS).
+            uint64 allowedFrom = latestFrom + _fraudWindowEpochs;
+            if (_previousSigningKey[msg.sender] != 0 && current < allowedFrom)
+                revert StakingRotationTooSoon(current, allowedFrom);
+            _previousSigningKey[msg.sender] = latest;
+        }
+        // else: a second rotation in the same epoch replaces the pending key.
         _pushSigningKey(fromEpoch, signingKey);
         emit SigningKeyRotated(msg.sender, signingKey, fromEpoch);
     }
@@ -157,16 +194,17 @@ abstract contract Staking is IStaking, AccessControl, ReentrancyGuardTransient {
     }
 
     function _stake(uint256 amount) private {
+        Queue storage q = _queues[msg.sender];
+        if (!q.registered) revert StakingNotRegistered(msg.sender);
         Worker storage w = _workers[msg.sender];
-        if (!w.registered) revert StakingNotRegistered(msg.sender);
-        uint256 queued = _queues[msg.sender].queued;
-        // active + queued must fit 88 bits: it is what a commit records (the member slot's stake).
-        require(amount != 0 && w.active + queued + amount <= type(uint88).max, StakingInvalidAmount(amount));
+        // active + queued must fit 88 bits: active is what a commit records (the member slot's
+        // stake), and stake moves between the two.
+        require(amount != 0 && w.active + q.queued + amount <= type(uint88).max, StakingInvalidAmount(amount));
         uint256 before = _token.balanceOf(address(this));
         _token.safeTransferFrom(msg.sender, address(this), amount);
         uint256 received = _token.balanceOf(address(this)) - before;
         require(received == amount, StakingTokenShortfall(amount, received));
-        uint96 active = w.active + uint96(amount);
+        uint88 active = w.active + uint88(amount);
         w.active = active;
         _totalStaked += uint128(amount); // < 2^88 per call
         emit Staked(msg.sender, amount, active);
@@ -182,22 +220,30 @@ abstract contract Staking is IStaking, AccessControl, ReentrancyGuardTransient {
         // A committed worker (to the current or the next epoch) may leave entirely, but may not
         // drop to a stake below the minimum it committed with.
         // (Commits start at epoch 1, so lastEpoch 0 means never committed.)
-        if (remaining != 0 && w.lastEpoch != 0 && w.lastEpoch >= _currentEpoch) {
+        uint64 current = _currentEpoch;
+        if (remaining != 0 && w.lastEpoch != 0 && w.lastEpoch >= current) {
             require(remaining >= _minStake, StakingBelowMinimum(remaining, _minStake));
         }
         Queue storage q = _queues[msg.sender];
         require(q.length < MAX_UNSTAKE_REQUESTS, StakingTooManyUnstakeRequests(q.length));
-        w.active = uint96(remaining);
+        w.active = uint88(remaining);
         q.queued += uint96(amount);
         uint64 unlockTime = uint64(block.timestamp) + _unbondingPeriod;
         uint64 unlockEpoch = _unlockEpochForRequestNow();
+        // Commits record active stake only, so this stake is in commitments up to the next epoch.
         _requests[msg.sender][(uint256(q.head) + q.length) % MAX_UNSTAKE_REQUESTS] = UnstakeRequest(
             uint96(amount),
             unlockTime,
-            uint32(unlockEpoch)
+            uint32(unlockEpoch),
+            uint32(current + 1)
         );
         ++q.length;
         emit UnstakeRequested(msg.sender, amount, unlockTime, unlockEpoch);
+        if (remaining < _minStake && active >= _minStake) {
+            // No longer a live holder of the epochs its last assignment is carried into (§10).
+            _departedAt[msg.sender] = current;
+            emit MemberDeparted(msg.sender, current);
+        }
     }
 
     /// @inheritdoc IStaking
@@ -206,10 +252,15 @@ abstract contract Staking is IStaking, AccessControl, ReentrancyGuardTransient {
         uint64 current = _currentEpoch;
         uint256 head = q.head;
         uint256 length = q.length;
+        // When epochs have stopped for a whole unbonding period, only time counts (§10).
+        bool halted = _halted();
+        uint64 lastCommit = _workers[msg.sender].lastEpoch;
         // Oldest first; stops at the first request still locked (at most MAX_UNSTAKE_REQUESTS steps).
         while (length != 0) {
             UnstakeRequest memory r = _requests[msg.sender][head];
-            if (r.unlockTime > block.timestamp || r.unlockEpoch > current) break;
+            if (r.unlockTime > block.timestamp) break;
+            if (!halted && (r.unlockEpoch > current || _membershipUnlockEpoch(r.memberEpoch, lastCommit) > current))
+                break;
             amount += r.amount;
             delete _requests[msg.sender][head];
             head = (head + 1) % MAX_UNSTAKE_REQUESTS;
@@ -250,46 +301,72 @@ abstract contract Staking is IStaking, AccessControl, ReentrancyGuardTransient {
     /// @inheritdoc IStaking
     /// @dev No external call: nothing to re-enter. The gas-critical path of every fraud proof
     /// (docs/contracts/staking.md): it creates no storage slot when the reporter is a registered
-    /// worker. The fault bits live in the member slot (read anyway), the reward in the reporter's
-    /// queue slot; errors via if/revert (a custom error's arguments are evaluated even when
-    /// `require` passes).
+    /// worker. The fault bits live in the member slot (read anyway), the shares in the epoch's
+    /// frozen slot (read anyway), the ejection in the worker slot (written anyway), the reward in
+    /// the reporter's queue slot; errors via if/revert (a custom error's arguments are evaluated
+    /// even when `require` passes).
     function punish(
         address worker,
         uint64 epoch,
         uint32 index,
-        address signer,
         uint8 fault,
-        uint256 bps,
+        bytes32 digest,
+        bytes calldata signature,
+        address cosigner,
         address reporter
-    ) external returns (uint256 amount) {
+    ) external returns (uint256) {
+        _checkSigner(worker, epoch, digest, signature, cosigner);
+        return _punish(worker, epoch, index, fault, reporter);
+    }
+
+    function _punish(
+        address worker,
+        uint64 epoch,
+        uint32 index,
+        uint8 fault,
+        address reporter
+    ) private returns (uint256 amount) {
         uint64 current = _currentEpoch; // same slot as _slasher
-        if (msg.sender != _slasher) revert StakingNotSlasher(msg.sender);
-        uint96 committedStake = _recordFault(worker, epoch, index, signer, fault, bps, current);
+        (uint96 committedStake, uint256 shares) = _recordFault(worker, epoch, index, fault, current);
         uint32 jailedUntil;
-        (amount, jailedUntil) = _slashStake(worker, committedStake, bps, current);
-        _settle(worker, epoch, fault, reporter, amount, jailedUntil);
+        uint256 bps = uint16(shares >> (16 + 16 * uint256(fault)));
+        (amount, jailedUntil) = _slashStake(worker, committedStake, bps, epoch, current);
+        _settle(worker, epoch, fault, reporter, amount, uint16(shares), jailedUntil);
+    }
+
+    /// @dev The signature must be by `worker`'s key for `epoch` in this contract's record.
+    function _checkSigner(
+        address worker,
+        uint64 epoch,
+        bytes32 digest,
+        bytes calldata signature,
+        address cosigner
+    ) private view {
+        (address signer, ECDSA.RecoverError err, ) = ECDSA.tryRecoverCalldata(digest, signature);
+        if (err != ECDSA.RecoverError.NoError) revert StakingBadSignature();
+        address expected = signingKeyAt(worker, epoch);
+        if (signer != expected) revert StakingWrongSigner(worker, epoch, signer, expected);
+        if (cosigner != address(0) && cosigner != expected) revert StakingWrongSigner(worker, epoch, cosigner, expected);
     }
 
     /// @dev The rules every fault shares, then sets the fault's bit; returns the stake `worker`
-    /// committed for `epoch`.
+    /// committed for `epoch` and the epoch's shares.
     function _recordFault(
         address worker,
         uint64 epoch,
         uint32 index,
-        address signer,
         uint8 fault,
-        uint256 bps,
         uint64 current
-    ) private returns (uint96 committedStake) {
-        if (fault >= 8) revert StakingInvalidFault(fault);
-        if (bps > _BPS) revert StakingInvalidBps(bps);
+    ) private returns (uint96 committedStake, uint256 shares) {
+        if (fault >= _FAULTS) revert StakingInvalidFault(fault);
         uint256 window = _fraudWindowEpochs;
         if (epoch > current || current > epoch + window) revert StakingOutsideFraudWindow(epoch, current, window);
-        uint256 key = _memberKey(epoch, index);
+        uint256 key;
+        (key, shares) = _faultContext(epoch, index);
+        // The slasher of the epoch's assignment: a new slasher never judges older commitments.
+        if (msg.sender != (key >> 32 >= _slasherFrom ? _slasher : _previousSlasher)) revert StakingNotSlasher(msg.sender);
         uint256 packed = _members[key];
         if (address(uint160(packed)) != worker) revert StakingNotInEpoch(epoch, index, worker);
-        address expected = signingKeyAt(worker, epoch);
-        if (signer != expected || expected == address(0)) revert StakingWrongSigner(worker, epoch, signer, expected);
         committedStake = uint96((packed >> 160) & ((1 << _MEMBER_STAKE_BITS) - 1));
         if (key >> 32 == epoch) {
             uint256 bit = 1 << (_MEMBER_FAULTS_SHIFT + fault);
@@ -305,11 +382,13 @@ abstract contract Staking is IStaking, AccessControl, ReentrancyGuardTransient {
     }
 
     /// @dev Takes `bps` of the committed stake (rounded up, capped at what is left), active stake
-    /// first, then queued stake newest first; jails until `current + 1 + JAIL_EPOCHS`.
+    /// first, then queued stake newest first; jails until `current + 1 + JAIL_EPOCHS` and ejects
+    /// from the fault's epoch on (from the earlier fault's if the worker is still jailed).
     function _slashStake(
         address worker,
         uint96 committedStake,
         uint256 bps,
+        uint64 epoch,
         uint64 current
     ) private returns (uint256 amount, uint32 jailedUntil) {
         Worker storage w = _workers[worker];
@@ -322,11 +401,17 @@ abstract contract Staking is IStaking, AccessControl, ReentrancyGuardTransient {
             amount = active + _slashQueue(worker, amount - active);
         }
         jailedUntil = w.jailedUntil;
+        // An ejection still in force (jailedUntil > current) keeps its start if that is earlier.
+        uint256 from = epoch;
+        if (jailedUntil > current && w.ejectSpan != 0) from = Math.min(from, uint256(jailedUntil) - w.ejectSpan);
         // Saturate, never wrap (the slot keeps epochs in 32 bits; JAIL_EPOCHS ≤ 10^6).
         uint32 until = uint32(Math.min(uint256(current) + 1 + _jailEpochs, type(uint32).max));
         if (until > jailedUntil) jailedUntil = until;
-        // One write of the worker slot: active and jailedUntil share it.
-        (w.active, w.jailedUntil) = (uint96(active - fromActive), jailedUntil);
+        // The span fits 24 bits unless jail terms overlap for 2^24 epochs: then the ejection starts
+        // 2^24 - 1 epochs before the jail ends (long out of every fraud window).
+        uint256 span = Math.min(uint256(jailedUntil) - from, type(uint24).max);
+        // One write of the worker slot: active, jailedUntil and the ejection share it.
+        (w.active, w.jailedUntil, w.ejectSpan) = (uint88(active - fromActive), jailedUntil, uint24(span));
     }
 
     /// @dev The reward (REWARD_BPS of the slash, rounded down; none when the reporter is absent or
@@ -338,9 +423,10 @@ abstract contract Staking is IStaking, AccessControl, ReentrancyGuardTransient {
         uint8 fault,
         address reporter,
         uint256 amount,
+        uint256 rewardBps,
         uint32 jailedUntil
     ) private {
-        uint256 reward = reporter == address(0) || reporter == worker ? 0 : Math.mulDiv(amount, _rewardBps, _BPS);
+        uint256 reward = reporter == address(0) || reporter == worker ? 0 : Math.mulDiv(amount, rewardBps, _BPS);
         if (reward != 0) {
             Queue storage q = _queues[reporter];
             if (q.registered)
@@ -353,14 +439,55 @@ abstract contract Staking is IStaking, AccessControl, ReentrancyGuardTransient {
     }
 
     /// @notice Sets the contract allowed to punish (the FraudProofs contract). GOVERNANCE_ROLE.
+    /// The first slasher is installed at once (deployment). A later one is scheduled: the first
+    /// epoch frozen after `now + ruleChangeDelay()` installs it for faults of that epoch's
+    /// assignment and later ones; the one it replaces keeps judging older epochs
+    /// (docs/protocol.md §10). Scheduling again replaces the pending change and restarts its delay.
     function setSlasher(address slasher_) external onlyRole(GOVERNANCE_ROLE) {
-        _slasher = slasher_;
-        emit SlasherSet(slasher_);
+        if (slasher_ == address(0)) revert StakingZeroSlasher();
+        if (_slasher == address(0)) {
+            _slasher = slasher_;
+            emit SlasherSet(slasher_, 0);
+            return;
+        }
+        uint64 at = uint64(block.timestamp) + _ruleChangeDelay();
+        (_pendingSlasher, _pendingSlasherAt) = (slasher_, at);
+        emit SlasherScheduled(slasher_, at);
     }
 
-    /// @notice The contract allowed to punish.
+    /// @notice Cancels the scheduled slasher change. GOVERNANCE_ROLE.
+    function cancelSlasherChange() external onlyRole(GOVERNANCE_ROLE) {
+        address pending = _pendingSlasher;
+        if (pending == address(0)) revert StakingNothingPending();
+        (_pendingSlasher, _pendingSlasherAt) = (address(0), 0);
+        emit SlasherChangeCancelled(pending);
+    }
+
+    /// @dev Called by freeze for an epoch with an assignment of its own: installs the scheduled
+    /// slasher once its delay has passed and no epoch still judged by the previous one is left
+    /// in the fraud window.
+    function _installPendingSlasher(uint64 epoch) internal {
+        address pending = _pendingSlasher;
+        if (pending == address(0) || block.timestamp < _pendingSlasherAt) return;
+        if (_previousSlasher != address(0) && uint256(_currentEpoch) < uint256(_slasherFrom) + _fraudWindowEpochs) return;
+        _previousSlasher = _slasher;
+        (_slasher, _slasherFrom) = (pending, uint32(epoch));
+        (_pendingSlasher, _pendingSlasherAt) = (address(0), 0);
+        emit SlasherSet(pending, epoch);
+    }
+
+    /// @notice The contract allowed to punish faults of epochs assigned from now on.
     function slasher() external view returns (address) {
         return _slasher;
+    }
+
+    /// @inheritdoc IStaking
+    function slasherOf(uint64 epoch) external view returns (address) {
+        return _memberKey(epoch, 0) >> 32 >= _slasherFrom ? _slasher : _previousSlasher;
+    }
+
+    function _pendingSlasherChange() internal view returns (address, uint64) {
+        return (_pendingSlasher, _pendingSlasherAt);
     }
 
     /// @dev Takes up to `amount` from `worker`'s unstake requests, newest first; returns what it took.
@@ -392,7 +519,9 @@ abstract contract Staking is IStaking, AccessControl, ReentrancyGuardTransient {
     /// @inheritdoc IStaking
     function stakeOf(address worker) external view returns (StakeInfo memory) {
         Worker storage w = _workers[worker];
-        return StakeInfo(w.active, _queues[worker].queued, w.jailedUntil, w.registered);
+        Queue storage q = _queues[worker];
+        uint64 from = w.ejectSpan == 0 ? 0 : uint64(w.jailedUntil) - w.ejectSpan;
+        return StakeInfo(w.active, q.queued, w.jailedUntil, q.registered, from);
     }
 
     /// @inheritdoc IStaking
@@ -406,7 +535,11 @@ abstract contract Staking is IStaking, AccessControl, ReentrancyGuardTransient {
     function signingKeyAt(address worker, uint64 epoch) public view returns (address) {
         uint256 latest = _latestSigningKey[worker];
         if (latest >> 160 <= epoch) return address(uint160(latest)); // zero when never registered
-        return address(uint160(_signingKeys[worker].upperLookupRecent(uint48(epoch))));
+        uint256 previous = _previousSigningKey[worker];
+        if (previous >> 160 <= epoch) return address(uint160(previous)); // zero when none
+        // Before both: the registration key when there was one rotation at most (previous is the
+        // registration), else forgotten (its epochs are out of every fraud window).
+        return address(0);
     }
 
     /// @inheritdoc IStaking
@@ -437,11 +570,21 @@ abstract contract Staking is IStaking, AccessControl, ReentrancyGuardTransient {
     // ------------------------------------------------------------------ internals
 
     function _checkRegistered(address worker) internal view {
-        if (!_workers[worker].registered) revert StakingNotRegistered(worker);
+        if (!_queues[worker].registered) revert StakingNotRegistered(worker);
+    }
+
+    /// @dev Whether `worker`, a member of `epoch` whose assignment epoch is `assignmentEpoch`, is
+    /// ejected there by a jail or, in a carried epoch, by its departure (docs/protocol.md §10).
+    function _ejectedBeyondFaults(address worker, uint64 epoch, uint64 assignmentEpoch) internal view returns (bool) {
+        Worker storage w = _workers[worker];
+        uint256 span = w.ejectSpan;
+        if (span != 0 && epoch < w.jailedUntil && epoch + span >= w.jailedUntil) return true;
+        if (assignmentEpoch == epoch) return false;
+        uint256 d = _departedAt[worker];
+        return d != 0 && d + 1 >= assignmentEpoch && epoch >= d + 2;
     }
 
     function _pushSigningKey(uint64 fromEpoch, address signingKey) private {
-        _signingKeys[msg.sender].push(uint48(fromEpoch), uint208(uint160(signingKey)));
         _latestSigningKey[msg.sender] = (uint256(fromEpoch) << 160) | uint160(signingKey);
     }
 

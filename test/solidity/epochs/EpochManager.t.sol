@@ -55,10 +55,10 @@ contract CommitTest is EpochsBase {
         em.commit(1);
     }
 
-    function test_commit_recordsStakeIncludingQueued() public {
+    function test_commit_recordsActiveStakeOnly() public {
         _join(_worker(1), 250 ether);
         vm.startPrank(_worker(1));
-        em.requestUnstake(50 ether);
+        em.requestUnstake(50 ether); // queued before the commit: leaving, not at stake for epoch 1
         em.commit(1);
         vm.stopPrank();
         address[] memory more = new address[](2);
@@ -68,7 +68,7 @@ contract CommitTest is EpochsBase {
         _join(more[1], MIN_STAKE);
         _commitAll(more, 1);
         _advanceAfterFulfil();
-        assertEq(em.committedStakeAt(1, 0), 250 ether, "active + queued at commit");
+        assertEq(em.committedStakeAt(1, 0), 200 ether, "active at commit");
     }
 
     function test_indexOf_coversLastTwoCommitments() public {
@@ -293,16 +293,9 @@ contract ParameterTest is EpochsBase {
             )
         );
         em.setParameter(IEpochManager.Param.MAX_WORKERS, 9_999);
-        vm.expectRevert(
-            abi.encodeWithSelector(
-                IEpochManager.ParameterOutOfBounds.selector,
-                IEpochManager.Param.REWARD_BPS,
-                5_001,
-                0,
-                5_000
-            )
-        );
-        em.setParameter(IEpochManager.Param.REWARD_BPS, 5_001); // at most half: collusion still costs half
+        // A punishment share changes only through scheduleShares (with a delay).
+        vm.expectRevert(IEpochManager.EpochUseScheduleShares.selector);
+        em.setParameter(IEpochManager.Param.REWARD_BPS, 1_000);
     }
 
     function test_setParameter_minStakeAppliesFromTheNextWindow() public {

@@ -31,6 +31,12 @@ abstract contract EpochsBase is Test {
     uint256 internal constant WINDOW = 24;
     uint256 internal constant UNBONDING = 14 days;
 
+    /// Whether _deploy installs `slasher` (FraudBase installs the FraudProofs contract instead).
+    bool internal installTestSlasher = true;
+
+    /// The SLASH_BPS of each fault the manager is deployed with (see _redeploy).
+    uint256[5] internal slashShares = [uint256(5_000), 5_000, 5_000, 5_000, 5_000];
+
     function _params() internal pure virtual returns (EpochManager.InitialParameters memory) {
         return
             EpochManager.InitialParameters({
@@ -44,7 +50,8 @@ abstract contract EpochsBase is Test {
                 replication: 2,
                 minWorkers: 3,
                 maxWorkers: 10_000,
-                fraudWindowEpochs: WINDOW
+                fraudWindowEpochs: WINDOW,
+                slashBps: [uint256(5_000), 5_000, 5_000, 5_000, 5_000]
             });
     }
 
@@ -52,13 +59,27 @@ abstract contract EpochsBase is Test {
         vm.warp(1_700_000_000);
         vm.roll(1_000);
         token = new TestToken();
+        _deploy();
+    }
+
+    /// A fresh beacon and manager whose SLASH_BPS are `shares` (before anyone joins).
+    function _redeploy(uint256[5] memory shares) internal {
+        slashShares = shares;
+        _deploy();
+    }
+
+    function _deploy() internal {
+        requests = 0;
         coord = new VRFCoordinatorV2_5Mock(0.1 ether, 1 gwei, 4e15);
         subId = coord.createSubscription();
         coord.fundSubscription(subId, 1_000 ether);
         beacon = new VRFBeacon(address(coord), keccak256("lane"), subId, 3, 200_000, false);
         coord.addConsumer(subId, address(beacon));
-        em = new EpochManager(IERC20(address(token)), IRandomnessBeacon(address(beacon)), governance, _params());
+        EpochManager.InitialParameters memory p = _params();
+        p.slashBps = slashShares;
+        em = new EpochManager(IERC20(address(token)), IRandomnessBeacon(address(beacon)), governance, p);
         beacon.setRequester(address(em));
+        if (!installTestSlasher) return;
         vm.prank(governance);
         em.setSlasher(slasher);
     }
@@ -71,7 +92,7 @@ abstract contract EpochsBase is Test {
         token.mint(w, amount);
         vm.startPrank(w);
         token.approve(address(em), amount);
-        em.register(w, "/ip4/127.0.0.1/tcp/9000");
+        em.register(vm.addr(_keyOf(w)), "/ip4/127.0.0.1/tcp/9000");
         em.stake(amount);
         vm.stopPrank();
     }
@@ -114,17 +135,27 @@ abstract contract EpochsBase is Test {
         em.advance();
     }
 
-    /// Punishes `w` (whose signing key is itself, see _join) through the slasher.
-    function _punish(
-        address w,
-        uint64 epoch,
-        uint32 index,
-        uint8 fault,
-        uint256 bps,
-        address rep
-    ) internal returns (uint256) {
+    /// The private signing key of a worker that joined with _join.
+    function _keyOf(address w) internal pure returns (uint256) {
+        return uint256(keccak256(abi.encode("signing key", w))) >> 8;
+    }
+
+    /// `w`'s signature over `digest` (any message: Staking checks whose key signed it).
+    function _sig(address w, bytes32 digest) internal pure returns (bytes memory) {
+        (uint8 v, bytes32 rr, bytes32 ss) = vm.sign(_keyOf(w), digest);
+        return abi.encodePacked(rr, ss, v);
+    }
+
+    /// Punishes `w` (signed by its key, see _join) through the slasher.
+    function _punish(address w, uint64 epoch, uint32 index, uint8 fault, address rep) internal returns (uint256) {
         vm.prank(slasher);
-        return em.punish(w, epoch, index, w, fault, bps, rep);
+        return _punishAs(w, epoch, index, fault, rep);
+    }
+
+    /// As _punish, from the current caller (no prank).
+    function _punishAs(address w, uint64 epoch, uint32 index, uint8 fault, address rep) internal returns (uint256) {
+        bytes32 digest = keccak256(abi.encode("evidence", w, epoch, fault));
+        return em.punish(w, epoch, index, fault, digest, _sig(w, digest), address(0), rep);
     }
 
     /// Committed workers in epoch 1, which becomes current.

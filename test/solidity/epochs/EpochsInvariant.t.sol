@@ -31,6 +31,8 @@ contract EpochsHandler {
     mapping(uint64 => bool) public frozenSeen;
     uint64 public highestFrozen;
     bool public earlyWithdrawal;
+    mapping(address => uint64) public lastCommitOf;
+    mapping(uint64 => uint64) public lastCarried; // assignment epoch → last epoch carried with it
     bool public overSlash;
     uint256 public slashed; // Σ punish amounts
     uint256 public burned; // Σ burnSlashed amounts
@@ -54,13 +56,17 @@ contract EpochsHandler {
             address a = address(uint160(0x7000 + i));
             actors.push(a);
             vm.prank(a);
-            em.register(a, "/ip4/127.0.0.1/tcp/1");
+            em.register(vm.addr(_key(a)), "/ip4/127.0.0.1/tcp/1");
             token.mint(a, 300 ether);
             vm.startPrank(a);
             token.approve(address(em), type(uint256).max);
             em.stake(300 ether);
             vm.stopPrank();
         }
+    }
+
+    function _key(address a) internal pure returns (uint256) {
+        return uint256(keccak256(abi.encode("signing key", a))) >> 8;
     }
 
     function actorCount() external view returns (uint256) {
@@ -95,8 +101,12 @@ contract EpochsHandler {
         address a = _actor(seed);
         IStaking.UnstakeRequest[] memory rs = em.unstakeRequestsOf(a);
         uint256 unlocked;
+        uint64 cur = em.currentEpoch();
+        // Halted: no epoch for a whole unbonding period past the current one's end (§10).
+        bool halted = block.timestamp >= em.epochInfo(cur).end + em.parameter(IEpochManager.Param.UNBONDING_PERIOD);
         for (uint256 i; i < rs.length; ++i) {
-            if (rs[i].unlockTime > block.timestamp || rs[i].unlockEpoch > em.currentEpoch()) break;
+            if (rs[i].unlockTime > block.timestamp) break;
+            if (!halted && (rs[i].unlockEpoch > cur || _memberUnlock(a, rs[i].memberEpoch) > cur)) break;
             unlocked += rs[i].amount;
         }
         vm.prank(a);
@@ -105,12 +115,25 @@ contract EpochsHandler {
         } catch {}
     }
 
+    /// The first epoch a request's stake is free of membership (docs/protocol.md §10), from the
+    /// ghost records: the worker's last commitment and how far each assignment was carried.
+    function _memberUnlock(address a, uint64 memberEpoch) internal view returns (uint64) {
+        IEpochManager.EpochInfo memory info = em.epochInfo(memberEpoch);
+        if (!info.frozen) return memberEpoch;
+        uint64 asg = info.assignmentEpoch;
+        if (asg == 0 || lastCommitOf[a] < asg) return 0;
+        uint64 last = lastCarried[asg] > asg ? lastCarried[asg] : asg;
+        return last + 1 + uint64(em.parameter(IEpochManager.Param.FRAUD_WINDOW_EPOCHS));
+    }
+
     function commit(uint256 seed) external {
         ++calls;
         address a = _actor(seed);
         uint64 next = em.currentEpoch() + 1; // before the prank: a prank applies to the next call
         vm.prank(a);
-        try em.commit(next) {} catch {}
+        try em.commit(next) {
+            lastCommitOf[a] = next;
+        } catch {}
     }
 
     /// Every actor tries to commit to the next epoch (most sequences then reach a frozen set).
@@ -119,7 +142,9 @@ contract EpochsHandler {
         uint64 next = em.currentEpoch() + 1;
         for (uint256 i; i < actors.length; ++i) {
             vm.prank(actors[i]);
-            try em.commit(next) {} catch {}
+            try em.commit(next) {
+                lastCommitOf[actors[i]] = next;
+            } catch {}
         }
     }
 
@@ -144,7 +169,9 @@ contract EpochsHandler {
         IEpochManager.EpochInfo memory cur = em.epochInfo(next - 1);
         if (block.timestamp < cur.commitDeadline) vm.warp(cur.commitDeadline);
         try em.freeze(next) {
-            if (em.epochInfo(next).assignmentEpoch == next) ++requests;
+            uint64 asg = em.epochInfo(next).assignmentEpoch;
+            if (asg == next) ++requests;
+            else lastCarried[asg] = next;
             _snapshot(next);
         } catch {}
     }
@@ -171,21 +198,34 @@ contract EpochsHandler {
         } catch {}
     }
 
-    function slash(uint256 seed, uint256 bps) external {
+    function slash(uint256 seed) external {
         ++calls;
         uint64 cur = em.currentEpoch();
         if (cur == 0) return;
         if (em.numWorkers(cur) == 0) return;
         uint32 index = uint32(seed % em.numWorkers(cur));
-        uint8 fault = uint8(seed % 8);
+        uint8 fault = uint8(seed % 5);
         if ((em.faultsAt(cur, index) >> fault) & 1 == 1) return; // punished once: covered by unit tests
         // Reporters: an outside account, or another worker (rewarded in its queue slot).
         address reporter = (seed >> 16) % 2 == 0 ? REPORTER : actors[(seed >> 8) % actors.length];
         uint256 cap = _slashable(cur, index);
         address w = em.workerAt(cur, index);
-        uint256 amount = em.punish(w, cur, index, w, fault, bps % 10_001, reporter); // the handler is the slasher
+        // The handler is the slasher.
+        uint256 amount = _punish(w, cur, index, fault, keccak256(abi.encode(seed)), reporter);
         if (amount > cap) overSlash = true;
         slashed += amount;
+    }
+
+    function _punish(
+        address w,
+        uint64 epoch,
+        uint32 index,
+        uint8 fault,
+        bytes32 digest,
+        address reporter
+    ) internal returns (uint256) {
+        (uint8 v, bytes32 r, bytes32 s) = vm.sign(_key(w), digest);
+        return em.punish(w, epoch, index, fault, digest, abi.encodePacked(r, s, v), address(0), reporter);
     }
 
     /// The most a punishment may take: the committed stake, capped at what is left.
@@ -233,6 +273,7 @@ contract EpochsInvariantTest is EpochsBase {
     EpochsHandler internal handler;
 
     function setUp() public override {
+        installTestSlasher = false; // the handler is the first slasher
         super.setUp();
         handler = new EpochsHandler(em, token, coord, beacon, slasher);
         vm.prank(governance);
@@ -290,6 +331,11 @@ contract EpochsInvariantTest is EpochsBase {
 /// @notice The handler is not vacuous: a scripted run reaches frozen and advanced epochs,
 /// randomness, slashes and withdrawals.
 contract EpochsHandlerReachTest is EpochsBase {
+    function setUp() public override {
+        installTestSlasher = false; // the handler is the first slasher
+        super.setUp();
+    }
+
     function test_handler_reachesEveryPhase() public {
         EpochsHandler h = new EpochsHandler(em, token, coord, beacon, slasher);
         vm.prank(governance);
@@ -300,7 +346,7 @@ contract EpochsHandlerReachTest is EpochsBase {
             h.freeze();
             h.fulfil(round + 1);
             h.advance(0);
-            h.slash(round, 500);
+            h.slash(round);
             h.requestUnstake(round, 10 ether);
         }
         assertEq(em.currentEpoch(), 3, "three epochs advanced");

@@ -39,11 +39,35 @@ contract RegisterTest is EpochsBase {
 
     function test_rotateSigningKey_takesEffectNextEpoch_oldKeyStaysAttributable() public {
         address[] memory ws = _startEpochOne(3);
+        address old = em.signingKeyAt(ws[0], 1);
         vm.prank(ws[0]);
         em.rotateSigningKey(address(0xB0B));
-        assertEq(em.signingKeyAt(ws[0], 1), ws[0], "old key in the current epoch");
+        assertEq(em.signingKeyAt(ws[0], 1), old, "old key in the current epoch");
         assertEq(em.signingKeyAt(ws[0], 2), address(0xB0B), "new key from the next");
-        assertEq(em.signingKeyAt(ws[0], 0), ws[0], "old key for earlier epochs");
+        assertEq(em.signingKeyAt(ws[0], 0), old, "old key for earlier epochs");
+        vm.prank(ws[0]);
+        em.rotateSigningKey(address(0xC0C)); // the same epoch: replaces the pending key
+        assertEq(em.signingKeyAt(ws[0], 2), address(0xC0C), "replaced");
+        assertEq(em.signingKeyAt(ws[0], 1), old, "the old one kept");
+    }
+
+    function test_rotateSigningKey_again_waitsUntilTheForgottenKeyLeavesTheWindow() public {
+        address[] memory ws = _startEpochOne(3);
+        address first = em.signingKeyAt(ws[0], 1); // since registration (epoch 0)
+        vm.prank(ws[0]);
+        em.rotateSigningKey(address(0xB0B)); // from epoch 2
+        _advanceAfterFulfil(); // epoch 2 (carried)
+        // A second rotation would forget `first`, whose epochs (0, 1) are still provable.
+        vm.prank(ws[0]);
+        vm.expectRevert(abi.encodeWithSelector(IStaking.StakingRotationTooSoon.selector, 2, 2 + WINDOW));
+        em.rotateSigningKey(address(0xC0C));
+        while (em.currentEpoch() < 2 + WINDOW) _advanceAfterFulfil();
+        vm.prank(ws[0]);
+        em.rotateSigningKey(address(0xC0C)); // epoch 1 is out of the window now
+        assertEq(em.signingKeyAt(ws[0], 2), address(0xB0B), "the middle key");
+        assertEq(em.signingKeyAt(ws[0], uint64(3 + WINDOW)), address(0xC0C), "the newest");
+        assertEq(em.signingKeyAt(ws[0], 1), address(0), "the first is forgotten");
+        assertTrue(first != address(0), "it was known");
     }
 
     function test_rotateSigningKey_revertsWhenUnregistered() public {
@@ -160,54 +184,67 @@ contract UnstakeTest is EpochsBase {
         vm.prank(ws[0]);
         vm.expectRevert(abi.encodeWithSelector(IStaking.StakingNothingToWithdraw.selector, ws[0]));
         em.withdraw();
-        // Time alone is not enough: the fraud window counts epochs.
-        vm.warp(block.timestamp + UNBONDING + 1);
+        // Epochs advance to the unlock epoch with a new set (without ws[0]) from epoch 2 on.
+        address[] memory others = new address[](3);
+        (others[0], others[1], others[2]) = (ws[1], ws[2], _worker(7));
+        _join(others[2], MIN_STAKE);
+        uint64 unlockEpoch = em.unstakeRequestsOf(ws[0])[0].unlockEpoch;
+        while (em.currentEpoch() < unlockEpoch) {
+            _commitAll(others, em.currentEpoch() + 1);
+            _advanceAfterFulfil();
+        }
+        // Epochs alone are not enough: the unbonding period counts time.
         vm.prank(ws[0]);
         vm.expectRevert(abi.encodeWithSelector(IStaking.StakingNothingToWithdraw.selector, ws[0]));
         em.withdraw();
-        // Epochs advance (carried: nobody commits) until the unlock epoch.
-        uint64 unlockEpoch = em.unstakeRequestsOf(ws[0])[0].unlockEpoch;
-        while (em.currentEpoch() < unlockEpoch) _advanceAfterFulfil();
+        vm.warp(block.timestamp + UNBONDING + 1);
         uint256 before = token.balanceOf(ws[0]);
         vm.prank(ws[0]);
         assertEq(em.withdraw(), MIN_STAKE, "withdrawn");
         assertEq(token.balanceOf(ws[0]) - before, MIN_STAKE, "paid");
-        assertEq(em.totalStaked(), 2 * MIN_STAKE, "total");
+        assertEq(em.totalStaked(), 3 * MIN_STAKE, "total");
     }
 }
 
 contract PunishTest is EpochsBase {
-    function test_punish_onlySlasher_setByGovernance() public {
+    function test_punish_onlySlasher_setByGovernance_firstAtOnce() public {
         address[] memory ws = _startEpochOne(3);
         vm.expectRevert(abi.encodeWithSelector(IStaking.StakingNotSlasher.selector, address(this)));
-        em.punish(ws[0], 1, 0, ws[0], 0, 100, reporter);
+        _punishAs(ws[0], 1, 0, 0, reporter);
         bytes32 role = em.GOVERNANCE_ROLE();
         vm.expectRevert(
             abi.encodeWithSelector(IAccessControl.AccessControlUnauthorizedAccount.selector, address(this), role)
         );
         em.setSlasher(address(this));
-        vm.prank(governance);
-        em.setSlasher(address(this));
-        assertEq(em.slasher(), address(this), "slasher");
-        em.punish(ws[0], 1, 0, ws[0], 0, 100, reporter);
-        vm.prank(slasher);
-        vm.expectRevert(abi.encodeWithSelector(IStaking.StakingNotSlasher.selector, slasher));
-        em.punish(ws[0], 1, 0, ws[0], 1, 100, reporter); // the old slasher lost its power
+        assertEq(em.slasher(), slasher, "installed at deployment");
+        assertEq(em.slasherOf(1), slasher, "judges epoch 1");
+        _punish(ws[0], 1, 0, 0, reporter);
     }
 
-    function test_punish_refusesBadBpsFaultMemberOrSigner() public {
+    function test_punish_refusesBadFaultMemberOrSignature() public {
         address[] memory ws = _startEpochOne(3);
+        bytes32 digest = keccak256("x");
+        bytes memory good = _sig(ws[0], digest);
         vm.startPrank(slasher);
-        vm.expectRevert(abi.encodeWithSelector(IStaking.StakingInvalidBps.selector, 10_001));
-        em.punish(ws[0], 1, 0, ws[0], 0, 10_001, reporter);
-        vm.expectRevert(abi.encodeWithSelector(IStaking.StakingInvalidFault.selector, 8));
-        em.punish(ws[0], 1, 0, ws[0], 8, 100, reporter);
+        vm.expectRevert(abi.encodeWithSelector(IStaking.StakingInvalidFault.selector, 5));
+        em.punish(ws[0], 1, 0, 5, digest, good, address(0), reporter);
         vm.expectRevert(abi.encodeWithSelector(IStaking.StakingNotInEpoch.selector, 1, 1, ws[0]));
-        em.punish(ws[0], 1, 1, ws[0], 0, 100, reporter);
-        vm.expectRevert(abi.encodeWithSelector(IStaking.StakingWrongSigner.selector, ws[0], 1, ws[1], ws[0]));
-        em.punish(ws[0], 1, 0, ws[1], 0, 100, reporter);
-        vm.expectRevert(abi.encodeWithSelector(IStaking.StakingWrongSigner.selector, ws[0], 1, address(0), ws[0]));
-        em.punish(ws[0], 1, 0, address(0), 0, 100, reporter);
+        em.punish(ws[0], 1, 1, 0, digest, good, address(0), reporter);
+        // Another worker's signature: Staking recovers it and compares with its own record.
+        address keyOf0 = em.signingKeyAt(ws[0], 1);
+        address keyOf1 = em.signingKeyAt(ws[1], 1);
+        vm.expectRevert(abi.encodeWithSelector(IStaking.StakingWrongSigner.selector, ws[0], 1, keyOf1, keyOf0));
+        em.punish(ws[0], 1, 0, 0, digest, _sig(ws[1], digest), address(0), reporter);
+        // A signature of another digest recovers to some other key.
+        vm.expectRevert();
+        em.punish(ws[0], 1, 0, 0, keccak256("y"), good, address(0), reporter);
+        vm.expectRevert(IStaking.StakingBadSignature.selector);
+        em.punish(ws[0], 1, 0, 0, digest, hex"1234", address(0), reporter);
+        // The second piece of evidence must be the worker's too.
+        vm.expectRevert(abi.encodeWithSelector(IStaking.StakingWrongSigner.selector, ws[0], 1, keyOf1, keyOf0));
+        em.punish(ws[0], 1, 0, 0, digest, good, keyOf1, reporter);
+        em.punish(ws[0], 1, 0, 0, digest, good, keyOf0, reporter);
+        vm.stopPrank();
     }
 
     function test_punish_onlyWithinTheFraudWindow() public {
@@ -216,35 +253,37 @@ contract PunishTest is EpochsBase {
         _freezeNext(); // epoch 2 frozen, not current
         vm.startPrank(slasher);
         vm.expectRevert(abi.encodeWithSelector(IStaking.StakingOutsideFraudWindow.selector, 2, 1, WINDOW));
-        em.punish(ws[0], 2, 0, ws[0], 0, 100, reporter);
+        _punishAs(ws[0], 2, 0, 0, reporter);
         vm.stopPrank();
         _fulfil();
         _warpTo(em.epochInfo(1).end);
         em.advance(); // current = 2
         for (uint256 i = 1; i < WINDOW; ++i) _advanceAfterFulfil(); // current = 1 + WINDOW: still inside
-        _punish(ws[0], 1, 0, 0, 100, reporter);
+        _punish(ws[0], 1, 0, 0, reporter);
         _advanceAfterFulfil(); // current = 2 + WINDOW: outside
         vm.prank(slasher);
         vm.expectRevert(abi.encodeWithSelector(IStaking.StakingOutsideFraudWindow.selector, 1, 2 + WINDOW, WINDOW));
-        em.punish(ws[0], 1, 0, ws[0], 1, 100, reporter);
+        _punishAs(ws[0], 1, 0, 1, reporter);
     }
 
     function test_punish_oncePerWorkerEpochFault_ejectsAndJails() public {
+        _redeploy([uint256(5_000), 5_000, 0, 0, 5_000]);
         address[] memory ws = _startEpochOne(3);
         assertFalse(em.isEjected(1, ws[0]), "not yet");
-        _punish(ws[0], 1, 0, 2, 0, reporter); // 0 bps: the stake stays at the minimum, so commit fails on the jail
+        _punish(ws[0], 1, 0, 2, reporter); // 0 bps: the stake stays at the minimum, so commit fails on the jail
         assertEq(em.faultsOf(ws[0], 1), 1 << 2, "fault bit");
         assertEq(em.faultsAt(1, 0), 1 << 2, "by index");
         assertEq(em.committedStakeAt(1, 0), MIN_STAKE, "the committed stake survives the fault bits");
         assertEq(em.workerAt(1, 0), ws[0], "and the member");
         assertTrue(em.isEjected(1, ws[0]), "ejected");
         assertFalse(em.isEjected(1, ws[1]), "others not");
-        assertFalse(em.isEjected(2, ws[0]), "other epochs not");
+        assertFalse(em.isEjected(2, ws[0]), "not a member of epoch 2");
         assertEq(em.stakeOf(ws[0]).jailedUntil, 1 + 1 + 3, "current + 1 + JAIL_EPOCHS");
+        assertEq(em.stakeOf(ws[0]).ejectedFrom, 1, "ejected from the fault's epoch");
         vm.prank(slasher);
         vm.expectRevert(abi.encodeWithSelector(IStaking.StakingAlreadyPunished.selector, ws[0], 1, 2));
-        em.punish(ws[0], 1, 0, ws[0], 2, 100, reporter);
-        _punish(ws[0], 1, 0, 3, 0, reporter); // another fault of the same epoch: punished too
+        _punishAs(ws[0], 1, 0, 2, reporter);
+        _punish(ws[0], 1, 0, 3, reporter); // another fault of the same epoch: punished too
         assertEq(em.faultsOf(ws[0], 1), (1 << 2) | (1 << 3), "both bits");
         vm.prank(ws[0]);
         vm.expectRevert(abi.encodeWithSelector(IEpochManager.EpochWorkerJailed.selector, ws[0], 5));
@@ -252,18 +291,21 @@ contract PunishTest is EpochsBase {
     }
 
     function test_punish_takesActiveFirst_thenQueuedNewestFirst_rewardsReporter_restBurnable() public {
+        _redeploy([uint256(9_000), 5_000, 5_000, 5_000, 5_000]);
         address[] memory ws = _joinMany(3);
         address w = ws[0];
         token.mint(w, 200 ether);
         vm.startPrank(w);
         token.approve(address(em), 200 ether);
         em.stake(200 ether); // active 300
-        em.requestUnstake(30 ether); // oldest
-        em.requestUnstake(20 ether); // newest; active 250, queued 50
         vm.stopPrank();
-        _commitAll(ws, 1); // w commits with total 300
+        _commitAll(ws, 1); // w commits with 300 active
+        vm.startPrank(w);
+        em.requestUnstake(30 ether); // oldest
+        em.requestUnstake(20 ether); // newest; active 250, queued 50: still committed for epoch 1
+        vm.stopPrank();
         _advanceAfterFulfil();
-        uint256 amount = _punish(w, 1, 0, 0, 9_000, reporter); // 90% of 300 = 270
+        uint256 amount = _punish(w, 1, 0, 0, reporter); // 90% of 300 = 270
         assertEq(amount, 270 ether, "amount");
         IStaking.StakeInfo memory s = em.stakeOf(w);
         assertEq(s.active, 0, "active first");
@@ -291,13 +333,14 @@ contract PunishTest is EpochsBase {
     }
 
     function test_punish_workerReporter_rewardInItsQueueSlot_selfReportGetsNothing() public {
+        _redeploy([uint256(1_000), 1_000, 1_000, 5_000, 5_000]);
         address[] memory ws = _startEpochOne(3);
-        _punish(ws[0], 1, 0, 0, 1_000, ws[1]); // 10 ether, reward 1 to a registered worker
+        _punish(ws[0], 1, 0, 0, ws[1]); // 10 ether, reward 1 to a registered worker
         assertEq(em.claimableOf(ws[1]), 1 ether, "worker reporter");
         uint256 burnable = em.burnable();
-        _punish(ws[0], 1, 0, 1, 1_000, ws[0]); // a worker reporting itself
+        _punish(ws[0], 1, 0, 1, ws[0]); // a worker reporting itself
         assertEq(em.burnable() - burnable, 10 ether, "self-report: all burned");
-        _punish(ws[0], 1, 0, 2, 1_000, reporter); // an outside reporter
+        _punish(ws[0], 1, 0, 2, reporter); // an outside reporter
         assertEq(em.totalClaimable(), 2 ether, "total owed");
         uint256 before = token.balanceOf(ws[1]);
         vm.prank(ws[1]);
@@ -308,26 +351,28 @@ contract PunishTest is EpochsBase {
     }
 
     function test_punish_carriedEpoch_keepsItsOwnFaults() public {
+        _redeploy([uint256(5_000), 100, 5_000, 5_000, 5_000]);
         address[] memory ws = _startEpochOne(3);
         // Nobody commits to epoch 2: it carries epoch 1's set (and member slots).
         _advanceAfterFulfil();
         assertEq(em.epochInfo(2).assignmentEpoch, 1, "carried");
-        _punish(ws[0], 1, 0, 1, 100, reporter);
+        _punish(ws[0], 1, 0, 1, reporter);
         assertEq(em.faultsAt(2, 0), 0, "a fault in epoch 1 is not one in epoch 2");
-        _punish(ws[0], 2, 0, 1, 100, reporter);
+        _punish(ws[0], 2, 0, 1, reporter);
         assertEq(em.faultsAt(2, 0), 2, "epoch 2's own record");
         assertEq(em.faultsAt(1, 0), 2, "epoch 1 unchanged");
         assertTrue(em.isEjected(2, ws[0]) && em.isEjected(1, ws[0]), "ejected from both");
         vm.prank(slasher);
         vm.expectRevert(abi.encodeWithSelector(IStaking.StakingAlreadyPunished.selector, ws[0], 2, 1));
-        em.punish(ws[0], 2, 0, ws[0], 1, 100, reporter);
+        _punishAs(ws[0], 2, 0, 1, reporter);
     }
 
     function test_punish_roundsAgainstTheSlashed_andCapsAtStake() public {
+        _redeploy([uint256(1), 10_000, 10_000, 5_000, 5_000]);
         address[] memory ws = _startEpochOne(3);
-        assertEq(_punish(ws[0], 1, 0, 0, 1, reporter), 0.01 ether, "1 bps");
-        assertEq(_punish(ws[0], 1, 0, 1, 10_000, reporter), 100 ether - 0.01 ether, "capped at what is left");
-        assertEq(_punish(ws[0], 1, 0, 2, 10_000, reporter), 0, "nothing left");
+        assertEq(_punish(ws[0], 1, 0, 0, reporter), 0.01 ether, "1 bps");
+        assertEq(_punish(ws[0], 1, 0, 1, reporter), 100 ether - 0.01 ether, "capped at what is left");
+        assertEq(_punish(ws[0], 1, 0, 2, reporter), 0, "nothing left");
         assertTrue(em.faultsOf(ws[0], 1) & 4 != 0, "still recorded and ejected");
         assertEq(em.committedStakeAt(1, 0), MIN_STAKE, "committed stake unchanged");
     }
@@ -337,6 +382,7 @@ contract StakingFuzzTest is EpochsBase {
     /// slash = min(ceil(committed · bps / 10⁴), stake); reward = floor(slash · 10%); the rest burned.
     function testFuzz_slash_roundsUpCapsAndSplits(uint96 extra, uint16 bps, uint96 unstake) public {
         bps = uint16(bound(bps, 0, 10_000));
+        _redeploy([uint256(bps), 5_000, 5_000, 5_000, 5_000]);
         extra = uint96(bound(extra, 0, 1e26)); // stake stays below 2^88 ≈ 3.1e26
         address[] memory ws = _joinMany(3);
         token.mint(ws[0], extra);
@@ -344,12 +390,13 @@ contract StakingFuzzTest is EpochsBase {
         token.approve(address(em), extra);
         if (extra != 0) em.stake(extra);
         uint256 total = MIN_STAKE + extra;
-        unstake = uint96(bound(unstake, 0, extra)); // keep the minimum active so it can commit
-        if (unstake != 0) em.requestUnstake(unstake);
         vm.stopPrank();
         _commitAll(ws, 1);
+        unstake = uint96(bound(unstake, 0, extra)); // queued after the commit: still at stake
+        vm.prank(ws[0]);
+        if (unstake != 0) em.requestUnstake(unstake);
         _advanceAfterFulfil();
-        uint256 amount = _punish(ws[0], 1, 0, 0, bps, reporter);
+        uint256 amount = _punish(ws[0], 1, 0, 0, reporter);
         uint256 expected = (total * bps + 9_999) / 10_000;
         assertEq(amount, expected > total ? total : expected, "ceil, capped");
         uint256 reward = em.claimableOf(reporter);

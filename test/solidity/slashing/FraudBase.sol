@@ -30,6 +30,7 @@ abstract contract FraudBase is EpochsBase {
     bytes32 internal r;
 
     function setUp() public virtual override {
+        installTestSlasher = false;
         super.setUp();
         registry = new OperatorRegistry(address(this));
         IOperatorRegistry.StreamSpec memory s;
@@ -41,12 +42,10 @@ abstract contract FraudBase is EpochsBase {
         fraud = new FraudProofs(
             IEpochManager(address(em)),
             IOperatorRegistry(address(registry)),
-            IBlockHashOracle(address(oracle)),
-            governance,
-            [uint256(5_000), 5_000, 5_000, 5_000, 5_000]
+            IBlockHashOracle(address(oracle))
         );
         vm.prank(governance);
-        em.setSlasher(address(fraud));
+        em.setSlasher(address(fraud)); // the first slasher: installed at once
         for (uint256 i; i < 4; ++i) {
             ws[i] = vm.addr(workerKeys[i]);
             token.mint(ws[i], MIN_STAKE);

@@ -4,6 +4,7 @@ pragma solidity ^0.8.27;
 import {FraudBase} from "./FraudBase.sol";
 import {IFraudProofs} from "../../../contracts/interfaces/IFraudProofs.sol";
 import {IStaking} from "../../../contracts/interfaces/IStaking.sol";
+import {IEpochManager} from "../../../contracts/interfaces/IEpochManager.sol";
 import {BatchHeaders, BatchHeader, AccumulatedProof} from "../../../contracts/libraries/BatchHeaders.sol";
 import {IBlockHashOracle} from "../../../contracts/interfaces/IBlockHashOracle.sol";
 import {DeltaMerkle, Delta} from "../../../contracts/libraries/DeltaMerkle.sol";
@@ -24,7 +25,8 @@ contract EquivocationTest is FraudBase {
         address sender = a.header.sender;
         fraud.proveEquivocation(a, b);
         assertEq(em.stakeOf(sender).active, MIN_STAKE / 2, "half slashed");
-        assertEq(em.claimableOf(address(this)), (MIN_STAKE / 2) / 10, "10% reward to the submitter");
+        assertEq(em.claimableOf(a.header.receiver), (MIN_STAKE / 2) / 10, "10% reward to the signed receiver");
+        assertEq(em.claimableOf(address(this)), 0, "not to whoever submits");
         assertTrue(em.isEjected(1, sender), "ejected");
         assertEq(em.stakeOf(sender).jailedUntil, 1 + 1 + 3, "jailed JAIL_EPOCHS after the next");
         assertTrue(fraud.punished(sender, 1, IFraudProofs.Fault.EQUIVOCATION), "recorded");
@@ -58,7 +60,7 @@ contract EquivocationTest is FraudBase {
         uint256 other = _signingKeyOf(a.header.sender) == signingKeys[0] ? signingKeys[1] : signingKeys[0];
         b.signature = _sign(b.header, other, fraud.domainSeparator());
         vm.expectRevert(
-            abi.encodeWithSelector(IFraudProofs.FraudBadSignature.selector, a.header.sender, vm.addr(other), expected)
+            abi.encodeWithSelector(IStaking.StakingWrongSigner.selector, a.header.sender, 1, vm.addr(other), expected)
         );
         fraud.proveEquivocation(a, b);
         // Both by another worker's key: consistent, but not the sender's.
@@ -107,11 +109,14 @@ contract EquivocationTest is FraudBase {
         fraud.proveEquivocation(a, b);
     }
 
-    function test_selfReport_slashesWithoutReward() public {
+    function test_selfReport_frontRunningPaysTheReceiverNotTheCheater() public {
         (IFraudProofs.SignedHeader memory a, IFraudProofs.SignedHeader memory b) = _pair();
+        // The cheater (or a mempool copier) lands the evidence first: the reward is still the
+        // receiver's, bound by the cheater's own signature before the evidence was public.
         vm.prank(a.header.sender);
         fraud.proveEquivocation(a, b);
         assertEq(em.claimableOf(a.header.sender), 0, "no reward for reporting oneself");
+        assertEq(em.claimableOf(a.header.receiver), (MIN_STAKE / 2) / 10, "the receiver's");
         assertEq(em.stakeOf(a.header.sender).active, MIN_STAKE / 2, "slashed all the same");
     }
 
@@ -361,8 +366,9 @@ contract BrokenChainTest is FraudBase {
         h0.signature = _sign(h0.header, other, fraud.domainSeparator()); // a made-up previous header
         vm.expectRevert(
             abi.encodeWithSelector(
-                IFraudProofs.FraudBadSignature.selector,
+                IStaking.StakingWrongSigner.selector,
                 h1.header.sender,
+                1,
                 vm.addr(other),
                 vm.addr(_signingKeyOf(h1.header.sender))
             )
@@ -426,9 +432,11 @@ contract AccumulatedProofTest is FraudBase {
         return _signedProof(p, _signingKeyOf(p.sender));
     }
 
-    function test_falseBlockHash_foreignAnchoredBlock_isPunishedOnce() public {
+    function test_falseBlockHash_anotherChain_isPunishedOnce_evenAnchored() public {
+        // Every stream's source is this chain's inbox: a proof naming another chain is a lie,
+        // whatever the oracle knows of that chain (governance's anchors cannot matter).
         vm.prank(governance);
-        oracle.setAnchor(FOREIGN, 500, keccak256("canonical"));
+        oracle.setAnchor(FOREIGN, 500, keccak256("lie"));
         IFraudProofs.SignedAccumulatedProof memory p = _signedProof(_proof(1, 3, FOREIGN, 500, keccak256("lie"), 0));
         address sender = p.proof.sender;
         fraud.proveFalseBlockHash(p);
@@ -446,37 +454,105 @@ contract AccumulatedProofTest is FraudBase {
         fraud.proveFalseBlockHash(p);
     }
 
-    function test_trueBlockHash_isNoFault_localRecentBlock() public {
-        uint64 b = uint64(block.number - 1);
-        vm.setBlockhash(b, keccak256("real"));
+    /// Ends epoch 1 (epoch 2 carries its set) and returns the last block of epoch 1's window.
+    function _closeWindowOne() internal returns (uint64 last) {
+        vm.roll(block.number + 5);
+        _advanceAfterFulfil();
+        last = em.windowLastBlock(1);
+        assertEq(last, block.number - 1, "the block before epoch 2's EpochAdvanced");
+        vm.roll(block.number + 3);
+    }
+
+    function test_localProof_waitsForTheWindowToClose() public {
+        IFraudProofs.SignedAccumulatedProof memory p = _signedProof(
+            _proof(1, 0, block.chainid, uint64(block.number - 1), keccak256("x"), 0)
+        );
+        vm.expectRevert(abi.encodeWithSelector(IEpochManager.EpochWindowOpen.selector, 1));
+        fraud.proveFalseBlockHash(p);
+    }
+
+    function test_trueBlockHash_ofTheWindowsLastBlock_isNoFault() public {
+        uint64 last = _closeWindowOne();
+        vm.setBlockhash(last, keccak256("real"));
         IFraudProofs.SignedAccumulatedProof memory honest = _signedProof(
-            _proof(1, 0, block.chainid, b, keccak256("real"), 0)
+            _proof(1, 0, block.chainid, last, keccak256("real"), 0)
         );
         vm.expectRevert(
             abi.encodeWithSelector(IFraudProofs.FraudNoFault.selector, IFraudProofs.Fault.INVALID_ACCUMULATED_PROOF)
         );
         fraud.proveFalseBlockHash(honest);
-        fraud.proveFalseBlockHash(_signedProof(_proof(1, 0, block.chainid, b, keccak256("fake"), 0)));
+        fraud.proveFalseBlockHash(_signedProof(_proof(1, 0, block.chainid, last, keccak256("fake"), 0)));
+        assertTrue(fraud.punished(em.workerAt(1, 1), 1, IFraudProofs.Fault.INVALID_ACCUMULATED_PROOF), "false hash");
+    }
+
+    function test_aBlockOutsideTheWindowsEnd_isAFault_pastOrFuture() public {
+        uint64 last = _closeWindowOne();
+        vm.setBlockhash(last - 1, keccak256("real"));
+        // A true hash, but of another block than the window's last: provable without the oracle.
+        fraud.proveFalseBlockHash(_signedProof(_proof(1, 0, block.chainid, last - 1, keccak256("real"), 0)));
+        // A far-future block (the escape the review found): a fault too, not OracleUnknownBlock.
+        fraud.proveFalseBlockHash(_signedProof(_proof(2, 0, block.chainid, last + 1_000_000, keccak256("x"), 0)));
+        assertTrue(fraud.punished(em.workerAt(1, 1), 1, IFraudProofs.Fault.INVALID_ACCUMULATED_PROOF), "past");
+        assertTrue(fraud.punished(em.workerAt(1, 2), 1, IFraudProofs.Fault.INVALID_ACCUMULATED_PROOF), "future");
     }
 
     function test_unknownBlock_reverts_neverSlashes() public {
+        uint64 last = _closeWindowOne();
+        vm.roll(block.number + 300); // past BLOCKHASH; no EIP-2935 history here, no anchor
         address sender = em.workerAt(1, 2);
         uint256 before = em.stakeOf(sender).active;
-        IFraudProofs.SignedAccumulatedProof memory foreign = _signedProof(_proof(2, 0, FOREIGN, 7, keccak256("x"), 0));
-        vm.expectRevert(abi.encodeWithSelector(IBlockHashOracle.OracleUnknownBlock.selector, FOREIGN, 7));
-        fraud.proveFalseBlockHash(foreign);
-        uint64 future = uint64(block.number + 10);
-        IFraudProofs.SignedAccumulatedProof memory ahead = _signedProof(
-            _proof(2, 0, block.chainid, future, keccak256("x"), 0)
+        IFraudProofs.SignedAccumulatedProof memory p = _signedProof(
+            _proof(2, 0, block.chainid, last, keccak256("x"), 0)
         );
-        vm.expectRevert(abi.encodeWithSelector(IBlockHashOracle.OracleUnknownBlock.selector, block.chainid, future));
-        fraud.proveFalseBlockHash(ahead);
+        vm.expectRevert(abi.encodeWithSelector(IBlockHashOracle.OracleUnknownBlock.selector, block.chainid, last));
+        fraud.proveFalseBlockHash(p);
         assertEq(em.stakeOf(sender).active, before, "nothing slashed");
     }
 
+    function test_reward_boundByACommitmentInAnEarlierBlock() public {
+        IFraudProofs.SignedAccumulatedProof memory p = _signedProof(_proof(1, 3, FOREIGN, 500, keccak256("lie"), 0));
+        address finder = address(0xF1D);
+        address copier = address(0xC0C);
+        bytes32 c = fraud.reportCommitment(finder, fraud.proofDigest(p));
+        vm.prank(finder);
+        fraud.commitReport(c);
+        assertEq(fraud.reportCommittedAt(c), block.number, "recorded");
+        vm.roll(block.number + 1);
+        // The copier front-runs with the same evidence: it slashes, but pays the copier nothing.
+        vm.prank(copier);
+        fraud.proveFalseBlockHash(p);
+        assertEq(em.claimableOf(copier), 0, "a copier without a commitment gets nothing");
+        assertEq(em.claimableOf(finder), 0, "and the finder was front-run");
+    }
+
+    /// Proves `p` as `who` and reports the reward it earned by reverting with it (so the state
+    /// change is undone).
+    function proveAndRevert(IFraudProofs.SignedAccumulatedProof memory p, address who) external {
+        vm.prank(who);
+        fraud.proveFalseBlockHash(p);
+        revert RewardWas(em.claimableOf(who));
+    }
+
+    error RewardWas(uint256 reward);
+
+    function test_reward_paysTheCommittedReporter_fromTheNextBlock() public {
+        IFraudProofs.SignedAccumulatedProof memory p = _signedProof(_proof(1, 3, FOREIGN, 500, keccak256("lie"), 0));
+        address finder = address(0xF1D);
+        bytes32 c = fraud.reportCommitment(finder, fraud.proofDigest(p));
+        vm.prank(finder);
+        fraud.commitReport(c);
+        vm.expectRevert(abi.encodeWithSelector(RewardWas.selector, 0));
+        this.proveAndRevert(p, finder); // the commitment's own block: no reward
+        vm.roll(block.number + 1);
+        vm.prank(address(0xBAD));
+        fraud.commitReport(c); // a later commit of the same value changes nothing
+        assertEq(fraud.reportCommittedAt(c), block.number - 1, "the first block counts");
+        vm.prank(finder);
+        fraud.proveFalseBlockHash(p);
+        assertEq(em.claimableOf(finder), (MIN_STAKE / 2) / 10, "10% to the committed reporter");
+    }
+
     function test_falseBlockHash_refusesAnotherWorkersKeyOrDomain() public {
-        vm.prank(governance);
-        oracle.setAnchor(FOREIGN, 500, keccak256("canonical"));
         AccumulatedProof memory p = _proof(1, 0, FOREIGN, 500, keccak256("lie"), 0);
         uint256 other = _signingKeyOf(p.sender) == signingKeys[0] ? signingKeys[1] : signingKeys[0];
         IFraudProofs.SignedAccumulatedProof memory byOther = _signedProof(p, other); // before expectRevert
@@ -518,8 +594,9 @@ contract AccumulatedProofTest is FraudBase {
         );
         vm.expectRevert(
             abi.encodeWithSelector(
-                IFraudProofs.FraudBadSignature.selector,
+                IStaking.StakingWrongSigner.selector,
                 h.header.sender,
+                1,
                 vm.addr(other),
                 vm.addr(_signingKeyOf(h.header.sender))
             )
