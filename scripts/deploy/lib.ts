@@ -6,6 +6,7 @@ import JSON5 from "json5";
 import { network } from "hardhat";
 import { z } from "zod";
 import type { NetworkConnection } from "hardhat/types/network";
+import type { Provider } from "ethers";
 import LocalInfra from "../../deploy/modules/LocalInfra.js";
 import Maru from "../../deploy/modules/Maru.js";
 import type { AddressesBook } from "../../client/contracts.js";
@@ -17,8 +18,32 @@ export const NETWORKS: Record<number, string> = {
   31337: "localhost",
   11155111: "sepolia",
   84532: "base-sepolia",
-  421614: "arbitrum-sepolia",
 };
+
+/**
+ * Arbitrum is not a target (docs/deploy.md#arbitrum): there block.number and blockhash() are not the
+ * chain's own blocks' (ArbSys.arbBlockNumber() and arbBlockHash() are), so accumulated proofs about
+ * the chain's blocks could never be judged, and the fallback randomness would be the sequencer's.
+ */
+const ARBITRUM: Record<number, string> = { 42161: "Arbitrum One", 42170: "Arbitrum Nova", 421614: "Arbitrum Sepolia" };
+const ARBSYS = "0x0000000000000000000000000000000000000064";
+const ARB_BLOCK_NUMBER = "0xa3b1b31d"; // ArbSys.arbBlockNumber()
+
+/** Refuses Arbitrum by its chain id, and any other Arbitrum chain (an Orbit chain) by its ArbSys precompile. */
+export async function refuseUnsupportedChain(provider: Provider, chainId: number): Promise<void> {
+  let which = ARBITRUM[chainId];
+  if (!which) {
+    const answer = await provider.call({ to: ARBSYS, data: ARB_BLOCK_NUMBER }).catch(() => "0x");
+    if (answer.length >= 66) which = `chain ${chainId} answers ArbSys.arbBlockNumber()`;
+  }
+  if (which) {
+    throw new DeployError(
+      `Arbitrum is not supported (${which}): block.number and blockhash() there are not the chain's own blocks', ` +
+        "so accumulated proofs about them can never be judged and the fallback randomness is the sequencer's choice",
+      "deploy on Ethereum or an OP Stack chain (Sepolia, Base Sepolia); see docs/deploy.md#arbitrum",
+    );
+  }
+}
 
 /** A deployment problem the user can fix: printed as a message with a fix, never a stack trace. */
 export class DeployError extends Error {
@@ -129,6 +154,7 @@ export async function deployProtocol<ChainTypeT extends string>(
   const log = options.log ?? (() => {});
   const { ethers, ignition } = conn;
   const chainId = Number((await ethers.provider.getNetwork()).chainId);
+  await refuseUnsupportedChain(ethers.provider, chainId);
   const name = options.parametersName ?? NETWORKS[chainId];
   if (!name) {
     throw new DeployError(

@@ -1,12 +1,12 @@
 // The deployment on a real chain node in a separate process (anvil): the Ignition modules with the
 // localhost parameters, the addresses book, the post-deploy check, a re-run that changes nothing,
-// and a check that catches a tampered wiring.
+// a check that catches a tampered wiring, and Arbitrum refused.
 import { expect } from "chai";
 import { rmSync, mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { network } from "hardhat";
-import { deployProtocol, loadParameters, DeployError } from "../../scripts/deploy/lib.js";
+import { deployProtocol, loadParameters, refuseUnsupportedChain, DeployError } from "../../scripts/deploy/lib.js";
 import { checkDeployment } from "../../scripts/deploy/checks.js";
 import { startAnvil, type ChainNode } from "../utils/chainNode.js";
 
@@ -49,6 +49,33 @@ describe("deploy: Ignition modules on anvil, addresses book, post-deploy check",
     await (await epochs.connect(timelock).setSlasher(deployer.address)).wait();
     const after = await checkDeployment(conn, book, loadParameters("localhost"), deployer.address);
     expect(after.filter((c) => !c.ok).map((c) => c.what)).to.deep.equal(["EpochManager.slasher"]);
+  });
+
+  it("refuses Arbitrum, by chain id and by its ArbSys precompile, before sending anything", async function () {
+    for (const chainId of [42161, 42170, 421614]) {
+      await refuseUnsupportedChain(conn.ethers.provider, chainId).then(
+        () => expect.fail(`chain ${chainId} accepted`),
+        (e) =>
+          expect(e)
+            .to.be.instanceOf(DeployError)
+            .and.match(/Arbitrum is not supported/),
+      );
+    }
+    // An Arbitrum chain with another id answers ArbSys.arbBlockNumber() at 0x64: make anvil do so.
+    const arbSys = "0x0000000000000000000000000000000000000064";
+    const returns42 = "0x602a60005260206000f3"; // mstore(0, 42); return(0, 32)
+    const blockBefore = await conn.ethers.provider.getBlockNumber();
+    await conn.provider.request({ method: "anvil_setCode", params: [arbSys, returns42] });
+    try {
+      await deployProtocol(conn, { deploymentId: `${deploymentId}-arbitrum`, bookFile }).then(
+        () => expect.fail("deployed on a chain with ArbSys"),
+        (e) => expect((e as Error).message).to.match(/Arbitrum is not supported .*docs\/deploy\.md#arbitrum/s),
+      );
+    } finally {
+      await conn.provider.request({ method: "anvil_setCode", params: [arbSys, "0x"] });
+    }
+    expect(await conn.ethers.provider.getBlockNumber(), "nothing sent").to.equal(blockBefore);
+    expect(() => loadParameters("arbitrum-sepolia")).to.throw(DeployError, /No parameter file/);
   });
 
   it("refuses a parameter file with placeholders, naming the line to fix", function () {
