@@ -80,7 +80,8 @@ export default defineConfig({
   },
   // RPC URLs and keys only through configuration variables: set them with
   // `npx hardhat keystore set SEPOLIA_RPC_URL` (encrypted on disk) or as environment variables.
-  // Nothing is read until a command uses that network. docs/deploy.md.
+  // Nothing is read until a command uses that network. docs/deploy.md. No Arbitrum network: the
+  // protocol needs the chain's own block numbers and hashes (docs/deploy.md#arbitrum).
   networks: {
     localhost: {
       type: "http",
@@ -101,15 +102,8 @@ export default defineConfig({
       url: configVariable("BASE_SEPOLIA_RPC_URL"),
       accounts: [configVariable("DEPLOYER_PRIVATE_KEY")],
     },
-    arbitrumSepolia: {
-      type: "http",
-      chainType: "generic",
-      chainId: 421_614,
-      url: configVariable("ARBITRUM_SEPOLIA_RPC_URL"),
-      accounts: [configVariable("DEPLOYER_PRIVATE_KEY")],
-    },
   },
-  // Contract verification (hardhat-verify, in the toolbox): one Etherscan v2 key serves all three
+  // Contract verification (hardhat-verify, in the toolbox): one Etherscan v2 key serves both
   // testnets; Sourcify and Blockscout need none.
   verify: {
     etherscan: {

@@ -1,7 +1,10 @@
 // The whole protocol: every subsystem, wired, then handed to the timelock. After this module the
 // deployer holds no role: the epoch manager's admin and governance roles are the timelock's, and
 // the beacon's ownership is offered to it (two-step: the timelock accepts it with a timelock
-// operation, see docs/deploy.md). Parameters: deploy/parameters/<network>.json.
+// operation, `npm run gov -- accept-ownership`; until then the deployer still owns the beacon and
+// the deploy check says NOT DONE, see docs/deploy.md). The VRF subscription is not an Ignition
+// future: scripts/deploy/lib.ts offers it when the deployer owns it. Parameters:
+// deploy/parameters/<network>.json5.
 import { buildModule } from "@nomicfoundation/hardhat-ignition/modules";
 import Governance from "./Governance.js";
 import Epochs from "./Epochs.js";

@@ -1,6 +1,7 @@
 // The VRF beacon on a Chainlink VRF v2.5 coordinator (the real one on testnets, the mock locally).
-// The subscription belongs to the protocol team; the beacon must be added to it as a consumer
-// (the deploy script does it when the deployer owns the subscription, else it says how).
+// The subscription belongs to governance (the timelock); the beacon must be added to it as a
+// consumer. The deploy script adds it and requests the subscription's transfer to the timelock when
+// the deployer owns the subscription, else it says what the owner must do.
 import { buildModule } from "@nomicfoundation/hardhat-ignition/modules";
 
 export default buildModule("Randomness", (m) => {

@@ -1,10 +1,18 @@
 // The post-deploy check: reads every contract of a deployment back and compares parameters, roles
-// and wiring with the addresses book and the parameter file. Used by scripts/deploy/check.ts (exit
-// code) and by the deploy tests.
+// and wiring with the addresses book and the parameter file, and lists every power an account other
+// than the timelock still holds (a role, the VRF beacon, the VRF subscription). Used by
+// scripts/deploy/check.ts and deploy.ts (report and exit code) and by the deploy tests.
+import { getAddress, id, ZeroAddress, ZeroHash, type Provider } from "ethers";
 import type { NetworkConnection } from "hardhat/types/network";
 import type { AddressesBook, Parameters } from "./lib.js";
+import { acceptances, readHandover, same, type Acceptance, type Ownership } from "../governance/handover.js";
 
-export type Check = { what: string; ok: boolean; detail: string };
+/**
+ * One check. `power`: it is about an account other than the timelock holding power (a failing one
+ * means the deployment is not done); `handover`: the timelock only has to accept it (npm run gov --
+ * accept-ownership); `fix`: what to do when it fails.
+ */
+export type Check = { what: string; ok: boolean; detail: string; fix?: string; power?: boolean; handover?: boolean };
 
 const EPOCH_PARAMS = [
   "minStake",
@@ -34,9 +42,66 @@ const PARAM_INDEX: Record<(typeof EPOCH_PARAMS)[number], number> = {
   fraudWindowEpochs: 10,
 };
 
-const same = (a: string, b: string) => a.toLowerCase() === b.toLowerCase();
+const ADMIN = ZeroHash;
+const GOVERNANCE = id("GOVERNANCE_ROLE");
+const REGISTRAR = id("REGISTRAR_ROLE");
+const PROPOSER = id("PROPOSER_ROLE");
+const EXECUTOR = id("EXECUTOR_ROLE");
+const CANCELLER = id("CANCELLER_ROLE");
+const ROLE_NAMES: Record<string, string> = {
+  [ADMIN]: "DEFAULT_ADMIN_ROLE",
+  [GOVERNANCE]: "GOVERNANCE_ROLE",
+  [REGISTRAR]: "REGISTRAR_ROLE",
+  [PROPOSER]: "PROPOSER_ROLE",
+  [EXECUTOR]: "EXECUTOR_ROLE",
+  [CANCELLER]: "CANCELLER_ROLE",
+};
+const ROLE_GRANTED = id("RoleGranted(bytes32,address,address)");
 
-/** Every check, passed or not; `deployer` must hold no role anywhere. */
+type AccessControlled = { hasRole(role: string, account: string): Promise<boolean> };
+
+/** The first of each value, compared without case. */
+const unique = (xs: string[]) => xs.filter((x, i) => xs.findIndex((y) => same(x, y)) === i);
+
+/**
+ * Every (contract, role) and account a RoleGranted event names since `fromBlock`: the accounts that
+ * may hold a role (hasRole decides), including any nobody expected. In windows a public RPC serves.
+ */
+async function rolesGranted(provider: Provider, addresses: string[], fromBlock: number) {
+  const latest = await provider.getBlockNumber();
+  const roles = new Map<string, string[]>(); // contract (lower case) → role ids
+  const accounts: string[] = [];
+  let window = 50_000;
+  for (let start = fromBlock; start <= latest;) {
+    const end = Math.min(latest, start + window - 1);
+    let logs;
+    try {
+      logs = await provider.getLogs({ address: addresses, topics: [ROLE_GRANTED], fromBlock: start, toBlock: end });
+    } catch (e) {
+      if (window <= 500) throw e;
+      window = Math.floor(window / 4);
+      continue;
+    }
+    for (const l of logs) {
+      const at = l.address.toLowerCase();
+      roles.set(at, unique([...(roles.get(at) ?? []), l.topics[1]]));
+      accounts.push(getAddress("0x" + l.topics[2].slice(26)));
+    }
+    start = end + 1;
+  }
+  return { roles, accounts: unique(accounts) };
+}
+
+/** The governance command that has the timelock accept the beacon and the subscription. */
+export function govCommand(networkName: string, book: AddressesBook): string {
+  return `npm run gov -- accept-ownership --network ${networkName} --addresses deployments/${book.chainId}.json`;
+}
+
+/**
+ * Every check, passed or not. Nobody but the timelock may hold power, except the timelock's own
+ * proposers, cancellers and executors, which must be exactly the parameter file's. `deployer` only
+ * names that account in the report.
+ */
 export async function checkDeployment<ChainTypeT extends string>(
   conn: NetworkConnection<ChainTypeT>,
   book: AddressesBook,
@@ -45,7 +110,9 @@ export async function checkDeployment<ChainTypeT extends string>(
 ): Promise<Check[]> {
   const { ethers } = conn;
   const out: Check[] = [];
-  const expect = (what: string, ok: boolean, detail: string) => out.push({ what, ok, detail });
+  const expect = (what: string, ok: boolean, detail: string, fix?: string) => out.push({ what, ok, detail, fix });
+  const power = (what: string, detail: string, fix: string, handover = false) =>
+    out.push({ what, ok: false, detail, fix, power: true, handover });
   const eq = (what: string, actual: unknown, expected: unknown) =>
     expect(what, String(actual).toLowerCase() === String(expected).toLowerCase(), `${actual} (expected ${expected})`);
 
@@ -75,18 +142,13 @@ export async function checkDeployment<ChainTypeT extends string>(
   eq("VRFBeacon.keyHash", keyHash, book.vrf.keyHash);
   eq("VRFBeacon.subscriptionId", subscriptionId, book.vrf.subscriptionId);
   eq("FraudProofs.oracle", await fraud.oracle(), k.blockHashOracle);
-  const coordinator = new ethers.Contract(
-    k.vrfCoordinator,
-    [
-      "function getSubscription(uint256) view returns (uint96 balance, uint96 nativeBalance, uint64 reqCount, address owner, address[] consumers)",
-    ],
-    ethers.provider,
-  );
-  const sub = await coordinator.getSubscription(BigInt(book.vrf.subscriptionId));
+  // The coordinator and subscription the beacon uses, and who owns what (read once for all checks below).
+  const state = await readHandover(ethers.provider, k.timelock, k.beacon);
   expect(
     "VRF subscription has the beacon as consumer",
-    (sub.consumers as string[]).some((c) => same(c, k.beacon)),
-    `consumers: ${(sub.consumers as string[]).join(", ") || "none"}`,
+    state.subscription.consumers.some((c) => same(c, k.beacon)),
+    `consumers: ${state.subscription.consumers.join(", ") || "none"}`,
+    `its owner ${state.subscription.owner} adds ${k.beacon} (addConsumer on ${state.subscription.coordinator})`,
   );
 
   // Parameters.
@@ -96,29 +158,144 @@ export async function checkDeployment<ChainTypeT extends string>(
   }
   for (let f = 0; f < 5; ++f) eq(`FraudProofs.slashBps(${f})`, await fraud.slashBps(f), params.Slashing.slashBps[f]);
   eq("Timelock.minDelay", await timelock.getMinDelay(), params.Governance.minDelay);
-  for (const p of params.Governance.proposers) {
-    expect(`Timelock proposer ${p}`, await timelock.hasRole(await timelock.PROPOSER_ROLE(), p), "PROPOSER_ROLE");
-  }
 
-  // Roles: the timelock holds them, the deployer none.
-  const roles: Array<[string, { hasRole(r: string, a: string): Promise<boolean> }, string[]]> = [
-    ["EpochManager", epochs, [await epochs.DEFAULT_ADMIN_ROLE(), await epochs.GOVERNANCE_ROLE()]],
-    ["OperatorRegistry", registry, [await registry.DEFAULT_ADMIN_ROLE(), await registry.REGISTRAR_ROLE()]],
-    ["FraudProofs", fraud, [await fraud.DEFAULT_ADMIN_ROLE(), await fraud.GOVERNANCE_ROLE()]],
-    ["BlockHashOracle", oracle, [await oracle.DEFAULT_ADMIN_ROLE(), await oracle.GOVERNANCE_ROLE()]],
-    ["StreamInbox", inbox, [await inbox.DEFAULT_ADMIN_ROLE(), await inbox.GOVERNANCE_ROLE()]],
+  // Power: nobody but the timelock holds a role, owns the beacon or owns the subscription; the
+  // timelock's own proposers, cancellers and executors are exactly the parameter file's.
+  const proposers = params.Governance.proposers;
+  const executors = params.Governance.executors ?? [ZeroAddress];
+  const name = (a: string) =>
+    same(a, k.timelock)
+      ? "the timelock"
+      : same(a, deployer)
+        ? `${a} (the deployer)`
+        : same(a, ZeroAddress)
+          ? "anyone (address 0)"
+          : proposers.some((p) => same(p, a))
+            ? `${a} (a proposer)`
+            : a;
+  const governed: Array<[string, string, AccessControlled, string[]]> = [
+    ["EpochManager", k.epochManager, epochs, [ADMIN, GOVERNANCE]],
+    ["OperatorRegistry", k.registry, registry, [ADMIN, REGISTRAR]],
+    ["FraudProofs", k.fraudProofs, fraud, [ADMIN, GOVERNANCE]],
+    ["BlockHashOracle", k.blockHashOracle, oracle, [ADMIN, GOVERNANCE]],
+    ["StreamInbox", k.streamInbox, inbox, [ADMIN, GOVERNANCE]],
   ];
-  for (const [name, contract, rs] of roles) {
-    for (const r of rs) {
-      expect(`${name}: timelock holds ${r.slice(0, 10)}…`, await contract.hasRole(r, k.timelock), "");
-      expect(`${name}: deployer does not hold ${r.slice(0, 10)}…`, !(await contract.hasRole(r, deployer)), "");
+  const granted = await rolesGranted(ethers.provider, [...governed.map((g) => g[1]), k.timelock], book.startBlock);
+  const candidates = unique([deployer, k.timelock, ZeroAddress, ...proposers, ...executors, ...granted.accounts]);
+  const roles = async (contract: string, at: string, c: AccessControlled, wanted: Record<string, string[]>) => {
+    for (const role of unique([...Object.keys(wanted), ...(granted.roles.get(at.toLowerCase()) ?? [])])) {
+      const roleName = ROLE_NAMES[role] ?? role;
+      const should = wanted[role] ?? [];
+      const holders: string[] = [];
+      for (const a of candidates) if (await c.hasRole(role, a)) holders.push(a);
+      for (const w of should)
+        expect(
+          `${contract}: ${name(w)} holds ${roleName}`,
+          holders.some((h) => same(h, w)),
+          "",
+        );
+      const others = holders.filter((h) => !should.some((w) => same(w, h)));
+      for (const h of others) {
+        power(
+          `${contract}: ${name(h)} holds ${roleName}`,
+          contract === "Timelock"
+            ? `the parameter file gives it to ${should.map(name).join(", ") || "nobody"}`
+            : "only the timelock may hold it",
+          `${h} renounces it (renounceRole(${roleName}, ${h}) on ${at}), or governance revokes it through the timelock ` +
+            "(revokeRole); if a deploy was interrupted before it renounced its roles, run the deploy again",
+        );
+      }
+      if (others.length === 0) {
+        expect(`${contract}: nobody else holds ${roleName}`, true, holders.map(name).join(", ") || "nobody");
+      }
     }
+  };
+  for (const [contract, at, c, ids] of governed) {
+    await roles(contract, at, c, Object.fromEntries(ids.map((r) => [r, [k.timelock]])));
   }
-  expect(
-    "Timelock: deployer is not its admin",
-    !(await timelock.hasRole(await timelock.DEFAULT_ADMIN_ROLE(), deployer)),
-    "",
+  await roles("Timelock", k.timelock, timelock, {
+    [ADMIN]: [k.timelock],
+    [PROPOSER]: proposers,
+    [CANCELLER]: proposers, // OpenZeppelin's TimelockController makes every proposer a canceller
+    [EXECUTOR]: executors,
+  });
+
+  // The beacon and the subscription: two-step transfers the timelock accepts (npm run gov -- accept-ownership).
+  const accept = `governance has the timelock accept it: ${govCommand(conn.networkName, book)} --schedule, then --execute after the delay`;
+  const owned = (what: string, o: Ownership, a: Acceptance, power_: string, withdraw: string) => {
+    if (same(o.owner, k.timelock)) {
+      expect(`${what}: owned by the timelock`, true, o.owner);
+      if (same(o.pending, ZeroAddress)) expect(`${what}: no transfer pending`, true, "");
+      else
+        power(
+          `${what}: ${name(o.pending)} may take it over`,
+          `the timelock owns it, but a transfer to ${o.pending} is pending`,
+          `governance withdraws the offer with a timelock operation: ${withdraw}`,
+        );
+    } else if (a.status === "acceptable") {
+      power(
+        `${what}: ${name(o.owner)} owns it`,
+        `${power_}; the timelock is its pending owner, not yet accepted`,
+        "governance has the timelock accept it (npm run gov -- accept-ownership, below)",
+        true,
+      );
+    } else {
+      power(`${what}: ${name(o.owner)} owns it`, `${power_}; ${a.reason}`, `${a.fix}; then ${accept}`);
+    }
+  };
+  const [beaconAccept, subscriptionAccept] = acceptances(state);
+  owned(
+    `VRFBeacon ${k.beacon}`,
+    state.beacon,
+    beaconAccept,
+    "its owner can setCoordinator to a contract that picks r",
+    `transferOwnership(${ZeroAddress}) on ${k.beacon}`,
   );
-  eq("VRFBeacon.owner", await beacon.owner(), k.timelock);
+  owned(
+    `VRF subscription ${state.subscription.id}`,
+    state.subscription,
+    subscriptionAccept,
+    "its owner can remove the beacon, cancel the subscription and take its funds",
+    `requestSubscriptionOwnerTransfer(${state.subscription.id}, ${ZeroAddress}) on ${state.subscription.coordinator}`,
+  );
   return out;
+}
+
+/**
+ * The check's report: one line per check (or per failed one) with the fix under a failing one, the
+ * totals, and when an account other than the timelock still holds power, a NOT DONE block listing
+ * what is left and what to run.
+ */
+export function formatReport(
+  checks: Check[],
+  o: { networkName: string; book: AddressesBook; minDelay?: bigint; failuresOnly?: boolean },
+): string[] {
+  const lines: string[] = [];
+  for (const c of o.failuresOnly ? checks.filter((x) => !x.ok) : checks) {
+    lines.push(`${c.ok ? "✓" : "✗"} ${c.what}${c.detail ? `: ${c.detail}` : ""}`);
+    if (!c.ok && c.fix) lines.push(`    fix: ${c.fix}`);
+  }
+  const failed = checks.filter((c) => !c.ok);
+  lines.push(`${lines.length ? "\n" : ""}${checks.length - failed.length} passed, ${failed.length} failed`);
+  const powers = failed.filter((c) => c.power);
+  if (powers.length) {
+    lines.push(
+      "",
+      `NOT DONE: ${powers.length} power${powers.length === 1 ? " is" : "s are"} still held by an account other than the timelock:`,
+      ...powers.map((c) => `  - ${c.what} (${c.detail})`),
+    );
+    const cmd = govCommand(o.networkName, o.book);
+    if (powers.some((c) => c.handover)) {
+      lines.push(
+        "The timelock accepts the beacon and the subscription with two timelock operations" +
+          (o.minDelay !== undefined ? ` (delay ${o.minDelay} s):` : ":"),
+        `  ${cmd} --dry-run     # the calldata, for a multisig or governor proposer`,
+        `  ${cmd} --schedule    # or: from a proposer account`,
+        `  ${cmd} --execute     # after the delay; any account`,
+      );
+    }
+    for (const c of powers.filter((p) => !p.handover)) lines.push(`  ${c.what}: ${c.fix}`);
+    lines.push("Then run the check again; the deployment is done when it passes.");
+  }
+  return lines;
 }

@@ -2,8 +2,11 @@
 // `npx hardhat run --network sepolia scripts/deploy/deploy.ts`: deploys the protocol with the
 // Ignition modules and the network's parameter file, writes deployments/<chainId>.json, runs the
 // post-deploy check and prints the addresses. Re-running finishes or confirms a deployment.
+// It exits 1, with a NOT DONE summary of what is left, until no account other than the timelock
+// holds power: on a chain with a timelock delay governance finishes it (npm run gov -- accept-ownership).
+import { MaruError } from "../../client/errors/base.js";
 import { DeployError, connectOrExplain, deployProtocol, loadParameters } from "./lib.js";
-import { checkDeployment } from "./checks.js";
+import { checkDeployment, formatReport } from "./checks.js";
 
 async function main() {
   const conn = await connectOrExplain();
@@ -15,15 +18,21 @@ async function main() {
   const book = await deployProtocol(conn, { log: (l) => console.log(`• ${l}`) });
   console.log(`\nAddresses (deployments/${book.chainId}.json):`);
   console.table(book.contracts);
-  const checks = await checkDeployment(conn, book, loadParameters(book.network), deployer.address);
-  const failed = checks.filter((c) => !c.ok);
-  console.log(`post-deploy check: ${checks.length - failed.length}/${checks.length} passed`);
-  for (const c of failed) console.log(`  ✗ ${c.what}: ${c.detail}`);
-  if (failed.length) process.exitCode = 1;
+  const params = loadParameters(book.network);
+  const checks = await checkDeployment(conn, book, params, deployer.address);
+  const report = formatReport(checks, {
+    networkName: conn.networkName,
+    book,
+    minDelay: BigInt(params.Governance.minDelay),
+    failuresOnly: true, // npm run deploy:check prints every check
+  });
+  console.log("\npost-deploy check:");
+  for (const line of report) console.log(line);
+  if (checks.some((c) => !c.ok)) process.exitCode = 1;
 }
 
 main().catch((e) => {
-  if (e instanceof DeployError) console.error(`deploy failed: ${e.message}`);
+  if (e instanceof DeployError || e instanceof MaruError) console.error(`deploy failed: ${e.message}`);
   else console.error(e);
   process.exitCode = 1;
 });

@@ -6,9 +6,12 @@ import JSON5 from "json5";
 import { network } from "hardhat";
 import { z } from "zod";
 import type { NetworkConnection } from "hardhat/types/network";
+import type { Provider } from "ethers";
 import LocalInfra from "../../deploy/modules/LocalInfra.js";
 import Maru from "../../deploy/modules/Maru.js";
 import type { AddressesBook } from "../../client/contracts.js";
+import { acceptances, readHandover, same, subscriptionApi, subscriptionOwnership } from "../governance/handover.js";
+import { acceptOwnership } from "../governance/operations.js";
 
 const ROOT = new URL("../../", import.meta.url).pathname;
 
@@ -17,8 +20,32 @@ export const NETWORKS: Record<number, string> = {
   31337: "localhost",
   11155111: "sepolia",
   84532: "base-sepolia",
-  421614: "arbitrum-sepolia",
 };
+
+/**
+ * Arbitrum is not a target (docs/deploy.md#arbitrum): there block.number and blockhash() are not the
+ * chain's own blocks' (ArbSys.arbBlockNumber() and arbBlockHash() are), so accumulated proofs about
+ * the chain's blocks could never be judged, and the fallback randomness would be the sequencer's.
+ */
+const ARBITRUM: Record<number, string> = { 42161: "Arbitrum One", 42170: "Arbitrum Nova", 421614: "Arbitrum Sepolia" };
+const ARBSYS = "0x0000000000000000000000000000000000000064";
+const ARB_BLOCK_NUMBER = "0xa3b1b31d"; // ArbSys.arbBlockNumber()
+
+/** Refuses Arbitrum by its chain id, and any other Arbitrum chain (an Orbit chain) by its ArbSys precompile. */
+export async function refuseUnsupportedChain(provider: Provider, chainId: number): Promise<void> {
+  let which = ARBITRUM[chainId];
+  if (!which) {
+    const answer = await provider.call({ to: ARBSYS, data: ARB_BLOCK_NUMBER }).catch(() => "0x");
+    if (answer.length >= 66) which = `chain ${chainId} answers ArbSys.arbBlockNumber()`;
+  }
+  if (which) {
+    throw new DeployError(
+      `Arbitrum is not supported (${which}): block.number and blockhash() there are not the chain's own blocks', ` +
+        "so accumulated proofs about them can never be judged and the fallback randomness is the sequencer's choice",
+      "deploy on Ethereum or an OP Stack chain (Sepolia, Base Sepolia); see docs/deploy.md#arbitrum",
+    );
+  }
+}
 
 /** A deployment problem the user can fix: printed as a message with a fix, never a stack trace. */
 export class DeployError extends Error {
@@ -117,18 +144,106 @@ export async function connectOrExplain() {
 type Log = (line: string) => void;
 
 /**
+ * The VRF subscription: the beacon must be one of its consumers, and it belongs to governance. When
+ * the deployer owns it (the local mock's, or a testnet subscription the deployer created), it adds
+ * the beacon and requests the transfer to the timelock; otherwise it says what the owner must do.
+ */
+async function offerSubscription<ChainTypeT extends string>(
+  conn: NetworkConnection<ChainTypeT>,
+  o: { coordinator: string; subscriptionId: bigint; beacon: string; timelock: string; log: Log },
+) {
+  const [deployer] = await conn.ethers.getSigners();
+  const coordinator = new conn.ethers.Contract(o.coordinator, subscriptionApi, deployer);
+  const sub = await subscriptionOwnership(conn.ethers.provider, o.coordinator, o.subscriptionId, o.timelock);
+  const isConsumer = sub.consumers.some((c) => same(c, o.beacon));
+  if (same(sub.owner, deployer.address)) {
+    if (!isConsumer) {
+      o.log("adding the beacon to the VRF subscription");
+      await (await coordinator.addConsumer(o.subscriptionId, o.beacon)).wait();
+    }
+    if (!same(sub.pending, o.timelock)) {
+      o.log(`offering the VRF subscription ${o.subscriptionId} to the timelock (requestSubscriptionOwnerTransfer)`);
+      await (await coordinator.requestSubscriptionOwnerTransfer(o.subscriptionId, o.timelock)).wait();
+    }
+    return;
+  }
+  if (!isConsumer) {
+    o.log(
+      `ACTION NEEDED: the VRF subscription's owner ${sub.owner} adds the beacon ${o.beacon} as a consumer of ` +
+        `subscription ${o.subscriptionId} (https://vrf.chain.link, or addConsumer on ${o.coordinator})`,
+    );
+  }
+  if (!same(sub.owner, o.timelock) && !same(sub.pending, o.timelock)) {
+    o.log(
+      `ACTION NEEDED: the VRF subscription's owner ${sub.owner} transfers it to the timelock: ` +
+        `requestSubscriptionOwnerTransfer(${o.subscriptionId}, ${o.timelock}) on ${o.coordinator}; then governance ` +
+        `accepts it (npm run gov -- accept-ownership, docs/governance.md)`,
+    );
+  }
+}
+
+/**
+ * The timelock accepts the beacon and the subscription offered to it. Only a proposer can schedule
+ * that: when the deployer is one it schedules, and executes at once when the delay is zero (local
+ * chains); otherwise it says what governance must run. The deploy's check reports what is left.
+ */
+async function acceptAsTimelock<ChainTypeT extends string>(
+  conn: NetworkConnection<ChainTypeT>,
+  o: { timelock: string; registry: string; beacon: string; log: Log },
+) {
+  const [deployer] = await conn.ethers.getSigners();
+  const timelock = await conn.ethers.getContractAt("TimelockController", o.timelock);
+  const ctx = {
+    provider: conn.ethers.provider,
+    signer: deployer,
+    book: { timelock: o.timelock, registry: o.registry, beacon: o.beacon },
+    log: (line: string) => o.log(`  ${line.trim()}`),
+  };
+  // What nobody offered the timelock yet, offerSubscription and the check report.
+  const open = acceptances(await readHandover(ctx.provider, o.timelock, o.beacon)).filter(
+    (a) => a.status === "acceptable",
+  );
+  if (open.length === 0) return;
+  const delay = await timelock.getMinDelay();
+  if (!(await timelock.hasRole(await timelock.PROPOSER_ROLE(), deployer.address))) {
+    o.log(
+      `ACTION NEEDED: the deployer is not a proposer of the timelock; governance has it accept ${open.map((a) => a.what).join(" and ")}: ` +
+        "npm run gov -- accept-ownership --dry-run prints the calldata, --schedule and later --execute run it (docs/governance.md)",
+    );
+    return;
+  }
+  o.log(`the timelock accepts ${open.map((a) => a.what).join(" and ")} (delay ${delay} s)`);
+  await acceptOwnership(ctx, { mode: "schedule" });
+  if (delay === 0n) await acceptOwnership(ctx, { mode: "execute" });
+  else
+    o.log(
+      `ACTION NEEDED: after the delay (${delay} s), anyone runs npm run gov -- accept-ownership --execute (docs/governance.md)`,
+    );
+}
+
+/**
  * Deploys (or finishes deploying: Ignition's journal makes a re-run skip what is done) the
  * protocol on the connection's chain with the parameter file of that chain, adds the beacon to the
- * VRF subscription when the deployer owns it, has the timelock accept the beacon where the deployer
- * may propose with no delay (local chains), and writes the addresses book.
+ * VRF subscription and offers the subscription to the timelock when the deployer owns it, has the
+ * timelock accept the beacon and the subscription where the deployer may propose with no delay
+ * (local chains; it schedules the acceptance when there is a delay), and writes the addresses book.
+ * What is left to governance the post-deploy check reports (scripts/deploy/checks.ts).
  */
 export async function deployProtocol<ChainTypeT extends string>(
   conn: NetworkConnection<ChainTypeT>,
-  options: { parametersName?: string; deploymentId?: string; log?: Log; bookFile?: string } = {},
+  options: {
+    parametersName?: string;
+    /** Instead of the parameter file's contents (tests); `parametersName` still says whether the chain is local. */
+    parameters?: Parameters;
+    deploymentId?: string;
+    log?: Log;
+    bookFile?: string;
+  } = {},
 ): Promise<AddressesBook> {
   const log = options.log ?? (() => {});
   const { ethers, ignition } = conn;
   const chainId = Number((await ethers.provider.getNetwork()).chainId);
+  await refuseUnsupportedChain(ethers.provider, chainId);
   const name = options.parametersName ?? NETWORKS[chainId];
   if (!name) {
     throw new DeployError(
@@ -136,8 +251,7 @@ export async function deployProtocol<ChainTypeT extends string>(
       `add deploy/parameters/<name>.json5 and map ${chainId} to it in scripts/deploy/lib.ts`,
     );
   }
-  const params = loadParameters(name);
-  const [deployer] = await ethers.getSigners();
+  const params = options.parameters ?? loadParameters(name);
   const local = name === "localhost";
   // A local node restarted is a new chain with the same id: key its journal by the genesis block.
   const genesis = await ethers.provider.getBlock(0);
@@ -166,52 +280,15 @@ export async function deployProtocol<ChainTypeT extends string>(
   const subscriptionId = BigInt(ignitionParams.Randomness.subscriptionId as bigint);
   const beacon = await addr(c.beacon);
 
-  // The beacon must be a consumer of the subscription.
-  const coordinator = new ethers.Contract(
-    coordinatorAddress,
-    [
-      "function getSubscription(uint256) view returns (uint96 balance, uint96 nativeBalance, uint64 reqCount, address owner, address[] consumers)",
-      "function addConsumer(uint256 subId, address consumer)",
-    ],
-    deployer,
-  );
-  const sub = await coordinator.getSubscription(subscriptionId);
-  const consumers = (sub.consumers as string[]).map((a) => a.toLowerCase());
-  if (!consumers.includes(beacon.toLowerCase())) {
-    if ((sub.owner as string).toLowerCase() === deployer.address.toLowerCase()) {
-      log("adding the beacon to the VRF subscription");
-      await (await coordinator.addConsumer(subscriptionId, beacon)).wait();
-    } else {
-      log(
-        `ACTION NEEDED: add the beacon ${beacon} as a consumer of subscription ${subscriptionId} ` +
-          `(its owner ${sub.owner} does it at https://vrf.chain.link)`,
-      );
-    }
-  }
-
-  // The timelock accepts the beacon's ownership with a timelock operation.
-  const timelock = c.timelock;
-  const owner = (await c.beacon.owner()) as string;
-  if (owner.toLowerCase() !== (await addr(timelock)).toLowerCase()) {
-    const accept = c.beacon.interface.encodeFunctionData("acceptOwnership");
-    const delay = (await timelock.getMinDelay()) as bigint;
-    const proposer = await timelock.hasRole(await timelock.PROPOSER_ROLE(), deployer.address);
-    if (delay === 0n && proposer) {
-      log("the timelock accepts the beacon's ownership");
-      const salt = "0x" + "00".repeat(31) + "01";
-      const zero = "0x" + "00".repeat(32);
-      const id = await timelock.hashOperation(beacon, 0n, accept, zero, salt);
-      if (!(await timelock.isOperation(id))) {
-        await (await timelock.schedule(beacon, 0n, accept, zero, salt, 0n)).wait();
-      }
-      await (await timelock.execute(beacon, 0n, accept, zero, salt)).wait();
-    } else {
-      log(
-        `ACTION NEEDED: governance schedules and executes, through the timelock, ${beacon}.acceptOwnership() ` +
-          `(calldata ${accept}); until then the beacon's owner is the deployer's pending transfer`,
-      );
-    }
-  }
+  const timelockAddress = await addr(c.timelock);
+  await offerSubscription(conn, {
+    coordinator: coordinatorAddress,
+    subscriptionId,
+    beacon,
+    timelock: timelockAddress,
+    log,
+  });
+  await acceptAsTimelock(conn, { timelock: timelockAddress, registry: await addr(c.registry), beacon, log });
 
   const book: AddressesBook = {
     chainId,
@@ -222,7 +299,7 @@ export async function deployProtocol<ChainTypeT extends string>(
       epochManager: await addr(c.epochs),
       beacon,
       registry: await addr(c.registry),
-      timelock: await addr(timelock),
+      timelock: timelockAddress,
       fraudProofs: await addr(c.fraud),
       blockHashOracle: await addr(c.oracle),
       streamInbox: await addr(c.inbox),

@@ -3,11 +3,13 @@
 //                  --manifest operators/balances.yaml --gateway http://127.0.0.1:1984 --schedule
 //   npm run gov -- deprecate-operator --id 3 --dry-run ...
 //   npm run gov -- set-parameter --param MIN_STAKE --value 100000000000000000000 --schedule ...
+//   npm run gov -- accept-ownership --schedule ...   (then --execute after the timelock delay)
 //   npm run gov -- status ...
 import { Command, Option } from "commander";
 import { network } from "hardhat";
 import { MaruError } from "../../client/errors/base.js";
 import {
+  acceptOwnership,
   deprecateOperator,
   readAddressBook,
   registerOperator,
@@ -84,6 +86,37 @@ withCommon(program.command("set-parameter").description("set an EpochManager par
     const m = mode(o);
     await setParameter(await context(o, m !== "dry-run"), { param: o.param, value: o.value, mode: m });
   });
+
+withCommon(
+  program
+    .command("accept-ownership")
+    .description("the timelock accepts the VRF beacon and the VRF subscription the deployment offered it"),
+).action(async (o) => {
+  const m = mode(o);
+  const r = await acceptOwnership(await context(o, m !== "dry-run"), { mode: m });
+  if (r.blocked.length) {
+    throw new MaruError(`The timelock cannot accept ${r.blocked.map((b) => b.what).join(" and ")} yet.`, {
+      details: r.blocked.map((b) => `${b.what}: ${b.reason}`),
+      fix: `${r.blocked.map((b) => b.fix).join("; ")}; then run this command again.`,
+    });
+  }
+  if (m === "execute" && r.unscheduled.length) {
+    throw new MaruError(`Nothing is scheduled for ${r.unscheduled.map((a) => a.what).join(" and ")}.`, {
+      fix: "run the same command with --schedule first (or submit the --dry-run calldata through the proposer).",
+    });
+  }
+  const early = r.waiting.filter((w) => w.state === "Waiting");
+  if (m === "execute" && early.length) {
+    const at = new Date(Math.max(...early.map((w) => w.readyAt)) * 1000).toISOString();
+    throw new MaruError(`The timelock's delay has not passed: ready at ${at}.`, {
+      fix: "run --execute after that time.",
+    });
+  }
+  if (r.scheduled.length || r.waiting.length)
+    console.log("next: the same command with --execute once the delay has passed");
+  if (r.printed.length) console.log("next: the proposer schedules the printed operations; after the delay, --execute");
+  if (r.done.length === 2) console.log("nothing to do: the timelock owns the VRF beacon and the VRF subscription");
+});
 
 program
   .command("status")

@@ -12,16 +12,17 @@ import { EpochManager__factory } from "../../typechain-types/factories/contracts
 import { TimelockController__factory } from "../../typechain-types/factories/@openzeppelin/contracts/governance/TimelockController__factory.js";
 import { loadManifest, schemaHash, streamId, type Manifest } from "./manifest.js";
 import { uploadBlob, type Gateway } from "./arweave.js";
+import { acceptances, beaconApi, readHandover, subscriptionApi, type Acceptance } from "./handover.js";
 
 /** Where the deployed contracts are (the addresses book the deploy scripts write). */
-export type AddressBook = { timelock: string; registry: string; epochManager?: string };
+export type AddressBook = { timelock: string; registry: string; epochManager?: string; beacon?: string };
 export type Mode = "dry-run" | "schedule" | "execute";
 export type Call = { target: string; data: string; description: string };
 export type Context = { provider: Provider; signer?: Signer; book: AddressBook; log: (line: string) => void };
 
 const STATE = ["Unset", "Waiting", "Ready", "Done"] as const;
 
-/** Reads an addresses book: `{ "timelock": "0x…", "registry": "0x…", "epochManager": "0x…" }`. */
+/** Reads an addresses book: `{ "timelock": "0x…", "registry": "0x…", "epochManager": "0x…", "beacon": "0x…" }`. */
 export async function readAddressBook(file: string): Promise<AddressBook> {
   try {
     const raw = JSON.parse(await readFile(file, "utf8"));
@@ -36,6 +37,19 @@ export async function readAddressBook(file: string): Promise<AddressBook> {
   }
 }
 
+/** The timelock operation that runs `calls` as one batch (the salt is derived from the calls) and its state. */
+export async function timelockOperation(ctx: Context, calls: Call[]) {
+  const timelock = TimelockController__factory.connect(ctx.book.timelock, ctx.provider);
+  const targets = calls.map((c) => c.target);
+  const values = calls.map(() => 0n);
+  const payloads = calls.map((c) => c.data);
+  const salt = keccak256(AbiCoder.defaultAbiCoder().encode(["address[]", "bytes[]"], [targets, payloads]));
+  const operationId = await timelock.hashOperationBatch(targets, values, payloads, ZeroHash, salt);
+  const state = STATE[Number(await timelock.getOperationState(operationId))];
+  const readyAt = Number(await timelock.getTimestamp(operationId));
+  return { targets, values, payloads, salt, operationId, state, readyAt };
+}
+
 /** Runs `calls` through the timelock as one batch. The salt is derived from the calls, so the
  * same command with --schedule and later --execute addresses the same operation. */
 export async function runThroughTimelock(
@@ -44,12 +58,7 @@ export async function runThroughTimelock(
   mode: Mode,
 ): Promise<{ operationId: string; state: string }> {
   const timelock = TimelockController__factory.connect(ctx.book.timelock, ctx.signer ?? ctx.provider);
-  const targets = calls.map((c) => c.target);
-  const values = calls.map(() => 0n);
-  const payloads = calls.map((c) => c.data);
-  const salt = keccak256(AbiCoder.defaultAbiCoder().encode(["address[]", "bytes[]"], [targets, payloads]));
-  const operationId = await timelock.hashOperationBatch(targets, values, payloads, ZeroHash, salt);
-  const state = STATE[Number(await timelock.getOperationState(operationId))];
+  const { targets, values, payloads, salt, operationId, state } = await timelockOperation(ctx, calls);
   const delay = await timelock.getMinDelay();
   for (const c of calls) ctx.log(`  call ${c.description}`);
   ctx.log(`  timelock ${ctx.book.timelock}, operation ${operationId}: ${state}`);
@@ -298,6 +307,76 @@ export async function setParameter(ctx: Context, options: { param: string; value
   );
 }
 
+export type AcceptResult = {
+  /** What the timelock owns already. */
+  done: Acceptance[];
+  /** What this run scheduled, executed, printed (dry-run), or found scheduled and not yet ready. */
+  scheduled: Acceptance[];
+  executed: Acceptance[];
+  printed: Acceptance[];
+  waiting: Array<Acceptance & { state: string; readyAt: number }>;
+  /** Acceptable, but --execute found no scheduled operation for it. */
+  unscheduled: Acceptance[];
+  /** What the timelock cannot accept yet: nobody offered it the ownership. */
+  blocked: Acceptance[];
+};
+
+/**
+ * accept-ownership: the timelock accepts what the deployment offered it, the VRF beacon
+ * (acceptOwnership) and the VRF subscription (acceptSubscriptionOwnerTransfer), one timelock
+ * operation each, so that either can be accepted without the other. Reports what is done, what
+ * it scheduled or executed, what waits for the delay and what nobody offered the timelock yet.
+ */
+export async function acceptOwnership(ctx: Context, options: { mode: Mode }): Promise<AcceptResult> {
+  if (!ctx.book.beacon) throw new MaruError("The addresses book has no beacon.");
+  const state = await readHandover(ctx.provider, ctx.book.timelock, ctx.book.beacon);
+  const r: AcceptResult = {
+    done: [],
+    scheduled: [],
+    executed: [],
+    printed: [],
+    waiting: [],
+    unscheduled: [],
+    blocked: [],
+  };
+  for (const a of acceptances(state)) {
+    if (a.status === "done") {
+      ctx.log(`${a.what}: owned by the timelock, nothing to accept`);
+      r.done.push(a);
+      continue;
+    }
+    if (a.status === "blocked") {
+      ctx.log(`${a.what}: the timelock cannot accept it yet: ${a.reason}`);
+      r.blocked.push(a);
+      continue;
+    }
+    ctx.log(`${a.what}: ${a.reason}`);
+    const op = await timelockOperation(ctx, [a.call]);
+    if (options.mode === "dry-run") {
+      await runThroughTimelock(ctx, [a.call], "dry-run");
+      r.printed.push(a);
+    } else if (op.state === "Unset") {
+      if (options.mode === "schedule") {
+        await runThroughTimelock(ctx, [a.call], "schedule");
+        r.scheduled.push(a);
+      } else {
+        ctx.log(`  operation ${op.operationId} is not scheduled`);
+        r.unscheduled.push(a);
+      }
+    } else if (options.mode === "execute" && op.state === "Ready") {
+      await runThroughTimelock(ctx, [a.call], "execute");
+      r.executed.push(a);
+    } else {
+      // Scheduled already (a re-run of --schedule), or --execute before the delay has passed.
+      ctx.log(
+        `  operation ${op.operationId} is scheduled: ${op.state}, ready at ${new Date(op.readyAt * 1000).toISOString()}`,
+      );
+      r.waiting.push({ ...a, state: op.state, readyAt: op.readyAt });
+    }
+  }
+  return r;
+}
+
 /** status: every operation scheduled on the timelock, with its state and decoded calls. */
 export async function status(ctx: Context, options: { fromBlock?: number }) {
   const timelock = TimelockController__factory.connect(ctx.book.timelock, ctx.provider);
@@ -306,7 +385,11 @@ export async function status(ctx: Context, options: { fromBlock?: number }) {
   const logs = await timelock.queryFilter(timelock.filters.CallScheduled(), options.fromBlock ?? 0);
   const ops = new Map<string, { calls: string[]; ready: number }>();
   for (const l of logs) {
-    const decoded = registry.parseTransaction({ data: l.args.data }) ?? em.parseTransaction({ data: l.args.data });
+    const decoded =
+      registry.parseTransaction({ data: l.args.data }) ??
+      em.parseTransaction({ data: l.args.data }) ??
+      beaconApi.parseTransaction({ data: l.args.data }) ??
+      subscriptionApi.parseTransaction({ data: l.args.data });
     const text = decoded
       ? `${decoded.name}(${decoded.args.map((a) => (typeof a === "object" ? "…" : String(a))).join(", ")})`
       : l.args.data.slice(0, 10);
