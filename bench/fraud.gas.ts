@@ -145,8 +145,14 @@ export async function measureFraudGas(
   const d64: Delta[] = Array.from({ length: 64 }, (_, i) => ({ data: toBeHex(i + 1, 32), time: 2n, diff: 1n }));
   const hb = header(s, 2, 0, recv, 0n, d64, { batchMsh: ZeroHash.replace(/0$/, "2") });
   await gasOf("fraud.batchMismatch.64", s.byWorker(2).proveBatchMismatch(await s.sign(hb, 2), d64));
-  // Accumulated proof naming a recent local block with a false hash (BLOCKHASH path of the oracle).
-  const tip = await ethers.provider.getBlock("latest");
+  // Accumulated proof naming the last block of epoch 1's window with a false hash (BLOCKHASH path of
+  // the oracle), revealed by a reporter that committed to it a block before (§13). Epoch 2 (carried)
+  // must have begun for the window to be closed.
+  await helpers.time.increaseTo((await s.fx.epochs.epochInfo(1)).commitDeadline);
+  await (await s.fx.epochs.freeze(2)).wait();
+  await helpers.time.increaseTo((await s.fx.epochs.epochInfo(1)).end);
+  await (await s.fx.epochs.advance()).wait();
+  const last = await s.fx.epochs.windowLastBlock(1);
   const proof: AccumulatedProof = {
     epoch: 1n,
     stream: streamSpec("transfers").id,
@@ -154,10 +160,14 @@ export async function measureFraudGas(
     sender: s.workers[3].address,
     seq: 0n,
     sourceChainId: (await ethers.provider.getNetwork()).chainId,
-    blockNumber: BigInt(tip!.number - 1),
+    blockNumber: last,
     blockHash: id("not the canonical hash"),
     cumulativeMsh: new LtHash16().addAll(d1).digest(),
   };
-  await gasOf("fraud.accumulatedProof", s.byWorker(3).proveFalseBlockHash(await s.signProof(proof, 3)));
+  const signed = await s.signProof(proof, 3);
+  const reporter = s.byWorker(3); // worker 2 reports worker 3
+  const commitment = await s.fraud.reportCommitment(s.workers[2].address, await s.fraud.proofDigest(signed));
+  await gasOf("fraud.commitReport", reporter.commitReport(commitment));
+  await gasOf("fraud.accumulatedProof", reporter.proveFalseBlockHash(signed));
   return out;
 }

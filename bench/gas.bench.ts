@@ -65,6 +65,8 @@ const missed = writeResults("gas.json", figures, {
   "fraud.brokenChain": { max: 200_000 },
   "fraud.batchMismatch.64": { max: 1_500_000 },
   "fraud.accumulatedProof": { max: 110_000 },
+  // The commitment that binds a false-block-hash reward to its reporter (§13), a block before.
+  "fraud.commitReport": { max: 50_000 },
   // Per delta, excluding 21,000 and calldata; the 64-word state is loaded and stored once per
   // append, so the figure falls with the batch: the budget holds from 128 deltas per append.
   "inbox.append.perDelta.128": { max: 20_000 },

@@ -27,6 +27,10 @@ export async function verifyAccumulatedProof(
     domain: TypedDataDomain;
     channel?: ReceiverChannel;
     canonicalHash?: (chainId: bigint, blockNumber: bigint) => Promise<string | undefined>;
+    /** The stream's source chain: a proof naming another is a lie. */
+    sourceChainId?: bigint;
+    /** The last block of the epoch's window (once it has closed): a proof naming another is a lie. */
+    windowEnd?: bigint;
   },
 ): Promise<{ ok: boolean; violations: Array<Violation & { evidence?: Evidence }> }> {
   const violations: Array<Violation & { evidence?: Evidence }> = [];
@@ -64,15 +68,23 @@ export async function verifyAccumulatedProof(
         },
       });
     }
-    if (ctx.canonicalHash) {
+    const lie = (message: string) =>
+      violations.push({
+        kind: "invalid-accumulated-proof",
+        fault: Fault.INVALID_ACCUMULATED_PROOF,
+        message,
+        evidence: { fault: Fault.INVALID_ACCUMULATED_PROOF, method: "proveFalseBlockHash", args: [sp] },
+      });
+    // What FraudProofs.proveFalseBlockHash proves without the oracle (docs/protocol.md §8, §10):
+    // another chain than the source, a block other than the window's last.
+    if (ctx.sourceChainId !== undefined && BigInt(p.sourceChainId) !== ctx.sourceChainId) {
+      lie(`the proof names chain ${p.sourceChainId}; the stream's source is chain ${ctx.sourceChainId}`);
+    } else if (ctx.windowEnd !== undefined && BigInt(p.blockNumber) !== ctx.windowEnd) {
+      lie(`the proof names block ${p.blockNumber}; epoch ${p.epoch}'s window ends at block ${ctx.windowEnd}`);
+    } else if (ctx.canonicalHash) {
       const canonical = await ctx.canonicalHash(BigInt(p.sourceChainId), BigInt(p.blockNumber));
       if (canonical !== undefined && canonical.toLowerCase() !== String(p.blockHash).toLowerCase()) {
-        violations.push({
-          kind: "invalid-accumulated-proof",
-          fault: Fault.INVALID_ACCUMULATED_PROOF,
-          message: `block ${p.blockNumber} of chain ${p.sourceChainId} is ${canonical}, not ${p.blockHash}`,
-          evidence: { fault: Fault.INVALID_ACCUMULATED_PROOF, method: "proveFalseBlockHash", args: [sp] },
-        });
+        lie(`block ${p.blockNumber} of chain ${p.sourceChainId} is ${canonical}, not ${p.blockHash}`);
       }
     }
   } catch (e) {

@@ -41,6 +41,9 @@ export async function submitEvidence(
     return refusal(decodeContractError(e, interfaces));
   }
   try {
+    // A false block hash names no receiver: its reward goes to whoever committed to it in an
+    // earlier block, so commit first (docs/protocol.md §13). A copier of the reveal gets nothing.
+    if (evidence.method === "proveFalseBlockHash") await commitFirst(fraud, evidence.args[0]);
     const tx = await fn(...evidence.args, { gasLimit: (gas * 12n) / 10n });
     const receipt = await tx.wait();
     let amount = 0n;
@@ -64,6 +67,19 @@ export async function submitEvidence(
   } catch (e) {
     return refusal(decodeContractError(e, interfaces));
   }
+}
+
+/** Commits to a false-block-hash proof (once) and waits for the commitment's block. */
+async function commitFirst(fraud: FraudProofsLike, signedProof: unknown): Promise<void> {
+  const reporter = await (fraud.runner as { getAddress?: () => Promise<string> } | null)?.getAddress?.();
+  if (!reporter) return; // a read-only contract: nothing to bind the reward to
+  const call = (name: string, ...args: unknown[]) =>
+    (fraud.getFunction(name) as unknown as { staticCall(...a: unknown[]): Promise<unknown> }).staticCall(...args);
+  const digest = (await call("proofDigest", signedProof)) as string;
+  const commitment = (await call("reportCommitment", reporter, digest)) as string;
+  if (((await call("reportCommittedAt", commitment)) as bigint) !== 0n) return;
+  const tx = await fraud.getFunction("commitReport")(commitment);
+  await tx.wait();
 }
 
 function refusal(err: Error): EvidenceResult {

@@ -156,7 +156,19 @@ export async function checkDeployment<ChainTypeT extends string>(
   for (const p of EPOCH_PARAMS) {
     if (ep[p] !== undefined) eq(`EpochManager.${p}`, await epochs.parameter(PARAM_INDEX[p]), ep[p]);
   }
-  for (let f = 0; f < 5; ++f) eq(`FraudProofs.slashBps(${f})`, await fraud.slashBps(f), params.Slashing.slashBps[f]);
+  // The punishment shares (packed: REWARD_BPS, then the SLASH_BPS of each fault) and no scheduled
+  // change to how workers are punished (slasher, graph source, shares).
+  const rules = await epochs.ruleChanges();
+  const shares = BigInt(rules.current);
+  const slashBps = params.Epochs.slashBps ?? [5_000, 5_000, 5_000, 5_000, 5_000];
+  for (let f = 0; f < 5; ++f)
+    eq(`EpochManager SLASH_BPS of fault ${f}`, (shares >> BigInt(16 + 16 * f)) & 0xffffn, slashBps[f]);
+  expect(
+    "EpochManager: no scheduled change to how workers are punished",
+    rules.slasherAt === 0n && rules.graphSourceAt === 0n && rules.sharesAt === 0n,
+    `slasher ${rules.slasher_} at ${rules.slasherAt}, graph source ${rules.graphSource_} at ${rules.graphSourceAt}, shares at ${rules.sharesAt}`,
+    "review it: governance cancels with cancelSlasherChange() / cancelRuleChanges() through the timelock",
+  );
   eq("Timelock.minDelay", await timelock.getMinDelay(), params.Governance.minDelay);
 
   // Power: nobody but the timelock holds a role, owns the beacon or owns the subscription; the
@@ -176,7 +188,6 @@ export async function checkDeployment<ChainTypeT extends string>(
   const governed: Array<[string, string, AccessControlled, string[]]> = [
     ["EpochManager", k.epochManager, epochs, [ADMIN, GOVERNANCE]],
     ["OperatorRegistry", k.registry, registry, [ADMIN, REGISTRAR]],
-    ["FraudProofs", k.fraudProofs, fraud, [ADMIN, GOVERNANCE]],
     ["BlockHashOracle", k.blockHashOracle, oracle, [ADMIN, GOVERNANCE]],
     ["StreamInbox", k.streamInbox, inbox, [ADMIN, GOVERNANCE]],
   ];

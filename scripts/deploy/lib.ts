@@ -73,8 +73,9 @@ export const Parameters = z.object({
     callbackGasLimit: uint,
     nativePayment: z.boolean(),
   }),
-  Epochs: z.object({ token: address.optional() }).passthrough(),
-  Slashing: z.object({ slashBps: z.array(uint).length(5) }),
+  Epochs: z
+    .object({ token: address.optional(), slashBps: z.array(uint).length(5).optional(), rewardBps: uint.optional() })
+    .passthrough(),
 });
 export type Parameters = z.infer<typeof Parameters>;
 

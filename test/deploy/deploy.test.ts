@@ -84,7 +84,7 @@ describe("deploy: Ignition modules on anvil, addresses book, post-deploy check",
     await conn.provider.request({ method: "anvil_stopImpersonatingAccount", params: [book.contracts.timelock] });
     const after = await checkDeployment(conn, book, params, deployer.address);
     expect(failures(after)).to.deep.equal([
-      "EpochManager.slasher",
+      "EpochManager: no scheduled change to how workers are punished",
       `StreamInbox: ${stranger.address} holds GOVERNANCE_ROLE`,
       `Timelock: ${stranger.address} holds PROPOSER_ROLE`,
     ]);

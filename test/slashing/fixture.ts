@@ -18,8 +18,6 @@ export async function deployFraudEpoch(ethers: HardhatEthers, helpers: NetworkHe
     await fx.epochs.getAddress(),
     await registry.getAddress(),
     await oracle.getAddress(),
-    fx.admin.address,
-    [5000, 5000, 5000, 5000, 5000],
   ]);
   await fx.epochs.setSlasher(await fraud.getAddress());
   const keys: Array<Pick<Wallet, "address" | "signTypedData">> = [];

@@ -87,6 +87,10 @@ export class Dataflow {
   private readonly advancedAt = new Map<bigint, number>();
   /** Per slashed worker: from the fault's epoch up to the last epoch of its jail (read from the chain). */
   private readonly slashedIn = new Map<string, Array<{ from: bigint; until: bigint }>>();
+  /** The epoch each member's stake last dropped below MIN_STAKE by its own request (MemberDeparted). */
+  private readonly departedAt = new Map<string, bigint>();
+  /** The assignment epoch of each frozen epoch (EpochFrozen): carried epochs have an older one. */
+  private readonly assignmentOf = new Map<bigint, bigint>();
   private readonly graphs = new Map<string, RunnableGraph>();
   private eventsTo: number;
   private source?: { stream: string; readTo: number; state: { count: bigint; hash: LtHash16 } };
@@ -102,10 +106,16 @@ export class Dataflow {
     return this.o.log;
   }
 
-  /** Slashed in `epoch`, or in an earlier epoch and still jailed in it: nobody routes to it. */
+  /**
+   * Not a live holder of `epoch` (EpochManager.isEjected, docs/protocol.md §10): slashed in `epoch`,
+   * or in an earlier epoch and still jailed in it; or, in a carried epoch, departed (stake below
+   * MIN_STAKE) two epochs or more before. Nobody routes to it.
+   */
   isEjected(epoch: bigint, worker: string): boolean {
-    const at = this.slashedIn.get(worker.toLowerCase());
-    return at !== undefined && at.some((s) => s.from <= epoch && epoch <= s.until);
+    const w = worker.toLowerCase();
+    const at = this.slashedIn.get(w);
+    if (at !== undefined && at.some((s) => s.from <= epoch && epoch <= s.until)) return true;
+    return departedFrom(epoch, this.assignmentOf.get(epoch), this.departedAt.get(w));
   }
 
   private isMember(epoch: bigint, worker: string): boolean {
@@ -335,14 +345,19 @@ export class Dataflow {
       const em = this.o.p.epochs;
       for (const e of await em.queryFilter(em.filters.EpochAdvanced(), this.eventsTo + 1, final))
         this.advancedAt.set(e.args.epoch as bigint, e.blockNumber);
+      for (const e of await em.queryFilter(em.filters.EpochFrozen(), this.eventsTo + 1, final))
+        this.assignmentOf.set(e.args.epoch as bigint, BigInt(e.args.assignmentEpoch));
+      for (const e of await em.queryFilter(em.filters.MemberDeparted(), this.eventsTo + 1, final))
+        this.departedAt.set((e.args.worker as string).toLowerCase(), e.args.epoch as bigint);
       for (const e of await em.queryFilter(em.filters.Slashed(), this.eventsTo + 1, final)) {
         const w = (e.args.worker as string).toLowerCase();
         const from = e.args.epoch as bigint;
         const at = this.slashedIn.get(w) ?? [];
         if (!at.some((x) => x.from === from)) {
           // It may commit again to `jailedUntil` (counted from when it was punished, which may be
-          // later than the fault): ejected from the fault's epoch up to the one before.
-          const jailedUntil = (await this.o.p.epochs.stakeOf(w)).jailedUntil as bigint;
+          // later than the fault): ejected from the fault's epoch up to the one before. The event
+          // carries the jail as of that punishment (a later read could be another term's).
+          const jailedUntil = BigInt(e.args.jailedUntil);
           at.push({ from, until: jailedUntil - 1n > from ? jailedUntil - 1n : from });
           this.log.info({ worker: w, epoch: from.toString(), jailedUntil: jailedUntil.toString() }, "ejected");
         }
@@ -485,4 +500,15 @@ export class Dataflow {
     for (const run of this.runs.values()) this.reports.push(await run.finalize(true, !run.sendingDone));
     this.runs.clear();
   }
+}
+
+/**
+ * Whether a member that departed (stake below MIN_STAKE by its own request) in epoch `departed` is
+ * not a live holder of `epoch`, whose assignment epoch is `assignment`: only carried epochs, frozen
+ * after the epoch it left in (the contract's rule, EpochManager.isEjected).
+ */
+export function departedFrom(epoch: bigint, assignment: bigint | undefined, departed: bigint | undefined): boolean {
+  // Epoch 0 never departs anyone (the contract keeps 0 for "never"; genesis has no members).
+  if (assignment === undefined || departed === undefined || departed === 0n || assignment === epoch) return false;
+  return departed + 1n >= assignment && epoch >= departed + 2n;
 }

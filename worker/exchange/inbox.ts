@@ -257,6 +257,8 @@ export class Inbox {
         channel: this.channels.get(key),
         canonicalHash: async (chain, n) =>
           chain === this.o.sourceChainId && n <= BigInt(finalized) ? canonicalHash(n) : undefined,
+        sourceChainId: this.o.sourceChainId,
+        windowEnd: BigInt(windowEnd),
       });
       this.stats.proofsChecked += 1;
       for (const v of verdict.violations) {

@@ -78,6 +78,34 @@ export async function join(p: Protocol, wallet: Wallet, signingKey: string, netw
   }
 }
 
+/** Blocks after the fallback block before a worker records its hash (half of BLOCKHASH's 256). */
+const FALLBACK_RECORD_AFTER = 128;
+
+/**
+ * Records the fallback block's hash of a frozen epoch whose beacon has not answered 128 blocks
+ * after that block, while BLOCKHASH can still read it (docs/protocol.md §10): otherwise a beacon
+ * that never answers could leave the epoch with no readable fallback. Once per (epoch, block): a
+ * re-armed fallback (FallbackRearmed) is recorded again.
+ */
+async function keepFallback(
+  p: Protocol,
+  log: Logger,
+  next: bigint,
+  info: { frozen: boolean; randomnessSet: boolean; fallbackBlock: bigint },
+  head: number,
+  recorded: Set<string>,
+): Promise<void> {
+  if (!info.frozen || info.randomnessSet || info.fallbackBlock === 0n) return;
+  if (BigInt(head) < info.fallbackBlock + BigInt(FALLBACK_RECORD_AFTER)) return;
+  const key = `${next}:${info.fallbackBlock}`;
+  if (recorded.has(key)) return;
+  const [fulfilled] = await p.beacon.randomnessOf(next);
+  if (fulfilled) return;
+  await (await p.epochs.recordFallback(next)).wait();
+  recorded.add(key);
+  log.info({ epoch: next.toString(), block: info.fallbackBlock.toString() }, "recorded the fallback block's hash");
+}
+
 /**
  * Moves the protocol along when it is due (freeze, advance); races with other workers are fine.
  * `cur` and `now` are the current epoch's info and the latest block's time, as the tick read them.
@@ -89,6 +117,8 @@ async function nudge(
   cur: { commitDeadline: bigint; end: bigint },
   now: bigint,
   waits: WaitLog,
+  head: number,
+  recorded: Set<string>,
 ): Promise<void> {
   const nextInfo = await p.epochs.epochInfo(next);
   if (!nextInfo.frozen && now < cur.commitDeadline)
@@ -99,6 +129,7 @@ async function nudge(
   else if (nextInfo.frozen && now < cur.end)
     waits.say("clock", `epoch ${next} can begin at chain time ${cur.end} (now ${now}, ${cur.end - now} s to go)`);
   try {
+    await keepFallback(p, log, next, nextInfo, head, recorded);
     if (!nextInfo.frozen && now >= cur.commitDeadline) {
       await p.epochs.freeze.staticCall(next);
       await (await p.epochs.freeze(next)).wait();
@@ -141,6 +172,7 @@ export async function runEpochs(options: {
   let lastSeen = -1n;
   const waits = new WaitLog(log);
   const unverifiedSince = new Map<bigint, number>();
+  const fallbacksRecorded = new Set<string>();
   let head = { number: -1, at: Date.now() };
   while (!options.signal.aborted) {
     try {
@@ -169,7 +201,7 @@ export async function runEpochs(options: {
           log.warn({ reason: e.message }, "commit refused");
         }
       }
-      await nudge(p, log, next, cur, now, waits);
+      await nudge(p, log, next, cur, now, waits, latest.number, fallbacksRecorded);
       // Every epoch from the last one seen up to the current one: a slow worker (or a fast chain)
       // may see the chain two epochs on; the skipped epoch's source window is closed but still runs.
       // A worker started mid-way begins with the current epoch; one started at genesis with epoch 1.
