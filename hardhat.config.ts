@@ -1,5 +1,6 @@
 import hardhatToolboxMochaEthersPlugin from "@nomicfoundation/hardhat-toolbox-mocha-ethers";
 import { configVariable, defineConfig } from "hardhat/config";
+import branchCoverage from "./scripts/coverage/plugin.js";
 
 // solc-js (wasm) from npm instead of a download: these machines reach only the
 // npm registry (../shared/TOOLCHAIN.md). Keep `version` equal to the pinned
@@ -13,8 +14,13 @@ const solc0819 = {
   settings: { optimizer: { enabled: true, runs: 500 } },
 };
 
+// `--coverage` builds instrumented contracts; they go to coverage/ so that the artifacts others read
+// (`--no-compile` test runs, the gas benchmark) are never the instrumented ones. docs/development.md.
+const COVERAGE = process.argv.includes("--coverage") || process.env.HARDHAT_COVERAGE === "true";
+
 export default defineConfig({
-  plugins: [hardhatToolboxMochaEthersPlugin],
+  // branchCoverage: with --coverage, the arms taken at each branch point (scripts/coverage/).
+  plugins: [hardhatToolboxMochaEthersPlugin, branchCoverage],
   solidity: {
     // Built from npm: Chainlink's mock coordinator (local chains and tests fulfil through it) and the
     // real v2.5 coordinator (the gas benchmark measures freeze against the request production pays).
@@ -65,6 +71,8 @@ export default defineConfig({
   },
   paths: {
     ignition: "deploy",
+    artifacts: COVERAGE ? "coverage/artifacts" : "artifacts",
+    cache: COVERAGE ? "coverage/cache" : "cache",
   },
   typechain: {
     outDir: "typechain-types",

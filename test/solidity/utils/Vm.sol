@@ -18,6 +18,7 @@ interface Vm {
     function label(address account, string calldata newLabel) external;
     function chainId(uint256 newChainId) external;
     function setBlockhash(uint256 blockNumber, bytes32 blockHash) external;
+    function etch(address target, bytes calldata newRuntimeBytecode) external;
 
     // Reverts and events
     function expectRevert() external;
