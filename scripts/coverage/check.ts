@@ -9,7 +9,6 @@
  * Hardhat's statement tags. Prints one row per contract, then one line per contract under the bar,
  * and exits 1 if there is any.
  */
-import { createHash } from "node:crypto";
 import { existsSync, readdirSync, readFileSync } from "node:fs";
 import path from "node:path";
 import { pathToFileURL } from "node:url";
@@ -19,23 +18,11 @@ import { isMeasured } from "./plugin.js";
 export const LINE_BAR = 95;
 export const BRANCH_BAR = 90;
 
-/**
- * Contracts under the bar that another change is rewriting, with their tests (the hardening of
- * staking, epochs, fraud proofs and the VRF beacon). Their figures are printed, not enforced, while
- * the file is byte for byte the one measured (its sha256 here): once the rewrite lands the file
- * changes and the bar applies again, and the entry can go.
- */
-export const BEING_REWRITTEN: Record<string, string> = {
-  "contracts/randomness/VRFBeacon.sol": "69fd33d27f0722d7a7aef7a36600a176cc6699691845f408dcacd6b15ede98a9",
-  "contracts/slashing/FraudProofs.sol": "e5324665f2b984c4e947c8b2a2697eec8f604abe3e560ed71f8eb0410cf165ce",
-};
 
 const COVERAGE_DIR = "coverage";
 
 export interface FileCoverage {
   file: string;
-  /** Under BEING_REWRITTEN and unchanged since: the bar is not enforced. */
-  exempt: boolean;
   lines: { found: number; hit: number; uncovered: number[] };
   branches: { found: number; hit: number; uncovered: string[] };
 }
@@ -99,10 +86,8 @@ export function measure(root = process.cwd()): FileCoverage[] {
       }
     });
     const uncoveredLines = [...lines].filter(([, count]) => count === 0).map(([n]) => n);
-    const sha256 = createHash("sha256").update(source).digest("hex");
     result.push({
       file,
-      exempt: BEING_REWRITTEN[file] === sha256,
       lines: { found: lines.size, hit: lines.size - uncoveredLines.length, uncovered: uncoveredLines.sort((a, b) => a - b) },
       branches: { found: 2 * points.length, hit: armsHit, uncovered: uncoveredArms },
     });
@@ -132,16 +117,15 @@ function ranges(lines: number[]): string {
   return out.join(", ") || "-";
 }
 
-export function report(result: FileCoverage[]): { table: string; failures: string[]; notes: string[] } {
+export function report(result: FileCoverage[]): { table: string; failures: string[] } {
   const rows = [
     "| contract | lines | branches | uncovered lines | uncovered branch arms (line kind arm) |",
     "| --- | --- | --- | --- | --- |",
   ];
   const failures: string[] = [];
-  const notes: string[] = [];
-  for (const { file, exempt, lines, branches } of result) {
+  for (const { file, lines, branches } of result) {
     rows.push(
-      `| ${file}${exempt ? " (being rewritten)" : ""} | ${show(lines.hit, lines.found)} | ${show(branches.hit, branches.found)} | ` +
+      `| ${file} | ${show(lines.hit, lines.found)} | ${show(branches.hit, branches.found)} | ` +
         `${ranges(lines.uncovered)} | ${branches.uncovered.join(", ") || "-"} |`,
     );
     const under: string[] = [];
@@ -149,36 +133,26 @@ export function report(result: FileCoverage[]): { table: string; failures: strin
     if (pct(branches.hit, branches.found) < BRANCH_BAR) {
       under.push(`branches ${show(branches.hit, branches.found)} < ${BRANCH_BAR}%`);
     }
-    if (exempt) {
-      if (under.length > 0) notes.push(`${file}: ${under.join(", ")}: not enforced, being rewritten (BEING_REWRITTEN)`);
-    } else {
-      failures.push(...under.map((u) => `${file}: ${u}`));
-      if (file in BEING_REWRITTEN) notes.push(`${file} changed since it was exempted: the bar applies`);
-    }
+    failures.push(...under.map((u) => `${file}: ${u}`));
   }
-  return { table: rows.join("\n"), failures, notes };
+  return { table: rows.join("\n"), failures };
 }
 
 /** The last line when nothing fails. */
-export function summary(notes: string[]): string {
-  const exempt = notes.filter((n) => n.includes("not enforced")).length;
-  return (
-    `coverage: every contract at or above ${LINE_BAR}% lines and ${BRANCH_BAR}% branches` +
-    (exempt > 0 ? `, but ${exempt} being rewritten and not enforced (notes above)` : "")
-  );
+export function summary(): string {
+  return `coverage: every contract at or above ${LINE_BAR}% lines and ${BRANCH_BAR}% branches`;
 }
 
 if (import.meta.url === pathToFileURL(process.argv[1] ?? "").href) {
   try {
-    const { table, failures, notes } = report(measure());
+    const { table, failures } = report(measure());
     console.log(table);
-    for (const n of notes) console.log(`note: ${n}`);
     if (failures.length > 0) {
       console.log(`\ncoverage under the bar (${LINE_BAR}% lines, ${BRANCH_BAR}% branches):`);
       for (const f of failures) console.log(`  ${f}`);
       process.exit(1);
     }
-    console.log(`\n${summary(notes)}`);
+    console.log(`\n${summary()}`);
   } catch (e) {
     console.error(`coverage: ${(e as Error).message}`);
     process.exit(1);

@@ -424,3 +424,17 @@ contract LivenessTest is EpochsBase {
         vm.stopPrank();
     }
 }
+
+/// The punish path's epoch checks, through the slasher.
+contract PunishEpochChecksTest is EpochsBase {
+    function test_punish_refusesAnEpochNotFrozen_orAnIndexOutOfRange() public {
+        address[] memory ws = _startEpochOne(3);
+        vm.startPrank(slasher);
+        vm.expectRevert(abi.encodeWithSelector(IEpochManager.EpochIndexOutOfRange.selector, 1, 3, 3));
+        _punishAs(ws[0], 1, 3, 0, reporter);
+        vm.stopPrank();
+        assertEq(em.beacon(), address(beacon), "the beacon");
+        vm.expectRevert(abi.encodeWithSelector(IEpochManager.EpochUnknown.selector, 2));
+        em.assignment(2);
+    }
+}
