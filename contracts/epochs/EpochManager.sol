@@ -25,6 +25,8 @@ interface IGraphVersionSource {
  * at `start(e) + EPOCH_DURATION`; commits to e+1 close at `end(e) - FREEZE_LEAD`. A late `advance`
  * therefore never leaves past-due epochs behind.
  */
+// Packed state variables on purpose: each hot path reads few slots (as in Staking).
+// solhint-disable-next-line max-states-count
 contract EpochManager is IEpochManager, Staking {
     /// @notice Swap-or-not rounds for holder assignment (Shuffle.DEFAULT_ROUNDS).
     uint8 public constant SHUFFLE_ROUNDS = 90;
@@ -385,7 +387,8 @@ contract EpochManager is IEpochManager, Staking {
             return (lo, hi);
         }
         // The fallback block's hash must still be readable when the fallback is due.
-        if (param == Param.FREEZE_LEAD) return (1, Math.min(_epochDuration - 1, _MAX_FALLBACK_DELAY - _randomnessTimeout));
+        if (param == Param.FREEZE_LEAD)
+            return (1, Math.min(_epochDuration - 1, _MAX_FALLBACK_DELAY - _randomnessTimeout));
         if (param == Param.RANDOMNESS_TIMEOUT) return (1, _MAX_FALLBACK_DELAY - _freezeLead);
         if (param == Param.REPLICATION) return (1, _minWorkers == 0 ? 64 : Math.min(_minWorkers, 64));
         if (param == Param.MIN_WORKERS) return (Math.max(1, _replication), _maxWorkers);
@@ -678,8 +681,6 @@ contract EpochManager is IEpochManager, Staking {
             packed |= slashBps[i] << (16 + 16 * i);
         }
     }
-
-
 
     function _memberAt(uint64 epoch, uint32 index) private view returns (address, uint96) {
         uint256 packed = _members[_memberKey(epoch, index)];

@@ -343,5 +343,4 @@ contract FraudProofs is IFraudProofs, EIP712 {
         bytes32 d = LtHash.digest(state);
         if (d != digest) revert FraudStateMismatch(digest, d);
     }
-
 }

@@ -346,7 +346,8 @@ abstract contract Staking is IStaking, AccessControl, ReentrancyGuardTransient {
         if (err != ECDSA.RecoverError.NoError) revert StakingBadSignature();
         address expected = signingKeyAt(worker, epoch);
         if (signer != expected) revert StakingWrongSigner(worker, epoch, signer, expected);
-        if (cosigner != address(0) && cosigner != expected) revert StakingWrongSigner(worker, epoch, cosigner, expected);
+        if (cosigner != address(0) && cosigner != expected)
+            revert StakingWrongSigner(worker, epoch, cosigner, expected);
     }
 
     /// @dev The rules every fault shares, then sets the fault's bit; returns the stake `worker`
@@ -364,7 +365,8 @@ abstract contract Staking is IStaking, AccessControl, ReentrancyGuardTransient {
         uint256 key;
         (key, shares) = _faultContext(epoch, index);
         // The slasher of the epoch's assignment: a new slasher never judges older commitments.
-        if (msg.sender != (key >> 32 >= _slasherFrom ? _slasher : _previousSlasher)) revert StakingNotSlasher(msg.sender);
+        if (msg.sender != (key >> 32 >= _slasherFrom ? _slasher : _previousSlasher))
+            revert StakingNotSlasher(msg.sender);
         uint256 packed = _members[key];
         if (address(uint160(packed)) != worker) revert StakingNotInEpoch(epoch, index, worker);
         committedStake = uint96((packed >> 160) & ((1 << _MEMBER_STAKE_BITS) - 1));
@@ -469,7 +471,8 @@ abstract contract Staking is IStaking, AccessControl, ReentrancyGuardTransient {
     function _installPendingSlasher(uint64 epoch) internal {
         address pending = _pendingSlasher;
         if (pending == address(0) || block.timestamp < _pendingSlasherAt) return;
-        if (_previousSlasher != address(0) && uint256(_currentEpoch) < uint256(_slasherFrom) + _fraudWindowEpochs) return;
+        if (_previousSlasher != address(0) && uint256(_currentEpoch) < uint256(_slasherFrom) + _fraudWindowEpochs)
+            return;
         _previousSlasher = _slasher;
         (_slasher, _slasherFrom) = (pending, uint32(epoch));
         (_pendingSlasher, _pendingSlasherAt) = (address(0), 0);

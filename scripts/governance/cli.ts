@@ -13,6 +13,7 @@ import {
   deprecateOperator,
   readAddressBook,
   registerOperator,
+  scheduleShares,
   setParameter,
   status,
   type Context,
@@ -51,6 +52,12 @@ const withCommon = (c: Command) =>
     .addOption(new Option("--schedule", "schedule through the timelock (proposer account)"))
     .addOption(new Option("--execute", "execute the ready operation"));
 
+/** A basis-points value given on the command line. */
+function bps(v: string): bigint {
+  if (!/^\d+$/.test(v)) throw new MaruError(`expected a non-negative integer (basis points), got "${v}".`);
+  return BigInt(v);
+}
+
 const program = new Command("gov")
   .description("Maru governance: changes go through the TimelockController")
   .showHelpAfterError();
@@ -85,6 +92,22 @@ withCommon(program.command("set-parameter").description("set an EpochManager par
   .action(async (o) => {
     const m = mode(o);
     await setParameter(await context(o, m !== "dry-run"), { param: o.param, value: o.value, mode: m });
+  });
+
+withCommon(
+  program
+    .command("schedule-shares")
+    .description("schedule new punishment shares (REWARD_BPS, SLASH_BPS of each fault); they wait ruleChangeDelay()"),
+)
+  .requiredOption("--reward-bps <integer>", "the reporter's share of a slash, 0..5000", bps)
+  .requiredOption(
+    "--slash-bps <list>",
+    "five integers 0..10000: misrouted delta, equivocation, batch mismatch, broken chain, invalid accumulated proof",
+    (v) => v.split(",").map((x) => bps(x.trim())),
+  )
+  .action(async (o) => {
+    const m = mode(o);
+    await scheduleShares(await context(o, m !== "dry-run"), { rewardBps: o.rewardBps, slashBps: o.slashBps, mode: m });
   });
 
 withCommon(

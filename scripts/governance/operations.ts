@@ -296,6 +296,10 @@ export async function setParameter(ctx: Context, options: { param: string; value
   const index = PARAMETERS.indexOf(options.param as (typeof PARAMETERS)[number]);
   if (index < 0)
     throw new MaruError(`Unknown parameter "${options.param}".`, { details: [`known: ${PARAMETERS.join(", ")}`] });
+  if (options.param === "REWARD_BPS")
+    throw new MaruError("REWARD_BPS is a punishment share: it changes only with a delay.", {
+      fix: "use `gov schedule-shares --reward-bps N --slash-bps a,b,c,d,e` (docs/governance.md)",
+    });
   const em = EpochManager__factory.connect(ctx.book.epochManager, ctx.provider);
   const current = await em.parameter(index);
   ctx.log(`  ${options.param}: ${current} → ${options.value}`);
@@ -303,6 +307,50 @@ export async function setParameter(ctx: Context, options: { param: string; value
   return runThroughTimelock(
     ctx,
     [{ target: ctx.book.epochManager, data, description: `setParameter(${options.param}, ${options.value})` }],
+    options.mode,
+  );
+}
+
+/** The faults in IFraudProofs.Fault order, for messages. */
+const FAULTS = ["misrouted delta", "equivocation", "batch mismatch", "broken chain", "invalid accumulated proof"];
+
+/**
+ * schedule-shares: EpochManager.scheduleShares through the timelock. The new REWARD_BPS and
+ * SLASH_BPS apply to epochs frozen (with a set of their own) after `ruleChangeDelay()` from when the
+ * timelock executes it, never to an epoch frozen before (docs/contracts/staking.md).
+ */
+export async function scheduleShares(ctx: Context, options: { rewardBps: bigint; slashBps: bigint[]; mode: Mode }) {
+  if (!ctx.book.epochManager) throw new MaruError("The addresses book has no epochManager.");
+  if (options.slashBps.length !== 5)
+    throw new MaruError(`--slash-bps needs 5 values (one per fault), got ${options.slashBps.length}.`, {
+      details: [`in this order: ${FAULTS.join(", ")}`],
+    });
+  if (options.rewardBps > 5_000n)
+    throw new MaruError(`--reward-bps ${options.rewardBps} is over 5,000 (half a slash).`, {
+      fix: "a reward of at most half keeps a cheater reporting itself through a friend at a loss",
+    });
+  options.slashBps.forEach((b, i) => {
+    if (b > 10_000n) throw new MaruError(`--slash-bps for ${FAULTS[i]} is ${b}, over 10,000 (the whole stake).`);
+  });
+  const em = EpochManager__factory.connect(ctx.book.epochManager, ctx.provider);
+  const delay = await em.ruleChangeDelay();
+  const current = BigInt(await em.sharesOf(await em.currentEpoch()));
+  ctx.log(`  REWARD_BPS: ${current & 0xffffn} → ${options.rewardBps}`);
+  FAULTS.forEach((f, i) =>
+    ctx.log(`  SLASH_BPS ${f}: ${(current >> BigInt(16 + 16 * i)) & 0xffffn} → ${options.slashBps[i]}`),
+  );
+  ctx.log(`  takes effect ${delay} s (${(Number(delay) / 86_400).toFixed(1)} days) after the timelock executes it`);
+  const five = options.slashBps as [bigint, bigint, bigint, bigint, bigint];
+  const data = em.interface.encodeFunctionData("scheduleShares", [options.rewardBps, five]);
+  return runThroughTimelock(
+    ctx,
+    [
+      {
+        target: ctx.book.epochManager,
+        data,
+        description: `scheduleShares(${options.rewardBps}, [${options.slashBps.join(", ")}])`,
+      },
+    ],
     options.mode,
   );
 }

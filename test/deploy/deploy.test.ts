@@ -17,7 +17,7 @@ import {
   type Parameters,
 } from "../../scripts/deploy/lib.js";
 import { checkDeployment, formatReport, govCommand, type Check } from "../../scripts/deploy/checks.js";
-import { acceptOwnership, type Context } from "../../scripts/governance/operations.js";
+import { acceptOwnership, scheduleShares, setParameter, type Context } from "../../scripts/governance/operations.js";
 import { readHandover, subscriptionApi } from "../../scripts/governance/handover.js";
 import { startAnvil, type ChainNode } from "../utils/chainNode.js";
 
@@ -70,15 +70,45 @@ describe("deploy: Ignition modules on anvil, addresses book, post-deploy check",
     expect(again.contracts).to.deep.equal(book.contracts);
     expect(await conn.ethers.provider.getBlockNumber(), "no transaction on a re-run").to.equal(blockBefore);
 
+    // Governance schedules new punishment shares (gov schedule-shares, through the timelock with its
+    // zero delay): they wait ruleChangeDelay(), and the check reports the scheduled change.
+    const ctx: Context = {
+      provider: conn.ethers.provider,
+      signer: deployer,
+      book: {
+        timelock: book.contracts.timelock,
+        registry: book.contracts.registry,
+        epochManager: book.contracts.epochManager,
+      },
+      log: () => {},
+    };
+    const shares = {
+      rewardBps: 2_000n,
+      slashBps: [10_000n, 10_000n, 5_000n, 5_000n, 5_000n],
+      mode: "schedule" as const,
+    };
+    await scheduleShares(ctx, shares);
+    await scheduleShares(ctx, { ...shares, mode: "execute" });
+    const em = await conn.ethers.getContractAt("EpochManager", book.contracts.epochManager);
+    const rules = await em.ruleChanges();
+    expect(rules.pending & 0xffffn, "REWARD_BPS scheduled").to.equal(2_000n);
+    expect(rules.sharesAt - BigInt((await conn.ethers.provider.getBlock("latest"))!.timestamp)).to.equal(
+      await em.ruleChangeDelay(),
+    );
+    expect(await em.parameter(2), "not in force yet").to.equal(BigInt(params.Epochs.rewardBps as number));
+    await expectMaruError(
+      () => setParameter(ctx, { param: "REWARD_BPS", value: 1n, mode: "schedule" }),
+      /REWARD_BPS is a punishment share/,
+    );
+    await expectMaruError(() => scheduleShares(ctx, { ...shares, slashBps: [1n] }), /needs 5 values/);
+
     // Tamper through the timelock (impersonated): the check names exactly what is wrong, including a
     // role given to an account it was never told about (found in the RoleGranted events).
-    const epochs = await conn.ethers.getContractAt("EpochManager", book.contracts.epochManager);
     const inbox = await conn.ethers.getContractAt("StreamInbox", book.contracts.streamInbox);
     const tl = await conn.ethers.getContractAt("TimelockController", book.contracts.timelock);
     await conn.provider.request({ method: "anvil_impersonateAccount", params: [book.contracts.timelock] });
     await conn.provider.request({ method: "anvil_setBalance", params: [book.contracts.timelock, "0xde0b6b3a7640000"] });
     const timelock = await conn.ethers.getSigner(book.contracts.timelock);
-    await (await epochs.connect(timelock).setSlasher(deployer.address)).wait();
     await (await inbox.connect(timelock).grantRole(await inbox.GOVERNANCE_ROLE(), stranger.address)).wait();
     await (await tl.connect(timelock).grantRole(await tl.PROPOSER_ROLE(), stranger.address)).wait();
     await conn.provider.request({ method: "anvil_stopImpersonatingAccount", params: [book.contracts.timelock] });
@@ -217,3 +247,14 @@ describe("deploy: Ignition modules on anvil, addresses book, post-deploy check",
     expect(() => loadParameters("sepolia")).to.throw(DeployError, /sepolia\.json5:\d+ is still a placeholder/);
   });
 });
+
+async function expectMaruError(run: () => Promise<unknown>, message: RegExp): Promise<void> {
+  let caught: Error | undefined;
+  try {
+    await run();
+  } catch (e) {
+    caught = e as Error;
+  }
+  expect(caught?.name, "a MaruError, not a stack trace").to.equal("MaruError");
+  expect(caught?.message).to.match(message);
+}
