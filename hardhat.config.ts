@@ -3,7 +3,7 @@ import { configVariable, defineConfig } from "hardhat/config";
 import branchCoverage from "./scripts/coverage/plugin.js";
 
 // solc-js (wasm) from npm instead of a download: these machines reach only the
-// npm registry (../shared/TOOLCHAIN.md). Keep `version` equal to the pinned
+// npm registry (docs/development.md). Keep `version` equal to the pinned
 // `solc` package version in package.json.
 const SOLC_VERSION = "0.8.30";
 const solcPath = new URL("./node_modules/solc/soljson.js", import.meta.url).pathname;

@@ -1,4 +1,4 @@
-// Which blocks a worker treats as final (PROTOCOL §11): the chain's `finalized` block where the
+// Which blocks a worker treats as final (docs/protocol.md §11): the chain's `finalized` block where the
 // chain has one (Ethereum and its rollups' L1-derived finality), or a configured depth behind the
 // head elsewhere (local chains, chains without the tag). Source deltas are read, and accumulated
 // proofs signed and judged, only up to that block, so a reorg can never turn an honest claim

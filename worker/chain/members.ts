@@ -1,4 +1,4 @@
-// Who may talk to this worker (PROTOCOL §11): the members of the previous, current and next
+// Who may talk to this worker (docs/protocol.md §11): the members of the previous, current and next
 // epoch, with the libp2p peer ids of the network addresses they registered on-chain. The
 // transport refuses any other peer before a message is read, and every message is bound to the
 // member whose peer id the connection authenticated (noise).

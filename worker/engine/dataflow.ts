@@ -1,4 +1,4 @@
-// The worker's dataflow across epochs (PROTOCOL §5–§11; docs/worker.md): it starts an EpochRun
+// The worker's dataflow across epochs (docs/protocol.md §5–§11; docs/worker.md): it starts an EpochRun
 // when an epoch is verified, reads the inbox source up to the final block of each epoch's window,
 // closes a run's sending when that block is final, asks peers again for what did not arrive,
 // submits evidence, and closes runs. It is also the first stop of every message from the network:

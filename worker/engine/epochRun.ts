@@ -1,4 +1,4 @@
-// One epoch of the dataflow at one worker (PROTOCOL §5–§9): the source deltas of the shards it
+// One epoch of the dataflow at one worker (docs/protocol.md §5–§9): the source deltas of the shards it
 // holds go through the operators; what they emit goes to the exchange layer (Outbox) by shard, or
 // stays here as output when nobody consumes the stream; what other workers send comes through the
 // Inbox's checks. Replicas: the k holders of a source shard all send its outputs; each source

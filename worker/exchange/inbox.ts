@@ -1,4 +1,4 @@
-// The receiving half of the exchange layer (PROTOCOL §8, §11): every incoming batch is checked
+// The receiving half of the exchange layer (docs/protocol.md §8, §11): every incoming batch is checked
 // (verifyBatch) before use, every accumulated proof is judged once the block it names is final,
 // end notices are accepted only when signed by the sender's key for this receiver, and what is
 // held back (batches that arrive out of order) is bounded. Duplicates (a restarted sender replays

@@ -1,4 +1,4 @@
-// Signed end-of-epoch notices (PROTOCOL §11): a sender tells one receiver how many batches it sent
+// Signed end-of-epoch notices (docs/protocol.md §11): a sender tells one receiver how many batches it sent
 // on each channel. The signature binds the notice to the sender's signing key for the epoch and to
 // the receiver, so nobody else can end a receiver's wait early (a forged notice once made a worker
 // finalise an epoch before the real batches came, silently dropping them). Off-chain only: the

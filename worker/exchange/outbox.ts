@@ -1,4 +1,4 @@
-// The sending half of the exchange layer (PROTOCOL §6, §11): an epoch's outgoing channels, cut
+// The sending half of the exchange layer (docs/protocol.md §6, §11): an epoch's outgoing channels, cut
 // into batches by a rule that depends only on the epoch's data, signed through the protection
 // record, delivered to the live holders of each shard, kept for resending, and closed with
 // accumulated proofs and signed end notices.

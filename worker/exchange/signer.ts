@@ -1,4 +1,4 @@
-// Signing through the slashing-protection record (PROTOCOL §11, docs/worker.md#the-protection-record).
+// Signing through the slashing-protection record (docs/protocol.md §11, docs/worker.md#the-protection-record).
 // Nothing signed leaves the process before its position and content hash are on disk (fsync'd),
 // and a content that differs from the recorded one for a position is refused: a restarted worker
 // re-signs exactly what it signed before (ECDSA with RFC 6979 nonces gives the same signature) and

@@ -1,5 +1,5 @@
 // Messages between workers over libp2p (TCP, noise, yamux) on /maru/batch/2.0.0, length-prefixed,
-// in the wire form of ./codec.ts. PROTOCOL §11, docs/worker.md#transport:
+// in the wire form of ./codec.ts. docs/protocol.md §11, docs/worker.md#transport:
 // - Only members may connect: the gater runs after the noise handshake (the remote peer id is
 //   authenticated) and refuses any peer id that no member of the previous, current or next epoch
 //   registered on-chain. Refusals are counted and logged, at most once a minute per peer.
