@@ -38,6 +38,10 @@ contract EpochManager is IEpochManager, Staking {
     /// @notice Bound on FREEZE_LEAD + RANDOMNESS_TIMEOUT: the fallback block's hash must still be
     /// readable (EIP-2935: 8,191 blocks, 2 h at 0.88 s a block) when the fallback is due.
     uint256 internal constant _MAX_FALLBACK_DELAY = 2 hours;
+    /// @dev The shortest wait of a change to how workers are punished, whatever the parameters.
+    uint256 internal constant _MIN_RULE_DELAY = 7 days;
+    /// @dev Gas the graph source's answer gets at freeze.
+    uint256 internal constant _GRAPH_SOURCE_GAS = 100_000;
 
     /// @dev Written by commits (one cold read, one warm write): the commit window of this epoch and
     /// the parameters it runs under, snapshotted when the window opened.
@@ -228,9 +232,12 @@ contract EpochManager is IEpochManager, Staking {
             e.sharesVersion = prev.sharesVersion;
             _epochs[prev.assignmentEpoch].carriedThrough = uint32(epoch);
         } else {
-            // Scheduled changes to how workers are punished take effect here, for new commitments.
-            _installPendingSlasher(epoch);
-            _installPendingRules(epoch);
+            // Scheduled changes to how workers are punished take effect here, for an epoch whose
+            // commit window opened (when `current` began) after they became due: every member
+            // committed knowing them.
+            uint64 openedAt = prev.start;
+            _installPendingSlasher(epoch, openedAt);
+            _installPendingRules(epoch, openedAt);
             e.n = committed;
             e.k = _replication;
             e.sharesVersion = _sharesVersion;
@@ -347,7 +354,8 @@ contract EpochManager is IEpochManager, Staking {
     }
 
     function _ruleChangeDelay() internal view override returns (uint64) {
-        return _unbondingPeriod + (uint64(_fraudWindowEpochs) + 2) * _epochDuration;
+        // A floor: parameters that shorten the computed delay change at once.
+        return uint64(Math.max(_unbondingPeriod + (uint64(_fraudWindowEpochs) + 2) * _epochDuration, _MIN_RULE_DELAY));
     }
 
     function _setParameter(Param param, uint256 value) private {
@@ -520,11 +528,7 @@ contract EpochManager is IEpochManager, Staking {
         return next - 1;
     }
 
-    /// @dev The last epoch carried with `assignmentEpoch`'s assignment (itself if none).
-    function _lastEpochOfAssignment(uint64 assignmentEpoch) private view returns (uint64) {
-        uint64 carried = _epochs[assignmentEpoch].carriedThrough;
-        return carried == 0 ? assignmentEpoch : carried;
-    }
+
 
     /// @inheritdoc IEpochManager
     function faultsAt(uint64 epoch, uint32 index) public view returns (uint8) {
@@ -590,20 +594,33 @@ contract EpochManager is IEpochManager, Staking {
         return _currentEpoch + 2 + _fraudWindowEpochs;
     }
 
-    /// @dev A worker that never committed to the assignment epoch of `memberEpoch` is not in it;
-    /// otherwise (conservatively, whether or not it is) its stake waits for the last epoch carried
-    /// with that assignment.
-    function _membershipUnlockEpoch(uint64 memberEpoch, uint64 lastCommit) internal view override returns (uint64) {
+    /// @dev The stake of a request made while `memberEpoch - 1` was current is in commitments up to
+    /// `memberEpoch`, whose assignment `a` may be carried on: it waits FRAUD_WINDOW_EPOCHS after the
+    /// last epoch carried with `a` in which `worker` is a live holder (a departed member is not,
+    /// from two epochs after it left). A worker whose last two commitments show it never committed
+    /// to `a` is not in it; one whose record no longer reaches `a` is treated as a member.
+    function _membershipUnlockEpoch(address worker, uint64 memberEpoch) internal view override returns (uint64) {
         EpochState storage e = _epochs[memberEpoch];
         if (!e.frozen) return memberEpoch; // not frozen yet: unlockEpoch (later) decides
         uint64 a = e.assignmentEpoch;
-        if (lastCommit < a || a == 0) return 0;
-        return _lastEpochOfAssignment(a) + 1 + _fraudWindowEpochs;
+        Worker storage w = _workers[worker];
+        (uint64 last, uint64 prev) = (w.lastEpoch, w.prevEpoch);
+        if (a == 0 || last < a || (last != a && prev != a && prev < a)) return 0;
+        uint64 carried = _epochs[a].carriedThrough;
+        uint64 through = carried == 0 ? a : carried;
+        (bool departed, uint64 d) = departedAt(worker, a);
+        if (departed && d + 1 < through) through = d + 1;
+        return through + 1 + _fraudWindowEpochs;
     }
 
-    /// @dev No epoch has advanced for a whole unbonding period past the current epoch's end.
+    function _assignmentOf(uint64 epoch) internal view override returns (uint64) {
+        return _epochs[epoch].assignmentEpoch;
+    }
+
+    /// @dev No epoch has advanced for a whole unbonding period past the moment the next one could
+    /// have (the current epoch's end plus the randomness timeout).
     function _halted() internal view override returns (bool) {
-        return block.timestamp >= uint256(_epochs[_currentEpoch].end) + _unbondingPeriod;
+        return block.timestamp >= uint256(_epochs[_currentEpoch].end) + _randomnessTimeout + _unbondingPeriod;
     }
 
     function _memberKey(uint64 epoch, uint32 index) internal view override returns (uint256) {
@@ -623,14 +640,14 @@ contract EpochManager is IEpochManager, Staking {
     }
 
     /// @dev Installs the scheduled shares and graph source whose delay has passed.
-    function _installPendingRules(uint64 epoch) private {
+    function _installPendingRules(uint64 epoch, uint64 openedAt) private {
         uint16 pending = _pendingSharesVersion;
-        if (pending != 0 && block.timestamp >= _pendingSharesAt) {
+        if (pending != 0 && openedAt >= _pendingSharesAt) {
             (_sharesVersion, _pendingSharesVersion, _pendingSharesAt) = (pending, 0, 0);
             emit SharesInstalled(pending, epoch);
         }
         uint64 graphAt = _pendingGraphSourceAt;
-        if (graphAt != 0 && block.timestamp >= graphAt) {
+        if (graphAt != 0 && openedAt >= graphAt) {
             IGraphVersionSource source = _pendingGraphSource;
             _graphSource = source;
             (_pendingGraphSource, _pendingGraphSourceAt) = (IGraphVersionSource(address(0)), 0);
@@ -638,16 +655,29 @@ contract EpochManager is IEpochManager, Staking {
         }
     }
 
-    /// @dev The graph version and hash from the source; a source that reverts or answers
-    /// malformed data cannot stop the epochs: the epoch keeps the previous epoch's graph.
+    /// @dev The graph version and hash from the source, with _GRAPH_SOURCE_GAS; a source that
+    /// reverts, burns its gas, has no code or answers malformed data cannot stop the epochs: the
+    /// epoch keeps the previous epoch's graph.
     function _freezeGraph(EpochState storage e, EpochState storage prev) private {
-        IGraphVersionSource source = _graphSource;
-        if (address(source) == address(0)) return;
-        try source.graphState() returns (uint64 version, bytes32 hash) {
-            (e.graphVersion, e.graphHash) = (version, hash);
-        } catch {
+        address source = address(_graphSource);
+        if (source == address(0)) return;
+        bool ok;
+        uint256 size;
+        uint256 version;
+        bytes32 hash;
+        bytes4 selector = IGraphVersionSource.graphState.selector;
+        assembly ("memory-safe") {
+            mstore(0, selector)
+            ok := staticcall(_GRAPH_SOURCE_GAS, source, 0, 4, 0, 0x40)
+            size := returndatasize()
+            version := mload(0)
+            hash := mload(0x20)
+        }
+        if (ok && size >= 64 && version <= type(uint64).max) {
+            (e.graphVersion, e.graphHash) = (uint64(version), hash);
+        } else {
             (e.graphVersion, e.graphHash) = (prev.graphVersion, prev.graphHash);
-            emit GraphSourceFailed(address(source));
+            emit GraphSourceFailed(source);
         }
     }
 

@@ -49,6 +49,9 @@ interface IFraudProofs {
     error FraudNotTheBatch(bytes32 deltasRoot, bytes32 computedRoot);
     /// @notice Thrown when a batch is larger than MAX_BATCH (honest senders never exceed it).
     error FraudBatchTooLarge(uint256 count, uint256 maxBatch);
+    /// @notice Thrown when a false block hash is revealed without a commitment of the caller's to it
+    /// in an earlier block ({commitReport}); `committedAt` is 0 (none) or this block.
+    error FraudNotCommitted(bytes32 commitment, uint256 committedAt);
     /// @notice Thrown when an LtHash state does not match the digest it stands for.
     error FraudStateMismatch(bytes32 digest, bytes32 stateDigest);
     /// @notice Emitted when a reporter commits to evidence before revealing it ({commitReport}).
@@ -100,8 +103,9 @@ interface IFraudProofs {
     function proveContradictedProof(SignedAccumulatedProof calldata p, SignedHeader calldata h) external;
 
     /// @notice Binds the reward of a {proveFalseBlockHash} to its reporter before the evidence is
-    /// public: `commitment` is {reportCommitment}(reporter, {proofDigest}(evidence)); the proof,
-    /// submitted by that reporter in a later block, pays it. The first commitment's block counts.
+    /// public: `commitment` is {reportCommitment}(reporter, {proofDigest}(evidence)); only that
+    /// reporter may then submit the proof, in a later block, and it is paid. The first commitment's
+    /// block counts.
     function commitReport(bytes32 commitment) external;
 
     /// @notice The commitment of `reporter` to the accumulated proof with EIP-712 digest `digest`.

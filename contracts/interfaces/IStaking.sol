@@ -100,6 +100,10 @@ interface IStaking {
     /// has left the fraud window: it may from epoch `allowedFrom`.
     error StakingRotationTooSoon(uint64 current, uint64 allowedFrom);
 
+    /// @notice Thrown when a fault is of a carried epoch in which the worker was no longer a live
+    /// holder: it departed in epoch `departedAt` (nothing it signs there is used).
+    error StakingDepartedMember(address worker, uint64 epoch, uint64 departedAt);
+
     /// @notice Thrown when the signature given to {punish} does not recover (malformed, malleable).
     error StakingBadSignature();
 
@@ -157,7 +161,8 @@ interface IStaking {
     event SlasherChangeCancelled(address slasher);
 
     /// @notice Emitted when a worker's active stake drops below MIN_STAKE by its own request in
-    /// epoch `epoch`: from `epoch + 2` on it is not a live holder of carried epochs.
+    /// epoch `epoch`: from `epoch + 2` on it is not a live holder of the epochs carried with the
+    /// set of epoch `epoch` or of epoch `epoch + 1` ({departedAt}).
     event MemberDeparted(address indexed worker, uint64 epoch);
 
     /// @notice Emitted when a reporter claims its rewards.
@@ -277,6 +282,11 @@ interface IStaking {
 
     /// @notice Σ unclaimed rewards.
     function totalClaimable() external view returns (uint256);
+
+    /// @notice Whether `worker` departed (active stake below MIN_STAKE by its own request) while
+    /// `assignmentEpoch`'s set could hold it, and in which epoch: it is not a live holder of the
+    /// epochs carried with that set from two epochs later (§10).
+    function departedAt(address worker, uint64 assignmentEpoch) external view returns (bool departed, uint64 epoch);
 
     /// @notice The contract allowed to punish faults of `epoch` (by the epoch's assignment epoch).
     function slasherOf(uint64 epoch) external view returns (address);

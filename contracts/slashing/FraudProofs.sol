@@ -153,10 +153,12 @@ contract FraudProofs is IFraudProofs, EIP712 {
             bytes32 canonical = _oracle.blockHash(ap.sourceChainId, ap.blockNumber);
             if (canonical == ap.blockHash) revert FraudNoFault(Fault.INVALID_ACCUMULATED_PROOF);
         }
+        // Only the reporter that committed to this evidence in an earlier block may reveal it: a
+        // copier of the reveal can neither take the reward nor spend the fault before its finder.
         bytes32 digest = _proofDigest(p);
         bytes32 commitment = reportCommitment(msg.sender, digest);
         uint256 committedAt = _reportCommitments[commitment];
-        address reporter = committedAt != 0 && committedAt < block.number ? msg.sender : address(0);
+        if (committedAt == 0 || committedAt >= block.number) revert FraudNotCommitted(commitment, committedAt);
         _epochs.punish(
             ap.sender,
             ap.epoch,
@@ -165,7 +167,7 @@ contract FraudProofs is IFraudProofs, EIP712 {
             digest,
             p.signature,
             address(0),
-            reporter
+            msg.sender
         );
     }
 

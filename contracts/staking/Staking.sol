@@ -102,8 +102,9 @@ abstract contract Staking is IStaking, AccessControl, ReentrancyGuardTransient {
     // One slot: a scheduled slasher and when it may be installed (docs/protocol.md §10).
     address private _pendingSlasher;
     uint64 private _pendingSlasherAt;
-    /// @dev The epoch a worker's active stake last dropped below MIN_STAKE by its own request.
-    mapping(address worker => uint64 epoch) private _departedAt;
+    /// @dev (worker << 64 | assignment epoch) → 1 + the epoch in which the worker's active stake first
+    /// dropped below MIN_STAKE by its own request while that assignment could hold it (§10).
+    mapping(uint256 key => uint256 departedPlusOne) private _departures;
 
     // One slot: parameters that belong to staking and punishment (bounds in EpochManager.setParameter).
     uint96 internal _minStake;
@@ -131,7 +132,10 @@ abstract contract Staking is IStaking, AccessControl, ReentrancyGuardTransient {
     /// @dev The first epoch in which the stake of a request made while `memberEpoch - 1` was current
     /// is no longer slashable through membership: FRAUD_WINDOW_EPOCHS after the last epoch carried
     /// with `memberEpoch`'s assignment, if `worker` (whose last commitment is `lastCommit`) may be in it.
-    function _membershipUnlockEpoch(uint64 memberEpoch, uint64 lastCommit) internal view virtual returns (uint64);
+    function _membershipUnlockEpoch(address worker, uint64 memberEpoch) internal view virtual returns (uint64);
+
+    /// @dev The assignment epoch of a frozen `epoch`.
+    function _assignmentOf(uint64 epoch) internal view virtual returns (uint64);
 
     /// @dev Whether epochs have stopped for so long that withdrawals no longer wait for them.
     function _halted() internal view virtual returns (bool);
@@ -221,6 +225,7 @@ abstract contract Staking is IStaking, AccessControl, ReentrancyGuardTransient {
         // drop to a stake below the minimum it committed with.
         // (Commits start at epoch 1, so lastEpoch 0 means never committed.)
         uint64 current = _currentEpoch;
+        // The minimum in force now (a commit checks the window's snapshot of it).
         if (remaining != 0 && w.lastEpoch != 0 && w.lastEpoch >= current) {
             require(remaining >= _minStake, StakingBelowMinimum(remaining, _minStake));
         }
@@ -239,11 +244,30 @@ abstract contract Staking is IStaking, AccessControl, ReentrancyGuardTransient {
         );
         ++q.length;
         emit UnstakeRequested(msg.sender, amount, unlockTime, unlockEpoch);
-        if (remaining < _minStake && active >= _minStake) {
-            // No longer a live holder of the epochs its last assignment is carried into (§10).
-            _departedAt[msg.sender] = current;
-            emit MemberDeparted(msg.sender, current);
+        if (remaining < _minStake) _depart(current);
+    }
+
+    /// @dev Records that the caller's active stake is below MIN_STAKE in epoch `current`: it is not a
+    /// live holder of the epochs carried, from `current + 2` on, with the assignment in force now or
+    /// with the next epoch's (the only assignments its stake can be committed to from here on, §10).
+    /// The first departure for an assignment stays (a later one never rewrites its history).
+    function _depart(uint64 current) private {
+        uint256 worker = uint256(uint160(msg.sender)) << 64;
+        bool recorded;
+        for (uint256 i; i < 2; ++i) {
+            uint256 key = worker | (i == 0 ? _assignmentOf(current) : current + 1);
+            if (_departures[key] == 0) {
+                _departures[key] = uint256(current) + 1;
+                recorded = true;
+            }
         }
+        if (recorded) emit MemberDeparted(msg.sender, current);
+    }
+
+    /// @inheritdoc IStaking
+    function departedAt(address worker, uint64 assignmentEpoch) public view returns (bool departed, uint64 epoch) {
+        uint256 d = _departures[(uint256(uint160(worker)) << 64) | assignmentEpoch];
+        return (d != 0, d == 0 ? 0 : uint64(d - 1));
     }
 
     /// @inheritdoc IStaking
@@ -254,12 +278,11 @@ abstract contract Staking is IStaking, AccessControl, ReentrancyGuardTransient {
         uint256 length = q.length;
         // When epochs have stopped for a whole unbonding period, only time counts (§10).
         bool halted = _halted();
-        uint64 lastCommit = _workers[msg.sender].lastEpoch;
         // Oldest first; stops at the first request still locked (at most MAX_UNSTAKE_REQUESTS steps).
         while (length != 0) {
             UnstakeRequest memory r = _requests[msg.sender][head];
             if (r.unlockTime > block.timestamp) break;
-            if (!halted && (r.unlockEpoch > current || _membershipUnlockEpoch(r.memberEpoch, lastCommit) > current))
+            if (!halted && (r.unlockEpoch > current || _membershipUnlockEpoch(msg.sender, r.memberEpoch) > current))
                 break;
             amount += r.amount;
             delete _requests[msg.sender][head];
@@ -375,7 +398,11 @@ abstract contract Staking is IStaking, AccessControl, ReentrancyGuardTransient {
             if (packed & bit != 0) revert StakingAlreadyPunished(worker, epoch, fault);
             _members[key] = packed | bit;
         } else {
-            // A carried epoch: the member slot is its predecessor's.
+            // A carried epoch: the member slot is its predecessor's. A member that departed before it
+            // is not a live holder there (nothing it signs is used): not punishable, so that its
+            // stake is free a fraud window after it left however long the set is carried (§10).
+            (bool departed, uint64 d) = departedAt(worker, uint64(key >> 32));
+            if (departed && epoch >= d + 2) revert StakingDepartedMember(worker, epoch, d);
             uint256 carriedKey = (uint256(uint160(worker)) << 64) | epoch;
             uint256 faults = _carriedFaults[carriedKey];
             if ((faults >> fault) & 1 != 0) revert StakingAlreadyPunished(worker, epoch, fault);
@@ -403,9 +430,10 @@ abstract contract Staking is IStaking, AccessControl, ReentrancyGuardTransient {
             amount = active + _slashQueue(worker, amount - active);
         }
         jailedUntil = w.jailedUntil;
-        // An ejection still in force (jailedUntil > current) keeps its start if that is earlier.
+        // An ejection this fault extends or touches (its epoch ≤ the old jail's end) keeps its start
+        // if that is earlier; a later, separate one replaces it (the old range is past by then).
         uint256 from = epoch;
-        if (jailedUntil > current && w.ejectSpan != 0) from = Math.min(from, uint256(jailedUntil) - w.ejectSpan);
+        if (epoch <= jailedUntil && w.ejectSpan != 0) from = Math.min(from, uint256(jailedUntil) - w.ejectSpan);
         // Saturate, never wrap (the slot keeps epochs in 32 bits; JAIL_EPOCHS ≤ 10^6).
         uint32 until = uint32(Math.min(uint256(current) + 1 + _jailEpochs, type(uint32).max));
         if (until > jailedUntil) jailedUntil = until;
@@ -465,12 +493,12 @@ abstract contract Staking is IStaking, AccessControl, ReentrancyGuardTransient {
         emit SlasherChangeCancelled(pending);
     }
 
-    /// @dev Called by freeze for an epoch with an assignment of its own: installs the scheduled
-    /// slasher once its delay has passed and no epoch still judged by the previous one is left
-    /// in the fraud window.
-    function _installPendingSlasher(uint64 epoch) internal {
+    /// @dev Called by freeze for an epoch with an assignment of its own whose commit window opened at
+    /// `openedAt`: installs the scheduled slasher if it was due by then and no epoch still judged by
+    /// the previous one is left in the fraud window.
+    function _installPendingSlasher(uint64 epoch, uint64 openedAt) internal {
         address pending = _pendingSlasher;
-        if (pending == address(0) || block.timestamp < _pendingSlasherAt) return;
+        if (pending == address(0) || openedAt < _pendingSlasherAt) return;
         if (_previousSlasher != address(0) && uint256(_currentEpoch) < uint256(_slasherFrom) + _fraudWindowEpochs)
             return;
         _previousSlasher = _slasher;
@@ -486,7 +514,7 @@ abstract contract Staking is IStaking, AccessControl, ReentrancyGuardTransient {
 
     /// @inheritdoc IStaking
     function slasherOf(uint64 epoch) external view returns (address) {
-        return _memberKey(epoch, 0) >> 32 >= _slasherFrom ? _slasher : _previousSlasher;
+        return _assignmentOf(epoch) >= _slasherFrom ? _slasher : _previousSlasher;
     }
 
     function _pendingSlasherChange() internal view returns (address, uint64) {
@@ -577,14 +605,18 @@ abstract contract Staking is IStaking, AccessControl, ReentrancyGuardTransient {
     }
 
     /// @dev Whether `worker`, a member of `epoch` whose assignment epoch is `assignmentEpoch`, is
-    /// ejected there by a jail or, in a carried epoch, by its departure (docs/protocol.md §10).
+    /// ejected there by a jail or, in a carried epoch, by its departure (docs/protocol.md §10). In a
+    /// carried epoch a jail's ejection lasts as long as the set is carried: the member committed to
+    /// it before the slash (a jailed worker cannot commit) and may have nothing left at stake.
     function _ejectedBeyondFaults(address worker, uint64 epoch, uint64 assignmentEpoch) internal view returns (bool) {
         Worker storage w = _workers[worker];
         uint256 span = w.ejectSpan;
-        if (span != 0 && epoch < w.jailedUntil && epoch + span >= w.jailedUntil) return true;
-        if (assignmentEpoch == epoch) return false;
-        uint256 d = _departedAt[worker];
-        return d != 0 && d + 1 >= assignmentEpoch && epoch >= d + 2;
+        uint256 until = w.jailedUntil;
+        bool carried = assignmentEpoch != epoch;
+        if (span != 0 && epoch + span >= until && (epoch < until || (carried && assignmentEpoch < until))) return true;
+        if (!carried) return false;
+        (bool departed, uint64 d) = departedAt(worker, assignmentEpoch);
+        return departed && epoch >= d + 2;
     }
 
     function _pushSigningKey(uint64 fromEpoch, address signingKey) private {

@@ -87,8 +87,8 @@ export class Dataflow {
   private readonly advancedAt = new Map<bigint, number>();
   /** Per slashed worker: from the fault's epoch up to the last epoch of its jail (read from the chain). */
   private readonly slashedIn = new Map<string, Array<{ from: bigint; until: bigint }>>();
-  /** The epoch each member's stake last dropped below MIN_STAKE by its own request (MemberDeparted). */
-  private readonly departedAt = new Map<string, bigint>();
+  /** Per member: assignment epoch → the epoch it first departed from that set (MemberDeparted). */
+  private readonly departures = new Map<string, Map<bigint, bigint>>();
   /** The assignment epoch of each frozen epoch (EpochFrozen): carried epochs have an older one. */
   private readonly assignmentOf = new Map<bigint, bigint>();
   private readonly graphs = new Map<string, RunnableGraph>();
@@ -106,16 +106,10 @@ export class Dataflow {
     return this.o.log;
   }
 
-  /**
-   * Not a live holder of `epoch` (EpochManager.isEjected, docs/protocol.md §10): slashed in `epoch`,
-   * or in an earlier epoch and still jailed in it; or, in a carried epoch, departed (stake below
-   * MIN_STAKE) two epochs or more before. Nobody routes to it.
-   */
+  /** Not a live holder of `epoch` (EpochManager.isEjected, docs/protocol.md §10): nobody routes to it. */
   isEjected(epoch: bigint, worker: string): boolean {
     const w = worker.toLowerCase();
-    const at = this.slashedIn.get(w);
-    if (at !== undefined && at.some((s) => s.from <= epoch && epoch <= s.until)) return true;
-    return departedFrom(epoch, this.assignmentOf.get(epoch), this.departedAt.get(w));
+    return notLive(epoch, this.assignmentOf.get(epoch), this.slashedIn.get(w) ?? [], this.departures.get(w));
   }
 
   private isMember(epoch: bigint, worker: string): boolean {
@@ -347,20 +341,28 @@ export class Dataflow {
         this.advancedAt.set(e.args.epoch as bigint, e.blockNumber);
       for (const e of await em.queryFilter(em.filters.EpochFrozen(), this.eventsTo + 1, final))
         this.assignmentOf.set(e.args.epoch as bigint, BigInt(e.args.assignmentEpoch));
-      for (const e of await em.queryFilter(em.filters.MemberDeparted(), this.eventsTo + 1, final))
-        this.departedAt.set((e.args.worker as string).toLowerCase(), e.args.epoch as bigint);
+      for (const e of await em.queryFilter(em.filters.MemberDeparted(), this.eventsTo + 1, final)) {
+        // The contract records the departure for the set in force and the next epoch's, once each.
+        const w = (e.args.worker as string).toLowerCase();
+        const d = e.args.epoch as bigint;
+        const sets = this.departures.get(w) ?? new Map<bigint, bigint>();
+        for (const a of [this.assignmentOf.get(d) ?? d, d + 1n]) if (!sets.has(a)) sets.set(a, d);
+        this.departures.set(w, sets);
+      }
       for (const e of await em.queryFilter(em.filters.Slashed(), this.eventsTo + 1, final)) {
         const w = (e.args.worker as string).toLowerCase();
         const from = e.args.epoch as bigint;
         const at = this.slashedIn.get(w) ?? [];
-        if (!at.some((x) => x.from === from)) {
-          // It may commit again to `jailedUntil` (counted from when it was punished, which may be
-          // later than the fault): ejected from the fault's epoch up to the one before. The event
-          // carries the jail as of that punishment (a later read could be another term's).
-          const jailedUntil = BigInt(e.args.jailedUntil);
-          at.push({ from, until: jailedUntil - 1n > from ? jailedUntil - 1n : from });
-          this.log.info({ worker: w, epoch: from.toString(), jailedUntil: jailedUntil.toString() }, "ejected");
-        }
+        // It may commit again to `jailedUntil` (counted from when it was punished, which may be
+        // later than the fault): ejected from the fault's epoch up to the one before. The event
+        // carries the jail as of that punishment (a later read could be another term's); a second
+        // fault of the same epoch may extend it.
+        const jailedUntil = BigInt(e.args.jailedUntil);
+        const until = jailedUntil - 1n > from ? jailedUntil - 1n : from;
+        const same = at.find((x) => x.from === from);
+        if (same === undefined) at.push({ from, until });
+        else if (until > same.until) same.until = until;
+        this.log.info({ worker: w, epoch: from.toString(), jailedUntil: jailedUntil.toString() }, "ejected");
         this.slashedIn.set(w, at);
       }
       this.eventsTo = final;
@@ -503,12 +505,25 @@ export class Dataflow {
 }
 
 /**
- * Whether a member that departed (stake below MIN_STAKE by its own request) in epoch `departed` is
- * not a live holder of `epoch`, whose assignment epoch is `assignment`: only carried epochs, frozen
- * after the epoch it left in (the contract's rule, EpochManager.isEjected).
+ * EpochManager.isEjected on what the events say (docs/protocol.md §10): whether a member of `epoch`,
+ * whose assignment epoch is `assignment`, is not a live holder there.
+ * - `jails`: its ejections, each from a fault's epoch to the last epoch of the jail (`jailedUntil - 1`):
+ *   it is not live in an epoch of that range, nor, in a carried epoch, for as long as a set it
+ *   committed to before the jail ended is carried;
+ * - `departures`: assignment epoch → the epoch it departed from that set: not live in the epochs
+ *   carried with that set from two epochs after.
+ * (Where two jail ranges do not touch, the contract keeps the newer only; they differ on epochs that
+ * were past when the newer fault was punished.)
  */
-export function departedFrom(epoch: bigint, assignment: bigint | undefined, departed: bigint | undefined): boolean {
-  // Epoch 0 never departs anyone (the contract keeps 0 for "never"; genesis has no members).
-  if (assignment === undefined || departed === undefined || departed === 0n || assignment === epoch) return false;
-  return departed + 1n >= assignment && epoch >= departed + 2n;
+export function notLive(
+  epoch: bigint,
+  assignment: bigint | undefined,
+  jails: ReadonlyArray<{ from: bigint; until: bigint }>,
+  departures?: ReadonlyMap<bigint, bigint>,
+): boolean {
+  const carried = assignment !== undefined && assignment !== epoch;
+  for (const j of jails) if (j.from <= epoch && (epoch <= j.until || (carried && assignment! <= j.until))) return true;
+  if (!carried) return false;
+  const d = departures?.get(assignment!);
+  return d !== undefined && epoch >= d + 2n;
 }

@@ -78,6 +78,9 @@ export async function join(p: Protocol, wallet: Wallet, signingKey: string, netw
   }
 }
 
+/** EpochManager.Param.RANDOMNESS_TIMEOUT. */
+const RANDOMNESS_TIMEOUT = 6;
+
 /** Blocks after the fallback block before a worker records its hash (half of BLOCKHASH's 256). */
 const FALLBACK_RECORD_AFTER = 128;
 
@@ -92,6 +95,7 @@ async function keepFallback(
   log: Logger,
   next: bigint,
   info: { frozen: boolean; randomnessSet: boolean; fallbackBlock: bigint },
+  end: bigint,
   head: number,
   recorded: Set<string>,
 ): Promise<void> {
@@ -99,8 +103,9 @@ async function keepFallback(
   if (BigInt(head) < info.fallbackBlock + BigInt(FALLBACK_RECORD_AFTER)) return;
   const key = `${next}:${info.fallbackBlock}`;
   if (recorded.has(key)) return;
-  const [fulfilled] = await p.beacon.randomnessOf(next);
-  if (fulfilled) return;
+  // An answer after the timeout does not count (advance uses the fallback then).
+  const [fulfilled, , fulfilledAt] = await p.beacon.randomnessOf(next);
+  if (fulfilled && fulfilledAt < end + (await p.epochs.parameter(RANDOMNESS_TIMEOUT))) return;
   await (await p.epochs.recordFallback(next)).wait();
   recorded.add(key);
   log.info({ epoch: next.toString(), block: info.fallbackBlock.toString() }, "recorded the fallback block's hash");
@@ -129,7 +134,7 @@ async function nudge(
   else if (nextInfo.frozen && now < cur.end)
     waits.say("clock", `epoch ${next} can begin at chain time ${cur.end} (now ${now}, ${cur.end - now} s to go)`);
   try {
-    await keepFallback(p, log, next, nextInfo, head, recorded);
+    await keepFallback(p, log, next, nextInfo, cur.end, head, recorded);
     if (!nextInfo.frozen && now >= cur.commitDeadline) {
       await p.epochs.freeze.staticCall(next);
       await (await p.epochs.freeze(next)).wait();

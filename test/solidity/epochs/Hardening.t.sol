@@ -51,29 +51,66 @@ contract RevertingGraphSource is IGraphVersionSource {
 /// docs/protocol.md §10, item 1: membership of a carried epoch keeps stake locked; a member that
 /// left is not a live holder of the epochs carried after it left.
 contract CarriedMembershipTest is EpochsBase {
-    function test_carriedMember_cannotWithdrawWhileCarried_andStaysSlashable() public {
-        address[] memory ws = _startEpochOne(3);
+    /// Epoch 1 current with three workers, ws[0] holding 2 × MIN_STAKE.
+    function _startWithARicherWorker() internal returns (address[] memory ws) {
+        ws = _joinMany(3);
+        token.mint(ws[0], MIN_STAKE);
+        vm.startPrank(ws[0]);
+        token.approve(address(em), MIN_STAKE);
+        em.stake(MIN_STAKE);
+        vm.stopPrank();
+        _commitAll(ws, 1);
+        _advanceAfterFulfil();
+    }
+
+    function test_aLiveCarriedMember_cannotWithdrawWhileCarried_andStaysSlashable() public {
+        address[] memory ws = _startWithARicherWorker();
         vm.prank(ws[0]);
-        em.requestUnstake(MIN_STAKE); // a full exit from epoch 1
+        em.requestUnstake(MIN_STAKE); // half: still at MIN_STAKE, still a live holder
         vm.warp(block.timestamp + UNBONDING + 1);
         // Nobody commits: epochs 2, 3, ... carry epoch 1's set, ws[0] included.
         uint64 unlockEpoch = em.unstakeRequestsOf(ws[0])[0].unlockEpoch;
         while (em.currentEpoch() < unlockEpoch + 2) _advanceAfterFulfil();
         uint64 cur = em.currentEpoch();
         assertEq(em.epochInfo(cur).assignmentEpoch, 1, "still carried");
+        assertFalse(em.isEjected(cur, ws[0]), "live");
         vm.prank(ws[0]);
         vm.expectRevert(abi.encodeWithSelector(IStaking.StakingNothingToWithdraw.selector, ws[0]));
         em.withdraw(); // the review's attack: time and the old unlock epoch have both passed
         // Its faults in the carried epoch still cost it the stake it committed for epoch 1.
         uint256 amount = _punish(ws[0], cur, 0, 1, reporter);
-        assertEq(amount, MIN_STAKE / 2, "slashed from the queued stake");
-        assertEq(em.stakeOf(ws[0]).queued, MIN_STAKE / 2, "the rest still queued");
+        assertEq(amount, MIN_STAKE, "half of the 2 x MIN_STAKE committed");
+    }
+
+    function test_aDepartedMember_isFreeAWindowAfterItLeft_andNotPunishableLater() public {
+        address[] memory ws = _startEpochOne(3);
+        vm.prank(ws[0]);
+        em.requestUnstake(MIN_STAKE); // a full exit during epoch 1
+        (bool departed, uint64 d) = em.departedAt(ws[0], 1);
+        assertTrue(departed && d == 1, "departed in epoch 1 from epoch 1's set");
+        vm.warp(block.timestamp + UNBONDING + 1);
+        // Epochs keep being carried with epoch 1's set.
+        while (em.currentEpoch() < 2 + WINDOW) _advanceAfterFulfil();
+        uint64 cur = em.currentEpoch();
+        assertEq(em.epochInfo(cur).assignmentEpoch, 1, "still carried");
+        // Live through epoch 2 (frozen while it left): a fault there is still provable.
+        _punish(ws[0], 2, 0, 1, reporter);
+        // Not a live holder from epoch 3: nothing it signs there is used, nor punished.
+        vm.prank(slasher);
+        vm.expectRevert(abi.encodeWithSelector(IStaking.StakingDepartedMember.selector, ws[0], cur, 1));
+        _punishAs(ws[0], cur, 0, 2, reporter);
+        vm.prank(ws[0]);
+        vm.expectRevert(abi.encodeWithSelector(IStaking.StakingNothingToWithdraw.selector, ws[0]));
+        em.withdraw(); // epoch 2 is still in the window (current = 2 + WINDOW)
+        _advanceAfterFulfil(); // 3 + WINDOW
+        vm.prank(ws[0]);
+        assertEq(em.withdraw(), MIN_STAKE / 2, "free although the set is still carried (half was slashed)");
     }
 
     function test_carriedMember_unlocksAWindowAfterTheLastCarriedEpoch() public {
-        address[] memory ws = _startEpochOne(3);
+        address[] memory ws = _startWithARicherWorker();
         vm.prank(ws[0]);
-        em.requestUnstake(MIN_STAKE);
+        em.requestUnstake(MIN_STAKE); // stays live
         vm.warp(block.timestamp + UNBONDING + 1);
         _advanceAfterFulfil(); // 2: carried
         _advanceAfterFulfil(); // 3: carried (the last one with ws[0])
@@ -92,6 +129,24 @@ contract CarriedMembershipTest is EpochsBase {
         _advanceAfterFulfil(); // current = 4 + WINDOW > 3 + WINDOW
         vm.prank(ws[0]);
         assertEq(em.withdraw(), MIN_STAKE, "free");
+    }
+
+    function test_aWorkerThatCommittedOnlyToACarriedEpoch_isNotLockedByTheCarry() public {
+        address[] memory ws = _startEpochOne(3);
+        address late = _worker(9);
+        _join(late, MIN_STAKE);
+        vm.prank(late);
+        em.commit(2); // alone: epoch 2 is carried from epoch 1, whose set it is not in
+        _advanceAfterFulfil();
+        assertEq(em.epochInfo(2).assignmentEpoch, 1, "carried");
+        vm.prank(late);
+        em.requestUnstake(MIN_STAKE);
+        vm.warp(block.timestamp + UNBONDING + 1);
+        uint64 unlockEpoch = em.unstakeRequestsOf(late)[0].unlockEpoch;
+        while (em.currentEpoch() < unlockEpoch) _advanceAfterFulfil(); // epoch 1's set still carried
+        vm.prank(late);
+        assertEq(em.withdraw(), MIN_STAKE, "never in epoch 1's set: the usual lock only");
+        assertEq(ws.length, 3, "");
     }
 
     function test_aNonMember_isNotLockedByAnotherAssignmentsCarry() public {
@@ -403,7 +458,11 @@ contract LivenessTest is EpochsBase {
         vm.prank(ws[0]);
         vm.expectRevert(abi.encodeWithSelector(IStaking.StakingNothingToWithdraw.selector, ws[0]));
         em.withdraw(); // epochs are merely slow
-        vm.warp(em.epochInfo(1).end + UNBONDING); // nothing advanced for a whole unbonding period
+        vm.warp(em.epochInfo(1).end + TIMEOUT + UNBONDING - 1);
+        vm.prank(ws[0]);
+        vm.expectRevert(abi.encodeWithSelector(IStaking.StakingNothingToWithdraw.selector, ws[0]));
+        em.withdraw(); // still within the wait for randomness plus an unbonding period
+        vm.warp(em.epochInfo(1).end + TIMEOUT + UNBONDING); // nothing advanced for a whole unbonding period
         vm.prank(ws[0]);
         assertEq(em.withdraw(), MIN_STAKE, "time alone frees the stake of a halted protocol");
     }
@@ -436,5 +495,78 @@ contract PunishEpochChecksTest is EpochsBase {
         assertEq(em.beacon(), address(beacon), "the beacon");
         vm.expectRevert(abi.encodeWithSelector(IEpochManager.EpochUnknown.selector, 2));
         em.assignment(2);
+    }
+}
+
+contract BadGraphSource {
+    function graphState() external pure returns (uint256, bytes32) {
+        return (type(uint256).max, bytes32(0)); // a version that is not a uint64
+    }
+}
+
+/// The review's second round: each case the first version of the hardening missed.
+contract HardeningEdgesTest is EpochsBase {
+    function test_aMemberSlashedInACarriedSet_staysEjectedAfterItsJail_whileTheSetIsCarried() public {
+        address[] memory ws = _startEpochOne(3);
+        _punish(ws[0], 1, 0, 1, reporter); // jailed until 1 + 1 + 3 = 5
+        while (em.currentEpoch() < 7) _advanceAfterFulfil(); // carried with epoch 1's set
+        assertTrue(em.isEjected(6, ws[0]), "past its jail, in the set it was slashed in");
+        assertFalse(em.isEjected(6, ws[1]), "others live");
+    }
+
+    function test_aSlashedMemberLeaving_departs_evenBelowTheMinimumAlready() public {
+        address[] memory ws = _startEpochOne(3);
+        _punish(ws[0], 1, 0, 1, reporter); // half: active 50, below MIN_STAKE
+        vm.prank(ws[0]);
+        em.requestUnstake(MIN_STAKE / 2);
+        (bool departed, uint64 d) = em.departedAt(ws[0], 1);
+        assertTrue(departed && d == 1, "a departure, so that its stake is not locked by the carry");
+    }
+
+    function test_ruleChangeDelay_hasAFloor() public {
+        vm.startPrank(governance);
+        em.setParameter(IEpochManager.Param.FRAUD_WINDOW_EPOCHS, 1);
+        em.setParameter(IEpochManager.Param.UNBONDING_PERIOD, DURATION + 1);
+        vm.stopPrank();
+        assertEq(em.ruleChangeDelay(), 7 days, "parameters that change at once cannot shorten it below 7 days");
+    }
+
+    function test_aScheduledChange_waitsForAnEpochWhoseCommitWindowOpenedAfterIt() public {
+        address[] memory ws = _startEpochOne(3);
+        vm.prank(governance);
+        em.scheduleShares(0, [uint256(1), 1, 1, 1, 1]);
+        (, , , , , , uint64 at) = em.ruleChanges();
+        // Epoch 2's commit window opened when epoch 1 began, before the change was due: a freeze of
+        // epoch 2 after `at` must not apply it to members that committed before.
+        _commitAll(ws, 2);
+        vm.warp(at);
+        em.freeze(2); // its window opened before `at`
+        ++requests; // the mock numbers requests in order
+        assertEq(em.parameter(IEpochManager.Param.REWARD_BPS), 1_000, "not for epoch 2");
+        vm.roll(block.number + 2); // the fallback block (the VRF answer would be late now)
+        em.advance();
+        _commitAll(ws, 3);
+        _advanceAfterFulfil(); // 3: its window opened at epoch 2's start, after `at`
+        assertEq(em.parameter(IEpochManager.Param.REWARD_BPS), 0, "from epoch 3");
+    }
+
+    function test_aGraphSourceWithoutCode_orWithAMalformedAnswer_keepsThePreviousGraph() public {
+        vm.prank(governance);
+        em.setGraphSource(IGraphVersionSource(address(0xDEAD))); // no code
+        address[] memory ws = _startEpochOne(3);
+        assertEq(em.graphVersion(1), 0, "the previous (genesis) graph");
+        EpochManager other = new EpochManager(
+            IERC20(address(token)),
+            IRandomnessBeacon(address(beacon)),
+            governance,
+            _params()
+        );
+        IGraphVersionSource bad = IGraphVersionSource(address(new BadGraphSource()));
+        vm.prank(governance);
+        other.setGraphSource(bad);
+        assertEq(ws.length, 3, "");
+        vm.warp(other.epochInfo(0).commitDeadline);
+        other.freeze(1); // no commitments: carried from genesis, the graph is not read
+        assertEq(other.graphVersion(1), 0, "carried");
     }
 }

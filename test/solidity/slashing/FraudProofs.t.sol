@@ -432,6 +432,17 @@ contract AccumulatedProofTest is FraudBase {
         return _signedProof(p, _signingKeyOf(p.sender));
     }
 
+    /// Commits (as this contract) to `p` and moves to the next block: the reveal may follow.
+    function _commit(IFraudProofs.SignedAccumulatedProof memory p) internal {
+        fraud.commitReport(fraud.reportCommitment(address(this), fraud.proofDigest(p)));
+        vm.roll(block.number + 1);
+    }
+
+    function _reveal(IFraudProofs.SignedAccumulatedProof memory p) internal {
+        _commit(p);
+        fraud.proveFalseBlockHash(p);
+    }
+
     function test_falseBlockHash_anotherChain_isPunishedOnce_evenAnchored() public {
         // Every stream's source is this chain's inbox: a proof naming another chain is a lie,
         // whatever the oracle knows of that chain (governance's anchors cannot matter).
@@ -439,8 +450,9 @@ contract AccumulatedProofTest is FraudBase {
         oracle.setAnchor(FOREIGN, 500, keccak256("lie"));
         IFraudProofs.SignedAccumulatedProof memory p = _signedProof(_proof(1, 3, FOREIGN, 500, keccak256("lie"), 0));
         address sender = p.proof.sender;
-        fraud.proveFalseBlockHash(p);
+        _reveal(p);
         assertEq(em.stakeOf(sender).active, MIN_STAKE / 2, "half slashed");
+        assertEq(em.claimableOf(address(this)), (MIN_STAKE / 2) / 10, "10% to the committed reporter");
         assertTrue(fraud.punished(sender, 1, IFraudProofs.Fault.INVALID_ACCUMULATED_PROOF), "recorded");
         assertTrue(em.isEjected(1, sender), "ejected");
         vm.expectRevert(
@@ -467,6 +479,7 @@ contract AccumulatedProofTest is FraudBase {
         IFraudProofs.SignedAccumulatedProof memory p = _signedProof(
             _proof(1, 0, block.chainid, uint64(block.number - 1), keccak256("x"), 0)
         );
+        _commit(p);
         vm.expectRevert(abi.encodeWithSelector(IEpochManager.EpochWindowOpen.selector, 1));
         fraud.proveFalseBlockHash(p);
     }
@@ -477,11 +490,12 @@ contract AccumulatedProofTest is FraudBase {
         IFraudProofs.SignedAccumulatedProof memory honest = _signedProof(
             _proof(1, 0, block.chainid, last, keccak256("real"), 0)
         );
+        _commit(honest);
         vm.expectRevert(
             abi.encodeWithSelector(IFraudProofs.FraudNoFault.selector, IFraudProofs.Fault.INVALID_ACCUMULATED_PROOF)
         );
         fraud.proveFalseBlockHash(honest);
-        fraud.proveFalseBlockHash(_signedProof(_proof(1, 0, block.chainid, last, keccak256("fake"), 0)));
+        _reveal(_signedProof(_proof(1, 0, block.chainid, last, keccak256("fake"), 0)));
         assertTrue(fraud.punished(em.workerAt(1, 1), 1, IFraudProofs.Fault.INVALID_ACCUMULATED_PROOF), "false hash");
     }
 
@@ -489,9 +503,9 @@ contract AccumulatedProofTest is FraudBase {
         uint64 last = _closeWindowOne();
         vm.setBlockhash(last - 1, keccak256("real"));
         // A true hash, but of another block than the window's last: provable without the oracle.
-        fraud.proveFalseBlockHash(_signedProof(_proof(1, 0, block.chainid, last - 1, keccak256("real"), 0)));
+        _reveal(_signedProof(_proof(1, 0, block.chainid, last - 1, keccak256("real"), 0)));
         // A far-future block (the escape the review found): a fault too, not OracleUnknownBlock.
-        fraud.proveFalseBlockHash(_signedProof(_proof(2, 0, block.chainid, last + 1_000_000, keccak256("x"), 0)));
+        _reveal(_signedProof(_proof(2, 0, block.chainid, last + 1_000_000, keccak256("x"), 0)));
         assertTrue(fraud.punished(em.workerAt(1, 1), 1, IFraudProofs.Fault.INVALID_ACCUMULATED_PROOF), "past");
         assertTrue(fraud.punished(em.workerAt(1, 2), 1, IFraudProofs.Fault.INVALID_ACCUMULATED_PROOF), "future");
     }
@@ -504,12 +518,13 @@ contract AccumulatedProofTest is FraudBase {
         IFraudProofs.SignedAccumulatedProof memory p = _signedProof(
             _proof(2, 0, block.chainid, last, keccak256("x"), 0)
         );
+        _commit(p);
         vm.expectRevert(abi.encodeWithSelector(IBlockHashOracle.OracleUnknownBlock.selector, block.chainid, last));
         fraud.proveFalseBlockHash(p);
         assertEq(em.stakeOf(sender).active, before, "nothing slashed");
     }
 
-    function test_reward_boundByACommitmentInAnEarlierBlock() public {
+    function test_reveal_onlyByTheCommittedReporter_fromTheNextBlock() public {
         IFraudProofs.SignedAccumulatedProof memory p = _signedProof(_proof(1, 3, FOREIGN, 500, keccak256("lie"), 0));
         address finder = address(0xF1D);
         address copier = address(0xC0C);
@@ -517,45 +532,30 @@ contract AccumulatedProofTest is FraudBase {
         vm.prank(finder);
         fraud.commitReport(c);
         assertEq(fraud.reportCommittedAt(c), block.number, "recorded");
-        vm.roll(block.number + 1);
-        // The copier front-runs with the same evidence: it slashes, but pays the copier nothing.
-        vm.prank(copier);
-        fraud.proveFalseBlockHash(p);
-        assertEq(em.claimableOf(copier), 0, "a copier without a commitment gets nothing");
-        assertEq(em.claimableOf(finder), 0, "and the finder was front-run");
-    }
-
-    /// Proves `p` as `who` and reports the reward it earned by reverting with it (so the state
-    /// change is undone).
-    function proveAndRevert(IFraudProofs.SignedAccumulatedProof memory p, address who) external {
-        vm.prank(who);
-        fraud.proveFalseBlockHash(p);
-        revert RewardWas(em.claimableOf(who));
-    }
-
-    error RewardWas(uint256 reward);
-
-    function test_reward_paysTheCommittedReporter_fromTheNextBlock() public {
-        IFraudProofs.SignedAccumulatedProof memory p = _signedProof(_proof(1, 3, FOREIGN, 500, keccak256("lie"), 0));
-        address finder = address(0xF1D);
-        bytes32 c = fraud.reportCommitment(finder, fraud.proofDigest(p));
+        // The commitment's own block: not yet (a copier could commit and reveal in one block).
         vm.prank(finder);
-        fraud.commitReport(c);
-        vm.expectRevert(abi.encodeWithSelector(RewardWas.selector, 0));
-        this.proveAndRevert(p, finder); // the commitment's own block: no reward
+        vm.expectRevert(abi.encodeWithSelector(IFraudProofs.FraudNotCommitted.selector, c, block.number));
+        fraud.proveFalseBlockHash(p);
         vm.roll(block.number + 1);
+        // A copier of the reveal has no commitment: refused, and the fault stays the finder's.
+        bytes32 theirs = fraud.reportCommitment(copier, fraud.proofDigest(p));
+        vm.prank(copier);
+        vm.expectRevert(abi.encodeWithSelector(IFraudProofs.FraudNotCommitted.selector, theirs, 0));
+        fraud.proveFalseBlockHash(p);
         vm.prank(address(0xBAD));
         fraud.commitReport(c); // a later commit of the same value changes nothing
         assertEq(fraud.reportCommittedAt(c), block.number - 1, "the first block counts");
         vm.prank(finder);
         fraud.proveFalseBlockHash(p);
         assertEq(em.claimableOf(finder), (MIN_STAKE / 2) / 10, "10% to the committed reporter");
+        assertEq(em.claimableOf(copier), 0, "nothing to the copier");
     }
 
     function test_falseBlockHash_refusesAnotherWorkersKeyOrDomain() public {
         AccumulatedProof memory p = _proof(1, 0, FOREIGN, 500, keccak256("lie"), 0);
         uint256 other = _signingKeyOf(p.sender) == signingKeys[0] ? signingKeys[1] : signingKeys[0];
         IFraudProofs.SignedAccumulatedProof memory byOther = _signedProof(p, other); // before expectRevert
+        _commit(byOther);
         vm.expectRevert(
             abi.encodeWithSelector(
                 IStaking.StakingWrongSigner.selector,
@@ -568,6 +568,7 @@ contract AccumulatedProofTest is FraudBase {
         fraud.proveFalseBlockHash(byOther);
         IFraudProofs.SignedAccumulatedProof memory s = _signedProof(p);
         s.proof.epoch = 2; // not what was signed: recovers to some other key
+        _commit(s);
         vm.expectRevert();
         fraud.proveFalseBlockHash(s);
     }
