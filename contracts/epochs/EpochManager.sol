@@ -528,8 +528,6 @@ contract EpochManager is IEpochManager, Staking {
         return next - 1;
     }
 
-
-
     /// @inheritdoc IEpochManager
     function faultsAt(uint64 epoch, uint32 index) public view returns (uint8) {
         uint256 key = _memberKey(epoch, index);
