@@ -16,8 +16,9 @@ type FraudProofsLike = BaseContract & {
 };
 
 /**
- * Sends evidence to the FraudProofs contract: estimates gas first (a refusal costs nothing), then
- * submits and reads the `Slashed` event. Never throws for a refusal: the result says why
+ * Sends evidence to the FraudProofs contract: estimates gas first (a refusal costs nothing, except
+ * for a false block hash, whose commitment comes first: {@link commitFirst}), then submits and
+ * reads the `Slashed` event. Never throws for a refusal: the result says why
  * (already punished, outside the fraud window, no fault, or another decoded contract error).
  * `errorInterfaces` decodes the EpochManager's errors too (pass its interface).
  *
@@ -36,14 +37,15 @@ export async function submitEvidence(
   const interfaces = [fraud.interface, ...errorInterfaces];
   let gas: bigint;
   try {
+    // A false block hash names no receiver: only a reporter that committed to it in an earlier
+    // block may reveal it, and is paid (docs/protocol.md §13). Commit first (once), then the
+    // estimate below can see the commitment.
+    if (evidence.method === "proveFalseBlockHash") await commitFirst(fraud, evidence.args[0]);
     gas = await fn.estimateGas(...evidence.args);
   } catch (e) {
     return refusal(decodeContractError(e, interfaces));
   }
   try {
-    // A false block hash names no receiver: its reward goes to whoever committed to it in an
-    // earlier block, so commit first (docs/protocol.md §13). A copier of the reveal gets nothing.
-    if (evidence.method === "proveFalseBlockHash") await commitFirst(fraud, evidence.args[0]);
     const tx = await fn(...evidence.args, { gasLimit: (gas * 12n) / 10n });
     const receipt = await tx.wait();
     let amount = 0n;

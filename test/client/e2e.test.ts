@@ -29,6 +29,7 @@ import {
   EpochMath,
   Permutation,
   Sharder,
+  buildAccumulatedProof,
   buildBatch,
   buildEvidence,
   openChannel,
@@ -36,6 +37,7 @@ import {
   protocolDomain,
   signBatch,
   submitEvidence,
+  verifyAccumulatedProof,
   verifyBatch,
   type Delta,
   type EpochView,
@@ -172,6 +174,33 @@ describe("client end to end on anvil: a batch verified, a violation proven, the 
     expect((await epochs.stakeOf(sender.address)).active).to.equal(before - result.amount);
     expect(await epochs.claimableOf(reporter.address)).to.equal(result.reward);
     expect(await epochs.isEjected(1, sender.address)).to.equal(true);
+
+    // Another member signs an accumulated proof naming another chain than the source: a lie the
+    // chain proves by itself. Its reward goes to the reporter that commits to it a block before
+    // revealing it (§13): submitEvidence does both; the commitment is on-chain before the reveal.
+    const liar = workers.find((w) => w !== sender && w !== reporter)!;
+    const chainId = (await ethers.provider.getNetwork()).chainId;
+    const liarHeader = { ...h0, sender: liar.address };
+    const lie = await buildAccumulatedProof(
+      keys[workers.indexOf(liar)],
+      domain,
+      liarHeader,
+      chainId + 1n,
+      7n,
+      ZeroHash,
+    );
+    const proofVerdict = await verifyAccumulatedProof(lie, { view, domain, sourceChainId: chainId });
+    const proofEvidence = proofVerdict.violations.find((v) => v.evidence)!.evidence!;
+    expect(proofEvidence.method).to.equal("proveFalseBlockHash");
+    const rewardBefore = await epochs.claimableOf(reporter.address);
+    const proven = await submitEvidence(fraud.connect(reporter) as never, proofEvidence, [epochs.interface]);
+    expect(proven.status, proven.status === "slashed" ? "" : proven.reason).to.equal("slashed");
+    const digest = await fraud.proofDigest(proofEvidence.args[0] as never);
+    expect(await fraud.reportCommittedAt(await fraud.reportCommitment(reporter.address, digest))).to.be.greaterThan(0n);
+    if (proven.status === "slashed") {
+      expect(await epochs.claimableOf(reporter.address)).to.equal(rewardBefore + proven.reward);
+      expect(proven.reward).to.be.greaterThan(0n);
+    }
     // Observed the way a worker watches the chain: confirmed Slashed events from the deployment on.
     const seen: string[] = [];
     const watch = watchEvents(
@@ -187,8 +216,9 @@ describe("client end to end on anvil: a batch verified, a violation proven, the 
 
     // The reporter claims its reward; the slashed sender's way out is the unbonding queue.
     const reporterMaru = connectProtocol(book, reporter);
+    const owed = await epochs.claimableOf(reporter.address); // both rewards
     await claimRewards(reporterMaru);
-    expect(await token.balanceOf(reporter.address)).to.equal(result.reward);
+    expect(await token.balanceOf(reporter.address)).to.equal(owed);
     const senderMaru = connectProtocol(book, sender);
     const refusedPart = await unstake(senderMaru, 1n).catch((e: unknown) => e); // a committed worker leaves whole
     expect((refusedPart as Error).message).to.match(/below the minimum stake .* \(StakingBelowMinimum\)/);
