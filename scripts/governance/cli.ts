@@ -10,9 +10,11 @@ import { network } from "hardhat";
 import { MaruError } from "../../client/errors/base.js";
 import {
   acceptOwnership,
+  allowAppender,
   deprecateOperator,
   readAddressBook,
   registerOperator,
+  registerStream,
   scheduleShares,
   setParameter,
   status,
@@ -21,13 +23,18 @@ import {
 } from "./operations.js";
 import { loadManifest } from "./manifest.js";
 
-function mode(o: { dryRun?: boolean; schedule?: boolean; execute?: boolean }): Mode {
-  const chosen = [o.dryRun && "dry-run", o.schedule && "schedule", o.execute && "execute"].filter(Boolean) as Mode[];
-  if (chosen.length !== 1) throw new MaruError("Choose exactly one of --dry-run, --schedule and --execute.");
+function mode(o: { dryRun?: boolean; schedule?: boolean; execute?: boolean; cancel?: boolean }): Mode {
+  const chosen = [o.dryRun && "dry-run", o.schedule && "schedule", o.execute && "execute", o.cancel && "cancel"].filter(
+    Boolean,
+  ) as Mode[];
+  if (chosen.length !== 1) throw new MaruError("Choose exactly one of --dry-run, --schedule, --execute and --cancel.");
   return chosen[0];
 }
 
-async function context(o: { network?: string; addresses: string }, needsSigner: boolean): Promise<Context> {
+async function context(
+  o: { network?: string; addresses: string; salt?: string },
+  needsSigner: boolean,
+): Promise<Context> {
   const book = await readAddressBook(o.addresses);
   let conn;
   try {
@@ -41,7 +48,7 @@ async function context(o: { network?: string; addresses: string }, needsSigner: 
     });
   }
   const signer = needsSigner ? (await conn.ethers.getSigners())[0] : undefined;
-  return { provider: conn.ethers.provider, signer, book, log: (line) => console.log(line) };
+  return { provider: conn.ethers.provider, signer, book, log: (line) => console.log(line), salt: o.salt };
 }
 
 const withCommon = (c: Command) =>
@@ -50,7 +57,9 @@ const withCommon = (c: Command) =>
     .requiredOption("--addresses <file>", "the addresses book the deploy script wrote")
     .addOption(new Option("--dry-run", "print the timelock calldata (for a multisig or the governor) and send nothing"))
     .addOption(new Option("--schedule", "schedule through the timelock (proposer account)"))
-    .addOption(new Option("--execute", "execute the ready operation"));
+    .addOption(new Option("--execute", "execute the ready operation"))
+    .addOption(new Option("--cancel", "cancel the scheduled operation (canceller account)"))
+    .option("--salt <text>", "make it a new operation (the same calls again after they were executed once)");
 
 /** A basis-points value given on the command line. */
 function bps(v: string): bigint {
@@ -72,6 +81,36 @@ withCommon(program.command("register-operator").description("upload an operator'
     await registerOperator(await context(o, m !== "dry-run"), {
       manifest: o.manifest,
       gateway: { url: o.gateway, wallet: o.wallet },
+      mode: m,
+    });
+  });
+
+withCommon(program.command("register-stream").description("register a source stream (INBOX) or a DERIVED one"))
+  .requiredOption("--name <name>", "the stream's name (its id is keccak256 of it) or a bytes32 id")
+  .requiredOption("--schema <text>", "the schema (its hash is keccak256 of the text) or a bytes32 hash")
+  .option("--partition <spec>", "WHOLE, or SLICE:<offset>:<length> (the key's bytes in each payload)", "WHOLE")
+  .option("--source <kind>", "INBOX (fed on-chain by allowed appenders) or DERIVED (an operator's output)", "INBOX")
+  .action(async (o) => {
+    const m = mode(o);
+    await registerStream(await context(o, m !== "dry-run"), {
+      name: o.name,
+      schema: o.schema,
+      partition: o.partition,
+      source: o.source,
+      mode: m,
+    });
+  });
+
+withCommon(program.command("allow-appender").description("allow (or revoke) an account to append to an INBOX stream"))
+  .requiredOption("--stream <name>", "the stream's name or bytes32 id")
+  .requiredOption("--appender <address>", "the account that will append deltas")
+  .option("--revoke", "revoke instead of allow")
+  .action(async (o) => {
+    const m = mode(o);
+    await allowAppender(await context(o, m !== "dry-run"), {
+      stream: o.stream,
+      appender: o.appender,
+      allow: !o.revoke,
       mode: m,
     });
   });

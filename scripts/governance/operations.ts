@@ -3,22 +3,38 @@
 // the `hardhat run` entry points.
 import { readFile, writeFile } from "node:fs/promises";
 import { resolve } from "node:path";
-import { AbiCoder, keccak256, ZeroHash, type Provider, type Signer } from "ethers";
+import { AbiCoder, Contract, formatUnits, keccak256, ZeroHash, type Provider, type Signer } from "ethers";
 import { MaruError } from "../../client/errors/base.js";
 import { arweaveIdToBytes32 } from "../../client/arweave/ids.js";
 import { operatorContentHash } from "../../client/registry/graphHash.js";
 import { OperatorRegistry__factory } from "../../typechain-types/factories/contracts/registry/OperatorRegistry__factory.js";
 import { EpochManager__factory } from "../../typechain-types/factories/contracts/epochs/EpochManager.sol/EpochManager__factory.js";
 import { TimelockController__factory } from "../../typechain-types/factories/@openzeppelin/contracts/governance/TimelockController__factory.js";
+import { StreamInbox__factory } from "../../typechain-types/factories/contracts/inbox/StreamInbox__factory.js";
+import { BlockHashOracle__factory } from "../../typechain-types/factories/contracts/oracle/BlockHashOracle__factory.js";
+import { decodeContractError } from "../../client/errors/contracts.js";
 import { loadManifest, schemaHash, streamId, type Manifest } from "./manifest.js";
 import { uploadBlob, type Gateway } from "./arweave.js";
 import { acceptances, beaconApi, readHandover, subscriptionApi, type Acceptance } from "./handover.js";
 
 /** Where the deployed contracts are (the addresses book the deploy scripts write). */
-export type AddressBook = { timelock: string; registry: string; epochManager?: string; beacon?: string };
-export type Mode = "dry-run" | "schedule" | "execute";
+export type AddressBook = {
+  timelock: string;
+  registry: string;
+  epochManager?: string;
+  beacon?: string;
+  streamInbox?: string;
+};
+export type Mode = "dry-run" | "schedule" | "execute" | "cancel";
 export type Call = { target: string; data: string; description: string };
-export type Context = { provider: Provider; signer?: Signer; book: AddressBook; log: (line: string) => void };
+export type Context = {
+  provider: Provider;
+  signer?: Signer;
+  book: AddressBook;
+  log: (line: string) => void;
+  /** Makes the operation a new one (the same calls again after they were executed once). */
+  salt?: string;
+};
 
 const STATE = ["Unset", "Waiting", "Ready", "Done"] as const;
 
@@ -43,7 +59,11 @@ export async function timelockOperation(ctx: Context, calls: Call[]) {
   const targets = calls.map((c) => c.target);
   const values = calls.map(() => 0n);
   const payloads = calls.map((c) => c.data);
-  const salt = keccak256(AbiCoder.defaultAbiCoder().encode(["address[]", "bytes[]"], [targets, payloads]));
+  const coder = AbiCoder.defaultAbiCoder();
+  const salt =
+    ctx.salt === undefined
+      ? keccak256(coder.encode(["address[]", "bytes[]"], [targets, payloads]))
+      : keccak256(coder.encode(["address[]", "bytes[]", "string"], [targets, payloads, ctx.salt]));
   const operationId = await timelock.hashOperationBatch(targets, values, payloads, ZeroHash, salt);
   const state = STATE[Number(await timelock.getOperationState(operationId))];
   const readyAt = Number(await timelock.getTimestamp(operationId));
@@ -63,6 +83,7 @@ export async function runThroughTimelock(
   for (const c of calls) ctx.log(`  call ${c.description}`);
   ctx.log(`  timelock ${ctx.book.timelock}, operation ${operationId}: ${state}`);
 
+  if (mode === "dry-run" || mode === "schedule") await simulate(ctx, calls);
   if (mode === "dry-run") {
     const scheduleData = timelock.interface.encodeFunctionData("scheduleBatch", [
       targets,
@@ -100,10 +121,31 @@ export async function runThroughTimelock(
       fix: "configure accounts for the network (keystore or configVariable).",
     });
   const who = await ctx.signer.getAddress();
+  if (mode === "cancel") {
+    if (state !== "Waiting" && state !== "Ready")
+      throw new MaruError(
+        `There is nothing to cancel: the operation is ${state === "Unset" ? "not scheduled" : "executed"}.`,
+        {
+          fix: "`status` lists what is pending (give the same --salt the operation was scheduled with, if any).",
+        },
+      );
+    if (!(await timelock.hasRole(await timelock.CANCELLER_ROLE(), who)))
+      throw new MaruError(`The account ${who} is not a canceller of the timelock.`, {
+        fix: "cancel from a canceller account (the timelock's proposers are its cancellers), or through the multisig/governor.",
+      });
+    await (await timelock.cancel(operationId)).wait();
+    ctx.log(`  cancelled operation ${operationId}`);
+    return { operationId, state: "Unset" };
+  }
   if (mode === "schedule") {
     if (state !== "Unset")
       throw new MaruError(`The operation is already scheduled (${state}).`, {
-        fix: state === "Ready" ? "run the same command with --execute." : "wait, or check it with `status`.",
+        fix:
+          state === "Ready"
+            ? "run the same command with --execute."
+            : state === "Done"
+              ? "these exact calls were executed before: to run them again, give the command a new --salt (any text)."
+              : "wait, or check it with `status`.",
       });
     if (!(await timelock.hasRole(await timelock.PROPOSER_ROLE(), who)))
       throw new MaruError(`The account ${who} is not a proposer of the timelock.`, {
@@ -128,9 +170,48 @@ export async function runThroughTimelock(
       fix: "run --execute after that time.",
     });
   }
-  const receipt = await (await timelock.executeBatch(targets, values, payloads, ZeroHash, salt)).wait();
+  let receipt;
+  try {
+    receipt = await (await timelock.executeBatch(targets, values, payloads, ZeroHash, salt)).wait();
+  } catch (e) {
+    throw decodeContractError(e, PROTOCOL_INTERFACES);
+  }
   ctx.log(`  executed in block ${receipt!.blockNumber}, gas ${receipt!.gasUsed}`);
   return { operationId, state: "Done" };
+}
+
+/** Every interface whose custom errors a governed call may revert with. */
+const PROTOCOL_INTERFACES = [
+  EpochManager__factory.createInterface(),
+  OperatorRegistry__factory.createInterface(),
+  StreamInbox__factory.createInterface(),
+  BlockHashOracle__factory.createInterface(),
+  TimelockController__factory.createInterface(),
+];
+
+/**
+ * Runs each call as the timelock would (eth_call from the timelock's address) before anything is
+ * scheduled, so that a call that would fail at execute time (a value out of bounds, a missing
+ * record) is refused now, with its error decoded. A call that fails only because it needs an
+ * earlier call of the same batch (e.g. an operator whose output stream the batch registers) is
+ * reported as not simulated on its own.
+ */
+async function simulate(ctx: Context, calls: Call[]): Promise<void> {
+  for (const [i, c] of calls.entries()) {
+    try {
+      await ctx.provider.call({ from: ctx.book.timelock, to: c.target, data: c.data });
+    } catch (e) {
+      const err = decodeContractError(e, PROTOCOL_INTERFACES);
+      if (i > 0) {
+        ctx.log(`  (not simulated on its own: ${c.description} may need the calls before it: ${err.message})`);
+        continue;
+      }
+      throw new MaruError(`${c.description} would fail when the timelock executes it: ${err.message}`, {
+        fix: "nothing was scheduled; fix the value and run the command again.",
+        cause: e,
+      });
+    }
+  }
 }
 
 type LockFile = Record<string, string>; // keccak256 of a blob → Arweave id
@@ -257,6 +338,99 @@ export async function registerOperator(ctx: Context, options: { manifest: string
   return runThroughTimelock(ctx, calls, options.mode);
 }
 
+/** The source kinds of IOperatorRegistry.SourceKind. */
+const SOURCE_KINDS = ["INBOX", "CHAIN", "DERIVED"] as const;
+
+/**
+ * register-stream: OperatorRegistry.registerStream through the timelock. `partition` is `WHOLE`
+ * (one key: the whole payload) or `SLICE:<offset>:<length>` (the key is those bytes of the payload).
+ * `CHAIN` sources are refused: no worker reads them yet, and FraudProofs judges every accumulated
+ * proof against this chain's inbox (docs/protocol.md §10).
+ */
+export async function registerStream(
+  ctx: Context,
+  options: { name: string; schema: string; partition: string; source: string; mode: Mode },
+) {
+  const source = options.source.toUpperCase();
+  const kind = SOURCE_KINDS.indexOf(source as (typeof SOURCE_KINDS)[number]);
+  if (kind < 0) throw new MaruError(`Unknown source kind "${options.source}".`, { fix: "use INBOX or DERIVED." });
+  if (source === "CHAIN")
+    throw new MaruError("CHAIN sources cannot be registered yet.", {
+      details: ["no worker reads them, and fraud proofs judge accumulated proofs against this chain's inbox"],
+      fix: "use an INBOX stream (fed with allow-appender) until CHAIN sources are supported",
+    });
+  const m = /^(WHOLE|SLICE:(\d+):(\d+))$/i.exec(options.partition);
+  if (!m)
+    throw new MaruError(`Cannot read the partition "${options.partition}".`, {
+      fix: "use WHOLE, or SLICE:<offset>:<length> (bytes of the payload that form the key)",
+    });
+  const partition =
+    m[2] === undefined ? { kind: 0, offset: 0, length: 0 } : { kind: 1, offset: Number(m[2]), length: Number(m[3]) };
+  const registry = OperatorRegistry__factory.connect(ctx.book.registry, ctx.provider);
+  const sid = streamId(options.name);
+  if (
+    await registry.stream(sid).then(
+      () => true,
+      () => false,
+    )
+  )
+    throw new MaruError(`The stream "${options.name}" is already registered (id ${sid}).`, {
+      fix: "nothing to do; a stream's spec never changes (register another name for another spec).",
+    });
+  const spec = {
+    id: sid,
+    schemaHash: schemaHash(options.schema),
+    partition,
+    sourceKind: kind,
+    sourceChainId: 0,
+    sourceDescriptor: ZeroHash,
+  };
+  ctx.log(`  stream "${options.name}" (${sid}): ${source}, partition ${options.partition.toUpperCase()}`);
+  return runThroughTimelock(
+    ctx,
+    [
+      {
+        target: ctx.book.registry,
+        data: registry.interface.encodeFunctionData("registerStream", [spec]),
+        description: `registerStream(${options.name})`,
+      },
+    ],
+    options.mode,
+  );
+}
+
+/** allow-appender: StreamInbox.setAppender through the timelock (allow, or revoke with `allow: false`). */
+export async function allowAppender(
+  ctx: Context,
+  options: { stream: string; appender: string; allow: boolean; mode: Mode },
+) {
+  if (!ctx.book.streamInbox) throw new MaruError("The addresses book has no streamInbox.");
+  if (!/^0x[0-9a-fA-F]{40}$/.test(options.appender))
+    throw new MaruError(`"${options.appender}" is not an address.`, { fix: "give 0x and 40 hex digits" });
+  const registry = OperatorRegistry__factory.connect(ctx.book.registry, ctx.provider);
+  const sid = streamId(options.stream);
+  const record = await registry.stream(sid).catch(() => undefined);
+  if (!record)
+    throw new MaruError(`The stream "${options.stream}" is not registered.`, {
+      fix: "register it first: gov register-stream --name … --source INBOX",
+    });
+  if (Number(record.spec.sourceKind) !== 0)
+    throw new MaruError(`The stream "${options.stream}" is not an INBOX stream: nobody appends to it.`);
+  const inbox = StreamInbox__factory.connect(ctx.book.streamInbox, ctx.provider);
+  ctx.log(`  ${options.allow ? "allow" : "revoke"} ${options.appender} on "${options.stream}" (${sid})`);
+  return runThroughTimelock(
+    ctx,
+    [
+      {
+        target: ctx.book.streamInbox,
+        data: inbox.interface.encodeFunctionData("setAppender", [sid, options.appender, options.allow]),
+        description: `setAppender(${options.stream}, ${options.appender}, ${options.allow})`,
+      },
+    ],
+    options.mode,
+  );
+}
+
 /** deprecate-operator: one registry call through the timelock. */
 export async function deprecateOperator(ctx: Context, options: { id: number; mode: Mode }) {
   const registry = OperatorRegistry__factory.connect(ctx.book.registry, ctx.provider);
@@ -302,13 +476,43 @@ export async function setParameter(ctx: Context, options: { param: string; value
     });
   const em = EpochManager__factory.connect(ctx.book.epochManager, ctx.provider);
   const current = await em.parameter(index);
-  ctx.log(`  ${options.param}: ${current} → ${options.value}`);
+  const show = await parameterUnits(ctx, em, options.param);
+  ctx.log(`  ${options.param}: ${show(current)} → ${show(options.value)}`);
   const data = em.interface.encodeFunctionData("setParameter", [index, options.value]);
   return runThroughTimelock(
     ctx,
     [{ target: ctx.book.epochManager, data, description: `setParameter(${options.param}, ${options.value})` }],
     options.mode,
   );
+}
+
+/** How a person reads a parameter's value: token units, durations, basis points, epochs, workers. */
+async function parameterUnits(
+  ctx: Context,
+  em: ReturnType<typeof EpochManager__factory.connect>,
+  param: string,
+): Promise<(v: bigint) => string> {
+  if (param === "MIN_STAKE") {
+    const token = new Contract(
+      await em.stakeToken(),
+      ["function decimals() view returns (uint8)", "function symbol() view returns (string)"],
+      ctx.provider,
+    );
+    const decimals = await token.decimals().then(Number, () => 18);
+    const symbol = await token.symbol().then(String, () => "tokens");
+    return (v) => `${formatUnits(v, decimals)} ${symbol} (${v} in base units)`;
+  }
+  if (["UNBONDING_PERIOD", "EPOCH_DURATION", "FREEZE_LEAD", "RANDOMNESS_TIMEOUT"].includes(param)) {
+    return (v) => {
+      const n = Number(v);
+      const human =
+        n >= 86_400 ? `${(n / 86_400).toFixed(2)} days` : n >= 3_600 ? `${(n / 3_600).toFixed(2)} h` : `${n} s`;
+      return n >= 3_600 ? `${n} s (${human})` : human;
+    };
+  }
+  if (param === "REWARD_BPS") return (v) => `${v} bps (${Number(v) / 100}%)`;
+  if (param === "JAIL_EPOCHS" || param === "FRAUD_WINDOW_EPOCHS") return (v) => `${v} epochs`;
+  return (v) => `${v}${param === "REPLICATION" ? " holders per shard" : " workers"}`;
 }
 
 /** The faults in IFraudProofs.Fault order, for messages. */
@@ -414,6 +618,8 @@ export async function acceptOwnership(ctx: Context, options: { mode: Mode }): Pr
     } else if (options.mode === "execute" && op.state === "Ready") {
       await runThroughTimelock(ctx, [a.call], "execute");
       r.executed.push(a);
+    } else if (options.mode === "cancel" && (op.state === "Waiting" || op.state === "Ready")) {
+      await runThroughTimelock(ctx, [a.call], "cancel");
     } else {
       // Scheduled already (a re-run of --schedule), or --execute before the delay has passed.
       ctx.log(

@@ -9,6 +9,7 @@ import { rmSync, mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { network } from "hardhat";
+import { keccak256, toUtf8Bytes } from "ethers";
 import {
   deployProtocol,
   loadParameters,
@@ -17,7 +18,14 @@ import {
   type Parameters,
 } from "../../scripts/deploy/lib.js";
 import { checkDeployment, formatReport, govCommand, type Check } from "../../scripts/deploy/checks.js";
-import { acceptOwnership, scheduleShares, setParameter, type Context } from "../../scripts/governance/operations.js";
+import {
+  acceptOwnership,
+  allowAppender,
+  registerStream,
+  scheduleShares,
+  setParameter,
+  type Context,
+} from "../../scripts/governance/operations.js";
 import { readHandover, subscriptionApi } from "../../scripts/governance/handover.js";
 import { startAnvil, type ChainNode } from "../utils/chainNode.js";
 
@@ -101,6 +109,69 @@ describe("deploy: Ignition modules on anvil, addresses book, post-deploy check",
       /REWARD_BPS is a punishment share/,
     );
     await expectMaruError(() => scheduleShares(ctx, { ...shares, slashBps: [1n] }), /needs 5 values/);
+
+    // set-parameter: a value out of bounds is refused before anything is scheduled, with its error
+    // decoded; a value set before can be set again with --salt; a scheduled operation can be
+    // cancelled. (Zero delay here: schedule, then execute.)
+    const lines: string[] = [];
+    const logged: Context = { ...ctx, log: (l) => void lines.push(l) };
+    const set = (value: bigint, mode: "schedule" | "execute" | "cancel", salt?: string) =>
+      setParameter({ ...logged, salt }, { param: "EPOCH_DURATION", value, mode });
+    await expectMaruError(
+      () => set(10n, "schedule"),
+      /setParameter\(EPOCH_DURATION, 10\) would fail when the timelock executes it: .*ParameterOutOfBounds/,
+    );
+    const duration = await em.parameter(4);
+    const other = duration + 60n;
+    await set(other, "schedule");
+    await set(other, "execute");
+    await set(duration, "schedule");
+    await set(duration, "execute");
+    expect(await em.parameter(4)).to.equal(duration);
+    await expectMaruError(() => set(other, "schedule"), /already scheduled \(Done\)/);
+    await set(other, "schedule", "second time");
+    await set(other, "cancel", "second time");
+    await expectMaruError(() => set(other, "execute", "second time"), /not scheduled/);
+    await set(other, "schedule", "third time");
+    await set(other, "execute", "third time");
+    expect(await em.parameter(4), "set again with a new salt").to.equal(other);
+    expect(lines.join("\n")).to.include(`EPOCH_DURATION: ${duration} s`); // units, not bare numbers
+    await set(duration, "schedule", "restore");
+    await set(duration, "execute", "restore"); // the deployment's value, for the check below
+
+    // A source stream and its feeder, the way a protocol team sets them up without the devnet.
+    const govCtx: Context = { ...logged, book: { ...logged.book, streamInbox: book.contracts.streamInbox } };
+    const stream = {
+      name: "payments",
+      schema: "payment(address from, address to, uint64 amount)",
+      partition: "SLICE:0:20",
+      source: "INBOX",
+    };
+    await registerStream(govCtx, { ...stream, mode: "schedule" });
+    await registerStream(govCtx, { ...stream, mode: "execute" });
+    const registry = await conn.ethers.getContractAt("OperatorRegistry", book.contracts.registry);
+    const record = await registry.stream(keccak256(toUtf8Bytes("payments")));
+    // (An ethers Result: `length` is its size, so the fields by position: kind, offset, length.)
+    const part = record.spec.partition as unknown as bigint[];
+    expect([Number(part[0]), Number(part[1]), Number(part[2])]).to.deep.equal([1, 0, 20]);
+    await expectMaruError(() => registerStream(govCtx, { ...stream, mode: "schedule" }), /already registered/);
+    await expectMaruError(
+      () => registerStream(govCtx, { ...stream, name: "blocks", source: "CHAIN", mode: "schedule" }),
+      /CHAIN sources cannot be registered yet/,
+    );
+    await expectMaruError(
+      () => registerStream(govCtx, { ...stream, name: "x", partition: "BYTES 0-20", mode: "schedule" }),
+      /Cannot read the partition/,
+    );
+    const feeder = { stream: "payments", appender: stranger.address, allow: true };
+    await allowAppender(govCtx, { ...feeder, mode: "schedule" });
+    await allowAppender(govCtx, { ...feeder, mode: "execute" });
+    const inboxContract = await conn.ethers.getContractAt("StreamInbox", book.contracts.streamInbox);
+    expect(await inboxContract.isAppender(keccak256(toUtf8Bytes("payments")), stranger.address)).to.equal(true);
+    await expectMaruError(
+      () => allowAppender(govCtx, { ...feeder, stream: "unknown", mode: "schedule" }),
+      /"unknown" is not registered/,
+    );
 
     // Tamper through the timelock (impersonated): the check names exactly what is wrong, including a
     // role given to an account it was never told about (found in the RoleGranted events).
