@@ -5,7 +5,14 @@ import type { Evidence } from "./buildEvidence.js";
 /** What became of submitted evidence. */
 export type EvidenceResult =
   | { status: "slashed"; txHash: string; amount: bigint; reward: bigint; gasUsed: bigint }
-  | { status: "already-punished" | "outside-window" | "no-fault" | "refused"; reason: string; errorName?: string };
+  | {
+      status: "already-punished" | "outside-window" | "no-fault" | "refused";
+      reason: string;
+      errorName?: string;
+      /** Not the contract's decision (a dropped or conflicting transaction, an unreachable node, a
+       * commitment not yet in a past block): the same evidence may succeed if sent again. */
+      transient?: boolean;
+    };
 
 type FraudProofsLike = BaseContract & {
   interface: Interface;
@@ -43,7 +50,15 @@ export async function submitEvidence(
     if (evidence.method === "proveFalseBlockHash") await commitFirst(fraud, evidence.args[0]);
     gas = await fn.estimateGas(...evidence.args);
   } catch (e) {
-    return refusal(decodeContractError(e, interfaces));
+    const err = decodeContractError(e, interfaces);
+    // A node may estimate in the commitment's own block (interval mining): wait for the next one.
+    if (!(err instanceof ContractRevertError && err.errorName === "FraudNotCommitted")) return refusal(err);
+    try {
+      await nextBlock(fraud);
+      gas = await fn.estimateGas(...evidence.args);
+    } catch (again) {
+      return refusal(decodeContractError(again, interfaces));
+    }
   }
   try {
     const tx = await fn(...evidence.args, { gasLimit: (gas * 12n) / 10n });
@@ -71,6 +86,16 @@ export async function submitEvidence(
   }
 }
 
+/** Waits (up to 60 s) until the chain has a block after the current one. */
+async function nextBlock(fraud: FraudProofsLike): Promise<void> {
+  const provider = (fraud.runner as { provider?: { getBlockNumber(): Promise<number> } } | null)?.provider;
+  if (!provider) return;
+  const start = await provider.getBlockNumber();
+  const deadline = Date.now() + 60_000;
+  while ((await provider.getBlockNumber()) <= start && Date.now() < deadline)
+    await new Promise((r) => setTimeout(r, 250));
+}
+
 /** Commits to a false-block-hash proof (once) and waits for the commitment's block. */
 async function commitFirst(fraud: FraudProofsLike, signedProof: unknown): Promise<void> {
   const reporter = await (fraud.runner as { getAddress?: () => Promise<string> } | null)?.getAddress?.();
@@ -94,5 +119,6 @@ function refusal(err: Error): EvidenceResult {
         : name === "FraudNoFault"
           ? "no-fault"
           : "refused";
-  return { status, reason: err.message.split("\n")[0], errorName: name };
+  const transient = name === undefined || name === "FraudNotCommitted";
+  return { status, reason: err.message.split("\n")[0], errorName: name, transient };
 }

@@ -79,6 +79,22 @@ describe("EvidenceDesk", function () {
     expect(d.records[1].status).to.equal("slashed");
   });
 
+  it("sends evidence again when its submission failed for a transient reason, three times in all", async function () {
+    const transient = { status: "refused" as const, reason: "nonce too low", transient: true };
+    const { d, submitted } = desk([transient, transient, transient, slashed]);
+    d.queue(3n, W, misroute(1));
+    await d.drain();
+    d.queue(3n, W, misroute(2)); // the same fault is still being handled: not queued twice
+    await d.drain();
+    await d.drain();
+    await d.drain(); // nothing left: three attempts were made
+    expect(submitted.map((e) => e.args[0])).to.deep.equal([1, 1, 1]);
+    expect(d.records.map((r) => r.status)).to.deep.equal(["refused", "refused", "refused"]);
+    d.queue(3n, W, misroute(3)); // open: the next lie is reported
+    await d.drain();
+    expect(d.records[3].status).to.equal("slashed");
+  });
+
   it("submits a fault queued twice before a drain once", async function () {
     const { d, submitted } = desk([refused, slashed]);
     d.queue(3n, W, misroute(1));
