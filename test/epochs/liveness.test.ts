@@ -6,27 +6,16 @@
 import { expect } from "chai";
 import { network } from "hardhat";
 import { Wallet, id, keccak256, toBeHex } from "ethers";
-import { notLive } from "../../worker/engine/dataflow.js";
+import { Liveness } from "../../worker/chain/liveness.js";
+import { prng } from "../utils/prng.js";
 import { deployEpochs, joinWorker, PARAMS, requestIdOf } from "./fixture.js";
 
 const { ethers, networkHelpers } = await network.create();
 
-/** A small deterministic generator (mulberry32): a failing run is replayed by its seed. */
-function rng(seed: number) {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 describe("liveness: EpochManager.isEjected = the worker's notLive, on random runs", function () {
   for (const seed of [1, 2, 3]) {
     it(`seed ${seed}: agree for every member of every epoch`, async function () {
-      const random = rng(seed);
+      const random = prng(seed); // a failing run is replayed by its seed
       const fx = await deployEpochs(ethers);
       const em = fx.epochs;
       await em.setSlasher(fx.admin.address); // the first slasher: at once; the test proves nothing
@@ -88,27 +77,17 @@ describe("liveness: EpochManager.isEjected = the worker's notLive, on random run
         await networkHelpers.time.increaseTo((await em.epochInfo(current)).end);
         await em.advance();
 
-        // What the worker knows: the events.
-        const assignmentOf = new Map<bigint, bigint>();
+        // What the worker knows: the events, folded as the worker folds them.
+        const live = new Liveness();
         for (const e of await em.queryFilter(em.filters.EpochFrozen()))
-          assignmentOf.set(e.args.epoch, BigInt(e.args.assignmentEpoch));
-        const jails = new Map<string, Array<{ from: bigint; until: bigint }>>();
+          live.frozen(e.args.epoch, BigInt(e.args.assignmentEpoch));
+        for (const e of await em.queryFilter(em.filters.MemberDeparted())) live.departed(e.args.worker, e.args.epoch);
+        const faultEpochs = new Map<string, bigint[]>(); // each member's distinct fault epochs, in order
         for (const e of await em.queryFilter(em.filters.Slashed())) {
-          const w = e.args.worker.toLowerCase();
-          const at = jails.get(w) ?? [];
-          const until = e.args.jailedUntil - 1n > e.args.epoch ? e.args.jailedUntil - 1n : e.args.epoch;
-          const same = at.find((x) => x.from === e.args.epoch);
-          if (same === undefined) at.push({ from: e.args.epoch, until });
-          else if (until > same.until) same.until = until;
-          jails.set(w, at);
-        }
-        const departures = new Map<string, Map<bigint, bigint>>();
-        for (const e of await em.queryFilter(em.filters.MemberDeparted())) {
-          const w = e.args.worker.toLowerCase();
-          const sets = departures.get(w) ?? new Map<bigint, bigint>();
-          for (const a of [assignmentOf.get(e.args.epoch) ?? e.args.epoch, e.args.epoch + 1n])
-            if (!sets.has(a)) sets.set(a, e.args.epoch);
-          departures.set(w, sets);
+          live.slashed(e.args.worker, e.args.epoch, e.args.jailedUntil);
+          const at = faultEpochs.get(e.args.worker.toLowerCase()) ?? [];
+          if (!at.includes(e.args.epoch)) at.push(e.args.epoch);
+          faultEpochs.set(e.args.worker.toLowerCase(), at);
         }
         // Compare: every member of every epoch the chain can still name.
         const now = await em.currentEpoch();
@@ -122,11 +101,11 @@ describe("liveness: EpochManager.isEjected = the worker's notLive, on random run
             );
             if (!named) continue; // its record no longer reaches e: isEjected answers false
             const chain = await em.isEjected(e, w);
-            const worker = notLive(e, assignmentOf.get(e), jails.get(w) ?? [], departures.get(w));
+            const worker = live.isEjected(e, w);
             // Jail ranges that do not touch: the contract keeps the newer (docs/protocol.md §10);
             // they may differ on epochs already past when the newer fault was punished.
-            const ranges = jails.get(w) ?? [];
-            const pastOnly = ranges.length > 1 && chain !== worker && worker && e < ranges[ranges.length - 1].from;
+            const ranges = faultEpochs.get(w) ?? [];
+            const pastOnly = ranges.length > 1 && chain !== worker && worker && e < ranges[ranges.length - 1];
             if (!pastOnly)
               expect(chain, `seed ${seed}, round ${round}: epoch ${e}, member ${i} (${w})`).to.equal(worker);
             compared++;

@@ -1,7 +1,7 @@
 // The worker's liveness rule (worker/engine/dataflow.ts notLive) on the cases of
 // test/solidity/epochs/Hardening.t.sol, where EpochManager.isEjected answers the same.
 import { expect } from "chai";
-import { notLive } from "../../worker/engine/dataflow.js";
+import { notLive } from "../../worker/chain/liveness.js";
 
 describe("worker: who is a live holder (EpochManager.isEjected)", function () {
   const departedIn1 = new Map([

@@ -3,6 +3,7 @@
 // more, when it would sign another content at a recorded position); the inbox uses each batch
 // once, holds out-of-order batches within bounds, accepts only properly signed end notices, and
 // treats a stream the epoch does not have as not for it.
+import { prng } from "../utils/prng.js";
 import { expect } from "chai";
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -72,18 +73,6 @@ const assignment = (i: number): Assignment => ({
 const shardsOf1 = perm.shardsOf(1, k);
 const remoteTo1 = shardsOf1.find((s) => !perm.holds(0, s, k)) ?? shardsOf1[0];
 const otherShard = [0, 1, 2, 3].find((s) => s !== remoteTo1)!;
-
-/** A seeded PRNG (mulberry32): floats in [0, 1). */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 type Item = { shard: number; delta: Delta };
 

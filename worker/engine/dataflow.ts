@@ -5,6 +5,7 @@
 // the sender a message claims must be the member behind the authenticated connection, its epoch
 // must be one the worker runs (or the next one, held within a per-peer budget), and only then is it
 // decoded and checked.
+import { Liveness } from "../chain/liveness.js";
 import type { Logger } from "pino";
 import type { TypedDataDomain } from "ethers";
 import { readInbox, type InboxDelta } from "../../client/actions/readInbox.js";
@@ -86,11 +87,8 @@ export class Dataflow {
   private readonly waits: WaitLog;
   private readonly advancedAt = new Map<bigint, number>();
   /** Per slashed worker: from the fault's epoch up to the last epoch of its jail (read from the chain). */
-  private readonly slashedIn = new Map<string, Array<{ from: bigint; until: bigint }>>();
-  /** Per member: assignment epoch → the epoch it first departed from that set (MemberDeparted). */
-  private readonly departures = new Map<string, Map<bigint, bigint>>();
-  /** The assignment epoch of each frozen epoch (EpochFrozen): carried epochs have an older one. */
-  private readonly assignmentOf = new Map<bigint, bigint>();
+  /** Who is a live holder of each epoch, from EpochFrozen, MemberDeparted and Slashed events. */
+  private readonly liveness = new Liveness();
   private readonly graphs = new Map<string, RunnableGraph>();
   private eventsTo: number;
   private source?: { stream: string; readTo: number; state: { count: bigint; hash: LtHash16 } };
@@ -108,8 +106,7 @@ export class Dataflow {
 
   /** Not a live holder of `epoch` (EpochManager.isEjected, docs/protocol.md §10): nobody routes to it. */
   isEjected(epoch: bigint, worker: string): boolean {
-    const w = worker.toLowerCase();
-    return notLive(epoch, this.assignmentOf.get(epoch), this.slashedIn.get(w) ?? [], this.departures.get(w));
+    return this.liveness.isEjected(epoch, worker);
   }
 
   private isMember(epoch: bigint, worker: string): boolean {
@@ -340,30 +337,20 @@ export class Dataflow {
       for (const e of await em.queryFilter(em.filters.EpochAdvanced(), this.eventsTo + 1, final))
         this.advancedAt.set(e.args.epoch as bigint, e.blockNumber);
       for (const e of await em.queryFilter(em.filters.EpochFrozen(), this.eventsTo + 1, final))
-        this.assignmentOf.set(e.args.epoch as bigint, BigInt(e.args.assignmentEpoch));
-      for (const e of await em.queryFilter(em.filters.MemberDeparted(), this.eventsTo + 1, final)) {
-        // The contract records the departure for the set in force and the next epoch's, once each.
-        const w = (e.args.worker as string).toLowerCase();
-        const d = e.args.epoch as bigint;
-        const sets = this.departures.get(w) ?? new Map<bigint, bigint>();
-        for (const a of [this.assignmentOf.get(d) ?? d, d + 1n]) if (!sets.has(a)) sets.set(a, d);
-        this.departures.set(w, sets);
-      }
+        this.liveness.frozen(e.args.epoch as bigint, BigInt(e.args.assignmentEpoch));
+      for (const e of await em.queryFilter(em.filters.MemberDeparted(), this.eventsTo + 1, final))
+        this.liveness.departed(e.args.worker as string, e.args.epoch as bigint);
       for (const e of await em.queryFilter(em.filters.Slashed(), this.eventsTo + 1, final)) {
-        const w = (e.args.worker as string).toLowerCase();
-        const from = e.args.epoch as bigint;
-        const at = this.slashedIn.get(w) ?? [];
-        // It may commit again to `jailedUntil` (counted from when it was punished, which may be
-        // later than the fault): ejected from the fault's epoch up to the one before. The event
-        // carries the jail as of that punishment (a later read could be another term's); a second
-        // fault of the same epoch may extend it.
         const jailedUntil = BigInt(e.args.jailedUntil);
-        const until = jailedUntil - 1n > from ? jailedUntil - 1n : from;
-        const same = at.find((x) => x.from === from);
-        if (same === undefined) at.push({ from, until });
-        else if (until > same.until) same.until = until;
-        this.log.info({ worker: w, epoch: from.toString(), jailedUntil: jailedUntil.toString() }, "ejected");
-        this.slashedIn.set(w, at);
+        this.liveness.slashed(e.args.worker as string, e.args.epoch as bigint, jailedUntil);
+        this.log.info(
+          {
+            worker: (e.args.worker as string).toLowerCase(),
+            epoch: String(e.args.epoch),
+            jailedUntil: String(jailedUntil),
+          },
+          "ejected",
+        );
       }
       this.eventsTo = final;
     }
@@ -502,28 +489,4 @@ export class Dataflow {
     for (const run of this.runs.values()) this.reports.push(await run.finalize(true, !run.sendingDone));
     this.runs.clear();
   }
-}
-
-/**
- * EpochManager.isEjected on what the events say (docs/protocol.md §10): whether a member of `epoch`,
- * whose assignment epoch is `assignment`, is not a live holder there.
- * - `jails`: its ejections, each from a fault's epoch to the last epoch of the jail (`jailedUntil - 1`):
- *   it is not live in an epoch of that range, nor, in a carried epoch, for as long as a set it
- *   committed to before the jail ended is carried;
- * - `departures`: assignment epoch → the epoch it departed from that set: not live in the epochs
- *   carried with that set from two epochs after.
- * (Where two jail ranges do not touch, the contract keeps the newer only; they differ on epochs that
- * were past when the newer fault was punished.)
- */
-export function notLive(
-  epoch: bigint,
-  assignment: bigint | undefined,
-  jails: ReadonlyArray<{ from: bigint; until: bigint }>,
-  departures?: ReadonlyMap<bigint, bigint>,
-): boolean {
-  const carried = assignment !== undefined && assignment !== epoch;
-  for (const j of jails) if (j.from <= epoch && (epoch <= j.until || (carried && assignment! <= j.until))) return true;
-  if (!carried) return false;
-  const d = departures?.get(assignment!);
-  return d !== undefined && epoch >= d + 2n;
 }
