@@ -35,9 +35,8 @@ async function waitUntilUp(proc: ChildProcess, probe: () => Promise<boolean>): P
   return false;
 }
 
-/** Starts anvil on 127.0.0.1 at a free-ish port (hardfork prague) and waits until it answers. */
-export async function startAnvil(extraArgs: string[] = []): Promise<ChainNode> {
-  const port = freePort();
+/** Starts anvil on 127.0.0.1 at a free-ish port, or `port` (hardfork prague), and waits until it answers. */
+export async function startAnvil(extraArgs: string[] = [], port = freePort()): Promise<ChainNode> {
   const proc: ChildProcess = spawn(
     join(process.cwd(), "node_modules/.bin/anvil"),
     ["--host", "127.0.0.1", "--port", String(port), "--hardfork", "prague", "--silent", ...extraArgs],
@@ -66,8 +65,7 @@ export async function startAnvil(extraArgs: string[] = []): Promise<ChainNode> {
  * with its own database (by default every arlocal shares one in the user's app-data directory, and
  * two at once refuse each other's uploads with HTTP 410).
  */
-export async function startArlocal(): Promise<Gateway> {
-  const port = freePort();
+export async function startArlocal(port = freePort()): Promise<Gateway> {
   const cwd = mkdtempSync(join(tmpdir(), "maru-arlocal-"));
   const proc = spawn(
     process.execPath,

@@ -1,0 +1,89 @@
+// npm run faucet -- <address> [amount]: test stake and gas for an account on a local chain
+// (docs/local.md). It mints the deployment's test token (LocalInfra's TestToken: anyone may mint
+// it) and tops the account's ether up to 10 ETH with anvil_setBalance (or hardhat_setBalance).
+// Amounts are in token units: `npm run faucet -- 0xabc… 1000` gives 1000 tokens.
+import { existsSync, readFileSync } from "node:fs";
+import { Command } from "commander";
+import { Contract, Wallet, formatEther, getAddress, isAddress, parseEther } from "ethers";
+import { MaruError } from "../../client/errors/base.js";
+import { formatTokenAmount, parseTokenAmount } from "../../client/units.js";
+import type { AddressesBook } from "../../client/contracts.js";
+import { openRpc } from "../../client/rpc.js";
+import { FULFILLER_KEY } from "./keys.js";
+
+const TOKEN = [
+  "function mint(address to, uint256 amount)",
+  "function balanceOf(address) view returns (uint256)",
+  "function decimals() view returns (uint8)",
+  "function symbol() view returns (string)",
+];
+const GAS_TOP_UP = parseEther("10");
+
+const program = new Command()
+  .name("faucet")
+  .description("Test stake tokens and gas for an account on a local chain (npm run chain, npm run deploy:local).")
+  .argument("<address>", "the account to fund")
+  .argument("[amount]", "tokens, in token units (1000 = 1000 tokens, not wei)", "1000")
+  .option("--rpc <url>", "the local chain node", "http://127.0.0.1:8545")
+  .option("--addresses <file>", "the addresses book (default: deployments/<chainId>.json)");
+
+async function main() {
+  program.parse();
+  const [who, amountText] = program.processedArgs as [string, string];
+  const o = program.opts<{ rpc: string; addresses?: string }>();
+  if (!isAddress(who)) throw new MaruError(`"${who}" is not an address`, { fix: "pass 0x and 40 hex digits" });
+  const account = getAddress(who);
+  const { provider, chainId } = await openRpc(o.rpc, { fix: "start it with npm run chain (or pass --rpc)" });
+  try {
+    const file = o.addresses ?? `deployments/${chainId}.json`;
+    if (!existsSync(file))
+      throw new MaruError(`No addresses book ${file} for chain ${chainId}`, {
+        fix: "deploy first: npm run deploy:local",
+      });
+    const book = JSON.parse(readFileSync(file, "utf8")) as AddressesBook;
+    if (book.chainId !== chainId)
+      throw new MaruError(`${file} is for chain ${book.chainId}, the node at ${o.rpc} is chain ${chainId}`, {
+        fix: "pass the book of this chain with --addresses",
+      });
+    if ((await provider.getCode(book.contracts.stakeToken)) === "0x")
+      throw new MaruError(`The stake token ${book.contracts.stakeToken} of ${file} has no code on this chain`, {
+        fix: "the book is from an earlier chain (a restarted node is a new chain): npm run deploy:local again",
+      });
+    const minter = new Wallet(FULFILLER_KEY, provider);
+    const token = new Contract(book.contracts.stakeToken, TOKEN, minter);
+    const [decimals, symbol] = [Number(await token.decimals()), String(await token.symbol())];
+    const amount = parseTokenAmount(amountText, decimals, symbol);
+    try {
+      await token.mint.staticCall(account, amount);
+    } catch {
+      throw new MaruError(`The stake token ${book.contracts.stakeToken} cannot be minted by anyone`, {
+        fix: "the faucet serves only a local deployment's test token; on a testnet, get the token from its issuer",
+      });
+    }
+    await (await token.mint(account, amount)).wait();
+    const gas = await provider.getBalance(account);
+    if (gas < GAS_TOP_UP) {
+      const hex = "0x" + GAS_TOP_UP.toString(16);
+      await provider
+        .send("anvil_setBalance", [account, hex])
+        .catch(() => provider.send("hardhat_setBalance", [account, hex]))
+        .catch(() => {
+          throw new MaruError("The node sets no balances (neither anvil_setBalance nor hardhat_setBalance)", {
+            fix: "use npm run chain, anvil or npx hardhat node",
+          });
+        });
+    }
+    const balance = (await token.balanceOf(account)) as bigint;
+    console.log(
+      `${account}: +${formatTokenAmount(amount, decimals, symbol)} (now ${formatTokenAmount(balance, decimals, symbol)}), ` +
+        `${formatEther(await provider.getBalance(account))} ETH for gas`,
+    );
+  } finally {
+    provider.destroy();
+  }
+}
+
+main().catch((e: unknown) => {
+  console.error(`faucet: ${e instanceof MaruError ? e.message : (e as Error).message}`);
+  process.exit(1);
+});
