@@ -11,10 +11,6 @@ import { checkDeployment, formatReport } from "./checks.js";
 async function main() {
   const conn = await connectOrExplain();
   const [deployer] = await conn.ethers.getSigners();
-  const balance = await conn.ethers.provider.getBalance(deployer.address);
-  if (balance === 0n) {
-    throw new DeployError(`The deployer ${deployer.address} has no funds on this chain`, "fund it, then run again");
-  }
   const book = await deployProtocol(conn, { log: (l) => console.log(`• ${l}`) });
   console.log(`\nAddresses (deployments/${book.chainId}.json):`);
   console.table(book.contracts);
@@ -32,7 +28,12 @@ async function main() {
 }
 
 main().catch((e) => {
+  // What to fix, never a stack trace (MARU_DEBUG=1 shows it, for a bug report).
   if (e instanceof DeployError || e instanceof MaruError) console.error(`deploy failed: ${e.message}`);
-  else console.error(e);
+  else {
+    console.error(`deploy failed: ${(e as Error).message ?? e}`);
+    if (process.env.MARU_DEBUG) console.error(e);
+    else console.error("(MARU_DEBUG=1 shows where; nothing was lost: re-running resumes from Ignition's journal)");
+  }
   process.exitCode = 1;
 });

@@ -1,6 +1,6 @@
 // Deploying the protocol with the Ignition modules in deploy/modules, writing the addresses book,
 // and reading a deployment back (used by scripts/deploy/deploy.ts, check.ts and the tests).
-import { readFileSync, writeFileSync, mkdirSync, existsSync } from "node:fs";
+import { readFileSync, writeFileSync, mkdirSync, existsSync, rmSync } from "node:fs";
 import { dirname, join } from "node:path";
 import JSON5 from "json5";
 import { network } from "hardhat";
@@ -12,6 +12,7 @@ import Maru from "../../deploy/modules/Maru.js";
 import type { AddressesBook } from "../../client/contracts.js";
 import { acceptances, readHandover, same, subscriptionApi, subscriptionOwnership } from "../governance/handover.js";
 import { acceptOwnership } from "../governance/operations.js";
+import { preflight } from "./preflight.js";
 
 const ROOT = new URL("../../", import.meta.url).pathname;
 
@@ -19,7 +20,7 @@ const ROOT = new URL("../../", import.meta.url).pathname;
 export const NETWORKS: Record<number, string> = {
   31337: "localhost",
   11155111: "sepolia",
-  84532: "base-sepolia",
+  84532: "baseSepolia",
 };
 
 /**
@@ -79,9 +80,11 @@ export const Parameters = z.object({
 });
 export type Parameters = z.infer<typeof Parameters>;
 
-/** Reads deploy/parameters/<name>.json5, refusing placeholders with the line to fix. */
-export function loadParameters(name: string): Parameters {
-  const file = join(ROOT, "deploy/parameters", `${name}.json5`);
+/**
+ * Reads deploy/parameters/<name>.json5 (or the file MARU_DEPLOY_PARAMETERS names, to keep a filled-in
+ * copy outside the repository), refusing placeholders with the line to fix.
+ */
+export function loadParameters(name: string, file = parametersFile(name)): Parameters {
   if (!existsSync(file))
     throw new DeployError(`No parameter file ${file}`, `copy deploy/parameters/sepolia.json5 to it`);
   const text = readFileSync(file, "utf8");
@@ -89,7 +92,7 @@ export function loadParameters(name: string): Parameters {
   if (placeholder) {
     const line = text.slice(0, placeholder.index).split("\n").length;
     throw new DeployError(
-      `deploy/parameters/${name}.json5:${line} is still a placeholder (${placeholder[1]})`,
+      `${file}:${line} is still a placeholder (${placeholder[1]})`,
       "put your value there: the comments above it say where it comes from",
     );
   }
@@ -97,9 +100,14 @@ export function loadParameters(name: string): Parameters {
   const parsed = Parameters.safeParse(raw);
   if (!parsed.success) {
     const issues = parsed.error.issues.map((i) => `${i.path.join(".")}: ${i.message}`).join("; ");
-    throw new DeployError(`deploy/parameters/${name}.json5 is not valid: ${issues}`);
+    throw new DeployError(`${file} is not valid: ${issues}`);
   }
   return raw as Parameters;
+}
+
+/** The parameter file of a network: MARU_DEPLOY_PARAMETERS if set, else deploy/parameters/<name>.json5. */
+export function parametersFile(name: string): string {
+  return process.env.MARU_DEPLOY_PARAMETERS || join(ROOT, "deploy/parameters", `${name}.json5`);
 }
 
 /** The addresses book the client and the worker read: deployments/<chainId>.json (one type, the client's). */
@@ -122,6 +130,9 @@ export function readBook(chainId: number): AddressesBook {
  * variable or an unreachable node becomes a DeployError that says what to do.
  */
 export async function connectOrExplain() {
+  const hre = (await import("hardhat")).default;
+  const name = hre.globalOptions.network ?? "default";
+  const known = Object.keys(hre.config.networks).filter((n) => n !== "default" && n !== "node"); // Hardhat's in-process ones
   try {
     const conn = await network.create();
     await conn.ethers.provider.getBlockNumber();
@@ -135,9 +146,16 @@ export async function connectOrExplain() {
         `npx hardhat keystore set ${variable} (or export it as an environment variable); docs/deploy.md`,
       );
     }
+    if (first.includes("HHE705") || !(name in hre.config.networks)) {
+      throw new DeployError(`There is no network "${name}" in hardhat.config.ts`, `use one of: ${known.join(", ")}`);
+    }
+    const config = hre.config.networks[name];
+    const url = config.type === "http" ? await config.url.get().catch(() => "its URL") : "its URL";
     throw new DeployError(
-      `Cannot reach the chain node (${first})`,
-      "start one in another terminal (npx hardhat node, or npx anvil), or check the network's RPC URL",
+      `Cannot reach the chain node of network "${name}" at ${url} (${first.replace(/^HHE\d+: /, "")})`,
+      name === "localhost"
+        ? "start one in another terminal: npm run chain (or npx hardhat node, or npx anvil)"
+        : "check the network's RPC URL (npx hardhat keystore set …, docs/deploy.md) and that the node is up",
     );
   }
 }
@@ -244,6 +262,13 @@ export async function deployProtocol<ChainTypeT extends string>(
   const log = options.log ?? (() => {});
   const { ethers, ignition } = conn;
   const chainId = Number((await ethers.provider.getNetwork()).chainId);
+  const expected = (conn.networkConfig as { chainId?: number }).chainId;
+  if (expected !== undefined && expected !== chainId) {
+    throw new DeployError(
+      `The network "${conn.networkName}" is chain ${expected}, but its RPC URL answers as chain ${chainId}`,
+      `point the network's RPC URL at a node of chain ${expected}, or pick the network of chain ${chainId}`,
+    );
+  }
   await refuseUnsupportedChain(ethers.provider, chainId);
   const name = options.parametersName ?? NETWORKS[chainId];
   if (!name) {
@@ -254,9 +279,20 @@ export async function deployProtocol<ChainTypeT extends string>(
   }
   const params = options.parameters ?? loadParameters(name);
   const local = name === "localhost";
+  const [deployer] = await ethers.getSigners();
+  const problems = await preflight(ethers.provider, { deployer: deployer.address, params, local, name });
+  if (problems.length > 0) {
+    throw new DeployError(
+      `Nothing was sent: the deployment on chain ${chainId} (${name}) cannot start:\n` +
+        problems.map((p) => `  - ${p.what}\n    fix: ${p.fix}`).join("\n"),
+    );
+  }
   // A local node restarted is a new chain with the same id: key its journal by the genesis block.
   const genesis = await ethers.provider.getBlock(0);
-  const deploymentId = options.deploymentId ?? (local ? `local-${genesis!.hash!.slice(2, 14)}` : `maru-${chainId}`);
+  // MARU_DEPLOYMENT_ID keeps two deployments on one chain apart (each has its own journal).
+  const deploymentId =
+    options.deploymentId ??
+    (process.env.MARU_DEPLOYMENT_ID || (local ? `local-${genesis!.hash!.slice(2, 14)}` : `maru-${chainId}`));
   const startBlock = await ethers.provider.getBlockNumber();
 
   const ignitionParams: Record<string, Record<string, unknown>> = structuredClone(params) as never;
@@ -275,7 +311,14 @@ export async function deployProtocol<ChainTypeT extends string>(
   if (!token) throw new DeployError(`deploy/parameters/${name}.json5: Epochs.token is missing`);
 
   log(`deploying the protocol (Ignition deployment ${deploymentId})`);
-  const c = await ignition.deploy(Maru, { parameters: ignitionParams as never, deploymentId });
+  const file = options.bookFile ?? bookPath(chainId);
+  const partialFile = file.replace(/\.json$/, ".partial.json");
+  let c;
+  try {
+    c = await ignition.deploy(Maru, { parameters: ignitionParams as never, deploymentId });
+  } catch (e) {
+    throw stoppedHalfWay(e, { chainId, name, deploymentId, partialFile });
+  }
   const addr = async (x: { getAddress(): Promise<string> }) => x.getAddress();
   const coordinatorAddress = ignitionParams.Randomness.coordinator as string;
   const subscriptionId = BigInt(ignitionParams.Randomness.subscriptionId as bigint);
@@ -310,12 +353,44 @@ export async function deployProtocol<ChainTypeT extends string>(
     vrf: { subscriptionId: subscriptionId.toString(), keyHash: params.Randomness.keyHash },
   };
   // A re-run keeps the first start block: it is where a client starts reading events.
-  const file = options.bookFile ?? bookPath(chainId);
   if (existsSync(file)) {
     const previous = JSON.parse(readFileSync(file, "utf8")) as AddressesBook;
     if (previous.deploymentId === deploymentId) book.startBlock = previous.startBlock;
   }
   mkdirSync(dirname(file), { recursive: true });
   writeFileSync(file, JSON.stringify(book, null, 2) + "\n");
+  rmSync(partialFile, { force: true });
   return book;
+}
+
+/**
+ * A deployment that stopped after its first transaction: what landed (Ignition's
+ * deployed_addresses.json) goes to a partial book, never the book workers read, and the error says
+ * that the same command resumes it (Ignition's journal skips what is done).
+ */
+function stoppedHalfWay(
+  cause: unknown,
+  o: { chainId: number; name: string; deploymentId: string; partialFile: string },
+): DeployError {
+  const journal = join(ROOT, "deploy/deployments", o.deploymentId);
+  let landed: Record<string, string> = {};
+  try {
+    landed = JSON.parse(readFileSync(join(journal, "deployed_addresses.json"), "utf8"));
+  } catch {
+    // nothing landed yet
+  }
+  mkdirSync(dirname(o.partialFile), { recursive: true });
+  writeFileSync(
+    o.partialFile,
+    JSON.stringify(
+      { chainId: o.chainId, network: o.name, deploymentId: o.deploymentId, complete: false, landed },
+      null,
+      2,
+    ) + "\n",
+  );
+  const why = ((cause as Error).message ?? String(cause)).split("\n").slice(0, 6).join("\n  ");
+  return new DeployError(
+    `The deployment stopped after ${Object.keys(landed).length} contracts landed (listed in ${o.partialFile}):\n  ${why}`,
+    `fix the cause, then run the same command again: Ignition's journal (deploy/deployments/${o.deploymentId}) resumes where it stopped`,
+  );
 }
