@@ -1,0 +1,150 @@
+// The docs run as written. Every fenced `sh` block of README.md and docs/ is marked (test/docs/blocks.ts):
+// unmarked ones fail here. The `runnable` and `background` blocks are the path a new user takes
+// outside the devnet, executed in order as real processes: docs/local.md first (npm run chain,
+// npm run deploy:local, gov register-stream and register-operator for the repository's manifests,
+// the faucet, three `npm run worker`), then the runnable blocks of the other pages against that
+// chain. The workers must take part in an epoch (verify it and finish it), serve /metrics, and stop
+// cleanly on Ctrl-C (SIGINT to their process group, as a terminal sends it).
+import { expect } from "chai";
+import { execFileSync, spawn, type ChildProcess } from "node:child_process";
+import { existsSync, readFileSync, renameSync, rmSync } from "node:fs";
+import { createServer } from "node:net";
+import { join } from "node:path";
+import { docFiles, shBlocks, type Block } from "./blocks.js";
+
+const ROOT = new URL("../../", import.meta.url).pathname;
+const BOOK = join(ROOT, "deployments/31337.json");
+const scripts = Object.keys(JSON.parse(readFileSync(join(ROOT, "package.json"), "utf8")).scripts);
+const where = (b: Block) => `${b.file}:${b.line}`;
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+type Background = { block: Block; proc: ChildProcess; out: string; code?: number | null };
+
+async function portFree(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const s = createServer()
+      .once("error", () => resolve(false))
+      .once("listening", () => s.close(() => resolve(true)))
+      .listen(port, "127.0.0.1");
+  });
+}
+
+describe("docs: every sh block is marked, and the runnable ones run as written", function () {
+  const all = docFiles(ROOT).flatMap((f) => shBlocks(ROOT, f));
+
+  it("marks every sh block (runnable, background, testnet or ci) and names only existing npm scripts", function () {
+    expect(all.length).to.be.greaterThan(10);
+    expect(all.filter((b) => !b.mark).map(where), "unmarked sh blocks").to.deep.equal([]);
+    const missing = all.flatMap((b) =>
+      [...b.code.matchAll(/npm run ([\w:-]+)/g)].filter((m) => !scripts.includes(m[1])).map((m) => `${where(b)}: ${m[1]}`),
+    );
+    expect(missing, "npm scripts that do not exist").to.deep.equal([]);
+    for (const b of all.filter((x) => x.mark === "background"))
+      expect(b.attrs.ready, `${where(b)}: a background block says what it prints when ready`).to.be.a("string");
+  });
+
+  it("testnet and ci blocks are valid shell", function () {
+    for (const b of all.filter((x) => x.mark === "testnet" || x.mark === "ci")) {
+      try {
+        execFileSync("bash", ["-n"], { input: b.code, stdio: ["pipe", "pipe", "pipe"] });
+      } catch (e) {
+        expect.fail(`${where(b)} is not valid shell: ${(e as { stderr: Buffer }).stderr}`);
+      }
+    }
+  });
+
+  describe("the new user's path (docs/local.md, then every runnable block)", function () {
+    this.timeout(900_000);
+    const background: Background[] = [];
+    let saved: string | undefined;
+
+    before(async function () {
+      for (const [port, what] of [
+        [8545, "a chain node"],
+        [1984, "a gateway"],
+      ] as const)
+        if (!(await portFree(port))) throw new Error(`port ${port} is in use (${what}?): stop it, then run this test`);
+      if (existsSync(BOOK)) renameSync(BOOK, (saved = `${BOOK}.before-docs-test`));
+    });
+    after(async function () {
+      // Whatever is still running (a failed run) is stopped the hard way.
+      for (const b of background) if (b.code === undefined) process.kill(-b.proc.pid!, "SIGKILL");
+      await sleep(500);
+      rmSync(BOOK, { force: true });
+      if (saved) renameSync(saved, BOOK);
+      rmSync(join(ROOT, ".maru/local"), { recursive: true, force: true });
+    });
+
+    const start = async (b: Block): Promise<Background> => {
+      const proc = spawn("bash", ["-euo", "pipefail", "-c", b.code], {
+        cwd: ROOT,
+        detached: true, // its own process group, like a terminal's job
+        stdio: ["ignore", "pipe", "pipe"],
+      });
+      const bg: Background = { block: b, proc, out: "" };
+      proc.stdout!.on("data", (d: Buffer) => (bg.out += d.toString()));
+      proc.stderr!.on("data", (d: Buffer) => (bg.out += d.toString()));
+      proc.on("exit", (code) => (bg.code = code));
+      background.push(bg);
+      const deadline = Date.now() + 240_000;
+      while (!bg.out.includes(b.attrs.ready)) {
+        if (bg.code !== undefined) expect.fail(`${where(b)} exited (${bg.code}) before it was ready:\n${bg.out.slice(-3000)}`);
+        if (Date.now() > deadline) expect.fail(`${where(b)} printed no "${b.attrs.ready}" in 240 s:\n${bg.out.slice(-3000)}`);
+        await sleep(250);
+      }
+      return bg;
+    };
+    const run = (b: Block) => {
+      try {
+        return execFileSync("bash", ["-euo", "pipefail", "-c", b.code], {
+          cwd: ROOT,
+          encoding: "utf8",
+          stdio: ["ignore", "pipe", "pipe"],
+          timeout: 300_000,
+        });
+      } catch (e) {
+        const x = e as { status: number; stdout: string; stderr: string };
+        return expect.fail(`${where(b)} failed (exit ${x.status}):\n${x.stdout.slice(-2000)}\n${x.stderr.slice(-3000)}`);
+      }
+    };
+
+    it("runs docs/local.md: chain, deploy, governance, faucet, three workers that take part in an epoch", async function () {
+      const local = all.filter((b) => b.file === "docs/local.md");
+      expect(local.map((b) => b.mark)).to.include.members(["runnable", "background"]);
+      for (const b of local) {
+        if (b.mark === "background") await start(b);
+        else if (b.mark === "runnable") run(b);
+      }
+      const workers = background.filter((b) => b.block.code.includes("npm run worker"));
+      expect(workers).to.have.length(3);
+      // Each verifies an epoch's randomness and finishes that epoch's dataflow.
+      const deadline = Date.now() + 300_000;
+      const tookPart = (w: Background) => /"msg":"epoch verified"/.test(w.out) && /"sourceDeltas":\d+/.test(w.out);
+      while (!workers.every(tookPart)) {
+        for (const w of workers)
+          if (w.code !== undefined) expect.fail(`${where(w.block)} exited (${w.code}):\n${w.out.slice(-3000)}`);
+        if (Date.now() > deadline)
+          expect.fail(`not every worker finished an epoch in 300 s:\n${workers.map((w) => w.out.slice(-1500)).join("\n---\n")}`);
+        await sleep(1_000);
+      }
+    });
+
+    it("runs every other page's runnable blocks against that chain", function () {
+      for (const b of all.filter((x) => x.mark === "runnable" && x.file !== "docs/local.md")) run(b);
+    });
+
+    it("stops the workers and the chain cleanly on Ctrl-C", async function () {
+      const workers = background.filter((b) => b.block.code.includes("npm run worker"));
+      const chain = background.filter((b) => !workers.includes(b));
+      for (const group of [workers, chain]) {
+        for (const b of group) process.kill(-b.proc.pid!, "SIGINT");
+        for (const b of group) {
+          for (let i = 0; i < 300 && b.code === undefined; ++i) await sleep(100);
+          expect(b.code, `${where(b.block)} exits 0 on Ctrl-C:\n${b.out.slice(-2000)}`).to.equal(0);
+        }
+      }
+      for (const w of workers) expect(w.out).to.match(/"msg":"stopped"/);
+      expect(chain[0].out).to.match(/stopping the chain node and the gateway/);
+    });
+  });
+});
