@@ -254,10 +254,7 @@ describe("registry end to end: manifest → Arweave → timelock → syncGraph",
     expect(text).to.match(/balances\s+SLICE:0:20\s+DERIVED\s+operator 0/);
     expect(text).to.match(/0\s+balances\s+1\s+ACTIVE\s+transfers, prices → balances/);
     expect(JSON.parse(toJson(pinned)).operators[0].bytecode).to.deep.equal({ bytes: bytecode.length });
-    await rejects(
-      readGraph({ provider: ethers.provider, book: ctx.book }, 2n, arlocal.url),
-      /Epoch 2 has no data yet/,
-    );
+    await rejects(readGraph({ provider: ethers.provider, book: ctx.book }, 2n, arlocal.url), /Epoch 2 has no data yet/);
 
     // deprecate-operator and set-parameter through the timelock; status sees them.
     await deprecateOperator(ctx, { id: 0, mode: "schedule" });
