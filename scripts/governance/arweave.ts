@@ -16,7 +16,8 @@ function client(url: string): Arweave {
   });
 }
 
-function isLocal(url: string): boolean {
+/** arlocal and other gateways on this machine: their ids are throwaway. */
+export function isLocalGateway(url: string): boolean {
   return ["127.0.0.1", "localhost", "[::1]"].includes(new URL(url).hostname);
 }
 
@@ -33,7 +34,7 @@ export async function uploadBlob(gateway: Gateway, data: Uint8Array): Promise<st
         cause,
       });
     }
-  } else if (isLocal(gateway.url)) {
+  } else if (isLocalGateway(gateway.url)) {
     key = await ar.wallets.generate();
     await ar.api.get(`mint/${await ar.wallets.jwkToAddress(key)}/1000000000000000`);
   } else {
@@ -48,7 +49,7 @@ export async function uploadBlob(gateway: Gateway, data: Uint8Array): Promise<st
     await ar.transactions.sign(tx, key);
     const res = await ar.transactions.post(tx);
     if (res.status >= 300) throw new Error(`HTTP ${res.status} ${res.statusText}`);
-    if (isLocal(gateway.url)) await ar.api.get("mine");
+    if (isLocalGateway(gateway.url)) await ar.api.get("mine");
     return tx.id;
   } catch (cause) {
     throw new MaruError(`Uploading to the Arweave gateway ${gateway.url} failed.`, {

@@ -1,17 +1,24 @@
 // Governance commands (docs/governance.md):
 //   npm run gov -- register-operator --network localhost --addresses deployments/31337.json \
-//                  --manifest operators/balances.yaml --gateway http://127.0.0.1:1984 --schedule
+//                  --manifest operators/manifests/sum_by_key.yaml --gateway http://127.0.0.1:1984 --schedule
 //   npm run gov -- deprecate-operator --id 3 --dry-run ...
-//   npm run gov -- set-parameter --param MIN_STAKE --value 100000000000000000000 --schedule ...
-//   npm run gov -- accept-ownership --schedule ...   (then --execute after the timelock delay)
-//   npm run gov -- status ...
+//   npm run gov -- set-parameter --param MIN_STAKE --value 100000000000000000000 --safe-json plan.json ...
+//   npm run gov -- register-stream --name payments --schema … --propose --description "…" ...
+//   npm run gov -- governor show --proposal <id> ...   (vote, queue, execute, list)
+//   npm run gov -- list-operators | list-streams | graph --epoch 3 | status ...   (--json)
+import { readdir, readFile } from "node:fs/promises";
+import { join } from "node:path";
 import { Command, Option } from "commander";
-import { network } from "hardhat";
+import { id as keccakText, isAddress } from "ethers";
+import { parse as parseYaml } from "yaml";
 import { MaruError } from "../../client/errors/base.js";
+import { connectNetwork } from "../lib/network.js";
 import {
   acceptOwnership,
   allowAppender,
+  checkAddressBook,
   deprecateOperator,
+  PROTOCOL_INTERFACES,
   readAddressBook,
   registerOperator,
   registerStream,
@@ -22,40 +29,123 @@ import {
   type Mode,
 } from "./operations.js";
 import { loadManifest } from "./manifest.js";
+import {
+  execute as executeProposal,
+  listProposals,
+  nextStep,
+  proposalIdOf,
+  queue as queueProposal,
+  readProposal,
+  vote as voteOnProposal,
+  type GovernorContext,
+  type Proposal,
+} from "./governor.js";
+import { graphText, operatorTable, readGraph, readOperators, readStreams, streamTable, table, toJson } from "./read.js";
 
-function mode(o: { dryRun?: boolean; schedule?: boolean; execute?: boolean; cancel?: boolean }): Mode {
-  const chosen = [o.dryRun && "dry-run", o.schedule && "schedule", o.execute && "execute", o.cancel && "cancel"].filter(
-    Boolean,
-  ) as Mode[];
-  if (chosen.length !== 1) throw new MaruError("Choose exactly one of --dry-run, --schedule, --execute and --cancel.");
+type ModeOptions = {
+  dryRun?: boolean;
+  schedule?: boolean;
+  execute?: boolean;
+  cancel?: boolean;
+  propose?: boolean;
+  safeJson?: string;
+  description?: string;
+};
+
+function mode(o: ModeOptions): Mode {
+  const chosen = [
+    o.dryRun && "dry-run",
+    o.safeJson && "safe-json",
+    o.propose && "propose",
+    o.schedule && "schedule",
+    o.execute && "execute",
+    o.cancel && "cancel",
+  ].filter(Boolean) as Mode[];
+  if (chosen.length !== 1)
+    throw new MaruError(
+      "Choose exactly one of --dry-run, --safe-json <file>, --propose, --schedule, --execute and --cancel.",
+    );
+  if (chosen[0] === "propose" && !o.description?.trim())
+    throw new MaruError("--propose needs --description: the text token holders vote on.", {
+      fix: '--description "Register the payments stream (INBOX, keyed by payer)"',
+    });
   return chosen[0];
 }
 
-async function context(
-  o: { network?: string; addresses: string; salt?: string },
-  needsSigner: boolean,
-): Promise<Context> {
+type ConnectOptions = { network?: string; rpcUrl?: string; addresses: string; from?: string };
+
+/**
+ * Connects to the network, then checks the addresses book against it before anything else reads
+ * from it (its chain id, code at its addresses), and picks the account when one is needed.
+ */
+async function connect(o: ConnectOptions, needsSigner: boolean) {
   const book = await readAddressBook(o.addresses);
-  let conn;
-  try {
-    // Without --network: the network `hardhat run --network …` selected, or the default.
-    conn = await network.create(o.network);
-    await conn.ethers.provider.getBlockNumber();
-  } catch (cause) {
-    throw new MaruError(`Cannot reach the network "${o.network ?? "(default)"}".`, {
-      fix: "start the node (npx hardhat node) or check the network's URL in hardhat.config.ts.",
-      cause,
-    });
+  const { connection, url } = await connectNetwork(
+    { name: o.network, rpcUrl: o.rpcUrl },
+    `--network ${book.chainId === 31337 || book.chainId === undefined ? "localhost" : "<name>"}`,
+  );
+  const provider = connection.ethers.provider;
+  await checkAddressBook(provider, book, `the node of "${o.network}" at ${url}`);
+  let signer;
+  if (needsSigner) {
+    const signers = await connection.ethers.getSigners().catch(() => []);
+    signer = o.from ? signers.find((s) => s.address.toLowerCase() === o.from!.toLowerCase()) : signers[0];
+    if (!signer)
+      throw new MaruError(
+        o.from
+          ? `The account ${o.from} is not one of the network's accounts.`
+          : `The network "${o.network}" has no account to send from.`,
+        {
+          details: signers.length ? [`accounts: ${signers.map((s) => s.address).join(", ")}`] : [],
+          fix: "configure the account for the network (hardhat.config.ts accounts, a configuration variable), or pick one with --from.",
+        },
+      );
   }
-  const signer = needsSigner ? (await conn.ethers.getSigners())[0] : undefined;
-  return { provider: conn.ethers.provider, signer, book, log: (line) => console.log(line), salt: o.salt };
+  return { provider, signer, book, url };
 }
 
-const withCommon = (c: Command) =>
+async function context(
+  o: ConnectOptions & ModeOptions & { salt?: string; governor?: string; safe?: string },
+  m?: Mode,
+): Promise<Context> {
+  const needsSigner = m === "schedule" || m === "execute" || m === "cancel" || m === "propose";
+  const { provider, signer, book } = await connect(o, needsSigner);
+  return {
+    provider,
+    signer,
+    book,
+    log: (line) => console.log(line),
+    salt: o.salt,
+    safeJson: o.safeJson ? { file: o.safeJson, safe: o.safe } : undefined,
+    proposal: m === "propose" ? { governor: o.governor, description: o.description! } : undefined,
+  };
+}
+
+function address(v: string): string {
+  if (!isAddress(v)) throw new MaruError(`"${v}" is not an address.`, { fix: "give 0x and 40 hex digits." });
+  return v;
+}
+
+const withConnection = (c: Command) =>
   c
-    .option("--network <name>", "a network of hardhat.config.ts (localhost, sepolia, …); default: hardhat's")
-    .requiredOption("--addresses <file>", "the addresses book the deploy script wrote")
-    .addOption(new Option("--dry-run", "print the timelock calldata (for a multisig or the governor) and send nothing"))
+    .option("--network <name>", "a network of hardhat.config.ts (localhost, sepolia, baseSepolia); required")
+    .option("--rpc-url <url>", "another RPC URL for that network (the network's own by default)")
+    .requiredOption("--addresses <file>", "the addresses book the deploy script wrote (deployments/<chainId>.json)")
+    .option("--from <address>", "which of the network's accounts sends (the first by default)");
+
+const withCommon = (c: Command) =>
+  withConnection(c)
+    .addOption(new Option("--dry-run", "print the timelock calldata and send nothing (uploads nothing)"))
+    .addOption(
+      new Option(
+        "--safe-json <file>",
+        "write Safe Transaction Builder batches: <file> schedules, <file>.execute.json executes",
+      ),
+    )
+    .option("--safe <address>", "with --safe-json: the Safe that will submit it (checked to be a proposer)", address)
+    .addOption(new Option("--propose", "propose it to the governor (OpenZeppelin Governor); needs --description"))
+    .option("--description <text>", "with --propose: the proposal's description")
+    .option("--governor <address>", "with --propose: the governor (default: the book's `governor`)", address)
     .addOption(new Option("--schedule", "schedule through the timelock (proposer account)"))
     .addOption(new Option("--execute", "execute the ready operation"))
     .addOption(new Option("--cancel", "cancel the scheduled operation (canceller account)"))
@@ -71,14 +161,18 @@ const program = new Command("gov")
   .description("Maru governance: changes go through the TimelockController")
   .showHelpAfterError();
 
-withCommon(program.command("register-operator").description("upload an operator's blobs to Arweave and register it"))
+withCommon(
+  program
+    .command("register-operator")
+    .description("upload an operator's blobs to Arweave, check them on the gateway, and register it"),
+)
   .requiredOption("--manifest <file>", "the operator manifest (JSON or YAML)")
   .option("--gateway <url>", "Arweave gateway", "http://127.0.0.1:1984")
   .option("--wallet <file>", "Arweave wallet (JWK) for a real gateway")
   .action(async (o) => {
     const m = mode(o);
     await loadManifest(o.manifest); // a bad manifest is reported before anything else happens
-    await registerOperator(await context(o, m !== "dry-run"), {
+    await registerOperator(await context(o, m), {
       manifest: o.manifest,
       gateway: { url: o.gateway, wallet: o.wallet },
       mode: m,
@@ -92,7 +186,7 @@ withCommon(program.command("register-stream").description("register a source str
   .option("--source <kind>", "INBOX (fed on-chain by allowed appenders) or DERIVED (an operator's output)", "INBOX")
   .action(async (o) => {
     const m = mode(o);
-    await registerStream(await context(o, m !== "dry-run"), {
+    await registerStream(await context(o, m), {
       name: o.name,
       schema: o.schema,
       partition: o.partition,
@@ -107,7 +201,7 @@ withCommon(program.command("allow-appender").description("allow (or revoke) an a
   .option("--revoke", "revoke instead of allow")
   .action(async (o) => {
     const m = mode(o);
-    await allowAppender(await context(o, m !== "dry-run"), {
+    await allowAppender(await context(o, m), {
       stream: o.stream,
       appender: o.appender,
       allow: !o.revoke,
@@ -119,7 +213,7 @@ withCommon(program.command("deprecate-operator").description("deprecate an opera
   .requiredOption("--id <n>", "operator id", (v) => Number.parseInt(v, 10))
   .action(async (o) => {
     const m = mode(o);
-    await deprecateOperator(await context(o, m !== "dry-run"), { id: o.id, mode: m });
+    await deprecateOperator(await context(o, m), { id: o.id, mode: m });
   });
 
 withCommon(program.command("set-parameter").description("set an EpochManager parameter"))
@@ -130,7 +224,7 @@ withCommon(program.command("set-parameter").description("set an EpochManager par
   })
   .action(async (o) => {
     const m = mode(o);
-    await setParameter(await context(o, m !== "dry-run"), { param: o.param, value: o.value, mode: m });
+    await setParameter(await context(o, m), { param: o.param, value: o.value, mode: m });
   });
 
 withCommon(
@@ -146,7 +240,7 @@ withCommon(
   )
   .action(async (o) => {
     const m = mode(o);
-    await scheduleShares(await context(o, m !== "dry-run"), { rewardBps: o.rewardBps, slashBps: o.slashBps, mode: m });
+    await scheduleShares(await context(o, m), { rewardBps: o.rewardBps, slashBps: o.slashBps, mode: m });
   });
 
 withCommon(
@@ -155,7 +249,7 @@ withCommon(
     .description("the timelock accepts the VRF beacon and the VRF subscription the deployment offered it"),
 ).action(async (o) => {
   const m = mode(o);
-  const r = await acceptOwnership(await context(o, m !== "dry-run"), { mode: m });
+  const r = await acceptOwnership(await context(o, m), { mode: m });
   if (r.blocked.length) {
     throw new MaruError(`The timelock cannot accept ${r.blocked.map((b) => b.what).join(" and ")} yet.`, {
       details: r.blocked.map((b) => `${b.what}: ${b.reason}`),
@@ -180,14 +274,162 @@ withCommon(
   if (r.done.length === 2) console.log("nothing to do: the timelock owns the VRF beacon and the VRF subscription");
 });
 
-program
-  .command("status")
-  .description("list the timelock's scheduled operations: pending, ready, done")
-  .option("--network <name>", "a network of hardhat.config.ts; default: hardhat's")
-  .requiredOption("--addresses <file>", "the addresses book")
-  .option("--from-block <n>", "where to start reading", (v) => Number.parseInt(v, 10), 0)
+withConnection(program.command("status").description("list the timelock's scheduled operations: pending, ready, done"))
+  .option("--from-block <n>", "where to start reading (default: the book's startBlock)", (v) => Number.parseInt(v, 10))
   .action(async (o) => {
-    await status(await context(o, false), { fromBlock: o.fromBlock });
+    const ctx = await context(o);
+    await status(ctx, { fromBlock: o.fromBlock ?? ctx.book.startBlock ?? 0 });
+  });
+
+/** Stream names to label ids with: the repository's manifests' streams and --names (the chain stores none). */
+async function knownNames(extra: string[] = []): Promise<string[]> {
+  const dir = new URL("../../operators/manifests/", import.meta.url).pathname;
+  const names = new Set(extra);
+  for (const f of await readdir(dir).catch(() => [])) {
+    if (!/\.(ya?ml|json)$/.test(f) || f.includes(".lock.")) continue;
+    try {
+      const text = await readFile(join(dir, f), "utf8");
+      const m = (/\.json$/.test(f) ? JSON.parse(text) : parseYaml(text)) as { inputs?: unknown[]; outputs?: unknown[] };
+      for (const s of [...(m.inputs ?? []), ...(m.outputs ?? [])])
+        names.add(typeof s === "string" ? s : String((s as { stream: string }).stream));
+    } catch {
+      // a manifest that does not parse labels nothing; register-operator reports it
+    }
+  }
+  return [...names].filter((n) => !/^0x[0-9a-fA-F]{64}$/.test(n));
+}
+
+const namesOption = (v: string) =>
+  v
+    .split(",")
+    .map((x) => x.trim())
+    .filter(Boolean);
+const byId = (names: string[]) => new Map(names.map((n) => [keccakText(n), n]));
+
+withConnection(program.command("list-operators").description("every registered operator"))
+  .option("--names <list>", "stream names to label ids with (comma-separated)", namesOption, [])
+  .option("--json", "JSON for scripts")
+  .action(async (o) => {
+    const ctx = await context(o);
+    const ops = await readOperators(ctx);
+    if (o.json) return console.log(toJson(ops));
+    for (const line of operatorTable(ops, byId(await knownNames(o.names)))) console.log(line);
+  });
+
+withConnection(program.command("list-streams").description("every registered stream, with the appenders of INBOX ones"))
+  .option("--names <list>", "stream names to label ids with (comma-separated)", namesOption, [])
+  .option("--json", "JSON for scripts")
+  .action(async (o) => {
+    const ctx = await context(o);
+    const streams = await readStreams(ctx, await knownNames(o.names));
+    if (o.json) return console.log(toJson(streams));
+    for (const line of streamTable(streams)) console.log(line);
+  });
+
+withConnection(
+  program.command("graph").description("the operator graph an epoch pinned, synced and checked as a worker does"),
+)
+  .requiredOption("--epoch <n>", "the epoch (frozen)", (v) => {
+    if (!/^\d+$/.test(v)) throw new MaruError(`--epoch must be a non-negative integer, got "${v}".`);
+    return BigInt(v);
+  })
+  .option("--gateway <url>", "the Arweave gateway the blobs are checked on", "http://127.0.0.1:1984")
+  .option("--names <list>", "stream names to label ids with (comma-separated)", namesOption, [])
+  .option("--json", "JSON for scripts")
+  .action(async (o) => {
+    const ctx = await context(o);
+    const graph = await readGraph(ctx, o.epoch, o.gateway);
+    if (o.json) return console.log(toJson(graph));
+    for (const line of graphText(graph, byId(await knownNames(o.names)))) console.log(line);
+  });
+
+// The Governor path: `<command> --propose --description …` creates a proposal; these follow it.
+const governor = program
+  .command("governor")
+  .description("follow governor proposals: list, show, vote, queue, execute (propose with any command's --propose)");
+
+async function governorContext(o: ConnectOptions & { governor?: string; fromBlock?: number }, needsSigner: boolean) {
+  const { provider, signer, book } = await connect(o, needsSigner);
+  const at = o.governor ?? book.governor;
+  if (!at)
+    throw new MaruError("Which governor?", {
+      fix: "give --governor <address>, or add `governor` to the addresses book.",
+    });
+  const ctx: GovernorContext = {
+    provider,
+    signer,
+    governor: at,
+    log: (line) => console.log(line),
+    fromBlock: o.fromBlock ?? book.startBlock ?? 0,
+  };
+  return ctx;
+}
+
+const withGovernor = (c: Command) =>
+  withConnection(c)
+    .option("--governor <address>", "the governor (default: the book's `governor`)", address)
+    .option("--from-block <n>", "where to read proposals from (default: the book's startBlock)", (v) =>
+      Number.parseInt(v, 10),
+    )
+    .option("--json", "JSON for scripts");
+
+function showProposal(p: Proposal): string[] {
+  return [
+    `proposal ${p.id}: ${p.state}`,
+    `  ${p.description.split("\n")[0]}`,
+    `  votes for ${p.votes.for}, against ${p.votes.against}, abstain ${p.votes.abstain}; quorum ${p.quorum}`,
+    `  voting blocks ${p.voteStart + 1n}..${p.voteEnd}${p.eta ? `; executable at ${new Date(Number(p.eta) * 1000).toISOString()}` : ""}`,
+    ...p.targets.map((t, i) => `  call ${t} ${p.calldatas[i].slice(0, 10)}…`),
+    `  next: ${nextStep(p)}`,
+  ];
+}
+
+withGovernor(governor.command("list").description("every proposal with its state")).action(async (o) => {
+  const ps = await listProposals(await governorContext(o, false));
+  if (o.json) return console.log(toJson(ps));
+  if (!ps.length) return console.log("no proposal");
+  for (const line of table(
+    ["proposal", "state", "for", "against", "description"],
+    ps.map((p) => [
+      p.id.toString(),
+      p.state,
+      String(p.votes.for),
+      String(p.votes.against),
+      p.description.split("\n")[0],
+    ]),
+  ))
+    console.log(line);
+});
+
+withGovernor(governor.command("show").description("a proposal: state, votes, calls, what is next"))
+  .requiredOption("--proposal <id>", "the proposal id", proposalIdOf)
+  .action(async (o) => {
+    const p = await readProposal(await governorContext(o, false), o.proposal);
+    if (o.json) return console.log(toJson(p));
+    for (const line of showProposal(p)) console.log(line);
+  });
+
+withGovernor(governor.command("vote").description("vote on an Active proposal"))
+  .requiredOption("--proposal <id>", "the proposal id", proposalIdOf)
+  .requiredOption("--support <vote>", "for, against or abstain")
+  .option("--reason <text>", "a reason, recorded with the vote")
+  .action(async (o) => {
+    const p = await voteOnProposal(await governorContext(o, true), o.proposal, o.support, o.reason);
+    for (const line of showProposal(p)) console.log(line);
+  });
+
+withGovernor(governor.command("queue").description("queue a Succeeded proposal in the timelock"))
+  .requiredOption("--proposal <id>", "the proposal id", proposalIdOf)
+  .action(async (o) => {
+    const p = await queueProposal(await governorContext(o, true), o.proposal);
+    for (const line of showProposal(p)) console.log(line);
+  });
+
+withGovernor(governor.command("execute").description("execute a Queued proposal after the timelock's delay"))
+  .requiredOption("--proposal <id>", "the proposal id", proposalIdOf)
+  .action(async (o) => {
+    const p = await executeProposal(await governorContext(o, true), o.proposal, PROTOCOL_INTERFACES);
+    for (const line of showProposal(p)) console.log(line);
   });
 
 program.parseAsync().catch((e: unknown) => {

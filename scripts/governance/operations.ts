@@ -1,11 +1,9 @@
 // What the governance commands do: build registry/epoch-manager calls and run them through the
 // TimelockController (print for a multisig, schedule, or execute). Shared by the CLI (cli.ts) and
 // the `hardhat run` entry points.
-import { readFile, writeFile } from "node:fs/promises";
-import { resolve } from "node:path";
+import { readFile } from "node:fs/promises";
 import { AbiCoder, Contract, formatUnits, keccak256, ZeroHash, type Provider, type Signer } from "ethers";
 import { MaruError } from "../../client/errors/base.js";
-import { arweaveIdToBytes32 } from "../../client/arweave/ids.js";
 import { operatorContentHash } from "../../client/registry/graphHash.js";
 import { OperatorRegistry__factory } from "../../typechain-types/factories/contracts/registry/OperatorRegistry__factory.js";
 import { EpochManager__factory } from "../../typechain-types/factories/contracts/epochs/EpochManager.sol/EpochManager__factory.js";
@@ -13,8 +11,10 @@ import { TimelockController__factory } from "../../typechain-types/factories/@op
 import { StreamInbox__factory } from "../../typechain-types/factories/contracts/inbox/StreamInbox__factory.js";
 import { BlockHashOracle__factory } from "../../typechain-types/factories/contracts/oracle/BlockHashOracle__factory.js";
 import { decodeContractError } from "../../client/errors/contracts.js";
-import { loadManifest, schemaHash, streamId, type Manifest } from "./manifest.js";
-import { uploadBlob, type Gateway } from "./arweave.js";
+import { loadManifest, schemaHash, streamId } from "./manifest.js";
+import { resolveBlobs, type Gateway } from "./blobs.js";
+import { propose } from "./governor.js";
+import { executeFileName, safeBatch, safeTransaction, writeSafeBatch } from "./safe.js";
 import { acceptances, beaconApi, readHandover, subscriptionApi, type Acceptance } from "./handover.js";
 
 /** Where the deployed contracts are (the addresses book the deploy scripts write). */
@@ -24,9 +24,28 @@ export type AddressBook = {
   epochManager?: string;
   beacon?: string;
   streamInbox?: string;
+  /** The MaruGovernor proposing to the timelock (testnets), if the book names one. */
+  governor?: string;
+  /** The chain the book was written for (the deploy script writes it; hand-written books may not). */
+  chainId?: number;
+  /** The block of the deployment, where event reads start. */
+  startBlock?: number;
+  /** The file it was read from, for messages. */
+  file?: string;
 };
-export type Mode = "dry-run" | "schedule" | "execute" | "cancel";
-export type Call = { target: string; data: string; description: string };
+/**
+ * What a command does with its timelock operation: print it (`dry-run`), write it as Safe
+ * Transaction Builder files (`safe-json`), propose it to the governor (`propose`), or, from a
+ * proposer account, `schedule`, `execute`, `cancel` it.
+ */
+export type Mode = "dry-run" | "safe-json" | "propose" | "schedule" | "execute" | "cancel";
+export type Call = {
+  target: string;
+  data: string;
+  description: string;
+  /** What to simulate instead of `data` when `data` holds placeholders (a dry run's un-uploaded blob ids). */
+  simulateData?: string;
+};
 export type Context = {
   provider: Provider;
   signer?: Signer;
@@ -34,6 +53,10 @@ export type Context = {
   log: (line: string) => void;
   /** Makes the operation a new one (the same calls again after they were executed once). */
   salt?: string;
+  /** safe-json: the schedule batch's file (the execute batch goes beside it), and the Safe if known. */
+  safeJson?: { file: string; safe?: string };
+  /** propose: the governor and the proposal's description. */
+  proposal?: { governor?: string; description: string };
 };
 
 const STATE = ["Unset", "Waiting", "Ready", "Done"] as const;
@@ -44,13 +67,52 @@ export async function readAddressBook(file: string): Promise<AddressBook> {
     const raw = JSON.parse(await readFile(file, "utf8"));
     const book = raw.contracts ?? raw;
     if (!book.timelock || !book.registry) throw new Error("it needs timelock and registry addresses");
-    return book as AddressBook;
+    return {
+      ...(book as AddressBook),
+      chainId: raw.chainId === undefined ? undefined : Number(raw.chainId),
+      startBlock: raw.startBlock === undefined ? undefined : Number(raw.startBlock),
+      file,
+    };
   } catch (cause) {
     throw new MaruError(`Cannot use the addresses book ${file}.`, {
       fix: "pass the file the deploy script wrote (--addresses).",
       cause,
     });
   }
+}
+
+/** The contracts of a book that must hold code, by the book's names. */
+const BOOK_CONTRACTS = ["timelock", "registry", "epochManager", "beacon", "streamInbox", "governor"] as const;
+
+/**
+ * Checks that the addresses book belongs to the chain the node serves, before anything else reads
+ * from it: the book's chain id is the node's, and every contract it names has code. A book of
+ * another chain, or of a local node that was restarted (same chain id, empty state), would
+ * otherwise read as "nothing registered" or fail with an opaque revert.
+ */
+export async function checkAddressBook(provider: Provider, book: AddressBook, where: string): Promise<void> {
+  const file = book.file ?? "the addresses book";
+  const chainId = Number((await provider.getNetwork()).chainId);
+  if (book.chainId !== undefined && book.chainId !== chainId)
+    throw new MaruError(`The addresses book ${file} is for chain ${book.chainId}, but ${where} is chain ${chainId}.`, {
+      fix: `pass the book of chain ${chainId} (deployments/${chainId}.json), or the --network the book was written for.`,
+    });
+  const empty: string[] = [];
+  for (const name of BOOK_CONTRACTS) {
+    const at = book[name];
+    if (at && (await provider.getCode(at)) === "0x") empty.push(`${name} ${at}`);
+  }
+  if (empty.length)
+    throw new MaruError(
+      `The addresses book ${file} names contracts that have no code on chain ${chainId} (${where}).`,
+      {
+        details: empty.map((e) => `no code at ${e}`),
+        fix:
+          chainId === 31337
+            ? "the local node was restarted since the deployment: deploy again (npm run deploy:local) and use the book it writes."
+            : "the book is not this deployment's: pass the book the deploy wrote for this chain.",
+      },
+    );
 }
 
 /** The timelock operation that runs `calls` as one batch (the salt is derived from the calls) and its state. */
@@ -81,9 +143,79 @@ export async function runThroughTimelock(
   const { targets, values, payloads, salt, operationId, state } = await timelockOperation(ctx, calls);
   const delay = await timelock.getMinDelay();
   for (const c of calls) ctx.log(`  call ${c.description}`);
-  ctx.log(`  timelock ${ctx.book.timelock}, operation ${operationId}: ${state}`);
+  if (mode !== "propose") ctx.log(`  timelock ${ctx.book.timelock}, operation ${operationId}: ${state}`);
 
-  if (mode === "dry-run" || mode === "schedule") await simulate(ctx, calls);
+  if (mode === "dry-run" || mode === "schedule" || mode === "safe-json" || mode === "propose")
+    await simulate(ctx, calls);
+  if (mode === "propose") {
+    // The governor schedules in the timelock itself when the proposal is queued (with its own salt).
+    const governor = ctx.proposal?.governor ?? ctx.book.governor;
+    if (!governor)
+      throw new MaruError("--propose needs the governor's address.", {
+        fix: "give --governor <address>, or add `governor` to the addresses book.",
+      });
+    const p = await propose(
+      {
+        provider: ctx.provider,
+        signer: ctx.signer,
+        governor,
+        timelock: ctx.book.timelock,
+        log: ctx.log,
+        fromBlock: ctx.book.startBlock,
+      },
+      calls,
+      ctx.proposal?.description ?? "",
+    );
+    return { operationId: p.id.toString(), state: p.state };
+  }
+  if (mode === "safe-json") {
+    if (!ctx.safeJson) throw new MaruError("safe-json needs a file name (--safe-json <file>).");
+    const chainId = (await ctx.provider.getNetwork()).chainId;
+    const iface = timelock.interface;
+    const what = calls.map((c) => c.description).join("; ");
+    if (ctx.safeJson.safe && !(await timelock.hasRole(await timelock.PROPOSER_ROLE(), ctx.safeJson.safe)))
+      throw new MaruError(`The Safe ${ctx.safeJson.safe} is not a proposer of the timelock ${ctx.book.timelock}.`, {
+        fix: "the schedule batch would revert: pass the Safe that holds PROPOSER_ROLE (--safe), or have it granted first.",
+      });
+    const scheduleFile = ctx.safeJson.file;
+    const executeFile = executeFileName(scheduleFile);
+    await writeSafeBatch(
+      scheduleFile,
+      safeBatch({
+        chainId,
+        safe: ctx.safeJson.safe,
+        name: `Maru: schedule ${operationId.slice(0, 10)}`,
+        description: `Schedules in the timelock ${ctx.book.timelock} (delay ${delay} s): ${what}. Then, after the delay, ${executeFile}.`,
+        transactions: [
+          safeTransaction(iface, ctx.book.timelock, "scheduleBatch", [
+            targets,
+            values,
+            payloads,
+            ZeroHash,
+            salt,
+            delay,
+          ]),
+        ],
+      }),
+    );
+    await writeSafeBatch(
+      executeFile,
+      safeBatch({
+        chainId,
+        safe: ctx.safeJson.safe,
+        name: `Maru: execute ${operationId.slice(0, 10)}`,
+        description: `Executes the timelock operation ${operationId} once its delay has passed: ${what}.`,
+        transactions: [
+          safeTransaction(iface, ctx.book.timelock, "executeBatch", [targets, values, payloads, ZeroHash, salt]),
+        ],
+      }),
+    );
+    ctx.log(
+      `  wrote ${scheduleFile} (scheduleBatch) and ${executeFile} (executeBatch) for the Safe Transaction Builder`,
+    );
+    ctx.log(`  the Safe (a proposer) submits the first; after ${delay} s anyone executes the second (or --execute)`);
+    return { operationId, state };
+  }
   if (mode === "dry-run") {
     const scheduleData = timelock.interface.encodeFunctionData("scheduleBatch", [
       targets,
@@ -108,7 +240,7 @@ export async function runThroughTimelock(
           delay: delay.toString(),
           schedule: { to: ctx.book.timelock, data: scheduleData },
           execute: { to: ctx.book.timelock, data: executeData },
-          calls,
+          calls: calls.map(({ target, data, description }) => ({ target, data, description })),
         },
         null,
         2,
@@ -181,7 +313,7 @@ export async function runThroughTimelock(
 }
 
 /** Every interface whose custom errors a governed call may revert with. */
-const PROTOCOL_INTERFACES = [
+export const PROTOCOL_INTERFACES = [
   EpochManager__factory.createInterface(),
   OperatorRegistry__factory.createInterface(),
   StreamInbox__factory.createInterface(),
@@ -199,7 +331,7 @@ const PROTOCOL_INTERFACES = [
 async function simulate(ctx: Context, calls: Call[]): Promise<void> {
   for (const [i, c] of calls.entries()) {
     try {
-      await ctx.provider.call({ from: ctx.book.timelock, to: c.target, data: c.data });
+      await ctx.provider.call({ from: ctx.book.timelock, to: c.target, data: c.simulateData ?? c.data });
     } catch (e) {
       const err = decodeContractError(e, PROTOCOL_INTERFACES);
       if (i > 0) {
@@ -214,46 +346,19 @@ async function simulate(ctx: Context, calls: Call[]): Promise<void> {
   }
 }
 
-type LockFile = Record<string, string>; // keccak256 of a blob → Arweave id
-
-/** Resolves a manifest blob to (hash, Arweave id): uploads a file once and records it in
- * `<manifest>.lock.json`, so scheduling and executing use the same transaction ids. */
-async function resolveBlob(
-  manifestPath: string,
-  baseDir: string,
-  blob: Manifest["definition"],
-  gateway: Gateway,
-  lock: LockFile,
-  ctx: Context,
-) {
-  if ("arweaveId" in blob) return { hash: blob.hash.toLowerCase(), txId: arweaveIdToBytes32(blob.arweaveId) };
-  const path = resolve(baseDir, blob.path);
-  let bytes: Buffer;
-  try {
-    bytes = await readFile(path);
-  } catch (cause) {
-    throw new MaruError(`Cannot read the blob ${path} named in ${manifestPath}.`, {
-      fix: "check the path (relative to the manifest).",
-      cause,
-    });
-  }
-  const hash = keccak256(bytes);
-  if (!lock[hash]) {
-    lock[hash] = await uploadBlob(gateway, bytes);
-    ctx.log(`  uploaded ${blob.path} (${bytes.length} bytes) as ${lock[hash]}`);
-  }
-  return { hash, txId: arweaveIdToBytes32(lock[hash]) };
-}
-
-/** register-operator: validates the manifest against the registry, uploads blobs, then runs the
- * stream registrations it needs and the operator registration through the timelock. */
+/** register-operator: validates the manifest against the registry, uploads the blobs (not in a dry
+ * run) and checks them on the gateway, then runs the stream registrations it needs and the operator
+ * registration through the timelock. */
 export async function registerOperator(ctx: Context, options: { manifest: string; gateway: Gateway; mode: Mode }) {
   const m = await loadManifest(options.manifest);
-  const lockPath = `${options.manifest}.lock.json`;
-  const lock: LockFile = JSON.parse(await readFile(lockPath, "utf8").catch(() => "{}"));
-  const definition = await resolveBlob(options.manifest, m.baseDir, m.definition, options.gateway, lock, ctx);
-  const bytecode = await resolveBlob(options.manifest, m.baseDir, m.bytecode, options.gateway, lock, ctx);
-  await writeFile(lockPath, JSON.stringify(lock, null, 2) + "\n");
+  // A dry run uploads nothing: it prints the calldata with the locally computed hashes.
+  const { definition, bytecode } = await resolveBlobs({
+    manifestPath: options.manifest,
+    manifest: m,
+    gateway: options.gateway,
+    upload: options.mode !== "dry-run",
+    log: ctx.log,
+  });
 
   const registry = OperatorRegistry__factory.connect(ctx.book.registry, ctx.provider);
   // Already registered with the same content? Say so (a re-run after --execute lands here).
@@ -330,11 +435,24 @@ export async function registerOperator(ctx: Context, options: { manifest: string
     definitionTxId: definition.txId,
     bytecodeTxId: bytecode.txId,
   };
+  // Not uploaded (a dry run): the registry refuses a zero id, so simulate with a stand-in one.
+  const standIn = (txId: string) => (txId === ZeroHash ? `0x${"00".repeat(31)}01` : txId);
+  const pending = definition.txId === ZeroHash || bytecode.txId === ZeroHash;
   calls.push({
     target: ctx.book.registry,
     data: registry.interface.encodeFunctionData("registerOperator", [op]),
-    description: `registerOperator(${m.name} v${m.version})`,
+    description: `registerOperator(${m.name} v${m.version})${pending ? " [Arweave ids 0x0 until uploaded]" : ""}`,
+    simulateData: pending
+      ? registry.interface.encodeFunctionData("registerOperator", [
+          { ...op, definitionTxId: standIn(op.definitionTxId), bytecodeTxId: standIn(op.bytecodeTxId) },
+        ])
+      : undefined,
   });
+  ctx.log(`  content hash ${contentHash} (keccak256 of abi.encode(definition hash, bytecode hash))`);
+  if (pending)
+    ctx.log(
+      "  not final: a blob is not uploaded; run with --schedule, --propose or --safe-json to upload it and get its id",
+    );
   return runThroughTimelock(ctx, calls, options.mode);
 }
 

@@ -18,6 +18,7 @@ import {
   type Context,
 } from "../../scripts/governance/operations.js";
 import { loadManifest, ManifestError } from "../../scripts/governance/manifest.js";
+import { graphText, readGraph, toJson } from "../../scripts/governance/read.js";
 import { deployEpochs, joinWorker, PARAMS, requestIdOf } from "../epochs/fixture.js";
 import { deployGovernance, rejects, streamSpec } from "./fixture.js";
 import { startArlocal, type Gateway } from "../utils/chainNode.js";
@@ -236,8 +237,24 @@ describe("registry end to end: manifest → Arweave → timelock → syncGraph",
     } finally {
       proxy.server.close();
     }
-    const lock = JSON.parse(await readFile(`${manifest}.lock.json`, "utf8"));
-    expect(Object.keys(lock)).to.have.length(2);
+    // arlocal's ids go to the git-ignored local lock, keyed by the gateway they came from.
+    const lock = JSON.parse(await readFile(`${manifest}.local.lock.json`, "utf8"));
+    expect(Object.keys(lock[new URL(arlocal.url).origin])).to.have.length(2);
+
+    // gov graph --epoch 1: the pinned graph as the worker syncs it, as a table and as JSON.
+    const pinned = await readGraph({ provider: ethers.provider, book: ctx.book }, 1n, arlocal.url);
+    expect(pinned.graphHash).to.equal(hash);
+    const text = graphText(
+      pinned,
+      new Map(
+        [id("transfers"), id("prices"), id("balances")].map((x, i) => [x, ["transfers", "prices", "balances"][i]]),
+      ),
+    ).join("\n");
+    expect(text).to.include(`epoch 1: graph version ${version}, hash ${hash}`);
+    expect(text).to.match(/balances\s+SLICE:0:20\s+DERIVED\s+operator 0/);
+    expect(text).to.match(/0\s+balances\s+1\s+ACTIVE\s+transfers, prices → balances/);
+    expect(JSON.parse(toJson(pinned)).operators[0].bytecode).to.deep.equal({ bytes: bytecode.length });
+    await rejects(readGraph({ provider: ethers.provider, book: ctx.book }, 2n, arlocal.url), /Epoch 2 has no data yet/);
 
     // deprecate-operator and set-parameter through the timelock; status sees them.
     await deprecateOperator(ctx, { id: 0, mode: "schedule" });
