@@ -1,5 +1,5 @@
 // The worker client (docs/client.md): one import, or a sub-path per area
-// (`@maru/client/math`, `/batches`, `/evidence`, `/actions`, `/events`, `/errors`, `/oracle`).
+// (`@maru/client/math`, `/batches`, `/evidence`, `/actions`, `/events`, `/errors`, `/oracle`, `/read`).
 export * from "./errors/index.js";
 export * from "./math/index.js";
 export * from "./arweave/ids.js";
@@ -11,3 +11,4 @@ export * from "./batches/index.js";
 export * from "./evidence/index.js";
 export * from "./actions/index.js";
 export * from "./events/index.js";
+export * from "./read/index.js";
