@@ -23,9 +23,12 @@ import { BYZANTINE_MODES, byzantineMode } from "./adversary/modes.js";
 import { byzantineOutbox, type Liar } from "./adversary/byzantine.js";
 import { ProtectionRecord } from "./protection/record.js";
 import { protectionCommand } from "./protection/cli.js";
+import { OPS_COMMANDS, opsCommand } from "./ops/cli.js";
 import { checkFinality, parseFinality } from "./chain/finality.js";
 import { Membership } from "./chain/members.js";
 import { loadPeerKey, startTransport, type Transport } from "./transport/p2p.js";
+import { PrometheusMetrics, noMetrics, type WorkerMetrics } from "./metrics/metrics.js";
+import { startMetricsServer } from "./metrics/server.js";
 
 const program = new Command()
   .name("maru-worker")
@@ -56,6 +59,11 @@ const program = new Command()
       ...BYZANTINE_MODES,
     ]),
   )
+  .option(
+    "--metrics-port <port>",
+    "serve Prometheus /metrics, /healthz and /readyz on this port (off unless given; 9464 is the usual one)",
+  )
+  .option("--metrics-host <host>", "the address the metrics server binds", "127.0.0.1")
   .option("--log-level <level>", "pino log level", "info");
 
 type Options = {
@@ -77,12 +85,18 @@ type Options = {
   checks: boolean;
   report?: string;
   byzantine?: string;
+  metricsPort?: string;
+  metricsHost: string;
   logLevel: string;
 };
 
 async function main() {
   if (process.argv[2] === "protection") {
     await protectionCommand().parseAsync(process.argv.slice(1), { from: "node" });
+    return;
+  }
+  if (OPS_COMMANDS.has(process.argv[2])) {
+    await opsCommand().parseAsync(process.argv, { from: "node" });
     return;
   }
   const opts = withConfig(program, program.parse().opts<Options>());
@@ -104,6 +118,19 @@ async function main() {
     const logger = log.child({ worker: wallet.address });
     if (byzantine) logger.warn({ mode: byzantine }, "BYZANTINE MODE: this worker will cheat once and lose stake");
     const me = wallet.address.toLowerCase();
+    let metrics: WorkerMetrics = noMetrics;
+    let prometheus: PrometheusMetrics | undefined;
+    if (opts.metricsPort !== undefined) {
+      const port = Number(opts.metricsPort);
+      if (!Number.isInteger(port) || port < 0 || port > 65535)
+        throw new MaruError(`--metrics-port ${opts.metricsPort} is not a port`, {
+          fix: "a number from 1 to 65535, e.g. 9464",
+        });
+      metrics = prometheus = new PrometheusMetrics();
+      const server = await startMetricsServer({ port, host: opts.metricsHost, metrics: prometheus });
+      cleanups.push(() => server.close());
+      logger.info({ url: `http://${server.host}:${server.port}/metrics` }, "metrics served");
+    }
     const domain = protocolDomain(chainId, book.contracts.fraudProofs);
 
     // The protection record first: nothing is signed before it is open and locked.
@@ -141,6 +168,7 @@ async function main() {
       finality,
       graceMs: Number(opts.graceMs),
       perDeltaMs: Number(opts.perDeltaMs),
+      metrics,
     });
     dataflow.follow(currentAtStart);
     await membership.refresh(currentAtStart, true);
@@ -156,6 +184,10 @@ async function main() {
       },
     });
     link.transport = transport;
+    prometheus?.watchTransport(
+      () => new Set(transport.node.getConnections().map((c) => c.remotePeer.toString())).size,
+      () => transport.stats,
+    );
     cleanups.push(() => transport.stop());
     const peerId = transport.node.peerId.toString();
     const networkAddress = opts.announce ? `${opts.announce}/p2p/${peerId}` : transport.addresses()[0];
@@ -221,6 +253,7 @@ async function main() {
         confirmations: Number(opts.confirmations),
         dataflow,
         resumeFrom: begun[0],
+        metrics,
       });
       logger.info({ epochs: records.length }, "stopped");
     } finally {
