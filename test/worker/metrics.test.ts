@@ -76,10 +76,10 @@ describe("worker metrics and health", function () {
       );
       r = await fetch(`${url}/readyz`);
       expect(r.status).to.equal(200);
-      metrics.batchRejected("misrouted");
+      metrics.batchRejected("misrouted-delta");
       metrics.evidence("misrouted-delta", "slashed");
       const text = await (await fetch(`${url}/metrics`)).text();
-      expect(text).to.include('maru_worker_batches_rejected_total{reason="misrouted"} 1');
+      expect(text).to.include('maru_worker_batches_rejected_total{reason="misrouted-delta"} 1');
       expect(text).to.include('maru_worker_evidence_total{fault="misrouted-delta",outcome="slashed"} 1');
       expect(text).to.include('maru_worker_transport_refused{kind="refusedConnections"} 3');
       expect(readinessAfter(metrics, 31_000)).to.equal(false); // the RPC has been silent too long
