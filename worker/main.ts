@@ -8,13 +8,13 @@
 //   MARU_WORKER_KEY   the staking account's private key, or --keystore FILE with
 //                     MARU_KEYSTORE_PASSWORD (an encrypted JSON wallet)
 //   MARU_SIGNING_KEY  the hot key that signs batch headers (a new one each start if unset)
-import { readFileSync, writeFileSync } from "node:fs";
+import { writeFileSync } from "node:fs";
 import { join as joinPath } from "node:path";
 import { Command, Option } from "commander";
-import JSON5 from "json5";
 import { pino } from "pino";
-import { JsonRpcProvider, Wallet, toUtf8String, type HDNodeWallet } from "ethers";
-import { MaruError, connectProtocol, protocolDomain, type AddressesBook } from "../client/index.js";
+import { Wallet, toUtf8String } from "ethers";
+import { MaruError, connectProtocol, protocolDomain } from "../client/index.js";
+import { connectChain, oneLine, readBook, requireChainOptions, stakingKey, withConfig } from "./node/setup.js";
 import { join, runEpochs } from "./node/epochLoop.js";
 import { Dataflow, RETAINED_EPOCHS } from "./engine/dataflow.js";
 import { Outbox } from "./exchange/outbox.js";
@@ -23,9 +23,12 @@ import { BYZANTINE_MODES, byzantineMode } from "./adversary/modes.js";
 import { byzantineOutbox, type Liar } from "./adversary/byzantine.js";
 import { ProtectionRecord } from "./protection/record.js";
 import { protectionCommand } from "./protection/cli.js";
+import { OPS_COMMANDS, opsCommand } from "./ops/cli.js";
 import { checkFinality, parseFinality } from "./chain/finality.js";
 import { Membership } from "./chain/members.js";
 import { loadPeerKey, startTransport, type Transport } from "./transport/p2p.js";
+import { PrometheusMetrics, noMetrics, type WorkerMetrics } from "./metrics/metrics.js";
+import { startMetricsServer } from "./metrics/server.js";
 
 const program = new Command()
   .name("maru-worker")
@@ -56,6 +59,11 @@ const program = new Command()
       ...BYZANTINE_MODES,
     ]),
   )
+  .option(
+    "--metrics-port <port>",
+    "serve Prometheus /metrics, /healthz and /readyz on this port (off unless given; 9464 is the usual one)",
+  )
+  .option("--metrics-host <host>", "the address the metrics server binds", "127.0.0.1")
   .option("--log-level <level>", "pino log level", "info");
 
 type Options = {
@@ -77,100 +85,32 @@ type Options = {
   checks: boolean;
   report?: string;
   byzantine?: string;
+  metricsPort?: string;
+  metricsHost: string;
   logLevel: string;
 };
-
-/** Options from --config, for every option not given on the command line. */
-function withConfig(opts: Options): Options {
-  if (!opts.config) return opts;
-  let config: Record<string, unknown>;
-  try {
-    config = JSON5.parse(readFileSync(opts.config, "utf8"));
-  } catch (e) {
-    throw new MaruError(`Cannot read the config file ${opts.config}: ${(e as Error).message}`, {
-      fix: "pass a JSON or JSON5 object whose keys are option names, e.g. { rpc: 'http://…', pollMs: 500 }",
-    });
-  }
-  const known = new Set(program.options.map((o) => o.attributeName()));
-  const merged = { ...opts } as Record<string, unknown>;
-  for (const [key, value] of Object.entries(config)) {
-    if (!known.has(key)) {
-      throw new MaruError(`Unknown option "${key}" in ${opts.config}`, {
-        fix: `use the camelCase name of a flag: ${[...known].join(", ")}`,
-      });
-    }
-    if (program.getOptionValueSource(key) !== "cli") merged[key] = typeof value === "number" ? String(value) : value;
-  }
-  return merged as Options;
-}
-
-async function stakingKey(opts: Options): Promise<Wallet | HDNodeWallet> {
-  if (opts.keystore) {
-    const password = process.env.MARU_KEYSTORE_PASSWORD;
-    if (password === undefined)
-      throw new MaruError("MARU_KEYSTORE_PASSWORD is not set", { fix: "export the keystore's password" });
-    try {
-      return await Wallet.fromEncryptedJson(readFileSync(opts.keystore, "utf8"), password);
-    } catch (e) {
-      throw new MaruError(`Cannot open the keystore ${opts.keystore}: ${(e as Error).message}`, {
-        fix: "check the file and MARU_KEYSTORE_PASSWORD",
-      });
-    }
-  }
-  const key = process.env.MARU_WORKER_KEY;
-  if (!key)
-    throw new MaruError("MARU_WORKER_KEY is not set", {
-      fix: "export the staking account's private key as MARU_WORKER_KEY, or pass --keystore",
-    });
-  try {
-    return new Wallet(key);
-  } catch {
-    throw new MaruError("MARU_WORKER_KEY is not a private key", { fix: "a 0x-prefixed 32-byte hex string" });
-  }
-}
 
 async function main() {
   if (process.argv[2] === "protection") {
     await protectionCommand().parseAsync(process.argv.slice(1), { from: "node" });
     return;
   }
-  const opts = withConfig(program.parse().opts<Options>());
-  if (!opts.rpc || !opts.addresses) {
-    throw new MaruError(`${!opts.rpc ? "--rpc" : "--addresses"} is required`, {
-      fix: "give it as a flag or in --config",
-    });
+  if (OPS_COMMANDS.has(process.argv[2])) {
+    await opsCommand().parseAsync(process.argv, { from: "node" });
+    return;
   }
+  const opts = withConfig(program, program.parse().opts<Options>());
+  const chain = requireChainOptions(opts);
   const finality = parseFinality(opts.finality);
   const log = pino({ level: opts.logLevel, base: { worker: undefined } });
-  const staking = await stakingKey(opts);
-  let book: AddressesBook;
-  try {
-    book = JSON.parse(readFileSync(opts.addresses, "utf8")) as AddressesBook;
-  } catch (e) {
-    throw new MaruError(`Cannot read the addresses book ${opts.addresses}`, {
-      cause: e,
-      fix: "deploy first (npm run deploy:local), or pass the deployment's deployments/<chainId>.json",
-    });
-  }
-  // No read cache: ethers otherwise answers identical reads from a 250 ms cache, and two
-  // transactions in a row would take the same nonce.
-  const provider = new JsonRpcProvider(opts.rpc, undefined, { staticNetwork: true, cacheTimeout: -1 });
+  const staking = await stakingKey(opts.keystore);
+  const book = readBook(chain.addresses);
+  const { provider, chainId } = await connectChain(chain.rpc, book);
   const cleanups: Array<() => Promise<void> | void> = [() => provider.destroy()];
   const cleanup = async () => {
     while (cleanups.length > 0) await Promise.resolve(cleanups.pop()!()).catch(() => undefined);
   };
   try {
-    const chainId = await Promise.race([
-      provider.send("eth_chainId", []).then((x: string) => Number(x)),
-      new Promise<never>((_, reject) => setTimeout(() => reject(new Error("no answer in 5 s")), 5_000)),
-    ]).catch((e: unknown) => {
-      throw new MaruError(`Cannot reach the chain at ${opts.rpc} (${(e as Error).message.split("\n")[0]})`, {
-        fix: "check --rpc: the URL of a JSON-RPC node of the deployment's chain",
-      });
-    });
-    if (chainId !== book.chainId) {
-      throw new MaruError(`--rpc is chain ${chainId}, the addresses book is for chain ${book.chainId}`);
-    }
     await checkFinality(provider, finality);
     const byzantine = byzantineMode(opts.byzantine, chainId);
     const wallet = staking.connect(provider) as Wallet;
@@ -178,6 +118,19 @@ async function main() {
     const logger = log.child({ worker: wallet.address });
     if (byzantine) logger.warn({ mode: byzantine }, "BYZANTINE MODE: this worker will cheat once and lose stake");
     const me = wallet.address.toLowerCase();
+    let metrics: WorkerMetrics = noMetrics;
+    let prometheus: PrometheusMetrics | undefined;
+    if (opts.metricsPort !== undefined) {
+      const port = Number(opts.metricsPort);
+      if (!Number.isInteger(port) || port < 0 || port > 65535)
+        throw new MaruError(`--metrics-port ${opts.metricsPort} is not a port`, {
+          fix: "a number from 1 to 65535, e.g. 9464",
+        });
+      metrics = prometheus = new PrometheusMetrics();
+      const server = await startMetricsServer({ port, host: opts.metricsHost, metrics: prometheus });
+      cleanups.push(() => server.close());
+      logger.info({ url: `http://${server.host}:${server.port}/metrics` }, "metrics served");
+    }
     const domain = protocolDomain(chainId, book.contracts.fraudProofs);
 
     // The protection record first: nothing is signed before it is open and locked.
@@ -215,6 +168,7 @@ async function main() {
       finality,
       graceMs: Number(opts.graceMs),
       perDeltaMs: Number(opts.perDeltaMs),
+      metrics,
     });
     dataflow.follow(currentAtStart);
     await membership.refresh(currentAtStart, true);
@@ -230,6 +184,10 @@ async function main() {
       },
     });
     link.transport = transport;
+    prometheus?.watchTransport(
+      () => new Set(transport.node.getConnections().map((c) => c.remotePeer.toString())).size,
+      () => transport.stats,
+    );
     cleanups.push(() => transport.stop());
     const peerId = transport.node.peerId.toString();
     const networkAddress = opts.announce ? `${opts.announce}/p2p/${peerId}` : transport.addresses()[0];
@@ -295,6 +253,7 @@ async function main() {
         confirmations: Number(opts.confirmations),
         dataflow,
         resumeFrom: begun[0],
+        metrics,
       });
       logger.info({ epochs: records.length }, "stopped");
     } finally {
@@ -310,7 +269,6 @@ main().then(
   () => process.exit(0),
   (e) => {
     // One line that says what to fix, no stack trace; exit even if a provider still has timers.
-    const message = e instanceof MaruError ? e.message : `${(e as Error).message}`;
-    process.stderr.write(`maru-worker: ${message}\n`, () => process.exit(1));
+    process.stderr.write(`maru-worker: ${oneLine(e)}\n`, () => process.exit(1));
   },
 );

@@ -28,6 +28,7 @@ import { compileGraph, type RunnableGraph } from "./graph.js";
 import { EpochRun } from "./epochRun.js";
 import { WaitLog } from "../node/waits.js";
 import type { CheatRecord, EpochReport } from "./report.js";
+import { noMetrics, type WorkerMetrics } from "../metrics/metrics.js";
 
 /** Messages held for the next epoch (it has not started here yet), per peer at most. */
 export const EARLY_LIMITS = { messages: 20_000, bytes: 32 * 1024 * 1024 };
@@ -55,6 +56,8 @@ export type DataflowOptions = {
   /** How long to wait for other workers' batches after this worker finished an epoch. */
   graceMs: number;
   perDeltaMs: number;
+  /** What the worker reports (noMetrics when --metrics-port is not given). */
+  metrics?: WorkerMetrics;
 };
 
 /** Why a message was not taken: the transport counts these against the peer. */
@@ -93,11 +96,18 @@ export class Dataflow {
   private eventsTo: number;
   private source?: { stream: string; readTo: number; state: { count: bigint; hash: LtHash16 } };
 
+  private readonly metrics: WorkerMetrics;
+
   constructor(readonly o: DataflowOptions) {
+    this.metrics = o.metrics ?? noMetrics;
     this.eventsTo = o.p.book.startBlock - 1;
     this.domain = protocolDomain(o.chainId, o.p.book.contracts.fraudProofs);
     this.waits = new WaitLog(o.log, 10_000);
-    this.desk = new EvidenceDesk((e) => submitEvidence(o.p.fraud as never, e, [o.p.epochs.interface]), o.log);
+    this.desk = new EvidenceDesk(
+      (e) => submitEvidence(o.p.fraud as never, e, [o.p.epochs.interface]),
+      o.log,
+      this.metrics,
+    );
   }
 
   get log() {
@@ -138,6 +148,7 @@ export class Dataflow {
         return { reason: (e as Error).message, abusive: true };
       }
       if (m.kind === "batch") {
+        this.metrics.batchReceived();
         if (run.inbox.onBatch(m.batch) === "abusive")
           return { reason: "a batch not signed by its sender's key", abusive: true };
       } else if (m.kind === "proof") run.inbox.onProof(m.proof);
@@ -281,6 +292,7 @@ export class Dataflow {
         isEjected: (e, w) => this.isEjected(e, w),
         send: (to, m) => this.o.send(to, m),
         evidence: (e, w, ev) => this.queueEvidence(e, w, ev),
+        metrics: this.metrics,
       },
       epoch,
       a,

@@ -20,6 +20,7 @@ import type { ExchangeSigner } from "../exchange/signer.js";
 import type { Message } from "../transport/codec.js";
 import type { RunnableGraph, RunnableOperator } from "./graph.js";
 import type { EpochReport } from "./report.js";
+import type { WorkerMetrics } from "../metrics/metrics.js";
 
 /** What an epoch run needs from the worker around it. */
 export type RunContext = {
@@ -35,6 +36,7 @@ export type RunContext = {
   isEjected(epoch: bigint, worker: string): boolean;
   send(member: string, m: Message): void;
   evidence(epoch: bigint, worker: string, e: Evidence): void;
+  metrics?: WorkerMetrics;
 };
 
 const lower = (s: string) => s.toLowerCase();
@@ -118,6 +120,7 @@ export class EpochRun {
       shardOf: (stream, data) => this.math.sharder.shardOfDelta(this.graph.partitions.get(stream)!, data),
       local: (h, deltas) => this.inbox.own(h, deltas),
       log: ctx.log,
+      metrics: ctx.metrics,
     });
     this.inbox = new Inbox({
       epoch,
@@ -131,6 +134,7 @@ export class EpochRun {
       accept: (sender, h, deltas) => this.accept(sender, h, deltas),
       evidence: (w, e) => ctx.evidence(epoch, w, e),
       log: ctx.log,
+      metrics: ctx.metrics,
     });
   }
 
@@ -190,7 +194,9 @@ export class EpochRun {
     this.inputs.set(op.id, log);
     let outs: Delta[][];
     try {
+      const t0 = performance.now();
       outs = await this.hosts.get(op.id)!.process(deltas);
+      this.ctx.metrics?.operatorTime(op.name, (performance.now() - t0) / 1000);
     } catch (e) {
       if (!(e instanceof OperatorError)) throw e;
       this.stats.operatorErrors += 1;

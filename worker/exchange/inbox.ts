@@ -14,6 +14,7 @@ import { buildEvidence, type Evidence } from "../../client/evidence/buildEvidenc
 import type { Assignment } from "../../client/actions/getAssignment.js";
 import type { EpochDone } from "../transport/codec.js";
 import { doneSigner } from "./notices.js";
+import { noMetrics, type WorkerMetrics } from "../metrics/metrics.js";
 
 /** Out-of-order batches held per channel, and data bytes held per sender, at most. */
 export const STASH_LIMITS = { perChannel: 1024, bytesPerSender: 64 * 1024 * 1024 };
@@ -34,6 +35,7 @@ export type InboxOptions = {
   /** A provable violation. */
   evidence(worker: string, evidence: Evidence): void;
   log: Logger;
+  metrics?: WorkerMetrics;
 };
 
 /** What an epoch's inbox counts (part of the epoch report). */
@@ -87,8 +89,11 @@ export class Inbox {
     violations: {},
   };
 
+  private readonly metrics: WorkerMetrics;
+
   constructor(private readonly o: InboxOptions) {
     this.math = new EpochMath(o.a.view);
+    this.metrics = o.metrics ?? noMetrics;
   }
 
   private count(kind: string) {
@@ -114,6 +119,7 @@ export class Inbox {
     const stream = String(h.stream).toLowerCase();
     if (!this.o.live(sender)) {
       this.stats.droppedFromEjected += 1;
+      this.metrics.batchRejected("sender-ejected");
       return;
     }
     const key = `${sender}|${stream}|${h.shard}`;
@@ -163,6 +169,7 @@ export class Inbox {
     if (verdict.violations.some((v) => v.kind === "bad-signature" || v.kind === "not-for-me")) {
       // Nothing provable, and nothing worth remembering: drop without keeping any state.
       for (const v of verdict.violations) this.count(v.kind);
+      this.metrics.batchRejected(verdict.violations[0].kind);
       if (verdict.violations.some((v) => v.kind === "bad-signature")) {
         this.o.log.warn({ epoch: this.o.epoch.toString(), sender }, "batch dropped: not signed by the sender's key");
         return "abusive";
@@ -176,6 +183,7 @@ export class Inbox {
     this.channels.set(key, channel);
     this.stats.rejectedBatches += 1;
     for (const v of verdict.violations) this.count(v.kind);
+    this.metrics.batchRejected(verdict.violations[0].kind);
     this.o.log.warn(
       {
         epoch: this.o.epoch.toString(),

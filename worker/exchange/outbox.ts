@@ -11,6 +11,7 @@
 // group too large by itself is cut into pieces that fill whole batches). The poll that happened to
 // read a block, or when a tick ran, never moves a cut: replaying an epoch after a crash rebuilds
 // byte-identical headers, so the protection record finds the same content at every position.
+import { noMetrics, type WorkerMetrics } from "../metrics/metrics.js";
 import type { Logger } from "pino";
 import { ZeroAddress } from "ethers";
 import { buildBatch, openChannel } from "../../client/batches/buildBatch.js";
@@ -66,6 +67,7 @@ export type OutboxOptions = {
   /** A batch of a shard this worker holds: straight into its own inbox, unsigned. */
   local(header: BatchHeader, deltas: Delta[]): void;
   log: Logger;
+  metrics?: WorkerMetrics;
 };
 
 const dataLength = (d: Delta) => (typeof d.data === "string" ? (d.data.length - 2) / 2 : (d.data as Uint8Array).length);
@@ -201,6 +203,7 @@ export class Outbox {
       this.o.send(h.receiver, { kind: "batch", batch: { header: h, signature: signatures[i], deltas: s.deltas } });
     });
     this.stats.sentBatches += 1;
+    (this.o.metrics ?? noMetrics).batchSent();
     this.stats.sentDeltas += s.local.length;
   }
 

@@ -9,6 +9,7 @@
 import type { Logger } from "pino";
 import type { Evidence } from "../../client/evidence/buildEvidence.js";
 import type { EvidenceResult } from "../../client/evidence/submitEvidence.js";
+import { noMetrics, type WorkerMetrics } from "../metrics/metrics.js";
 
 export const FAULT_NAMES = [
   "misrouted-delta",
@@ -59,6 +60,7 @@ export class EvidenceDesk {
   constructor(
     private readonly submit: (e: Evidence) => Promise<EvidenceResult>,
     private readonly log: Logger,
+    private readonly metrics: WorkerMetrics = noMetrics,
   ) {}
 
   /** Queues evidence unless its fault is already handled or already waiting to be submitted. */
@@ -96,6 +98,7 @@ export class EvidenceDesk {
           : { reason: result.reason }),
       };
       this.records.push(record);
+      this.metrics.evidence(record.fault, record.status);
       this.log.info(record, "evidence");
     }
   }

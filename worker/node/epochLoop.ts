@@ -5,6 +5,7 @@
 import type { Logger } from "pino";
 import type { Dataflow } from "../engine/dataflow.js";
 import { WaitLog } from "./waits.js";
+import { noMetrics, type WorkerMetrics } from "../metrics/metrics.js";
 import type { Wallet } from "ethers";
 import { toUtf8String } from "ethers";
 import {
@@ -166,8 +167,11 @@ export async function runEpochs(options: {
   dataflow?: Dataflow;
   /** The oldest epoch to take up (a restarted worker resumes the epochs its protection record began). */
   resumeFrom?: bigint;
+  /** What the worker reports (noMetrics when --metrics-port is not given). */
+  metrics?: WorkerMetrics;
 }): Promise<EpochRecord[]> {
   const { wallet, log } = options;
+  const metrics = options.metrics ?? noMetrics;
   // The provider must not cache reads (cacheTimeout -1, see main.ts): each transaction then takes
   // the account's pending nonce afresh. (ethers' NonceManager counts a nonce even when a send fails
   // before broadcast, e.g. a freeze another worker made first; the gap then stalls every later
@@ -182,6 +186,7 @@ export async function runEpochs(options: {
   while (!options.signal.aborted) {
     try {
       const latest = (await wallet.provider!.getBlock("latest"))!;
+      metrics.chainHead(latest.number, latest.timestamp);
       if (latest.number !== head.number) head = { number: latest.number, at: Date.now() };
       else if (Date.now() - head.at > 30_000)
         waits.say("chain", `no new block for ${Math.round((Date.now() - head.at) / 1000)} s (head ${head.number})`, {
@@ -189,6 +194,7 @@ export async function runEpochs(options: {
         });
       const current = await p.epochs.currentEpoch();
       const next = current + 1n;
+      metrics.currentEpoch(current);
       const s = await p.epochs.stakeOf(wallet.address);
       const cur = await p.epochs.epochInfo(current);
       const now = BigInt(latest.timestamp);
@@ -197,15 +203,18 @@ export async function runEpochs(options: {
         () => true,
         () => false,
       );
+      let committedNext = committed;
       if (!committed && now < cur.commitDeadline && s.jailedUntil <= next) {
         try {
           await commit(p);
+          committedNext = true;
           log.info({ epoch: next.toString() }, "committed");
         } catch (e) {
           if (!(e instanceof ContractRevertError)) throw e;
           log.warn({ reason: e.message }, "commit refused");
         }
       }
+      metrics.committed(next, committedNext);
       await nudge(p, log, next, cur, now, waits, latest.number, fallbacksRecorded);
       // Every epoch from the last one seen up to the current one: a slow worker (or a fast chain)
       // may see the chain two epochs on; the skipped epoch's source window is closed but still runs.
@@ -238,6 +247,8 @@ export async function runEpochs(options: {
           break;
         }
         log.info({ epoch: e.toString(), r: v.r, source: v.source, index: a.index, shards: a.shards }, "epoch verified");
+        const me = wallet.address.toLowerCase();
+        metrics.members(e, a.members.filter((m) => m.toLowerCase() !== me).length);
         if (options.dataflow && (options.untilEpoch === undefined || e <= options.untilEpoch)) {
           try {
             if (!(await options.dataflow.startEpoch(e, a))) {
@@ -260,6 +271,7 @@ export async function runEpochs(options: {
       // nothing open (a worker restarted after its last epoch has nothing left to do).
       const through = options.dataflow ? options.dataflow.lastFinished : lastSeen;
       const open = options.dataflow?.runs.size ?? 0;
+      metrics.finished(through);
       if (
         options.untilEpoch !== undefined &&
         open === 0 &&

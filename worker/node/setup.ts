@@ -1,0 +1,159 @@
+// What the worker and its operator commands (status, stake, …) share: the staking key, the
+// addresses book, --config, and a provider checked against the book's chain. One place, so a flag
+// or an environment variable means the same thing to `maru-worker` and `maru-worker stake`.
+import { readFileSync } from "node:fs";
+import type { Command } from "commander";
+import JSON5 from "json5";
+import { JsonRpcProvider, Wallet, type HDNodeWallet } from "ethers";
+import { MaruError, type AddressesBook } from "../../client/index.js";
+
+/**
+ * Options from `--config` (a JSON/JSON5 object keyed by camelCase option names) for every option
+ * of `cmd` not given on the command line.
+ * @example
+ * ```ts
+ * const opts = withConfig(program, program.parse().opts());
+ * ```
+ */
+export function withConfig<T extends { config?: string }>(cmd: Command, opts: T): T {
+  if (!opts.config) return opts;
+  let config: Record<string, unknown>;
+  try {
+    config = JSON5.parse(readFileSync(opts.config, "utf8"));
+  } catch (e) {
+    throw new MaruError(`Cannot read the config file ${opts.config}: ${(e as Error).message}`, {
+      fix: "pass a JSON or JSON5 object whose keys are option names, e.g. { rpc: 'http://…', pollMs: 500 }",
+    });
+  }
+  const known = new Set(cmd.options.map((o) => o.attributeName()));
+  const merged = { ...opts } as Record<string, unknown>;
+  for (const [key, value] of Object.entries(config)) {
+    if (!known.has(key)) {
+      throw new MaruError(`Unknown option "${key}" in ${opts.config}`, {
+        fix: `use the camelCase name of a flag: ${[...known].join(", ")}`,
+      });
+    }
+    if (cmd.getOptionValueSource(key) !== "cli") merged[key] = typeof value === "number" ? String(value) : value;
+  }
+  return merged as T;
+}
+
+/**
+ * The staking key: `--keystore FILE` with MARU_KEYSTORE_PASSWORD, else MARU_WORKER_KEY. Keys never
+ * come from a flag (a flag is visible in `ps` and shell history).
+ * @example
+ * ```ts
+ * const wallet = (await stakingKey(opts.keystore)).connect(provider);
+ * ```
+ */
+export async function stakingKey(keystore: string | undefined): Promise<Wallet | HDNodeWallet> {
+  if (keystore) {
+    const password = process.env.MARU_KEYSTORE_PASSWORD;
+    if (password === undefined)
+      throw new MaruError("MARU_KEYSTORE_PASSWORD is not set", { fix: "export the keystore's password" });
+    let json: string;
+    try {
+      json = readFileSync(keystore, "utf8");
+    } catch (e) {
+      throw new MaruError(`Cannot read the keystore ${keystore} (${(e as NodeJS.ErrnoException).code ?? "error"})`, {
+        fix: "check --keystore, or create one with `maru-worker keys new --keystore FILE`",
+      });
+    }
+    try {
+      return await Wallet.fromEncryptedJson(json, password);
+    } catch (e) {
+      throw new MaruError(`Cannot open the keystore ${keystore}: ${(e as Error).message.split("\n")[0]}`, {
+        fix: "check the file and MARU_KEYSTORE_PASSWORD",
+      });
+    }
+  }
+  const key = process.env.MARU_WORKER_KEY;
+  if (!key)
+    throw new MaruError("MARU_WORKER_KEY is not set", {
+      fix: "export the staking account's private key as MARU_WORKER_KEY, or pass --keystore",
+    });
+  try {
+    return new Wallet(key);
+  } catch {
+    throw new MaruError("MARU_WORKER_KEY is not a private key", { fix: "a 0x-prefixed 32-byte hex string" });
+  }
+}
+
+/**
+ * The deployment's addresses book (deployments/<chainId>.json).
+ * @example
+ * ```ts
+ * const book = readBook("deployments/11155111.json");
+ * ```
+ */
+export function readBook(file: string): AddressesBook {
+  try {
+    return JSON.parse(readFileSync(file, "utf8")) as AddressesBook;
+  } catch (e) {
+    throw new MaruError(`Cannot read the addresses book ${file}`, {
+      cause: e,
+      fix: "deploy first (npm run deploy:local), or pass the deployment's deployments/<chainId>.json",
+    });
+  }
+}
+
+/** `--rpc` and `--addresses`, both required, from flags or --config. */
+export function requireChainOptions(opts: { rpc?: string; addresses?: string }): { rpc: string; addresses: string } {
+  if (!opts.rpc || !opts.addresses) {
+    throw new MaruError(`${!opts.rpc ? "--rpc" : "--addresses"} is required`, {
+      fix: "give it as a flag or in --config",
+    });
+  }
+  return { rpc: opts.rpc, addresses: opts.addresses };
+}
+
+/**
+ * A provider for `rpc` that answered within 5 s and is the book's chain. Destroy it when done.
+ * @example
+ * ```ts
+ * const { provider, chainId } = await connectChain(opts.rpc, book);
+ * ```
+ */
+export async function connectChain(
+  rpc: string,
+  book: AddressesBook,
+): Promise<{ provider: JsonRpcProvider; chainId: number }> {
+  // No read cache: ethers otherwise answers identical reads from a 250 ms cache, and two
+  // transactions in a row would take the same nonce.
+  const provider = new JsonRpcProvider(rpc, undefined, { staticNetwork: true, cacheTimeout: -1 });
+  try {
+    const chainId = await Promise.race([
+      provider.send("eth_chainId", []).then((x: string) => Number(x)),
+      new Promise<never>((_, reject) => setTimeout(() => reject(new Error("no answer in 5 s")), 5_000).unref()),
+    ]).catch((e: unknown) => {
+      throw new MaruError(`Cannot reach the chain at ${rpc} (${(e as Error).message.split("\n")[0]})`, {
+        fix: "check --rpc: the URL of a JSON-RPC node of the deployment's chain",
+      });
+    });
+    if (chainId !== book.chainId) {
+      throw new MaruError(`--rpc is chain ${chainId}, the addresses book is for chain ${book.chainId}`, {
+        fix: "pass the RPC URL of the book's chain, or the book of this chain's deployment",
+      });
+    }
+    return { provider, chainId };
+  } catch (e) {
+    provider.destroy();
+    throw e;
+  }
+}
+
+/**
+ * An error as the one line the CLI prints: the short message, its details, and what to fix. No
+ * stack trace; an error that is not a MaruError shows its first line.
+ * @example
+ * ```ts
+ * process.stderr.write(`maru-worker: ${oneLine(e)}\n`);
+ * ```
+ */
+export function oneLine(e: unknown): string {
+  if (e instanceof MaruError) {
+    const details = e.details.length ? ` (${e.details.map((d) => d.trim()).join("; ")})` : "";
+    return `${e.shortMessage}${details}${e.fix ? ` — fix: ${e.fix}` : ""}`;
+  }
+  return (e instanceof Error ? e.message : String(e)).split("\n")[0];
+}
