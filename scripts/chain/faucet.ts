@@ -6,7 +6,7 @@ import { existsSync, readFileSync } from "node:fs";
 import { Command } from "commander";
 import { Contract, Wallet, formatEther, getAddress, isAddress, parseEther } from "ethers";
 import { MaruError } from "../../client/errors/base.js";
-import { formatTokenAmount, parseTokenAmount } from "../../client/units.js";
+import { formatAmount, parseAmount } from "../../client/units.js";
 import type { AddressesBook } from "../../client/contracts.js";
 import { openRpc } from "../../client/rpc.js";
 import { FULFILLER_KEY } from "./keys.js";
@@ -52,7 +52,8 @@ async function main() {
     const minter = new Wallet(FULFILLER_KEY, provider);
     const token = new Contract(book.contracts.stakeToken, TOKEN, minter);
     const [decimals, symbol] = [Number(await token.decimals()), String(await token.symbol())];
-    const amount = parseTokenAmount(amountText, decimals, symbol);
+    const units = { decimals, symbol };
+    const amount = parseAmount(amountText, units);
     try {
       await token.mint.staticCall(account, amount);
     } catch {
@@ -75,7 +76,7 @@ async function main() {
     }
     const balance = (await token.balanceOf(account)) as bigint;
     console.log(
-      `${account}: +${formatTokenAmount(amount, decimals, symbol)} (now ${formatTokenAmount(balance, decimals, symbol)}), ` +
+      `${account}: +${formatAmount(amount, units)} (now ${formatAmount(balance, units)}), ` +
         `${formatEther(await provider.getBalance(account))} ETH for gas`,
     );
   } finally {
