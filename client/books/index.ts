@@ -2,6 +2,9 @@ import type { AddressesBook } from "../contracts.js";
 import { UnknownDeploymentError } from "../errors/books.js";
 import { knownBooks } from "./known.js";
 
+// The error getBook throws, importable from here too (it is also in @maru/client/errors).
+export { UnknownDeploymentError };
+
 /**
  * The addresses books of the deployments this package knows, by chain id (client/books/<chainId>.json
  * in the repository). No public deployment exists yet: it is empty, and a tool passes its own book.

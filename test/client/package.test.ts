@@ -4,14 +4,21 @@
 // declarations with its own copy of ethers' types.
 import { expect } from "chai";
 import { execFileSync } from "node:child_process";
-import { mkdirSync, mkdtempSync, writeFileSync, readdirSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readFileSync, writeFileSync, readdirSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 
 const root = new URL("../../", import.meta.url).pathname;
 const tsc = join(root, "node_modules/typescript/bin/tsc");
-const run = (cmd: string, args: string[], cwd: string) =>
-  execFileSync(cmd, args, { cwd, encoding: "utf8", stdio: ["ignore", "pipe", "pipe"], timeout: 240_000 });
+/** Runs a command; a failure's message carries what it printed (tsc prints its errors on stdout). */
+function run(cmd: string, args: string[], cwd: string): string {
+  try {
+    return execFileSync(cmd, args, { cwd, encoding: "utf8", stdio: ["ignore", "pipe", "pipe"], timeout: 240_000 });
+  } catch (e) {
+    const { stdout, stderr } = e as { stdout?: string; stderr?: string };
+    throw new Error(`${cmd} ${args.join(" ")} failed in ${cwd}:\n${stdout ?? ""}${stderr ?? ""}`, { cause: e });
+  }
+}
 
 /** An empty project with the packed client installed (from the local npm cache when it can). */
 function project(dir: string, name: string, pkg: Record<string, unknown>, tgz: string): string {
@@ -23,11 +30,15 @@ function project(dir: string, name: string, pkg: Record<string, unknown>, tgz: s
   return app;
 }
 
-/** Type-checks `file` in `app` as a strict consumer would, with the given module setting. */
-function typecheck(app: string, file: string, module: string) {
+/** Type-checks `files` in `app` as a strict consumer would, with the given module setting. */
+function typecheck(app: string, files: string[], module: string) {
   const args = ["--noEmit", "--strict", "--module", module, "--target", "es2023", "--types", "node"];
-  run(process.execPath, [tsc, ...args, "--typeRoots", join(root, "node_modules/@types"), file], app);
+  run(process.execPath, [tsc, ...args, "--typeRoots", join(root, "node_modules/@types"), ...files], app);
 }
+
+/** The ```ts blocks of docs/client.md. */
+const docBlocks = () =>
+  [...readFileSync(join(root, "docs/client.md"), "utf8").matchAll(/^```ts\n([\s\S]*?)^```$/gm)].map((m) => m[1]);
 
 // What both projects compute and print, to compare with each other.
 const r = "0x" + "42".repeat(32);
@@ -55,7 +66,7 @@ const typed = (imports: string) => `${imports}
 describe("the client package (npm pack)", function () {
   this.timeout(300_000);
 
-  it("installs without Hardhat into ESM and CommonJS projects, which import it, compute with it and type-check", function () {
+  it("installs without Hardhat into ESM and CommonJS projects, which import it, compute with it and type-check (docs/client.md's examples too)", function () {
     run(process.execPath, ["scripts/client/build.mjs"], root);
     const dir = mkdtempSync(join(tmpdir(), "maru-pack-"));
     const [packed] = JSON.parse(run("npm", ["pack", "--json", "--pack-destination", dir], join(root, "client"))) as {
@@ -104,8 +115,14 @@ describe("the client package (npm pack)", function () {
 
     // Types: each project's TypeScript compiles against the declarations of its own module system.
     writeFileSync(join(esm, "use.ts"), typed(`import { verifyBatch, type Verdict } from "@maru/client/batches";`));
-    typecheck(esm, "use.ts", "node20");
+    // Every example of docs/client.md compiles as it stands, against the package (ESM: they await at top level).
+    const examples = docBlocks();
+    expect(examples.length).to.be.greaterThan(5);
+    examples.forEach((code, i) => writeFileSync(join(esm, `doc${i}.ts`), code));
+    typecheck(esm, ["use.ts", ...examples.map((_, i) => `doc${i}.ts`)], "node20");
     writeFileSync(join(cjs, "use.ts"), typed(`import { verifyBatch, type Verdict } from "@maru/client/batches";`));
-    typecheck(cjs, "use.ts", "node16");
+    const cjsExample = examples.findIndex((code) => code.includes("in CommonJS"));
+    writeFileSync(join(cjs, "doc.ts"), examples[cjsExample]);
+    typecheck(cjs, ["use.ts", "doc.ts"], "node16");
   });
 });
