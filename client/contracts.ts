@@ -1,12 +1,12 @@
 import { Contract, type ContractRunner, type ContractTransactionResponse, type Interface } from "ethers";
-import {
-  BlockHashOracle__factory,
-  EpochManager__factory,
-  FraudProofs__factory,
-  OperatorRegistry__factory,
-  StreamInbox__factory,
-  VRFBeacon__factory,
-} from "../typechain-types/index.js";
+// Each factory from its own file, not the typechain barrel: the barrel re-exports the test
+// contracts (mocks, harnesses), which the package must not ship.
+import { BlockHashOracle__factory } from "../typechain-types/factories/contracts/oracle/BlockHashOracle__factory.js";
+import { EpochManager__factory } from "../typechain-types/factories/contracts/epochs/EpochManager.sol/EpochManager__factory.js";
+import { FraudProofs__factory } from "../typechain-types/factories/contracts/slashing/FraudProofs__factory.js";
+import { OperatorRegistry__factory } from "../typechain-types/factories/contracts/registry/OperatorRegistry__factory.js";
+import { StreamInbox__factory } from "../typechain-types/factories/contracts/inbox/StreamInbox__factory.js";
+import { VRFBeacon__factory } from "../typechain-types/factories/contracts/randomness/VRFBeacon__factory.js";
 
 /** The addresses book a deployment writes (deployments/<chainId>.json; docs/deploy.md). */
 export type AddressesBook = {

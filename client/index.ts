@@ -1,5 +1,5 @@
 // The worker client (docs/client.md): one import, or a sub-path per area
-// (`@maru/client/math`, `/batches`, `/evidence`, `/actions`, `/events`, `/errors`, `/oracle`, `/read`).
+// (`@maru/client/math`, `/batches`, `/evidence`, `/actions`, `/events`, `/errors`, `/oracle`, `/read`, `/books`).
 export * from "./errors/index.js";
 export * from "./math/index.js";
 export * from "./arweave/ids.js";
@@ -12,3 +12,4 @@ export * from "./evidence/index.js";
 export * from "./actions/index.js";
 export * from "./events/index.js";
 export * from "./read/index.js";
+export * from "./books/index.js";

@@ -1,5 +1,5 @@
-import { readFileSync } from "node:fs";
 import { MaruError } from "../errors/base.js";
+import { WASM_SOURCE, wasmBytes } from "./wasmBytes.js";
 
 /** The exports of client/wasm/maru_math.ts (see the comments there for each). */
 type MathExports = {
@@ -18,15 +18,13 @@ type MathExports = {
   ltHashDigest(): void;
 };
 
-const WASM_URL = new URL("../wasm/build/maru_math.wasm", import.meta.url);
-
 function load(): MathExports {
-  let bytes: Buffer;
+  let bytes: Uint8Array;
   try {
-    bytes = readFileSync(WASM_URL);
+    bytes = wasmBytes();
   } catch (cause) {
     throw new MaruError("The protocol math core (WebAssembly) is not built.", {
-      details: [`expected at ${WASM_URL.pathname}`],
+      details: [`expected at ${WASM_SOURCE}`],
       fix: "run `npm run build:wasm` (npm test and the benchmarks run it for you).",
       cause,
     });

@@ -23,6 +23,7 @@ import {
   commit,
   connectProtocol,
   getAssignment,
+  getWorker,
   register,
   stake,
   verifyRandomness,
@@ -174,6 +175,11 @@ describe("client end to end on anvil: a batch verified, a violation proven, the 
     expect((await epochs.stakeOf(sender.address)).active).to.equal(before - result.amount);
     expect(await epochs.claimableOf(reporter.address)).to.equal(result.reward);
     expect(await epochs.isEjected(1, sender.address)).to.equal(true);
+    // A status screen (client/read) shows it: jailed, ejected from epoch 1, the reward claimable.
+    const slashed = await getWorker(reader, sender.address);
+    expect(slashed).to.deep.include({ jailed: true, ejectedFrom: 1n, activeStake: before - result.amount });
+    expect(slashed.jailedUntil > 2n).to.equal(true);
+    expect((await getWorker(reader, reporter.address)).claimableRewards).to.equal(result.reward);
 
     // Another member signs an accumulated proof naming another chain than the source: a lie the
     // chain proves by itself. Its reward goes to the reporter that commits to it a block before
@@ -225,7 +231,12 @@ describe("client end to end on anvil: a batch verified, a violation proven, the 
     await unstake(senderMaru, (await epochs.stakeOf(sender.address)).active);
     const locked = await withdraw(senderMaru).catch((e: unknown) => e);
     expect((locked as Error).message).to.match(/^Nothing has unlocked yet/);
-    await rotateSigningKey(senderMaru, Wallet.createRandom().address);
+    const rotated = Wallet.createRandom().address;
+    await rotateSigningKey(senderMaru, rotated);
+    expect(await getWorker(reader, sender.address)).to.deep.include({
+      signingKey: senderKey.address,
+      nextSigningKey: rotated,
+    });
     await setNetworkAddress(senderMaru, "/ip4/127.0.0.1/tcp/9100");
     expect(await epochs.signingKeyAt(sender.address, 1)).to.equal(senderKey.address); // the old key keeps epoch 1
 
