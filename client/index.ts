@@ -13,3 +13,5 @@ export * from "./actions/index.js";
 export * from "./events/index.js";
 export * from "./read/index.js";
 export * from "./books/index.js";
+export * from "./rpc.js";
+export * from "./units.js";

@@ -13,6 +13,7 @@ import type { AddressesBook } from "../../client/contracts.js";
 import { acceptances, readHandover, same, subscriptionApi, subscriptionOwnership } from "../governance/handover.js";
 import { acceptOwnership } from "../governance/operations.js";
 import { preflight } from "./preflight.js";
+import { connectNetwork } from "../lib/network.js";
 
 const ROOT = new URL("../../", import.meta.url).pathname;
 
@@ -126,38 +127,18 @@ export function readBook(chainId: number): AddressesBook {
 }
 
 /**
- * Connects to the network given with --network and checks that it answers; a missing configuration
- * variable or an unreachable node becomes a DeployError that says what to do.
+ * Connects to the network given with --network (`hardhat run --network …`) and checks that it
+ * answers: no network, an unknown one, a missing configuration variable or an unreachable node is
+ * a MaruError that says what to do (scripts/lib/network.ts, shared with the governance CLI).
  */
 export async function connectOrExplain() {
   const hre = (await import("hardhat")).default;
-  const name = hre.globalOptions.network ?? "default";
-  const known = Object.keys(hre.config.networks).filter((n) => n !== "default" && n !== "node"); // Hardhat's in-process ones
-  try {
-    const conn = await network.create();
-    await conn.ethers.provider.getBlockNumber();
-    return conn;
-  } catch (e) {
-    const first = (e as Error).message.split("\n")[0];
-    const variable = first.match(/Configuration Variable "(\w+)" not found/)?.[1];
-    if (variable) {
-      throw new DeployError(
-        `${variable} is not set`,
-        `npx hardhat keystore set ${variable} (or export it as an environment variable); docs/deploy.md`,
-      );
-    }
-    if (first.includes("HHE705") || !(name in hre.config.networks)) {
-      throw new DeployError(`There is no network "${name}" in hardhat.config.ts`, `use one of: ${known.join(", ")}`);
-    }
-    const config = hre.config.networks[name];
-    const url = config.type === "http" ? await config.url.get().catch(() => "its URL") : "its URL";
-    throw new DeployError(
-      `Cannot reach the chain node of network "${name}" at ${url} (${first.replace(/^HHE\d+: /, "")})`,
-      name === "localhost"
-        ? "start one in another terminal: npm run chain (or npx hardhat node, or npx anvil)"
-        : "check the network's RPC URL (npx hardhat keystore set …, docs/deploy.md) and that the node is up",
-    );
-  }
+  const name = hre.globalOptions.network;
+  const { connection } = await connectNetwork(
+    { name },
+    "npx hardhat run --network localhost scripts/deploy/deploy.ts (or npm run deploy:local)",
+  );
+  return connection;
 }
 
 type Log = (line: string) => void;

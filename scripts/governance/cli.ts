@@ -82,7 +82,7 @@ async function connect(o: ConnectOptions, needsSigner: boolean) {
   const book = await readAddressBook(o.addresses);
   const { connection, url } = await connectNetwork(
     { name: o.network, rpcUrl: o.rpcUrl },
-    `--network ${book.chainId === 31337 || book.chainId === undefined ? "localhost" : "<name>"}`,
+    `--network ${book.chainId === 31337 || book.chainId === undefined ? "localhost" : "<name>"} (or run through \`npx hardhat run --network <name> scripts/governance/run.ts\`)`,
   );
   const provider = connection.ethers.provider;
   await checkAddressBook(provider, book, `the node of "${o.network}" at ${url}`);

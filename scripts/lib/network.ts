@@ -1,8 +1,7 @@
 // Connecting a script to a network of hardhat.config.ts so that every way it can go wrong says
 // what to do: no network named (Hardhat would silently run on its in-process chain, where nothing
 // is deployed), a name that is not configured, a configuration variable not set, a node that does
-// not answer. Shared by the governance CLI; scripts/deploy/lib.ts's connectOrExplain handles the
-// same cases for `hardhat run` (it may delegate here).
+// not answer. Shared by the governance CLI and the deploy scripts (scripts/deploy/lib.ts).
 import hre, { network } from "hardhat";
 import { MaruError } from "../../client/errors/base.js";
 
@@ -42,7 +41,7 @@ export async function connectNetwork(choice: NetworkChoice, example = "--network
   if (!choice.name)
     throw new MaruError("No network given: without one, Hardhat runs an empty chain in this process.", {
       details: [`configured networks: ${known.join(", ")}`],
-      fix: `name one: ${example} (or run through \`npx hardhat run --network <name> scripts/governance/run.ts\`).`,
+      fix: `name one: ${example}.`,
     });
   const config = hre.config.networks[choice.name];
   if (!config)
@@ -77,7 +76,7 @@ export async function connectNetwork(choice: NetworkChoice, example = "--network
       details: [(e as Error).message.split("\n")[0]],
       fix:
         choice.name === "localhost" && !choice.rpcUrl
-          ? "start one in another terminal (npx hardhat node, or npx anvil), or give --rpc-url."
+          ? "start one in another terminal: npm run chain (or npx hardhat node, or npx anvil)."
           : "check the RPC URL (the network's configuration variable, or --rpc-url) and that the node is up.",
       cause: e,
     });

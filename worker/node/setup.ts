@@ -4,7 +4,8 @@
 import { readFileSync } from "node:fs";
 import type { Command } from "commander";
 import JSON5 from "json5";
-import { JsonRpcProvider, Wallet, type HDNodeWallet } from "ethers";
+import { Wallet, type HDNodeWallet, type JsonRpcProvider } from "ethers";
+import { openRpc } from "../../client/rpc.js";
 import { MaruError, type AddressesBook } from "../../client/index.js";
 
 /**
@@ -118,28 +119,16 @@ export async function connectChain(
   rpc: string,
   book: AddressesBook,
 ): Promise<{ provider: JsonRpcProvider; chainId: number }> {
-  // No read cache: ethers otherwise answers identical reads from a 250 ms cache, and two
-  // transactions in a row would take the same nonce.
-  const provider = new JsonRpcProvider(rpc, undefined, { staticNetwork: true, cacheTimeout: -1 });
-  try {
-    const chainId = await Promise.race([
-      provider.send("eth_chainId", []).then((x: string) => Number(x)),
-      new Promise<never>((_, reject) => setTimeout(() => reject(new Error("no answer in 5 s")), 5_000).unref()),
-    ]).catch((e: unknown) => {
-      throw new MaruError(`Cannot reach the chain at ${rpc} (${(e as Error).message.split("\n")[0]})`, {
-        fix: "check --rpc: the URL of a JSON-RPC node of the deployment's chain",
-      });
-    });
-    if (chainId !== book.chainId) {
-      throw new MaruError(`--rpc is chain ${chainId}, the addresses book is for chain ${book.chainId}`, {
-        fix: "pass the RPC URL of the book's chain, or the book of this chain's deployment",
-      });
-    }
-    return { provider, chainId };
-  } catch (e) {
+  const { provider, chainId } = await openRpc(rpc, {
+    fix: "check --rpc: the URL of a JSON-RPC node of the deployment's chain",
+  });
+  if (chainId !== book.chainId) {
     provider.destroy();
-    throw e;
+    throw new MaruError(`--rpc is chain ${chainId}, the addresses book is for chain ${book.chainId}`, {
+      fix: "pass the RPC URL of the book's chain, or the book of this chain's deployment",
+    });
   }
+  return { provider, chainId };
 }
 
 /**
