@@ -3,7 +3,7 @@
 import { readFileSync, writeFileSync, mkdirSync, existsSync, rmSync } from "node:fs";
 import { dirname, join } from "node:path";
 import JSON5 from "json5";
-import { network } from "hardhat";
+import hre from "hardhat";
 import { z } from "zod";
 import type { NetworkConnection } from "hardhat/types/network";
 import type { Provider } from "ethers";
@@ -132,7 +132,6 @@ export function readBook(chainId: number): AddressesBook {
  * a MaruError that says what to do (scripts/lib/network.ts, shared with the governance CLI).
  */
 export async function connectOrExplain() {
-  const hre = (await import("hardhat")).default;
   const name = hre.globalOptions.network;
   const { connection } = await connectNetwork(
     { name },
