@@ -2,11 +2,12 @@
 //   ```sh runnable                  run by test/docs/runnable.test.ts, in order, against the local chain
 //   ```sh background ready=<text>   started and left running (a chain, a worker) until <text> is printed
 //   ```sh testnet                   needs a testnet (keys, RPC URLs): only its syntax is checked
-//   ```sh ci                        run by CI itself (.ci/run): set-up, tests, lint, benchmarks
+//   ```sh ci                        run by CI itself (.ci/run) or by the test suite in another form (the devnet matrix)
+//   ```sh bench                     a benchmark, run by hand; its figures are in docs/PERFORMANCE.md
 import { readFileSync, readdirSync, statSync } from "node:fs";
 import { join, relative } from "node:path";
 
-export const MARKS = ["runnable", "background", "testnet", "ci"] as const;
+export const MARKS = ["runnable", "background", "testnet", "ci", "bench"] as const;
 export type Mark = (typeof MARKS)[number];
 export type Block = { file: string; line: number; mark?: Mark; attrs: Record<string, string>; code: string };
 
