@@ -105,7 +105,7 @@ async function main() {
   const log = pino({ level: opts.logLevel, base: { worker: undefined } });
   const staking = await stakingKey(opts.keystore);
   const book = readBook(chain.addresses);
-  const { provider, chainId } = await connectChain(chain.rpc, book);
+  const { provider, chainId } = await connectChain(chain.rpc, book, chain.addresses);
   const cleanups: Array<() => Promise<void> | void> = [() => provider.destroy()];
   const cleanup = async () => {
     while (cleanups.length > 0) await Promise.resolve(cleanups.pop()!()).catch(() => undefined);

@@ -34,3 +34,4 @@ export function getBook(chainId: number | bigint): AddressesBook {
   if (!book) throw new UnknownDeploymentError(Number(chainId), Object.keys(booksByChainId).map(Number));
   return book;
 }
+export * from "./check.js";

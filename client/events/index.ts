@@ -1,1 +1,2 @@
 export * from "./watchEvents.js";
+export * from "./logRanges.js";

@@ -5,6 +5,7 @@ import { EpochManager__factory } from "../../typechain-types/factories/contracts
 import { OperatorRegistry__factory } from "../../typechain-types/factories/contracts/registry/OperatorRegistry__factory.js";
 import { BlobHashMismatchError, GatewayError, GraphIncompleteError, GraphNotPinnedError } from "../errors/registry.js";
 import { bytes32ToArweaveId } from "../arweave/ids.js";
+import { inBlockRanges } from "../events/logRanges.js";
 import {
   changeDigest,
   EMPTY_GRAPH_HASH,
@@ -98,10 +99,16 @@ export async function syncGraph(parameters: SyncGraphParameters): Promise<SyncGr
   // 1. The changes 1..version, from the registry's events, in log chunks.
   const changes = new Map<bigint, Change>();
   const latest = await provider.getBlockNumber();
-  const chunk = parameters.logChunkSize ?? 10_000;
-  for (let from = parameters.fromBlock ?? 0; from <= latest; from += chunk) {
-    const to = Math.min(latest, from + chunk - 1);
-    for (const log of await reg.queryFilter(reg.filters.StreamRegistered(), from, to)) {
+  const from = parameters.fromBlock ?? 0;
+  const chunk = parameters.logChunkSize;
+  {
+    const streams = await inBlockRanges(
+      (a, b) => reg.queryFilter(reg.filters.StreamRegistered(), a, b),
+      from,
+      latest,
+      chunk,
+    );
+    for (const log of streams) {
       const s = log.args.spec;
       // Positional: typechain's tuple type collapses a field named `length` (Array.length).
       const [keyKind, offset, length] = s.partition as unknown as [bigint, bigint, bigint];
@@ -119,7 +126,13 @@ export async function syncGraph(parameters: SyncGraphParameters): Promise<SyncGr
         },
       });
     }
-    for (const log of await reg.queryFilter(reg.filters.OperatorRegistered(), from, to)) {
+    const operators = await inBlockRanges(
+      (a, b) => reg.queryFilter(reg.filters.OperatorRegistered(), a, b),
+      from,
+      latest,
+      chunk,
+    );
+    for (const log of operators) {
       changes.set(log.args.graphVersion, {
         version: log.args.graphVersion,
         kind: GraphChangeKind.OPERATOR,
@@ -133,7 +146,13 @@ export async function syncGraph(parameters: SyncGraphParameters): Promise<SyncGr
         },
       });
     }
-    for (const log of await reg.queryFilter(reg.filters.OperatorDeprecated(), from, to)) {
+    const deprecations = await inBlockRanges(
+      (a, b) => reg.queryFilter(reg.filters.OperatorDeprecated(), a, b),
+      from,
+      latest,
+      chunk,
+    );
+    for (const log of deprecations) {
       changes.set(log.args.graphVersion, {
         version: log.args.graphVersion,
         kind: GraphChangeKind.DEPRECATION,

@@ -11,6 +11,7 @@ import { TimelockController__factory } from "../../typechain-types/factories/@op
 import { StreamInbox__factory } from "../../typechain-types/factories/contracts/inbox/StreamInbox__factory.js";
 import { BlockHashOracle__factory } from "../../typechain-types/factories/contracts/oracle/BlockHashOracle__factory.js";
 import { decodeContractError } from "../../client/errors/contracts.js";
+import { checkBook } from "../../client/books/check.js";
 import { loadManifest, schemaHash, streamId } from "./manifest.js";
 import { resolveBlobs, type Gateway } from "./blobs.js";
 import { propose } from "./governor.js";
@@ -91,28 +92,8 @@ const BOOK_CONTRACTS = ["timelock", "registry", "epochManager", "beacon", "strea
  * otherwise read as "nothing registered" or fail with an opaque revert.
  */
 export async function checkAddressBook(provider: Provider, book: AddressBook, where: string): Promise<void> {
-  const file = book.file ?? "the addresses book";
-  const chainId = Number((await provider.getNetwork()).chainId);
-  if (book.chainId !== undefined && book.chainId !== chainId)
-    throw new MaruError(`The addresses book ${file} is for chain ${book.chainId}, but ${where} is chain ${chainId}.`, {
-      fix: `pass the book of chain ${chainId} (deployments/${chainId}.json), or the --network the book was written for.`,
-    });
-  const empty: string[] = [];
-  for (const name of BOOK_CONTRACTS) {
-    const at = book[name];
-    if (at && (await provider.getCode(at)) === "0x") empty.push(`${name} ${at}`);
-  }
-  if (empty.length)
-    throw new MaruError(
-      `The addresses book ${file} names contracts that have no code on chain ${chainId} (${where}).`,
-      {
-        details: empty.map((e) => `no code at ${e}`),
-        fix:
-          chainId === 31337
-            ? "the local node was restarted since the deployment: deploy again (npm run deploy:local) and use the book it writes."
-            : "the book is not this deployment's: pass the book the deploy wrote for this chain.",
-      },
-    );
+  const contracts = Object.fromEntries(BOOK_CONTRACTS.map((name) => [name, book[name]]));
+  await checkBook(provider, { chainId: book.chainId, contracts }, { file: book.file, where });
 }
 
 /** The timelock operation that runs `calls` as one batch (the salt is derived from the calls) and its state. */

@@ -11,6 +11,8 @@ import { closeSync, existsSync, mkdtempSync, openSync, readFileSync, renameSync,
 import { tmpdir } from "node:os";
 import { createServer } from "node:net";
 import { join } from "node:path";
+import { Wallet } from "ethers";
+import { connectProtocol, getEpoch, openRpc, type AddressesBook } from "../../client/index.js";
 import { docFiles, shBlocks, type Block } from "./blocks.js";
 
 const ROOT = new URL("../../", import.meta.url).pathname;
@@ -152,6 +154,28 @@ describe("docs: every sh block is marked, and the runnable ones run as written",
             `not every worker finished an epoch in 300 s:\n${workers.map((w) => w.out.slice(-1500)).join("\n---\n")}`,
           );
         await sleep(1_000);
+      }
+      // …from the first epoch it can verify: the first whose frozen set holds it and whose
+      // randomness is set. None is skipped.
+      const book = JSON.parse(readFileSync(BOOK, "utf8")) as AddressesBook;
+      const { provider } = await openRpc("http://127.0.0.1:8545");
+      try {
+        const p = connectProtocol(book, provider);
+        const current = await p.epochs.currentEpoch();
+        for (const w of workers) {
+          const me = new Wallet(w.block.code.match(/MARU_WORKER_KEY=(0x[0-9a-fA-F]{64})/)![1]).address;
+          let first: bigint | undefined;
+          for (let e = 1n; e <= current && first === undefined; ++e) {
+            const epoch = await getEpoch(p, e, { members: true });
+            if (epoch.randomness && epoch.members!.some((m) => m.toLowerCase() === me.toLowerCase())) first = e;
+          }
+          expect(first, `${me} is in a set with randomness by epoch ${current}`).to.not.equal(undefined);
+          expect(w.out, `${me} verified epoch ${first}, the first it could`).to.match(
+            new RegExp(`"epoch":"${first}"[^\\n]*"msg":"epoch verified"`),
+          );
+        }
+      } finally {
+        provider.destroy();
       }
     });
 

@@ -3,7 +3,7 @@
 // only plays the clock and Chainlink's VRF mock (the real VRF network is not reachable here).
 import { expect } from "chai";
 import { spawn, type ChildProcess } from "node:child_process";
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { network } from "hardhat";
@@ -124,7 +124,23 @@ describe("maru-worker processes follow the epochs (anvil)", function () {
       bookFile,
     ]);
     expect(badRpc.code).to.equal(1);
-    expect(badRpc.err).to.match(/^maru-worker: Cannot reach the chain at http:\/\/127\.0\.0\.1:1/);
+    expect(badRpc.err).to.match(/^maru-worker: Cannot reach the chain node at http:\/\/127\.0\.0\.1:1/);
+    // A stale book: another chain's, or one whose contracts are gone (a restarted local node).
+    const original = JSON.parse(readFileSync(bookFile, "utf8"));
+    const otherChain = join(dir, "other-chain.json");
+    writeFileSync(otherChain, JSON.stringify({ ...original, chainId: 1 }));
+    const wrongChain = await run({ MARU_WORKER_KEY: stranger.privateKey }, [
+      "--rpc",
+      node.url,
+      "--addresses",
+      otherChain,
+    ]);
+    expect(wrongChain.err).to.match(/other-chain\.json is for chain 1, but --rpc .* is chain 31337/);
+    const gone = join(dir, "gone.json");
+    const nowhere = Wallet.createRandom().address;
+    writeFileSync(gone, JSON.stringify({ ...original, contracts: { ...original.contracts, epochManager: nowhere } }));
+    const stale = await run({ MARU_WORKER_KEY: stranger.privateKey }, ["--rpc", node.url, "--addresses", gone]);
+    expect(stale.err).to.match(new RegExp(`no code at epochManager ${nowhere}.*deploy again`));
     const unfunded = await run({ MARU_WORKER_KEY: stranger.privateKey }, ["--rpc", node.url, "--addresses", bookFile]);
     expect(unfunded.err).to.match(/has no funds for gas/);
     await provider.request({ method: "anvil_setBalance", params: [stranger.address, "0x56bc75e2d63100000"] });

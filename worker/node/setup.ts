@@ -6,6 +6,7 @@ import type { Command } from "commander";
 import JSON5 from "json5";
 import { Wallet, type HDNodeWallet, type JsonRpcProvider } from "ethers";
 import { openRpc } from "../../client/rpc.js";
+import { checkBook } from "../../client/books/check.js";
 import { MaruError, type AddressesBook } from "../../client/index.js";
 
 /**
@@ -109,24 +110,26 @@ export function requireChainOptions(opts: { rpc?: string; addresses?: string }):
 }
 
 /**
- * A provider for `rpc` that answered within 5 s and is the book's chain. Destroy it when done.
+ * A provider for `rpc` that answered within 5 s, on the book's chain, where the book's contracts
+ * hold code (a restarted local node has none). Destroy it when done.
  * @example
  * ```ts
- * const { provider, chainId } = await connectChain(opts.rpc, book);
+ * const { provider, chainId } = await connectChain(opts.rpc, book, "deployments/31337.json");
  * ```
  */
 export async function connectChain(
   rpc: string,
   book: AddressesBook,
+  file?: string,
 ): Promise<{ provider: JsonRpcProvider; chainId: number }> {
   const { provider, chainId } = await openRpc(rpc, {
     fix: "check --rpc: the URL of a JSON-RPC node of the deployment's chain",
   });
-  if (chainId !== book.chainId) {
+  try {
+    await checkBook(provider, book, { file, where: `--rpc ${rpc}` });
+  } catch (e) {
     provider.destroy();
-    throw new MaruError(`--rpc is chain ${chainId}, the addresses book is for chain ${book.chainId}`, {
-      fix: "pass the RPC URL of the book's chain, or the book of this chain's deployment",
-    });
+    throw e;
   }
   return { provider, chainId };
 }

@@ -44,7 +44,7 @@ async function open(cmd: Command, raw: ChainOptions & { worker?: string }, signe
   const chain = requireChainOptions(opts);
   const key = signer || !opts.worker ? await stakingKey(opts.keystore) : undefined;
   const book = readBook(chain.addresses);
-  const { provider } = await connectChain(chain.rpc, book);
+  const { provider } = await connectChain(chain.rpc, book, chain.addresses);
   try {
     const wallet = key?.connect(provider);
     const p = connectProtocol(book, wallet ?? provider);
