@@ -41,3 +41,31 @@ export class InvalidPageError extends MaruError {
     });
   }
 }
+
+/**
+ * Thrown when a read helper is given a block range it cannot scan with: `blockRange` must be a
+ * whole number ≥ 1 (0 or less would never step back from the head), `maxBlocks` a whole number ≥ 0.
+ * @example
+ * ```ts
+ * await getWorker(maru, address, { blockRange: 0 }); // throws InvalidBlockRangeError
+ * ```
+ */
+export class InvalidBlockRangeError extends MaruError {
+  override name = "InvalidBlockRangeError";
+  constructor(
+    readonly option: "blockRange" | "maxBlocks",
+    readonly value: number,
+  ) {
+    super(`Invalid ${option}: ${value}.`, {
+      details: [
+        option === "blockRange"
+          ? "blockRange is the widest eth_getLogs range asked for: a whole number of blocks, at least 1."
+          : "maxBlocks is how far back from the head to look: a whole number of blocks, 0 or more.",
+      ],
+      fix:
+        option === "blockRange"
+          ? "leave it out (10,000), or give the range your provider allows, e.g. { blockRange: 2_000 }."
+          : "leave it out (200,000), or give e.g. { maxBlocks: 50_000 }.",
+    });
+  }
+}

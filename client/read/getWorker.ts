@@ -2,6 +2,7 @@ import { ZeroAddress, hexlify, type Provider } from "ethers";
 import type { Protocol } from "../contracts.js";
 import { ContractRevertError, decodeContractError } from "../errors/contracts.js";
 import { MaruError } from "../errors/base.js";
+import { InvalidBlockRangeError } from "../errors/read.js";
 
 /** One pending unstake request. */
 export type UnstakeRequestInfo = {
@@ -68,7 +69,7 @@ export type WorkerState = {
 export type GetWorkerParameters = {
   /** How far back (blocks from the head, not before the book's startBlock) to look for commitments. Default 200,000. */
   maxBlocks?: number;
-  /** The widest eth_getLogs range asked for (providers cap it). Default 10,000. */
+  /** The widest eth_getLogs range asked for (providers cap it): a whole number ≥ 1. Default 10,000. */
   blockRange?: number;
 };
 
@@ -87,6 +88,8 @@ function decodeNetworkAddress(bytes: string): string | undefined {
  * ejection, its last commitments, and the rewards it can claim. Amounts are bigints in the stake
  * token's smallest unit ({@link getStakeToken} gives the decimals). About ten calls plus one
  * eth_getLogs per `blockRange` blocks scanned back for commitments (it stops at two).
+ * `InvalidBlockRangeError` (before any call) when `blockRange` is not a whole number ≥ 1 or
+ * `maxBlocks` not a whole number ≥ 0.
  *
  * @example
  * ```ts
@@ -96,6 +99,11 @@ function decodeNetworkAddress(bytes: string): string | undefined {
  * ```
  */
 export async function getWorker(p: Protocol, address: string, opts: GetWorkerParameters = {}): Promise<WorkerState> {
+  // A range of 0 or less never steps back from the head: the scan below would not end.
+  if (opts.blockRange !== undefined && !(Number.isSafeInteger(opts.blockRange) && opts.blockRange >= 1))
+    throw new InvalidBlockRangeError("blockRange", opts.blockRange);
+  if (opts.maxBlocks !== undefined && !(Number.isSafeInteger(opts.maxBlocks) && opts.maxBlocks >= 0))
+    throw new InvalidBlockRangeError("maxBlocks", opts.maxBlocks);
   const provider = p.epochs.runner?.provider;
   if (!provider) throw new MaruError("getWorker needs contracts connected to a provider (or a signer with one).");
   const reader = p.epochs.connect(provider);
