@@ -56,6 +56,17 @@ async function ensureFree(port: number, what: string, flag: string): Promise<voi
   }
 }
 
+const stops: Array<() => Promise<void>> = [];
+let stopping = false;
+/** Stops what started (also when starting failed half-way: nothing is left holding the ports), then exits. */
+async function stop(code: number): Promise<never> {
+  if (!stopping) {
+    stopping = true;
+    while (stops.length > 0) await stops.pop()!().catch(() => undefined);
+  }
+  process.exit(code);
+}
+
 async function main() {
   const o = program.parse().opts<Opts>();
   const port = positive("--port", o.port);
@@ -66,14 +77,6 @@ async function main() {
   await ensureFree(port, "the chain node", "--port");
   if (o.gateway) await ensureFree(gatewayPort, "the gateway", "--gateway-port");
 
-  const stops: Array<() => Promise<void>> = [];
-  let stopping = false;
-  const stop = async (code: number) => {
-    if (stopping) return;
-    stopping = true;
-    while (stops.length > 0) await stops.pop()!().catch(() => undefined);
-    process.exit(code);
-  };
   for (const sig of ["SIGINT", "SIGTERM"] as const)
     process.on(sig, () => {
       console.log("stopping the chain node and the gateway");
@@ -82,6 +85,12 @@ async function main() {
 
   const node: ChainNode = await startAnvil(["--block-time", String(blockTime), "--chain-id", String(chainId)], port);
   stops.push(() => node.stop());
+  // A node that dies on its own (killed, out of memory) ends this too: nothing would move any more.
+  void node.exited.then((code) => {
+    if (stopping) return;
+    console.error(`chain: the chain node exited (code ${code}); stopping`);
+    void stop(1);
+  });
   const provider = new JsonRpcProvider(node.url, undefined, { staticNetwork: true, cacheTimeout: -1 });
   stops.push(async () => provider.destroy());
   if (timePerBlock !== blockTime) await provider.send("anvil_setBlockTimestampInterval", [timePerBlock]);
@@ -89,6 +98,11 @@ async function main() {
   if (o.gateway) {
     gateway = await startArlocal(gatewayPort);
     stops.push(() => gateway!.stop());
+    void gateway.exited.then((code) => {
+      if (stopping) return;
+      console.error(`chain: the gateway exited (code ${code}); stopping`);
+      void stop(1);
+    });
   }
 
   const fulfiller = new VrfFulfiller(provider, new Wallet(FULFILLER_KEY, provider), (line) => {
@@ -100,7 +114,7 @@ async function main() {
     [
       `chain node   ${node.url}  (anvil, chain id ${chainId}, a block every ${blockTime} s, ${timePerBlock} s of chain time per block)`,
       gateway ? `gateway      ${gateway.url}  (arlocal)` : "gateway      not started (--no-gateway)",
-      "VRF          every request to a VRF mock coordinator on this chain is fulfilled once 3 blocks deep",
+      "VRF          every request to a VRF mock coordinator on this chain is fulfilled once as deep as it asks (3 blocks for the local deployment)",
       `deployer     ${DEPLOYER}  (the node's first account; key ${DEPLOYER_KEY}, public test key)`,
       "",
       "next, in another terminal (docs/local.md):",
@@ -115,5 +129,5 @@ async function main() {
 main().catch((e: unknown) => {
   const message = e instanceof MaruError ? e.message : (e as Error).message;
   console.error(`chain: ${message}`);
-  process.exit(1);
+  void stop(1);
 });

@@ -9,7 +9,7 @@ import { MaruError } from "../../client/errors/base.js";
 import { formatAmount, parseAmount } from "../../client/units.js";
 import type { AddressesBook } from "../../client/contracts.js";
 import { openRpc } from "../../client/rpc.js";
-import { FULFILLER_KEY } from "./keys.js";
+import { FAUCET_KEY } from "./keys.js";
 
 const TOKEN = [
   "function mint(address to, uint256 amount)",
@@ -49,7 +49,7 @@ async function main() {
       throw new MaruError(`The stake token ${book.contracts.stakeToken} of ${file} has no code on this chain`, {
         fix: "the book is from an earlier chain (a restarted node is a new chain): npm run deploy:local again",
       });
-    const minter = new Wallet(FULFILLER_KEY, provider);
+    const minter = new Wallet(FAUCET_KEY, provider);
     const token = new Contract(book.contracts.stakeToken, TOKEN, minter);
     const [decimals, symbol] = [Number(await token.decimals()), String(await token.symbol())];
     const units = { decimals, symbol };

@@ -8,6 +8,8 @@ const MOCK = new Interface([
   "event RandomWordsRequested(bytes32 indexed keyHash, uint256 requestId, uint256 preSeed, uint256 indexed subId, uint16 minimumRequestConfirmations, uint32 callbackGasLimit, uint32 numWords, bytes extraArgs, address indexed sender)",
   "event RandomWordsFulfilled(uint256 indexed requestId, uint256 outputSeed, uint256 indexed subId, uint96 payment, bool nativePayment, bool success, bool onlyPremium)",
   "function fulfillRandomWords(uint256 requestId, address consumer)",
+  "error InvalidRequest()",
+  "error InsufficientBalance()",
 ]);
 const REQUESTED = MOCK.getEvent("RandomWordsRequested")!.topicHash;
 
@@ -20,6 +22,8 @@ export class VrfFulfiller {
   private busy?: Promise<void>;
   /** Fulfilled requests, by coordinator and id: a reorg that re-emits a request does not fulfil it twice. */
   readonly fulfilled = new Set<string>();
+  /** The last reason said for a request that could not be fulfilled yet. */
+  private readonly told = new Map<string, string>();
 
   constructor(
     private readonly provider: JsonRpcProvider,
@@ -74,12 +78,31 @@ export class VrfFulfiller {
       }
       const coordinator = new Contract(p.coordinator, MOCK, this.sender);
       try {
-        // A request someone else fulfilled (or a reorg dropped) is gone from the mock: the call reverts.
         await coordinator.fulfillRandomWords.staticCall(p.requestId, p.consumer);
       } catch (e) {
-        this.fulfilled.add(key);
-        this.pending.splice(i, 1);
-        this.say(`VRF: request ${p.requestId} cannot be fulfilled (${(e as Error).message.split("\n")[0]}); skipped`);
+        let reason: string | undefined;
+        try {
+          const data = (e as { data?: string }).data;
+          reason = data ? MOCK.parseError(data)?.name : undefined;
+        } catch {
+          reason = undefined; // not a revert the mock declares
+        }
+        if (reason === "InvalidRequest") {
+          // Someone else fulfilled it (or a reorg dropped it): it is gone from the mock.
+          this.fulfilled.add(key);
+          this.pending.splice(i, 1);
+          this.say(`VRF: request ${p.requestId} is no longer pending (fulfilled elsewhere, or dropped); skipped`);
+          continue;
+        }
+        // Anything else (an unfunded subscription, the node briefly away) is tried again next
+        // time, and said once per request and reason.
+        const why =
+          reason === "InsufficientBalance"
+            ? "the subscription cannot pay: fund it (fundSubscription on the mock coordinator)"
+            : (e as Error).message.split("\n")[0];
+        if (this.told.get(key) !== why) this.say(`VRF: request ${p.requestId} not fulfilled yet: ${why}`);
+        this.told.set(key, why);
+        ++i;
         continue;
       }
       const receipt = await (await coordinator.fulfillRandomWords(p.requestId, p.consumer)).wait();
@@ -87,6 +110,7 @@ export class VrfFulfiller {
         .map((l: Log) => MOCK.parseLog(l))
         .find((e: ReturnType<Interface["parseLog"]>) => e?.name === "RandomWordsFulfilled");
       this.fulfilled.add(key);
+      this.told.delete(key);
       this.pending.splice(i, 1);
       this.say(
         `VRF: fulfilled request ${p.requestId} of ${p.consumer} in block ${receipt?.blockNumber}` +

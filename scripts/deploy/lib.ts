@@ -260,13 +260,6 @@ export async function deployProtocol<ChainTypeT extends string>(
   const params = options.parameters ?? loadParameters(name);
   const local = name === "localhost";
   const [deployer] = await ethers.getSigners();
-  const problems = await preflight(ethers.provider, { deployer: deployer.address, params, local, name });
-  if (problems.length > 0) {
-    throw new DeployError(
-      `Nothing was sent: the deployment on chain ${chainId} (${name}) cannot start:\n` +
-        problems.map((p) => `  - ${p.what}\n    fix: ${p.fix}`).join("\n"),
-    );
-  }
   // A local node restarted is a new chain with the same id: key its journal by the genesis block.
   const genesis = await ethers.provider.getBlock(0);
   // MARU_DEPLOYMENT_ID keeps two deployments on one chain apart (each has its own journal).
@@ -274,12 +267,31 @@ export async function deployProtocol<ChainTypeT extends string>(
     options.deploymentId ??
     (process.env.MARU_DEPLOYMENT_ID || (local ? `local-${genesis!.hash!.slice(2, 14)}` : `maru-${chainId}`));
   const startBlock = await ethers.provider.getBlockNumber();
+  const resuming = existsSync(join(ROOT, "deploy/deployments", deploymentId, "journal.jsonl"));
+  log(
+    `${resuming ? "resuming" : "starting"} deployment ${deploymentId} on chain ${chainId} with ` +
+      `${options.parameters ? "the given parameters" : parametersFile(name)}`,
+  );
+  const problems = await preflight(ethers.provider, { deployer: deployer.address, params, local, name, resuming });
+  if (problems.length > 0) {
+    throw new DeployError(
+      `Nothing was sent: the deployment on chain ${chainId} (${name}) cannot start:\n` +
+        problems.map((p) => `  - ${p.what}\n    fix: ${p.fix}`).join("\n"),
+    );
+  }
 
+  const file = options.bookFile ?? bookPath(chainId);
+  const partialFile = file.replace(/\.json$/, ".partial.json");
   const ignitionParams: Record<string, Record<string, unknown>> = structuredClone(params) as never;
   let token = params.Epochs.token;
   if (local) {
     log("local chain: deploying the test token and Chainlink's VRF mock coordinator (LocalInfra)");
-    const infra = await ignition.deploy(LocalInfra, { deploymentId });
+    let infra;
+    try {
+      infra = await ignition.deploy(LocalInfra, { deploymentId });
+    } catch (e) {
+      throw stoppedHalfWay(e, { chainId, name, deploymentId, partialFile });
+    }
     const coordinator = infra.coordinator;
     const ids = (await coordinator.getActiveSubscriptionIds(0n, 10n)) as bigint[];
     if (ids.length === 0) throw new DeployError("The local VRF coordinator has no subscription");
@@ -291,8 +303,6 @@ export async function deployProtocol<ChainTypeT extends string>(
   if (!token) throw new DeployError(`deploy/parameters/${name}.json5: Epochs.token is missing`);
 
   log(`deploying the protocol (Ignition deployment ${deploymentId})`);
-  const file = options.bookFile ?? bookPath(chainId);
-  const partialFile = file.replace(/\.json$/, ".partial.json");
   let c;
   try {
     c = await ignition.deploy(Maru, { parameters: ignitionParams as never, deploymentId });

@@ -8,8 +8,8 @@ import type { Parameters } from "./lib.js";
 
 /**
  * Gas of a whole deployment (LocalInfra excluded), measured on anvil with the localhost parameters
- * (test/deploy/deploy.test.ts asserts it stays above the measured figure, so it cannot silently go
- * stale), plus the hand-over transactions.
+ * (test/deploy/preflight.test.ts asserts it stays above the measured figure, so it cannot silently
+ * go stale), plus the hand-over transactions.
  */
 export const DEPLOY_GAS = 24_000_000n;
 
@@ -33,21 +33,31 @@ export type Problem = { what: string; fix: string };
  */
 export async function preflight(
   provider: Provider,
-  o: { deployer: string; params: Parameters; local: boolean; name: string },
+  o: {
+    deployer: string;
+    params: Parameters;
+    local: boolean;
+    name: string;
+    /** Ignition's journal of this deployment exists: it resumes (or confirms) one already begun. */
+    resuming?: boolean;
+  },
 ): Promise<Problem[]> {
   const problems: Problem[] = [];
   const file = `deploy/parameters/${o.name}.json5`;
 
-  // Funds: the whole deployment at the current fee (a testnet's fee moves: twice the current one).
+  // Funds: the whole deployment at the fee a wallet bids now (ethers' maxFeePerGas: twice the base
+  // fee plus the tip, which leaves room for the base fee to rise). A deployment that resumes needs
+  // only what is left, which nothing here can tell: it must not be refused for the whole amount.
   const fee = await provider.getFeeData();
-  const price = (fee.maxFeePerGas ?? fee.gasPrice ?? 0n) * (o.local ? 1n : 2n);
-  const need = DEPLOY_GAS * price;
+  const price = fee.maxFeePerGas ?? fee.gasPrice ?? 0n;
+  const need = o.resuming ? 1n : DEPLOY_GAS * price;
   const have = await provider.getBalance(o.deployer);
   if (have === 0n || have < need) {
     problems.push({
-      what:
-        `the deployer ${o.deployer} has ${formatEther(have)} ETH; the deployment needs about ` +
-        `${formatEther(need)} ETH (${DEPLOY_GAS} gas at ${formatUnits(price, "gwei")} gwei)`,
+      what: o.resuming
+        ? `the deployer ${o.deployer} has no ETH to finish the deployment`
+        : `the deployer ${o.deployer} has ${formatEther(have)} ETH; the deployment needs about ` +
+          `${formatEther(need)} ETH (${DEPLOY_GAS} gas at ${formatUnits(price, "gwei")} gwei)`,
       fix: o.local ? "use a funded account of the node (npm run chain's first account)" : "fund it from a faucet",
     });
   }

@@ -7,8 +7,14 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 
-export type ChainNode = { url: string; port: number; stop(): Promise<void> };
-export type Gateway = { url: string; port: number; stop(): Promise<void> };
+/** A process we started: where it answers, how to stop it, and `exited`, which settles when it ends (for any reason). */
+export type ChainNode = { url: string; port: number; stop(): Promise<void>; exited: Promise<number | null> };
+export type Gateway = ChainNode;
+
+const exitOf = (proc: ChildProcess) =>
+  new Promise<number | null>((resolve) =>
+    proc.exitCode !== null || proc.signalCode !== null ? resolve(proc.exitCode) : proc.once("exit", resolve),
+  );
 
 // Below Linux's ephemeral range (32768+), where libp2p and other clients get their ports.
 const freePort = () => 10_000 + Math.floor(Math.random() * 20_000);
@@ -57,7 +63,7 @@ export async function startAnvil(extraArgs: string[] = [], port = freePort()): P
     await stopProcess(proc);
     throw new Error(`anvil did not start on ${url}: ${stderr.trim() || "no output"}`);
   }
-  return { url, port, stop: () => stopProcess(proc) };
+  return { url, port, stop: () => stopProcess(proc), exited: exitOf(proc) };
 }
 
 /**
@@ -80,6 +86,7 @@ export async function startArlocal(port = freePort()): Promise<Gateway> {
   return {
     url,
     port,
+    exited: exitOf(proc),
     stop: async () => {
       await stopProcess(proc);
       rmSync(cwd, { recursive: true, force: true });

@@ -169,12 +169,16 @@ describe("deploy on a testnet-shaped chain: preconditions first, a partial book,
     const landed = Object.entries(partial.landed as Record<string, string>);
     expect(landed.length).to.be.greaterThan(0);
 
-    await setBalance(parseEther("100"));
+    // Resuming needs only what is left: less than the whole deployment's funds, which a first run
+    // would be refused for, is no reason to refuse it.
+    const fee = await conn.ethers.provider.getFeeData();
+    await setBalance(((DEPLOY_GAS * fee.maxFeePerGas!) / 10n) * 9n);
     const resumed = await deploy(params);
     // A testnet-shaped deployment with a multisig proposer ends NOT DONE (exit 1) until governance
     // accepts the beacon and the subscription: that is the post-deploy check speaking, not a failure.
     expect(resumed.stdout).to.match(/NOT DONE/);
     expect(resumed.stderr).to.not.match(/deploy failed/);
+    expect(resumed.stdout).to.match(/resuming deployment test-preflight-/);
     const book = JSON.parse(readFileSync(BOOK, "utf8"));
     expect(book).to.include({ chainId: CHAIN_ID, network: "sepolia", deploymentId });
     expect(existsSync(PARTIAL), "the partial book is gone").to.equal(false);
