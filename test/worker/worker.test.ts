@@ -145,7 +145,9 @@ describe("maru-worker processes follow the epochs (anvil)", function () {
     expect(unfunded.err).to.match(/has no funds for gas/);
     await provider.request({ method: "anvil_setBalance", params: [stranger.address, "0x56bc75e2d63100000"] });
     const noStake = await run({ MARU_WORKER_KEY: stranger.privateKey }, ["--rpc", node.url, "--addresses", bookFile]);
-    expect(noStake.err).to.match(/Stake below the minimum: 0 staked/);
+    expect(noStake.err).to.match(
+      /Stake below the minimum: 0 tMARU staked, 100 tMARU needed \(stake token 0x[0-9a-fA-F]{40}: the account holds 0 tMARU, 100 tMARU more is needed\)/,
+    );
     const noKey = await run({ MARU_WORKER_KEY: "" }, ["--rpc", node.url, "--addresses", bookFile]);
     expect(noKey.err).to.match(/MARU_WORKER_KEY is not set/);
 

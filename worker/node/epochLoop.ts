@@ -11,7 +11,9 @@ import { toUtf8String } from "ethers";
 import {
   commit,
   connectProtocol,
+  formatAmount,
   getAssignment,
+  getStakeToken,
   register,
   rotateSigningKey,
   setNetworkAddress,
@@ -69,8 +71,11 @@ export async function join(p: Protocol, wallet: Wallet, signingKey: string, netw
     const need = minStake - info.active;
     const balance = await p.token.balanceOf(wallet.address);
     if (balance < need) {
-      throw new WorkerSetupError(`Stake below the minimum: ${info.active} staked, ${minStake} needed`, {
-        details: [`stake token ${p.book.contracts.stakeToken}: the account holds ${balance}, ${need} more is needed`],
+      // In the token's units, as the operator commands print them (never wei).
+      const t = await getStakeToken(p);
+      const u = (v: bigint) => formatAmount(v, { decimals: t.decimals, symbol: t.symbol ?? "tokens" });
+      throw new WorkerSetupError(`Stake below the minimum: ${u(info.active)} staked, ${u(minStake)} needed`, {
+        details: [`stake token ${t.address}: the account holds ${u(balance)}, ${u(need)} more is needed`],
         fix: "send the account the stake token, then start the worker again",
       });
     }
