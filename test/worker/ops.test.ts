@@ -8,7 +8,9 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { network } from "hardhat";
 import { Wallet, parseUnits } from "ethers";
-import { connectProtocol, register } from "../../client/index.js";
+import { MaruError, connectProtocol, register } from "../../client/index.js";
+import { EpochManager__factory } from "../../typechain-types/factories/contracts/epochs/EpochManager.sol/EpochManager__factory.js";
+import { paidOut } from "../../worker/ops/cli.js";
 import { deployProtocol } from "../../scripts/deploy/lib.js";
 import { startAnvil, type ChainNode } from "../utils/chainNode.js";
 
@@ -27,6 +29,39 @@ function cli(args: string[], env: Record<string, string>): Promise<Run> {
     p.once("exit", (code) => resolve({ code, out, err }));
   });
 }
+
+describe("maru-worker operator commands: amounts from receipts", () => {
+  // withdraw and claim print what the transaction's events say was paid, not the simulation before it.
+  const iface = EpochManager__factory.createInterface();
+  const manager = Wallet.createRandom().address;
+  const me = Wallet.createRandom().address;
+  const other = Wallet.createRandom().address;
+  const log = (address: string, event: "Withdrawn" | "RewardsClaimed", account: string, amount: bigint) => ({
+    address,
+    ...iface.encodeEventLog(event, [account, amount]),
+  });
+  const contract = { address: manager, iface };
+
+  it("sums this account's Withdrawn / RewardsClaimed events of the staking contract, and only those", () => {
+    const logs = [
+      log(manager, "Withdrawn", other, 7n), // another account
+      log(Wallet.createRandom().address, "Withdrawn", me, 9n), // another contract
+      log(manager, "RewardsClaimed", me, 5n), // another event
+      log(manager, "Withdrawn", me.toLowerCase(), 40n),
+      log(manager, "Withdrawn", me, 2n),
+    ];
+    expect(paidOut(logs, contract, "Withdrawn", me)).to.equal(42n);
+    expect(paidOut(logs, contract, "RewardsClaimed", me)).to.equal(5n);
+    expect(paidOut([log(manager, "Withdrawn", me, 0n)], contract, "Withdrawn", me)).to.equal(0n);
+  });
+
+  it("says so when the receipt has no such event", () => {
+    expect(() => paidOut([log(manager, "Withdrawn", other, 1n)], contract, "Withdrawn", me))
+      .to.throw(MaruError)
+      .with.property("message")
+      .that.matches(/emitted no Withdrawn event for 0x/);
+  });
+});
 
 describe("maru-worker operator commands (anvil)", function () {
   this.timeout(180_000);
@@ -71,6 +106,14 @@ describe("maru-worker operator commands (anvil)", function () {
     });
     const human = await cli(["status", ...chain], key);
     expect(human.out).to.match(/active stake\s+0 tMARU \(minimum 100 tMARU/);
+    // --worker takes an address only (ethers would read anything else as an ENS name).
+    const notAnAddress = await cli(["status", ...chain, "--worker", "abc"], {});
+    expect(notAnAddress.code).to.equal(1);
+    expect(notAnAddress.err).to.match(/^maru-worker: --worker abc is not an address — fix: give the worker's staking/);
+    expect(notAnAddress.err.trim().split("\n")).to.have.length(1);
+    const other = await cli(["status", ...chain, "--worker", worker.address, "--json"], {});
+    expect(other.code, other.err).to.equal(0);
+    expect(JSON.parse(other.out)).to.include({ worker: worker.address, registered: false });
 
     // Staking before registering says what to do, in one line.
     const early = await cli(["stake", "150", ...chain], key);

@@ -3,7 +3,7 @@
 // does (../node/setup.ts), send through the client's actions, and check what would fail before
 // sending (balance, MIN_STAKE, a withdrawal not unlocked yet), saying what to do in token units.
 import { Command } from "commander";
-import type { JsonRpcProvider } from "ethers";
+import { isAddress, type Interface, type JsonRpcProvider, type Log } from "ethers";
 import {
   ContractRevertError,
   MaruError,
@@ -42,6 +42,11 @@ type Session = {
 async function open(cmd: Command, raw: ChainOptions & { worker?: string }, signer: boolean): Promise<Session> {
   const opts = withConfig(cmd, raw);
   const chain = requireChainOptions(opts);
+  // Checked here, before ethers reads a non-address as an ENS name ("network does not support ENS").
+  if (opts.worker !== undefined && !isAddress(opts.worker))
+    throw new MaruError(`--worker ${opts.worker} is not an address`, {
+      fix: "give the worker's staking account as 0x and 40 hex digits (ENS names are not read)",
+    });
   const key = signer || !opts.worker ? await stakingKey(opts.keystore) : undefined;
   const book = readBook(chain.addresses);
   const { provider } = await connectChain(chain.rpc, book, chain.addresses);
@@ -109,6 +114,43 @@ async function sendExplained<T>(s: Session, f: () => Promise<T>): Promise<T> {
 }
 
 const out = (line: string) => process.stdout.write(line + "\n");
+
+/**
+ * What a transaction paid `account`, from the events the staking contract (at `contract.address`)
+ * emitted in it: `Withdrawn(worker, amount)` or `RewardsClaimed(account, amount)`, summed. This is
+ * what the chain did, not what a simulation before sending said it would.
+ * @example
+ * ```ts
+ * const receipt = await provider.getTransactionReceipt(sent.hash);
+ * paidOut(receipt!.logs, { address: book.contracts.epochManager, iface: p.epochs.interface }, "Withdrawn", me);
+ * ```
+ */
+export function paidOut(
+  logs: readonly Pick<Log, "address" | "topics" | "data">[],
+  contract: { address: string; iface: Interface },
+  event: "Withdrawn" | "RewardsClaimed",
+  account: string,
+): bigint {
+  let total: bigint | undefined;
+  for (const log of logs) {
+    if (log.address.toLowerCase() !== contract.address.toLowerCase()) continue;
+    const parsed = contract.iface.parseLog({ topics: [...log.topics], data: log.data });
+    if (parsed?.name !== event || (parsed.args[0] as string).toLowerCase() !== account.toLowerCase()) continue;
+    total = (total ?? 0n) + (parsed.args[1] as bigint);
+  }
+  if (total === undefined)
+    throw new MaruError(`The transaction emitted no ${event} event for ${account}`, {
+      fix: "look the transaction up on a block explorer, and run status to see the stake and rewards now",
+    });
+  return total;
+}
+
+/** The amount the receipt of `hash` says was paid to this account (see paidOut). */
+async function paidBy(s: Session, hash: string, event: "Withdrawn" | "RewardsClaimed"): Promise<bigint> {
+  const receipt = await s.provider.getTransactionReceipt(hash);
+  if (!receipt) throw new MaruError(`No receipt for the transaction ${hash}`, { fix: "run status to see what it did" });
+  return paidOut(receipt.logs, { address: s.book.contracts.epochManager, iface: s.p.epochs.interface }, event, s.me);
+}
 
 /** The common flags, as maru-worker takes them. */
 function chainFlags(c: Command): Command {
@@ -217,7 +259,7 @@ async function runWithdraw(s: Session): Promise<void> {
     });
   }
   const sent = await sendExplained(s, () => withdraw(s.p));
-  out(`withdrew ${u(w.withdrawable)} (transaction ${sent.hash})`);
+  out(`withdrew ${u(await paidBy(s, sent.hash, "Withdrawn"))} (transaction ${sent.hash})`);
 }
 
 async function runClaim(s: Session): Promise<void> {
@@ -229,7 +271,7 @@ async function runClaim(s: Session): Promise<void> {
       fix: "rewards are the reporter's share of a slash: they come when this worker's evidence against a lying worker is accepted",
     });
   const sent = await sendExplained(s, () => claimRewards(s.p));
-  out(`claimed ${u(claimable)} (transaction ${sent.hash})`);
+  out(`claimed ${u(await paidBy(s, sent.hash, "RewardsClaimed"))} (transaction ${sent.hash})`);
 }
 
 /**
