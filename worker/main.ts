@@ -126,7 +126,8 @@ async function main() {
         throw new MaruError(`--metrics-port ${opts.metricsPort} is not a port`, {
           fix: "a number from 1 to 65535, e.g. 9464",
         });
-      metrics = prometheus = new PrometheusMetrics();
+      metrics = prometheus = new PrometheusMetrics({ pollMs: Number(opts.pollMs) });
+      prometheus.watchRpc(provider); // every answer the worker gets from the chain, whatever asked
       const server = await startMetricsServer({ port, host: opts.metricsHost, metrics: prometheus });
       cleanups.push(() => server.close());
       logger.info({ url: `http://${server.host}:${server.port}/metrics` }, "metrics served");

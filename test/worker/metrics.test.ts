@@ -4,13 +4,14 @@
 import { expect } from "chai";
 import { spawn, type ChildProcess } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
+import { createServer as createHttpServer } from "node:http";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { network } from "hardhat";
-import { Wallet } from "ethers";
+import { JsonRpcProvider, Network, Wallet } from "ethers";
 import { deployProtocol, loadParameters } from "../../scripts/deploy/lib.js";
-import { PrometheusMetrics } from "../../worker/metrics/metrics.js";
+import { PrometheusMetrics, RPC_FRESH_MS } from "../../worker/metrics/metrics.js";
 import { startMetricsServer } from "../../worker/metrics/server.js";
 import { startAnvil, type ChainNode } from "../utils/chainNode.js";
 
@@ -27,6 +28,47 @@ const valueOf = (text: string, name: string): number | undefined => {
   const line = text.split("\n").find((l) => l.startsWith(`${name} `) || l.startsWith(`${name}{`));
   return line === undefined ? undefined : Number(line.split(" ").at(-1));
 };
+
+/** Gauges that have nothing to report before the worker measures them. */
+const MEASURED = [
+  "maru_worker_current_epoch",
+  "maru_worker_last_finished_epoch",
+  "maru_worker_epoch_lag",
+  "maru_worker_committed_next_epoch",
+  "maru_worker_chain_head_age_seconds",
+  "maru_worker_chain_head_block",
+  "maru_worker_rpc_last_answer_age_seconds",
+  "maru_worker_epoch_other_members",
+];
+
+/** A JSON-RPC endpoint that answers eth_blockNumber with 0x10, or with an error while `down`. */
+async function fakeRpc(): Promise<{ url: string; calls: () => number; down: (d: boolean) => void; close(): void }> {
+  let down = false;
+  let calls = 0;
+  const server = createHttpServer((req, res) => {
+    let body = "";
+    req.on("data", (d: Buffer) => (body += d.toString()));
+    req.on("end", () => {
+      const parsed = JSON.parse(body) as { id: number } | { id: number }[];
+      const answer = (r: { id: number }) => {
+        calls++;
+        return down
+          ? { jsonrpc: "2.0", id: r.id, error: { code: -32000, message: "down" } }
+          : { jsonrpc: "2.0", id: r.id, result: "0x10" };
+      };
+      res
+        .writeHead(200, { "content-type": "application/json" })
+        .end(JSON.stringify(Array.isArray(parsed) ? parsed.map(answer) : answer(parsed)));
+    });
+  });
+  await new Promise<void>((r) => server.listen(0, "127.0.0.1", () => r()));
+  return {
+    url: `http://127.0.0.1:${(server.address() as { port: number }).port}`,
+    calls: () => calls,
+    down: (d) => (down = d),
+    close: () => server.close(),
+  };
+}
 
 type ReadyBody = { ready: boolean; failed: string[]; checks: Record<string, { ok: boolean; detail: string }> };
 
@@ -53,6 +95,79 @@ const FAMILIES = [
 describe("worker metrics and health", function () {
   this.timeout(180_000);
 
+  it("reports no value (NaN) for what it has not measured yet, not 0", async () => {
+    const metrics = new PrometheusMetrics();
+    let text = await metrics.registry.metrics();
+    for (const name of MEASURED) {
+      expect(text, name).to.match(new RegExp(`^${name} Nan$`, "m"));
+      expect(Number.isNaN(valueOf(text, name)), name).to.equal(true);
+    }
+    // Measured, epoch 0 and a head are values again.
+    metrics.currentEpoch(0n);
+    metrics.finished(0n);
+    metrics.chainHead(7, Math.floor(Date.now() / 1000));
+    metrics.rpcAnswered();
+    metrics.members(1n, 0);
+    text = await metrics.registry.metrics();
+    expect(valueOf(text, "maru_worker_current_epoch")).to.equal(0);
+    expect(valueOf(text, "maru_worker_epoch_lag")).to.equal(0);
+    expect(valueOf(text, "maru_worker_chain_head_block")).to.equal(7);
+    expect(valueOf(text, "maru_worker_rpc_last_answer_age_seconds")).to.be.within(0, 1);
+    expect(valueOf(text, "maru_worker_epoch_other_members")).to.equal(0);
+    expect(Number.isNaN(valueOf(text, "maru_worker_committed_next_epoch"))).to.equal(true);
+  });
+
+  it("the rpc check: answers with a result through the watched provider, a limit of max(30 s, 3 polls), its own question when idle", async () => {
+    expect(new PrometheusMetrics().rpcFreshMs).to.equal(RPC_FRESH_MS);
+    expect(new PrometheusMetrics({ pollMs: 60_000 }).rpcFreshMs).to.equal(180_000);
+    // A slow poll is not a silent RPC: 100 s after an answer, with --poll-ms 60000, the check passes.
+    const slow = new PrometheusMetrics({ pollMs: 60_000 });
+    const t = Date.now();
+    slow.rpcAnswered(t);
+    expect(slow.readiness(t + 100_000).checks.rpc).to.deep.equal({
+      ok: true,
+      detail: "answered 100 s ago (limit 180 s)",
+    });
+    expect(slow.readiness(t + 181_000).checks.rpc).to.deep.equal({
+      ok: false,
+      detail: "the RPC last answered 181 s ago (more than 180 s)",
+    });
+
+    const rpc = await fakeRpc();
+    const provider = new JsonRpcProvider(rpc.url, Network.from(31337), { staticNetwork: true, cacheTimeout: -1 });
+    try {
+      // Whatever the worker asks through its provider counts; the poll loop need not have run.
+      const metrics = new PrometheusMetrics();
+      metrics.watchRpc(provider);
+      expect(metrics.readiness().checks.rpc.detail).to.equal("the RPC has not answered yet");
+      await provider.getBlockNumber();
+      await new Promise((r) => setTimeout(r, 10)); // ethers emits its debug events asynchronously
+      expect(metrics.readiness().checks.rpc.ok).to.equal(true);
+      // An error is not an answer.
+      rpc.down(true);
+      const failing = new PrometheusMetrics();
+      failing.watchRpc(provider);
+      await provider.getBlockNumber().catch(() => undefined);
+      await new Promise((r) => setTimeout(r, 10));
+      expect(failing.readiness().checks.rpc.detail).to.equal("the RPC has not answered yet");
+      // /readyz asks the RPC itself when the worker asked nothing lately (a long graph sync).
+      failing.rpcAnswered(Date.now() - 40_000);
+      let calls = rpc.calls();
+      expect((await failing.checkReadiness()).checks.rpc.detail).to.equal(
+        "the RPC last answered 40 s ago (more than 30 s)",
+      );
+      expect(rpc.calls()).to.equal(calls + 1);
+      rpc.down(false);
+      expect((await failing.checkReadiness()).checks.rpc.ok).to.equal(true);
+      calls = rpc.calls();
+      await failing.checkReadiness(); // fresh now: no question
+      expect(rpc.calls()).to.equal(calls);
+    } finally {
+      provider.destroy();
+      rpc.close();
+    }
+  });
+
   it("/readyz says which check fails, and passes once all do", async () => {
     const metrics = new PrometheusMetrics();
     const server = await startMetricsServer({ port: 0, host: "127.0.0.1", metrics });
@@ -62,7 +177,7 @@ describe("worker metrics and health", function () {
       let r = await fetch(`${url}/readyz`);
       expect(r.status).to.equal(503);
       expect(((await r.json()) as ReadyBody).failed).to.deep.equal(["rpc", "committed"]);
-      metrics.chainHead(10, Math.floor(Date.now() / 1000));
+      metrics.rpcAnswered();
       metrics.committed(2n, true);
       metrics.members(1n, 2);
       r = await fetch(`${url}/readyz`);

@@ -35,13 +35,17 @@ export async function startMetricsServer(o: {
     } else if (path === "/healthz") {
       res.writeHead(200, { "content-type": "application/json" }).end('{"alive":true}\n');
     } else if (path === "/readyz") {
-      const r = o.metrics.readiness();
-      const failed = Object.entries(r.checks)
-        .filter(([, c]) => !c.ok)
-        .map(([name]) => name);
-      res
-        .writeHead(r.ready ? 200 : 503, { "content-type": "application/json" })
-        .end(JSON.stringify({ ready: r.ready, failed, checks: r.checks }) + "\n");
+      o.metrics.checkReadiness().then(
+        (r) => {
+          const failed = Object.entries(r.checks)
+            .filter(([, c]) => !c.ok)
+            .map(([name]) => name);
+          res
+            .writeHead(r.ready ? 200 : 503, { "content-type": "application/json" })
+            .end(JSON.stringify({ ready: r.ready, failed, checks: r.checks }) + "\n");
+        },
+        (e: Error) => res.writeHead(500, { "content-type": "text/plain" }).end(`${e.message}\n`),
+      );
     } else {
       res.writeHead(404, { "content-type": "text/plain" }).end("not found: /metrics, /healthz, /readyz\n");
     }
