@@ -31,7 +31,11 @@ export function pageOf(opts: PageParameters = {}): { from: number; limit: number
   return { from, limit };
 }
 
-/** The `next` of a page that started at `from`, returned `count` items, of `total`. */
+/**
+ * The `next` of a page that started at `from`, returned `count` items, of `total`. An empty page
+ * has no next even when `total` says there are more (the count and the page read at different
+ * blocks by a load-balanced RPC): a caller following `next` would otherwise ask for it forever.
+ */
 export function nextOf(from: number, count: number, total: number): number | undefined {
-  return from + count < total ? from + count : undefined;
+  return count > 0 && from + count < total ? from + count : undefined;
 }

@@ -5,6 +5,7 @@
 import { id as keccakText, type Interface, type Provider, type Signer } from "ethers";
 import { MaruError } from "../../client/errors/base.js";
 import { decodeContractError } from "../../client/errors/contracts.js";
+import { inBlockRanges } from "../../client/events/logRanges.js";
 import { MaruGovernor__factory } from "../../typechain-types/factories/contracts/governance/MaruGovernor__factory.js";
 import { TimelockController__factory } from "../../typechain-types/factories/@openzeppelin/contracts/governance/TimelockController__factory.js";
 
@@ -120,21 +121,40 @@ export async function propose(
   return p;
 }
 
-/** A proposal's calls and description, from its ProposalCreated event (the governor keeps only hashes). */
-async function proposalCreated(ctx: GovernorContext, proposalId: bigint) {
-  const governor = governorAt(ctx);
-  for (const log of await governor.queryFilter(governor.filters.ProposalCreated(), ctx.fromBlock ?? 0)) {
-    if (log.args.proposalId === proposalId) return log.args;
-  }
-  throw new MaruError(`The governor ${ctx.governor} has no proposal ${proposalId}.`, {
-    fix: "`gov governor list` lists them (give --from-block if the node limits log ranges).",
-  });
+/** How many proposals are read from the node at once (each is a handful of eth_calls). */
+const READ_CONCURRENCY = 4;
+
+/** `fn` over `items`, at most `limit` at a time, results in order. */
+async function mapLimit<T, R>(items: T[], limit: number, fn: (item: T) => Promise<R>): Promise<R[]> {
+  const out = new Array<R>(items.length);
+  let next = 0;
+  const worker = async () => {
+    for (let i = next++; i < items.length; i = next++) out[i] = await fn(items[i]);
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+  return out;
 }
 
-/** Everything about a proposal: state, calls, votes, quorum, eta. */
-export async function readProposal(ctx: GovernorContext, proposalId: bigint): Promise<Proposal> {
+/**
+ * Every ProposalCreated event of the governor from `ctx.fromBlock` to the head, read once, in
+ * ranges a public RPC accepts (the governor keeps only hashes: the calls and description are here).
+ */
+async function proposalsCreated(ctx: GovernorContext) {
   const governor = governorAt(ctx);
-  const created = await proposalCreated(ctx, proposalId);
+  const head = await ctx.provider.getBlockNumber();
+  const logs = await inBlockRanges(
+    (from, to) => governor.queryFilter(governor.filters.ProposalCreated(), from, to),
+    ctx.fromBlock ?? 0,
+    head,
+  );
+  return logs.map((l) => l.args);
+}
+type Created = Awaited<ReturnType<typeof proposalsCreated>>[number];
+
+/** A proposal as its ProposalCreated event and the governor's views show it now. */
+async function proposalOf(ctx: GovernorContext, created: Created): Promise<Proposal> {
+  const governor = governorAt(ctx);
+  const proposalId = created.proposalId;
   const state = PROPOSAL_STATES[Number(await governor.state(proposalId))];
   const [against, forVotes, abstain] = await governor.proposalVotes(proposalId);
   const snapshot = await governor.proposalSnapshot(proposalId);
@@ -157,11 +177,23 @@ export async function readProposal(ctx: GovernorContext, proposalId: bigint): Pr
   };
 }
 
-/** Every proposal the governor has seen, newest last. */
+/** Everything about a proposal: state, calls, votes, quorum, eta. */
+export async function readProposal(ctx: GovernorContext, proposalId: bigint): Promise<Proposal> {
+  const created = (await proposalsCreated(ctx)).find((c) => c.proposalId === proposalId);
+  if (!created)
+    throw new MaruError(`The governor ${ctx.governor} has no proposal ${proposalId}.`, {
+      fix: "`gov governor list` lists them (give --from-block <the governor's deployment block> if it was deployed after the book's startBlock).",
+    });
+  return proposalOf(ctx, created);
+}
+
+/**
+ * Every proposal the governor has seen, newest last: the ProposalCreated events are read once, and
+ * the proposals' states a few at a time.
+ */
 export async function listProposals(ctx: GovernorContext): Promise<Proposal[]> {
-  const governor = await checkGovernor(ctx);
-  const logs = await governor.queryFilter(governor.filters.ProposalCreated(), ctx.fromBlock ?? 0);
-  return Promise.all(logs.map((l) => readProposal(ctx, l.args.proposalId)));
+  await checkGovernor(ctx);
+  return mapLimit(await proposalsCreated(ctx), READ_CONCURRENCY, (c) => proposalOf(ctx, c));
 }
 
 /** Parses a proposal id given in decimal (as the governor's events show it) or hex. */

@@ -6,6 +6,7 @@ import { MaruError } from "../../client/errors/base.js";
 import { listOperators, listStreams, getEpoch, type OperatorInfo, type StreamInfo } from "../../client/read/index.js";
 import { syncGraph, type SyncGraphReturnType } from "../../client/registry/syncGraph.js";
 import { bytes32ToArweaveId } from "../../client/arweave/ids.js";
+import { inBlockRanges } from "../../client/events/logRanges.js";
 import type { Protocol } from "../../client/contracts.js";
 import { EpochManager__factory } from "../../typechain-types/factories/contracts/epochs/EpochManager.sol/EpochManager__factory.js";
 import { OperatorRegistry__factory } from "../../typechain-types/factories/contracts/registry/OperatorRegistry__factory.js";
@@ -23,13 +24,18 @@ function protocolOf(ctx: ReadContext): Protocol {
   return { registry, epochs } as unknown as Protocol;
 }
 
-/** Every page of a paged read helper. */
-async function all<T>(read: (from: number) => Promise<{ items: T[]; next?: number }>): Promise<T[]> {
+/**
+ * Every page of a paged read helper. An empty page ends it even when the page says there is more:
+ * a load-balanced RPC may answer the count and the page at different blocks, and asking again from
+ * the same place would loop forever.
+ */
+export async function allPages<T>(read: (from: number) => Promise<{ items: T[]; next?: number }>): Promise<T[]> {
   const items: T[] = [];
   for (let from: number | undefined = 0; from !== undefined;) {
     const page = await read(from);
+    if (!page.items.length) break;
     items.push(...page.items);
-    from = page.next;
+    from = page.next !== undefined && page.next > from ? page.next : undefined;
   }
   return items;
 }
@@ -40,7 +46,7 @@ export type StreamRow = StreamInfo & { appenders?: string[] };
 /** Every registered operator. */
 export async function readOperators(ctx: ReadContext): Promise<OperatorInfo[]> {
   const p = protocolOf(ctx);
-  return all((from) => listOperators(p, { from, limit: 100 }));
+  return allPages((from) => listOperators(p, { from, limit: 100 }));
 }
 
 /**
@@ -49,11 +55,16 @@ export async function readOperators(ctx: ReadContext): Promise<OperatorInfo[]> {
  */
 export async function readStreams(ctx: ReadContext, names: string[] = []): Promise<StreamRow[]> {
   const p = protocolOf(ctx);
-  const streams: StreamRow[] = await all((from) => listStreams(p, { from, limit: 100, names }));
+  const streams: StreamRow[] = await allPages((from) => listStreams(p, { from, limit: 100, names }));
   if (!ctx.book.streamInbox) return streams;
   const inbox = StreamInbox__factory.connect(ctx.book.streamInbox, ctx.provider);
   const allowed = new Map<string, Map<string, boolean>>();
-  for (const log of await inbox.queryFilter(inbox.filters.AppenderSet(), ctx.book.startBlock ?? 0)) {
+  const logs = await inBlockRanges(
+    (from, to) => inbox.queryFilter(inbox.filters.AppenderSet(), from, to),
+    ctx.book.startBlock ?? 0,
+    await ctx.provider.getBlockNumber(),
+  );
+  for (const log of logs) {
     const byAccount = allowed.get(log.args.stream) ?? new Map<string, boolean>();
     byAccount.set(log.args.account, log.args.allowed);
     allowed.set(log.args.stream, byAccount);

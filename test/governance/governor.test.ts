@@ -6,7 +6,8 @@ import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { network } from "hardhat";
-import { id } from "ethers";
+import { id, JsonRpcProvider } from "ethers";
+import { listProposals } from "../../scripts/governance/governor.js";
 import { startAnvil, type ChainNode } from "../utils/chainNode.js";
 import { gov } from "./gov.js";
 
@@ -115,5 +116,20 @@ describe("gov CLI: the Governor path (propose, vote, queue, execute) on anvil", 
     expect((await registry.stream(id("payments"))).spec.id).to.equal(id("payments"));
     r = gov(["governor", "show", ...on, "--proposal", proposal, "--json"]);
     expect(JSON.parse(r.stdout)).to.include({ id: proposal, state: "Executed" });
+
+    // The list reads the ProposalCreated events once (it read them again for every proposal, all
+    // at once, each a scan from the start block that public RPCs refuse).
+    let getLogs = 0;
+    class Counting extends JsonRpcProvider {
+      override send(method: string, params: unknown[] | Record<string, unknown>) {
+        if (method === "eth_getLogs") getLogs++;
+        return super.send(method, params);
+      }
+    }
+    const counting = new Counting(node.url, 31337, { staticNetwork: true, batchMaxCount: 1 });
+    const listed = await listProposals({ provider: counting, governor: g, log: () => {}, fromBlock: 0 });
+    counting.destroy();
+    expect(listed.map((p) => [p.id.toString(), p.state])).to.deep.equal([[proposal, "Executed"]]);
+    expect(getLogs, "eth_getLogs requests").to.equal(1);
   });
 });
