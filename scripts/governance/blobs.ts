@@ -1,5 +1,6 @@
 // An operator's blobs (definition, bytecode) on their way to the registry: uploaded once per
-// gateway, recorded in a lock file keyed by gateway, and checked on the gateway against the hash
+// network, recorded in a lock file keyed by network (Arweave mainnet for every public gateway, the
+// gateway itself for a local one), and checked on the gateway against the hash
 // the registry will hold, the way a worker checks them (keccak256 of the bytes served at
 // <gateway>/<id>, client/registry/syncGraph.ts), before anything is scheduled or proposed.
 import { readFile, writeFile } from "node:fs/promises";
@@ -22,8 +23,43 @@ export type ResolvedBlob = {
   verified: boolean;
 };
 
-/** Arweave ids per gateway origin, per keccak256 of the blob. */
+/** Arweave ids per network (lockKey), per keccak256 of the blob. */
 type LockFile = Record<string, Record<string, string>>;
+
+/** The lock key of every public gateway: they all serve Arweave mainnet, where an id is valid everywhere. */
+export const ARWEAVE_MAINNET = "arweave-mainnet";
+
+/**
+ * The network a gateway's ids belong to, as the lock file keys it: Arweave mainnet for every public
+ * gateway (arweave.net, ar-io.net, g8way.io… serve the same transactions, so switching between
+ * them re-uploads nothing), the gateway's origin for a local one (arlocal's ids are its own).
+ */
+export function lockKey(gatewayUrl: string): string {
+  return isLocalGateway(gatewayUrl) ? new URL(gatewayUrl).origin : ARWEAVE_MAINNET;
+}
+
+/**
+ * A lock file's content with every entry under its network: entries the earlier format keyed by a
+ * public gateway's origin (`https://arweave.net`) are Arweave mainnet's and are merged into it.
+ */
+export function normalizeLock(raw: Record<string, unknown>): { lock: LockFile; moved: string[] } {
+  const lock: LockFile = {};
+  const moved: string[] = [];
+  for (const [key, value] of Object.entries(raw)) {
+    if (typeof value === "string") {
+      // The first format had no gateway: its ids may be arlocal's, so they are kept aside, never reused.
+      (lock["(gateway unknown)"] ??= {})[key] = value;
+      continue;
+    }
+    let target = key;
+    if (/^https?:\/\//.test(key) && lockKey(key) === ARWEAVE_MAINNET) {
+      target = ARWEAVE_MAINNET;
+      moved.push(key);
+    }
+    Object.assign((lock[target] ??= {}), value as Record<string, string>);
+  }
+  return { lock, moved };
+}
 
 /**
  * Where the ids of `gateway` are recorded: `<manifest>.lock.json` for public gateways (committed
@@ -37,15 +73,10 @@ export function lockFileFor(manifestPath: string, gatewayUrl: string): string {
 async function readLock(file: string, log: (l: string) => void): Promise<LockFile> {
   const text = await readFile(file, "utf8").catch(() => undefined);
   if (text === undefined) return {};
-  const raw = JSON.parse(text) as Record<string, unknown>;
-  const lock: LockFile = {};
-  for (const [key, value] of Object.entries(raw)) {
-    if (typeof value === "string") {
-      // The first format had no gateway: its ids may be arlocal's, so they are kept aside, never reused.
-      (lock["(gateway unknown)"] ??= {})[key] = value;
-    } else lock[key] = value as Record<string, string>;
-  }
+  const { lock, moved } = normalizeLock(JSON.parse(text) as Record<string, unknown>);
   if (lock["(gateway unknown)"]) log(`  ${file}: entries without a gateway are kept but not reused`);
+  if (moved.length)
+    log(`  ${file}: the ids recorded for ${moved.join(", ")} are Arweave mainnet's, valid on every public gateway`);
   return lock;
 }
 
@@ -63,8 +94,8 @@ async function download(gateway: string, arweaveId: string): Promise<{ bytes?: U
 
 /**
  * Resolves the manifest's definition and bytecode to what the registry records (keccak256, Arweave
- * id). A file is uploaded unless the lock file has its id for this gateway (never with `upload:
- * false`, the dry run: its id is then zero in the calldata). Every id is then downloaded from the
+ * id). A file is uploaded unless the lock file has its id for this gateway's network (never with
+ * `upload: false`, the dry run: its id is then zero, and the operation not final). Every id is then downloaded from the
  * gateway and its keccak256 compared with the hash to register: a blob the workers could not fetch,
  * or whose bytes are not the registered ones, is refused with both hashes.
  */
@@ -78,7 +109,7 @@ export async function resolveBlobs(o: {
   const origin = new URL(o.gateway.url).origin;
   const lockPath = lockFileFor(o.manifestPath, o.gateway.url);
   const lock = await readLock(lockPath, o.log);
-  const ids = (lock[origin] ??= {});
+  const ids = (lock[lockKey(o.gateway.url)] ??= {});
   let changed = false;
 
   const one = async (kind: "definition" | "bytecode"): Promise<ResolvedBlob> => {
@@ -108,10 +139,13 @@ export async function resolveBlobs(o: {
       const served = await download(o.gateway.url, id);
       if (!served.bytes) {
         if (!isLocalGateway(o.gateway.url))
-          throw new MaruError(`${lockPath} records ${blob.path} as ${id} on ${origin}, which does not serve it.`, {
-            details: [served.reason ?? ""],
-            fix: "a new upload is served once it is mined (minutes): run the command again then; to upload it again instead, remove the entry.",
-          });
+          throw new MaruError(
+            `${lockPath} records ${blob.path} as ${id} on Arweave, and ${origin} does not serve it.`,
+            {
+              details: [served.reason ?? ""],
+              fix: "a new upload is served once it is mined (minutes): run the command again then; to upload it again instead, remove the entry.",
+            },
+          );
         o.log(
           `  ${blob.path}: ${id} is gone from ${origin} (arlocal restarted?): ${o.upload ? "uploading it again" : "it would be uploaded again"}`,
         );
@@ -123,7 +157,7 @@ export async function resolveBlobs(o: {
     if (!id) {
       if (!o.upload) {
         o.log(
-          `  would upload ${blob.path} (${bytes.length} bytes, keccak256 ${hash}) to ${origin}; its id is 0x0 below`,
+          `  would upload ${blob.path} (${bytes.length} bytes, keccak256 ${hash}) to ${origin}; its id is not known until then`,
         );
         return { hash, txId: ZeroHash, verified: false };
       }
