@@ -2,7 +2,7 @@
 //   npm run gov -- register-operator --network localhost --addresses deployments/31337.json \
 //                  --manifest operators/manifests/sum_by_key.yaml --gateway http://127.0.0.1:1984 --schedule
 //   npm run gov -- deprecate-operator --id 3 --dry-run ...
-//   npm run gov -- set-parameter --param MIN_STAKE --value 100000000000000000000 --safe-json plan.json ...
+//   npm run gov -- set-parameter --param MIN_STAKE --value 100 --safe-json plan.json ...   (token units)
 //   npm run gov -- register-stream --name payments --schema … --propose --description "…" ...
 //   npm run gov -- governor show --proposal <id> ...   (vote, queue, execute, list)
 //   npm run gov -- list-operators | list-streams | graph --epoch 3 | status ...   (--json)
@@ -151,6 +151,21 @@ const withCommon = (c: Command) =>
     .addOption(new Option("--cancel", "cancel the scheduled operation (canceller account)"))
     .option("--salt <text>", "make it a new operation (the same calls again after they were executed once)");
 
+/**
+ * A strict non-negative integer option (`--id`, `--from-block`): Number.parseInt would take
+ * `1abc` as 1 and `2.7` as 2, and act on another operator or block than the one meant.
+ */
+function nonNegativeInteger(option: string) {
+  return (v: string): number => {
+    const n = Number(v);
+    if (!/^\d+$/.test(v) || !Number.isSafeInteger(n))
+      throw new MaruError(`${option} must be a non-negative integer, got "${v}".`, {
+        fix: `e.g. ${option} 3`,
+      });
+    return n;
+  };
+}
+
 /** A basis-points value given on the command line. */
 function bps(v: string): bigint {
   if (!/^\d+$/.test(v)) throw new MaruError(`expected a non-negative integer (basis points), got "${v}".`);
@@ -210,7 +225,7 @@ withCommon(program.command("allow-appender").description("allow (or revoke) an a
   });
 
 withCommon(program.command("deprecate-operator").description("deprecate an operator"))
-  .requiredOption("--id <n>", "operator id", (v) => Number.parseInt(v, 10))
+  .requiredOption("--id <n>", "operator id", nonNegativeInteger("--id"))
   .action(async (o) => {
     const m = mode(o);
     await deprecateOperator(await context(o, m), { id: o.id, mode: m });
@@ -218,10 +233,10 @@ withCommon(program.command("deprecate-operator").description("deprecate an opera
 
 withCommon(program.command("set-parameter").description("set an EpochManager parameter"))
   .requiredOption("--param <name>", "e.g. MIN_STAKE, EPOCH_DURATION")
-  .requiredOption("--value <integer>", "the new value (an integer, in wei for amounts)", (v) => {
-    if (!/^\d+$/.test(v)) throw new MaruError(`--value must be a non-negative integer, got "${v}".`);
-    return BigInt(v);
-  })
+  .requiredOption(
+    "--value <value>",
+    'the new value in its units: token units for MIN_STAKE (100 or "100 tMARU", not wei), seconds for durations, a whole number for counts',
+  )
   .action(async (o) => {
     const m = mode(o);
     await setParameter(await context(o, m), { param: o.param, value: o.value, mode: m });
@@ -275,7 +290,11 @@ withCommon(
 });
 
 withConnection(program.command("status").description("list the timelock's scheduled operations: pending, ready, done"))
-  .option("--from-block <n>", "where to start reading (default: the book's startBlock)", (v) => Number.parseInt(v, 10))
+  .option(
+    "--from-block <n>",
+    "where to start reading (default: the book's startBlock)",
+    nonNegativeInteger("--from-block"),
+  )
   .action(async (o) => {
     const ctx = await context(o);
     await status(ctx, { fromBlock: o.fromBlock ?? ctx.book.startBlock ?? 0 });
@@ -368,8 +387,10 @@ async function governorContext(o: ConnectOptions & { governor?: string; fromBloc
 const withGovernor = (c: Command) =>
   withConnection(c)
     .option("--governor <address>", "the governor (default: the book's `governor`)", address)
-    .option("--from-block <n>", "where to read proposals from (default: the book's startBlock)", (v) =>
-      Number.parseInt(v, 10),
+    .option(
+      "--from-block <n>",
+      "where to read proposals from (default: the book's startBlock)",
+      nonNegativeInteger("--from-block"),
     )
     .option("--json", "JSON for scripts");
 

@@ -2,7 +2,7 @@
 // TimelockController (print for a multisig, schedule, or execute). Shared by the CLI (cli.ts) and
 // the `hardhat run` entry points.
 import { readFile } from "node:fs/promises";
-import { AbiCoder, Contract, formatUnits, keccak256, ZeroHash, type Provider, type Signer } from "ethers";
+import { AbiCoder, keccak256, toBeHex, ZeroAddress, ZeroHash, type Provider, type Signer } from "ethers";
 import { MaruError } from "../../client/errors/base.js";
 import { operatorContentHash } from "../../client/registry/graphHash.js";
 import { OperatorRegistry__factory } from "../../typechain-types/factories/contracts/registry/OperatorRegistry__factory.js";
@@ -10,8 +10,12 @@ import { EpochManager__factory } from "../../typechain-types/factories/contracts
 import { TimelockController__factory } from "../../typechain-types/factories/@openzeppelin/contracts/governance/TimelockController__factory.js";
 import { StreamInbox__factory } from "../../typechain-types/factories/contracts/inbox/StreamInbox__factory.js";
 import { BlockHashOracle__factory } from "../../typechain-types/factories/contracts/oracle/BlockHashOracle__factory.js";
-import { decodeContractError } from "../../client/errors/contracts.js";
+import { ContractRevertError, decodeContractError } from "../../client/errors/contracts.js";
 import { checkBook } from "../../client/books/check.js";
+import { inBlockRanges } from "../../client/events/logRanges.js";
+import { getStakeToken } from "../../client/read/getStakeToken.js";
+import type { Protocol } from "../../client/contracts.js";
+import { formatAmount, parseAmount, type TokenUnits } from "../../client/units.js";
 import { loadManifest, schemaHash, streamId } from "./manifest.js";
 import { resolveBlobs, type Gateway } from "./blobs.js";
 import { propose } from "./governor.js";
@@ -123,11 +127,24 @@ export async function runThroughTimelock(
   const timelock = TimelockController__factory.connect(ctx.book.timelock, ctx.signer ?? ctx.provider);
   const { targets, values, payloads, salt, operationId, state } = await timelockOperation(ctx, calls);
   const delay = await timelock.getMinDelay();
+  // Calls with placeholders (a dry run's blobs not uploaded: their Arweave ids are zero) are not the
+  // operation that will be scheduled: its id and calldata exist only once the ids do.
+  const final = calls.every((c) => c.simulateData === undefined);
+  if (!final && mode !== "dry-run")
+    throw new MaruError("Internal error: an operation with placeholder Arweave ids reached " + mode + ".");
   for (const c of calls) ctx.log(`  call ${c.description}`);
-  if (mode !== "propose") ctx.log(`  timelock ${ctx.book.timelock}, operation ${operationId}: ${state}`);
+  if (mode !== "propose" && final) ctx.log(`  timelock ${ctx.book.timelock}, operation ${operationId}: ${state}`);
 
   if (mode === "dry-run" || mode === "schedule" || mode === "safe-json" || mode === "propose")
     await simulate(ctx, calls);
+  if (!final) {
+    ctx.log("  no calldata printed: the operation is not final until the blobs are uploaded (their ids are in it),");
+    ctx.log("  and calldata with zero ids would revert when executed after the delay. To upload, then act:");
+    ctx.log(
+      '    --schedule (a proposer account), --safe-json <file> (a Safe), --propose --description "…" (the governor)',
+    );
+    return { operationId: "(not final)", state: "Unset" };
+  }
   if (mode === "propose") {
     // The governor schedules in the timelock itself when the proposal is queued (with its own salt).
     const governor = ctx.proposal?.governor ?? ctx.book.governor;
@@ -262,7 +279,7 @@ export async function runThroughTimelock(
       });
     if (!(await timelock.hasRole(await timelock.PROPOSER_ROLE(), who)))
       throw new MaruError(`The account ${who} is not a proposer of the timelock.`, {
-        fix: "schedule from a proposer account, or use --dry-run and submit the printed calldata through the multisig/governor.",
+        fix: "schedule from a proposer account, or have the proposer schedule it: --safe-json <file> --safe <Safe> writes a multisig's batch, --propose --description \"…\" proposes it to the governor (both upload an operator's blobs first).",
       });
     await (await timelock.scheduleBatch(targets, values, payloads, ZeroHash, salt, delay)).wait();
     const ready = Number(await timelock.getTimestamp(operationId));
@@ -303,20 +320,133 @@ export const PROTOCOL_INTERFACES = [
 ];
 
 /**
- * Runs each call as the timelock would (eth_call from the timelock's address) before anything is
- * scheduled, so that a call that would fail at execute time (a value out of bounds, a missing
- * record) is refused now, with its error decoded. A call that fails only because it needs an
- * earlier call of the same batch (e.g. an operator whose output stream the batch registers) is
- * reported as not simulated on its own.
+ * Where OpenZeppelin v5's TimelockController keeps `mapping(bytes32 id => uint256) _timestamps`:
+ * slot 1, after AccessControl's `_roles` (slot 0), as solc's storage layout of
+ * @openzeppelin/contracts 5.7.0 governance/TimelockController.sol gives it. A timelock laid out
+ * otherwise is noticed before it is relied on: the override is read back through getTimestamp.
+ */
+const TIMESTAMPS_SLOT = 1n;
+
+/** The state override that makes operation `id` Ready: `_timestamps[id] = 2` (1 is Done; > 1 and ≤ now is Ready). */
+function readyOverride(timelock: string, id: string) {
+  const slot = keccak256(AbiCoder.defaultAbiCoder().encode(["bytes32", "uint256"], [id, TIMESTAMPS_SLOT]));
+  return { [timelock]: { stateDiff: { [slot]: toBeHex(2n, 32) } } };
+}
+
+/** An account that may call executeBatch: anyone when address(0) holds EXECUTOR_ROLE, else a holder of it. */
+async function executorOf(ctx: Context): Promise<string | undefined> {
+  const timelock = TimelockController__factory.connect(ctx.book.timelock, ctx.provider);
+  const role = await timelock.EXECUTOR_ROLE();
+  if (await timelock.hasRole(role, ZeroAddress)) return ZeroAddress;
+  const who = await ctx.signer?.getAddress();
+  if (who && (await timelock.hasRole(role, who))) return who;
+  const granted = await inBlockRanges(
+    (from, to) => timelock.queryFilter(timelock.filters.RoleGranted(role), from, to),
+    ctx.book.startBlock ?? 0,
+    await ctx.provider.getBlockNumber(),
+  );
+  for (const log of granted.reverse()) if (await timelock.hasRole(role, log.args.account)) return log.args.account;
+  return undefined;
+}
+
+type RawCall = (data: string, from: string, overrides: object) => Promise<string>;
+
+/**
+ * Runs the whole batch as the timelock will execute it, before anything is scheduled: an eth_call
+ * of executeBatch on the timelock, from an executor, with a state override that makes the
+ * operation Ready. Each call then sees what the calls before it did (an operator whose output
+ * stream the same batch registers). A failure is decoded and the failing call named. Returns why
+ * the batch could not be simulated so (a node without state overrides, no executor found), or
+ * undefined when it was.
+ */
+async function simulateBatch(ctx: Context, calls: Call[]): Promise<string | undefined> {
+  const send = (ctx.provider as Partial<{ send: (method: string, params: unknown[]) => Promise<unknown> }>).send;
+  if (typeof send !== "function") return "the provider cannot send eth_call with a state override";
+  const call: RawCall = async (data, from, overrides) =>
+    String(await send.call(ctx.provider, "eth_call", [{ from, to: ctx.book.timelock, data }, "latest", overrides]));
+  const timelock = TimelockController__factory.connect(ctx.book.timelock, ctx.provider);
+  const iface = timelock.interface;
+  const batch = (n: number) => {
+    const part = calls.slice(0, n);
+    return [part.map((c) => c.target), part.map(() => 0n), part.map((c) => c.simulateData ?? c.data)] as const;
+  };
+  const opId = (n: number) => timelock.hashOperationBatch(...batch(n), ZeroHash, ZeroHash);
+  const id = await opId(calls.length);
+  try {
+    const read = await call(
+      iface.encodeFunctionData("getTimestamp", [id]),
+      ZeroAddress,
+      readyOverride(ctx.book.timelock, id),
+    );
+    if (BigInt(read) !== 2n)
+      return `the timelock does not keep OpenZeppelin v5's layout (_timestamps at slot ${TIMESTAMPS_SLOT})`;
+  } catch (e) {
+    return `the node refuses eth_call state overrides (${(e as Error).message.split("\n")[0]})`;
+  }
+  const executor = await executorOf(ctx);
+  if (executor === undefined) return "no account holding the timelock's EXECUTOR_ROLE was found";
+  const run = async (n: number, opIdOfN: string) =>
+    call(
+      iface.encodeFunctionData("executeBatch", [...batch(n), ZeroHash, ZeroHash]),
+      executor,
+      readyOverride(ctx.book.timelock, opIdOfN),
+    );
+  try {
+    await run(calls.length, id);
+  } catch (e) {
+    const err = decodeContractError(e, PROTOCOL_INTERFACES);
+    const refused =
+      err instanceof ContractRevertError &&
+      (err.errorName === "TimelockUnexpectedOperationState" ||
+        (err.errorName === "AccessControlUnauthorizedAccount" &&
+          String(err.args.account).toLowerCase() === executor.toLowerCase() &&
+          err.args.neededRole === (await timelock.EXECUTOR_ROLE())));
+    if (refused) return `the timelock refused the simulation itself (${(err as ContractRevertError).errorName})`;
+    // Which call: the shortest prefix of the batch that fails ends with it.
+    let failed = calls.length - 1;
+    for (let n = 1; n < calls.length; n++) {
+      const failsHere = await run(n, await opId(n)).then(
+        () => false,
+        () => true,
+      );
+      if (failsHere) {
+        failed = n - 1;
+        break;
+      }
+    }
+    throw new MaruError(
+      `${calls[failed].description} (call ${failed + 1} of ${calls.length}) would fail when the timelock executes the batch: ${err.message}`,
+      { fix: "nothing was scheduled; fix the value and run the command again.", cause: e },
+    );
+  }
+  ctx.log(`  simulated: the batch of ${calls.length} calls runs as the timelock's executeBatch would run it`);
+  return undefined;
+}
+
+/**
+ * Runs the calls as the timelock would before anything is scheduled, so that a call that would
+ * fail at execute time (a value out of bounds, a missing record) is refused now, with its error
+ * decoded. One call: an eth_call from the timelock's address. A batch: executeBatch itself
+ * (simulateBatch); where the node cannot do that, each call on its own, and a later call that fails
+ * only because it needs an earlier call of the batch is reported as not simulated.
  */
 async function simulate(ctx: Context, calls: Call[]): Promise<void> {
+  if (calls.length > 1) {
+    const unsupported = await simulateBatch(ctx, calls);
+    if (unsupported === undefined) return;
+    ctx.log(
+      `  (the batch could not be simulated as a whole: ${unsupported}. Each call is simulated on its own, without what the calls before it do: a later call that needs them is NOT SIMULATED)`,
+    );
+  }
   for (const [i, c] of calls.entries()) {
     try {
       await ctx.provider.call({ from: ctx.book.timelock, to: c.target, data: c.simulateData ?? c.data });
     } catch (e) {
       const err = decodeContractError(e, PROTOCOL_INTERFACES);
       if (i > 0) {
-        ctx.log(`  (not simulated on its own: ${c.description} may need the calls before it: ${err.message})`);
+        ctx.log(
+          `  (NOT SIMULATED: ${c.description} fails on its own and may need the calls before it; it is unchecked until executed: ${err.message})`,
+        );
         continue;
       }
       throw new MaruError(`${c.description} would fail when the timelock executes it: ${err.message}`, {
@@ -432,7 +562,7 @@ export async function registerOperator(ctx: Context, options: { manifest: string
   ctx.log(`  content hash ${contentHash} (keccak256 of abi.encode(definition hash, bytecode hash))`);
   if (pending)
     ctx.log(
-      "  not final: a blob is not uploaded; run with --schedule, --propose or --safe-json to upload it and get its id",
+      "  not final: a blob is not uploaded; run with --schedule, --safe-json or --propose to upload it and get its id",
     );
   return runThroughTimelock(ctx, calls, options.mode);
 }
@@ -563,8 +693,21 @@ export const PARAMETERS = [
   "FRAUD_WINDOW_EPOCHS",
 ] as const;
 
-/** set-parameter: EpochManager.setParameter through the timelock. */
-export async function setParameter(ctx: Context, options: { param: string; value: bigint; mode: Mode }) {
+/** What a parameter's value is: a token amount, a duration in seconds, or a count. */
+function parameterKind(param: string): "amount" | "seconds" | "epochs" | "bps" | "count" {
+  if (param === "MIN_STAKE") return "amount";
+  if (["UNBONDING_PERIOD", "EPOCH_DURATION", "FREEZE_LEAD", "RANDOMNESS_TIMEOUT"].includes(param)) return "seconds";
+  if (param === "JAIL_EPOCHS" || param === "FRAUD_WINDOW_EPOCHS") return "epochs";
+  if (param === "REWARD_BPS") return "bps";
+  return "count";
+}
+
+/**
+ * set-parameter: EpochManager.setParameter through the timelock. A text `value` is read in the
+ * parameter's units: token units for amounts (MIN_STAKE: `100` or `100 tMARU`, never wei), seconds
+ * for durations, a whole number for counts. A bigint is the value the contract stores (base units).
+ */
+export async function setParameter(ctx: Context, options: { param: string; value: string | bigint; mode: Mode }) {
   if (!ctx.book.epochManager) throw new MaruError("The addresses book has no epochManager.");
   const index = PARAMETERS.indexOf(options.param as (typeof PARAMETERS)[number]);
   if (index < 0)
@@ -574,44 +717,63 @@ export async function setParameter(ctx: Context, options: { param: string; value
       fix: "use `gov schedule-shares --reward-bps N --slash-bps a,b,c,d,e` (docs/governance.md)",
     });
   const em = EpochManager__factory.connect(ctx.book.epochManager, ctx.provider);
+  const kind = parameterKind(options.param);
+  const units = kind === "amount" ? await stakeUnits(ctx, em) : undefined;
+  const value = typeof options.value === "bigint" ? options.value : parameterValue(options.param, options.value, units);
   const current = await em.parameter(index);
-  const show = await parameterUnits(ctx, em, options.param);
-  ctx.log(`  ${options.param}: ${show(current)} → ${show(options.value)}`);
-  const data = em.interface.encodeFunctionData("setParameter", [index, options.value]);
+  const show = (v: bigint) => showParameter(options.param, v, units);
+  ctx.log(`  ${options.param}: ${show(current)} → ${show(value)}`);
+  const data = em.interface.encodeFunctionData("setParameter", [index, value]);
   return runThroughTimelock(
     ctx,
-    [{ target: ctx.book.epochManager, data, description: `setParameter(${options.param}, ${options.value})` }],
+    [
+      {
+        target: ctx.book.epochManager,
+        data,
+        description: `setParameter(${options.param}, ${units ? formatAmount(value, units) : value})`,
+      },
+    ],
     options.mode,
   );
 }
 
+/** The stake token's decimals and symbol (the client's getStakeToken), for MIN_STAKE. */
+async function stakeUnits(ctx: Context, em: ReturnType<typeof EpochManager__factory.connect>): Promise<TokenUnits> {
+  const protocol = { book: { contracts: { stakeToken: await em.stakeToken() } }, epochs: em } as unknown as Protocol;
+  const token = await getStakeToken(protocol);
+  return { decimals: token.decimals, symbol: token.symbol ?? "tokens" };
+}
+
+/** A `--value` in the parameter's units, as the contract stores it. */
+function parameterValue(param: string, text: string, units?: TokenUnits): bigint {
+  const kind = parameterKind(param);
+  if (kind === "amount") return parseAmount(text, units!);
+  const what = kind === "seconds" ? "a whole number of seconds" : kind === "epochs" ? "a number of epochs" : "a count";
+  if (!/^\d+$/.test(text.trim()))
+    throw new MaruError(`--value for ${param} is ${what}, not "${text}".`, {
+      fix: `e.g. --value ${kind === "seconds" ? "3600" : "4"}`,
+    });
+  return BigInt(text.trim());
+}
+
 /** How a person reads a parameter's value: token units, durations, basis points, epochs, workers. */
-async function parameterUnits(
-  ctx: Context,
-  em: ReturnType<typeof EpochManager__factory.connect>,
-  param: string,
-): Promise<(v: bigint) => string> {
-  if (param === "MIN_STAKE") {
-    const token = new Contract(
-      await em.stakeToken(),
-      ["function decimals() view returns (uint8)", "function symbol() view returns (string)"],
-      ctx.provider,
-    );
-    const decimals = await token.decimals().then(Number, () => 18);
-    const symbol = await token.symbol().then(String, () => "tokens");
-    return (v) => `${formatUnits(v, decimals)} ${symbol} (${v} in base units)`;
-  }
-  if (["UNBONDING_PERIOD", "EPOCH_DURATION", "FREEZE_LEAD", "RANDOMNESS_TIMEOUT"].includes(param)) {
-    return (v) => {
+function showParameter(param: string, v: bigint, units?: TokenUnits): string {
+  switch (parameterKind(param)) {
+    case "amount":
+      return formatAmount(v, units!);
+    case "seconds": {
       const n = Number(v);
       const human =
         n >= 86_400 ? `${(n / 86_400).toFixed(2)} days` : n >= 3_600 ? `${(n / 3_600).toFixed(2)} h` : `${n} s`;
       return n >= 3_600 ? `${n} s (${human})` : human;
-    };
+    }
+    case "bps":
+      return `${v} bps (${Number(v) / 100}%)`;
+    case "epochs":
+      return `${v} epochs`;
+    default:
+      return `${v}${param === "REPLICATION" ? " holders per shard" : " workers"}`;
   }
-  if (param === "REWARD_BPS") return (v) => `${v} bps (${Number(v) / 100}%)`;
-  if (param === "JAIL_EPOCHS" || param === "FRAUD_WINDOW_EPOCHS") return (v) => `${v} epochs`;
-  return (v) => `${v}${param === "REPLICATION" ? " holders per shard" : " workers"}`;
 }
 
 /** The faults in IFraudProofs.Fault order, for messages. */
@@ -735,7 +897,11 @@ export async function status(ctx: Context, options: { fromBlock?: number }) {
   const timelock = TimelockController__factory.connect(ctx.book.timelock, ctx.provider);
   const registry = OperatorRegistry__factory.createInterface();
   const em = EpochManager__factory.createInterface();
-  const logs = await timelock.queryFilter(timelock.filters.CallScheduled(), options.fromBlock ?? 0);
+  const logs = await inBlockRanges(
+    (from, to) => timelock.queryFilter(timelock.filters.CallScheduled(), from, to),
+    options.fromBlock ?? 0,
+    await ctx.provider.getBlockNumber(),
+  );
   const ops = new Map<string, { calls: string[]; ready: number }>();
   for (const l of logs) {
     const decoded =

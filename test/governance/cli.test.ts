@@ -1,19 +1,57 @@
 // The governance CLI as its users run it, in a child process against real processes (anvil,
 // arlocal): it refuses to run without a network or with a stale addresses book, saying which and
-// how to fix it; register-operator's dry run uploads nothing and a blob whose hash is wrong is
-// refused; the lock file is keyed by gateway; list-operators / list-streams; a Safe Transaction
-// Builder file decodes to the timelock's schedule.
+// how to fix it, and integers that are not integers; register-operator's dry run uploads nothing and
+// prints no calldata until the blobs are uploaded, a blob whose hash is wrong is refused, and the
+// whole batch is simulated as executeBatch; the lock file is keyed by network (every public gateway
+// is Arweave mainnet); set-parameter takes token units; list-operators / list-streams; a Safe
+// Transaction Builder file decodes to the timelock's schedule; paged reads end on an empty page.
 import { expect } from "chai";
 import { existsSync } from "node:fs";
 import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { network } from "hardhat";
-import { getAddress, id, keccak256 } from "ethers";
+import { getAddress, id, keccak256, parseUnits } from "ethers";
 import { startAnvil, startArlocal, type ChainNode, type Gateway } from "../utils/chainNode.js";
 import { deployGovernance } from "../registry/fixture.js";
 import { gov } from "./gov.js";
 import { uploadBlob } from "../../scripts/governance/arweave.js";
+import { ARWEAVE_MAINNET, lockKey, normalizeLock } from "../../scripts/governance/blobs.js";
+import { allPages } from "../../scripts/governance/read.js";
+import { nextOf } from "../../client/read/page.js";
+import { deployEpochs } from "../epochs/fixture.js";
+
+describe("gov: pure parts (paged reads, lock keys)", function () {
+  it("a paged read ends on an empty page even when the count says there are more (RPC answers at two blocks)", async function () {
+    expect(nextOf(5, 0, 10)).to.equal(undefined);
+    expect(nextOf(0, 5, 10)).to.equal(5);
+    let calls = 0;
+    // Before the fix this asked for page 2 forever: the page is empty, its next is still 2.
+    const items = await allPages(async (from) => {
+      if (++calls > 10) throw new Error("loops");
+      return from === 0 ? { items: [1, 2], next: 2 } : { items: [], next: 2 };
+    });
+    expect(items).to.deep.equal([1, 2]);
+    expect(calls).to.equal(2);
+  });
+
+  it("keys lock entries by network: one key for every public gateway, the origin of a local one; old keys read", function () {
+    for (const g of ["https://arweave.net", "https://ar-io.net/", "https://g8way.io"])
+      expect(lockKey(g), g).to.equal(ARWEAVE_MAINNET);
+    expect(lockKey("http://127.0.0.1:1984/")).to.equal("http://127.0.0.1:1984");
+    expect(lockKey("http://localhost:1984")).to.equal("http://localhost:1984");
+    const { lock, moved } = normalizeLock({
+      "https://arweave.net": { "0xaa": "id-a" },
+      "https://g8way.io": { "0xbb": "id-b" },
+      "http://127.0.0.1:1984": { "0xcc": "id-c" },
+      "0xdd": "id-d",
+    });
+    expect(lock[ARWEAVE_MAINNET]).to.deep.equal({ "0xaa": "id-a", "0xbb": "id-b" });
+    expect(lock["http://127.0.0.1:1984"]).to.deep.equal({ "0xcc": "id-c" });
+    expect(lock["(gateway unknown)"]).to.deep.equal({ "0xdd": "id-d" });
+    expect(moved).to.deep.equal(["https://arweave.net", "https://g8way.io"]);
+  });
+});
 
 /** How many transactions arlocal holds (its GraphQL endpoint). */
 async function arweaveTransactions(gateway: string): Promise<number> {
@@ -82,6 +120,20 @@ describe("gov CLI: network and book checks, register-operator's blobs, reads, Sa
       expect(r.stderr).to.include("npx hardhat keystore set SEPOLIA_RPC_URL");
     });
 
+    it("refuses integers that are not (--id 1abc, --id 2.7, --from-block 5x) instead of reading 1, 2, 5", function () {
+      for (const [args, option, value] of [
+        [["deprecate-operator", ...on(), "--id", "1abc", "--dry-run"], "--id", "1abc"],
+        [["deprecate-operator", ...on(), "--id", "2.7", "--dry-run"], "--id", "2.7"],
+        [["deprecate-operator", ...on(), "--id", "-1", "--dry-run"], "--id", "-1"],
+        [["status", ...on(), "--from-block", "5x"], "--from-block", "5x"],
+        [["governor", "list", ...on(), "--from-block", "1e3"], "--from-block", "1e3"],
+      ] as const) {
+        const r = gov([...args]);
+        expect(r.status, r.out).to.equal(1);
+        expect(r.stderr).to.include(`${option} must be a non-negative integer, got "${value}"`);
+      }
+    });
+
     it("says which URL does not answer", function () {
       const r = gov(["status", "--addresses", book, "--network", "localhost", "--rpc-url", "http://127.0.0.1:9"]);
       expect(r.status).to.equal(1);
@@ -140,7 +192,7 @@ describe("gov CLI: network and book checks, register-operator's blobs, reads, Sa
       );
     });
 
-    it("--dry-run uploads nothing: it prints what it would upload and the calldata, with local hashes", async function () {
+    it("--dry-run uploads nothing: it prints what it would upload, with local hashes, and no calldata with zero ids", async function () {
       const before = await arweaveTransactions(arlocal.url);
       const r = gov(["register-operator", ...on(), "--manifest", manifest, "--gateway", arlocal.url, "--dry-run"]);
       expect(r.status, r.out).to.equal(0);
@@ -153,8 +205,11 @@ describe("gov CLI: network and book checks, register-operator's blobs, reads, Sa
       );
       expect(r.stdout).to.include(`would upload op.wasm (${bytecode.length} bytes, keccak256 ${keccak256(bytecode)})`);
       expect(r.stdout).to.match(/content hash 0x[0-9a-f]{64}/);
-      expect(r.stdout).to.match(/"schedule": \{\s*"to": "0x/);
       expect(r.stdout).to.match(/not final: a blob is not uploaded/);
+      // Calldata with zero Arweave ids would be scheduled and revert after the delay: none is printed.
+      expect(r.stdout).not.to.match(/"schedule"|"execute"|"data"/);
+      expect(r.stdout).to.match(/no calldata printed: the operation is not final/);
+      expect(r.stdout).to.match(/--schedule .*--safe-json <file> .*--propose/);
     });
 
     it("refuses a blob whose manifest hash is not the keccak256 of what the gateway serves, showing both", async function () {
@@ -186,7 +241,12 @@ describe("gov CLI: network and book checks, register-operator's blobs, reads, Sa
       for (const mode of ["--schedule", "--execute"]) {
         const r = gov(["register-operator", ...on(), "--manifest", manifest, "--gateway", arlocal.url, mode]);
         expect(r.status, r.out).to.equal(0);
-        if (mode === "--schedule") expect(r.stdout).to.match(/served by .*, keccak256 .* as registered/);
+        if (mode === "--schedule") {
+          expect(r.stdout).to.match(/served by .*, keccak256 .* as registered/);
+          expect(r.stdout).to.include(
+            "simulated: the batch of 2 calls runs as the timelock's executeBatch would run it",
+          );
+        }
       }
       const lock = JSON.parse(await readFile(`${manifest}.local.lock.json`, "utf8"));
       expect(Object.keys(lock)).to.deep.equal([new URL(arlocal.url).origin]);
@@ -198,6 +258,55 @@ describe("gov CLI: network and book checks, register-operator's blobs, reads, Sa
       const otherOrigin = `http://localhost:${arlocal.port}`;
       const r = gov(["register-operator", ...on(), "--manifest", manifest, "--gateway", otherOrigin, "--dry-run"]);
       expect(r.out).to.include(`would upload op.json (${definition.length} bytes`);
+    });
+
+    it("simulates the whole batch as executeBatch: a later call that would revert is refused, named", async function () {
+      // A new output stream (call 1) and an output another operator produces already: the
+      // registration (call 2) fails only in the batch; on its own it failed for want of the new
+      // stream, and was scheduled unsimulated.
+      const second = join(dir, "second.yaml");
+      await writeFile(
+        second,
+        [
+          "name: balances2",
+          "version: 1",
+          "inputs: [transfers]",
+          "outputs:",
+          "  - stream: audit",
+          "    schema: 'audit(address)'",
+          "    partition: { kind: WHOLE }",
+          "  - balances",
+          "definition: { path: op.json }",
+          "bytecode: { path: op.wasm }",
+          "",
+        ].join("\n"),
+      );
+      const tl = await conn.ethers.getContractAt("TimelockController", timelock);
+      const scheduled = (await tl.queryFilter(tl.filters.CallScheduled())).length;
+      for (const mode of [["--dry-run"], ["--schedule"], ["--safe-json", join(dir, "second-plan.json")]]) {
+        const r = gov(["register-operator", ...on(), "--manifest", second, "--gateway", arlocal.url, ...mode]);
+        expect(r.status, r.out).to.equal(1);
+        expect(r.stderr).to.match(
+          /registerOperator\(balances2 v1\).* \(call 2 of 2\) would fail when the timelock executes the batch: .*RegistryStreamHasProducer/,
+        );
+      }
+      expect((await tl.queryFilter(tl.filters.CallScheduled())).length, "nothing scheduled").to.equal(scheduled);
+      expect(existsSync(join(dir, "second-plan.json"))).to.equal(false);
+    });
+
+    it("reuses the ids of another public gateway, and reads a lock keyed by the old gateway origin", async function () {
+      // 127.0.0.2 reaches arlocal but is not a local name: the CLI takes it for a public gateway.
+      const publicLike = `http://127.0.0.2:${arlocal.port}`;
+      const local = JSON.parse(await readFile(`${manifest}.local.lock.json`, "utf8"))[new URL(arlocal.url).origin];
+      // The lock as the previous version wrote it: keyed by the gateway it uploaded to.
+      await writeFile(`${manifest}.lock.json`, JSON.stringify({ "https://arweave.net": local }));
+      const before = await arweaveTransactions(arlocal.url);
+      const r = gov(["register-operator", ...on(), "--manifest", manifest, "--gateway", publicLike, "--dry-run"]);
+      expect(r.out).not.to.include("would upload");
+      expect(r.stdout).to.include("are Arweave mainnet's, valid on every public gateway");
+      expect(r.stdout).to.match(/definition .*: served by http:\/\/127\.0\.0\.2.*as registered/);
+      expect(r.stderr).to.match(/already registered/); // the same blobs: it was executed above
+      expect(await arweaveTransactions(arlocal.url), "no upload").to.equal(before);
     });
 
     it("list-operators and list-streams, as tables and as JSON", async function () {
@@ -227,6 +336,46 @@ describe("gov CLI: network and book checks, register-operator's blobs, reads, Sa
       r = gov(["list-streams", ...on(), "--names", "transfers,balances"]);
       expect(r.stdout).to.match(/transfers\s+0x[0-9a-f]{64}\s+WHOLE\s+INBOX\s+0x/);
       expect(r.stdout).to.match(/balances\s+0x[0-9a-f]{64}\s+SLICE:0:20\s+DERIVED\s+operator 0/);
+    });
+  });
+
+  describe("set-parameter", function () {
+    let epochBook: string;
+    let epochManager: string;
+    before(async function () {
+      const fx = await deployEpochs(conn.ethers);
+      epochManager = await fx.epochs.getAddress();
+      await (await fx.epochs.grantRole(await fx.epochs.GOVERNANCE_ROLE(), timelock)).wait();
+      epochBook = join(dir, "epochs.json");
+      await writeFile(epochBook, JSON.stringify({ chainId: 31337, contracts: { timelock, registry, epochManager } }));
+    });
+    const at = () => ["--network", "localhost", "--rpc-url", node.url, "--addresses", epochBook];
+
+    it("takes MIN_STAKE in token units (100 or '100 tMARU', never wei) and shows it so", async function () {
+      const em = await conn.ethers.getContractAt("EpochManager", epochManager);
+      let r = gov(["set-parameter", ...at(), "--param", "MIN_STAKE", "--value", "150", "--dry-run"]);
+      expect(r.status, r.out).to.equal(0);
+      expect(r.stdout).to.include("MIN_STAKE: 100 tMARU → 150 tMARU");
+      expect(r.stdout).not.to.match(/base units/);
+      const call = JSON.parse(r.stdout.slice(r.stdout.indexOf("{"))).calls[0];
+      expect(em.interface.parseTransaction({ data: call.data })!.args[1]).to.equal(parseUnits("150", 18));
+      for (const mode of ["--schedule", "--execute"]) {
+        r = gov(["set-parameter", ...at(), "--param", "MIN_STAKE", "--value", "150.5 tMARU", mode]);
+        expect(r.status, r.out).to.equal(0);
+      }
+      expect(await em.parameter(0)).to.equal(parseUnits("150.5", 18));
+      r = gov(["set-parameter", ...at(), "--param", "MIN_STAKE", "--value", "100 ETH", "--dry-run"]);
+      expect(r.status, r.out).to.equal(1);
+      expect(r.stderr).to.include('"ETH" is not the stake token: it is tMARU');
+    });
+
+    it("takes durations in whole seconds and counts as integers", async function () {
+      let r = gov(["set-parameter", ...at(), "--param", "EPOCH_DURATION", "--value", "1.5", "--dry-run"]);
+      expect(r.status, r.out).to.equal(1);
+      expect(r.stderr).to.include('--value for EPOCH_DURATION is a whole number of seconds, not "1.5"');
+      r = gov(["set-parameter", ...at(), "--param", "MAX_WORKERS", "--value", "4x", "--dry-run"]);
+      expect(r.status, r.out).to.equal(1);
+      expect(r.stderr).to.include('--value for MAX_WORKERS is a count, not "4x"');
     });
   });
 

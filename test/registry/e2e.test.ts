@@ -184,7 +184,13 @@ describe("registry end to end: manifest → Arweave → timelock → syncGraph",
       ].join("\n"),
     );
     const gateway = { url: arlocal.url };
-    await registerOperator(ctx, { manifest, gateway, mode: "schedule" });
+    // The batch (registerStream(balances), registerOperator) is simulated whole, as executeBatch:
+    // Hardhat's node takes eth_call's state override too.
+    const logged: string[] = [];
+    await registerOperator({ ...ctx, log: (l) => logged.push(l) }, { manifest, gateway, mode: "schedule" });
+    expect(logged, logged.join("\n")).to.include(
+      "  simulated: the batch of 2 calls runs as the timelock's executeBatch would run it",
+    );
     await rejects(registerOperator(ctx, { manifest, gateway, mode: "execute" }), /not ready/);
     await networkHelpers.time.increase(DELAY);
     await registerOperator(ctx, { manifest, gateway, mode: "execute" });
@@ -258,12 +264,19 @@ describe("registry end to end: manifest → Arweave → timelock → syncGraph",
 
     // deprecate-operator and set-parameter through the timelock; status sees them.
     await deprecateOperator(ctx, { id: 0, mode: "schedule" });
-    await setParameter(ctx, { param: "MIN_STAKE", value: 2n * PARAMS.minStake, mode: "schedule" });
+    // Amounts in token units, never wei: "200 tMARU" is 2 × the fixture's 100 tMARU.
+    expect(PARAMS.minStake).to.equal(100n * 10n ** 18n);
+    const shown: string[] = [];
+    await setParameter(
+      { ...ctx, log: (l) => shown.push(l) },
+      { param: "MIN_STAKE", value: "200 tMARU", mode: "schedule" },
+    );
+    expect(shown).to.include("  MIN_STAKE: 100 tMARU → 200 tMARU");
     const pending = await status(ctx, {});
     expect(pending.filter((r) => r.state === "Waiting")).to.have.length(2);
     await networkHelpers.time.increase(DELAY);
     await deprecateOperator(ctx, { id: 0, mode: "execute" });
-    await setParameter(ctx, { param: "MIN_STAKE", value: 2n * PARAMS.minStake, mode: "execute" });
+    await setParameter(ctx, { param: "MIN_STAKE", value: "200", mode: "execute" });
     expect(await fx.epochs.parameter(0)).to.equal(2n * PARAMS.minStake);
     expect((await status(ctx, {})).every((r) => r.state === "Done")).to.equal(true);
     await rejects(deprecateOperator(ctx, { id: 0, mode: "schedule" }), /already deprecated/);
