@@ -143,36 +143,58 @@ describe("docs: every sh block is marked, and the runnable ones run as written",
       }
       const workers = background.filter((b) => b.block.code.includes("npm run worker"));
       expect(workers).to.have.length(3);
-      // Each verifies an epoch's randomness and finishes that epoch's dataflow.
-      const deadline = Date.now() + 300_000;
-      const tookPart = (w: Background) => /"msg":"epoch verified"/.test(w.out) && /"sourceDeltas":\d+/.test(w.out);
-      while (!workers.every(tookPart)) {
-        for (const w of workers)
-          if (w.code !== undefined) expect.fail(`${where(w.block)} exited (${w.code}):\n${w.out.slice(-3000)}`);
-        if (Date.now() > deadline)
-          expect.fail(
-            `not every worker finished an epoch in 300 s:\n${workers.map((w) => w.out.slice(-1500)).join("\n---\n")}`,
-          );
-        await sleep(1_000);
-      }
-      // …from the first epoch it can verify: the first whose frozen set holds it and whose
-      // randomness is set. None is skipped.
+      // Each takes part from the first epoch it can: the first whose frozen set holds it and whose
+      // randomness is set. It verifies that epoch as a member (with its index) and finishes its
+      // dataflow; none is skipped.
       const book = JSON.parse(readFileSync(BOOK, "utf8")) as AddressesBook;
       const { provider } = await openRpc("http://127.0.0.1:8545");
+      const me = (w: Background) => new Wallet(w.block.code.match(/MARU_WORKER_KEY=(0x[0-9a-fA-F]{64})/)![1]).address;
+      const firstEpoch = new Map<Background, bigint>();
       try {
         const p = connectProtocol(book, provider);
-        const current = await p.epochs.currentEpoch();
-        for (const w of workers) {
-          const me = new Wallet(w.block.code.match(/MARU_WORKER_KEY=(0x[0-9a-fA-F]{64})/)![1]).address;
-          let first: bigint | undefined;
-          for (let e = 1n; e <= current && first === undefined; ++e) {
+        const deadline = Date.now() + 300_000;
+        let seen = 0n; // epochs read so far (frozen with randomness: they do not change)
+        const sets: string[] = [];
+        for (;;) {
+          for (const w of workers)
+            if (w.code !== undefined) expect.fail(`${where(w.block)} exited (${w.code}):\n${w.out.slice(-3000)}`);
+          const current = await p.epochs.currentEpoch();
+          for (let e = seen + 1n; e <= current; ++e) {
             const epoch = await getEpoch(p, e, { members: true });
-            if (epoch.randomness && epoch.members!.some((m) => m.toLowerCase() === me.toLowerCase())) first = e;
+            if (!epoch.randomness) break;
+            seen = e;
+            sets.push(`epoch ${e}: ${epoch.members!.join(", ")}`);
+            for (const w of workers)
+              if (!firstEpoch.has(w) && epoch.members!.some((m) => m.toLowerCase() === me(w).toLowerCase()))
+                firstEpoch.set(w, e);
           }
-          expect(first, `${me} is in a set with randomness by epoch ${current}`).to.not.equal(undefined);
-          expect(w.out, `${me} verified epoch ${first}, the first it could`).to.match(
-            new RegExp(`"epoch":"${first}"[^\\n]*"msg":"epoch verified"`),
-          );
+          const done = workers.every((w) => {
+            const f = firstEpoch.get(w);
+            return (
+              f !== undefined &&
+              new RegExp(
+                `"epoch":"${f}","r":"0x[0-9a-f]+","source":"\\w+","index":\\d+[^\\n]*"msg":"epoch verified"`,
+              ).test(w.out) &&
+              new RegExp(`"epoch":"${f}","index":\\d+[^\\n]*"sourceDeltas":\\d+`).test(w.out)
+            );
+          });
+          if (done) break;
+          if (Date.now() > deadline)
+            expect.fail(
+              `not every worker verified and finished the first epoch it could in 300 s:\n` +
+                workers
+                  .map(
+                    (w) =>
+                      `${me(w)}: first set ${firstEpoch.get(w) ?? "none yet"}\n${w.out
+                        .split("\n")
+                        .filter((l) => /epoch verified|sourceDeltas|skipping/.test(l))
+                        .slice(-6)
+                        .join("\n")}`,
+                  )
+                  .join("\n---\n") +
+                `\n${sets.join("\n")}`,
+            );
+          await sleep(2_000);
         }
       } finally {
         provider.destroy();
