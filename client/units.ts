@@ -3,6 +3,8 @@
 // deployment with another token (6 decimals, another name) reads and prints right.
 import { formatUnits } from "ethers";
 import { MaruError } from "./errors/base.js";
+import type { Protocol } from "./contracts.js";
+import { getStakeToken } from "./read/getStakeToken.js";
 
 /** The stake token's display units. */
 export type TokenUnits = { decimals: number; symbol: string };
@@ -49,4 +51,16 @@ export function parseAmount(text: string, units: TokenUnits, symbol?: string): b
  */
 export function formatAmount(value: bigint, units: TokenUnits): string {
   return `${formatUnits(value, units.decimals).replace(/\.0$/, "")} ${units.symbol}`;
+}
+
+/**
+ * The stake token's units (the client's getStakeToken; a token without a symbol shows "tokens").
+ * @example
+ * ```ts
+ * const units = await tokenUnits(maru); // { decimals: 18, symbol: "tMARU" }
+ * ```
+ */
+export async function tokenUnits(p: Protocol): Promise<TokenUnits> {
+  const t = await getStakeToken(p);
+  return { decimals: t.decimals, symbol: t.symbol ?? "tokens" };
 }

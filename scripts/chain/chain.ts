@@ -3,11 +3,10 @@
 // mining a block every second, arlocal on 127.0.0.1:1984 (the gateway the governance commands
 // default to), and fulfils every request made to a Chainlink VRF mock coordinator on that chain,
 // so that epochs move on their own once the protocol is deployed. Ctrl-C stops everything.
-import { createServer } from "node:net";
 import { Command } from "commander";
 import { JsonRpcProvider, Wallet } from "ethers";
 import { MaruError } from "../../client/errors/base.js";
-import { startAnvil, startArlocal, type ChainNode, type Gateway } from "../lib/processes.js";
+import { portFree, startAnvil, startArlocal, type ChainNode, type Gateway } from "../lib/processes.js";
 import { VrfFulfiller } from "./vrf.js";
 import { DEPLOYER, DEPLOYER_KEY, FULFILLER_KEY } from "./keys.js";
 
@@ -43,13 +42,7 @@ function positive(name: string, v: string): number {
 
 /** Refuses a port something else listens on: anvil would exit, and arlocal's probe would find the other process. */
 async function ensureFree(port: number, what: string, flag: string): Promise<void> {
-  const free = await new Promise<boolean>((resolve) => {
-    const server = createServer()
-      .once("error", () => resolve(false))
-      .once("listening", () => server.close(() => resolve(true)))
-      .listen(port, "127.0.0.1");
-  });
-  if (!free) {
+  if (!(await portFree(port))) {
     throw new MaruError(`Port ${port} is in use: cannot start ${what} there`, {
       fix: `stop what listens on it (another chain node or npm run chain?), or pass ${flag} <another port>`,
     });

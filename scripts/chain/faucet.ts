@@ -6,17 +6,13 @@ import { existsSync, readFileSync } from "node:fs";
 import { Command } from "commander";
 import { Contract, Wallet, formatEther, getAddress, isAddress, parseEther } from "ethers";
 import { MaruError } from "../../client/errors/base.js";
-import { formatAmount, parseAmount } from "../../client/units.js";
-import type { AddressesBook } from "../../client/contracts.js";
+import { formatAmount, parseAmount, tokenUnits } from "../../client/units.js";
+import { connectProtocol, type AddressesBook } from "../../client/contracts.js";
+import { checkBook } from "../../client/books/check.js";
 import { openRpc } from "../../client/rpc.js";
 import { FAUCET_KEY } from "./keys.js";
 
-const TOKEN = [
-  "function mint(address to, uint256 amount)",
-  "function balanceOf(address) view returns (uint256)",
-  "function decimals() view returns (uint8)",
-  "function symbol() view returns (string)",
-];
+const TOKEN = ["function mint(address to, uint256 amount)", "function balanceOf(address) view returns (uint256)"];
 const GAS_TOP_UP = parseEther("10");
 
 const program = new Command()
@@ -41,18 +37,10 @@ async function main() {
         fix: "deploy first: npm run deploy:local",
       });
     const book = JSON.parse(readFileSync(file, "utf8")) as AddressesBook;
-    if (book.chainId !== chainId)
-      throw new MaruError(`${file} is for chain ${book.chainId}, the node at ${o.rpc} is chain ${chainId}`, {
-        fix: "pass the book of this chain with --addresses",
-      });
-    if ((await provider.getCode(book.contracts.stakeToken)) === "0x")
-      throw new MaruError(`The stake token ${book.contracts.stakeToken} of ${file} has no code on this chain`, {
-        fix: "the book is from an earlier chain (a restarted node is a new chain): npm run deploy:local again",
-      });
+    await checkBook(provider, book, { file, where: `the node at ${o.rpc}` });
     const minter = new Wallet(FAUCET_KEY, provider);
     const token = new Contract(book.contracts.stakeToken, TOKEN, minter);
-    const [decimals, symbol] = [Number(await token.decimals()), String(await token.symbol())];
-    const units = { decimals, symbol };
+    const units = await tokenUnits(connectProtocol(book, provider));
     const amount = parseAmount(amountText, units);
     try {
       await token.mint.staticCall(account, amount);

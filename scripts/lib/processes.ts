@@ -6,6 +6,7 @@ import { spawn, type ChildProcess } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { createServer } from "node:net";
 
 /** A process we started: where it answers, how to stop it, and `exited`, which settles when it ends (for any reason). */
 export type ChainNode = { url: string; port: number; stop(): Promise<void>; exited: Promise<number | null> };
@@ -15,6 +16,16 @@ const exitOf = (proc: ChildProcess) =>
   new Promise<number | null>((resolve) =>
     proc.exitCode !== null || proc.signalCode !== null ? resolve(proc.exitCode) : proc.once("exit", resolve),
   );
+
+/** Whether nothing listens on 127.0.0.1:`port` (it binds and closes a server there to find out). */
+export async function portFree(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const server = createServer()
+      .once("error", () => resolve(false))
+      .once("listening", () => server.close(() => resolve(true)))
+      .listen(port, "127.0.0.1");
+  });
+}
 
 // Below Linux's ephemeral range (32768+), where libp2p and other clients get their ports.
 const freePort = () => 10_000 + Math.floor(Math.random() * 20_000);

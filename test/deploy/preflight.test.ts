@@ -65,6 +65,19 @@ describe("deploy on a testnet-shaped chain: preconditions first, a partial book,
   };
   const nonce = () => conn.ethers.provider.getTransactionCount(DEPLOYER);
   const setBalance = (wei: bigint) => conn.ethers.provider.send("anvil_setBalance", [DEPLOYER, toBeHex(wei)]);
+  /** A stake token and a VRF mock coordinator on the chain, with a new (unfunded) subscription. */
+  const tokenAndSubscription = async () => {
+    const [funder] = await conn.ethers.getSigners();
+    const token = await conn.ethers.deployContract("TestToken", [], funder);
+    const coordinator = await conn.ethers.deployContract(
+      "VRFCoordinatorV2_5Mock",
+      [10n ** 17n, 10n ** 9n, 4n * 10n ** 15n],
+      funder,
+    );
+    await (await coordinator.createSubscription()).wait();
+    const [subId] = (await coordinator.getActiveSubscriptionIds(0n, 1n)) as bigint[];
+    return { token, coordinator, subId };
+  };
   let saved: string | undefined;
 
   before(async function () {
@@ -104,15 +117,7 @@ describe("deploy on a testnet-shaped chain: preconditions first, a partial book,
 
     // A token and a coordinator that exist, but a subscription that does not, then an unfunded one,
     // and a deployer without enough ether: all reported together.
-    const [funder] = await conn.ethers.getSigners();
-    const token = await conn.ethers.deployContract("TestToken", [], funder);
-    const coordinator = await conn.ethers.deployContract(
-      "VRFCoordinatorV2_5Mock",
-      [10n ** 17n, 10n ** 9n, 4n * 10n ** 15n],
-      funder,
-    );
-    await (await coordinator.createSubscription()).wait();
-    const [subId] = (await coordinator.getActiveSubscriptionIds(0n, 1n)) as bigint[];
+    const { token, coordinator, subId } = await tokenAndSubscription();
     const missing = await deploy(
       paramsFile({ token: await token.getAddress(), coordinator: await coordinator.getAddress(), subscriptionId: 7n }),
     );
@@ -136,15 +141,7 @@ describe("deploy on a testnet-shaped chain: preconditions first, a partial book,
   });
 
   it("stops half-way with a partial book when its funds run out, and the same command resumes it", async function () {
-    const [funder] = await conn.ethers.getSigners();
-    const token = await conn.ethers.deployContract("TestToken", [], funder);
-    const coordinator = await conn.ethers.deployContract(
-      "VRFCoordinatorV2_5Mock",
-      [10n ** 17n, 10n ** 9n, 4n * 10n ** 15n],
-      funder,
-    );
-    await (await coordinator.createSubscription()).wait();
-    const [subId] = (await coordinator.getActiveSubscriptionIds(0n, 1n)) as bigint[];
+    const { token, coordinator, subId } = await tokenAndSubscription();
     await (await coordinator.fundSubscription(subId, parseEther("100"))).wait();
     const params = paramsFile({
       token: await token.getAddress(),

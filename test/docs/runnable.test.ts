@@ -9,7 +9,7 @@ import { expect } from "chai";
 import { execFileSync, spawn, type ChildProcess } from "node:child_process";
 import { closeSync, existsSync, mkdtempSync, openSync, readFileSync, renameSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { createServer } from "node:net";
+import { portFree } from "../../scripts/lib/processes.js";
 import { join } from "node:path";
 import { Wallet } from "ethers";
 import { connectProtocol, getEpoch, openRpc, type AddressesBook } from "../../client/index.js";
@@ -28,15 +28,6 @@ type Background = {
   code?: number | null;
   signal?: string | null;
 };
-
-async function portFree(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const s = createServer()
-      .once("error", () => resolve(false))
-      .once("listening", () => s.close(() => resolve(true)))
-      .listen(port, "127.0.0.1");
-  });
-}
 
 describe("docs: every sh block is marked, and the runnable ones run as written", function () {
   const all = docFiles(ROOT).flatMap((f) => shBlocks(ROOT, f));

@@ -14,6 +14,7 @@ import { deployProtocol, loadParameters } from "../../scripts/deploy/lib.js";
 import { PrometheusMetrics, RPC_FRESH_MS } from "../../worker/metrics/metrics.js";
 import { startMetricsServer } from "../../worker/metrics/server.js";
 import { startAnvil, type ChainNode } from "../utils/chainNode.js";
+import { clockStep, type Clock } from "../utils/clock.js";
 
 const freePort = () =>
   new Promise<number>((resolve) => {
@@ -73,15 +74,8 @@ async function fakeRpc(): Promise<{ url: string; calls: () => number; down: (d: 
 type ReadyBody = { ready: boolean; failed: string[]; checks: Record<string, { ok: boolean; detail: string }> };
 
 const FAMILIES = [
-  "maru_worker_current_epoch",
-  "maru_worker_last_finished_epoch",
-  "maru_worker_epoch_lag",
-  "maru_worker_committed_next_epoch",
-  "maru_worker_chain_head_age_seconds",
-  "maru_worker_chain_head_block",
-  "maru_worker_rpc_last_answer_age_seconds",
+  ...MEASURED,
   "maru_worker_peers",
-  "maru_worker_epoch_other_members",
   "maru_worker_transport_refused",
   "maru_worker_batches_sent_total",
   "maru_worker_batches_received_total",
@@ -264,20 +258,17 @@ describe("worker metrics and health", function () {
       expect(valueOf(first, "maru_worker_committed_next_epoch")).to.equal(1);
 
       // The clock and the VRF, until the worker is through with epoch 2.
-      const fulfilled = new Set<bigint>();
+      const clock: Clock = {
+        epochs,
+        coordinator,
+        provider,
+        beacon: book.contracts.beacon,
+        fromBlock: book.startBlock,
+        fulfilled: new Set(),
+      };
       let text = first;
       for (const t0 = Date.now(); Date.now() - t0 < 90_000; await new Promise((r) => setTimeout(r, 200))) {
-        const current = await epochs.currentEpoch();
-        const next = await epochs.epochInfo(current + 1n);
-        for (const e of await epochs.queryFilter(epochs.filters.EpochFrozen(), book.startBlock)) {
-          const id = e.args.requestId as bigint;
-          if (id !== 0n && !fulfilled.has(id)) {
-            fulfilled.add(id);
-            await (await coordinator.fulfillRandomWords(id, book.contracts.beacon)).wait().catch(() => undefined);
-          }
-        }
-        if (next.committed >= 1n || next.frozen) await provider.request({ method: "evm_increaseTime", params: [15] });
-        await provider.request({ method: "evm_mine", params: [] });
+        await clockStep(clock, (next) => next.committed >= 1n || next.frozen);
         text = (await (await get("/metrics"))?.text()) ?? text;
         if ((valueOf(text, "maru_worker_last_finished_epoch") ?? 0) >= 2) break;
       }

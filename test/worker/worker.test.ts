@@ -10,6 +10,7 @@ import { network } from "hardhat";
 import { Wallet } from "ethers";
 import { deployProtocol } from "../../scripts/deploy/lib.js";
 import { startAnvil, type ChainNode } from "../utils/chainNode.js";
+import { clockStep, type Clock } from "../utils/clock.js";
 
 describe("maru-worker processes follow the epochs (anvil)", function () {
   this.timeout(240_000);
@@ -69,23 +70,20 @@ describe("maru-worker processes follow the epochs (anvil)", function () {
     });
 
     // The clock and the VRF: time moves only once every worker has committed to the next epoch.
-    const fulfilled = new Set<bigint>();
+    const clock: Clock = {
+      epochs,
+      coordinator,
+      provider,
+      beacon: book.contracts.beacon,
+      fromBlock: book.startBlock,
+      fulfilled: new Set(),
+    };
     const done = Promise.all(exits);
     let finished = false;
     void done.then(() => (finished = true));
     const deadline = Date.now() + 150_000;
     while (!finished && Date.now() < deadline) {
-      const current = await epochs.currentEpoch();
-      const next = await epochs.epochInfo(current + 1n);
-      for (const e of await epochs.queryFilter(epochs.filters.EpochFrozen(), book.startBlock)) {
-        const id = e.args.requestId as bigint;
-        if (id !== 0n && !fulfilled.has(id)) {
-          fulfilled.add(id);
-          await (await coordinator.fulfillRandomWords(id, book.contracts.beacon)).wait().catch(() => undefined);
-        }
-      }
-      if (next.committed >= 3n || next.frozen) await provider.request({ method: "evm_increaseTime", params: [15] });
-      await provider.request({ method: "evm_mine", params: [] });
+      await clockStep(clock, (next) => next.committed >= 3n || next.frozen);
       await new Promise((r) => setTimeout(r, 200));
     }
     if (!finished) for (const p of procs) p.kill("SIGTERM"); // the assertion below shows their logs

@@ -19,7 +19,7 @@ import { connectChain, readBook, requireChainOptions, stakingKey, withConfig } f
 import { newKeystore } from "./keys.js";
 import { readStatus, printStatus, statusJson, type Status } from "./status.js";
 import { epochStartsAt, when } from "./time.js";
-import { formatAmount, parseAmount, tokenUnits, type TokenUnits } from "./units.js";
+import { formatAmount, parseAmount, tokenUnits, type TokenUnits } from "../../client/units.js";
 
 /** The subcommands this module handles (maru-worker dispatches them here). */
 export const OPS_COMMANDS = new Set(["status", "stake", "unstake", "withdraw", "claim", "keys"]);

@@ -3,7 +3,7 @@
 import { formatEther } from "ethers";
 import { getEpoch, getWorker, type EpochState, type Protocol, type WorkerState } from "../../client/index.js";
 import { epochStartsAt, when } from "./time.js";
-import { formatAmount, type TokenUnits } from "./units.js";
+import { formatAmount, type TokenUnits } from "../../client/units.js";
 
 /** Everything `status` shows. */
 export type Status = {
