@@ -17,7 +17,14 @@ import { deployProtocol } from "../deploy/lib.js";
 import { startAnvil, startArlocal } from "../lib/processes.js";
 import { BYZANTINE_MODES } from "../../worker/adversary/modes.js";
 import { FAULT_NAMES } from "../../worker/guard/evidence.js";
-import { encodeTransfer, makeTransfers, registerSample, SOURCE_STREAM, type Transfer } from "./sample.js";
+import {
+  encodeTransfer,
+  makeTransfers,
+  readEpochTruth,
+  registerSample,
+  SOURCE_STREAM,
+  type Transfer,
+} from "./sample.js";
 import { floodWorker, reorgChain, type Flood, type Reorg } from "./chaos.js";
 import {
   checkExpectations,
@@ -439,7 +446,29 @@ async function run(
   }));
   const byzantineWorker = cheater >= 0 ? addresses[cheater] : null;
   const honest = new Set(addresses.filter((a) => a !== byzantineWorker));
-  const output = checkOutput(reports, honest, transfers, n.epochCount);
+  const truth = await readEpochTruth({
+    provider: ethers.provider,
+    book,
+    fromBlock: book.startBlock,
+    epochCount: n.epochCount,
+  });
+  if (truth.reduce((x, t) => x + t.transfers.length, 0) !== fed)
+    say(
+      `note: ${fed} transfers fed, ${truth.reduce((x, t) => x + t.transfers.length, 0)} landed in epochs 1-${n.epochCount}`,
+    );
+  const output = checkOutput(reports, honest, truth);
+  const disagreements = reports
+    .filter((r) => honest.has(r.worker))
+    .flatMap((r) =>
+      r.epochs
+        .filter((e) => (e.disagreementCount ?? 0) > 0)
+        .map((e) => ({
+          reportedBy: r.worker,
+          epoch: e.epoch,
+          count: e.disagreementCount,
+          holders: [...new Set(e.disagreements.flatMap((d) => Object.keys(d.copies)))],
+        })),
+    );
   const lastFinish = Math.max(
     ...reports.filter((r) => honest.has(r.worker)).flatMap((r) => r.epochs.map((e) => e.finishedAt)),
   );
@@ -489,6 +518,8 @@ async function run(
     seconds,
     outputCorrect: output.correct,
     outputProblems: output.problems,
+    outputIncomplete: output.incomplete,
+    disagreements,
     accounts: output.accounts,
     cheatToSlashMs: cheat && firstSlash ? firstSlash.settledAt - cheat.at : null,
     perWorker: reports.map((r, i) => ({

@@ -8,7 +8,8 @@ import { registerOperator, runThroughTimelock, type Context } from "../governanc
 import { OperatorRegistry__factory } from "../../typechain-types/factories/contracts/registry/OperatorRegistry__factory.js";
 import { StreamInbox__factory } from "../../typechain-types/factories/contracts/inbox/StreamInbox__factory.js";
 import { EpochManager__factory } from "../../typechain-types/factories/contracts/epochs/EpochManager.sol/EpochManager__factory.js";
-import type { AddressesBook } from "../../client/index.js";
+import { Sharder, type AddressesBook, type PartitionSpec } from "../../client/index.js";
+import { balanceRecord, type EpochTruth } from "./report.js";
 
 export const SOURCE_STREAM = "transfers";
 export const OUTPUT_STREAM = id("balances").toLowerCase();
@@ -136,4 +137,55 @@ export async function registerSample(options: {
     await registerOperator(ctx, { manifest, gateway: { url: options.gateway }, mode: "execute" });
     options.log(`registered operator ${name} through the timelock (blobs on ${options.gateway})`);
   }
+}
+
+/** The inverse of {@link encodeTransfer}. */
+export function decodeTransfer(data: string): Transfer {
+  const hex = data.replace(/^0x/, "").toLowerCase();
+  return { from: `0x${hex.slice(0, 40)}`, to: `0x${hex.slice(40, 80)}`, amount: BigInt(`0x${hex.slice(80, 96)}`) };
+}
+
+/**
+ * What the chain says each epoch held, to judge the output by: the transfers the inbox took in
+ * the epoch's source window (its blocks, from its EpochAdvanced to the next one's), and the shard
+ * of each account's `balances` record under the epoch's randomness and set size.
+ */
+export async function readEpochTruth(options: {
+  provider: Provider;
+  book: AddressesBook;
+  fromBlock: number;
+  epochCount: number;
+}): Promise<EpochTruth[]> {
+  const em = EpochManager__factory.connect(options.book.contracts.epochManager, options.provider);
+  const inbox = StreamInbox__factory.connect(options.book.contracts.streamInbox, options.provider);
+  const registry = OperatorRegistry__factory.connect(options.book.contracts.registry, options.provider);
+  const starts = new Map<number, number>();
+  for (const e of await em.queryFilter(em.filters.EpochAdvanced(), options.fromBlock))
+    starts.set(Number(e.args.epoch), e.blockNumber);
+  const epochOf = (block: number) => {
+    let best: number | undefined;
+    for (const [e, at] of starts) if (at <= block && (best === undefined || e > best)) best = e;
+    return best;
+  };
+  const byEpoch = new Map<number, Transfer[]>();
+  for (const e of await inbox.queryFilter(inbox.filters.Appended(id(SOURCE_STREAM)), options.fromBlock)) {
+    const epoch = epochOf(e.blockNumber);
+    if (epoch === undefined) continue;
+    const list = byEpoch.get(epoch) ?? [];
+    byEpoch.set(epoch, list);
+    for (const d of e.args.deltas) for (let i = 0n; i < BigInt(d.diff); ++i) list.push(decodeTransfer(d.data));
+  }
+  const [kind, offset, length] = (await registry.partitionOf(OUTPUT_STREAM)) as unknown as bigint[];
+  const spec = { kind: Number(kind), offset: Number(offset), length: Number(length) } as PartitionSpec;
+  const truth: EpochTruth[] = [];
+  for (let epoch = 1; epoch <= options.epochCount; ++epoch) {
+    const info = await em.epochInfo(epoch);
+    const sharder = new Sharder(info.randomness, Number(info.n));
+    truth.push({
+      epoch,
+      transfers: byEpoch.get(epoch) ?? [],
+      shardOf: (account) => sharder.shardOfDelta(spec, balanceRecord(account, 0n)),
+    });
+  }
+  return truth;
 }

@@ -49,6 +49,25 @@ class ByzantineOutbox extends Outbox {
     return this.o.holders(lane.shard).filter((w) => this.o.live(w));
   }
 
+  /**
+   * `wrong-output`: the first stage's output is wrong for some inputs (one more on every change of
+   * an account whose first byte is even), and everything after is honest: the wrong deltas are
+   * batched, signed, chained and routed like right ones, and this worker uses them itself too.
+   */
+  override add(stream: string, shard: number, deltas: Delta[]): void {
+    if (this.liar.mode !== "wrong-output") return super.add(stream, shard, deltas);
+    let lied = false;
+    const wrong = deltas.map((d) => {
+      const first = typeof d.data === "string" ? parseInt(d.data.slice(2, 4), 16) : (d.data as Uint8Array)[0];
+      if (first % 2 !== 0) return d;
+      lied = true;
+      return { ...d, diff: BigInt(d.diff) + 1n };
+    });
+    super.add(stream, shard, wrong);
+    if (lied && !this.liar.cheated)
+      this.lie(this.lanes.get(`${stream}|${shard}`)!, this.lanes.get(`${stream}|${shard}`)!.ch.seq);
+  }
+
   protected override seal(lane: Lane, deltas: Delta[]): Sealed[] {
     const { mode, cheated } = this.liar;
     if (cheated) return super.seal(lane, deltas);

@@ -435,6 +435,7 @@ export class Dataflow {
         graceOver,
       );
       if (run.sendingDone) this.askAgain(run);
+      run.settle();
     }
     await this.desk.drain();
     for (const run of runs) {

@@ -1,10 +1,11 @@
-// One epoch of the dataflow at one worker (docs/protocol.md §5–§9): the source deltas of the shards it
-// holds go through the operators; what they emit goes to the exchange layer (Outbox) by shard, or
-// stays here as output when nobody consumes the stream; what other workers send comes through the
-// Inbox's checks. Replicas: the k holders of a source shard all send its outputs; each source
-// time's deltas are used once, from the first holder whose batch passed every check, and a holder
-// that never delivers what its co-holders did is reported (not provable on-chain: docs/worker.md).
-import { concat, getBytes, hexlify, keccak256, toUtf8Bytes, type TypedDataDomain } from "ethers";
+// One epoch of the dataflow at one worker (docs/protocol.md §5–§9, §12): the source deltas of the
+// shards it holds go through the operators; what they emit goes to the exchange layer (Outbox) by
+// shard, or stays here as output when nobody consumes the stream; what other workers send comes
+// through the Inbox's checks and then the replica agreement (./agreement.ts): the k holders of a
+// source shard all send its outputs, and a time's deltas are used only when every live holder's
+// copy agrees. Copies that differ are held back and reported; a holder silent past the grace is
+// reported as withholding (not provable on-chain: docs/worker.md).
+import { hexlify, type TypedDataDomain } from "ethers";
 import type { Logger } from "pino";
 import { EpochMath } from "../../client/batches/verifyBatch.js";
 import { MAX_BATCH } from "../../client/batches/types.js";
@@ -18,6 +19,7 @@ import { Inbox } from "../exchange/inbox.js";
 import type { Group, Outbox, OutboxOptions } from "../exchange/outbox.js";
 import type { ExchangeSigner } from "../exchange/signer.js";
 import type { Message } from "../transport/codec.js";
+import { Agreement } from "./agreement.js";
 import type { RunnableGraph, RunnableOperator } from "./graph.js";
 import type { EpochReport } from "./report.js";
 import type { WorkerMetrics } from "../metrics/metrics.js";
@@ -54,10 +56,6 @@ export function groupByTime(deltas: Delta[]): Group[] {
   return groups;
 }
 
-function groupDigest(g: Group): string {
-  return keccak256(concat(g.deltas.flatMap((d) => [getBytes(dataHex(d)), toUtf8Bytes(`|${BigInt(d.diff)};`)])));
-}
-
 /**
  * @example
  * ```ts
@@ -72,10 +70,9 @@ export class EpochRun {
   readonly outbox: Outbox;
   readonly inbox: Inbox;
   private readonly myShards: Set<number>;
-  private readonly taken = new Map<string, { sender: string; digest: string }>();
-  /** The time of the last group each incoming lane delivered (a continuation must start with it). */
-  private readonly lastTime = new Map<string, bigint>();
-  private readonly delivered = new Map<string, Set<string>>();
+  readonly agreement: Agreement;
+  /** Senders any accepted batch came from. */
+  private readonly heard = new Set<string>();
   private readonly sourceShard = new Map<bigint, number>();
   private readonly output = new Map<string, Map<string, bigint>>();
   private readonly failed = new Set<number>();
@@ -92,7 +89,6 @@ export class EpochRun {
     sourceDeltas: 0,
     sourceRead: 0,
     unkeyable: 0,
-    divergent: 0,
     operatorErrors: 0,
     resendsAsked: 0,
     resendsServed: 0,
@@ -135,6 +131,18 @@ export class EpochRun {
       evidence: (w, e) => ctx.evidence(epoch, w, e),
       log: ctx.log,
       metrics: ctx.metrics,
+    });
+    this.agreement = new Agreement({
+      epoch,
+      log: ctx.log,
+      holdersOf: (time) => {
+        const originShard = this.sourceShard.get(time);
+        return originShard === undefined
+          ? undefined
+          : { originShard, holders: this.holders(originShard).filter((w) => this.live(w)) };
+      },
+      closed: (holder, stream, shard) => (holder === me ? this.sendingDone : this.inbox.closed(holder, stream, shard)),
+      use: (stream, deltas) => this.use(stream, deltas),
     });
   }
 
@@ -246,46 +254,26 @@ export class EpochRun {
     for (const [shard, list] of byShard) this.outbox.add(stream, shard, list);
   }
 
-  /** A batch that passed every check (or came from this worker): each time's deltas are used once. */
+  /** A batch that passed every check (or came from this worker): its groups wait for the replica agreement. */
   private accept(sender: string, h: BatchHeader, deltas: Delta[]): void {
-    const stream = lower(h.stream);
-    const mine = this.delivered.get(sender) ?? new Set<string>();
-    this.delivered.set(sender, mine);
-    const use: Delta[] = [];
-    const lane = `${sender}|${stream}|${h.shard}`;
-    const groups = groupByTime(deltas);
-    groups.forEach((g, i) => {
-      const tkey = `${stream}|${h.shard}|${g.time}`;
-      mine.add(`${stream}|${g.time}`);
-      const digest = groupDigest(g);
-      const first = this.taken.get(tkey);
-      if (!first) {
-        this.taken.set(tkey, { sender, digest });
-        use.push(...g.deltas);
-      } else if (first.sender === sender && i === 0 && this.lastTime.get(lane) === g.time) {
-        use.push(...g.deltas); // the rest of a time too large for one batch, at the start of the next
-      } else if (first.sender === sender) {
-        this.stats.divergent += 1; // the same time again, not as a continuation: not used
-        this.ctx.log.warn(
-          { time: g.time.toString(), sender },
-          "a sender repeated a time it already delivered (not used)",
-        );
-      } else if (first.digest !== digest) {
-        this.stats.divergent += 1;
-        this.ctx.log.warn(
-          { time: g.time.toString(), first: first.sender, other: sender },
-          "replicas disagree (not provable)",
-        );
-      }
-    });
-    if (groups.length > 0) this.lastTime.set(lane, groups[groups.length - 1].time);
+    this.heard.add(sender);
+    this.agreement.offer(sender, lower(h.stream), Number(h.shard), groupByTime(deltas));
+  }
+
+  /** Deltas every live holder agreed on: into the operators that consume their stream. */
+  private use(stream: string, deltas: Delta[]): void {
     for (const op of this.graph.consumers.get(stream) ?? []) {
-      const p = this.feed(op, use).catch((e: Error) =>
+      const p = this.feed(op, deltas).catch((e: Error) =>
         this.ctx.log.error({ error: e.message }, "operator feed failed"),
       );
       this.feeding.add(p);
       void p.finally(() => this.feeding.delete(p));
     }
+  }
+
+  /** Decides the times whose holders' copies are all final (on every tick: end notices close lanes). */
+  settle(): void {
+    this.agreement.settle(false);
   }
 
   /** The end of this epoch's source window (`lastBlock`, final): last batches, proofs, end notices. */
@@ -301,45 +289,36 @@ export class EpochRun {
   }
 
   /**
-   * Closes the epoch: stops its operators, and looks for withholding. A live member that holds a
-   * source shard whose outputs reached this worker from another holder, but never sent them itself,
-   * is withholding (or its batches failed the checks). Not provable on-chain: reported, not slashed.
+   * Closes the epoch: decides what the replica agreement still holds open (a holder whose copy is
+   * not final by now is missing), stops the operators, and looks for withholding. A live member
+   * whose copy of a time its co-holders delivered never came is withholding (or its batches
+   * failed the checks). Not provable on-chain: reported, not slashed.
    */
   async finalize(timedOut: boolean, unfinished = false): Promise<EpochReport> {
+    this.agreement.settle(true);
     await Promise.all([...this.feeding]);
     let malformed = 0;
     for (const h of this.hosts.values()) {
       malformed += h.malformed;
       await h.close();
     }
-    const firstStage = new Set((this.graph.consumers.get(this.graph.source) ?? []).map((o) => o.output));
     const withholding: EpochReport["withholding"] = [];
     const me = lower(this.ctx.me);
-    for (const m of this.a.members) {
+    for (const [m, missing] of this.agreement.missingBy) {
       if (m === me || !this.live(m)) continue;
-      const index = this.a.view.indexOf.get(m)!;
-      const got = this.delivered.get(m) ?? new Set<string>();
-      let missing = 0;
-      for (const tkey of this.taken.keys()) {
-        const [stream, , t] = tkey.split("|");
-        if (!firstStage.has(stream)) continue;
-        const source = this.sourceShard.get(BigInt(t));
-        if (source !== undefined && this.a.holders(source).includes(index) && !got.has(`${stream}|${t}`)) missing += 1;
-      }
       // Withholding is data missing; a late end notice alone (a slow peer) is only logged.
-      if (missing > 0) {
-        withholding.push({ worker: m, missingGroups: missing, sentDone: this.inbox.done.has(m) });
-        this.ctx.log.warn(
-          { epoch: this.epoch.toString(), worker: m, missingGroups: missing },
-          "withholding (not provable on-chain)",
-        );
-      } else if (!this.inbox.done.has(m)) {
-        this.ctx.log.info({ epoch: this.epoch.toString(), worker: m }, "no end notice in time (all its data arrived)");
-      }
+      withholding.push({ worker: m, missingGroups: missing, sentDone: this.inbox.done.has(m) });
+      this.ctx.log.warn(
+        { epoch: this.epoch.toString(), worker: m, missingGroups: missing },
+        "withholding (not provable on-chain)",
+      );
     }
+    for (const m of this.a.members)
+      if (m !== me && this.live(m) && !this.agreement.missingBy.has(m) && !this.inbox.done.has(m))
+        this.ctx.log.info({ epoch: this.epoch.toString(), worker: m }, "no end notice in time (all its data arrived)");
     // A source shard with deltas this epoch whose live holders all stayed silent (no batch, no
     // end notice) left nothing for anyone to use: the output is missing its data and says so.
-    const heard = new Set([me, ...this.delivered.keys(), ...this.inbox.done.keys()]);
+    const heard = new Set([me, ...this.heard, ...this.inbox.done.keys()]);
     const silentShards = [...new Set(this.sourceShard.values())]
       .filter((shard) => !this.holders(shard).some((w) => heard.has(w) || !this.live(w)))
       .sort((x, y) => x - y);
@@ -354,6 +333,9 @@ export class EpochRun {
       graphHash: this.graph.graphHash,
       resumed: this.resumed,
       ...this.stats,
+      ...this.agreement.stats,
+      disagreements: this.agreement.disagreements,
+      singleHolder: this.agreement.singleHolder(),
       ...this.outbox.stats,
       ...inboxStats,
       verifyMs: Math.round(verifyMs),
@@ -363,6 +345,7 @@ export class EpochRun {
         unfinished ||
         this.failed.size > 0 ||
         silentShards.length > 0 ||
+        this.agreement.stats.heldBackGroups > 0 ||
         (timedOut && (this.resumed || this.inbox.missing().some((m) => m.noticed))),
       silentShards,
       ...(this.outbox.refused ? { signingRefused: this.outbox.refused } : {}),

@@ -1,6 +1,7 @@
 // What a worker reports about each epoch (maru-worker --report; the devnet reads it).
 import type { ByzantineMode } from "../adversary/modes.js";
 import type { InboxCounters } from "../exchange/inbox.js";
+import type { Disagreement, SingleHolder } from "./agreement.js";
 
 /** A lie this worker told on purpose (byzantine modes only). */
 export type CheatRecord = {
@@ -26,11 +27,26 @@ export type EpochReport = Omit<InboxCounters, "verifyMs"> & {
   sentDeltas: number;
   resendsAsked: number;
   resendsServed: number;
+  /** A sender repeated a time it had already passed (not used). */
   divergent: number;
+  /** Times used because every live holder's copy agreed (silent holders aside: see singleHolder). */
+  agreedGroups: number;
+  /** Times not used: the holders' copies differed, or none was complete when the epoch closed. */
+  heldBackGroups: number;
+  /** Times whose holders' copies differed; the first LISTED_DISAGREEMENTS are in `disagreements`. */
+  disagreementCount: number;
+  disagreements: Disagreement[];
+  /** Times used from fewer than every live holder (the others silent past the grace). */
+  singleHolder: SingleHolder[];
+  /** Groups from a sender that does not hold their time's source shard (not used). */
+  notFromHolder: number;
+  /** Groups whose time is no source delta of the epoch (not used). */
+  unknownTime: number;
   withholding: Array<{ worker: string; missingGroups: number; sentDone: boolean }>;
   timedOut: boolean;
   /**
-   * This worker's output of the epoch is known to be incomplete: an operator stopped; it timed
+   * This worker's output of the epoch is known to be incomplete: an operator stopped; replicas'
+   * copies of a time disagreed (held back, never used); it timed
    * out with batches a member announced still missing, or after a restart that lost what had
    * arrived before it; a source shard's holders all stayed silent; or it stopped before the
    * epoch ended. (One silent holder, a withholder or a dead peer, does not make it so: its

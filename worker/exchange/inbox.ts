@@ -312,6 +312,14 @@ export class Inbox {
     return true;
   }
 
+  /** True once `sender`'s signed end notice is here and every batch it announced on (stream, shard) was used. */
+  closed(sender: string, stream: string, shard: number): boolean {
+    const d = this.done.get(sender);
+    if (!d) return false;
+    const c = d.channels.find((x) => x.stream.toLowerCase() === stream && x.shard === shard);
+    return (this.received.get(`${sender}|${stream}|${shard}`) ?? 0n) >= (c ? BigInt(c.batches) : 0n);
+  }
+
   /** Every live member has sent its signed end notice, and everything it announced has arrived. */
   complete(): boolean {
     return this.missing().length === 0;

@@ -1,0 +1,172 @@
+// The receiver's replica agreement (worker/engine/agreement.ts): a time's deltas are used once, and
+// only when every live holder of its source shard sent the same copy; differing copies are held
+// back and listed, never used; a silent holder delays the decision until the epoch closes, and is
+// then reported missing while the others' agreeing copy is used.
+import { expect } from "chai";
+import { pino } from "pino";
+import type { Delta } from "../../client/math/lthash.js";
+import { Agreement, LISTED_DISAGREEMENTS } from "../../worker/engine/agreement.js";
+import { groupByTime } from "../../worker/engine/epochRun.js";
+
+const log = pino({ level: "silent" });
+const S = "0x" + "aa".repeat(32);
+const [A, B, C] = ["0xa", "0xb", "0xc"];
+
+/** Source times 0..99 belong to source shard time % 2; shard 0 is held by A and B, shard 1 by B and C. */
+function setup(opts: { known?: (t: bigint) => boolean; live?: (w: string) => boolean } = {}) {
+  const used: Delta[][] = [];
+  const closed = new Set<string>();
+  const agreement = new Agreement({
+    epoch: 1n,
+    log,
+    holdersOf: (t) => {
+      if (opts.known && !opts.known(t)) return undefined;
+      const originShard = Number(t % 2n);
+      const holders = (originShard === 0 ? [A, B] : [B, C]).filter((w) => opts.live?.(w) ?? true);
+      return { originShard, holders };
+    },
+    closed: (h, stream, shard) => closed.has(`${h}|${stream}|${shard}`),
+    use: (_stream, deltas) => used.push(deltas),
+  });
+  const offer = (sender: string, deltas: Delta[], shard = 3) => agreement.offer(sender, S, shard, groupByTime(deltas));
+  const close = (sender: string, shard = 3) => closed.add(`${sender}|${S}|${shard}`);
+  return { agreement, used, offer, close };
+}
+
+const d = (time: number, data: string, diff = 1n): Delta => ({ time: BigInt(time), data, diff });
+
+describe("worker: replica agreement", function () {
+  it("uses a time once, only when every live holder's copy is final and equal", function () {
+    const { agreement, used, offer } = setup();
+    offer(A, [d(0, "0x01"), d(0, "0x02")]);
+    offer(B, [d(0, "0x01"), d(0, "0x02")]);
+    expect(used).to.deep.equal([]); // neither lane has passed time 0 yet
+    offer(A, [d(2, "0x03")]);
+    expect(used).to.deep.equal([]); // B's copy may still grow
+    offer(B, [d(2, "0x03")]);
+    expect(used).to.deep.equal([[d(0, "0x01"), d(0, "0x02")]]);
+    expect(agreement.stats.agreedGroups).to.equal(1);
+    expect(agreement.open).to.equal(1); // time 2 waits
+  });
+
+  it("joins a group continued at the start of the next batch before comparing", function () {
+    const { used, offer } = setup();
+    offer(A, [d(0, "0x01"), d(0, "0x02")]);
+    offer(A, [d(0, "0x03"), d(2, "0x04")]);
+    offer(B, [d(0, "0x01")]);
+    offer(B, [d(0, "0x02"), d(0, "0x03")]);
+    offer(B, [d(2, "0x04")]);
+    expect(used).to.deep.equal([[d(0, "0x01"), d(0, "0x02"), d(0, "0x03")]]);
+  });
+
+  it("holds back copies that differ, lists them and never uses either", function () {
+    const { agreement, used, offer, close } = setup();
+    offer(A, [d(0, "0x01", 5n), d(2, "0x02")]);
+    offer(B, [d(0, "0x01", 6n), d(2, "0x02")]);
+    close(A);
+    close(B);
+    agreement.settle(false);
+    expect(used).to.deep.equal([[d(2, "0x02")]]);
+    expect(agreement.stats).to.include({ heldBackGroups: 1, disagreementCount: 1, agreedGroups: 1 });
+    const [x] = agreement.disagreements;
+    expect(x).to.include({ stream: S, shard: 3, time: "0", originShard: 0 });
+    expect(Object.keys(x.copies)).to.deep.equal([A, B]);
+    expect(x.copies[A]).to.not.equal(x.copies[B]);
+  });
+
+  it("treats a holder that passed a time with nothing for it as a differing copy", function () {
+    const { agreement, used, offer } = setup();
+    offer(A, [d(0, "0x01"), d(2, "0x02")]);
+    offer(B, [d(2, "0x02")]); // B passed time 0 without a group: it says "nothing"
+    offer(A, [d(4, "0x03")]);
+    offer(B, [d(4, "0x03")]);
+    expect(used).to.deep.equal([[d(2, "0x02")]]);
+    expect(agreement.disagreements[0].copies[B]).to.equal("none");
+  });
+
+  it("waits for a silent holder until the epoch closes, then uses the others' copy and names it missing", function () {
+    const { agreement, used, offer, close } = setup();
+    offer(A, [d(0, "0x01")]);
+    close(A);
+    agreement.settle(false);
+    expect(used).to.deep.equal([]);
+    agreement.settle(true);
+    expect(used).to.deep.equal([[d(0, "0x01")]]);
+    expect(agreement.singleHolder()).to.deep.equal([{ originShard: 0, missing: [B], groups: 1 }]);
+    expect(agreement.missingBy.get(B)).to.equal(1);
+  });
+
+  it("decides with the live holders only: an ejected holder is not waited for", function () {
+    const { used, offer, close, agreement } = setup({ live: (w) => w !== B });
+    offer(A, [d(0, "0x01")]);
+    close(A);
+    agreement.settle(false);
+    expect(used).to.deep.equal([[d(0, "0x01")]]);
+    expect(agreement.singleHolder()).to.deep.equal([]);
+  });
+
+  it("uses nothing when no holder's copy is final when the epoch closes (it may be part of a group)", function () {
+    const { agreement, used, offer } = setup();
+    offer(A, [d(0, "0x01")]);
+    agreement.settle(true);
+    expect(used).to.deep.equal([]);
+    expect(agreement.stats.heldBackGroups).to.equal(1);
+    expect(agreement.missingBy.get(A)).to.equal(1);
+    expect(agreement.missingBy.get(B)).to.equal(1);
+  });
+
+  it("ignores copies from a worker that does not hold the time's source shard", function () {
+    const { agreement, used, offer, close } = setup();
+    offer(C, [d(0, "0x66")]); // C holds source shard 1, not 0
+    offer(A, [d(0, "0x01")]);
+    offer(B, [d(0, "0x01")]);
+    close(A);
+    close(B);
+    close(C);
+    agreement.settle(false);
+    expect(used).to.deep.equal([[d(0, "0x01")]]);
+    expect(agreement.stats.notFromHolder).to.equal(1);
+  });
+
+  it("waits for a time's source delta to be read, and drops a time that is none when the epoch closes", function () {
+    const { agreement, used, offer, close } = setup({ known: (t) => t < 50n });
+    offer(A, [d(60, "0x01")]);
+    offer(B, [d(60, "0x01")]);
+    close(A);
+    close(B);
+    agreement.settle(false);
+    expect(agreement.open).to.equal(1);
+    agreement.settle(true);
+    expect(used).to.deep.equal([]);
+    expect(agreement.stats.unknownTime).to.equal(1);
+  });
+
+  it("does not use a time a sender repeats out of order, and ignores copies of decided times", function () {
+    const { agreement, used, offer } = setup();
+    offer(A, [d(0, "0x01"), d(2, "0x02")]);
+    offer(B, [d(0, "0x01"), d(2, "0x02")]);
+    offer(A, [d(0, "0x01")]); // back to a passed time
+    expect(agreement.stats.divergent).to.equal(1);
+    offer(A, [d(4, "0x03"), d(2, "0x05")]); // a time before one the same batch passed
+    expect(agreement.stats.divergent).to.equal(2);
+    expect(used).to.deep.equal([[d(0, "0x01")]]);
+  });
+
+  it("lists at most LISTED_DISAGREEMENTS disagreements and counts them all", function () {
+    const { agreement, offer, close } = setup();
+    const times = Array.from({ length: LISTED_DISAGREEMENTS + 5 }, (_, i) => 2 * i);
+    offer(
+      A,
+      times.map((t) => d(t, "0x01", 1n)),
+    );
+    offer(
+      B,
+      times.map((t) => d(t, "0x01", 2n)),
+    );
+    close(A);
+    close(B);
+    agreement.settle(false);
+    expect(agreement.stats.disagreementCount).to.equal(times.length);
+    expect(agreement.disagreements).to.have.length(LISTED_DISAGREEMENTS);
+  });
+});
