@@ -34,6 +34,7 @@ function header(
     epoch: 1n,
     stream: streamSpec("transfers").id,
     shard,
+    originShard: 0,
     sender: s.workers[sender].address,
     receiver,
     seq,
@@ -42,6 +43,9 @@ function header(
     count: deltas.length,
     batchMsh: msh,
     cumulativeMsh: msh,
+    inputMsh: ZeroHash,
+    firstTime: BigInt(deltas[0]?.time ?? 0),
+    lastTime: BigInt(deltas[deltas.length - 1]?.time ?? 0),
     ...extra,
   };
 }
@@ -157,6 +161,7 @@ export async function measureFraudGas(
     epoch: 1n,
     stream: streamSpec("transfers").id,
     shard: 0,
+    originShard: 0,
     sender: s.workers[3].address,
     seq: 0n,
     sourceChainId: (await ethers.provider.getNetwork()).chainId,

@@ -102,7 +102,7 @@ const verifyBatchDeltasPerSec = await (async () => {
     if (sh.shard(d) === shard) pool.push({ data: d, time: BigInt(i), diff: 1n });
   }
   const domain = protocolDomain(31337, "0x" + "11".repeat(20));
-  const ch = openChannel(1n, keccak256("0x01"), shard, sender);
+  const ch = openChannel(1n, keccak256("0x01"), shard, new Permutation(r, vn).shardsOf(0, 3)[0], sender);
   const batches = [];
   for (let b = 0; b < 8; ++b) {
     const deltas = pool.slice(256 * b, 256 * (b + 1));

@@ -12,7 +12,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { pino } from "pino";
-import { AbiCoder, Wallet, ZeroAddress, getBytes, hexlify, keccak256, randomBytes, toBeHex } from "ethers";
+import { AbiCoder, Wallet, ZeroAddress, ZeroHash, getBytes, hexlify, keccak256, randomBytes, toBeHex } from "ethers";
 import { buildBatch, openChannel, protocolDomain, signBatch } from "../client/index.js";
 import { decodeMessage, encodeMessage, peekMessage } from "../worker/transport/codec.js";
 import { ProtectionRecord } from "../worker/protection/record.js";
@@ -47,13 +47,13 @@ async function main() {
     time: BigInt(i),
     diff: 1n,
   }));
-  const [header] = buildBatch(openChannel(1n, stream, 0, me), deltas, [me]);
+  const [header] = buildBatch(openChannel(1n, stream, 0, 0, me), deltas, [me]);
   const signature = await signBatch(key, domain, header);
   const bytes = encodeMessage({ kind: "batch", batch: { header, signature, deltas } });
 
   // The ABI form the transport decoded before (kind byte + ABI encoding of header, signature, deltas).
   const HEADER =
-    "tuple(uint64 epoch, bytes32 stream, uint32 shard, address sender, address receiver, uint64 seq, bytes32 prev, bytes32 deltasRoot, uint32 count, bytes32 batchMsh, bytes32 cumulativeMsh)";
+    "tuple(uint64 epoch, bytes32 stream, uint32 shard, uint32 originShard, address sender, address receiver, uint64 seq, bytes32 prev, bytes32 deltasRoot, uint32 count, bytes32 batchMsh, bytes32 cumulativeMsh, bytes32 inputMsh, uint64 firstTime, uint64 lastTime)";
   const abi = getBytes(
     AbiCoder.defaultAbiCoder().encode(
       [HEADER, "bytes", "tuple(bytes data, uint64 time, int64 diff)[]"],
@@ -79,6 +79,7 @@ async function main() {
       epoch: 1n,
       stream,
       shard: 0,
+      originShard: 0,
       seq: seq++,
       contentHash: keccak256(toBeHex(seq, 32)),
     }));
@@ -107,6 +108,7 @@ async function main() {
         live: () => true,
         send: () => undefined,
         shardOf: () => 0,
+        inputDigest: () => ZeroHash, // the epoch's input commitments are measured with the engine
         local: () => undefined,
         log: pino({ level: "silent" }),
       });
@@ -116,6 +118,7 @@ async function main() {
         for (let shard = 0; shard < 4; ++shard)
           out.add(
             stream,
+            shard,
             shard,
             Array.from({ length: 125 }, (_, j) => ({ data: toBeHex(i + j, 28), time: BigInt(i + j), diff: 1n })),
           );

@@ -17,29 +17,43 @@ export class BatchTooLargeError extends MaruError {
 }
 
 /**
- * Opens a sender's channel for (epoch, stream, shard): seq 0, no previous header, empty multiset.
+ * Opens a sender's channel for (epoch, stream, shard, originShard): seq 0, no previous header,
+ * empty multiset. `originShard` is the upstream shard whose inputs produce the channel's deltas.
  *
  * @example
  * ```ts
- * const ch = openChannel(epoch, streamId, shard, myAddress);
- * const headers = buildBatch(ch, deltas, holders); // one header per holder, same content
+ * const ch = openChannel(epoch, streamId, shard, originShard, myAddress);
+ * const headers = buildBatch(ch, deltas, holders, inputMsh); // one header per holder, same content
  * ```
  */
-export function openChannel(epoch: bigint, stream: string, shard: number, sender: string): SenderChannel {
-  return { epoch, stream, shard, sender, seq: 0n, prev: ZeroHash, cumulative: new LtHash16() };
+export function openChannel(
+  epoch: bigint,
+  stream: string,
+  shard: number,
+  originShard: number,
+  sender: string,
+): SenderChannel {
+  return { epoch, stream, shard, originShard, sender, seq: 0n, prev: ZeroHash, cumulative: new LtHash16() };
 }
 
 /**
- * Builds the next batch of a channel for every receiver (docs/protocol.md §6): the same content
- * (seq, prev, deltasRoot, count, batchMsh, cumulativeMsh) to each, only `receiver` differs.
- * Advances the channel. Throws {@link BatchTooLargeError} above MAX_BATCH deltas or for none.
+ * Builds the next batch of a channel for every receiver (docs/protocol.md §6, §12): the same
+ * content (seq, prev, deltasRoot, count, batchMsh, cumulativeMsh, inputMsh, firstTime, lastTime) to
+ * each, only `receiver` differs. `inputMsh` is the digest of the origin shard's inputs up to the
+ * batch's last time (ZeroHash where the caller does not track inputs). Advances the channel.
+ * Throws {@link BatchTooLargeError} above MAX_BATCH deltas or for none.
  *
  * @example
  * ```ts
- * const [toA, toB] = buildBatch(ch, deltas, [holderA, holderB]);
+ * const [toA, toB] = buildBatch(ch, deltas, [holderA, holderB], inputMsh);
  * ```
  */
-export function buildBatch(ch: SenderChannel, deltas: Delta[], receivers: string[]): BatchHeader[] {
+export function buildBatch(
+  ch: SenderChannel,
+  deltas: Delta[],
+  receivers: string[],
+  inputMsh: string = ZeroHash,
+): BatchHeader[] {
   if (deltas.length === 0 || deltas.length > MAX_BATCH) {
     throw new BatchTooLargeError(`A batch has 1 to ${MAX_BATCH} deltas, not ${deltas.length}`, {
       fix: `split the deltas into batches of at most ${MAX_BATCH}`,
@@ -51,6 +65,7 @@ export function buildBatch(ch: SenderChannel, deltas: Delta[], receivers: string
     epoch: ch.epoch,
     stream: ch.stream,
     shard: ch.shard,
+    originShard: ch.originShard,
     sender: ch.sender,
     seq: ch.seq,
     prev: ch.prev,
@@ -58,6 +73,9 @@ export function buildBatch(ch: SenderChannel, deltas: Delta[], receivers: string
     count: deltas.length,
     batchMsh: batch.digest(),
     cumulativeMsh: cumulative.digest(),
+    inputMsh,
+    firstTime: BigInt(deltas[0].time),
+    lastTime: BigInt(deltas[deltas.length - 1].time),
   };
   const headers = receivers.map((receiver) => ({ ...content, receiver }));
   ch.prev = contentHash({ ...content, receiver: ZeroAddress }); // the receiver is not part of it

@@ -45,6 +45,7 @@ export async function buildAccumulatedProof(
     epoch: header.epoch,
     stream: header.stream,
     shard: header.shard,
+    originShard: header.originShard,
     sender: header.sender,
     seq: header.seq,
     sourceChainId,

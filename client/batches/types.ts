@@ -9,11 +9,12 @@ export const MAX_BATCH = 256;
 /** A batch as it travels: the signed header and its deltas in batch order. */
 export type SignedBatch = { header: BatchHeader; signature: string; deltas: Delta[] };
 
-/** What a channel's sender keeps between batches (one per (epoch, stream, shard)). */
+/** What a channel's sender keeps between batches (one per (epoch, stream, shard, originShard)). */
 export type SenderChannel = {
   epoch: bigint;
   stream: string;
   shard: number;
+  originShard: number;
   sender: string;
   /** The next seq, and the content hash of the previous header (zero before seq 0). */
   seq: bigint;
@@ -34,7 +35,7 @@ export type EpochView = {
   signingKeyOf: Map<string, string>;
 };
 
-/** What a receiver knows about one incoming channel (one per (sender, stream, shard)). */
+/** What a receiver knows about one incoming channel (one per (sender, stream, shard, originShard)). */
 export type ReceiverChannel = {
   /** The last accepted header and the cumulative state after it; undefined before seq 0. */
   last?: { header: BatchHeader; signature: string; cumulative: LtHash16 };
@@ -47,7 +48,8 @@ export type ViolationKind =
   | "bad-signature" // not signed by the sender's key for the epoch: drop, unprovable
   | "not-for-me" // another receiver, epoch or an unknown sender: drop
   | "too-large" // more than MAX_BATCH deltas: drop
-  | "not-the-batch" // deltas do not hash to deltasRoot: drop, unprovable (deltas are unsigned)
+  | "not-the-batch" // deltas do not hash to deltasRoot, or not to firstTime..lastTime: drop, unprovable
+  | "not-from-a-holder" // the sender does not hold the header's origin shard: drop, unprovable
   | "misrouted-delta" // a delta of another shard (fault MISROUTED_DELTA)
   | "not-a-holder" // this receiver does not hold the shard (fault MISROUTED_DELTA)
   | "count-mismatch" // fault BATCH_MISMATCH

@@ -124,6 +124,26 @@ export function verifyBatch(
       add({ kind: "not-the-batch", message: `deltas hash to ${root}, the header signs ${h.deltasRoot}` });
       return { ok: false, violations };
     }
+    if (
+      deltas.length > 0 &&
+      (BigInt(deltas[0].time) !== BigInt(h.firstTime) || BigInt(deltas[deltas.length - 1].time) !== BigInt(h.lastTime))
+    ) {
+      add({
+        kind: "not-the-batch",
+        message: `the header signs times ${h.firstTime}..${h.lastTime}, the deltas run ${deltas[0].time}..${deltas[deltas.length - 1].time}`,
+      });
+      return { ok: false, violations };
+    }
+    // Whose: a channel carries the outputs of one origin shard, which its sender must hold.
+    const origin = Number(h.originShard);
+    const senderIndex = view.indexOf.get(sender)!;
+    if (origin >= view.n || !ctx.math.permutation.holds(senderIndex, origin, view.k)) {
+      add({
+        kind: "not-from-a-holder",
+        message: `the sender (worker ${senderIndex}) does not hold origin shard ${origin}`,
+      });
+      return { ok: false, violations };
+    }
     if (deltas.length !== Number(h.count)) {
       add({
         kind: "count-mismatch",

@@ -12,18 +12,21 @@ export const EIP712_NAME = "Maru";
 export const EIP712_VERSION = "1";
 
 /**
- * A batch header (docs/protocol.md §6; Solidity: `struct BatchHeader`). `prev` is the
- * {@link contentHash} of the previous header on the channel, zero for seq 0.
+ * A batch header (docs/protocol.md §6, §12; Solidity: `struct BatchHeader`). A channel is
+ * `(epoch, stream, shard, originShard, sender → receiver)`; `prev` is the {@link contentHash} of the
+ * previous header on it, zero for seq 0. `inputMsh` is the LtHash digest of the origin shard's
+ * inputs up to `lastTime`; `firstTime`/`lastTime` are the times of the batch's first and last delta.
  * @example
  * ```ts
- * const h: BatchHeader = { epoch: 3n, stream, shard: 1, sender, receiver, seq: 0n, prev: ZeroHash,
- *   deltasRoot, count: 4, batchMsh, cumulativeMsh };
+ * const h: BatchHeader = { epoch: 3n, stream, shard: 1, originShard: 0, sender, receiver, seq: 0n,
+ *   prev: ZeroHash, deltasRoot, count: 4, batchMsh, cumulativeMsh, inputMsh, firstTime: 7n, lastTime: 9n };
  * ```
  */
 export type BatchHeader = {
   epoch: bigint;
   stream: string;
   shard: number;
+  originShard: number;
   sender: string;
   receiver: string;
   seq: bigint;
@@ -32,13 +35,16 @@ export type BatchHeader = {
   count: number;
   batchMsh: string;
   cumulativeMsh: string;
+  inputMsh: string;
+  firstTime: bigint;
+  lastTime: bigint;
 };
 
 /**
  * An accumulated proof (docs/protocol.md §6; Solidity: `struct AccumulatedProof`).
  * @example
  * ```ts
- * const p: AccumulatedProof = { epoch, stream, shard, sender, seq, sourceChainId: 1n,
+ * const p: AccumulatedProof = { epoch, stream, shard, originShard, sender, seq, sourceChainId: 1n,
  *   blockNumber: 100n, blockHash, cumulativeMsh };
  * ```
  */
@@ -46,6 +52,7 @@ export type AccumulatedProof = {
   epoch: bigint;
   stream: string;
   shard: number;
+  originShard: number;
   sender: string;
   seq: bigint;
   sourceChainId: bigint;
@@ -66,6 +73,7 @@ export const EIP712_TYPES = {
     { name: "epoch", type: "uint64" },
     { name: "stream", type: "bytes32" },
     { name: "shard", type: "uint32" },
+    { name: "originShard", type: "uint32" },
     { name: "sender", type: "address" },
     { name: "receiver", type: "address" },
     { name: "seq", type: "uint64" },
@@ -74,11 +82,15 @@ export const EIP712_TYPES = {
     { name: "count", type: "uint32" },
     { name: "batchMsh", type: "bytes32" },
     { name: "cumulativeMsh", type: "bytes32" },
+    { name: "inputMsh", type: "bytes32" },
+    { name: "firstTime", type: "uint64" },
+    { name: "lastTime", type: "uint64" },
   ],
   AccumulatedProof: [
     { name: "epoch", type: "uint64" },
     { name: "stream", type: "bytes32" },
     { name: "shard", type: "uint32" },
+    { name: "originShard", type: "uint32" },
     { name: "sender", type: "address" },
     { name: "seq", type: "uint64" },
     { name: "sourceChainId", type: "uint256" },
@@ -172,8 +184,8 @@ const coder = AbiCoder.defaultAbiCoder();
 
 /**
  * The content hash of a header: every field but `receiver` (Solidity: `BatchHeaders.contentHash`).
- * `prev` links content hashes, and two headers of one (epoch, stream, shard, sender, seq)
- * equivocate exactly when their content hashes differ.
+ * `prev` links content hashes, and two headers of one (epoch, stream, shard, originShard, sender,
+ * seq) equivocate exactly when their content hashes differ.
  * @example
  * ```ts
  * next.prev = contentHash(previousHeader);
@@ -182,8 +194,56 @@ const coder = AbiCoder.defaultAbiCoder();
 export function contentHash(h: BatchHeader): string {
   return keccak256(
     coder.encode(
-      ["uint64", "bytes32", "uint32", "address", "uint64", "bytes32", "bytes32", "uint32", "bytes32", "bytes32"],
-      [h.epoch, h.stream, h.shard, h.sender, h.seq, h.prev, h.deltasRoot, h.count, h.batchMsh, h.cumulativeMsh],
+      [
+        "uint64",
+        "bytes32",
+        "uint32",
+        "uint32",
+        "address",
+        "uint64",
+        "bytes32",
+        "bytes32",
+        "uint32",
+        "bytes32",
+        "bytes32",
+        "bytes32",
+        "uint64",
+        "uint64",
+      ],
+      [
+        h.epoch,
+        h.stream,
+        h.shard,
+        h.originShard,
+        h.sender,
+        h.seq,
+        h.prev,
+        h.deltasRoot,
+        h.count,
+        h.batchMsh,
+        h.cumulativeMsh,
+        h.inputMsh,
+        h.firstTime,
+        h.lastTime,
+      ],
+    ),
+  );
+}
+
+/**
+ * The replica content of a header: what every honest holder of the origin shard signs alike at one
+ * position `(epoch, stream, shard, originShard, seq)` (Solidity: `BatchHeaders.replicaHash`). It
+ * leaves out the sender, the receiver and `prev` (which links the sender's own chain).
+ * @example
+ * ```ts
+ * if (replicaHash(a) !== replicaHash(b)) openDispute(a, b); // same position, different holders
+ * ```
+ */
+export function replicaHash(h: BatchHeader): string {
+  return keccak256(
+    coder.encode(
+      ["bytes32", "uint32", "bytes32", "bytes32", "bytes32", "uint64", "uint64"],
+      [h.deltasRoot, h.count, h.batchMsh, h.cumulativeMsh, h.inputMsh, h.firstTime, h.lastTime],
     ),
   );
 }

@@ -4,11 +4,13 @@ pragma solidity ^0.8.27;
 import {MessageHashUtils} from "@openzeppelin/contracts/utils/cryptography/MessageHashUtils.sol";
 
 /**
- * @notice The header of a batch on channel `(epoch, stream, shard, sender, receiver)`,
- * signed with EIP-712 by the sender's signing key (docs/protocol.md §6).
+ * @notice The header of a batch on channel `(epoch, stream, shard, originShard, sender, receiver)`,
+ * signed with EIP-712 by the sender's signing key (docs/protocol.md §6, §12).
  * @param epoch The epoch whose assignment the channel belongs to.
  * @param stream The stream id.
  * @param shard The shard of the stream the batch's deltas belong to.
+ * @param originShard The shard of the upstream stream whose inputs produced the deltas: the `k`
+ * holders of that shard sign the same replica content at the same position.
  * @param sender The sending worker (its staking address).
  * @param receiver The receiving worker (a holder of `shard`).
  * @param seq The batch number on the channel, from 0.
@@ -17,11 +19,15 @@ import {MessageHashUtils} from "@openzeppelin/contracts/utils/cryptography/Messa
  * @param count The number of deltas.
  * @param batchMsh The LtHash digest of the batch's deltas.
  * @param cumulativeMsh The LtHash digest of all deltas of the channel up to and including this batch.
+ * @param inputMsh The LtHash digest of the origin shard's inputs up to `lastTime` (the input commitment).
+ * @param firstTime The time of the batch's first delta.
+ * @param lastTime The time of the batch's last delta.
  */
 struct BatchHeader {
     uint64 epoch;
     bytes32 stream;
     uint32 shard;
+    uint32 originShard;
     address sender;
     address receiver;
     uint64 seq;
@@ -30,6 +36,9 @@ struct BatchHeader {
     uint32 count;
     bytes32 batchMsh;
     bytes32 cumulativeMsh;
+    bytes32 inputMsh;
+    uint64 firstTime;
+    uint64 lastTime;
 }
 
 /**
@@ -41,6 +50,7 @@ struct AccumulatedProof {
     uint64 epoch;
     bytes32 stream;
     uint32 shard;
+    uint32 originShard;
     address sender;
     uint64 seq;
     uint256 sourceChainId;
@@ -62,12 +72,13 @@ library BatchHeaders {
     string internal constant DOMAIN_VERSION = "1";
 
     bytes32 internal constant BATCH_HEADER_TYPEHASH = keccak256(
-        "BatchHeader(uint64 epoch,bytes32 stream,uint32 shard,address sender,address receiver,uint64 seq,"
-        "bytes32 prev,bytes32 deltasRoot,uint32 count,bytes32 batchMsh,bytes32 cumulativeMsh)"
+        "BatchHeader(uint64 epoch,bytes32 stream,uint32 shard,uint32 originShard,address sender,address receiver,"
+        "uint64 seq,bytes32 prev,bytes32 deltasRoot,uint32 count,bytes32 batchMsh,bytes32 cumulativeMsh,"
+        "bytes32 inputMsh,uint64 firstTime,uint64 lastTime)"
     );
 
     bytes32 internal constant ACCUMULATED_PROOF_TYPEHASH = keccak256(
-        "AccumulatedProof(uint64 epoch,bytes32 stream,uint32 shard,address sender,uint64 seq,"
+        "AccumulatedProof(uint64 epoch,bytes32 stream,uint32 shard,uint32 originShard,address sender,uint64 seq,"
         "uint256 sourceChainId,uint64 blockNumber,bytes32 blockHash,bytes32 cumulativeMsh)"
     );
 
@@ -76,24 +87,21 @@ library BatchHeaders {
     );
 
     /// @notice The EIP-712 struct hash of a batch header.
-    function hash(BatchHeader memory h) internal pure returns (bytes32) {
-        return
-            keccak256(
-                abi.encode(
-                    BATCH_HEADER_TYPEHASH,
-                    h.epoch,
-                    h.stream,
-                    h.shard,
-                    h.sender,
-                    h.receiver,
-                    h.seq,
-                    h.prev,
-                    h.deltasRoot,
-                    h.count,
-                    h.batchMsh,
-                    h.cumulativeMsh
-                )
-            );
+    function hash(BatchHeader memory h) internal pure returns (bytes32 digest) {
+        bytes32 typeHash = BATCH_HEADER_TYPEHASH;
+        // A static struct in memory is its 15 words in order: keccak256(typeHash ‖ words).
+        assembly ("memory-safe") {
+            let ptr := mload(0x40)
+            mstore(ptr, typeHash)
+            for {
+                let i := 0
+            } lt(i, 15) {
+                i := add(i, 1)
+            } {
+                mstore(add(ptr, mul(add(i, 1), 0x20)), mload(add(h, mul(i, 0x20))))
+            }
+            digest := keccak256(ptr, 0x200)
+        }
     }
 
     /// @notice The EIP-712 struct hash of an accumulated proof.
@@ -105,6 +113,7 @@ library BatchHeaders {
                     p.epoch,
                     p.stream,
                     p.shard,
+                    p.originShard,
                     p.sender,
                     p.seq,
                     p.sourceChainId,
@@ -118,25 +127,38 @@ library BatchHeaders {
     /**
      * @notice The content hash of a header: every field but `receiver`. `prev` is the content
      * hash of the previous header on the channel, and two headers of one
-     * `(epoch, stream, shard, sender, seq)` equivocate exactly when their content hashes differ.
-     * Leaving the receiver out keeps the chain identical on every holder's channel.
+     * `(epoch, stream, shard, originShard, sender, seq)` equivocate exactly when their content
+     * hashes differ. Leaving the receiver out keeps the chain identical on every holder's channel.
      */
-    function contentHash(BatchHeader memory h) internal pure returns (bytes32) {
-        return
-            keccak256(
-                abi.encode(
-                    h.epoch,
-                    h.stream,
-                    h.shard,
-                    h.sender,
-                    h.seq,
-                    h.prev,
-                    h.deltasRoot,
-                    h.count,
-                    h.batchMsh,
-                    h.cumulativeMsh
-                )
-            );
+    function contentHash(BatchHeader memory h) internal pure returns (bytes32 digest) {
+        // abi.encode of the 14 fields but the receiver (word 5): the words before it and after it.
+        assembly ("memory-safe") {
+            let ptr := mload(0x40)
+            for {
+                let i := 0
+            } lt(i, 15) {
+                i := add(i, 1)
+            } {
+                if iszero(eq(i, 5)) {
+                    mstore(add(ptr, mul(sub(i, gt(i, 5)), 0x20)), mload(add(h, mul(i, 0x20))))
+                }
+            }
+            digest := keccak256(ptr, 0x1c0)
+        }
+    }
+
+    /**
+     * @notice The replica content of a header: what every honest holder of the origin shard signs
+     * alike at one position `(epoch, stream, shard, originShard, seq)`, that is `deltasRoot`,
+     * `count`, `batchMsh`, `cumulativeMsh`, `inputMsh`, `firstTime`, `lastTime` (words 8–14,
+     * abi-encoded). The TypeScript twin is `replicaHash` in `client/math/eip712.ts`.
+     */
+    function replicaHashCalldata(BatchHeader calldata h) internal pure returns (bytes32 digest) {
+        assembly ("memory-safe") {
+            let ptr := mload(0x40)
+            calldatacopy(ptr, add(h, 0x100), 0xe0)
+            digest := keccak256(ptr, 0xe0)
+        }
     }
 
     /**
@@ -149,7 +171,7 @@ library BatchHeaders {
         assembly ("memory-safe") {
             at := h
         }
-        return _hashWords(BATCH_HEADER_TYPEHASH, at, 11);
+        return _hashWords(BATCH_HEADER_TYPEHASH, at, 15);
     }
 
     /// @notice {hash} of an accumulated proof in calldata, hashed in place (see {hashCalldata}).
@@ -158,7 +180,7 @@ library BatchHeaders {
         assembly ("memory-safe") {
             at := p
         }
-        return _hashWords(ACCUMULATED_PROOF_TYPEHASH, at, 9);
+        return _hashWords(ACCUMULATED_PROOF_TYPEHASH, at, 10);
     }
 
     /// @dev keccak256(typeHash ‖ the `words` calldata words at `at`): an EIP-712 struct hash of a
@@ -172,13 +194,13 @@ library BatchHeaders {
         }
     }
 
-    /// @notice {contentHash} of a header in calldata: words 0–3 and 5–10 (all but the receiver).
+    /// @notice {contentHash} of a header in calldata: words 0–4 and 6–14 (all but the receiver).
     function contentHashCalldata(BatchHeader calldata h) internal pure returns (bytes32 digest) {
         assembly ("memory-safe") {
             let ptr := mload(0x40)
-            calldatacopy(ptr, h, 0x80) // epoch, stream, shard, sender
-            calldatacopy(add(ptr, 0x80), add(h, 0xa0), 0xc0) // seq .. cumulativeMsh
-            digest := keccak256(ptr, 0x140)
+            calldatacopy(ptr, h, 0xa0) // epoch, stream, shard, originShard, sender
+            calldatacopy(add(ptr, 0xa0), add(h, 0xc0), 0x120) // seq .. lastTime
+            digest := keccak256(ptr, 0x1c0)
         }
     }
 

@@ -130,6 +130,10 @@ contract MathHarness {
         return BatchHeaders.contentHash(h);
     }
 
+    function replicaHash(BatchHeader calldata h) external pure returns (bytes32) {
+        return BatchHeaders.replicaHashCalldata(h);
+    }
+
     function domainSeparator(uint256 chainId, address verifyingContract) external pure returns (bytes32) {
         return BatchHeaders.domainSeparator(chainId, verifyingContract);
     }

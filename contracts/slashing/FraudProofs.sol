@@ -59,11 +59,12 @@ contract FraudProofs is IFraudProofs, EIP712 {
             x.epoch != y.epoch ||
             x.stream != y.stream ||
             x.shard != y.shard ||
+            x.originShard != y.originShard ||
             x.sender != y.sender ||
             x.seq != y.seq ||
             a.senderIndex != b.senderIndex
         ) revert FraudUnrelatedHeaders();
-        // Content, not receivers: one content per (epoch, stream, shard, sender, seq).
+        // Content, not receivers: one content per (epoch, stream, shard, originShard, sender, seq).
         if (BatchHeaders.contentHashCalldata(x) == BatchHeaders.contentHashCalldata(y))
             revert FraudNoFault(Fault.EQUIVOCATION);
         // Both must be the sender's: `a` is checked by punish, `b` as its cosigner.
@@ -201,6 +202,7 @@ contract FraudProofs is IFraudProofs, EIP712 {
             ap.epoch != hd.epoch ||
             ap.stream != hd.stream ||
             ap.shard != hd.shard ||
+            ap.originShard != hd.originShard ||
             ap.sender != hd.sender ||
             ap.seq != hd.seq ||
             p.senderIndex != h.senderIndex
@@ -303,6 +305,7 @@ contract FraudProofs is IFraudProofs, EIP712 {
             p.epoch != n.epoch ||
             p.stream != n.stream ||
             p.shard != n.shard ||
+            p.originShard != n.originShard ||
             p.sender != n.sender ||
             p.seq + 1 != n.seq
         ) {

@@ -467,6 +467,11 @@ async function run(
           epoch: e.epoch,
           count: e.disagreementCount,
           holders: [...new Set(e.disagreements.flatMap((d) => Object.keys(d.copies)))],
+          // Holders whose copy differed from what the reporting worker computed itself.
+          wrong: [
+            ...new Set(e.disagreements.flatMap((d) => Object.keys(d.copies).filter((h) => !d.right?.includes(h)))),
+          ],
+          heldBack: e.heldBackGroups,
         })),
     );
   const lastFinish = Math.max(

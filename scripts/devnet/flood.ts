@@ -32,6 +32,7 @@ function junkBatch(epoch: bigint, sender: string, size: number): Uint8Array {
     epoch,
     stream: hexlify(randomBytes(32)),
     shard: 0,
+    originShard: 0,
     sender,
     receiver: sender,
     seq: 0n,
@@ -40,6 +41,9 @@ function junkBatch(epoch: bigint, sender: string, size: number): Uint8Array {
     count: 1,
     batchMsh: ZeroHash,
     cumulativeMsh: ZeroHash,
+    inputMsh: ZeroHash,
+    firstTime: 0n,
+    lastTime: 0n,
   };
   const m: Message = {
     kind: "batch",

@@ -150,7 +150,7 @@ describe("client end to end on anvil: a batch verified, a violation proven, the 
     };
 
     // An honest batch passes every check.
-    const ch = openChannel(1n, spec.id, shard, sender.address);
+    const ch = openChannel(1n, spec.id, shard, perm.shardsOf(senderIdx, view.k)[0], sender.address);
     const rch = openReceiverChannel();
     const [h0] = buildBatch(ch, deltasOf(shard, 5, 0), [receiver]);
     const b0 = { header: h0, signature: await signBatch(senderKey, domain, h0), deltas: deltasOf(shard, 5, 0) };

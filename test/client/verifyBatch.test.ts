@@ -41,6 +41,9 @@ const domain = protocolDomain(31337, "0x" + "11".repeat(20));
 const shard = 2;
 const me = addr(perm.holders(shard, k)[0]);
 const notHolder = addr([...Array(n).keys()].find((w) => !perm.holds(w, shard, k))!);
+/** An origin shard the sender (worker 0) holds, and one it does not. */
+const origin0 = perm.shardsOf(0, k)[0];
+const notOrigin0 = [...Array(n).keys()].find((s) => !perm.holds(0, s, k))!;
 
 function deltas(target: number, count: number, salt: number): Delta[] {
   const out: Delta[] = [];
@@ -66,7 +69,7 @@ const kinds = (v: ReturnType<typeof verifyBatch>) => v.violations.map((x) => x.k
 
 describe("verifyBatch", function () {
   it("accepts an honest channel batch after batch, and advances it", async function () {
-    const ch = openChannel(1n, keccak256("0x01"), shard, addr(0));
+    const ch = openChannel(1n, keccak256("0x01"), shard, origin0, addr(0));
     const rch = openReceiverChannel();
     for (let b = 0; b < 3; ++b) {
       const v = verifyBatch(await batch(ch, deltas(shard, 4, 100 * b)), { math, me, domain, channel: rch });
@@ -76,7 +79,7 @@ describe("verifyBatch", function () {
   });
 
   it("drops what is not provably the sender's batch for this receiver", async function () {
-    const ch = openChannel(1n, keccak256("0x01"), shard, addr(0));
+    const ch = openChannel(1n, keccak256("0x01"), shard, origin0, addr(0));
     const ctx = { math, me, domain, channel: openReceiverChannel() };
     const b = await batch(ch, deltas(shard, 2, 0));
     expect(kinds(verifyBatch({ ...b, signature: await signBatch(other, domain, b.header) }, ctx))).to.deep.equal([
@@ -88,6 +91,18 @@ describe("verifyBatch", function () {
       kinds(verifyBatch({ ...b, header: elsewhere, signature: await signBatch(key, domain, elsewhere) }, ctx)),
     ).to.deep.equal(["not-for-me"]);
     expect(kinds(verifyBatch({ ...b, deltas: deltas(shard, 2, 50) }, ctx))).to.deep.equal(["not-the-batch"]);
+    // The signed times must be the deltas' first and last.
+    const late = { ...b.header, lastTime: BigInt(b.header.lastTime) + 1n };
+    expect(
+      kinds(verifyBatch({ ...b, header: late, signature: await signBatch(key, domain, late) }, ctx)),
+    ).to.deep.equal(["not-the-batch"]);
+    // A channel of an origin shard its sender does not hold (or past n) is no replica's: dropped.
+    for (const originShard of [notOrigin0, n]) {
+      const foreign = { ...b.header, originShard };
+      expect(
+        kinds(verifyBatch({ ...b, header: foreign, signature: await signBatch(key, domain, foreign) }, ctx)),
+      ).to.deep.equal(["not-from-a-holder"]);
+    }
     // Garbage never throws.
     expect(
       kinds(verifyBatch({ header: { ...b.header, deltasRoot: "0xzz" }, signature: b.signature, deltas: [] }, ctx)),
@@ -96,7 +111,7 @@ describe("verifyBatch", function () {
 
   it("reports each provable fault with its fault id", async function () {
     const ctx = () => ({ math, me, domain, channel: openReceiverChannel() });
-    const ch = () => openChannel(1n, keccak256("0x01"), shard, addr(0));
+    const ch = () => openChannel(1n, keccak256("0x01"), shard, origin0, addr(0));
     const mixed = [...deltas(shard, 2, 0), ...deltas(shard + 1, 1, 0)];
     const mis = verifyBatch(await batch(ch(), mixed), ctx());
     expect(mis.violations.map((v) => [v.kind, v.fault, v.deltaIndex])).to.deep.equal([
@@ -113,7 +128,7 @@ describe("verifyBatch", function () {
   });
 
   it("follows the chain: a wrong cumulative, a gap, and equivocation", async function () {
-    const c = openChannel(1n, keccak256("0x01"), shard, addr(0));
+    const c = openChannel(1n, keccak256("0x01"), shard, origin0, addr(0));
     const rch = openReceiverChannel();
     const ctx = { math, me, domain, channel: rch };
     const first = await batch(c, deltas(shard, 2, 0));
@@ -124,7 +139,7 @@ describe("verifyBatch", function () {
     const evidence = buildEvidence(v.violations[0], wrong, { view, me, channel: rch, batchState: v.batchState! });
     expect(evidence.method).to.equal("proveBrokenChainWithDeltas"); // two deltas: the cheap form
     // A second content for seq 0.
-    const c2 = openChannel(1n, keccak256("0x01"), shard, addr(0));
+    const c2 = openChannel(1n, keccak256("0x01"), shard, origin0, addr(0));
     const twin = await batch(c2, deltas(shard, 3, 20));
     const eq = verifyBatch(twin, ctx);
     expect(eq.violations.map((x) => [x.kind, x.fault])).to.deep.equal([["equivocation", Fault.EQUIVOCATION]]);
@@ -132,7 +147,7 @@ describe("verifyBatch", function () {
       buildEvidence(eq.violations[0], twin, { view, me, channel: rch, batchState: eq.batchState! }).method,
     ).to.equal("proveEquivocation");
     // A gap is not provable.
-    const c3 = openChannel(1n, keccak256("0x02"), shard, addr(0));
+    const c3 = openChannel(1n, keccak256("0x02"), shard, origin0, addr(0));
     await batch(c3, deltas(shard, 1, 30));
     const gapBatch = await batch(c3, deltas(shard, 1, 40));
     const gap = verifyBatch(gapBatch, { ...ctx, channel: openReceiverChannel() });
@@ -143,7 +158,7 @@ describe("verifyBatch", function () {
   });
 
   it("checks accumulated proofs: signer, contradiction with the header, the canonical block hash", async function () {
-    const c = openChannel(1n, keccak256("0x01"), shard, addr(0));
+    const c = openChannel(1n, keccak256("0x01"), shard, origin0, addr(0));
     const rch = openReceiverChannel();
     const b = await batch(c, deltas(shard, 2, 0));
     expect(verifyBatch(b, { math, me, domain, channel: rch }).ok).to.equal(true);
@@ -189,14 +204,14 @@ describe("verifyBatch", function () {
   });
 
   it("builds no batch above MAX_BATCH", function () {
-    const c = openChannel(1n, keccak256("0x01"), shard, addr(0));
+    const c = openChannel(1n, keccak256("0x01"), shard, origin0, addr(0));
     expect(() => buildBatch(c, new Array(257).fill({ data: "0x01", time: 1n, diff: 1n }), [me])).to.throw(
       BatchTooLargeError,
     );
   });
 
   it("drops a batch on a stream the epoch's graph does not have: not for me, no fault", async function () {
-    const c = openChannel(1n, keccak256("0x01"), shard, addr(0));
+    const c = openChannel(1n, keccak256("0x01"), shard, origin0, addr(0));
     const rch = openReceiverChannel();
     const partitions = new Map([[keccak256("0x02"), { kind: KeyKind.WHOLE, offset: 0, length: 0 }]]);
     const v = verifyBatch(await batch(c, deltas(shard, 2, 0)), { math, me, domain, partitions, channel: rch });

@@ -19,6 +19,7 @@ import {
   hashBatchHeader,
   hashAccumulatedProof,
   contentHash,
+  replicaHash,
   domainSeparator,
   batchHeaderDigest,
   protocolDomain,
@@ -36,6 +37,7 @@ const header: fc.Arbitrary<BatchHeader> = fc.record({
   epoch: uint64,
   stream: bytes32,
   shard: fc.nat({ max: 0xffffffff }),
+  originShard: fc.nat({ max: 0xffffffff }),
   sender: address,
   receiver: address,
   seq: uint64,
@@ -44,6 +46,9 @@ const header: fc.Arbitrary<BatchHeader> = fc.record({
   count: fc.nat({ max: 0xffffffff }),
   batchMsh: bytes32,
   cumulativeMsh: bytes32,
+  inputMsh: bytes32,
+  firstTime: uint64,
+  lastTime: uint64,
 });
 
 /** The custom error name a harness call reverts with, or undefined if it returns. */
@@ -182,6 +187,7 @@ describe("differential: Solidity libraries vs TypeScript client", function () {
         const structHash = hashBatchHeader(h);
         expect(await harness.hashBatchHeader(h)).to.equal(structHash);
         expect(await harness.contentHash(h)).to.equal(contentHash(h));
+        expect(await harness.replicaHash(h)).to.equal(replicaHash(h));
         const ds = domainSeparator(chainId, verifier);
         expect(await harness.domainSeparator(chainId, verifier)).to.equal(ds);
         const digest = await harness.typedDataHash(ds, structHash);

@@ -83,6 +83,7 @@ function honestChannel(
       epoch: 1n,
       stream: s.stream,
       shard,
+      originShard: 0,
       sender: s.workers[sender].address,
       seq: BigInt(seq),
       prev,
@@ -90,6 +91,9 @@ function honestChannel(
       count: deltas.length,
       batchMsh: batch.digest(),
       cumulativeMsh: running.digest(),
+      inputMsh: ZeroHash,
+      firstTime: BigInt(deltas[0].time),
+      lastTime: BigInt(deltas[deltas.length - 1].time),
     };
     headers.push(holders.map((h) => ({ ...content, receiver: s.workers[h].address })));
     prev = contentHash(headers[seq][0]);
@@ -113,6 +117,7 @@ describe("fraud proofs: honest channels vs single mutations (differential)", fun
       epoch: 1n,
       stream: s.stream,
       shard,
+      originShard: 0,
       sender: s.workers[sender].address,
       seq: BigInt(seq),
       sourceChainId: 1n,

@@ -252,7 +252,7 @@ contract BatchHeadersFuzzTest is Test {
     ) public pure {
         pk = bound(pk, 1, 115792089237316195423570985008687907852837564279074904382605163141518161494336);
         bytes32 typehash = keccak256(
-            "BatchHeader(uint64 epoch,bytes32 stream,uint32 shard,address sender,address receiver,uint64 seq,bytes32 prev,bytes32 deltasRoot,uint32 count,bytes32 batchMsh,bytes32 cumulativeMsh)"
+            "BatchHeader(uint64 epoch,bytes32 stream,uint32 shard,uint32 originShard,address sender,address receiver,uint64 seq,bytes32 prev,bytes32 deltasRoot,uint32 count,bytes32 batchMsh,bytes32 cumulativeMsh,bytes32 inputMsh,uint64 firstTime,uint64 lastTime)"
         );
         assertEq(BatchHeaders.BATCH_HEADER_TYPEHASH, typehash, "type hash");
         bytes32 digest = BatchHeaders.typedDataHash(
@@ -277,5 +277,43 @@ contract BatchHeadersFuzzTest is Test {
         vm.assume(otherRoot != hd.deltasRoot);
         hd.deltasRoot = otherRoot;
         assertTrue(BatchHeaders.contentHash(hd) != c, "content changes with deltasRoot");
+    }
+
+    /// @dev The calldata twins, through an external call.
+    function viaCalldata(BatchHeader calldata hd) external pure returns (bytes32, bytes32, bytes32) {
+        return (
+            BatchHeaders.hashCalldata(hd),
+            BatchHeaders.contentHashCalldata(hd),
+            BatchHeaders.replicaHashCalldata(hd)
+        );
+    }
+
+    function testFuzz_headerHashes_matchAbiEncoding(BatchHeader memory hd) public view {
+        bytes32 structRef = keccak256(abi.encode(BatchHeaders.BATCH_HEADER_TYPEHASH, hd));
+        bytes32 contentRef = keccak256(
+            abi.encodePacked(
+                abi.encode(hd.epoch, hd.stream, hd.shard, hd.originShard, hd.sender),
+                abi.encode(
+                    hd.seq,
+                    hd.prev,
+                    hd.deltasRoot,
+                    hd.count,
+                    hd.batchMsh,
+                    hd.cumulativeMsh,
+                    hd.inputMsh,
+                    hd.firstTime,
+                    hd.lastTime
+                )
+            )
+        );
+        bytes32 replicaRef = keccak256(
+            abi.encode(hd.deltasRoot, hd.count, hd.batchMsh, hd.cumulativeMsh, hd.inputMsh, hd.firstTime, hd.lastTime)
+        );
+        assertEq(BatchHeaders.hash(hd), structRef, "struct hash (memory)");
+        assertEq(BatchHeaders.contentHash(hd), contentRef, "content hash (memory)");
+        (bytes32 h, bytes32 c, bytes32 r) = this.viaCalldata(hd);
+        assertEq(h, structRef, "struct hash (calldata)");
+        assertEq(c, contentRef, "content hash (calldata)");
+        assertEq(r, replicaRef, "replica hash (calldata)");
     }
 }

@@ -214,6 +214,11 @@ contract MathVectorsTest is Test {
         );
     }
 
+    /// @dev The calldata-only replica hash, through an external call.
+    function replicaHashOf(BatchHeader calldata hd) external pure returns (bytes32) {
+        return BatchHeaders.replicaHashCalldata(hd);
+    }
+
     function test_vectors_eip712_batchHeader() public view {
         string memory json = vm.readFile("test/vectors/eip712.json");
         uint256 c;
@@ -223,6 +228,7 @@ contract MathVectorsTest is Test {
                 epoch: uint64(vm.parseJsonUint(json, string.concat(p, ".epoch"))),
                 stream: vm.parseJsonBytes32(json, string.concat(p, ".stream")),
                 shard: uint32(vm.parseJsonUint(json, string.concat(p, ".shard"))),
+                originShard: uint32(vm.parseJsonUint(json, string.concat(p, ".originShard"))),
                 sender: vm.parseJsonAddress(json, string.concat(p, ".sender")),
                 receiver: vm.parseJsonAddress(json, string.concat(p, ".receiver")),
                 seq: uint64(vm.parseJsonUint(json, string.concat(p, ".seq"))),
@@ -230,10 +236,18 @@ contract MathVectorsTest is Test {
                 deltasRoot: vm.parseJsonBytes32(json, string.concat(p, ".deltasRoot")),
                 count: uint32(vm.parseJsonUint(json, string.concat(p, ".count"))),
                 batchMsh: vm.parseJsonBytes32(json, string.concat(p, ".batchMsh")),
-                cumulativeMsh: vm.parseJsonBytes32(json, string.concat(p, ".cumulativeMsh"))
+                cumulativeMsh: vm.parseJsonBytes32(json, string.concat(p, ".cumulativeMsh")),
+                inputMsh: vm.parseJsonBytes32(json, string.concat(p, ".inputMsh")),
+                firstTime: uint64(vm.parseJsonUint(json, string.concat(p, ".firstTime"))),
+                lastTime: uint64(vm.parseJsonUint(json, string.concat(p, ".lastTime")))
             });
             bytes32 structHash = BatchHeaders.hash(hd);
             assertEq(structHash, vm.parseJsonBytes32(json, _at(".headers", c, ".structHash")), "struct hash");
+            assertEq(
+                this.replicaHashOf(hd),
+                vm.parseJsonBytes32(json, _at(".headers", c, ".replicaHash")),
+                "replica hash"
+            );
             assertEq(
                 BatchHeaders.contentHash(hd),
                 vm.parseJsonBytes32(json, _at(".headers", c, ".contentHash")),
@@ -259,6 +273,7 @@ contract MathVectorsTest is Test {
                 epoch: uint64(vm.parseJsonUint(json, string.concat(p, ".epoch"))),
                 stream: vm.parseJsonBytes32(json, string.concat(p, ".stream")),
                 shard: uint32(vm.parseJsonUint(json, string.concat(p, ".shard"))),
+                originShard: uint32(vm.parseJsonUint(json, string.concat(p, ".originShard"))),
                 sender: vm.parseJsonAddress(json, string.concat(p, ".sender")),
                 seq: uint64(vm.parseJsonUint(json, string.concat(p, ".seq"))),
                 sourceChainId: vm.parseJsonUint(json, string.concat(p, ".sourceChainId")),

@@ -25,10 +25,12 @@ function setup(opts: { known?: (t: bigint) => boolean; live?: (w: string) => boo
       const holders = (originShard === 0 ? [A, B] : [B, C]).filter((w) => opts.live?.(w) ?? true);
       return { originShard, holders };
     },
-    closed: (h, stream, shard) => closed.has(`${h}|${stream}|${shard}`),
+    closed: (h, stream, _origin, shard) => closed.has(`${h}|${stream}|${shard}`),
     use: (_stream, deltas) => used.push(deltas),
   });
-  const offer = (sender: string, deltas: Delta[], shard = 3) => agreement.offer(sender, S, shard, groupByTime(deltas));
+  /** A batch on the channel of the first delta's source shard (or `origin`). */
+  const offer = (sender: string, deltas: Delta[], shard = 3, origin = Number(BigInt(deltas[0].time) % 2n)) =>
+    agreement.offer(sender, S, origin, shard, groupByTime(deltas));
   const close = (sender: string, shard = 3) => closed.add(`${sender}|${S}|${shard}`);
   return { agreement, used, offer, close };
 }
@@ -126,6 +128,18 @@ describe("worker: replica agreement", function () {
     agreement.settle(false);
     expect(used).to.deep.equal([[d(0, "0x01")]]);
     expect(agreement.stats.notFromHolder).to.equal(1);
+  });
+
+  it("ignores a copy sent on the channel of another origin shard", function () {
+    const { agreement, used, offer, close } = setup();
+    offer(B, [d(0, "0x01")], 3, 1); // B holds source shards 0 and 1: time 0 belongs to 0
+    offer(A, [d(0, "0x01")]);
+    close(A);
+    close(B);
+    agreement.settle(false);
+    expect(used).to.deep.equal([]); // B's copy on its origin-0 channel never came: a disagreement
+    expect(agreement.stats.notFromHolder).to.equal(1);
+    expect(agreement.disagreements[0].copies[B]).to.equal("none");
   });
 
   it("waits for a time's source delta to be read, and drops a time that is none when the epoch closes", function () {

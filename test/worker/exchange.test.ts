@@ -73,6 +73,10 @@ const assignment = (i: number): Assignment => ({
 const shardsOf1 = perm.shardsOf(1, k);
 const remoteTo1 = shardsOf1.find((s) => !perm.holds(0, s, k)) ?? shardsOf1[0];
 const otherShard = [0, 1, 2, 3].find((s) => s !== remoteTo1)!;
+/** The source shard every item comes from: one member 0 holds (so its channels are a replica's). */
+const ORIGIN = perm.shardsOf(0, k)[0];
+/** A stand-in input commitment per time (the engine computes the real one). */
+const inputDigest = (origin: number, time: bigint) => keccak256(toUtf8Bytes(`inputs of ${origin} to ${time}`));
 
 type Item = { shard: number; delta: Delta };
 
@@ -134,6 +138,7 @@ async function runOutbox(dir: string, items: Item[], seed: number, check?: (r: P
       live: () => true,
       send: (to, m) => sent.push({ to, kind: m.kind, hex: hexlify(encodeMessage(m)) }),
       shardOf: (_stream, data) => sharder.shardOfDelta(WHOLE, data),
+      inputDigest,
       local: (h, deltas) => local.push(`${h.receiver}|${h.shard}|${h.seq}|${contentHash(h)}|${deltas.length}`),
       log,
     });
@@ -147,6 +152,7 @@ async function runOutbox(dir: string, items: Item[], seed: number, check?: (r: P
         while (e < chunk.length && chunk[e].shard === chunk[j].shard) ++e;
         outbox.add(
           STREAM,
+          ORIGIN,
           chunk[j].shard,
           chunk.slice(j, e).map((x) => x.delta),
         );
@@ -200,7 +206,7 @@ const emptyNotice = (from: number, to: number) =>
 
 /** Signed batches of one channel from member 0 to member `to`, one delta each. */
 async function channelBatches(stream: string, shard: number, to: number, count: number, salt: number) {
-  const ch = openChannel(EPOCH, stream, shard, members[0]);
+  const ch = openChannel(EPOCH, stream, shard, ORIGIN, members[0]);
   const s = { next: salt };
   const out: SignedBatch[] = [];
   for (let i = 0; i < count; ++i) {
@@ -248,11 +254,11 @@ describe("exchange: outbox and inbox", function () {
         const m = decode(s);
         if (m.kind === "batch") {
           const h = m.batch.header;
-          const at = { epoch: h.epoch, stream: h.stream, shard: h.shard, seq: h.seq };
+          const at = { epoch: h.epoch, stream: h.stream, shard: h.shard, originShard: h.originShard, seq: h.seq };
           expect(record.check({ kind: "header", ...at, contentHash: contentHash(h) })).to.equal("same");
         } else if (m.kind === "proof") {
           const p = m.proof.proof;
-          const at = { epoch: p.epoch, stream: p.stream, shard: p.shard, seq: p.seq };
+          const at = { epoch: p.epoch, stream: p.stream, shard: p.shard, originShard: p.originShard, seq: p.seq };
           expect(record.check({ kind: "proof", ...at, contentHash: hashAccumulatedProof(p) })).to.equal("same");
         }
       }
@@ -275,7 +281,9 @@ describe("exchange: outbox and inbox", function () {
     const seq = hit.header.seq;
     const run3 = await runOutbox(dir, changed, 3);
     expect(run3.outbox.refused).to.match(
-      new RegExp(`^Refusing to sign the header at epoch ${EPOCH}, stream ${STREAM}, shard ${remoteTo1}, seq ${seq}:`),
+      new RegExp(
+        `^Refusing to sign the header at epoch ${EPOCH}, stream ${STREAM}, shard ${remoteTo1}, origin shard ${ORIGIN}, seq ${seq}:`,
+      ),
     );
     // What went out is what run 1 sent at the same positions: a prefix, batches only.
     expect(run3.sent.map((s) => s.hex)).to.deep.equal(run1.sent.slice(0, run3.sent.length).map((s) => s.hex));
@@ -364,7 +372,12 @@ describe("exchange: outbox and inbox", function () {
       {
         member: members[0],
         noticed: true,
-        channels: honest.channels.map((c) => ({ stream: c.stream, shard: c.shard, fromSeq: got(c.shard) })),
+        channels: honest.channels.map((c) => ({
+          stream: c.stream,
+          shard: c.shard,
+          originShard: c.originShard,
+          fromSeq: got(c.shard),
+        })),
       },
     ]);
     for (const b of batches.slice(half)) inbox.onBatch(b);

@@ -1,6 +1,8 @@
 // The worker's slashing-protection record: a position is signed with one content only, across
 // restarts, crashes (a torn last line, SIGKILL) and a second process; export and import carry it
-// to another machine and keep a position that was signed twice somewhere unsignable.
+// to another machine and keep a position that was signed twice somewhere unsignable. Positions
+// are per origin shard; a record of the previous format (no origin shard) is kept as legacy
+// positions that never block a new one.
 import { expect } from "chai";
 import { spawn, spawnSync } from "node:child_process";
 import { appendFileSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
@@ -13,7 +15,12 @@ import {
   SigningRefusedError,
   type Signed,
 } from "../../worker/protection/record.js";
-import { readInterchange, writeInterchange, type Interchange } from "../../worker/protection/interchange.js";
+import {
+  readInterchange,
+  writeInterchange,
+  type Interchange,
+  type LegacyInterchange,
+} from "../../worker/protection/interchange.js";
 
 const META = {
   signingKey: "0x" + "Ab".repeat(20), // mixed case on purpose: the file name and record use lower case
@@ -25,11 +32,19 @@ const RECORD_MODULE = new URL("../../worker/protection/record.ts", import.meta.u
 
 const word = (n: number | bigint) => "0x" + BigInt(n).toString(16).padStart(64, "0");
 const STREAM = word(0x5eed);
-const at = (kind: "header" | "proof", epoch: bigint, shard: number, seq: bigint, content: number): Signed => ({
+const at = (
+  kind: "header" | "proof",
+  epoch: bigint,
+  shard: number,
+  seq: bigint,
+  content: number,
+  originShard = 0,
+): Signed => ({
   kind,
   epoch,
   stream: STREAM,
   shard,
+  originShard,
   seq,
   contentHash: word(content),
 });
@@ -88,7 +103,7 @@ describe("worker slashing protection (durable record of signed positions)", func
     // A proof is another position than the header with the same coordinates.
     expect(r.check(at("proof", 1n, 0, 0n, 2))).to.equal("new");
     const e = expectThrow(() => r.check(at("header", 1n, 0, 0n, 2)), SigningRefusedError);
-    expect(e.message).to.contain("header at epoch 1").and.contain(STREAM).and.contain("shard 0, seq 0");
+    expect(e.message).to.contain("header at epoch 1").and.contain(STREAM).and.contain("shard 0, origin shard 0, seq 0");
     expect(e.message).to.contain(word(1)).and.contain(word(2));
     expect(e.conflicting).to.equal(false);
     expect(r.file).to.equal(join(dir, `${KEY}.jsonl`));
@@ -125,8 +140,11 @@ describe("worker slashing protection (durable record of signed positions)", func
     const r = openRecord();
     const signed: Signed[] = [];
     for (let seq = 0n; seq < 20n; seq++)
-      signed.push(at("header", 3n, Number(seq % 4n), seq, Number(seq) + 100), at("proof", 3n, 1, seq, Number(seq)));
-    signed.push(at("header", 2n ** 64n - 1n, 2 ** 32 - 1, 2n ** 64n - 1n, 9)); // the largest values survive
+      signed.push(
+        at("header", 3n, Number(seq % 4n), seq, Number(seq) + 100, Number(seq % 3n)),
+        at("proof", 3n, 1, seq, Number(seq)),
+      );
+    signed.push(at("header", 2n ** 64n - 1n, 2 ** 32 - 1, 2n ** 64n - 1n, 9, 2 ** 32 - 1)); // the largest values survive
     r.record(signed.slice(0, 10));
     r.record(signed.slice(10));
     r.beginEpoch(4n);
@@ -243,7 +261,7 @@ describe("worker slashing protection (durable record of signed positions)", func
     const exported = r.exportInterchange();
     expect(exported.metadata).to.deep.equal({
       interchange_format: "maru-protection",
-      interchange_format_version: "1",
+      interchange_format_version: "2",
       chain_id: "31337",
       verifying_contract: META.verifyingContract,
     });
@@ -254,9 +272,14 @@ describe("worker slashing protection (durable record of signed positions)", func
     const other = mkdtempSync(join(tmpdir(), "maru-protection-"));
     try {
       const fresh = openRecord(other);
-      expect(fresh.importInterchange(readInterchange(file))).to.deep.equal({ added: 3, same: 0, conflicts: 0 });
+      expect(fresh.importInterchange(readInterchange(file))).to.deep.equal({
+        added: 3,
+        same: 0,
+        conflicts: 0,
+        legacy: 0,
+      });
       expect(fresh.exportInterchange()).to.deep.equal(exported);
-      expect(fresh.importInterchange(exported)).to.deep.equal({ added: 0, same: 3, conflicts: 0 });
+      expect(fresh.importInterchange(exported)).to.deep.equal({ added: 0, same: 3, conflicts: 0, legacy: 0 });
       expect(fresh.check(at("proof", 2n, 1, 3n, 3))).to.equal("same");
       expect(fresh.epochs()).to.deep.equal([1n, 2n]);
       fresh.close();
@@ -272,8 +295,15 @@ describe("worker slashing protection (durable record of signed positions)", func
     r.record([at("header", 1n, 0, 0n, 1)]);
     const i = r.exportInterchange();
     i.data[0].signed_headers[0].content_hash = word(2);
-    i.data[0].signed_headers.push({ epoch: "1", stream: STREAM, shard: 0, seq: "1", content_hash: word(3) });
-    expect(r.importInterchange(i)).to.deep.equal({ added: 1, same: 0, conflicts: 1 });
+    i.data[0].signed_headers.push({
+      epoch: "1",
+      stream: STREAM,
+      shard: 0,
+      origin_shard: 0,
+      seq: "1",
+      content_hash: word(3),
+    });
+    expect(r.importInterchange(i)).to.deep.equal({ added: 1, same: 0, conflicts: 1, legacy: 0 });
     for (const content of [1, 2, 4]) {
       const e = expectThrow(() => r.check(at("header", 1n, 0, 0n, content)), SigningRefusedError);
       expect(e.conflicting).to.equal(true);
@@ -308,14 +338,18 @@ describe("worker slashing protection (durable record of signed positions)", func
     const v = expectThrow(() => readInterchange(file), MaruError);
     expect(v.message).to.contain(file).and.contain("data.0.signed_headers.0.content_hash: must be 32 bytes");
     expect(v.message).to.contain("data.0.signed_headers.0.epoch");
+    // A version-2 position must name its origin shard: one without is not read as legacy.
+    expect(v.message).to.contain("data.0.signed_headers.0.origin_shard");
+    const unknownVersion = { ...good, metadata: { ...good.metadata, interchange_format_version: "3" } };
+    expect(() => r.importInterchange(unknownVersion as never)).to.throw(MaruError, /interchange_format_version/);
   });
 
   it("survives SIGKILL right after record(): the reopened record has the position", async function () {
-    const s = at("header", 7n, 2, 11n, 42);
+    const s = at("header", 7n, 2, 11n, 42, 3);
     const p = child(
       dir,
       `const r = ProtectionRecord.open(${JSON.stringify(dir)}, ${JSON.stringify(META)});
-      r.record([{ kind: "header", epoch: 7n, stream: ${JSON.stringify(STREAM)}, shard: 2, seq: 11n,
+      r.record([{ kind: "header", epoch: 7n, stream: ${JSON.stringify(STREAM)}, shard: 2, originShard: 3, seq: 11n,
         contentHash: ${JSON.stringify(s.contentHash)} }]);
       console.log("recorded");
       setInterval(() => {}, 1000);`,
@@ -335,5 +369,225 @@ describe("worker slashing protection (durable record of signed positions)", func
     expect(r.staleLockTakenOver).to.contain(`pid ${p.pid}`);
     expect(r.check(s)).to.equal("same");
     expectThrow(() => r.check({ ...s, contentHash: word(43) }), SigningRefusedError);
+    expect(r.check({ ...s, originShard: 4, contentHash: word(43) })).to.equal("new");
+  });
+
+  it("keeps positions that differ only in the origin shard apart", function () {
+    let r = openRecord();
+    const a = at("header", 1n, 0, 0n, 1, 0);
+    const b = at("header", 1n, 0, 0n, 2, 1);
+    const c = at("proof", 1n, 0, 0n, 3, 0xffffffff);
+    // One batch may hold all three: they are three positions, not one signed three times.
+    r.record([a, b, c]);
+    for (const s of [a, b, c]) expect(r.check(s)).to.equal("same");
+    expect(r.check(at("header", 1n, 0, 0n, 2, 2))).to.equal("new");
+    // Re-signing one of them with another content is refused, and names its origin shard.
+    const e = expectThrow(() => r.record([at("header", 1n, 0, 0n, 1, 1)]), SigningRefusedError);
+    expect(e.position.originShard).to.equal(1);
+    expect(e.message).to.contain("origin shard 1").and.contain(word(2)).and.contain(word(1));
+    expectThrow(() => r.check(at("header", 1n, 0, 0n, 2, 0)), SigningRefusedError);
+    // Within one call too.
+    expectThrow(() => r.record([at("header", 1n, 0, 1n, 5, 1), at("header", 1n, 0, 1n, 6, 1)]), SigningRefusedError);
+    // A position without an origin shard, or with one out of range, is invalid, never legacy.
+    const { originShard: _o, ...noOrigin } = a;
+    expect(() => r.check(noOrigin as Signed)).to.throw(MaruError, /Invalid origin shard undefined/);
+    expect(() => r.check({ ...a, originShard: 2 ** 32 })).to.throw(MaruError, /origin shard/);
+    expect(() => r.check({ ...a, originShard: -1 })).to.throw(MaruError, /origin shard/);
+    expect(r.positions()).to.deep.equal({ current: 3, legacy: 0 });
+
+    // Durable, each with its own origin shard; the export sorts by it after the shard.
+    r.close();
+    r = openRecord();
+    for (const s of [a, b, c]) expect(r.check(s)).to.equal("same");
+    const lines = readFileSync(r.file, "utf8").trim().split("\n");
+    expect(JSON.parse(lines[0])).to.include({ version: 2 });
+    expect(lines.slice(1).map((l) => JSON.parse(l).originShard)).to.deep.equal([0, 1, 0xffffffff]);
+    const rows = r.exportInterchange().data[0].signed_headers;
+    expect(rows.map((x) => [x.origin_shard, x.content_hash])).to.deep.equal([
+      [0, word(1)],
+      [1, word(2)],
+    ]);
+    const other = mkdtempSync(join(tmpdir(), "maru-protection-"));
+    try {
+      const fresh = openRecord(other);
+      expect(fresh.importInterchange(r.exportInterchange())).to.deep.equal({
+        added: 3,
+        same: 0,
+        conflicts: 0,
+        legacy: 0,
+      });
+      expectThrow(() => fresh.check(at("header", 1n, 0, 0n, 1, 1)), SigningRefusedError);
+      expect(fresh.check(b)).to.equal("same");
+    } finally {
+      for (const x of open.splice(1)) x.close();
+      rmSync(other, { recursive: true, force: true });
+    }
+  });
+
+  /** A log exactly as the previous version wrote it (format version 1, positions without origin shard). */
+  function writeVersion1Log(): { file: string; lines: string[] } {
+    const file = join(dir, `${KEY}.jsonl`);
+    const lines = [
+      JSON.stringify({
+        t: "m",
+        format: "maru-protection-log",
+        version: 1,
+        chainId: META.chainId,
+        verifyingContract: META.verifyingContract,
+        signingKey: KEY,
+      }),
+      JSON.stringify({ t: "e", epoch: "4" }),
+      JSON.stringify({ t: "h", epoch: "4", stream: STREAM, shard: 0, seq: "0", hash: word(11) }),
+      JSON.stringify({ t: "h", epoch: "4", stream: STREAM, shard: 0, seq: "1", hash: word(12) }),
+      JSON.stringify({ t: "p", epoch: "4", stream: STREAM, shard: 0, seq: "1", hash: word(13) }),
+      // A position an import of the old version had marked conflicting.
+      JSON.stringify({ t: "c", kind: "h", epoch: "4", stream: STREAM, shard: 0, seq: "1", hash: word(14) }),
+      JSON.stringify({ t: "h", epoch: "5", stream: STREAM, shard: 2, seq: "0", hash: word(15) }),
+    ];
+    writeFileSync(file, lines.join("\n") + "\n");
+    return { file, lines };
+  }
+
+  it("loads a record of the previous format: its positions are kept as legacy and never block a new one", function () {
+    const { file, lines } = writeVersion1Log();
+    let r = openRecord();
+    expect(r.upgradedFrom).to.equal(1);
+    expect(r.positions()).to.deep.equal({ current: 0, legacy: 4 });
+    // The legacy positions still count as epochs the key took part in (the sitting-out rule).
+    expect(r.epochs()).to.deep.equal([4n, 5n]);
+    // Every new-type position is judged on its own, whatever the legacy positions at the same
+    // coordinates hold (even the one an old import marked conflicting): another EIP-712 type.
+    for (const originShard of [0, 1]) {
+      expect(r.check(at("header", 4n, 0, 0n, 99, originShard))).to.equal("new");
+      expect(r.check(at("header", 4n, 0, 1n, 98, originShard))).to.equal("new");
+      expect(r.check(at("proof", 4n, 0, 1n, 97, originShard))).to.equal("new");
+    }
+    r.record([at("header", 4n, 0, 1n, 98, 0), at("proof", 4n, 0, 1n, 97, 0), at("header", 6n, 0, 0n, 1, 2)]);
+    expect(r.check(at("header", 4n, 0, 1n, 98, 0))).to.equal("same");
+    expectThrow(() => r.check(at("header", 4n, 0, 1n, 12, 0)), SigningRefusedError);
+
+    // The upgrade rewrote only the metadata line; every old line is there byte for byte, then the new ones.
+    const text = readFileSync(file, "utf8").split("\n");
+    expect(JSON.parse(text[0])).to.deep.equal({ ...JSON.parse(lines[0]), version: 2, upgradedFrom: 1 });
+    expect(text.slice(1, lines.length)).to.deep.equal(lines.slice(1));
+    expect(text.slice(lines.length, -1).every((l) => "originShard" in JSON.parse(l))).to.equal(true);
+
+    // Exported as they were (the conflicting one with both contents), beside the new positions.
+    const exported = r.exportInterchange();
+    const d = exported.data[0];
+    expect(d.legacy_signed_headers).to.deep.equal([
+      { epoch: "4", stream: STREAM, shard: 0, seq: "0", content_hash: word(11) },
+      { epoch: "4", stream: STREAM, shard: 0, seq: "1", content_hash: word(12) },
+      { epoch: "4", stream: STREAM, shard: 0, seq: "1", content_hash: word(14) },
+      { epoch: "5", stream: STREAM, shard: 2, seq: "0", content_hash: word(15) },
+    ]);
+    expect(d.legacy_signed_proofs).to.deep.equal([
+      { epoch: "4", stream: STREAM, shard: 0, seq: "1", content_hash: word(13) },
+    ]);
+    expect(d.signed_headers.map((x) => [x.epoch, x.origin_shard, x.content_hash])).to.deep.equal([
+      ["4", 0, word(98)],
+      ["6", 2, word(1)],
+    ]);
+    expect(d.epochs_begun).to.deep.equal(["4"]);
+
+    // Reopened: no second upgrade, nothing lost.
+    r.close();
+    r = openRecord();
+    expect(r.upgradedFrom).to.equal(undefined);
+    expect(r.positions()).to.deep.equal({ current: 3, legacy: 4 });
+    expect(r.exportInterchange()).to.deep.equal(exported);
+    expect(r.check(at("header", 4n, 0, 0n, 99, 0))).to.equal("new");
+
+    // Imported elsewhere through a file: the same record, legacy positions included.
+    const other = mkdtempSync(join(tmpdir(), "maru-protection-"));
+    try {
+      const out = join(other, "export.json");
+      writeInterchange(out, exported);
+      const fresh = openRecord(other);
+      expect(fresh.importInterchange(readInterchange(out))).to.deep.equal({
+        added: 7,
+        same: 0,
+        conflicts: 1,
+        legacy: 5,
+      });
+      expect(fresh.exportInterchange()).to.deep.equal(exported);
+      expect(fresh.importInterchange(exported)).to.deep.equal({ added: 0, same: 8, conflicts: 0, legacy: 5 });
+      expect(fresh.epochs()).to.deep.equal([4n, 5n, 6n]);
+      expect(fresh.check(at("header", 5n, 2, 0n, 1, 0))).to.equal("new");
+      fresh.close();
+      expect(openRecord(other).exportInterchange()).to.deep.equal(exported); // durable
+    } finally {
+      for (const x of open.splice(1)) x.close();
+      rmSync(other, { recursive: true, force: true });
+    }
+  });
+
+  it("imports an interchange of the previous version as legacy positions", function () {
+    const old: LegacyInterchange = {
+      metadata: {
+        interchange_format: "maru-protection",
+        interchange_format_version: "1",
+        chain_id: "31337",
+        verifying_contract: META.verifyingContract,
+      },
+      data: [
+        {
+          signing_key: META.signingKey,
+          epochs_begun: ["8"],
+          signed_headers: [
+            { epoch: "8", stream: STREAM, shard: 1, seq: "0", content_hash: word(1) },
+            { epoch: "8", stream: STREAM, shard: 1, seq: "0", content_hash: word(2) },
+          ],
+          signed_proofs: [{ epoch: "8", stream: STREAM, shard: 1, seq: "0", content_hash: word(3) }],
+        },
+      ],
+    };
+    const file = join(dir, "old.json");
+    writeFileSync(file, JSON.stringify(old));
+    const read = readInterchange(file);
+    expect(read.metadata.interchange_format_version).to.equal("2");
+    expect(read.data[0].signed_headers).to.deep.equal([]);
+    expect(read.data[0].legacy_signed_headers).to.deep.equal(old.data[0].signed_headers);
+
+    const r = openRecord();
+    r.record([at("header", 8n, 1, 0n, 7, 0)]);
+    expect(r.importInterchange(old)).to.deep.equal({ added: 2, same: 0, conflicts: 1, legacy: 3 });
+    expect(r.importInterchange(read)).to.deep.equal({ added: 0, same: 3, conflicts: 0, legacy: 3 });
+    // The new position at the same coordinates is untouched; more can be signed there.
+    expect(r.check(at("header", 8n, 1, 0n, 7, 0))).to.equal("same");
+    expect(r.check(at("header", 8n, 1, 0n, 1, 1))).to.equal("new");
+    expect(r.check(at("proof", 8n, 1, 0n, 4, 0))).to.equal("new");
+    expect(r.positions()).to.deep.equal({ current: 1, legacy: 2 });
+    expect(r.hasEpoch(8n)).to.equal(true);
+    const d = r.exportInterchange().data[0];
+    expect(d.legacy_signed_headers.map((x) => x.content_hash)).to.deep.equal([word(1), word(2)]);
+    expect(d.legacy_signed_proofs.map((x) => x.content_hash)).to.deep.equal([word(3)]);
+  });
+
+  it("refuses a version-1 log line that names an origin shard, and a version-2 one out of range", function () {
+    const { file, lines } = writeVersion1Log();
+    const bad = JSON.stringify({
+      t: "h",
+      epoch: "4",
+      stream: STREAM,
+      shard: 0,
+      originShard: 1,
+      seq: "9",
+      hash: word(1),
+    });
+    writeFileSync(file, [...lines, bad].join("\n") + "\n");
+    const e = expectThrow(() => openRecord(), MaruError);
+    expect(e.message).to.contain(`malformed at line ${lines.length + 1}`);
+    expect(e.details?.join(" ")).to.contain("version 1 log has no origin shards");
+    // Not upgraded: the file is as it was.
+    expect(readFileSync(file, "utf8").split("\n")[0]).to.equal(lines[0]);
+
+    writeFileSync(file, "");
+    const r = openRecord();
+    r.record([at("header", 1n, 0, 0n, 1, 5)]);
+    r.close();
+    appendFileSync(file, bad.replace('"originShard":1', '"originShard":4294967296') + "\n");
+    const f = expectThrow(() => openRecord(), MaruError);
+    expect(f.details?.join(" ")).to.contain('field "originShard"');
   });
 });

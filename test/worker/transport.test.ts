@@ -13,7 +13,14 @@ import { runInNewContext } from "node:vm";
 import { Wallet, ZeroAddress, keccak256, toBeHex, type HDNodeWallet } from "ethers";
 import { peerIdFromPrivateKey } from "@libp2p/peer-id";
 import { buildBatch, openChannel, protocolDomain, signBatch, type SignedBatch } from "../../client/index.js";
-import { CodecError, decodeMessage, encodeMessage, peekMessage, type Message } from "../../worker/transport/codec.js";
+import {
+  CodecError,
+  HEADER_BYTES,
+  decodeMessage,
+  encodeMessage,
+  peekMessage,
+  type Message,
+} from "../../worker/transport/codec.js";
 import { loadPeerKey, startTransport, type Transport, type TransportHooks } from "../../worker/transport/p2p.js";
 import { Dataflow, EARLY_LIMITS } from "../../worker/engine/dataflow.js";
 import type { Protocol } from "../../client/contracts.js";
@@ -21,17 +28,17 @@ import { until } from "../utils/wait.js";
 
 const quiet = () => undefined;
 
-async function signedBatches(key: Wallet | HDNodeWallet, count: number): Promise<SignedBatch[]> {
-  const ch = openChannel(3n, keccak256("0x01"), 2, key.address.toLowerCase());
+async function signedBatches(key: Wallet | HDNodeWallet, count: number, originShard = 0): Promise<SignedBatch[]> {
+  const ch = openChannel(3n, keccak256("0x01"), 2, originShard, key.address.toLowerCase());
   const domain = protocolDomain(31337, "0x" + "11".repeat(20));
   const out: SignedBatch[] = [];
   for (let i = 0; i < count; ++i) {
     const deltas = Array.from({ length: 5 }, (_, j) => ({
       data: toBeHex(100 * i + j, 32),
-      time: BigInt(i),
+      time: BigInt(10 * i + j),
       diff: -1n,
     }));
-    const [h] = buildBatch(ch, deltas, [key.address.toLowerCase()]);
+    const [h] = buildBatch(ch, deltas, [key.address.toLowerCase()], keccak256(toBeHex(i + 1, 32)));
     out.push({ header: h, signature: await signBatch(key, domain, h), deltas });
   }
   return out;
@@ -61,6 +68,7 @@ describe("worker wire form (codec)", function () {
             epoch: 3n,
             stream: batch.header.stream,
             shard: 2,
+            originShard: 0,
             sender,
             seq: 0n,
             sourceChainId: 31337n,
@@ -78,13 +86,17 @@ describe("worker wire form (codec)", function () {
           sender,
           receiver: sender,
           lastBlock: 77n,
-          channels: [{ stream: batch.header.stream, shard: 2, batches: 4n }],
+          channels: [{ stream: batch.header.stream, shard: 2, originShard: 0, batches: 4n }],
           signature: batch.signature,
         },
       },
       {
         kind: "request",
-        request: { epoch: 3n, sender, channels: [{ stream: batch.header.stream, shard: 2, fromSeq: 1n }] },
+        request: {
+          epoch: 3n,
+          sender,
+          channels: [{ stream: batch.header.stream, shard: 2, originShard: 0, fromSeq: 1n }],
+        },
       },
     ];
     for (const m of messages) {
@@ -92,6 +104,109 @@ describe("worker wire form (codec)", function () {
       expect(decodeMessage(bytes)).to.deep.equal(m);
       expect(peekMessage(bytes)).to.deep.equal({ kind: m.kind, epoch: 3n, sender });
     }
+  });
+
+  it("carries the origin shard of every channel, and the header's inputMsh, firstTime and lastTime", async function () {
+    const key = Wallet.createRandom();
+    const sender = key.address.toLowerCase();
+    const originShard = 0xfedcba98; // non-zero, and above 2^31: a u32, not an i32
+    const [batch] = await signedBatches(key, 1, originShard);
+    const h = batch.header;
+    expect(h.originShard).to.equal(originShard);
+    expect([h.firstTime, h.lastTime]).to.deep.equal([0n, 4n]);
+    const stream = h.stream;
+    const proof: Message = {
+      kind: "proof",
+      proof: {
+        proof: {
+          epoch: 3n,
+          stream,
+          shard: 2,
+          originShard,
+          sender,
+          seq: 0n,
+          sourceChainId: 31337n,
+          blockNumber: 77n,
+          blockHash: keccak256("0x02"),
+          cumulativeMsh: h.cumulativeMsh,
+        },
+        signature: batch.signature,
+      },
+    };
+    // Two channels that differ only in their origin shard stay two channels.
+    const done: Message = {
+      kind: "done",
+      done: {
+        epoch: 3n,
+        sender,
+        receiver: sender,
+        lastBlock: 77n,
+        channels: [
+          { stream, shard: 2, originShard: 1, batches: 4n },
+          { stream, shard: 2, originShard, batches: 9n },
+        ],
+        signature: batch.signature,
+      },
+    };
+    const request: Message = {
+      kind: "request",
+      request: {
+        epoch: 3n,
+        sender,
+        channels: [
+          { stream, shard: 2, originShard: 1, fromSeq: 1n },
+          { stream, shard: 2, originShard, fromSeq: 2n },
+        ],
+      },
+    };
+    for (const m of [{ kind: "batch", batch } as Message, proof, done, request]) {
+      const bytes = encodeMessage(m);
+      expect(decodeMessage(bytes)).to.deep.equal(m);
+      expect(peekMessage(bytes)).to.deep.equal({ kind: m.kind, epoch: 3n, sender });
+    }
+
+    // The layouts, byte for byte.
+    const view = (b: Uint8Array) => Buffer.from(b.buffer, b.byteOffset, b.byteLength);
+    const hexAt = (b: Buffer, at: number, n: number) => "0x" + b.subarray(at, at + n).toString("hex");
+    expect(HEADER_BYTES).to.equal(276);
+    const b = view(encodeMessage({ kind: "batch", batch }));
+    expect(b.readUInt32BE(1 + 8 + 32)).to.equal(2); // shard
+    expect(b.readUInt32BE(1 + 8 + 32 + 4)).to.equal(originShard);
+    expect(hexAt(b, 1 + 8 + 32 + 4 + 4, 20)).to.equal(sender);
+    const afterCumulative = 1 + HEADER_BYTES - 32 - 8 - 8;
+    expect(hexAt(b, afterCumulative - 32, 32)).to.equal(h.cumulativeMsh);
+    expect(hexAt(b, afterCumulative, 32)).to.equal(h.inputMsh);
+    expect(b.readBigUInt64BE(afterCumulative + 32)).to.equal(h.firstTime);
+    expect(b.readBigUInt64BE(afterCumulative + 40)).to.equal(h.lastTime);
+    expect(b.readUInt32BE(1 + HEADER_BYTES + 65)).to.equal(batch.deltas.length);
+    const p = view(encodeMessage(proof));
+    expect(p.length).to.equal(1 + 8 + 32 + 4 + 4 + 20 + 8 + 32 + 8 + 32 + 32 + 65);
+    expect(p.readUInt32BE(1 + 8 + 32 + 4)).to.equal(originShard);
+    const d = view(encodeMessage(done));
+    const dAt = 1 + 8 + 20 + 20 + 8 + 65;
+    expect(d.length).to.equal(dAt + 4 + 2 * 48);
+    expect([d.readUInt32BE(dAt + 4 + 32 + 4), d.readUInt32BE(dAt + 4 + 48 + 32 + 4)]).to.deep.equal([1, originShard]);
+    expect(d.readBigUInt64BE(dAt + 4 + 48 + 40)).to.equal(9n);
+    const q = view(encodeMessage(request));
+    const qAt = 1 + 8 + 20;
+    expect(q.length).to.equal(qAt + 4 + 2 * 48);
+    expect(q.readUInt32BE(qAt + 4 + 48 + 36)).to.equal(originShard);
+    expect(q.readBigUInt64BE(qAt + 4 + 48 + 40)).to.equal(2n);
+
+    // A missing or out-of-range origin shard is refused, never sent as 0.
+    const { originShard: _o, ...noOrigin } = h;
+    expect(() => encodeMessage({ kind: "batch", batch: { ...batch, header: noOrigin as typeof h } })).to.throw(
+      CodecError,
+      /not a u32/,
+    );
+    expect(() =>
+      encodeMessage({ kind: "batch", batch: { ...batch, header: { ...h, originShard: 2 ** 32 } } }),
+    ).to.throw(CodecError);
+    // A channel count that 44-byte entries (the previous layout) would fit, but 48-byte ones do not.
+    const short = Uint8Array.from(q.subarray(0, q.length - 8));
+    expect(() => decodeMessage(short)).to.throw(CodecError, /does not fit/);
+    const shortDone = Uint8Array.from(d.subarray(0, d.length - 8));
+    expect(() => decodeMessage(shortDone)).to.throw(CodecError, /does not fit/);
   });
 
   it("refuses truncated, overlong and unknown messages with a CodecError, never another error", async function () {
@@ -104,7 +219,7 @@ describe("worker wire form (codec)", function () {
     expect(() => decodeMessage(new Uint8Array([9, 0, 0]))).to.throw(CodecError, /unknown message kind/);
     // A delta count the message cannot hold is refused before anything is allocated for it.
     const lying = Uint8Array.from(bytes);
-    new DataView(lying.buffer).setUint32(1 + 224 + 65, 0xffffffff);
+    new DataView(lying.buffer).setUint32(1 + HEADER_BYTES + 65, 0xffffffff);
     expect(() => decodeMessage(lying)).to.throw(CodecError, /does not fit/);
   });
 });

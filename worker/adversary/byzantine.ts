@@ -2,13 +2,12 @@
 // caught. It decorates the exchange layer's Outbox, and the production Outbox has no branch for
 // it. It signs with the bare key, bypassing the protection record, as a real cheater would (the
 // record would refuse its equivocation). One lie per process. Modes: ./modes.ts.
-import { keccak256, toUtf8Bytes, hexlify, randomBytes, ZeroAddress, type TypedDataDomain, type Wallet } from "ethers";
-import { buildBatch } from "../../client/batches/buildBatch.js";
+import { keccak256, toUtf8Bytes, hexlify, randomBytes, type TypedDataDomain, type Wallet } from "ethers";
 import { buildAccumulatedProof, signBatch } from "../../client/batches/signBatch.js";
 import type { SignedAccumulatedProof } from "../../client/batches/verifyAccumulatedProof.js";
 import type { BatchHeader } from "../../client/math/eip712.js";
 import type { Delta } from "../../client/math/lthash.js";
-import { Outbox, type Lane, type OutboxOptions, type Sealed } from "../exchange/outbox.js";
+import { laneKey, Outbox, type Lane, type OutboxOptions, type Sealed } from "../exchange/outbox.js";
 import type { CheatRecord } from "../engine/report.js";
 import type { ByzantineMode } from "./modes.js";
 
@@ -45,17 +44,13 @@ class ByzantineOutbox extends Outbox {
     this.o.log.warn(record, "cheated (byzantine mode)");
   }
 
-  private receivers(lane: Lane): string[] {
-    return this.o.holders(lane.shard).filter((w) => this.o.live(w));
-  }
-
   /**
    * `wrong-output`: the first stage's output is wrong for some inputs (one more on every change of
    * an account whose first byte is even), and everything after is honest: the wrong deltas are
    * batched, signed, chained and routed like right ones, and this worker uses them itself too.
    */
-  override add(stream: string, shard: number, deltas: Delta[]): void {
-    if (this.liar.mode !== "wrong-output") return super.add(stream, shard, deltas);
+  override add(stream: string, originShard: number, shard: number, deltas: Delta[]): void {
+    if (this.liar.mode !== "wrong-output") return super.add(stream, originShard, shard, deltas);
     let lied = false;
     const wrong = deltas.map((d) => {
       const first = typeof d.data === "string" ? parseInt(d.data.slice(2, 4), 16) : (d.data as Uint8Array)[0];
@@ -63,9 +58,9 @@ class ByzantineOutbox extends Outbox {
       lied = true;
       return { ...d, diff: BigInt(d.diff) + 1n };
     });
-    super.add(stream, shard, wrong);
-    if (lied && !this.liar.cheated)
-      this.lie(this.lanes.get(`${stream}|${shard}`)!, this.lanes.get(`${stream}|${shard}`)!.ch.seq);
+    super.add(stream, originShard, shard, wrong);
+    const lane = this.lanes.get(laneKey(stream, originShard, shard))!;
+    if (lied && !this.liar.cheated) this.lie(lane, lane.ch.seq);
   }
 
   protected override seal(lane: Lane, deltas: Delta[]): Sealed[] {
@@ -78,7 +73,7 @@ class ByzantineOutbox extends Outbox {
       do data = hexlify(randomBytes(20));
       while (this.o.shardOf(lane.stream, data) === lane.shard);
       const wire = [...deltas, { data, time: deltas[0].time, diff: 1n }];
-      const [content, ...headers] = buildBatch(lane.ch, wire, [ZeroAddress, ...this.receivers(lane)]);
+      const [content, ...headers] = this.build(lane, lane.ch, wire);
       this.lie(lane, seq);
       return [{ lane, content, headers, deltas: wire, local: deltas }];
     }
@@ -87,7 +82,7 @@ class ByzantineOutbox extends Outbox {
       const before = { ...lane.ch, cumulative: lane.ch.cumulative.clone() };
       const honest = super.seal(lane, deltas);
       const other = deltas.map((d, i) => (i === deltas.length - 1 ? { ...d, diff: BigInt(d.diff) + 1n } : d));
-      const [content, ...headers] = buildBatch(before, other, [ZeroAddress, ...this.receivers(lane)]);
+      const [content, ...headers] = this.build(lane, before, other);
       const second = { lane, content, headers, deltas: other, local: [] };
       this.unrecorded.add(second);
       this.lie(lane, seq);

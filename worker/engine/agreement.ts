@@ -5,10 +5,11 @@
 // receiver does not pick a side). A holder that stays silent past the grace is "missing": the
 // others' agreeing copy is used and the report says so (singleHolder).
 //
-// A copy is the group of deltas one holder sent for (stream, shard, time). It is final when the
-// holder's lane (holder, stream, shard) has moved past the time (a lane carries times in increasing
-// order; a group too large for one batch continues at the start of the next), or when the lane is
-// closed (its signed end notice counted every batch, all received). A holder whose lane passed the
+// A copy is the group of deltas one holder sent for (stream, shard, time) on its channel of the
+// time's source shard (the header's origin shard). It is final when the holder's lane (holder,
+// stream, origin shard, shard) has moved past the time (a lane carries times in increasing order; a
+// group too large for one batch continues at the start of the next), or when the lane is closed
+// (its signed end notice counted every batch, all received). A holder whose lane passed the
 // time without a group for it said "nothing": that is a copy too, and it disagrees with a group.
 import { concat, getBytes, hexlify, keccak256, toUtf8Bytes } from "ethers";
 import type { Logger } from "pino";
@@ -24,6 +25,12 @@ export type Disagreement = {
   originShard: number;
   /** Holder → the keccak256 of its copy, or "none" when it sent nothing for the time. */
   copies: Record<string, string>;
+  /**
+   * The holders whose copy equals what this worker computed itself for the time (its own copy when
+   * it holds the source shard, else the first stage run again from the source); undefined while
+   * that runs, or when it could not run (the time is then held back).
+   */
+  right?: string[];
 };
 
 /** Times used from fewer than all live holders, by source shard and the holders that stayed silent. */
@@ -32,10 +39,15 @@ export type SingleHolder = { originShard: number; missing: string[]; groups: num
 export type AgreementOptions = {
   /** The live holders (lower case) of the source shard of `time`; undefined while that source delta is unread. */
   holdersOf(time: bigint): { originShard: number; holders: string[] } | undefined;
-  /** True once a holder's lane for (stream, shard) can bring nothing more (end notice counted, all received). */
-  closed(holder: string, stream: string, shard: number): boolean;
+  /** True once a holder's lane (stream, originShard, shard) can bring nothing more (end notice counted, all received). */
+  closed(holder: string, stream: string, originShard: number, shard: number): boolean;
   /** Deltas agreed on: they go to the operators that consume `stream`. */
   use(stream: string, deltas: Delta[]): void;
+  /**
+   * What this worker computes itself for a time whose copies differ (`stream`, `shard`, `time`
+   * from `originShard`'s inputs), or undefined when it cannot: the copy it then uses.
+   */
+  recompute?(slot: { stream: string; shard: number; time: bigint; originShard: number }): Promise<Delta[] | undefined>;
   log: Logger;
   epoch: bigint;
 };
@@ -51,13 +63,19 @@ export function groupDigest(deltas: Delta[]): string {
   return keccak256(concat(deltas.flatMap((d) => [getBytes(dataHex(d)), toUtf8Bytes(`|${BigInt(d.diff)};`)])));
 }
 
-type Slot = { stream: string; shard: number; time: bigint; copies: Map<string, Delta[]> };
+type Slot = {
+  stream: string;
+  shard: number;
+  time: bigint;
+  /** By sender: the origin shard of the channel the copy came on, and its deltas. */
+  copies: Map<string, { originShard: number; deltas: Delta[] }>;
+};
 
 /**
  * @example
  * ```ts
  * const agreement = new Agreement({ holdersOf, closed, use, log, epoch });
- * agreement.offer(sender, stream, shard, groupByTime(deltas)); // every accepted batch
+ * agreement.offer(sender, stream, originShard, shard, groupByTime(deltas)); // every accepted batch
  * agreement.settle(false);                                     // on every tick
  * agreement.settle(true);                                      // when the epoch closes
  * ```
@@ -65,7 +83,7 @@ type Slot = { stream: string; shard: number; time: bigint; copies: Map<string, D
 export class Agreement {
   /** Open times by `stream|shard`, each by time. */
   private readonly slots = new Map<string, Map<bigint, Slot>>();
-  /** The last time each lane (`sender|stream|shard`) delivered. */
+  /** The last time each lane (`sender|stream|originShard|shard`) delivered. */
   private readonly lastTime = new Map<string, bigint>();
   /** Times already decided, by `stream|shard|time` (a copy arriving later is ignored). */
   private readonly decided = new Set<string>();
@@ -73,15 +91,19 @@ export class Agreement {
   /** Holder → decided times its copy was missing from (withholding, or a lane stuck on a rejected batch). */
   readonly missingBy = new Map<string, number>();
   readonly disagreements: Disagreement[] = [];
+  /** Recomputations under way (the epoch closes after them). */
+  private readonly pending = new Set<Promise<void>>();
   readonly stats = {
     /** Times used because every live holder's copy agreed (or the silent ones were missing). */
     agreedGroups: 0,
-    /** Times not used: the copies differed, or no holder's copy was final when the epoch closed. */
+    /** Times not used: the copies differed and could not be computed again, or no copy was final when the epoch closed. */
     heldBackGroups: 0,
     disagreementCount: 0,
+    /** Times whose copies differed, used as this worker computed them itself. */
+    recomputedGroups: 0,
     /** A sender repeated a time it had passed (not used). */
     divergent: 0,
-    /** Groups from a sender that does not hold the time's source shard (not used). */
+    /** Groups from a sender that does not hold the time's source shard, or on another origin's channel (not used). */
     notFromHolder: 0,
     /** Groups whose time is no source delta of the epoch (not used). */
     unknownTime: 0,
@@ -89,9 +111,9 @@ export class Agreement {
 
   constructor(private readonly o: AgreementOptions) {}
 
-  /** The groups of one accepted batch from `sender` on (stream, shard), in batch order. */
-  offer(sender: string, stream: string, shard: number, groups: Group[]): void {
-    const lane = `${sender}|${stream}|${shard}`;
+  /** The groups of one accepted batch from `sender` on channel (stream, originShard, shard), in batch order. */
+  offer(sender: string, stream: string, originShard: number, shard: number, groups: Group[]): void {
+    const lane = `${sender}|${stream}|${originShard}|${shard}`;
     const key = `${stream}|${shard}`;
     let open = this.slots.get(key);
     groups.forEach((g, i) => {
@@ -111,8 +133,9 @@ export class Agreement {
       let slot = open.get(g.time);
       if (!slot) open.set(g.time, (slot = { stream, shard, time: g.time, copies: new Map() }));
       const copy = slot.copies.get(sender);
-      if (copy) copy.push(...g.deltas);
-      else slot.copies.set(sender, [...g.deltas]);
+      if (!copy) slot.copies.set(sender, { originShard, deltas: [...g.deltas] });
+      else if (copy.originShard === originShard) copy.deltas.push(...g.deltas);
+      else slot.copies.set(sender, { originShard: -1, deltas: [] }); // one time on two channels: never its source's
     });
     if (open) this.settleSlots(key, open, false);
   }
@@ -123,6 +146,11 @@ export class Agreement {
    */
   settle(final: boolean): void {
     for (const [key, open] of this.slots) this.settleSlots(key, open, final);
+  }
+
+  /** Resolves once every recomputation started so far has ended. */
+  async idle(): Promise<void> {
+    while (this.pending.size > 0) await Promise.all([...this.pending]);
   }
 
   /** How many times wait for a holder's copy. */
@@ -147,9 +175,9 @@ export class Agreement {
     if (open.size === 0) this.slots.delete(key);
   }
 
-  private isFinal(holder: string, slot: Slot): boolean {
-    const last = this.lastTime.get(`${holder}|${slot.stream}|${slot.shard}`);
-    return (last !== undefined && last > slot.time) || this.o.closed(holder, slot.stream, slot.shard);
+  private isFinal(holder: string, slot: Slot, originShard: number): boolean {
+    const last = this.lastTime.get(`${holder}|${slot.stream}|${originShard}|${slot.shard}`);
+    return (last !== undefined && last > slot.time) || this.o.closed(holder, slot.stream, originShard, slot.shard);
   }
 
   /** Returns true when the time is decided (used, or held back for good). */
@@ -164,23 +192,23 @@ export class Agreement {
       );
       return true;
     }
-    for (const sender of slot.copies.keys()) {
-      if (!origin.holders.includes(sender)) {
+    for (const [sender, copy] of slot.copies) {
+      if (!origin.holders.includes(sender) || copy.originShard !== origin.originShard) {
         slot.copies.delete(sender);
         this.stats.notFromHolder += 1;
         this.o.log.warn(
           { epoch: this.o.epoch.toString(), time: slot.time.toString(), sender, originShard: origin.originShard },
-          "deltas from a worker that does not hold the time's source shard (not used)",
+          "deltas from a worker that does not hold the time's source shard, or on another origin's channel (not used)",
         );
       }
     }
     const copies: Record<string, string> = {};
     const missing: string[] = [];
     for (const h of origin.holders) {
-      if (!this.isFinal(h, slot)) missing.push(h);
+      if (!this.isFinal(h, slot, origin.originShard)) missing.push(h);
       else {
         const c = slot.copies.get(h);
-        copies[h] = c ? groupDigest(c) : NONE;
+        copies[h] = c ? groupDigest(c.deltas) : NONE;
       }
     }
     if (missing.length > 0 && !final) return false;
@@ -190,15 +218,15 @@ export class Agreement {
       const [digest] = digests;
       if (digest !== NONE) {
         const by = Object.keys(copies)[0];
-        this.o.use(slot.stream, slot.copies.get(by)!);
+        this.o.use(slot.stream, slot.copies.get(by)!.deltas);
         this.stats.agreedGroups += 1;
         if (missing.length > 0) this.recordSingle(origin.originShard, missing);
       }
       return true;
     }
-    this.stats.heldBackGroups += 1;
     if (digests.size === 0) {
       // Nobody's copy is final: what arrived may be a part of a group, so none of it is used.
+      this.stats.heldBackGroups += 1;
       this.o.log.warn(
         { epoch: this.o.epoch.toString(), time: slot.time.toString(), originShard: origin.originShard, missing },
         "no holder's copy of a time was complete when the epoch closed (not used)",
@@ -214,8 +242,38 @@ export class Agreement {
       copies,
     };
     if (this.disagreements.length < LISTED_DISAGREEMENTS) this.disagreements.push(d);
-    this.o.log.warn({ epoch: this.o.epoch.toString(), ...d }, "replicas disagree: the time is held back, not used");
+    this.settleByRecomputing(d, { ...slot, originShard: origin.originShard });
     return true;
+  }
+
+  /**
+   * Copies differ: neither is used as it came. This worker computes the time itself (from the
+   * chain's source deltas and the registered operator) and uses that; it records which holders
+   * sent the same. When it cannot, the time is held back.
+   */
+  private settleByRecomputing(d: Disagreement, slot: Slot & { originShard: number }): void {
+    const at = { epoch: this.o.epoch.toString(), ...d };
+    const heldBack = (why: string) => {
+      this.stats.heldBackGroups += 1;
+      this.o.log.warn({ ...at, why }, "replicas disagree: the time is held back, not used");
+    };
+    if (!this.o.recompute) return heldBack("this worker cannot compute it again");
+    const p = this.o
+      .recompute({ stream: slot.stream, shard: slot.shard, time: slot.time, originShard: slot.originShard })
+      .then((truth) => {
+        if (!truth) return heldBack("computing it again failed");
+        const digest = truth.length > 0 ? groupDigest(truth) : NONE;
+        d.right = Object.keys(d.copies).filter((h) => d.copies[h] === digest);
+        if (truth.length > 0) this.o.use(slot.stream, truth);
+        this.stats.recomputedGroups += 1;
+        this.o.log.warn(
+          { ...at, right: d.right },
+          "replicas disagree: used the time as this worker computed it itself",
+        );
+      })
+      .catch((e: Error) => heldBack(e.message))
+      .finally(() => this.pending.delete(p));
+    this.pending.add(p);
   }
 
   private recordSingle(originShard: number, missing: string[]): void {

@@ -275,9 +275,11 @@ export class Dataflow {
     if (!this.source)
       this.source = { stream: graph.source, readTo: from - 1, state: await this.sourceStateAt(graph.source, from) };
     // Operators last: nothing that can fail (an RPC call) comes between starting their threads and the run that closes them.
-    const hosts = new Map<number, OperatorHost>();
+    // First-stage operators start in the run, one instance per source shard it holds.
+    const hosts = new Map<string, OperatorHost>();
     for (const op of graph.operators)
-      hosts.set(op.id, await OperatorHost.start(op.bytecode, { perDeltaMs: this.o.perDeltaMs }));
+      if (op.input !== graph.source)
+        hosts.set(String(op.id), await OperatorHost.start(op.bytecode, { perDeltaMs: this.o.perDeltaMs }));
     if (!resumed) this.o.record.beginEpoch(epoch);
     const run = new EpochRun(
       {

@@ -12,7 +12,7 @@ import { MAX_BATCH } from "../../client/batches/types.js";
 import type { Assignment } from "../../client/actions/getAssignment.js";
 import type { InboxDelta } from "../../client/actions/readInbox.js";
 import type { BatchHeader } from "../../client/math/eip712.js";
-import type { Delta } from "../../client/math/lthash.js";
+import { LtHash16, type Delta } from "../../client/math/lthash.js";
 import type { Evidence } from "../../client/evidence/buildEvidence.js";
 import { OperatorError, OperatorHost } from "../operators/host.js";
 import { Inbox } from "../exchange/inbox.js";
@@ -44,6 +44,10 @@ export type RunContext = {
 const lower = (s: string) => s.toLowerCase();
 const dataHex = (d: Delta) => (typeof d.data === "string" ? lower(d.data) : hexlify(d.data as Uint8Array));
 
+/** The key of an operator instance: first-stage operators run one instance per source shard. */
+const instanceKey = (op: RunnableOperator, originShard?: number) =>
+  originShard === undefined ? String(op.id) : `${op.id}|${originShard}`;
+
 /** Splits deltas into runs of equal time (operators keep the input's time, so inputs stay grouped). */
 export function groupByTime(deltas: Delta[]): Group[] {
   const groups: Group[] = [];
@@ -74,12 +78,24 @@ export class EpochRun {
   /** Senders any accepted batch came from. */
   private readonly heard = new Set<string>();
   private readonly sourceShard = new Map<bigint, number>();
+  /** The running multiset hash of each held source shard's inputs (the input commitment, §12). */
+  private readonly inputState = new Map<number, LtHash16>();
+  /** Per source time of a held shard: its shard and the shard's input digest up to and including it. */
+  private readonly inputDigests = new Map<bigint, { originShard: number; digest: string }>();
   private readonly output = new Map<string, Map<string, bigint>>();
-  private readonly failed = new Set<number>();
+  /** Operator instances (`instanceKey`) that failed twice: stopped for the epoch. */
+  private readonly failed = new Set<string>();
   private readonly feeding = new Set<Promise<void>>();
-  private readonly chains = new Map<number, Promise<void>>();
-  /** Every input an operator took this epoch, to replay it into a restarted operator. */
-  private readonly inputs = new Map<number, Delta[]>();
+  private readonly chains = new Map<string, Promise<void>>();
+  /** Every input an operator instance took this epoch, to replay it into a restarted one. */
+  private readonly inputs = new Map<string, Delta[]>();
+  /** Every source delta of the epoch's window by shard, in order (to compute a time again, §12). */
+  private readonly sourceByShard = new Map<number, Delta[]>();
+  /** First-stage instances run again from the source to settle differing copies, by instance key. */
+  private readonly replays = new Map<
+    string,
+    Promise<{ host: OperatorHost; next: number; out: Map<bigint, Delta[]> }>
+  >();
   sendingDone = false;
   sendingDoneAt = 0;
   /** The block the epoch's source window ends at, once known. */
@@ -99,7 +115,8 @@ export class EpochRun {
     readonly epoch: bigint,
     readonly a: Assignment,
     private readonly graph: RunnableGraph,
-    private readonly hosts: Map<number, OperatorHost>,
+    /** Instances by key: `op.id` for operators after the exchange; first-stage ones start here, one per source shard. */
+    private readonly hosts: Map<string, OperatorHost>,
     readonly resumed: boolean,
   ) {
     this.math = new EpochMath(a.view);
@@ -114,6 +131,14 @@ export class EpochRun {
       live: (w) => this.live(w),
       send: (to, m) => ctx.send(to, m),
       shardOf: (stream, data) => this.math.sharder.shardOfDelta(this.graph.partitions.get(stream)!, data),
+      inputDigest: (originShard, time) => {
+        const at = this.inputDigests.get(time);
+        if (!at || at.originShard !== originShard)
+          throw new Error(
+            `no input of origin shard ${originShard} at time ${time}: an operator changed a delta's time`,
+          );
+        return at.digest;
+      },
       local: (h, deltas) => this.inbox.own(h, deltas),
       log: ctx.log,
       metrics: ctx.metrics,
@@ -141,8 +166,10 @@ export class EpochRun {
           ? undefined
           : { originShard, holders: this.holders(originShard).filter((w) => this.live(w)) };
       },
-      closed: (holder, stream, shard) => (holder === me ? this.sendingDone : this.inbox.closed(holder, stream, shard)),
+      closed: (holder, stream, originShard, shard) =>
+        holder === me ? this.sendingDone : this.inbox.closed(holder, stream, originShard, shard),
       use: (stream, deltas) => this.use(stream, deltas),
+      recompute: (slot) => this.recompute(slot),
     });
   }
 
@@ -170,16 +197,80 @@ export class EpochRun {
   /** Source deltas of this epoch's window, in order: keep those of my shards, run them through the operators. */
   async processSource(deltas: InboxDelta[]): Promise<void> {
     const spec = this.graph.partitions.get(this.graph.source)!;
-    const mine: Delta[] = [];
+    const mine = new Map<number, Delta[]>();
     for (const d of deltas) {
       const shard = this.shardOf(spec, d.data);
       if (shard === undefined) continue;
       this.sourceShard.set(d.index, shard);
       this.stats.sourceRead += 1;
-      if (this.myShards.has(shard)) mine.push({ data: d.data, time: d.index, diff: d.diff });
+      const delta = { data: d.data, time: d.index, diff: d.diff };
+      const all = this.sourceByShard.get(shard);
+      if (all) all.push(delta);
+      else this.sourceByShard.set(shard, [delta]);
+      if (!this.myShards.has(shard)) continue;
+      const list = mine.get(shard);
+      if (list) list.push(delta);
+      else mine.set(shard, [delta]);
+      let state = this.inputState.get(shard);
+      if (!state) this.inputState.set(shard, (state = new LtHash16()));
+      state.add(d.data, d.index, d.diff);
+      this.inputDigests.set(d.index, { originShard: shard, digest: state.digest() });
     }
-    this.stats.sourceDeltas += mine.length;
-    await Promise.all((this.graph.consumers.get(this.graph.source) ?? []).map((op) => this.feed(op, mine)));
+    // One instance of each first-stage operator per source shard: what it emits for a shard's
+    // delta depends on that shard's inputs alone, as on every other holder of the shard.
+    const firstStage = this.graph.consumers.get(this.graph.source) ?? [];
+    const feeds: Array<Promise<void>> = [];
+    for (const [shard, list] of mine) {
+      this.stats.sourceDeltas += list.length;
+      for (const op of firstStage) feeds.push(this.feed(op, list, shard));
+    }
+    await Promise.all(feeds);
+  }
+
+  /**
+   * What this worker computes itself for (stream, shard, time) from `originShard`'s source deltas:
+   * a fresh instance of the first-stage operator that emits `stream`, run over the shard's source
+   * deltas in order up to `time` (kept, so later times continue it). Undefined when no first-stage
+   * operator emits `stream`; throws when the operator fails.
+   */
+  async recompute(slot: {
+    stream: string;
+    shard: number;
+    time: bigint;
+    originShard: number;
+  }): Promise<Delta[] | undefined> {
+    const op = (this.graph.consumers.get(this.graph.source) ?? []).find((o) => o.output === slot.stream);
+    if (!op) return undefined;
+    const key = instanceKey(op, slot.originShard);
+    const prior =
+      this.replays.get(key) ??
+      OperatorHost.start(op.bytecode, { perDeltaMs: this.ctx.perDeltaMs }).then((host) => ({
+        host,
+        next: 0,
+        out: new Map<bigint, Delta[]>(),
+      }));
+    const advanced = prior.then(async (r) => {
+      const inputs = this.sourceByShard.get(slot.originShard) ?? [];
+      let end = r.next;
+      while (end < inputs.length && BigInt(inputs[end].time) <= slot.time) ++end;
+      for (let i = r.next; i < end; i += MAX_BATCH) {
+        const chunk = inputs.slice(i, Math.min(end, i + MAX_BATCH));
+        const outs = await r.host.process(chunk);
+        chunk.forEach((d, j) => r.out.set(BigInt(d.time), outs[j]));
+      }
+      r.next = end;
+      return r;
+    });
+    this.replays.set(key, advanced);
+    const r = await advanced;
+    const spec = this.graph.partitions.get(slot.stream)!;
+    return (r.out.get(slot.time) ?? []).filter((d) => {
+      try {
+        return this.math.sharder.shardOfDelta(spec, d.data) === slot.shard;
+      } catch {
+        return false; // unkeyable: skipped by every holder too
+      }
+    });
   }
 
   /**
@@ -187,23 +278,27 @@ export class EpochRun {
    * A failing operator (trap, overrun) is restarted once and its epoch input replayed; if it fails
    * again it stops for the epoch and the epoch's report says so (its output is then incomplete).
    */
-  private feed(op: RunnableOperator, deltas: Delta[]): Promise<void> {
-    const next = (this.chains.get(op.id) ?? Promise.resolve()).then(() => this.feedNow(op, deltas));
+  private feed(op: RunnableOperator, deltas: Delta[], originShard?: number): Promise<void> {
+    const key = instanceKey(op, originShard);
+    const next = (this.chains.get(key) ?? Promise.resolve()).then(() => this.feedNow(op, key, deltas));
     this.chains.set(
-      op.id,
+      key,
       next.catch(() => undefined),
     );
     return next;
   }
 
-  private async feedNow(op: RunnableOperator, deltas: Delta[]): Promise<void> {
-    if (deltas.length === 0 || this.failed.has(op.id)) return;
-    const log = this.inputs.get(op.id) ?? [];
-    this.inputs.set(op.id, log);
+  private async feedNow(op: RunnableOperator, key: string, deltas: Delta[]): Promise<void> {
+    if (deltas.length === 0 || this.failed.has(key)) return;
+    const log = this.inputs.get(key) ?? [];
+    this.inputs.set(key, log);
     let outs: Delta[][];
     try {
       const t0 = performance.now();
-      outs = await this.hosts.get(op.id)!.process(deltas);
+      let host = this.hosts.get(key);
+      if (!host)
+        this.hosts.set(key, (host = await OperatorHost.start(op.bytecode, { perDeltaMs: this.ctx.perDeltaMs })));
+      outs = await host.process(deltas);
       this.ctx.metrics?.operatorTime(op.name, (performance.now() - t0) / 1000);
     } catch (e) {
       if (!(e instanceof OperatorError)) throw e;
@@ -214,11 +309,11 @@ export class EpochRun {
       );
       try {
         const host = await OperatorHost.start(op.bytecode, { perDeltaMs: this.ctx.perDeltaMs });
-        this.hosts.set(op.id, host);
+        this.hosts.set(key, host);
         for (let i = 0; i < log.length; i += MAX_BATCH) await host.process(log.slice(i, i + MAX_BATCH));
         outs = await host.process(deltas);
       } catch (again) {
-        this.failed.add(op.id);
+        this.failed.add(key);
         this.ctx.log.error(
           { operator: op.name, epoch: this.epoch.toString(), error: (again as Error).message },
           "operator failed again: stopped for the epoch",
@@ -242,22 +337,25 @@ export class EpochRun {
       }
       return;
     }
+    // By channel: the shard each delta goes to, and the source shard of its time (its origin).
     const spec = this.graph.partitions.get(stream)!;
-    const byShard = new Map<number, Delta[]>();
+    const byChannel = new Map<string, { originShard: number; shard: number; deltas: Delta[] }>();
     for (const d of deltas) {
       const shard = this.shardOf(spec, d.data);
       if (shard === undefined) continue;
-      const list = byShard.get(shard);
-      if (list) list.push(d);
-      else byShard.set(shard, [d]);
+      const originShard = this.sourceShard.get(BigInt(d.time))!;
+      const key = `${originShard}|${shard}`;
+      const ch = byChannel.get(key);
+      if (ch) ch.deltas.push(d);
+      else byChannel.set(key, { originShard, shard, deltas: [d] });
     }
-    for (const [shard, list] of byShard) this.outbox.add(stream, shard, list);
+    for (const ch of byChannel.values()) this.outbox.add(stream, ch.originShard, ch.shard, ch.deltas);
   }
 
   /** A batch that passed every check (or came from this worker): its groups wait for the replica agreement. */
   private accept(sender: string, h: BatchHeader, deltas: Delta[]): void {
     this.heard.add(sender);
-    this.agreement.offer(sender, lower(h.stream), Number(h.shard), groupByTime(deltas));
+    this.agreement.offer(sender, lower(h.stream), Number(h.originShard), Number(h.shard), groupByTime(deltas));
   }
 
   /** Deltas every live holder agreed on: into the operators that consume their stream. */
@@ -296,12 +394,14 @@ export class EpochRun {
    */
   async finalize(timedOut: boolean, unfinished = false): Promise<EpochReport> {
     this.agreement.settle(true);
+    await this.agreement.idle();
     await Promise.all([...this.feeding]);
     let malformed = 0;
     for (const h of this.hosts.values()) {
       malformed += h.malformed;
       await h.close();
     }
+    for (const r of this.replays.values()) await (await r.catch(() => undefined))?.host.close();
     const withholding: EpochReport["withholding"] = [];
     const me = lower(this.ctx.me);
     for (const [m, missing] of this.agreement.missingBy) {

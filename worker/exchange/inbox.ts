@@ -53,6 +53,10 @@ export type InboxCounters = {
   violations: Record<string, number>;
 };
 
+/** The key of an incoming channel: sender, stream, origin shard and shard (lower case). */
+const channelKey = (sender: string, stream: string, originShard: number, shard: number) =>
+  `${sender.toLowerCase()}|${stream.toLowerCase()}|${originShard}|${shard}`;
+
 const bytesOf = (deltas: Delta[]) =>
   deltas.reduce((s, d) => s + 40 + (typeof d.data === "string" ? d.data.length / 2 : (d.data as Uint8Array).length), 0);
 
@@ -102,7 +106,7 @@ export class Inbox {
 
   /** This worker's own batch (a shard it holds): no signature, no checks. */
   own(header: BatchHeader, deltas: Delta[]): void {
-    this.use(`${this.o.me}|${header.stream.toLowerCase()}|${header.shard}`, header, deltas);
+    this.use(channelKey(this.o.me, header.stream, Number(header.originShard), Number(header.shard)), header, deltas);
   }
 
   private use(key: string, header: BatchHeader, deltas: Delta[]): void {
@@ -122,7 +126,7 @@ export class Inbox {
       this.metrics.batchRejected("sender-ejected");
       return;
     }
-    const key = `${sender}|${stream}|${h.shard}`;
+    const key = channelKey(sender, stream, Number(h.originShard), Number(h.shard));
     const seq = BigInt(h.seq);
     if (!this.o.checks) {
       // Unverified (a measurement only): a replayed seq is still used once.
@@ -253,7 +257,7 @@ export class Inbox {
     for (const sp of this.pendingProofs.splice(0)) {
       const p = sp.proof;
       const sender = String(p.sender).toLowerCase();
-      const key = `${sender}|${String(p.stream).toLowerCase()}|${p.shard}`;
+      const key = channelKey(sender, String(p.stream), Number(p.originShard), Number(p.shard));
       const got = this.received.get(key) ?? 0n;
       if (got < BigInt(p.seq) + 1n && !graceOver) {
         waiting.push(sp); // its batches are still coming
@@ -312,12 +316,17 @@ export class Inbox {
     return true;
   }
 
-  /** True once `sender`'s signed end notice is here and every batch it announced on (stream, shard) was used. */
-  closed(sender: string, stream: string, shard: number): boolean {
+  /**
+   * True once `sender`'s signed end notice is here and every batch it announced on the channel
+   * (stream, originShard, shard) was used.
+   */
+  closed(sender: string, stream: string, originShard: number, shard: number): boolean {
     const d = this.done.get(sender);
     if (!d) return false;
-    const c = d.channels.find((x) => x.stream.toLowerCase() === stream && x.shard === shard);
-    return (this.received.get(`${sender}|${stream}|${shard}`) ?? 0n) >= (c ? BigInt(c.batches) : 0n);
+    const c = d.channels.find(
+      (x) => x.stream.toLowerCase() === stream && x.shard === shard && x.originShard === originShard,
+    );
+    return (this.received.get(channelKey(sender, stream, originShard, shard)) ?? 0n) >= (c ? BigInt(c.batches) : 0n);
   }
 
   /** Every live member has sent its signed end notice, and everything it announced has arrived. */
@@ -329,7 +338,7 @@ export class Inbox {
   missing(): Array<{
     member: string;
     noticed: boolean;
-    channels: Array<{ stream: string; shard: number; fromSeq: bigint }>;
+    channels: Array<{ stream: string; shard: number; originShard: number; fromSeq: bigint }>;
   }> {
     const out = [];
     for (const m of this.o.a.members) {
@@ -338,14 +347,15 @@ export class Inbox {
       const channels = [];
       let short = !d;
       for (const c of d?.channels ?? []) {
-        const got = this.received.get(`${m}|${c.stream.toLowerCase()}|${c.shard}`) ?? 0n;
+        const got = this.received.get(channelKey(m, c.stream, c.originShard, c.shard)) ?? 0n;
         if (got < BigInt(c.batches)) short = true;
-        channels.push({ stream: c.stream, shard: c.shard, fromSeq: got });
+        channels.push({ stream: c.stream, shard: c.shard, originShard: c.originShard, fromSeq: got });
       }
       if (!d) {
         for (const [key, got] of this.received) {
-          const [sender, stream, shard] = key.split("|");
-          if (sender === m) channels.push({ stream, shard: Number(shard), fromSeq: got });
+          const [sender, stream, originShard, shard] = key.split("|");
+          if (sender === m)
+            channels.push({ stream, shard: Number(shard), originShard: Number(originShard), fromSeq: got });
         }
       }
       if (short) out.push({ member: m, noticed: d !== undefined, channels });

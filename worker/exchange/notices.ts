@@ -3,6 +3,12 @@
 // the receiver, so nobody else can end a receiver's wait early (a forged notice once made a worker
 // finalise an epoch before the real batches came, silently dropping them). Off-chain only: the
 // contracts never see a notice, so it is not slashable and needs no protection record.
+//
+// The typed data is `EpochDone(uint64 epoch, address sender, address receiver, uint64 lastBlock,
+// bytes32 channelsHash)`, where channelsHash = keccak256(abi.encode(channels)) over the list of
+// `(bytes32 stream, uint32 shard, uint32 originShard, uint64 batches)`, one per channel (a sender
+// keeps one channel per origin shard). A notice of the previous wire version (no originShard)
+// hashes differently and is refused; such a worker also speaks another protocol id.
 import { AbiCoder, keccak256, recoverAddress, TypedDataEncoder, type TypedDataDomain } from "ethers";
 import type { EpochDone } from "../transport/codec.js";
 
@@ -20,8 +26,8 @@ const coder = AbiCoder.defaultAbiCoder();
 function value(d: Omit<EpochDone, "signature">) {
   const channelsHash = keccak256(
     coder.encode(
-      ["tuple(bytes32 stream, uint32 shard, uint64 batches)[]"],
-      [d.channels.map((c) => [c.stream, c.shard, c.batches])],
+      ["tuple(bytes32 stream, uint32 shard, uint32 originShard, uint64 batches)[]"],
+      [d.channels.map((c) => [c.stream, c.shard, c.originShard, c.batches])],
     ),
   );
   return { epoch: d.epoch, sender: d.sender, receiver: d.receiver, lastBlock: d.lastBlock, channelsHash };

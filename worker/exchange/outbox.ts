@@ -3,6 +3,11 @@
 // record, delivered to the live holders of each shard, kept for resending, and closed with
 // accumulated proofs and signed end notices.
 //
+// A channel is (epoch, stream, shard, origin shard): the outputs of one origin shard's inputs for
+// one shard, so the k holders of the origin shard build the same batches at the same positions
+// (docs/protocol.md §12). Each header also signs the origin shard's input commitment at its last
+// time (`inputMsh`, from `inputDigest`).
+//
 // The batching rule. A channel's deltas arrive in time order (a first-stage operator emits, for
 // each source delta, outputs carrying that delta's time). They form time groups; a group is
 // complete when a later time arrives on the channel or the epoch's window ends. Complete groups
@@ -36,11 +41,12 @@ export type Sealed = {
   local: Delta[];
 };
 
-/** One outgoing channel: (epoch, stream, shard, me). */
+/** One outgoing channel: (epoch, stream, shard, originShard, me). */
 export type Lane = {
   key: string;
   stream: string;
   shard: number;
+  originShard: number;
   ch: SenderChannel;
   open?: Group;
   batch: Delta[];
@@ -64,11 +70,16 @@ export type OutboxOptions = {
   send(to: string, m: Message): void;
   /** The shard of a delta of `stream` in this epoch. */
   shardOf(stream: string, data: Delta["data"]): number;
+  /** The digest of the origin shard's inputs up to and including `time` (the input commitment). */
+  inputDigest(originShard: number, time: bigint): string;
   /** A batch of a shard this worker holds: straight into its own inbox, unsigned. */
   local(header: BatchHeader, deltas: Delta[]): void;
   log: Logger;
   metrics?: WorkerMetrics;
 };
+
+/** The key of a channel: stream, origin shard and shard. */
+export const laneKey = (stream: string, originShard: number, shard: number) => `${stream}|${originShard}|${shard}`;
 
 const dataLength = (d: Delta) => (typeof d.data === "string" ? (d.data.length - 2) / 2 : (d.data as Uint8Array).length);
 
@@ -77,7 +88,7 @@ const dataLength = (d: Delta) => (typeof d.data === "string" ? (d.data.length - 
  * @example
  * ```ts
  * const out = new Outbox({ epoch, me, signer, holders, members, live, send, local, log });
- * out.add(stream, shard, deltas); // as operators emit, in time order
+ * out.add(stream, originShard, shard, deltas); // as operators emit, in time order
  * await out.flush();              // on every tick: signs and sends the batches that are complete
  * await out.finish(chainId, lastBlock, blockHash); // the window's end: last batches, proofs, notices
  * ```
@@ -94,16 +105,17 @@ export class Outbox {
 
   constructor(readonly o: OutboxOptions) {}
 
-  /** Queues deltas of `stream` for `shard`, in time order. */
-  add(stream: string, shard: number, deltas: Delta[]): void {
-    const key = `${stream}|${shard}`;
+  /** Queues deltas of `stream` for `shard` produced from `originShard`'s inputs, in time order. */
+  add(stream: string, originShard: number, shard: number, deltas: Delta[]): void {
+    const key = laneKey(stream, originShard, shard);
     let lane = this.lanes.get(key);
     if (!lane) {
       lane = {
         key,
         stream,
         shard,
-        ch: openChannel(this.o.epoch, stream, shard, this.o.me),
+        originShard,
+        ch: openChannel(this.o.epoch, stream, shard, originShard, this.o.me),
         batch: [],
         bytes: 0,
         sent: [],
@@ -152,9 +164,15 @@ export class Outbox {
 
   /** Builds the next batch of a lane for its live holders (the content never depends on who they are). */
   protected seal(lane: Lane, deltas: Delta[]): Sealed[] {
-    const receivers = this.o.holders(lane.shard).filter((w) => this.o.live(w));
-    const [content, ...headers] = buildBatch(lane.ch, deltas, [ZeroAddress, ...receivers]);
+    const [content, ...headers] = this.build(lane, lane.ch, deltas);
     return [{ lane, content, headers, deltas, local: deltas }];
+  }
+
+  /** The content header and one header per live holder of the lane's shard, advancing `ch`. */
+  protected build(lane: Lane, ch: SenderChannel, deltas: Delta[]): BatchHeader[] {
+    const receivers = this.o.holders(lane.shard).filter((w) => this.o.live(w));
+    const inputMsh = this.o.inputDigest(lane.originShard, BigInt(deltas[deltas.length - 1].time));
+    return buildBatch(ch, deltas, [ZeroAddress, ...receivers], inputMsh);
   }
 
   /** Signs (through the protection record) and delivers every batch that is complete. */
@@ -250,7 +268,7 @@ export class Outbox {
     if (this.refused || this.lastBlock === undefined) return;
     const channels = [...this.lanes.values()]
       .filter((l) => l.sent.length > 0 && this.o.holders(l.shard).includes(receiver))
-      .map((l) => ({ stream: l.stream, shard: l.shard, batches: BigInt(l.sent.length) }));
+      .map((l) => ({ stream: l.stream, shard: l.shard, originShard: l.originShard, batches: BigInt(l.sent.length) }));
     const done = { epoch: this.o.epoch, sender: this.o.me, receiver, lastBlock: this.lastBlock, channels };
     const signature = await this.o.signer.signDone(done);
     this.o.send(receiver, { kind: "done", done: { ...done, signature } });
@@ -262,7 +280,9 @@ export class Outbox {
    */
   async resend(req: ResendRequest, to: string): Promise<number> {
     let count = 0;
-    const asked = new Map(req.channels.map((c) => [`${c.stream.toLowerCase()}|${c.shard}`, c.fromSeq]));
+    const asked = new Map(
+      req.channels.map((c) => [laneKey(c.stream.toLowerCase(), c.originShard, c.shard), c.fromSeq]),
+    );
     for (const lane of this.lanes.values()) {
       if (!this.o.holders(lane.shard).includes(to)) continue;
       const from = Number(asked.get(lane.key) ?? 0n);

@@ -46,10 +46,17 @@ export type ExchangeSigner = {
  * ```
  */
 export function protectedSigner(key: Wallet, domain: TypedDataDomain, record: ProtectionRecord): ExchangeSigner {
-  const position = (h: { epoch: bigint | number; stream: string; shard: number | bigint; seq: bigint | number }) => ({
+  const position = (h: {
+    epoch: bigint | number;
+    stream: string;
+    shard: number | bigint;
+    originShard: number | bigint;
+    seq: bigint | number;
+  }) => ({
     epoch: BigInt(h.epoch),
     stream: h.stream.toLowerCase(),
     shard: Number(h.shard),
+    originShard: Number(h.originShard),
     seq: BigInt(h.seq),
   });
   return {
@@ -70,6 +77,7 @@ export function protectedSigner(key: Wallet, domain: TypedDataDomain, record: Pr
         epoch: BigInt(header.epoch),
         stream: header.stream,
         shard: Number(header.shard),
+        originShard: Number(header.originShard),
         sender: header.sender,
         seq: BigInt(header.seq),
         sourceChainId,

@@ -1,6 +1,9 @@
 // `maru-worker protection export|import|show`: moving a worker's slashing-protection record
 // between machines, like EIP-3076 interchange files for Ethereum validators. Stop the worker first
 // (its lock is held while it runs); import on the new machine before the worker starts there.
+// Positions a key signed under the earlier typed data (no origin shard: a version-1 record or
+// export) are legacy: carried through export and import as they were, never compared with new ones
+// (worker/protection/record.ts explains why that is safe).
 import { Command } from "commander";
 import { Wallet } from "ethers";
 import { MaruError } from "../../client/errors/base.js";
@@ -31,11 +34,16 @@ function openRecord(
     throw new MaruError(`No protection record for signing key ${signingKey} in ${dir}`, {
       fix: "check --data-dir and MARU_SIGNING_KEY: this key has signed nothing with that data directory",
     });
-  return ProtectionRecord.open(dir, {
+  const record = ProtectionRecord.open(dir, {
     signingKey,
     chainId: book.chainId,
     verifyingContract: book.contracts.fraudProofs,
   });
+  if (record.upgradedFrom !== undefined)
+    process.stderr.write(
+      `upgraded ${record.file} from log format version ${record.upgradedFrom}: its ${record.positions().legacy} positions are legacy (no origin shard), kept but never compared\n`,
+    );
+  return record;
 }
 
 /**
@@ -64,8 +72,9 @@ export function protectionCommand(): Command {
       const i = record.exportInterchange();
       writeInterchange(opts.out, i);
       const d = i.data[0];
+      const legacy = (d?.legacy_signed_headers.length ?? 0) + (d?.legacy_signed_proofs.length ?? 0);
       process.stdout.write(
-        `exported ${d?.signed_headers.length ?? 0} headers, ${d?.signed_proofs.length ?? 0} proofs and ${d?.epochs_begun.length ?? 0} epochs to ${opts.out}\n`,
+        `exported ${d?.signed_headers.length ?? 0} headers, ${d?.signed_proofs.length ?? 0} proofs, ${legacy} legacy positions (no origin shard) and ${d?.epochs_begun.length ?? 0} epochs to ${opts.out}\n`,
       );
     } finally {
       record.close();
@@ -81,7 +90,7 @@ export function protectionCommand(): Command {
     try {
       const r = record.importInterchange(readInterchange(opts.in));
       process.stdout.write(
-        `imported ${opts.in}: ${r.added} new positions, ${r.same} already recorded, ${r.conflicts} conflicting (never signed again)\n`,
+        `imported ${opts.in}: ${r.added} new positions, ${r.same} already recorded, ${r.conflicts} conflicting (never signed again); ${r.legacy} of them legacy (no origin shard: kept, never compared)\n`,
       );
     } finally {
       record.close();
@@ -91,8 +100,10 @@ export function protectionCommand(): Command {
     const record = openRecord(opts, { create: false });
     try {
       const epochs = record.epochs();
+      const { current, legacy } = record.positions();
       process.stdout.write(
-        `record ${record.file}\nsigning key ${record.signingKey}, chain ${record.chainId}\nepochs: ${epochs.join(", ") || "none"}\n`,
+        `record ${record.file}\nsigning key ${record.signingKey}, chain ${record.chainId}\nepochs: ${epochs.join(", ") || "none"}\n` +
+          `positions: ${current}, and ${legacy} legacy (signed without an origin shard: kept, never compared)\n`,
       );
     } finally {
       record.close();

@@ -2,6 +2,14 @@
 // clients use to move a key's protection from one client or machine to another): metadata naming
 // the deployment, then per signing key the epochs it began and every position it signed. Numbers
 // that can exceed 2^53 are decimal strings, as in EIP-3076, so that no JSON reader rounds them.
+//
+// Version "2" (this one): a position is (kind, epoch, stream, shard, origin_shard, seq), the
+// coordinates of a header or proof of the typed data with `originShard`. The positions an earlier
+// worker signed under the version-1 typed data (no origin shard; another EIP-712 type hash, so they
+// can never equivocate with a version-2 signature) are carried as they were in
+// `legacy_signed_headers` / `legacy_signed_proofs`, without origin_shard. A version "1" file (an
+// earlier worker's export) is still read: parseInterchange returns it as version 2 with all of its
+// positions legacy.
 import { closeSync, fsyncSync, openSync, readFileSync, renameSync, unlinkSync, writeSync } from "node:fs";
 import { dirname } from "node:path";
 import { z } from "zod";
@@ -16,13 +24,22 @@ import { MaruError } from "../../client/errors/base.js";
  */
 export const INTERCHANGE_FORMAT = "maru-protection";
 /**
- * The value of `metadata.interchange_format_version` this code reads and writes.
+ * The value of `metadata.interchange_format_version` this code writes (and reads, with
+ * {@link LEGACY_INTERCHANGE_FORMAT_VERSION}).
  * @example
  * ```ts
- * i.metadata.interchange_format_version === INTERCHANGE_FORMAT_VERSION; // "1"
+ * i.metadata.interchange_format_version === INTERCHANGE_FORMAT_VERSION; // "2"
  * ```
  */
-export const INTERCHANGE_FORMAT_VERSION = "1";
+export const INTERCHANGE_FORMAT_VERSION = "2";
+/**
+ * The version an earlier worker wrote (positions without an origin shard): read, as legacy positions.
+ * @example
+ * ```ts
+ * parseInterchange(oldExport).data[0].legacy_signed_headers; // the old file's signed_headers
+ * ```
+ */
+export const LEGACY_INTERCHANGE_FORMAT_VERSION = "1";
 
 const UINT64_MAX = (1n << 64n) - 1n;
 const decimal = (max: bigint, what: string) =>
@@ -34,17 +51,39 @@ const uint64 = decimal(UINT64_MAX, "an unsigned 64-bit integer");
 const address = z.string().regex(/^0x[0-9a-fA-F]{40}$/, "must be an address (0x and 40 hex digits)");
 const bytes32 = z.string().regex(/^0x[0-9a-fA-F]{64}$/, "must be 32 bytes (0x and 64 hex digits)");
 
+const uint32 = z
+  .number()
+  .int("must be an integer")
+  .min(0, "must not be negative")
+  .max(2 ** 32 - 1, "must fit in 32 bits");
+
 const SignedPositionSchema = z.object({
   epoch: uint64,
   stream: bytes32,
-  shard: z
-    .number()
-    .int("must be an integer")
-    .min(0, "must not be negative")
-    .max(2 ** 32 - 1, "must fit in 32 bits"),
+  shard: uint32,
+  origin_shard: uint32,
   seq: uint64,
   content_hash: bytes32,
 });
+
+/** A position signed under the version-1 typed data (no origin shard). */
+const LegacyPositionSchema = z.object({
+  epoch: uint64,
+  stream: bytes32,
+  shard: uint32,
+  seq: uint64,
+  content_hash: bytes32,
+});
+
+const metadata = (version: string, message: string) =>
+  z.object({
+    interchange_format: z.literal(INTERCHANGE_FORMAT, {
+      errorMap: () => ({ message: `must be "${INTERCHANGE_FORMAT}"` }),
+    }),
+    interchange_format_version: z.literal(version, { errorMap: () => ({ message }) }),
+    chain_id: decimal(UINT64_MAX, "a chain id"),
+    verifying_contract: address,
+  });
 
 /**
  * The zod schema of an interchange file; {@link parseInterchange} turns its issues into one error.
@@ -54,22 +93,38 @@ const SignedPositionSchema = z.object({
  * ```
  */
 export const InterchangeSchema = z.object({
-  metadata: z.object({
-    interchange_format: z.literal(INTERCHANGE_FORMAT, {
-      errorMap: () => ({ message: `must be "${INTERCHANGE_FORMAT}"` }),
-    }),
-    interchange_format_version: z.literal(INTERCHANGE_FORMAT_VERSION, {
-      errorMap: () => ({ message: `must be "${INTERCHANGE_FORMAT_VERSION}" (the version this worker reads)` }),
-    }),
-    chain_id: decimal(UINT64_MAX, "a chain id"),
-    verifying_contract: address,
-  }),
+  metadata: metadata(
+    INTERCHANGE_FORMAT_VERSION,
+    `must be "${INTERCHANGE_FORMAT_VERSION}" (or "${LEGACY_INTERCHANGE_FORMAT_VERSION}", an earlier worker's export)`,
+  ),
   data: z.array(
     z.object({
       signing_key: address,
       epochs_begun: z.array(uint64),
       signed_headers: z.array(SignedPositionSchema),
       signed_proofs: z.array(SignedPositionSchema),
+      /** Positions signed under the version-1 typed data: kept and carried, never compared with the others. */
+      legacy_signed_headers: z.array(LegacyPositionSchema).default([]),
+      legacy_signed_proofs: z.array(LegacyPositionSchema).default([]),
+    }),
+  ),
+});
+
+/**
+ * The zod schema of a version-1 interchange (an earlier worker's export, no origin shards).
+ * @example
+ * ```ts
+ * LegacyInterchangeSchema.safeParse(JSON.parse(oldText)).success;
+ * ```
+ */
+export const LegacyInterchangeSchema = z.object({
+  metadata: metadata(LEGACY_INTERCHANGE_FORMAT_VERSION, `must be "${LEGACY_INTERCHANGE_FORMAT_VERSION}"`),
+  data: z.array(
+    z.object({
+      signing_key: address,
+      epochs_begun: z.array(uint64),
+      signed_headers: z.array(LegacyPositionSchema),
+      signed_proofs: z.array(LegacyPositionSchema),
     }),
   ),
 });
@@ -79,37 +134,80 @@ export const InterchangeSchema = z.object({
  * @example
  * ```ts
  * const i: Interchange = {
- *   metadata: { interchange_format: "maru-protection", interchange_format_version: "1", chain_id: "31337",
+ *   metadata: { interchange_format: "maru-protection", interchange_format_version: "2", chain_id: "31337",
  *     verifying_contract: fraudProofs },
- *   data: [{ signing_key: key, epochs_begun: ["1"], signed_headers: [], signed_proofs: [] }],
+ *   data: [{ signing_key: key, epochs_begun: ["1"], signed_headers: [], signed_proofs: [],
+ *     legacy_signed_headers: [], legacy_signed_proofs: [] }],
  * };
  * ```
  */
 export type Interchange = z.infer<typeof InterchangeSchema>;
 
 /**
+ * A version-1 interchange file, as an earlier worker wrote it (positions without an origin shard).
+ * @example
+ * ```ts
+ * const old: LegacyInterchange = { metadata: { ...i.metadata, interchange_format_version: "1" },
+ *   data: [{ signing_key: key, epochs_begun: ["1"], signed_headers: [p], signed_proofs: [] }] };
+ * ```
+ */
+export type LegacyInterchange = z.infer<typeof LegacyInterchangeSchema>;
+
+/**
  * One signed position in an interchange file.
  * @example
  * ```ts
- * const p: InterchangePosition = { epoch: "1", stream, shard: 0, seq: "0", content_hash: hash };
+ * const p: InterchangePosition = { epoch: "1", stream, shard: 0, origin_shard: 2, seq: "0", content_hash: hash };
  * ```
  */
 export type InterchangePosition = z.infer<typeof SignedPositionSchema>;
 
 /**
+ * One position signed under the version-1 typed data (no origin shard).
+ * @example
+ * ```ts
+ * const p: LegacyInterchangePosition = { epoch: "1", stream, shard: 0, seq: "0", content_hash: hash };
+ * ```
+ */
+export type LegacyInterchangePosition = z.infer<typeof LegacyPositionSchema>;
+
+/**
  * Validates a parsed JSON value as an interchange; a wrong value is a MaruError whose details name
- * each wrong field by its path (`data.0.signed_headers.2.content_hash: must be 32 bytes ...`).
+ * each wrong field by its path (`data.0.signed_headers.2.content_hash: must be 32 bytes ...`). A
+ * version-1 interchange is returned as version 2, its positions moved to the legacy lists.
  * @example
  * ```ts
  * const i = parseInterchange(JSON.parse(text), "backup.json");
  * ```
  */
 export function parseInterchange(value: unknown, source = "the interchange"): Interchange {
+  const version = (value as { metadata?: { interchange_format_version?: unknown } } | null)?.metadata
+    ?.interchange_format_version;
+  if (version === LEGACY_INTERCHANGE_FORMAT_VERSION) {
+    const old = LegacyInterchangeSchema.safeParse(value);
+    if (old.success)
+      return {
+        metadata: { ...old.data.metadata, interchange_format_version: INTERCHANGE_FORMAT_VERSION },
+        data: old.data.data.map((d) => ({
+          signing_key: d.signing_key,
+          epochs_begun: d.epochs_begun,
+          signed_headers: [],
+          signed_proofs: [],
+          legacy_signed_headers: d.signed_headers,
+          legacy_signed_proofs: d.signed_proofs,
+        })),
+      };
+    throw invalid(source, old.error.issues);
+  }
   const parsed = InterchangeSchema.safeParse(value);
   if (parsed.success) return parsed.data;
-  throw new MaruError(`${source} is not a valid slashing-protection interchange`, {
-    details: parsed.error.issues.map((i) => `${i.path.length ? i.path.join(".") : "(top level)"}: ${i.message}`),
-    fix: `give a file written by exportInterchange (interchange_format "${INTERCHANGE_FORMAT}", version "${INTERCHANGE_FORMAT_VERSION}")`,
+  throw invalid(source, parsed.error.issues);
+}
+
+function invalid(source: string, issues: z.ZodIssue[]): MaruError {
+  return new MaruError(`${source} is not a valid slashing-protection interchange`, {
+    details: issues.map((i) => `${i.path.length ? i.path.join(".") : "(top level)"}: ${i.message}`),
+    fix: `give a file written by exportInterchange (interchange_format "${INTERCHANGE_FORMAT}", version "${INTERCHANGE_FORMAT_VERSION}", or "${LEGACY_INTERCHANGE_FORMAT_VERSION}" from an earlier worker)`,
   });
 }
 

@@ -1,8 +1,8 @@
-// The worker's slashing-protection record: every (kind, epoch, stream, shard, seq) its signing key
-// signed, with the content hash it signed there, durable before the signature exists. Signing two
-// contents at one position is equivocation and slashable; a restart that recomputes a batch
-// differently, or a second process with the same key, would do exactly that without this record.
-// Modelled on Ethereum validator clients' slashing protection (EIP-3076; Lodestar's
+// The worker's slashing-protection record: every (kind, epoch, stream, shard, originShard, seq) its
+// signing key signed, with the content hash it signed there, durable before the signature exists.
+// Signing two contents at one position is equivocation and slashable; a restart that recomputes a
+// batch differently, or a second process with the same key, would do exactly that without this
+// record. Modelled on Ethereum validator clients' slashing protection (EIP-3076; Lodestar's
 // packages/validator/src/slashingProtection), with an append-only log instead of a database.
 //
 // The log (`<dir>/<signingKey>.jsonl`) is one JSON object per line: the metadata line first
@@ -10,6 +10,19 @@
 // "c" (a position an import found conflicting, with the other hash). It is never compacted: it grows
 // by one line, about 200 bytes, per signed position, which a worker's lifetime keeps small; a later
 // change can prune epochs older than the fraud window, whose positions can no longer be slashed.
+//
+// Log format version 2 (this one) adds the origin shard: an "h"/"p"/"c" line has `originShard`.
+// Legacy positions: an "h"/"p"/"c" line WITHOUT `originShard` is a position the key signed under
+// the version-1 typed data (a BatchHeader / AccumulatedProof with no originShard). Those signatures
+// have another EIP-712 type hash, so no version-2 signature can equivocate with one under either
+// slashing contract, and the worker can no longer sign that type at all. They are therefore kept
+// apart: loaded, counted in the epochs the key took part in, exported and imported as they were
+// (the interchange's legacy lists), but never compared with a version-2 position, so they can
+// neither refuse nor allow one. Opening a version-1 log upgrades it in place, once: its metadata
+// line is rewritten to version 2 (with "upgradedFrom":1) and every other line is kept byte for byte
+// (they all become legacy); the rewrite goes to a temporary file, fsync'd and renamed over the log,
+// so a crash leaves the old or the new file, never a mix. An older worker refuses a version-2 log
+// (it reads version 1 only), so a downgrade stops at start instead of misreading new positions.
 //
 // Only synchronous node:fs calls: the worker calls record() on its hot path just before signing,
 // and a synchronous write + fsync keeps "durable, then sign" trivially ordered.
@@ -37,27 +50,47 @@ import {
   parseInterchange,
   type Interchange,
   type InterchangePosition,
+  type LegacyInterchange,
+  type LegacyInterchangePosition,
 } from "./interchange.js";
 
 /**
- * A position a signing key signs at: two different contents at one position equivocate.
+ * A position a signing key signs at: two different contents at one position equivocate. A sender
+ * keeps one channel per origin shard, so positions that differ only in `originShard` are distinct.
  * @example
  * ```ts
- * const at: Position = { kind: "header", epoch: 3n, stream, shard: 1, seq: 0n };
+ * const at: Position = { kind: "header", epoch: 3n, stream, shard: 1, originShard: 0, seq: 0n };
  * ```
  */
-export type Position = { kind: "header" | "proof"; epoch: bigint; stream: string; shard: number; seq: bigint };
+export type Position = {
+  kind: "header" | "proof";
+  epoch: bigint;
+  stream: string;
+  shard: number;
+  originShard: number;
+  seq: bigint;
+};
 
 /**
  * A position and the content signed there: `contentHash` is 0x and 64 lower-case hex digits
  * (a header's `contentHash(header)`, a proof's `hashAccumulatedProof(proof)`).
  * @example
  * ```ts
- * const s: Signed = { kind: "header", epoch: h.epoch, stream: h.stream, shard: h.shard, seq: h.seq,
- *   contentHash: contentHash(h) };
+ * const s: Signed = { kind: "header", epoch: h.epoch, stream: h.stream, shard: h.shard,
+ *   originShard: h.originShard, seq: h.seq, contentHash: contentHash(h) };
  * ```
  */
 export type Signed = Position & { contentHash: string };
+
+/**
+ * A position signed under the version-1 typed data (no origin shard), as a log or interchange of
+ * an earlier worker holds it: kept and carried, never compared with a {@link Signed}.
+ * @example
+ * ```ts
+ * const old: LegacySigned = { kind: "header", epoch: 3n, stream, shard: 1, seq: 0n, contentHash };
+ * ```
+ */
+export type LegacySigned = Omit<Signed, "originShard">;
 
 /**
  * Signing was refused: the record holds a different content at this position (or the position was
@@ -132,6 +165,9 @@ type Meta = { signingKey: string; chainId: number; verifyingContract: string };
 type LockInfo = { pid: number; hostname: string; nonce?: string; procStart?: string };
 
 const LOG_FORMAT = "maru-protection-log";
+/** The log format version this code writes; it also reads (and upgrades) LEGACY_LOG_VERSION. */
+const LOG_VERSION = 2;
+const LEGACY_LOG_VERSION = 1;
 const UINT64_MAX = (1n << 64n) - 1n;
 const BYTES32 = /^0x[0-9a-f]{64}$/;
 const ADDRESS = /^0x[0-9a-f]{40}$/;
@@ -153,7 +189,7 @@ const held = new Set<string>();
  *   signingKey: signer.address, chainId: 31337, verifyingContract: fraudProofsAddress });
  * protection.beginEpoch(epoch);
  * protection.record(headers.map((h) => ({ kind: "header", epoch: h.epoch, stream: h.stream, shard: h.shard,
- *   seq: h.seq, contentHash: contentHash(h) })));
+ *   originShard: h.originShard, seq: h.seq, contentHash: contentHash(h) })));
  * const signatures = await Promise.all(headers.map((h) => signer.signTypedData(domain, types, h)));
  * protection.close();
  * ```
@@ -165,6 +201,11 @@ export class ProtectionRecord {
   readonly lockFile: string;
   /** A warning when open took over a stale lock (its holder had died), else undefined. */
   readonly staleLockTakenOver: string | undefined;
+  /**
+   * The log format version open upgraded the log from (1: an earlier worker's log, whose positions
+   * are now legacy), else undefined.
+   */
+  readonly upgradedFrom: number | undefined;
   /** Bytes of a torn last line (a crash mid-write) that open dropped; 0 when there was none. */
   readonly tornTailDropped: number;
   /** The deployment and key the record belongs to (addresses in lower case). */
@@ -180,6 +221,11 @@ export class ProtectionRecord {
   private readonly signed = new Map<string, string>();
   /** Position key → the other content hashes an import brought (the position is conflicting). */
   private readonly conflicts = new Map<string, string[]>();
+  /**
+   * Legacy (version-1) position key → every content hash recorded there, first one first. Never
+   * consulted by check or record: those signatures are of another EIP-712 type.
+   */
+  private readonly legacy = new Map<string, string[]>();
   private readonly begun = new Set<bigint>();
   private readonly signedEpochs = new Set<bigint>();
   /** Set after a failed write or fsync: what is on disk is unknown, so nothing more is recorded. */
@@ -196,9 +242,11 @@ export class ProtectionRecord {
     this.staleLockTakenOver = stale;
     this.fd = openSync(file, "a", 0o600);
     try {
-      this.tornTailDropped = this.load();
+      const loaded = this.load();
+      this.tornTailDropped = loaded.torn;
+      this.upgradedFrom = loaded.upgradedFrom;
     } catch (e) {
-      closeSync(this.fd);
+      if (this.fd !== undefined) closeSync(this.fd);
       this.fd = undefined;
       throw e;
     }
@@ -320,6 +368,18 @@ export class ProtectionRecord {
   }
 
   /**
+   * How many positions the record holds: `current` (with an origin shard, checked before signing)
+   * and `legacy` (signed under the version-1 typed data; kept and exported, never compared).
+   * @example
+   * ```ts
+   * const { current, legacy } = r.positions();
+   * ```
+   */
+  positions(): { current: number; legacy: number } {
+    return { current: this.signed.size, legacy: this.legacy.size };
+  }
+
+  /**
    * Closes the log and releases the lock; idempotent.
    * @example
    * ```ts
@@ -336,7 +396,8 @@ export class ProtectionRecord {
 
   /**
    * The record as an interchange: its epochs and positions, sorted. A conflicting position appears
-   * once per content, so importing the export elsewhere marks it conflicting there too.
+   * once per content, so importing the export elsewhere marks it conflicting there too. Legacy
+   * positions go to `legacy_signed_headers` / `legacy_signed_proofs`, as they were recorded.
    * @example
    * ```ts
    * writeInterchange("protection.json", r.exportInterchange());
@@ -352,6 +413,7 @@ export class ProtectionRecord {
           epoch: p.epoch.toString(),
           stream: p.stream,
           shard: p.shard,
+          origin_shard: p.originShard,
           seq: p.seq.toString(),
           content_hash: h,
           key: p,
@@ -359,7 +421,16 @@ export class ProtectionRecord {
         (p.kind === "header" ? headers : proofs).push(row);
       }
     }
-    const strip = (rows: typeof headers): InterchangePosition[] =>
+    const legacyHeaders: (LegacyInterchangePosition & { key: LegacyPosition })[] = [];
+    const legacyProofs: (LegacyInterchangePosition & { key: LegacyPosition })[] = [];
+    for (const [key, hashes] of this.legacy) {
+      const p = parseLegacyKey(key);
+      for (const h of hashes) {
+        const row = { epoch: p.epoch.toString(), stream: p.stream, shard: p.shard, seq: p.seq.toString() };
+        (p.kind === "header" ? legacyHeaders : legacyProofs).push({ ...row, content_hash: h, key: p });
+      }
+    }
+    const strip = <R extends { key: LegacyPosition }>(rows: R[]): Omit<R, "key">[] =>
       rows.sort((a, b) => comparePositions(a.key, b.key)).map(({ key: _key, ...row }) => row);
     return {
       metadata: {
@@ -374,6 +445,8 @@ export class ProtectionRecord {
           epochs_begun: [...this.begun].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0)).map(String),
           signed_headers: strip(headers),
           signed_proofs: strip(proofs),
+          legacy_signed_headers: strip(legacyHeaders),
+          legacy_signed_proofs: strip(legacyProofs),
         },
       ],
     };
@@ -384,7 +457,9 @@ export class ProtectionRecord {
    * imported content differs from the recorded one the position becomes conflicting, and every later
    * check of it throws (EIP-3076's advice: a key that signed two contents somewhere must not sign
    * there again). Only the data of this record's key is read; other keys' data is ignored. Durable
-   * (one fsync) before it returns. The counts are of positions.
+   * (one fsync) before it returns. The counts are of positions, legacy ones included; `legacy` is
+   * how many of the imported rows were legacy (version-1 typed data: an interchange of version "1",
+   * or the legacy lists of version "2"); they are kept apart and never block a new position.
    * @throws MaruError when the interchange is invalid, of another chain or verifying contract, or
    * has no data for this key.
    * @example
@@ -392,7 +467,12 @@ export class ProtectionRecord {
    * const { added, same, conflicts } = r.importInterchange(readInterchange("old-machine.json"));
    * ```
    */
-  importInterchange(i: Interchange): { added: number; same: number; conflicts: number } {
+  importInterchange(i: Interchange | LegacyInterchange): {
+    added: number;
+    same: number;
+    conflicts: number;
+    legacy: number;
+  } {
     this.usable();
     const v = parseInterchange(i);
     const mismatches: string[] = [];
@@ -414,8 +494,9 @@ export class ProtectionRecord {
 
     const addSigned = new Map<string, Signed>();
     const addConflicts = new Map<string, string[]>();
+    const addLegacy = new Map<string, string[]>();
     const addEpochs = new Set<bigint>();
-    const counts = { added: 0, same: 0, conflicts: 0 };
+    const counts = { added: 0, same: 0, conflicts: 0, legacy: 0 };
     let text = "";
     for (const d of mine) {
       for (const e of d.epochs_begun.map(BigInt)) {
@@ -433,6 +514,7 @@ export class ProtectionRecord {
           epoch: BigInt(p.epoch),
           stream: p.stream,
           shard: p.shard,
+          originShard: p.origin_shard,
           seq: BigInt(p.seq),
           contentHash: p.content_hash,
         });
@@ -453,6 +535,32 @@ export class ProtectionRecord {
         text += signedLine("c", n);
         counts.conflicts++;
       }
+      const legacyRows = [
+        ...d.legacy_signed_headers.map((p) => [p, "header"] as const),
+        ...d.legacy_signed_proofs.map((p) => [p, "proof"] as const),
+      ];
+      for (const [p, kind] of legacyRows) {
+        counts.legacy++;
+        const n = normalizeLegacy({
+          kind,
+          epoch: BigInt(p.epoch),
+          stream: p.stream,
+          shard: p.shard,
+          seq: BigInt(p.seq),
+          contentHash: p.content_hash,
+        });
+        const key = legacyKeyOf(n);
+        const known = [...(this.legacy.get(key) ?? []), ...(addLegacy.get(key) ?? [])];
+        if (known.includes(n.contentHash)) {
+          counts.same++;
+          continue;
+        }
+        addLegacy.set(key, [...(addLegacy.get(key) ?? []), n.contentHash]);
+        // Like the log of an earlier worker: the first content as "h"/"p", a further one as "c".
+        text += legacyLine(known.length === 0 ? KIND_TAG[kind] : "c", n);
+        if (known.length === 0) counts.added++;
+        else counts.conflicts++;
+      }
     }
     if (text) this.append(text);
     for (const e of addEpochs) this.begun.add(e);
@@ -461,6 +569,10 @@ export class ProtectionRecord {
       this.signedEpochs.add(n.epoch);
     }
     for (const [key, hs] of addConflicts) this.conflicts.set(key, [...(this.conflicts.get(key) ?? []), ...hs]);
+    for (const [key, hs] of addLegacy) {
+      this.legacy.set(key, [...(this.legacy.get(key) ?? []), ...hs]);
+      this.signedEpochs.add(parseLegacyKey(key).epoch);
+    }
     return counts;
   }
 
@@ -513,8 +625,11 @@ export class ProtectionRecord {
     }
   }
 
-  /** Reads the log into memory; returns the bytes of a torn tail it dropped. */
-  private load(): number {
+  /**
+   * Reads the log into memory (upgrading a version-1 log to version 2); returns the bytes of a torn
+   * tail it dropped, and the version it upgraded from.
+   */
+  private load(): { torn: number; upgradedFrom: number | undefined } {
     const fd = this.fd!;
     const buf = readFileSync(this.file);
     const end = buf.lastIndexOf(0x0a) + 1;
@@ -525,21 +640,52 @@ export class ProtectionRecord {
     }
     if (end === 0) {
       // New (or the metadata line itself was torn by a crash at creation): write the metadata.
-      const meta = { t: "m", format: LOG_FORMAT, version: 1, chainId: this.chainId };
-      const line = { ...meta, verifyingContract: this.verifyingContract, signingKey: this.signingKey };
-      const b = Buffer.from(JSON.stringify(line) + "\n");
+      const b = Buffer.from(this.metaLine());
       for (let off = 0; off < b.length;) off += writeSync(fd, b, off);
       fsyncSync(fd);
       fsyncDir(dirname(this.file));
-      return torn;
+      return { torn, upgradedFrom: undefined };
     }
     const lines = buf
       .subarray(0, end - 1)
       .toString("utf8")
       .split("\n");
-    this.checkMetaLine(lines[0]);
-    for (let i = 1; i < lines.length; i++) this.loadLine(lines[i], i + 1);
-    return torn;
+    const version = this.checkMetaLine(lines[0]);
+    for (let i = 1; i < lines.length; i++) this.loadLine(lines[i], i + 1, version);
+    if (version === LOG_VERSION) return { torn, upgradedFrom: undefined };
+    this.upgrade(buf.subarray(buf.indexOf(0x0a) + 1, end), version);
+    return { torn, upgradedFrom: version };
+  }
+
+  private metaLine(upgradedFrom?: number): string {
+    const meta = { t: "m", format: LOG_FORMAT, version: LOG_VERSION, chainId: this.chainId };
+    const line = { ...meta, verifyingContract: this.verifyingContract, signingKey: this.signingKey };
+    return JSON.stringify(upgradedFrom === undefined ? line : { ...line, upgradedFrom }) + "\n";
+  }
+
+  /**
+   * Rewrites a log of an older version as version 2: a new metadata line, then `rest` (every other
+   * line, byte for byte). Written to a temporary file, fsync'd, renamed over the log (atomic), the
+   * directory fsync'd; then the log is reopened for appending.
+   */
+  private upgrade(rest: Buffer, from: number): void {
+    const tmp = `${this.file}.upgrade-${process.pid}`;
+    const fd = openSync(tmp, "w", 0o600);
+    try {
+      const buf = Buffer.concat([Buffer.from(this.metaLine(from)), rest]);
+      for (let off = 0; off < buf.length;) off += writeSync(fd, buf, off);
+      fsyncSync(fd);
+    } catch (e) {
+      closeSync(fd);
+      unlinkSync(tmp);
+      throw e;
+    }
+    closeSync(fd);
+    renameSync(tmp, this.file);
+    fsyncDir(dirname(this.file));
+    closeSync(this.fd!);
+    this.fd = undefined;
+    this.fd = openSync(this.file, "a", 0o600);
   }
 
   private corrupt(lineNo: number, line: string, why: string): MaruError {
@@ -549,15 +695,20 @@ export class ProtectionRecord {
     });
   }
 
-  private checkMetaLine(line: string): void {
+  /** Checks the metadata line; returns the log's format version. */
+  private checkMetaLine(line: string): number {
     let m: Record<string, unknown>;
     try {
       m = JSON.parse(line);
     } catch {
       throw this.corrupt(1, line, "the metadata line is not JSON");
     }
-    if (m?.t !== "m" || m.format !== LOG_FORMAT || m.version !== 1)
-      throw this.corrupt(1, line, `the first line must be the metadata line of a ${LOG_FORMAT} version 1`);
+    if (m?.t !== "m" || m.format !== LOG_FORMAT || (m.version !== LOG_VERSION && m.version !== LEGACY_LOG_VERSION))
+      throw this.corrupt(
+        1,
+        line,
+        `the first line must be the metadata line of a ${LOG_FORMAT} version ${LOG_VERSION} (or ${LEGACY_LOG_VERSION}, which is upgraded)`,
+      );
     const want = { chainId: this.chainId, verifyingContract: this.verifyingContract, signingKey: this.signingKey };
     const wrong = (Object.keys(want) as (keyof typeof want)[]).filter((k) => m[k] !== want[k]);
     if (wrong.length)
@@ -565,9 +716,10 @@ export class ProtectionRecord {
         details: wrong.map((k) => `${k}: recorded ${String(m[k])}, given ${want[k]}`),
         fix: "give this worker the protection directory of this deployment and signing key (a record protects one key on one chain and FraudProofs contract)",
       });
+    return m.version as number;
   }
 
-  private loadLine(line: string, lineNo: number): void {
+  private loadLine(line: string, lineNo: number, version: number): void {
     let o: Record<string, unknown>;
     try {
       o = JSON.parse(line);
@@ -581,7 +733,7 @@ export class ProtectionRecord {
     }
     const kind = o.t === "c" ? TAG_KIND[String(o.kind)] : TAG_KIND[String(o.t)];
     if (kind === undefined) throw this.corrupt(lineNo, line, `unknown line type ${JSON.stringify(o.t)}`);
-    const n: Signed = {
+    const l: LegacySigned = {
       kind,
       epoch: this.field(o, "epoch", lineNo, line) as bigint,
       stream: this.field(o, "stream", lineNo, line) as string,
@@ -589,6 +741,16 @@ export class ProtectionRecord {
       seq: this.field(o, "seq", lineNo, line) as bigint,
       contentHash: this.field(o, "hash", lineNo, line) as string,
     };
+    if (!("originShard" in o)) {
+      // A position signed under the version-1 typed data: kept apart, never compared (see the top).
+      const key = legacyKeyOf(l);
+      const hashes = this.legacy.get(key) ?? [];
+      if (!hashes.includes(l.contentHash)) this.legacy.set(key, [...hashes, l.contentHash]);
+      this.signedEpochs.add(l.epoch);
+      return;
+    }
+    if (version < LOG_VERSION) throw this.corrupt(lineNo, line, `a version ${version} log has no origin shards`);
+    const n: Signed = { ...l, originShard: this.field(o, "originShard", lineNo, line) as number };
     const key = keyOf(n);
     this.signedEpochs.add(n.epoch);
     const first = this.signed.get(key);
@@ -603,7 +765,7 @@ export class ProtectionRecord {
     const v = o[name];
     if (name === "epoch" || name === "seq") {
       if (typeof v === "string" && DECIMAL.test(v) && BigInt(v) <= UINT64_MAX) return BigInt(v);
-    } else if (name === "shard") {
+    } else if (name === "shard" || name === "originShard") {
       if (typeof v === "number" && Number.isInteger(v) && v >= 0 && v <= 0xffffffff) return v;
     } else if (typeof v === "string" && BYTES32.test(v)) return v;
     throw this.corrupt(lineNo, line, `field "${name}" is missing or malformed`);
@@ -615,29 +777,71 @@ export class ProtectionRecord {
 }
 
 function describe(p: Position): string {
-  return `${p.kind} at epoch ${p.epoch}, stream ${p.stream}, shard ${p.shard}, seq ${p.seq}`;
+  return `${p.kind} at epoch ${p.epoch}, stream ${p.stream}, shard ${p.shard}, origin shard ${p.originShard}, seq ${p.seq}`;
 }
 
+type LegacyPosition = Omit<Position, "originShard">;
+
 function keyOf(s: Signed): string {
-  return `${s.kind}|${s.epoch}|${s.stream}|${s.shard}|${s.seq}`;
+  return `${s.kind}|${s.epoch}|${s.stream}|${s.shard}|${s.originShard}|${s.seq}`;
 }
 
 function parseKey(key: string): Position {
+  const [kind, epoch, stream, shard, originShard, seq] = key.split("|");
+  return {
+    kind: kind as Kind,
+    epoch: BigInt(epoch),
+    stream,
+    shard: Number(shard),
+    originShard: Number(originShard),
+    seq: BigInt(seq),
+  };
+}
+
+/** Keys of legacy positions live in their own map: they never meet a {@link keyOf} key. */
+function legacyKeyOf(s: LegacySigned): string {
+  return `${s.kind}|${s.epoch}|${s.stream}|${s.shard}|${s.seq}`;
+}
+
+function parseLegacyKey(key: string): LegacyPosition {
   const [kind, epoch, stream, shard, seq] = key.split("|");
   return { kind: kind as Kind, epoch: BigInt(epoch), stream, shard: Number(shard), seq: BigInt(seq) };
 }
 
 function positionOf(s: Signed): Position {
-  return { kind: s.kind, epoch: s.epoch, stream: s.stream, shard: s.shard, seq: s.seq };
+  return { kind: s.kind, epoch: s.epoch, stream: s.stream, shard: s.shard, originShard: s.originShard, seq: s.seq };
 }
 
-function comparePositions(a: Position, b: Position): number {
+/** Orders by epoch, stream, shard, origin shard (legacy positions have none), seq. */
+function comparePositions(a: LegacyPosition & { originShard?: number }, b: LegacyPosition & { originShard?: number }) {
   const c = (x: bigint | number | string, y: bigint | number | string) => (x < y ? -1 : x > y ? 1 : 0);
-  return c(a.epoch, b.epoch) || c(a.stream, b.stream) || c(a.shard, b.shard) || c(a.seq, b.seq);
+  return (
+    c(a.epoch, b.epoch) ||
+    c(a.stream, b.stream) ||
+    c(a.shard, b.shard) ||
+    c(a.originShard ?? -1, b.originShard ?? -1) ||
+    c(a.seq, b.seq)
+  );
 }
 
 /** An "h"/"p" line, or a "c" line (which names the kind, since its tag does not). */
 function signedLine(t: "h" | "p" | "c", n: Signed): string {
+  return (
+    JSON.stringify({
+      t,
+      ...(t === "c" ? { kind: KIND_TAG[n.kind] } : {}),
+      epoch: n.epoch.toString(),
+      stream: n.stream,
+      shard: n.shard,
+      originShard: n.originShard,
+      seq: n.seq.toString(),
+      hash: n.contentHash,
+    }) + "\n"
+  );
+}
+
+/** A legacy position's line, as an earlier worker wrote it: no `originShard`. */
+function legacyLine(t: "h" | "p" | "c", n: LegacySigned): string {
   return (
     JSON.stringify({
       t,
@@ -656,14 +860,26 @@ function checkUint64(v: unknown, name: string): void {
     throw new MaruError(`Invalid ${name} ${String(v)}: must be a bigint in [0, 2^64)`);
 }
 
+function checkUint32(v: unknown, name: string): void {
+  if (typeof v !== "number" || !Number.isInteger(v) || v < 0 || v > 0xffffffff)
+    throw new MaruError(`Invalid ${name} ${String(v)}: must be an integer in [0, 2^32)`);
+}
+
 /** Validates a Signed and lower-cases its hex, so that keys and comparisons are exact. */
 function normalizeSigned(s: Signed): Signed {
+  // A missing origin shard is refused, never read as a legacy position: only logs and interchanges
+  // of an earlier worker hold those.
+  checkUint32(s.originShard, "origin shard");
+  return { ...normalizeLegacy(s), originShard: s.originShard };
+}
+
+/** Validates a legacy position (or the part of a Signed without the origin shard), lower-casing its hex. */
+function normalizeLegacy(s: LegacySigned): LegacySigned {
   if (s.kind !== "header" && s.kind !== "proof")
     throw new MaruError(`Invalid kind ${JSON.stringify(s.kind)}: must be "header" or "proof"`);
   checkUint64(s.epoch, "epoch");
   checkUint64(s.seq, "seq");
-  if (!Number.isInteger(s.shard) || s.shard < 0 || s.shard > 0xffffffff)
-    throw new MaruError(`Invalid shard ${String(s.shard)}: must be an integer in [0, 2^32)`);
+  checkUint32(s.shard, "shard");
   const stream = typeof s.stream === "string" ? s.stream.toLowerCase() : "";
   const contentHash = typeof s.contentHash === "string" ? s.contentHash.toLowerCase() : "";
   if (!BYTES32.test(stream)) throw new MaruError(`Invalid stream ${String(s.stream)}: must be 0x and 64 hex digits`);

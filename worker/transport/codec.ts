@@ -4,14 +4,20 @@
 // checks first (kind, epoch, sender) sit at fixed offsets, so `peekMessage` reads them without
 // decoding or hashing the payload.
 //
-//   batch    1 | header (224 bytes) | signature (65) | n u32 | n × (len u32 | data | time u64 | diff i64)
-//   proof    2 | epoch u64 | stream 32 | shard u32 | sender 20 | seq u64 | chainId u256 | block u64 |
-//                blockHash 32 | cumulativeMsh 32 | signature (65)
+//   header   epoch u64 | stream 32 | shard u32 | originShard u32 | sender 20 | receiver 20 | seq u64 |
+//            prev 32 | deltasRoot 32 | count u32 | batchMsh 32 | cumulativeMsh 32 | inputMsh 32 |
+//            firstTime u64 | lastTime u64                                   (HEADER_BYTES = 276)
+//   batch    1 | header (276) | signature (65) | n u32 | n × (len u32 | data | time u64 | diff i64)
+//   proof    2 | epoch u64 | stream 32 | shard u32 | originShard u32 | sender 20 | seq u64 |
+//                chainId u256 | block u64 | blockHash 32 | cumulativeMsh 32 | signature (65)
 //   done     3 | epoch u64 | sender 20 | receiver 20 | lastBlock u64 | signature (65) | n u32 |
-//                n × (stream 32 | shard u32 | batches u64)
-//   request  4 | epoch u64 | sender 20 | n u32 | n × (stream 32 | shard u32 | fromSeq u64)
-// Integers are big-endian. Every length is checked against what is left, so a malformed message
-// is a CodecError, never an out-of-bounds read or an allocation the message did not pay for.
+//                n × (stream 32 | shard u32 | originShard u32 | batches u64)
+//   request  4 | epoch u64 | sender 20 | n u32 | n × (stream 32 | shard u32 | originShard u32 | fromSeq u64)
+// A channel is (epoch, stream, shard, originShard, sender → receiver): a sender keeps one channel per
+// origin shard, so every message that names a channel names its origin shard too. Integers are
+// big-endian; a u32 field that is not an integer in [0, 2^32) is refused when encoding, never
+// written as 0. Every length is checked against what is left, so a malformed message is a
+// CodecError, never an out-of-bounds read or an allocation the message did not pay for.
 import type { BatchHeader, AccumulatedProof } from "../../client/math/eip712.js";
 import type { SignedBatch } from "../../client/batches/types.js";
 import type { SignedAccumulatedProof } from "../../client/batches/verifyAccumulatedProof.js";
@@ -35,7 +41,8 @@ export type EpochDone = {
   receiver: string;
   /** The last source block of the epoch's window. */
   lastBlock: bigint;
-  channels: Array<{ stream: string; shard: number; batches: bigint }>;
+  /** One entry per channel `(stream, shard, originShard)` the sender opened to the receiver. */
+  channels: Array<{ stream: string; shard: number; originShard: number; batches: bigint }>;
   signature: string;
 };
 
@@ -44,7 +51,8 @@ export type ResendRequest = {
   epoch: bigint;
   /** The worker asking (it must be the authenticated peer's member). */
   sender: string;
-  channels: Array<{ stream: string; shard: number; fromSeq: bigint }>;
+  /** The channels `(stream, shard, originShard)` to send again, each from its `fromSeq`. */
+  channels: Array<{ stream: string; shard: number; originShard: number; fromSeq: bigint }>;
 };
 
 /** What travels between workers. */
@@ -64,6 +72,10 @@ export class CodecError extends MaruError {
 }
 
 const SIG_BYTES = 65;
+/** The bytes of an encoded batch header (see the layout at the top). */
+export const HEADER_BYTES = 8 + 32 + 4 + 4 + 20 + 20 + 8 + 32 + 32 + 4 + 32 + 32 + 32 + 8 + 8;
+/** The bytes of one channel entry of an end notice or a resend request: stream, shard, originShard, u64. */
+const CHANNEL_BYTES = 32 + 4 + 4 + 8;
 
 const hex = (b: Uint8Array) => "0x" + Buffer.from(b.buffer, b.byteOffset, b.byteLength).toString("hex");
 const unhex = (s: string, bytes: number): Buffer => {
@@ -86,8 +98,11 @@ class Writer {
     return this.bytes(Buffer.from([v]));
   }
   u32(v: number | bigint) {
+    const n = Number(v);
+    // Buffer writes NaN (a missing field) as 0: refuse it, and anything else a u32 cannot hold.
+    if (!Number.isInteger(n) || n < 0 || n > 0xffffffff) throw new CodecError(`${String(v)} is not a u32`);
     const b = Buffer.alloc(4);
-    b.writeUInt32BE(Number(v));
+    b.writeUInt32BE(n);
     return this.bytes(b);
   }
   u64(v: number | bigint) {
@@ -162,8 +177,9 @@ class Reader {
 }
 
 function writeHeader(w: Writer, h: BatchHeader) {
-  w.u64(h.epoch).fixed(h.stream, 32).u32(h.shard).fixed(h.sender, 20).fixed(h.receiver, 20).u64(h.seq);
-  w.fixed(h.prev, 32).fixed(h.deltasRoot, 32).u32(h.count).fixed(h.batchMsh, 32).fixed(h.cumulativeMsh, 32);
+  w.u64(h.epoch).fixed(h.stream, 32).u32(h.shard).u32(h.originShard).fixed(h.sender, 20).fixed(h.receiver, 20);
+  w.u64(h.seq).fixed(h.prev, 32).fixed(h.deltasRoot, 32).u32(h.count).fixed(h.batchMsh, 32);
+  w.fixed(h.cumulativeMsh, 32).fixed(h.inputMsh, 32).u64(h.firstTime).u64(h.lastTime);
 }
 
 function readHeader(r: Reader): BatchHeader {
@@ -171,6 +187,7 @@ function readHeader(r: Reader): BatchHeader {
     epoch: r.u64(),
     stream: r.fixed(32),
     shard: r.u32(),
+    originShard: r.u32(),
     sender: r.fixed(20),
     receiver: r.fixed(20),
     seq: r.u64(),
@@ -179,6 +196,9 @@ function readHeader(r: Reader): BatchHeader {
     count: r.u32(),
     batchMsh: r.fixed(32),
     cumulativeMsh: r.fixed(32),
+    inputMsh: r.fixed(32),
+    firstTime: r.u64(),
+    lastTime: r.u64(),
   };
 }
 
@@ -200,23 +220,29 @@ export function encodeMessage(m: Message): Uint8Array {
     }
   } else if (m.kind === "proof") {
     const p: AccumulatedProof = m.proof.proof;
-    w.u64(p.epoch).fixed(p.stream, 32).u32(p.shard).fixed(p.sender, 20).u64(p.seq).u256(p.sourceChainId);
+    w.u64(p.epoch).fixed(p.stream, 32).u32(p.shard).u32(p.originShard).fixed(p.sender, 20).u64(p.seq);
+    w.u256(p.sourceChainId);
     w.u64(p.blockNumber).fixed(p.blockHash, 32).fixed(p.cumulativeMsh, 32).fixed(m.proof.signature, SIG_BYTES);
   } else if (m.kind === "done") {
     const d = m.done;
     w.u64(d.epoch).fixed(d.sender, 20).fixed(d.receiver, 20).u64(d.lastBlock).fixed(d.signature, SIG_BYTES);
     w.u32(d.channels.length);
-    for (const c of d.channels) w.fixed(c.stream, 32).u32(c.shard).u64(c.batches);
+    for (const c of d.channels) w.fixed(c.stream, 32).u32(c.shard).u32(c.originShard).u64(c.batches);
   } else {
     const q = m.request;
     w.u64(q.epoch).fixed(q.sender, 20).u32(q.channels.length);
-    for (const c of q.channels) w.fixed(c.stream, 32).u32(c.shard).u64(c.fromSeq);
+    for (const c of q.channels) w.fixed(c.stream, 32).u32(c.shard).u32(c.originShard).u64(c.fromSeq);
   }
   return w.done();
 }
 
 /** Where each kind keeps its epoch and the sender it claims (the sender is bound to the peer). */
-const SENDER_AT: Record<Kind, number> = { batch: 1 + 8 + 32 + 4, proof: 1 + 8 + 32 + 4, done: 9, request: 9 };
+const SENDER_AT: Record<Kind, number> = {
+  batch: 1 + 8 + 32 + 4 + 4,
+  proof: 1 + 8 + 32 + 4 + 4,
+  done: 1 + 8,
+  request: 1 + 8,
+};
 
 /**
  * The kind, epoch and claimed sender of a message, read at fixed offsets without decoding the rest:
@@ -261,6 +287,7 @@ export function decodeMessage(bytes: Uint8Array): Message {
       epoch: r.u64(),
       stream: r.fixed(32),
       shard: r.u32(),
+      originShard: r.u32(),
       sender: r.fixed(20),
       seq: r.u64(),
       sourceChainId: r.u256(),
@@ -275,14 +302,24 @@ export function decodeMessage(bytes: Uint8Array): Message {
     const receiver = r.fixed(20);
     const lastBlock = r.u64();
     const signature = r.fixed(SIG_BYTES);
-    const n = r.count(44, MAX_CHANNELS);
-    const channels = Array.from({ length: n }, () => ({ stream: r.fixed(32), shard: r.u32(), batches: r.u64() }));
+    const n = r.count(CHANNEL_BYTES, MAX_CHANNELS);
+    const channels = Array.from({ length: n }, () => ({
+      stream: r.fixed(32),
+      shard: r.u32(),
+      originShard: r.u32(),
+      batches: r.u64(),
+    }));
     m = { kind, done: { epoch, sender, receiver, lastBlock, signature, channels } };
   } else if (kind === "request") {
     const epoch = r.u64();
     const sender = r.fixed(20);
-    const n = r.count(44, MAX_CHANNELS);
-    const channels = Array.from({ length: n }, () => ({ stream: r.fixed(32), shard: r.u32(), fromSeq: r.u64() }));
+    const n = r.count(CHANNEL_BYTES, MAX_CHANNELS);
+    const channels = Array.from({ length: n }, () => ({
+      stream: r.fixed(32),
+      shard: r.u32(),
+      originShard: r.u32(),
+      fromSeq: r.u64(),
+    }));
     m = { kind, request: { epoch, sender, channels } };
   } else {
     throw new CodecError(`unknown message kind ${bytes[0]}`);

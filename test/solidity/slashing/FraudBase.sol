@@ -103,6 +103,7 @@ abstract contract FraudBase is EpochsBase {
             epoch: 1,
             stream: STREAM,
             shard: shard,
+            originShard: 0,
             sender: em.workerAt(1, s),
             receiver: em.workerAt(1, recv),
             seq: seq,
@@ -110,7 +111,10 @@ abstract contract FraudBase is EpochsBase {
             deltasRoot: DeltaMerkle.root(_copy(ds)),
             count: uint32(ds.length),
             batchMsh: _msh(ds),
-            cumulativeMsh: cumulative
+            cumulativeMsh: cumulative,
+            inputMsh: bytes32(0),
+            firstTime: 0,
+            lastTime: 0
         });
     }
 

@@ -156,6 +156,7 @@ contract FraudHandler {
             1,
             stream,
             shard,
+            0,
             members[s],
             members[recv],
             seq,
@@ -163,7 +164,10 @@ contract FraudHandler {
             DeltaMerkle.root(_copy(ds)),
             uint32(ds.length),
             msh,
-            msh
+            msh,
+            bytes32(0),
+            0,
+            0
         );
     }
 

@@ -414,7 +414,7 @@ contract AccumulatedProofTest is FraudBase {
         bytes32 blockHash,
         bytes32 cumulative
     ) internal view returns (AccumulatedProof memory) {
-        return AccumulatedProof(1, STREAM, 0, em.workerAt(1, s), seq, chainId, number, blockHash, cumulative);
+        return AccumulatedProof(1, STREAM, 0, 0, em.workerAt(1, s), seq, chainId, number, blockHash, cumulative);
     }
 
     function _signedProof(
