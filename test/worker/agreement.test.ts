@@ -13,8 +13,16 @@ const S = "0x" + "aa".repeat(32);
 const [A, B, C] = ["0xa", "0xb", "0xc"];
 
 /** Source times 0..99 belong to source shard time % 2; shard 0 is held by A and B, shard 1 by B and C. */
-function setup(opts: { known?: (t: bigint) => boolean; live?: (w: string) => boolean } = {}) {
+function setup(
+  opts: {
+    known?: (t: bigint) => boolean;
+    live?: (w: string) => boolean;
+    /** What this worker computes itself for a time (none: it cannot). */
+    truth?: (t: bigint) => Delta[] | undefined;
+  } = {},
+) {
   const used: Delta[][] = [];
+  const asked: bigint[] = [];
   const closed = new Set<string>();
   const agreement = new Agreement({
     epoch: 1n,
@@ -27,12 +35,20 @@ function setup(opts: { known?: (t: bigint) => boolean; live?: (w: string) => boo
     },
     closed: (h, stream, _origin, shard) => closed.has(`${h}|${stream}|${shard}`),
     use: (_stream, deltas) => used.push(deltas),
+    ...(opts.truth
+      ? {
+          recompute: async (slot: { time: bigint }) => {
+            asked.push(slot.time);
+            return opts.truth!(slot.time);
+          },
+        }
+      : {}),
   });
   /** A batch on the channel of the first delta's source shard (or `origin`). */
   const offer = (sender: string, deltas: Delta[], shard = 3, origin = Number(BigInt(deltas[0].time) % 2n)) =>
     agreement.offer(sender, S, origin, shard, groupByTime(deltas));
   const close = (sender: string, shard = 3) => closed.add(`${sender}|${S}|${shard}`);
-  return { agreement, used, offer, close };
+  return { agreement, used, offer, close, asked };
 }
 
 const d = (time: number, data: string, diff = 1n): Delta => ({ time: BigInt(time), data, diff });
@@ -61,13 +77,14 @@ describe("worker: replica agreement", function () {
     expect(used).to.deep.equal([[d(0, "0x01"), d(0, "0x02"), d(0, "0x03")]]);
   });
 
-  it("holds back copies that differ, lists them and never uses either", function () {
+  it("holds back copies that differ when it cannot compute the time, lists them and never uses either", async function () {
     const { agreement, used, offer, close } = setup();
     offer(A, [d(0, "0x01", 5n), d(2, "0x02")]);
     offer(B, [d(0, "0x01", 6n), d(2, "0x02")]);
     close(A);
     close(B);
     agreement.settle(false);
+    await agreement.idle();
     expect(used).to.deep.equal([[d(2, "0x02")]]);
     expect(agreement.stats).to.include({ heldBackGroups: 1, disagreementCount: 1, agreedGroups: 1 });
     const [x] = agreement.disagreements;
@@ -107,14 +124,47 @@ describe("worker: replica agreement", function () {
     expect(agreement.singleHolder()).to.deep.equal([]);
   });
 
-  it("uses nothing when no holder's copy is final when the epoch closes (it may be part of a group)", function () {
-    const { agreement, used, offer } = setup();
-    offer(A, [d(0, "0x01")]);
+  it("uses no copy that is not final when the epoch closes (it may be part of a group): computes it, or holds it back", async function () {
+    const cannot = setup();
+    cannot.offer(A, [d(0, "0x01")]);
+    cannot.agreement.settle(true);
+    await cannot.agreement.idle();
+    expect(cannot.used).to.deep.equal([]);
+    expect(cannot.agreement.stats.heldBackGroups).to.equal(1);
+    expect(cannot.agreement.missingBy.get(A), "A sent a copy: not withholding").to.equal(undefined);
+    expect(cannot.agreement.missingBy.get(B)).to.equal(1);
+
+    const can = setup({ truth: () => [d(0, "0x01"), d(0, "0x02")] });
+    can.offer(A, [d(0, "0x01")]); // the first piece of a group whose rest never came
+    can.agreement.settle(true);
+    await can.agreement.idle();
+    expect(can.asked).to.deep.equal([0n]);
+    expect(can.used).to.deep.equal([[d(0, "0x01"), d(0, "0x02")]]);
+    expect(can.agreement.stats).to.include({ recomputedGroups: 1, heldBackGroups: 0, disagreementCount: 0 });
+  });
+
+  it("does not take a final 'nothing' over an unconfirmed copy: it computes the time", async function () {
+    const { agreement, used, offer, close, asked } = setup({ truth: () => [d(0, "0x01")] });
+    offer(A, [d(0, "0x01")]); // A's channel never closes
+    offer(B, [d(2, "0x02")]); // B passed time 0 with nothing for it
+    close(B);
     agreement.settle(true);
-    expect(used).to.deep.equal([]);
-    expect(agreement.stats.heldBackGroups).to.equal(1);
-    expect(agreement.missingBy.get(A)).to.equal(1);
-    expect(agreement.missingBy.get(B)).to.equal(1);
+    await agreement.idle();
+    expect(asked).to.deep.equal([0n]);
+    expect(used).to.deep.include([d(0, "0x01")]);
+  });
+
+  it("uses what it computes itself when copies differ, and names the holders that sent the same", async function () {
+    const { agreement, used, offer, close } = setup({ truth: () => [d(0, "0x01", 5n)] });
+    offer(A, [d(0, "0x01", 5n)]);
+    offer(B, [d(0, "0x01", 6n)]);
+    close(A);
+    close(B);
+    agreement.settle(false);
+    await agreement.idle();
+    expect(used).to.deep.equal([[d(0, "0x01", 5n)]]);
+    expect(agreement.disagreements[0].right).to.deep.equal([A]);
+    expect(agreement.stats).to.include({ disagreementCount: 1, recomputedGroups: 1, heldBackGroups: 0 });
   });
 
   it("ignores copies from a worker that does not hold the time's source shard", function () {

@@ -96,10 +96,10 @@ export class Agreement {
   readonly stats = {
     /** Times used because every live holder's copy agreed (or the silent ones were missing). */
     agreedGroups: 0,
-    /** Times not used: the copies differed and could not be computed again, or no copy was final when the epoch closed. */
+    /** Times not used: no complete agreeing copy, and computing them again failed. */
     heldBackGroups: 0,
     disagreementCount: 0,
-    /** Times whose copies differed, used as this worker computed them itself. */
+    /** Times whose copies differed (or none was complete when the epoch closed), used as this worker computed them. */
     recomputedGroups: 0,
     /** A sender repeated a time it had passed (not used). */
     divergent: 0,
@@ -203,73 +203,72 @@ export class Agreement {
       }
     }
     const copies: Record<string, string> = {};
+    /** No copy at all (withholding, or a channel stuck before the time). */
     const missing: string[] = [];
+    /** A copy whose channel was not closed when the epoch closed: it may be a part of a group. */
+    const unconfirmed: string[] = [];
     for (const h of origin.holders) {
-      if (!this.isFinal(h, slot, origin.originShard)) missing.push(h);
-      else {
-        const c = slot.copies.get(h);
-        copies[h] = c ? groupDigest(c.deltas) : NONE;
-      }
+      const c = slot.copies.get(h);
+      if (this.isFinal(h, slot, origin.originShard)) copies[h] = c ? groupDigest(c.deltas) : NONE;
+      else if (c) unconfirmed.push(h);
+      else missing.push(h);
     }
-    if (missing.length > 0 && !final) return false;
+    if (missing.length + unconfirmed.length > 0 && !final) return false;
     for (const h of missing) this.missingBy.set(h, (this.missingBy.get(h) ?? 0) + 1);
     const digests = new Set(Object.values(copies));
-    if (digests.size === 1) {
-      const [digest] = digests;
-      if (digest !== NONE) {
-        const by = Object.keys(copies)[0];
-        this.o.use(slot.stream, slot.copies.get(by)!.deltas);
+    const [only] = digests;
+    // Every final copy agrees, and no unconfirmed copy could contradict "nothing".
+    if (digests.size === 1 && (only !== NONE || unconfirmed.length === 0)) {
+      if (only !== NONE) {
+        this.o.use(slot.stream, slot.copies.get(Object.keys(copies)[0])!.deltas);
         this.stats.agreedGroups += 1;
-        if (missing.length > 0) this.recordSingle(origin.originShard, missing);
+        const silent = [...missing, ...unconfirmed];
+        if (silent.length > 0) this.recordSingle(origin.originShard, silent);
       }
       return true;
     }
-    if (digests.size === 0) {
-      // Nobody's copy is final: what arrived may be a part of a group, so none of it is used.
-      this.stats.heldBackGroups += 1;
-      this.o.log.warn(
-        { epoch: this.o.epoch.toString(), time: slot.time.toString(), originShard: origin.originShard, missing },
-        "no holder's copy of a time was complete when the epoch closed (not used)",
-      );
-      return true;
+    const at = { stream: slot.stream, shard: slot.shard, time: slot.time, originShard: origin.originShard };
+    if (digests.size > 1) {
+      this.stats.disagreementCount += 1;
+      const d: Disagreement = { ...at, time: slot.time.toString(), copies };
+      if (this.disagreements.length < LISTED_DISAGREEMENTS) this.disagreements.push(d);
+      this.settleByRecomputing(at, d);
+    } else {
+      // No complete copy to go by when the epoch closed (none final, or "nothing" against an
+      // unconfirmed copy): what arrived may be a part of a group, so this worker computes it.
+      this.settleByRecomputing(at, undefined, { missing, unconfirmed });
     }
-    this.stats.disagreementCount += 1;
-    const d: Disagreement = {
-      stream: slot.stream,
-      shard: slot.shard,
-      time: slot.time.toString(),
-      originShard: origin.originShard,
-      copies,
-    };
-    if (this.disagreements.length < LISTED_DISAGREEMENTS) this.disagreements.push(d);
-    this.settleByRecomputing(d, { ...slot, originShard: origin.originShard });
     return true;
   }
 
   /**
-   * Copies differ: neither is used as it came. This worker computes the time itself (from the
-   * chain's source deltas and the registered operator) and uses that; it records which holders
-   * sent the same. When it cannot, the time is held back.
+   * Neither copy is used as it came (they differ, or none is complete). This worker computes the
+   * time itself (from the chain's source deltas and the registered operator) and uses that; for a
+   * disagreement it records which holders sent the same. When it cannot, the time is held back.
    */
-  private settleByRecomputing(d: Disagreement, slot: Slot & { originShard: number }): void {
-    const at = { epoch: this.o.epoch.toString(), ...d };
+  private settleByRecomputing(
+    slot: { stream: string; shard: number; time: bigint; originShard: number },
+    d: Disagreement | undefined,
+    incomplete?: { missing: string[]; unconfirmed: string[] },
+  ): void {
+    const at = { epoch: this.o.epoch.toString(), ...(d ?? { ...slot, time: slot.time.toString(), ...incomplete }) };
+    const what = d ? "replicas disagree" : "no complete copy of a time when the epoch closed";
     const heldBack = (why: string) => {
       this.stats.heldBackGroups += 1;
-      this.o.log.warn({ ...at, why }, "replicas disagree: the time is held back, not used");
+      this.o.log.warn({ ...at, why }, `${what}: the time is held back, not used`);
     };
     if (!this.o.recompute) return heldBack("this worker cannot compute it again");
     const p = this.o
-      .recompute({ stream: slot.stream, shard: slot.shard, time: slot.time, originShard: slot.originShard })
+      .recompute(slot)
       .then((truth) => {
         if (!truth) return heldBack("computing it again failed");
-        const digest = truth.length > 0 ? groupDigest(truth) : NONE;
-        d.right = Object.keys(d.copies).filter((h) => d.copies[h] === digest);
+        if (d) {
+          const digest = truth.length > 0 ? groupDigest(truth) : NONE;
+          d.right = Object.keys(d.copies).filter((h) => d.copies[h] === digest);
+        }
         if (truth.length > 0) this.o.use(slot.stream, truth);
         this.stats.recomputedGroups += 1;
-        this.o.log.warn(
-          { ...at, right: d.right },
-          "replicas disagree: used the time as this worker computed it itself",
-        );
+        this.o.log.warn({ ...at, right: d?.right }, `${what}: used the time as this worker computed it itself`);
       })
       .catch((e: Error) => heldBack(e.message))
       .finally(() => this.pending.delete(p));

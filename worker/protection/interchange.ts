@@ -243,11 +243,22 @@ export function readInterchange(file: string): Interchange {
  */
 export function writeInterchange(file: string, i: Interchange): void {
   const valid = parseInterchange(i, "the interchange to write");
+  writeAtomic(file, Buffer.from(JSON.stringify(valid, null, 2) + "\n"));
+}
+
+/**
+ * Replaces `file` with `data` so that a crash leaves either the old file or the new one: written
+ * to a temporary file (mode 0600), fsync'd, renamed over `file`, and the directory fsync'd.
+ * @example
+ * ```ts
+ * writeAtomic("/var/lib/maru/protection/0xabc.jsonl", Buffer.from(text));
+ * ```
+ */
+export function writeAtomic(file: string, data: Buffer): void {
   const tmp = `${file}.tmp-${process.pid}`;
   const fd = openSync(tmp, "w", 0o600);
   try {
-    const buf = Buffer.from(JSON.stringify(valid, null, 2) + "\n");
-    for (let off = 0; off < buf.length;) off += writeSync(fd, buf, off);
+    for (let off = 0; off < data.length;) off += writeSync(fd, data, off);
     fsyncSync(fd);
   } catch (e) {
     closeSync(fd);

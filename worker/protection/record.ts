@@ -47,6 +47,7 @@ import {
   INTERCHANGE_FORMAT,
   INTERCHANGE_FORMAT_VERSION,
   fsyncDir,
+  writeAtomic,
   parseInterchange,
   type Interchange,
   type InterchangePosition,
@@ -557,7 +558,7 @@ export class ProtectionRecord {
         }
         addLegacy.set(key, [...(addLegacy.get(key) ?? []), n.contentHash]);
         // Like the log of an earlier worker: the first content as "h"/"p", a further one as "c".
-        text += legacyLine(known.length === 0 ? KIND_TAG[kind] : "c", n);
+        text += signedLine(known.length === 0 ? KIND_TAG[kind] : "c", n);
         if (known.length === 0) counts.added++;
         else counts.conflicts++;
       }
@@ -669,20 +670,7 @@ export class ProtectionRecord {
    * directory fsync'd; then the log is reopened for appending.
    */
   private upgrade(rest: Buffer, from: number): void {
-    const tmp = `${this.file}.upgrade-${process.pid}`;
-    const fd = openSync(tmp, "w", 0o600);
-    try {
-      const buf = Buffer.concat([Buffer.from(this.metaLine(from)), rest]);
-      for (let off = 0; off < buf.length;) off += writeSync(fd, buf, off);
-      fsyncSync(fd);
-    } catch (e) {
-      closeSync(fd);
-      unlinkSync(tmp);
-      throw e;
-    }
-    closeSync(fd);
-    renameSync(tmp, this.file);
-    fsyncDir(dirname(this.file));
+    writeAtomic(this.file, Buffer.concat([Buffer.from(this.metaLine(from)), rest]));
     closeSync(this.fd!);
     this.fd = undefined;
     this.fd = openSync(this.file, "a", 0o600);
@@ -824,8 +812,11 @@ function comparePositions(a: LegacyPosition & { originShard?: number }, b: Legac
   );
 }
 
-/** An "h"/"p" line, or a "c" line (which names the kind, since its tag does not). */
-function signedLine(t: "h" | "p" | "c", n: Signed): string {
+/**
+ * An "h"/"p" line, or a "c" line (which names the kind, since its tag does not). A legacy position
+ * has no origin shard, and its line has no `originShard`, as an earlier worker wrote it.
+ */
+function signedLine(t: "h" | "p" | "c", n: Signed | LegacySigned): string {
   return (
     JSON.stringify({
       t,
@@ -833,22 +824,7 @@ function signedLine(t: "h" | "p" | "c", n: Signed): string {
       epoch: n.epoch.toString(),
       stream: n.stream,
       shard: n.shard,
-      originShard: n.originShard,
-      seq: n.seq.toString(),
-      hash: n.contentHash,
-    }) + "\n"
-  );
-}
-
-/** A legacy position's line, as an earlier worker wrote it: no `originShard`. */
-function legacyLine(t: "h" | "p" | "c", n: LegacySigned): string {
-  return (
-    JSON.stringify({
-      t,
-      ...(t === "c" ? { kind: KIND_TAG[n.kind] } : {}),
-      epoch: n.epoch.toString(),
-      stream: n.stream,
-      shard: n.shard,
+      ...("originShard" in n ? { originShard: n.originShard } : {}),
       seq: n.seq.toString(),
       hash: n.contentHash,
     }) + "\n"
