@@ -232,7 +232,7 @@ export function contentHash(h: BatchHeader): string {
 
 /**
  * The replica content of a header: what every honest holder of the origin shard signs alike at one
- * position `(epoch, stream, shard, originShard, seq)` (Solidity: `BatchHeaders.replicaHash`). It
+ * position `(epoch, stream, shard, originShard, seq)` (Solidity: `BatchHeaders.replicaHashCalldata`). It
  * leaves out the sender, the receiver and `prev` (which links the sender's own chain).
  * @example
  * ```ts

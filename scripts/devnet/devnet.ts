@@ -469,7 +469,11 @@ async function run(
           holders: [...new Set(e.disagreements.flatMap((d) => Object.keys(d.copies)))],
           // Holders whose copy differed from what the reporting worker computed itself.
           wrong: [
-            ...new Set(e.disagreements.flatMap((d) => Object.keys(d.copies).filter((h) => !d.right?.includes(h)))),
+            ...new Set(
+              e.disagreements.flatMap((d) =>
+                d.right ? Object.keys(d.copies).filter((h) => !d.right!.includes(h)) : [],
+              ),
+            ),
           ],
           heldBack: e.heldBackGroups,
         })),

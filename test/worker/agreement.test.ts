@@ -5,7 +5,7 @@
 import { expect } from "chai";
 import { pino } from "pino";
 import type { Delta } from "../../client/math/lthash.js";
-import { Agreement, LISTED_DISAGREEMENTS } from "../../worker/engine/agreement.js";
+import { Agreement, LISTED_DISAGREEMENTS, UNDECIDED_LIMIT, groupDigest } from "../../worker/engine/agreement.js";
 import { groupByTime } from "../../worker/engine/epochRun.js";
 
 const log = pino({ level: "silent" });
@@ -33,7 +33,8 @@ function setup(
       const holders = (originShard === 0 ? [A, B] : [B, C]).filter((w) => opts.live?.(w) ?? true);
       return { originShard, holders };
     },
-    closed: (h, stream, _origin, shard) => closed.has(`${h}|${stream}|${shard}`),
+    closed: (h, stream, origin, shard) =>
+      closed.has(`${h}|${stream}|${origin}|${shard}`) || closed.has(`${h}|${stream}|*|${shard}`),
     use: (_stream, deltas) => used.push(deltas),
     ...(opts.truth
       ? {
@@ -47,7 +48,9 @@ function setup(
   /** A batch on the channel of the first delta's source shard (or `origin`). */
   const offer = (sender: string, deltas: Delta[], shard = 3, origin = Number(BigInt(deltas[0].time) % 2n)) =>
     agreement.offer(sender, S, origin, shard, groupByTime(deltas));
-  const close = (sender: string, shard = 3) => closed.add(`${sender}|${S}|${shard}`);
+  /** Closes a sender's channel of one origin shard, or of every origin. */
+  const close = (sender: string, shard = 3, origin: number | "*" = "*") =>
+    closed.add(`${sender}|${S}|${origin}|${shard}`);
   return { agreement, used, offer, close, asked };
 }
 
@@ -103,16 +106,73 @@ describe("worker: replica agreement", function () {
     expect(agreement.disagreements[0].copies[B]).to.equal("none");
   });
 
-  it("waits for a silent holder until the epoch closes, then uses the others' copy and names it missing", function () {
-    const { agreement, used, offer, close } = setup();
+  it("waits for a silent holder until the epoch closes, then checks the others' copy against its own computation", async function () {
+    const { agreement, used, offer, close, asked } = setup({ truth: () => [d(0, "0x01")] });
     offer(A, [d(0, "0x01")]);
     close(A);
     agreement.settle(false);
     expect(used).to.deep.equal([]);
     agreement.settle(true);
+    await agreement.idle();
+    expect(asked).to.deep.equal([0n]);
     expect(used).to.deep.equal([[d(0, "0x01")]]);
+    expect(agreement.disagreements).to.deep.equal([]);
     expect(agreement.singleHolder()).to.deep.equal([{ originShard: 0, missing: [B], groups: 1 }]);
     expect(agreement.missingBy.get(B)).to.equal(1);
+  });
+
+  it("never takes a lone copy on trust: with its co-holder silent, a wrong copy is replaced and named", async function () {
+    const { agreement, used, offer, close } = setup({ truth: () => [d(0, "0x01", 1n)] });
+    offer(A, [d(0, "0x01", 2n)]); // A is wrong, B (the honest co-holder) crashed
+    close(A);
+    agreement.settle(true);
+    await agreement.idle();
+    expect(used).to.deep.equal([[d(0, "0x01", 1n)]]);
+    expect(agreement.disagreements.map((x) => x.right)).to.deep.equal([[]]);
+    expect(agreement.singleHolder()).to.deep.equal([]);
+  });
+
+  it("digests groups injectively: data boundaries and diffs cannot be shifted into one another", function () {
+    const two = [d(0, "0x01"), d(0, "0x02")];
+    const one = [d(0, "0x01000000010200000000000000")];
+    expect(groupDigest(two)).to.not.equal(groupDigest(one));
+    expect(groupDigest([d(0, "0x0102", -1n)])).to.not.equal(groupDigest([d(0, "0x0102", 1n)]));
+    expect(groupDigest(two)).to.equal(groupDigest([d(5, "0x01"), d(5, "0x02")])); // time is the slot's
+  });
+
+  it("stops trusting a sender's channel past UNDECIDED_LIMIT waiting deltas, and computes its times instead", async function () {
+    const truth = (t: bigint) => [d(Number(t), "0x01")];
+    const { agreement, used, offer, close, asked } = setup({ truth });
+    const big = Array.from({ length: UNDECIDED_LIMIT }, () => d(0, "0x01"));
+    offer(A, big.slice(0, 1)); // A: time 0, one delta; B sends its whole limit first
+    offer(B, big);
+    offer(B, [d(2, "0x01")]); // over the limit: dropped, B's lane no longer final
+    expect(agreement.stats.overLimit).to.equal(1);
+    offer(A, [d(2, "0x01")]);
+    offer(A, [d(4, "0x09")]);
+    offer(B, [d(4, "0x09")]);
+    close(A);
+    close(B);
+    agreement.settle(false);
+    expect(agreement.open, "B's overflowed lane is never final").to.be.greaterThan(0);
+    agreement.settle(true);
+    await agreement.idle();
+    expect(asked).to.include(2n);
+    expect(used).to.deep.include([d(2, "0x01")]);
+  });
+
+  it("closes channels by origin shard: another origin's end does not make a copy final", function () {
+    const { agreement, used, offer, close } = setup();
+    offer(A, [d(0, "0x01")]);
+    offer(B, [d(0, "0x01")]);
+    close(A, 3, 1);
+    close(B, 3, 1);
+    agreement.settle(false);
+    expect(used).to.deep.equal([]);
+    close(A, 3, 0);
+    close(B, 3, 0);
+    agreement.settle(false);
+    expect(used).to.deep.equal([[d(0, "0x01")]]);
   });
 
   it("decides with the live holders only: an ejected holder is not waited for", function () {
@@ -144,14 +204,18 @@ describe("worker: replica agreement", function () {
   });
 
   it("does not take a final 'nothing' over an unconfirmed copy: it computes the time", async function () {
-    const { agreement, used, offer, close, asked } = setup({ truth: () => [d(0, "0x01")] });
+    const truth = (t: bigint) => (t === 0n ? [d(0, "0x01")] : [d(2, "0x02")]);
+    const { agreement, used, offer, close, asked } = setup({ truth });
     offer(A, [d(0, "0x01")]); // A's channel never closes
     offer(B, [d(2, "0x02")]); // B passed time 0 with nothing for it
     close(B);
     agreement.settle(true);
     await agreement.idle();
-    expect(asked).to.deep.equal([0n]);
-    expect(used).to.deep.include([d(0, "0x01")]);
+    expect(asked).to.deep.equal([0n, 2n]); // time 2: A is silent there
+    expect(used).to.deep.equal([[d(0, "0x01")], [d(2, "0x02")]]);
+    // B's "nothing" at time 0 differs from what this worker computed: B is named.
+    expect(agreement.disagreements.map((x) => [x.time, x.right])).to.deep.equal([["0", []]]);
+    expect(agreement.singleHolder()).to.deep.equal([{ originShard: 0, missing: [A], groups: 1 }]);
   });
 
   it("uses what it computes itself when copies differ, and names the holders that sent the same", async function () {

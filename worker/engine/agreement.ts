@@ -1,9 +1,10 @@
 // The receiver's replica agreement (docs/protocol.md §12): the k holders of a source shard run
 // the same operator on the same source deltas, so each of them sends the same deltas for every
-// source time of that shard. A receiver uses a time's deltas only once every live holder's copy
-// is final and they all agree; copies that differ are held back, never used, and reported (the
-// receiver does not pick a side). A holder that stays silent past the grace is "missing": the
-// others' agreeing copy is used and the report says so (singleHolder).
+// source time of that shard. A receiver uses a time's deltas as they came only once every live
+// holder's copy is final and they all agree. Otherwise (copies differ, or a holder is still
+// silent when the epoch closes) no copy is taken on trust: the receiver computes the time itself
+// from the chain's source deltas and the registered operator (`recompute`), uses that, and
+// reports which holders sent the same. If it cannot compute it, the time is held back.
 //
 // A copy is the group of deltas one holder sent for (stream, shard, time) on its channel of the
 // time's source shard (the header's origin shard). It is final when the holder's lane (holder,
@@ -11,7 +12,7 @@
 // group too large for one batch continues at the start of the next), or when the lane is closed
 // (its signed end notice counted every batch, all received). A holder whose lane passed the
 // time without a group for it said "nothing": that is a copy too, and it disagrees with a group.
-import { concat, getBytes, hexlify, keccak256, toUtf8Bytes } from "ethers";
+import { concat, getBytes, keccak256, toBeHex } from "ethers";
 import type { Logger } from "pino";
 import type { Delta } from "../../client/math/lthash.js";
 import type { Group } from "../exchange/outbox.js";
@@ -26,14 +27,18 @@ export type Disagreement = {
   /** Holder → the keccak256 of its copy, or "none" when it sent nothing for the time. */
   copies: Record<string, string>;
   /**
-   * The holders whose copy equals what this worker computed itself for the time (its own copy when
-   * it holds the source shard, else the first stage run again from the source); undefined while
-   * that runs, or when it could not run (the time is then held back).
+   * The holders whose copy equals what this worker computed itself for the time (a fresh run of
+   * the first stage over the source shard's deltas); undefined while that runs, or when it could
+   * not run (the time is then held back).
    */
   right?: string[];
 };
 
-/** Times used from fewer than all live holders, by source shard and the holders that stayed silent. */
+/**
+ * Times where some live holders stayed silent (no copy, or a copy whose channel never closed) until
+ * the epoch closed, and the others' copies matched what this worker computed: by source shard and
+ * the silent holders.
+ */
 export type SingleHolder = { originShard: number; missing: string[]; groups: number };
 
 export type AgreementOptions = {
@@ -44,8 +49,9 @@ export type AgreementOptions = {
   /** Deltas agreed on: they go to the operators that consume `stream`. */
   use(stream: string, deltas: Delta[]): void;
   /**
-   * What this worker computes itself for a time whose copies differ (`stream`, `shard`, `time`
-   * from `originShard`'s inputs), or undefined when it cannot: the copy it then uses.
+   * What this worker computes itself for (`stream`, `shard`, `time`) from `originShard`'s inputs,
+   * or undefined when it cannot: asked when copies differ or a holder stayed silent, and used
+   * instead of any copy.
    */
   recompute?(slot: { stream: string; shard: number; time: bigint; originShard: number }): Promise<Delta[] | undefined>;
   log: Logger;
@@ -55,12 +61,27 @@ export type AgreementOptions = {
 /** Disagreements the report lists one by one; the rest are counted. */
 export const LISTED_DISAGREEMENTS = 20;
 
-const NONE = "none";
-const dataHex = (d: Delta) => (typeof d.data === "string" ? d.data.toLowerCase() : hexlify(d.data as Uint8Array));
+/**
+ * Deltas one sender may have waiting for a decision. Past it, its lane counts as unconfirmed (never
+ * final): its times are computed by this worker when the epoch closes, never taken as "nothing".
+ */
+export const UNDECIDED_LIMIT = 262_144;
 
-/** keccak256 over a group's deltas in order (data ‖ "|diff;"): equal groups, equal digests. */
+const NONE = "none";
+
+/**
+ * keccak256 over a group's deltas in order, each as its data length (4 bytes), data and diff (8
+ * bytes, two's complement): an injective encoding, so equal digests mean equal groups.
+ */
 export function groupDigest(deltas: Delta[]): string {
-  return keccak256(concat(deltas.flatMap((d) => [getBytes(dataHex(d)), toUtf8Bytes(`|${BigInt(d.diff)};`)])));
+  return keccak256(
+    concat(
+      deltas.flatMap((d) => {
+        const data = getBytes(d.data);
+        return [toBeHex(data.length, 4), data, toBeHex(BigInt.asUintN(64, BigInt(d.diff)), 8)];
+      }),
+    ),
+  );
 }
 
 type Slot = {
@@ -85,6 +106,10 @@ export class Agreement {
   private readonly slots = new Map<string, Map<bigint, Slot>>();
   /** The last time each lane (`sender|stream|originShard|shard`) delivered. */
   private readonly lastTime = new Map<string, bigint>();
+  /** Lanes that went past UNDECIDED_LIMIT: their copies are never final. */
+  private readonly overflowed = new Set<string>();
+  /** Deltas waiting for a decision, by sender. */
+  private readonly undecided = new Map<string, number>();
   /** Times already decided, by `stream|shard|time` (a copy arriving later is ignored). */
   private readonly decided = new Set<string>();
   private readonly single = new Map<string, SingleHolder>();
@@ -94,19 +119,22 @@ export class Agreement {
   /** Recomputations under way (the epoch closes after them). */
   private readonly pending = new Set<Promise<void>>();
   readonly stats = {
-    /** Times used because every live holder's copy agreed (or the silent ones were missing). */
+    /** Times used as they came: every live holder's copy final and equal. */
     agreedGroups: 0,
-    /** Times not used: no complete agreeing copy, and computing them again failed. */
-    heldBackGroups: 0,
-    disagreementCount: 0,
-    /** Times whose copies differed (or none was complete when the epoch closed), used as this worker computed them. */
+    /** Times used as this worker computed them: copies differed, or a holder stayed silent. */
     recomputedGroups: 0,
+    /** Times not used: no copy to take on trust, and computing them failed. */
+    heldBackGroups: 0,
+    /** Times where a holder's copy differed from another's or from what this worker computed. */
+    disagreementCount: 0,
     /** A sender repeated a time it had passed (not used). */
     divergent: 0,
     /** Groups from a sender that does not hold the time's source shard, or on another origin's channel (not used). */
     notFromHolder: 0,
     /** Groups whose time is no source delta of the epoch (not used). */
     unknownTime: 0,
+    /** Groups not kept because their sender had UNDECIDED_LIMIT deltas waiting. */
+    overLimit: 0,
   };
 
   constructor(private readonly o: AgreementOptions) {}
@@ -129,20 +157,32 @@ export class Agreement {
       }
       this.lastTime.set(lane, g.time);
       if (this.decided.has(`${key}|${g.time}`)) return;
+      const waiting = this.undecided.get(sender) ?? 0;
+      if (waiting + g.deltas.length > UNDECIDED_LIMIT) {
+        this.stats.overLimit += 1;
+        if (!this.overflowed.has(lane))
+          this.o.log.warn(
+            { epoch: this.o.epoch.toString(), sender, waiting },
+            "a sender has too many deltas waiting for its co-holders: its channel is no longer taken on trust",
+          );
+        this.overflowed.add(lane);
+        return;
+      }
+      this.undecided.set(sender, waiting + g.deltas.length);
       if (!open) this.slots.set(key, (open = new Map()));
       let slot = open.get(g.time);
       if (!slot) open.set(g.time, (slot = { stream, shard, time: g.time, copies: new Map() }));
       const copy = slot.copies.get(sender);
       if (!copy) slot.copies.set(sender, { originShard, deltas: [...g.deltas] });
       else if (copy.originShard === originShard) copy.deltas.push(...g.deltas);
-      else slot.copies.set(sender, { originShard: -1, deltas: [] }); // one time on two channels: never its source's
+      else copy.originShard = -1; // one time on two channels: never its source's
     });
     if (open) this.settleSlots(key, open, false);
   }
 
   /**
    * Decides every open time that can be decided. With `final` (the epoch closes: every holder had
-   * its grace), a holder whose copy is not final is missing, and the others' copies decide alone.
+   * its grace), a holder whose copy is not final is silent, and the time is computed here.
    */
   settle(final: boolean): void {
     for (const [key, open] of this.slots) this.settleSlots(key, open, final);
@@ -160,7 +200,7 @@ export class Agreement {
     return n;
   }
 
-  /** The times used from fewer than every live holder, grouped by source shard and missing holders. */
+  /** The times checked against this worker's own computation because some holders stayed silent. */
   singleHolder(): SingleHolder[] {
     return [...this.single.values()];
   }
@@ -170,17 +210,21 @@ export class Agreement {
       if (this.decide(slot, final)) {
         open.delete(time);
         this.decided.add(`${key}|${time}`);
+        for (const [sender, copy] of slot.copies)
+          this.undecided.set(sender, (this.undecided.get(sender) ?? 0) - copy.deltas.length);
       }
     }
     if (open.size === 0) this.slots.delete(key);
   }
 
   private isFinal(holder: string, slot: Slot, originShard: number): boolean {
-    const last = this.lastTime.get(`${holder}|${slot.stream}|${originShard}|${slot.shard}`);
+    const lane = `${holder}|${slot.stream}|${originShard}|${slot.shard}`;
+    if (this.overflowed.has(lane)) return false;
+    const last = this.lastTime.get(lane);
     return (last !== undefined && last > slot.time) || this.o.closed(holder, slot.stream, originShard, slot.shard);
   }
 
-  /** Returns true when the time is decided (used, or held back for good). */
+  /** Returns true when the time is decided (used, being computed, or held back for good). */
   private decide(slot: Slot, final: boolean): boolean {
     const origin = this.o.holdersOf(slot.time);
     if (!origin) {
@@ -192,9 +236,20 @@ export class Agreement {
       );
       return true;
     }
+    // Finality first: nothing is hashed while a holder's copy may still grow.
+    const finalHolders: string[] = [];
+    /** No copy at all (withholding, or a channel stuck before the time). */
+    const missing: string[] = [];
+    /** A copy whose channel had not closed: it may be a part of a group. */
+    const unconfirmed: string[] = [];
+    for (const h of origin.holders) {
+      if (this.isFinal(h, slot, origin.originShard)) finalHolders.push(h);
+      else if (slot.copies.get(h)?.originShard === origin.originShard) unconfirmed.push(h);
+      else missing.push(h);
+    }
+    if (missing.length + unconfirmed.length > 0 && !final) return false;
     for (const [sender, copy] of slot.copies) {
       if (!origin.holders.includes(sender) || copy.originShard !== origin.originShard) {
-        slot.copies.delete(sender);
         this.stats.notFromHolder += 1;
         this.o.log.warn(
           { epoch: this.o.epoch.toString(), time: slot.time.toString(), sender, originShard: origin.originShard },
@@ -202,73 +257,66 @@ export class Agreement {
         );
       }
     }
-    const copies: Record<string, string> = {};
-    /** No copy at all (withholding, or a channel stuck before the time). */
-    const missing: string[] = [];
-    /** A copy whose channel was not closed when the epoch closed: it may be a part of a group. */
-    const unconfirmed: string[] = [];
-    for (const h of origin.holders) {
-      const c = slot.copies.get(h);
-      if (this.isFinal(h, slot, origin.originShard)) copies[h] = c ? groupDigest(c.deltas) : NONE;
-      else if (c) unconfirmed.push(h);
-      else missing.push(h);
-    }
-    if (missing.length + unconfirmed.length > 0 && !final) return false;
     for (const h of missing) this.missingBy.set(h, (this.missingBy.get(h) ?? 0) + 1);
+    const copies: Record<string, string> = {};
+    for (const h of finalHolders) {
+      const c = slot.copies.get(h);
+      copies[h] = c && c.originShard === origin.originShard ? groupDigest(c.deltas) : NONE;
+    }
     const digests = new Set(Object.values(copies));
-    const [only] = digests;
-    // Every final copy agrees, and no unconfirmed copy could contradict "nothing".
-    if (digests.size === 1 && (only !== NONE || unconfirmed.length === 0)) {
+    const silent = [...missing, ...unconfirmed];
+    if (digests.size === 1 && silent.length === 0) {
+      const [only] = digests;
       if (only !== NONE) {
-        this.o.use(slot.stream, slot.copies.get(Object.keys(copies)[0])!.deltas);
+        this.o.use(slot.stream, slot.copies.get(finalHolders[0])!.deltas);
         this.stats.agreedGroups += 1;
-        const silent = [...missing, ...unconfirmed];
-        if (silent.length > 0) this.recordSingle(origin.originShard, silent);
       }
       return true;
     }
-    const at = { stream: slot.stream, shard: slot.shard, time: slot.time, originShard: origin.originShard };
-    if (digests.size > 1) {
-      this.stats.disagreementCount += 1;
-      const d: Disagreement = { ...at, time: slot.time.toString(), copies };
-      if (this.disagreements.length < LISTED_DISAGREEMENTS) this.disagreements.push(d);
-      this.settleByRecomputing(at, d);
-    } else {
-      // No complete copy to go by when the epoch closed (none final, or "nothing" against an
-      // unconfirmed copy): what arrived may be a part of a group, so this worker computes it.
-      this.settleByRecomputing(at, undefined, { missing, unconfirmed });
-    }
+    // Copies differ, or a holder stayed silent: no copy is taken on trust.
+    this.settleByRecomputing(
+      { stream: slot.stream, shard: slot.shard, time: slot.time, originShard: origin.originShard },
+      copies,
+      silent,
+    );
     return true;
   }
 
   /**
-   * Neither copy is used as it came (they differ, or none is complete). This worker computes the
-   * time itself (from the chain's source deltas and the registered operator) and uses that; for a
-   * disagreement it records which holders sent the same. When it cannot, the time is held back.
+   * This worker computes the time itself (from the chain's source deltas and the registered
+   * operator) and uses that. A final copy that differs from it is a disagreement, reported with
+   * the holders that sent the same; agreeing copies with silent holders beside them are reported
+   * as `singleHolder`. When it cannot compute the time, the time is held back.
    */
   private settleByRecomputing(
     slot: { stream: string; shard: number; time: bigint; originShard: number },
-    d: Disagreement | undefined,
-    incomplete?: { missing: string[]; unconfirmed: string[] },
+    copies: Record<string, string>,
+    silent: string[],
   ): void {
-    const at = { epoch: this.o.epoch.toString(), ...(d ?? { ...slot, time: slot.time.toString(), ...incomplete }) };
-    const what = d ? "replicas disagree" : "no complete copy of a time when the epoch closed";
+    const at = { epoch: this.o.epoch.toString(), ...slot, time: slot.time.toString(), copies, silent };
+    const disagree = (right?: string[]) => {
+      this.stats.disagreementCount += 1;
+      const d: Disagreement = { ...slot, time: slot.time.toString(), copies, ...(right ? { right } : {}) };
+      if (this.disagreements.length < LISTED_DISAGREEMENTS) this.disagreements.push(d);
+    };
     const heldBack = (why: string) => {
       this.stats.heldBackGroups += 1;
-      this.o.log.warn({ ...at, why }, `${what}: the time is held back, not used`);
+      if (new Set(Object.values(copies)).size > 1) disagree();
+      this.o.log.warn({ ...at, why }, "no copy of a time to take on trust: held back, not used");
     };
-    if (!this.o.recompute) return heldBack("this worker cannot compute it again");
+    if (!this.o.recompute) return heldBack("this worker cannot compute it itself");
     const p = this.o
       .recompute(slot)
       .then((truth) => {
-        if (!truth) return heldBack("computing it again failed");
-        if (d) {
-          const digest = truth.length > 0 ? groupDigest(truth) : NONE;
-          d.right = Object.keys(d.copies).filter((h) => d.copies[h] === digest);
-        }
+        if (!truth) return heldBack("computing it failed");
+        const digest = truth.length > 0 ? groupDigest(truth) : NONE;
+        const right = Object.keys(copies).filter((h) => copies[h] === digest);
         if (truth.length > 0) this.o.use(slot.stream, truth);
         this.stats.recomputedGroups += 1;
-        this.o.log.warn({ ...at, right: d?.right }, `${what}: used the time as this worker computed it itself`);
+        if (right.length < Object.keys(copies).length) {
+          disagree(right);
+          this.o.log.warn({ ...at, right }, "replicas disagree: used the time as this worker computed it");
+        } else if (truth.length > 0) this.recordSingle(slot.originShard, silent);
       })
       .catch((e: Error) => heldBack(e.message))
       .finally(() => this.pending.delete(p));

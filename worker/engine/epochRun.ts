@@ -2,9 +2,10 @@
 // shards it holds go through the operators; what they emit goes to the exchange layer (Outbox) by
 // shard, or stays here as output when nobody consumes the stream; what other workers send comes
 // through the Inbox's checks and then the replica agreement (./agreement.ts): the k holders of a
-// source shard all send its outputs, and a time's deltas are used only when every live holder's
-// copy agrees. Copies that differ are held back and reported; a holder silent past the grace is
-// reported as withholding (not provable on-chain: docs/worker.md).
+// source shard all send its outputs, and a time's deltas are used as they came only when every
+// live holder's copy agrees. Otherwise this worker computes the time itself (`recompute`) and
+// reports who sent what; a holder silent past the grace is reported as withholding (not provable
+// on-chain: docs/worker.md).
 import { hexlify, type TypedDataDomain } from "ethers";
 import type { Logger } from "pino";
 import { EpochMath } from "../../client/batches/verifyBatch.js";
@@ -78,6 +79,8 @@ export class EpochRun {
   /** Senders any accepted batch came from. */
   private readonly heard = new Set<string>();
   private readonly sourceShard = new Map<bigint, number>();
+  /** The last source index taken. */
+  private lastSourceIndex?: bigint;
   /** The running multiset hash of each held source shard's inputs (the input commitment, §12). */
   private readonly inputState = new Map<number, LtHash16>();
   /** Per source time of a held shard: its shard and the shard's input digest up to and including it. */
@@ -199,6 +202,9 @@ export class EpochRun {
     const spec = this.graph.partitions.get(this.graph.source)!;
     const mine = new Map<number, Delta[]>();
     for (const d of deltas) {
+      // Blocks read again after a failed tick bring deltas already taken: each is taken once.
+      if (this.lastSourceIndex !== undefined && d.index <= this.lastSourceIndex) continue;
+      this.lastSourceIndex = d.index;
       const shard = this.shardOf(spec, d.data);
       if (shard === undefined) continue;
       this.sourceShard.set(d.index, shard);
@@ -253,10 +259,15 @@ export class EpochRun {
       const inputs = this.sourceByShard.get(slot.originShard) ?? [];
       let end = r.next;
       while (end < inputs.length && BigInt(inputs[end].time) <= slot.time) ++end;
-      for (let i = r.next; i < end; i += MAX_BATCH) {
-        const chunk = inputs.slice(i, Math.min(end, i + MAX_BATCH));
-        const outs = await r.host.process(chunk);
-        chunk.forEach((d, j) => r.out.set(BigInt(d.time), outs[j]));
+      try {
+        for (let i = r.next; i < end; i += MAX_BATCH) {
+          const chunk = inputs.slice(i, Math.min(end, i + MAX_BATCH));
+          const outs = await r.host.process(chunk);
+          chunk.forEach((d, j) => r.out.set(BigInt(d.time), outs[j]));
+        }
+      } catch (e) {
+        await r.host.close(); // the times of this shard are held back from now on
+        throw e;
       }
       r.next = end;
       return r;

@@ -26,7 +26,7 @@ import { dirname } from "node:path";
 import { connect } from "node:net";
 import { encodeMessage, MAX_MESSAGE_BYTES, type Message } from "./codec.js";
 
-/** The protocol id messages travel on (2.0.0: the binary wire form, signed end notices, resend requests). */
+/** The protocol id messages travel on (3.0.0: channels per origin shard and the replica fields of §12). */
 export const BATCH_PROTOCOL = "/maru/batch/3.0.0";
 /** Refused messages a peer may send in ABUSE_WINDOW_MS before it is disconnected. */
 export const ABUSE_LIMIT = 16;

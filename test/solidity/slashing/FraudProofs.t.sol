@@ -45,6 +45,24 @@ contract EquivocationTest is FraudBase {
         fraud.proveEquivocation(a, b);
     }
 
+    /// @dev Dirty high-order bits in a header word (here `count`, word 9, never read as a value):
+    /// the content hash differs, but the signature does not cover the dirty header, so no fault.
+    function test_equivocation_dirtyPaddingProvesNothing() public {
+        (IFraudProofs.SignedHeader memory a, ) = _pair();
+        bytes memory data = abi.encodeCall(fraud.proveEquivocation, (a, a));
+        uint256 offsetB;
+        assembly ("memory-safe") {
+            offsetB := mload(add(data, add(0x20, 0x24))) // the second argument's offset, after the selector
+        }
+        uint256 at = 4 + offsetB + 9 * 32; // header word 9: count
+        assertEq(uint8(data[at + 31]), uint8(a.header.count), "found the count word");
+        data[at] = 0x01; // a dirty high-order byte
+        address sender = a.header.sender;
+        (bool ok, ) = address(fraud).call(data);
+        assertFalse(ok, "a dirty copy of one signed header is no equivocation");
+        assertEq(em.stakeOf(sender).active, MIN_STAKE, "nothing slashed");
+    }
+
     function test_equivocation_refusesUnrelatedHeaders() public {
         (IFraudProofs.SignedHeader memory a, IFraudProofs.SignedHeader memory b) = _pair();
         b.header.seq = 1;
