@@ -21,6 +21,7 @@ import type { Group, Outbox, OutboxOptions } from "../exchange/outbox.js";
 import type { ExchangeSigner } from "../exchange/signer.js";
 import type { Message } from "../transport/codec.js";
 import { Agreement } from "./agreement.js";
+import { Replay } from "./replay.js";
 import type { RunnableGraph, RunnableOperator } from "./graph.js";
 import type { EpochReport } from "./report.js";
 import type { WorkerMetrics } from "../metrics/metrics.js";
@@ -95,10 +96,7 @@ export class EpochRun {
   /** Every source delta of the epoch's window by shard, in order (to compute a time again, §12). */
   private readonly sourceByShard = new Map<number, Delta[]>();
   /** First-stage instances run again from the source to settle differing copies, by instance key. */
-  private readonly replays = new Map<
-    string,
-    Promise<{ host: OperatorHost; next: number; out: Map<bigint, Delta[]> }>
-  >();
+  private readonly replays = new Map<string, Promise<Replay>>();
   sendingDone = false;
   sendingDoneAt = 0;
   /** The block the epoch's source window ends at, once known. */
@@ -248,34 +246,14 @@ export class EpochRun {
     const op = (this.graph.consumers.get(this.graph.source) ?? []).find((o) => o.output === slot.stream);
     if (!op) return undefined;
     const key = instanceKey(op, slot.originShard);
-    const prior =
-      this.replays.get(key) ??
-      OperatorHost.start(op.bytecode, { perDeltaMs: this.ctx.perDeltaMs }).then((host) => ({
-        host,
-        next: 0,
-        out: new Map<bigint, Delta[]>(),
-      }));
-    const advanced = prior.then(async (r) => {
-      const inputs = this.sourceByShard.get(slot.originShard) ?? [];
-      let end = r.next;
-      while (end < inputs.length && BigInt(inputs[end].time) <= slot.time) ++end;
-      try {
-        for (let i = r.next; i < end; i += MAX_BATCH) {
-          const chunk = inputs.slice(i, Math.min(end, i + MAX_BATCH));
-          const outs = await r.host.process(chunk);
-          chunk.forEach((d, j) => r.out.set(BigInt(d.time), outs[j]));
-        }
-      } catch (e) {
-        await r.host.close(); // the times of this shard are held back from now on
-        throw e;
-      }
-      r.next = end;
-      return r;
-    });
-    this.replays.set(key, advanced);
-    const r = await advanced;
+    let replay = this.replays.get(key);
+    if (!replay) {
+      const inputs = () => this.sourceByShard.get(slot.originShard) ?? [];
+      this.replays.set(key, (replay = Replay.start(op.bytecode, { perDeltaMs: this.ctx.perDeltaMs }, inputs)));
+    }
+    const emitted = await (await replay).at(slot.time);
     const spec = this.graph.partitions.get(slot.stream)!;
-    return (r.out.get(slot.time) ?? []).filter((d) => {
+    return emitted.filter((d) => {
       try {
         return this.math.sharder.shardOfDelta(spec, d.data) === slot.shard;
       } catch {
@@ -412,7 +390,7 @@ export class EpochRun {
       malformed += h.malformed;
       await h.close();
     }
-    for (const r of this.replays.values()) await (await r.catch(() => undefined))?.host.close();
+    for (const r of this.replays.values()) await (await r.catch(() => undefined))?.close();
     const withholding: EpochReport["withholding"] = [];
     const me = lower(this.ctx.me);
     for (const [m, missing] of this.agreement.missingBy) {
