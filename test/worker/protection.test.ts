@@ -5,7 +5,16 @@
 // positions that never block a new one.
 import { expect } from "chai";
 import { spawn, spawnSync } from "node:child_process";
-import { appendFileSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import {
+  appendFileSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from "node:fs";
 import { hostname, tmpdir } from "node:os";
 import { join } from "node:path";
 import { MaruError } from "../../client/errors/base.js";
@@ -466,11 +475,24 @@ describe("worker slashing protection (durable record of signed positions)", func
     expect(r.check(at("header", 4n, 0, 1n, 98, 0))).to.equal("same");
     expectThrow(() => r.check(at("header", 4n, 0, 1n, 12, 0)), SigningRefusedError);
 
-    // The upgrade rewrote only the metadata line; every old line is there byte for byte, then the new ones.
+    // The upgrade rewrote the metadata line (upgradedFrom 1) and every old position line with the
+    // legacy marker, in order (the epoch line as it was); then come the new lines, each with its
+    // origin shard and no marker.
     const text = readFileSync(file, "utf8").split("\n");
     expect(JSON.parse(text[0])).to.deep.equal({ ...JSON.parse(lines[0]), version: 2, upgradedFrom: 1 });
-    expect(text.slice(1, lines.length)).to.deep.equal(lines.slice(1));
-    expect(text.slice(lines.length, -1).every((l) => "originShard" in JSON.parse(l))).to.equal(true);
+    expect(text.slice(1, lines.length)).to.deep.equal([
+      lines[1],
+      `{"t":"h","legacy":true,"epoch":"4","stream":"${STREAM}","shard":0,"seq":"0","hash":"${word(11)}"}`,
+      `{"t":"h","legacy":true,"epoch":"4","stream":"${STREAM}","shard":0,"seq":"1","hash":"${word(12)}"}`,
+      `{"t":"p","legacy":true,"epoch":"4","stream":"${STREAM}","shard":0,"seq":"1","hash":"${word(13)}"}`,
+      `{"t":"c","kind":"h","legacy":true,"epoch":"4","stream":"${STREAM}","shard":0,"seq":"1","hash":"${word(14)}"}`,
+      `{"t":"h","legacy":true,"epoch":"5","stream":"${STREAM}","shard":2,"seq":"0","hash":"${word(15)}"}`,
+    ]);
+    expect(text.slice(lines.length, -1)).to.deep.equal([
+      `{"t":"h","epoch":"4","stream":"${STREAM}","shard":0,"originShard":0,"seq":"1","hash":"${word(98)}"}`,
+      `{"t":"p","epoch":"4","stream":"${STREAM}","shard":0,"originShard":0,"seq":"1","hash":"${word(97)}"}`,
+      `{"t":"h","epoch":"6","stream":"${STREAM}","shard":0,"originShard":2,"seq":"0","hash":"${word(1)}"}`,
+    ]);
 
     // Exported as they were (the conflicting one with both contents), beside the new positions.
     const exported = r.exportInterchange();
@@ -589,5 +611,163 @@ describe("worker slashing protection (durable record of signed positions)", func
     appendFileSync(file, bad.replace('"originShard":1', '"originShard":4294967296') + "\n");
     const f = expectThrow(() => openRecord(), MaruError);
     expect(f.details?.join(" ")).to.contain('field "originShard"');
+  });
+
+  /** The position lines of a log (every line but the metadata and epoch lines), parsed. */
+  const positionLines = (file: string) =>
+    readFileSync(file, "utf8")
+      .trim()
+      .split("\n")
+      .slice(1)
+      .map((l) => JSON.parse(l))
+      .filter((o) => o.t !== "e");
+
+  it("refuses a version-2 position line that is neither clearly current nor clearly legacy", function () {
+    let r = openRecord();
+    r.record([at("header", 1n, 0, 0n, 1, 3), at("proof", 1n, 0, 0n, 2, 3)]);
+    r.close();
+    const good = readFileSync(r.file, "utf8");
+    const lines = good.trimEnd().split("\n");
+    const edited = (i: number, f: (o: Record<string, unknown>) => void) => {
+      const o = JSON.parse(lines[i]);
+      f(o);
+      writeFileSync(r.file, [...lines.slice(0, i), JSON.stringify(o), ...lines.slice(i + 1)].join("\n") + "\n");
+    };
+
+    // No origin shard and no marker: not taken for legacy (which would let another content be signed).
+    edited(2, (o) => delete o.originShard);
+    let e = expectThrow(() => openRecord(), MaruError);
+    expect(e.message).to.contain(r.file).and.contain("malformed at line 3");
+    expect(e.details?.join(" "))
+      .to.contain('neither "originShard" nor "legacy":true')
+      .and.contain("it is not taken for legacy")
+      .and.contain(`line 3: {"t":"p","epoch":"1"`);
+    expect(e.fix).to.contain('put its "originShard" back').and.contain("restore the file from a backup");
+    expect(readFileSync(r.file, "utf8")).not.to.equal(good); // refused, not repaired
+
+    // Both: which one was signed is unknown.
+    edited(1, (o) => (o.legacy = true));
+    e = expectThrow(() => openRecord(), MaruError);
+    expect(e.message).to.contain(r.file).and.contain("malformed at line 2");
+    expect(e.details?.join(" ")).to.contain('both "originShard" and "legacy":true');
+
+    // A marker that is not true; a marker on a version-1 line (that version wrote none).
+    for (const value of [false, "true", 1, null]) {
+      edited(2, (o) => {
+        delete o.originShard;
+        o.legacy = value;
+      });
+      e = expectThrow(() => openRecord(), MaruError);
+      expect(e.message).to.contain("malformed at line 3");
+      expect(e.details?.join(" ")).to.contain(`"legacy" is ${JSON.stringify(value)}`);
+    }
+    const { file, lines: v1 } = writeVersion1Log();
+    const markedV1 = JSON.stringify({ ...JSON.parse(v1[2]), legacy: true });
+    writeFileSync(file, [...v1.slice(0, 2), markedV1, ...v1.slice(3)].join("\n") + "\n");
+    e = expectThrow(() => openRecord(), MaruError);
+    expect(e.message).to.contain("malformed at line 3");
+    expect(e.details?.join(" ")).to.contain('version 1 log has no "legacy" marker');
+    expect(readFileSync(file, "utf8").split("\n")[0]).to.equal(v1[0]); // not upgraded
+
+    // Every failed open released the lock; the intact log opens and protects as before.
+    writeFileSync(r.file, good);
+    r = openRecord();
+    expect(r.check(at("proof", 1n, 0, 0n, 2, 3))).to.equal("same");
+    expectThrow(() => r.check(at("proof", 1n, 0, 0n, 9, 3)), SigningRefusedError);
+  });
+
+  it("writes every current position with its origin shard and every legacy one with the marker", function () {
+    const r = openRecord();
+    r.beginEpoch(1n);
+    r.record([at("header", 1n, 0, 0n, 1, 0), at("proof", 1n, 0, 0n, 2, 7)]);
+    const i = r.exportInterchange();
+    // An import adds a position, a conflicting content ("c" line) and legacy positions (one conflicting).
+    i.data[0].signed_headers.push({ ...i.data[0].signed_headers[0], seq: "1", content_hash: word(3) });
+    i.data[0].signed_proofs[0] = { ...i.data[0].signed_proofs[0], content_hash: word(4) };
+    const legacyRow = { epoch: "1", stream: STREAM, shard: 0, seq: "0", content_hash: word(5) };
+    i.data[0].legacy_signed_headers.push(legacyRow, { ...legacyRow, content_hash: word(6) });
+    expect(r.importInterchange(i)).to.deep.equal({ added: 2, same: 1, conflicts: 2, legacy: 2 });
+    r.close();
+
+    const parsed = positionLines(r.file);
+    expect(parsed.map((o) => [o.t, o.originShard, o.legacy])).to.deep.equal([
+      ["h", 0, undefined],
+      ["p", 7, undefined],
+      ["h", 0, undefined],
+      ["c", 7, undefined],
+      ["h", undefined, true],
+      ["c", undefined, true],
+    ]);
+    const reopened = openRecord();
+    expect(reopened.positions()).to.deep.equal({ current: 3, legacy: 1 });
+    expect(expectThrow(() => reopened.check(at("proof", 1n, 0, 0n, 2, 7)), SigningRefusedError).conflicting).to.equal(
+      true,
+    );
+    expect(reopened.check(at("header", 1n, 0, 0n, 5, 1))).to.equal("new"); // legacy never blocks
+  });
+
+  it("refuses an interchange entry of the current lists without origin_shard, and a legacy one with it", function () {
+    const r = openRecord();
+    r.record([at("header", 1n, 0, 0n, 1, 2)]);
+    const size = statSync(r.file).size;
+    const proof = { epoch: "1", stream: STREAM, shard: 0, seq: "0", content_hash: word(9) };
+    const good = r.exportInterchange();
+
+    const noOrigin = JSON.parse(JSON.stringify(good));
+    noOrigin.data[0].signed_proofs.push(proof); // a current-list entry without origin_shard
+    const e = expectThrow(() => r.importInterchange(noOrigin), MaruError);
+    expect(e.message).to.contain("not a valid slashing-protection interchange");
+    expect(e.details).to.deep.equal(["data.0.signed_proofs.0.origin_shard: Required"]);
+
+    const originInLegacy = JSON.parse(JSON.stringify(good));
+    originInLegacy.data[0].legacy_signed_proofs.push({ ...proof, origin_shard: 2 });
+    const f = expectThrow(() => r.importInterchange(originInLegacy), MaruError);
+    expect(f.details?.join(" "))
+      .to.contain("data.0.legacy_signed_proofs.0.origin_shard")
+      .and.contain("a legacy position (signed under the version-1 typed data) has no origin shard");
+    // So is a version-1 export whose entries name one (that version had none).
+    const v1 = {
+      ...good,
+      metadata: { ...good.metadata, interchange_format_version: "1" },
+      data: [
+        { signing_key: KEY, epochs_begun: [], signed_headers: [{ ...proof, origin_shard: 0 }], signed_proofs: [] },
+      ],
+    };
+    expect(() => r.importInterchange(v1 as LegacyInterchange)).to.throw(MaruError, /signed_headers\.0\.origin_shard/);
+
+    // Nothing was recorded by the refused imports.
+    expect(statSync(r.file).size).to.equal(size);
+    expect(r.positions()).to.deep.equal({ current: 1, legacy: 0 });
+  });
+
+  it("upgrades a version-1 log atomically: a failed rewrite leaves the old log, which upgrades at the next open", function () {
+    const { file, lines } = writeVersion1Log();
+    const before = readFileSync(file, "utf8");
+    // The temporary file of the rewrite cannot be created (a directory is in its place).
+    const tmp = `${file}.tmp-${process.pid}`;
+    mkdirSync(tmp);
+    expectThrow(() => openRecord(), Error);
+    expect(readFileSync(file, "utf8")).to.equal(before);
+    rmSync(tmp, { recursive: true });
+
+    let r = openRecord();
+    expect(r.upgradedFrom).to.equal(1);
+    r.close();
+    const upgraded = readFileSync(file, "utf8");
+    const parsed = positionLines(file);
+    expect(parsed).to.have.length(lines.length - 2);
+    for (const o of parsed) {
+      expect(o.legacy).to.equal(true);
+      expect(o).not.to.have.property("originShard");
+    }
+    expect(readdirSync(dir).filter((f) => f.includes(".tmp-"))).to.deep.equal([]);
+
+    // Reopens as version 2, without a second upgrade or any change, with every legacy position.
+    r = openRecord();
+    expect(r.upgradedFrom).to.equal(undefined);
+    expect(r.positions()).to.deep.equal({ current: 0, legacy: 4 });
+    expect(r.epochs()).to.deep.equal([4n, 5n]);
+    r.close();
+    expect(readFileSync(file, "utf8")).to.equal(upgraded);
   });
 });

@@ -2,8 +2,9 @@
 // between machines, like EIP-3076 interchange files for Ethereum validators. Stop the worker first
 // (its lock is held while it runs); import on the new machine before the worker starts there.
 // Positions a key signed under the earlier typed data (no origin shard: a version-1 record or
-// export) are legacy: carried through export and import as they were, never compared with new ones
-// (worker/protection/record.ts explains why that is safe).
+// export) are legacy: marked `"legacy":true` in the log and listed apart in the interchange, carried
+// through export and import as they were, never compared with new ones (worker/protection/record.ts
+// explains why that is safe, and why a position that is not explicitly legacy is never taken for one).
 import { Command } from "commander";
 import { Wallet } from "ethers";
 import { MaruError } from "../../client/errors/base.js";
@@ -41,7 +42,7 @@ function openRecord(
   });
   if (record.upgradedFrom !== undefined)
     process.stderr.write(
-      `upgraded ${record.file} from log format version ${record.upgradedFrom}: its ${record.positions().legacy} positions are legacy (no origin shard), kept but never compared\n`,
+      `upgraded ${record.file} from log format version ${record.upgradedFrom}: its ${record.positions().legacy} positions are now marked legacy (no origin shard), kept but never compared\n`,
     );
   return record;
 }

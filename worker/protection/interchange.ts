@@ -7,9 +7,12 @@
 // coordinates of a header or proof of the typed data with `originShard`. The positions an earlier
 // worker signed under the version-1 typed data (no origin shard; another EIP-712 type hash, so they
 // can never equivocate with a version-2 signature) are carried as they were in
-// `legacy_signed_headers` / `legacy_signed_proofs`, without origin_shard. A version "1" file (an
-// earlier worker's export) is still read: parseInterchange returns it as version 2 with all of its
-// positions legacy.
+// `legacy_signed_headers` / `legacy_signed_proofs`, without origin_shard. Which list an entry is in
+// is what makes it legacy, never a missing field: an entry of `signed_headers` / `signed_proofs`
+// without `origin_shard` is refused (read as legacy, a current position would no longer be checked,
+// and a different content could be signed there), and so is an entry of a legacy list with one. A
+// version "1" file (an earlier worker's export) is still read: parseInterchange returns it as
+// version 2 with all of its positions legacy.
 import { closeSync, fsyncSync, openSync, readFileSync, renameSync, unlinkSync, writeSync } from "node:fs";
 import { dirname } from "node:path";
 import { z } from "zod";
@@ -66,11 +69,23 @@ const SignedPositionSchema = z.object({
   content_hash: bytes32,
 });
 
-/** A position signed under the version-1 typed data (no origin shard). */
+/**
+ * A position signed under the version-1 typed data (no origin shard). One with `origin_shard` is
+ * refused rather than stripped: it is a current position in the wrong list, and carrying it as
+ * legacy would stop protecting it.
+ */
 const LegacyPositionSchema = z.object({
   epoch: uint64,
   stream: bytes32,
   shard: uint32,
+  origin_shard: z
+    .undefined({
+      errorMap: () => ({
+        message:
+          "a legacy position (signed under the version-1 typed data) has no origin shard: a position with one belongs in signed_headers / signed_proofs",
+      }),
+    })
+    .optional(),
   seq: uint64,
   content_hash: bytes32,
 });

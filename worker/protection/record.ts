@@ -11,18 +11,30 @@
 // by one line, about 200 bytes, per signed position, which a worker's lifetime keeps small; a later
 // change can prune epochs older than the fraud window, whose positions can no longer be slashed.
 //
-// Log format version 2 (this one) adds the origin shard: an "h"/"p"/"c" line has `originShard`.
-// Legacy positions: an "h"/"p"/"c" line WITHOUT `originShard` is a position the key signed under
-// the version-1 typed data (a BatchHeader / AccumulatedProof with no originShard). Those signatures
-// have another EIP-712 type hash, so no version-2 signature can equivocate with one under either
-// slashing contract, and the worker can no longer sign that type at all. They are therefore kept
-// apart: loaded, counted in the epochs the key took part in, exported and imported as they were
-// (the interchange's legacy lists), but never compared with a version-2 position, so they can
-// neither refuse nor allow one. Opening a version-1 log upgrades it in place, once: its metadata
-// line is rewritten to version 2 (with "upgradedFrom":1) and every other line is kept byte for byte
-// (they all become legacy); the rewrite goes to a temporary file, fsync'd and renamed over the log,
-// so a crash leaves the old or the new file, never a mix. An older worker refuses a version-2 log
-// (it reads version 1 only), so a downgrade stops at start instead of misreading new positions.
+// Log format version 2 (this one) adds the origin shard. A position line ("h"/"p"/"c") is one of
+// exactly two shapes, and says which:
+//   current: {"t":"h","epoch":"4","stream":"0x…","shard":0,"originShard":1,"seq":"0","hash":"0x…"}
+//   legacy:  {"t":"h","legacy":true,"epoch":"4","stream":"0x…","shard":0,"seq":"0","hash":"0x…"}
+// (a "c" line has "kind":"h"|"p" after its tag). A current line carries an integer `originShard`
+// and no marker; a legacy line carries `"legacy":true` and no `originShard`. Any other combination
+// (neither, both, a marker that is not `true`) is corruption and the log is refused at open: a line
+// is never taken for legacy because a field is missing, since a current position read as legacy
+// would no longer be compared, and the record would then let a different content be signed there
+// (equivocation). The record fails closed. Lines are written by two writers, currentLine (which
+// takes a Signed, so it cannot be called without an origin shard) and legacyLine.
+// Legacy positions are those the key signed under the version-1 typed data (a BatchHeader /
+// AccumulatedProof with no originShard). Those signatures have another EIP-712 type hash, so no
+// version-2 signature can equivocate with one under either slashing contract, and the worker can no
+// longer sign that type at all. They are therefore kept apart: loaded, counted in the epochs the key
+// took part in, exported and imported as they were (the interchange's legacy lists), but never
+// compared with a version-2 position, so they can neither refuse nor allow one. Opening a version-1
+// log (whose position lines have neither field, and are all legacy; a version-1 line with either
+// field is refused) upgrades it in place, once: the log is rewritten as version 2, its metadata line
+// with "upgradedFrom":1, each position line with the marker, each epoch line as it was; the rewrite
+// goes to a temporary file, fsync'd and renamed over the log, the directory fsync'd (writeAtomic),
+// so a crash at any point leaves the old file (upgraded again at the next open) or the new one,
+// never a mix. An older worker refuses a version-2 log (it reads version 1 only), so a downgrade
+// stops at start instead of misreading new positions.
 //
 // Only synchronous node:fs calls: the worker calls record() on its hot path just before signing,
 // and a synchronous write + fsync keeps "durable, then sign" trivially ordered.
@@ -85,13 +97,15 @@ export type Signed = Position & { contentHash: string };
 
 /**
  * A position signed under the version-1 typed data (no origin shard), as a log or interchange of
- * an earlier worker holds it: kept and carried, never compared with a {@link Signed}.
+ * an earlier worker holds it: kept and carried, never compared with a {@link Signed}. It has no
+ * `originShard` by type (`?: never`), so a {@link Signed} cannot be passed where a legacy position
+ * is expected: a current position is never written or exported as legacy by mistake.
  * @example
  * ```ts
  * const old: LegacySigned = { kind: "header", epoch: 3n, stream, shard: 1, seq: 0n, contentHash };
  * ```
  */
-export type LegacySigned = Omit<Signed, "originShard">;
+export type LegacySigned = Omit<Signed, "originShard"> & { originShard?: never };
 
 /**
  * Signing was refused: the record holds a different content at this position (or the position was
@@ -162,6 +176,8 @@ export class ProtectionLockedError extends MaruError {
 }
 
 type Kind = Position["kind"];
+/** The tag of a position line: a header, a proof, or a further content at a position ("c"). */
+type LineTag = "h" | "p" | "c";
 type Meta = { signingKey: string; chainId: number; verifyingContract: string };
 type LockInfo = { pid: number; hostname: string; nonce?: string; procStart?: string };
 
@@ -323,7 +339,7 @@ export class ProtectionRecord {
     }
     if (fresh.size === 0) return;
     let text = "";
-    for (const n of fresh.values()) text += signedLine(KIND_TAG[n.kind], n);
+    for (const n of fresh.values()) text += currentLine(KIND_TAG[n.kind], n);
     this.append(text);
     for (const [key, n] of fresh) {
       this.signed.set(key, n.contentHash);
@@ -523,7 +539,7 @@ export class ProtectionRecord {
         const first = this.signed.get(key) ?? addSigned.get(key)?.contentHash;
         if (first === undefined) {
           addSigned.set(key, n);
-          text += signedLine(KIND_TAG[kind], n);
+          text += currentLine(KIND_TAG[kind], n);
           counts.added++;
           continue;
         }
@@ -533,7 +549,7 @@ export class ProtectionRecord {
           continue;
         }
         addConflicts.set(key, [...(addConflicts.get(key) ?? []), n.contentHash]);
-        text += signedLine("c", n);
+        text += currentLine("c", n);
         counts.conflicts++;
       }
       const legacyRows = [
@@ -557,8 +573,9 @@ export class ProtectionRecord {
           continue;
         }
         addLegacy.set(key, [...(addLegacy.get(key) ?? []), n.contentHash]);
-        // Like the log of an earlier worker: the first content as "h"/"p", a further one as "c".
-        text += signedLine(known.length === 0 ? KIND_TAG[kind] : "c", n);
+        // Like the log of an earlier worker (upgraded): the first content as "h"/"p", a further one
+        // as "c", each marked legacy.
+        text += legacyLine(known.length === 0 ? KIND_TAG[kind] : "c", n);
         if (known.length === 0) counts.added++;
         else counts.conflicts++;
       }
@@ -652,9 +669,14 @@ export class ProtectionRecord {
       .toString("utf8")
       .split("\n");
     const version = this.checkMetaLine(lines[0]);
-    for (let i = 1; i < lines.length; i++) this.loadLine(lines[i], i + 1, version);
+    // A version-1 log is rewritten as it is read: each position line with the legacy marker.
+    let upgraded = "";
+    for (let i = 1; i < lines.length; i++) {
+      const legacy = this.loadLine(lines[i], i + 1, version);
+      if (version !== LOG_VERSION) upgraded += legacy ? legacyLine(legacy.tag, legacy.position) : lines[i] + "\n";
+    }
     if (version === LOG_VERSION) return { torn, upgradedFrom: undefined };
-    this.upgrade(buf.subarray(buf.indexOf(0x0a) + 1, end), version);
+    this.upgrade(upgraded, version);
     return { torn, upgradedFrom: version };
   }
 
@@ -665,21 +687,25 @@ export class ProtectionRecord {
   }
 
   /**
-   * Rewrites a log of an older version as version 2: a new metadata line, then `rest` (every other
-   * line, byte for byte). Written to a temporary file, fsync'd, renamed over the log (atomic), the
-   * directory fsync'd; then the log is reopened for appending.
+   * Rewrites a log of an older version as version 2: a new metadata line (with `upgradedFrom`),
+   * then `rest` (its other lines, in order: each position line rewritten with the legacy marker,
+   * each epoch line as it was). Written to a temporary file, fsync'd, renamed over the log (atomic),
+   * the directory fsync'd (writeAtomic): a crash at any point leaves the old log, which is upgraded
+   * again at the next open, or the new one. Then the log is reopened for appending.
    */
-  private upgrade(rest: Buffer, from: number): void {
-    writeAtomic(this.file, Buffer.concat([Buffer.from(this.metaLine(from)), rest]));
+  private upgrade(rest: string, from: number): void {
+    writeAtomic(this.file, Buffer.from(this.metaLine(from) + rest));
     closeSync(this.fd!);
     this.fd = undefined;
     this.fd = openSync(this.file, "a", 0o600);
   }
 
-  private corrupt(lineNo: number, line: string, why: string): MaruError {
+  private corrupt(lineNo: number, line: string, why: string, fix?: string): MaruError {
     return new MaruError(`The slashing-protection record ${this.file} is malformed at line ${lineNo}`, {
       details: [why, `line ${lineNo}: ${line.length > 200 ? line.slice(0, 200) + "…" : line}`],
-      fix: "restore the file from a backup, or open a new record and import an interchange export; do not just delete it: without it the worker may sign twice and be slashed",
+      fix:
+        (fix ? fix + "; or " : "") +
+        "restore the file from a backup, or open a new record and import an interchange export; do not just delete it: without it the worker may sign twice and be slashed",
     });
   }
 
@@ -707,20 +733,31 @@ export class ProtectionRecord {
     return m.version as number;
   }
 
-  private loadLine(line: string, lineNo: number, version: number): void {
+  /**
+   * Reads one line after the metadata line into memory. Returns the tag and position of a position
+   * line of a version-1 log (all legacy: what the upgrade rewrites with the marker), else undefined.
+   * In a version-2 log a position line must be exactly one of the two shapes (see the top): current
+   * (an integer `originShard`, no marker) or legacy (`"legacy":true`, no `originShard`).
+   */
+  private loadLine(
+    line: string,
+    lineNo: number,
+    version: number,
+  ): { tag: LineTag; position: LegacySigned } | undefined {
     let o: Record<string, unknown>;
     try {
       o = JSON.parse(line);
     } catch {
       throw this.corrupt(lineNo, line, "not JSON");
     }
-    if (o === null || typeof o !== "object") throw this.corrupt(lineNo, line, "not a JSON object");
+    if (o === null || typeof o !== "object" || Array.isArray(o)) throw this.corrupt(lineNo, line, "not a JSON object");
     if (o.t === "e") {
       this.begun.add(this.field(o, "epoch", lineNo, line) as bigint);
-      return;
+      return undefined;
     }
     const kind = o.t === "c" ? TAG_KIND[String(o.kind)] : TAG_KIND[String(o.t)];
     if (kind === undefined) throw this.corrupt(lineNo, line, `unknown line type ${JSON.stringify(o.t)}`);
+    const tag = o.t as LineTag;
     const l: LegacySigned = {
       kind,
       epoch: this.field(o, "epoch", lineNo, line) as bigint,
@@ -729,15 +766,41 @@ export class ProtectionRecord {
       seq: this.field(o, "seq", lineNo, line) as bigint,
       contentHash: this.field(o, "hash", lineNo, line) as string,
     };
-    if (!("originShard" in o)) {
-      // A position signed under the version-1 typed data: kept apart, never compared (see the top).
-      const key = legacyKeyOf(l);
-      const hashes = this.legacy.get(key) ?? [];
-      if (!hashes.includes(l.contentHash)) this.legacy.set(key, [...hashes, l.contentHash]);
-      this.signedEpochs.add(l.epoch);
-      return;
+    // JSON has no undefined: a field is there (with some value) or it is not.
+    const origin = o.originShard !== undefined;
+    const marked = o.legacy !== undefined;
+    if (version < LOG_VERSION) {
+      // Every position of a version-1 log is legacy; that version wrote neither field.
+      if (origin) throw this.corrupt(lineNo, line, `a version ${version} log has no origin shards`);
+      if (marked) throw this.corrupt(lineNo, line, `a version ${version} log has no "legacy" marker`);
+      this.addLegacy(l);
+      return { tag, position: l };
     }
-    if (version < LOG_VERSION) throw this.corrupt(lineNo, line, `a version ${version} log has no origin shards`);
+    if (marked && o.legacy !== true)
+      throw this.corrupt(
+        lineNo,
+        line,
+        `"legacy" is ${JSON.stringify(o.legacy)}: the marker of a legacy position is "legacy":true, and a current position has no "legacy" field`,
+      );
+    if (marked && origin)
+      throw this.corrupt(
+        lineNo,
+        line,
+        `the position line has both "originShard" and "legacy":true: a position is either current (with its origin shard, no marker) or legacy (signed under the version-1 typed data: the marker, no origin shard), never both, so which one was signed is unknown`,
+        `if this line was edited by hand, remove the field it did not have`,
+      );
+    if (!marked && !origin)
+      throw this.corrupt(
+        lineNo,
+        line,
+        `the position line has neither "originShard" nor "legacy":true: a current position must name its origin shard and a legacy one must be marked; it is not taken for legacy, since a current position read as legacy would no longer be checked and a different content could be signed there`,
+        `if this line was edited by hand, put its "originShard" back (never mark a position this worker signed with an origin shard as legacy: it would stop protecting it)`,
+      );
+    if (marked) {
+      // A position signed under the version-1 typed data: kept apart, never compared (see the top).
+      this.addLegacy(l);
+      return undefined;
+    }
     const n: Signed = { ...l, originShard: this.field(o, "originShard", lineNo, line) as number };
     const key = keyOf(n);
     this.signedEpochs.add(n.epoch);
@@ -747,6 +810,15 @@ export class ProtectionRecord {
       // Only import writes "c" lines; a second "h"/"p" with another content cannot come from this
       // code, but if it is there the key did sign both somewhere: keep both, as a conflict.
       this.conflicts.set(key, [...(this.conflicts.get(key) ?? []), n.contentHash]);
+    return undefined;
+  }
+
+  /** Adds a legacy position's content hash (once) and its epoch. */
+  private addLegacy(l: LegacySigned): void {
+    const key = legacyKeyOf(l);
+    const hashes = this.legacy.get(key) ?? [];
+    if (!hashes.includes(l.contentHash)) this.legacy.set(key, [...hashes, l.contentHash]);
+    this.signedEpochs.add(l.epoch);
   }
 
   private field(o: Record<string, unknown>, name: string, lineNo: number, line: string): bigint | string | number {
@@ -813,10 +885,14 @@ function comparePositions(a: LegacyPosition & { originShard?: number }, b: Legac
 }
 
 /**
- * An "h"/"p" line, or a "c" line (which names the kind, since its tag does not). A legacy position
- * has no origin shard, and its line has no `originShard`, as an earlier worker wrote it.
+ * The line of a current position: an "h"/"p" line, or a "c" line (which names the kind, since its
+ * tag does not), always with its integer `originShard` and never the legacy marker:
+ * `{"t":"h","epoch":"4","stream":"0x…","shard":0,"originShard":1,"seq":"0","hash":"0x…"}`. It takes
+ * a {@link Signed}, whose `originShard` is required, and checks it again: no current position is
+ * ever written without it (it would not read back as one).
  */
-function signedLine(t: "h" | "p" | "c", n: Signed | LegacySigned): string {
+function currentLine(t: LineTag, n: Signed): string {
+  checkUint32(n.originShard, "origin shard");
   return (
     JSON.stringify({
       t,
@@ -824,9 +900,35 @@ function signedLine(t: "h" | "p" | "c", n: Signed | LegacySigned): string {
       epoch: n.epoch.toString(),
       stream: n.stream,
       shard: n.shard,
-      ...("originShard" in n ? { originShard: n.originShard } : {}),
+      originShard: n.originShard,
       seq: n.seq.toString(),
       hash: n.contentHash,
+    }) + "\n"
+  );
+}
+
+/**
+ * The line of a legacy position (signed under the version-1 typed data): the explicit marker and no
+ * `originShard`: `{"t":"h","legacy":true,"epoch":"4","stream":"0x…","shard":0,"seq":"0","hash":"0x…"}`
+ * ("c" lines with "kind" after the tag). A {@link Signed} does not type-check here
+ * ({@link LegacySigned} has `originShard?: never`), and one passed anyway is refused.
+ */
+function legacyLine(t: LineTag, l: LegacySigned): string {
+  if (l.originShard !== undefined)
+    throw new MaruError("A position with an origin shard cannot be recorded as a legacy position", {
+      details: [`origin shard ${String(l.originShard)}`],
+      fix: "this is a bug: record it as a current position",
+    });
+  return (
+    JSON.stringify({
+      t,
+      ...(t === "c" ? { kind: KIND_TAG[l.kind] } : {}),
+      legacy: true,
+      epoch: l.epoch.toString(),
+      stream: l.stream,
+      shard: l.shard,
+      seq: l.seq.toString(),
+      hash: l.contentHash,
     }) + "\n"
   );
 }
@@ -845,8 +947,9 @@ function checkUint32(v: unknown, name: string): void {
 function normalizeSigned(s: Signed): Signed {
   // A missing origin shard is refused, never read as a legacy position: only logs and interchanges
   // of an earlier worker hold those.
-  checkUint32(s.originShard, "origin shard");
-  return { ...normalizeLegacy(s), originShard: s.originShard };
+  const { originShard, ...rest } = s;
+  checkUint32(originShard, "origin shard");
+  return { ...normalizeLegacy(rest), originShard };
 }
 
 /** Validates a legacy position (or the part of a Signed without the origin shard), lower-casing its hex. */
