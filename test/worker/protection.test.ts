@@ -733,7 +733,10 @@ describe("worker slashing protection (durable record of signed positions)", func
         { signing_key: KEY, epochs_begun: [], signed_headers: [{ ...proof, origin_shard: 0 }], signed_proofs: [] },
       ],
     };
-    expect(() => r.importInterchange(v1 as LegacyInterchange)).to.throw(MaruError, /signed_headers\.0\.origin_shard/);
+    expect(() => r.importInterchange(v1 as unknown as LegacyInterchange)).to.throw(
+      MaruError,
+      /signed_headers\.0\.origin_shard/,
+    );
 
     // Nothing was recorded by the refused imports.
     expect(statSync(r.file).size).to.equal(size);
