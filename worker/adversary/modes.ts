@@ -9,7 +9,7 @@ export const BYZANTINE_MODES = [
   "broken-chain", // a cumulativeMsh that drops the channel's history (BROKEN_CHAIN)
   "bad-accumulated-proof", // an accumulated proof naming a block hash that is not the chain's (INVALID_ACCUMULATED_PROOF)
   "withhold", // sends nothing to other workers (not provable on-chain: detected, reported, not slashed)
-  "wrong-output", // computes its first stage wrongly, signs and routes correctly (held back by the replica agreement)
+  "wrong-output", // computes its first stage wrongly, signs and routes correctly (caught by the replica agreement; not slashed yet)
 ] as const;
 export type ByzantineMode = (typeof BYZANTINE_MODES)[number];
 

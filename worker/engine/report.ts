@@ -46,7 +46,8 @@ export type EpochReport = Omit<InboxCounters, "verifyMs"> & {
   timedOut: boolean;
   /**
    * This worker's output of the epoch is known to be incomplete: an operator stopped; replicas'
-   * copies of a time disagreed (held back, never used); it timed
+   * copies of a time could not be taken on trust and this worker could not compute it (held
+   * back, never used); it timed
    * out with batches a member announced still missing, or after a restart that lost what had
    * arrived before it; a source shard's holders all stayed silent; or it stopped before the
    * epoch ended. (One silent holder, a withholder or a dead peer, does not make it so: its
