@@ -433,4 +433,93 @@ describe("exchange: outbox and inbox", function () {
     expect(inbox.stats.rejectedBatches).to.equal(0);
     expect(inbox.missing().flatMap((m) => m.channels)).to.deep.equal([]);
   });
+
+  it("keeps one channel per origin shard: its own seqs, record positions, end-notice counts and resends", async function () {
+    const [o1, o2] = perm.shardsOf(0, k);
+    const dir = mkdtempSync(join(tmpdir(), "maru-exchange-origins-"));
+    const record = ProtectionRecord.open(dir, {
+      signingKey: keys[0].address,
+      chainId: Number(CHAIN),
+      verifyingContract: VERIFYING,
+    });
+    try {
+      const sent: Array<{ to: string; m: Message }> = [];
+      const outbox = new Outbox({
+        epoch: EPOCH,
+        me: members[0],
+        signer: protectedSigner(keys[0], domain, record),
+        holders,
+        members,
+        live: () => true,
+        send: (to, m) => sent.push({ to, m: decodeMessage(encodeMessage(m)) }),
+        shardOf: (_stream, data) => sharder.shardOfDelta(WHOLE, data),
+        inputDigest,
+        local: () => undefined,
+        log,
+      });
+      const salt = { next: 4_000_000 };
+      const at = (time: number) => ({ data: dataIn(remoteTo1, 8, salt), time: BigInt(time), diff: 1n });
+      outbox.add(STREAM, o1, remoteTo1, [at(1), at(3)]);
+      outbox.add(STREAM, o2, remoteTo1, [at(2), at(4)]);
+      await outbox.finish(CHAIN, LAST_BLOCK, BLOCK_HASH);
+      const to1 = sent.filter((x) => x.to === members[1]).map((x) => x.m);
+      const batches = to1.filter((m) => m.kind === "batch").map((m) => m.batch);
+      expect(batches.map((b) => [b.header.originShard, b.header.seq])).to.deep.equal([
+        [o1, 0n],
+        [o2, 0n],
+      ]);
+      // Each header signs its origin's input commitment at its last time.
+      for (const b of batches)
+        expect(b.header.inputMsh).to.equal(inputDigest(b.header.originShard, BigInt(b.header.lastTime)));
+      const done = to1.find((m) => m.kind === "done")!.done;
+      expect(done.channels.map((c) => [c.originShard, c.batches])).to.deep.equal([
+        [o1, 1n],
+        [o2, 1n],
+      ]);
+      // Two positions in the record, one per origin, both at seq 0.
+      for (const b of batches)
+        expect(
+          record.check({
+            kind: "header",
+            epoch: EPOCH,
+            stream: STREAM,
+            shard: remoteTo1,
+            originShard: b.header.originShard,
+            seq: 0n,
+            contentHash: contentHash(b.header),
+          }),
+        ).to.equal("same");
+      // The receiver: one channel each; closed only once its own batches are in.
+      const { inbox, accepted } = inboxFor(1);
+      expect(inbox.onDone(done)).to.equal(true);
+      inbox.onBatch(batches[0]);
+      expect(inbox.closed(members[0], STREAM, o1, remoteTo1)).to.equal(true);
+      expect(inbox.closed(members[0], STREAM, o2, remoteTo1)).to.equal(false);
+      expect(
+        inbox
+          .missing()[0]
+          .channels.filter((c) => c.fromSeq === 0n)
+          .map((c) => c.originShard),
+      ).to.deep.equal([o2]);
+      // The resend request the receiver makes (from what is missing) brings that channel's batch only.
+      const missing = inbox.missing().find((m) => m.member === members[0])!;
+      expect(missing.channels.map((c) => [c.originShard, c.fromSeq])).to.deep.equal([
+        [o1, 1n],
+        [o2, 0n],
+      ]);
+      sent.length = 0;
+      await outbox.resend({ epoch: EPOCH, sender: members[1], channels: missing.channels }, members[1]);
+      const resent = sent
+        .filter((x) => x.m.kind === "batch")
+        .map((x) => (x.m as Extract<Message, { kind: "batch" }>).batch);
+      expect(resent.map((b) => b.header.originShard)).to.deep.equal([o2]);
+      inbox.onBatch(resent[0]);
+      expect(inbox.closed(members[0], STREAM, o2, remoteTo1)).to.equal(true);
+      expect(inbox.complete()).to.equal(false); // members 2 and 3 have sent no notice
+      expect(accepted.map((a) => a.header.originShard)).to.deep.equal([o1, o2]);
+    } finally {
+      record.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
 });
