@@ -24,9 +24,39 @@ export function signBatch(key: TypedDataSigner, domain: TypedDataDomain, header:
 }
 
 /**
- * Builds and signs an accumulated proof (docs/protocol.md §6): "the deltas of this channel up to `seq`
- * are what I produced from `sourceChainId` up to block `blockNumber` with hash `blockHash`",
- * repeating the header's `cumulativeMsh`. Sign only for a block final on its chain.
+ * The accumulated proof for a channel's header (docs/protocol.md §6): "the deltas of this channel up
+ * to `seq` are what I produced from `sourceChainId` up to block `blockNumber` with hash
+ * `blockHash`", repeating the header's `cumulativeMsh`. Unsigned: what {@link buildAccumulatedProof}
+ * signs, and what a protection record records before it does.
+ *
+ * @example
+ * ```ts
+ * const proof = accumulatedProofOf(header, 1n, block.number, block.hash);
+ * ```
+ */
+export function accumulatedProofOf(
+  header: BatchHeader,
+  sourceChainId: bigint,
+  blockNumber: bigint,
+  blockHash: string,
+): AccumulatedProof {
+  return {
+    epoch: BigInt(header.epoch),
+    stream: header.stream,
+    shard: Number(header.shard),
+    originShard: Number(header.originShard),
+    sender: header.sender,
+    seq: BigInt(header.seq),
+    sourceChainId,
+    blockNumber,
+    blockHash,
+    cumulativeMsh: header.cumulativeMsh,
+  };
+}
+
+/**
+ * Builds and signs an accumulated proof ({@link accumulatedProofOf}). Sign only for a block final
+ * on its chain.
  *
  * @example
  * ```ts
@@ -41,18 +71,7 @@ export async function buildAccumulatedProof(
   blockNumber: bigint,
   blockHash: string,
 ): Promise<{ proof: AccumulatedProof; signature: string }> {
-  const proof: AccumulatedProof = {
-    epoch: header.epoch,
-    stream: header.stream,
-    shard: header.shard,
-    originShard: header.originShard,
-    sender: header.sender,
-    seq: header.seq,
-    sourceChainId,
-    blockNumber,
-    blockHash,
-    cumulativeMsh: header.cumulativeMsh,
-  };
+  const proof = accumulatedProofOf(header, sourceChainId, blockNumber, blockHash);
   const signature = await key.signTypedData(domain, { AccumulatedProof: [...EIP712_TYPES.AccumulatedProof] }, proof);
   return { proof, signature };
 }

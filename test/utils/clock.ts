@@ -13,6 +13,14 @@ export type Clock = {
   fulfilled: Set<bigint>;
 };
 
+/** A clock for a deployment's book (no request fulfilled yet). */
+export function clockFor(
+  book: { startBlock: number; contracts: { beacon: string } },
+  parts: Pick<Clock, "epochs" | "coordinator" | "provider">,
+): Clock {
+  return { ...parts, beacon: book.contracts.beacon, fromBlock: book.startBlock, fulfilled: new Set() };
+}
+
 export async function clockStep(
   c: Clock,
   moveOn: (next: Awaited<ReturnType<EpochManager["epochInfo"]>>) => boolean,

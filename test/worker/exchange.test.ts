@@ -116,32 +116,44 @@ function makeItems(): Item[] {
 type Sent = { to: string; kind: Message["kind"]; hex: string };
 type Run = { sent: Sent[]; local: string[]; outbox: Outbox };
 
+/** Member 0's record in `dir`, as its worker opens it. */
+const openRecord0 = (dir: string) =>
+  ProtectionRecord.open(dir, { signingKey: keys[0].address, chainId: Number(CHAIN), verifyingContract: VERIFYING });
+
+/** Member 0's outbox over `record`: every message and every local batch goes to the callbacks. */
+const outbox0 = (
+  record: ProtectionRecord,
+  send: (to: string, m: Message) => void,
+  local: (h: BatchHeader, deltas: Delta[]) => void = () => undefined,
+) =>
+  new Outbox({
+    epoch: EPOCH,
+    me: members[0],
+    signer: protectedSigner(keys[0], domain, record),
+    holders,
+    members,
+    live: () => true,
+    send,
+    shardOf: (_stream, data) => sharder.shardOfDelta(WHOLE, data),
+    inputDigest,
+    local,
+    log,
+  });
+
 /**
  * One life of member 0's outbox over `items`: chunks of random sizes (each cut into runs of one
  * shard, in stream order), flushes at random points (some not awaited), then the window's end.
  */
 async function runOutbox(dir: string, items: Item[], seed: number, check?: (r: ProtectionRecord) => void) {
-  const record = ProtectionRecord.open(dir, {
-    signingKey: keys[0].address,
-    chainId: Number(CHAIN),
-    verifyingContract: VERIFYING,
-  });
+  const record = openRecord0(dir);
   try {
     const sent: Sent[] = [];
     const local: string[] = [];
-    const outbox = new Outbox({
-      epoch: EPOCH,
-      me: members[0],
-      signer: protectedSigner(keys[0], domain, record),
-      holders,
-      members,
-      live: () => true,
-      send: (to, m) => sent.push({ to, kind: m.kind, hex: hexlify(encodeMessage(m)) }),
-      shardOf: (_stream, data) => sharder.shardOfDelta(WHOLE, data),
-      inputDigest,
-      local: (h, deltas) => local.push(`${h.receiver}|${h.shard}|${h.seq}|${contentHash(h)}|${deltas.length}`),
-      log,
-    });
+    const outbox = outbox0(
+      record,
+      (to, m) => sent.push({ to, kind: m.kind, hex: hexlify(encodeMessage(m)) }),
+      (h, deltas) => local.push(`${h.receiver}|${h.shard}|${h.seq}|${contentHash(h)}|${deltas.length}`),
+    );
     const rnd = prng(seed);
     for (let i = 0; i < items.length;) {
       const size = rnd() < 0.1 ? 100 + Math.floor(rnd() * 300) : 1 + Math.floor(rnd() * 20);
@@ -437,26 +449,10 @@ describe("exchange: outbox and inbox", function () {
   it("keeps one channel per origin shard: its own seqs, record positions, end-notice counts and resends", async function () {
     const [o1, o2] = perm.shardsOf(0, k);
     const dir = mkdtempSync(join(tmpdir(), "maru-exchange-origins-"));
-    const record = ProtectionRecord.open(dir, {
-      signingKey: keys[0].address,
-      chainId: Number(CHAIN),
-      verifyingContract: VERIFYING,
-    });
+    const record = openRecord0(dir);
     try {
       const sent: Array<{ to: string; m: Message }> = [];
-      const outbox = new Outbox({
-        epoch: EPOCH,
-        me: members[0],
-        signer: protectedSigner(keys[0], domain, record),
-        holders,
-        members,
-        live: () => true,
-        send: (to, m) => sent.push({ to, m: decodeMessage(encodeMessage(m)) }),
-        shardOf: (_stream, data) => sharder.shardOfDelta(WHOLE, data),
-        inputDigest,
-        local: () => undefined,
-        log,
-      });
+      const outbox = outbox0(record, (to, m) => sent.push({ to, m: decodeMessage(encodeMessage(m)) }));
       const salt = { next: 4_000_000 };
       const at = (time: number) => ({ data: dataIn(remoteTo1, 8, salt), time: BigInt(time), diff: 1n });
       outbox.add(STREAM, o1, remoteTo1, [at(1), at(3)]);

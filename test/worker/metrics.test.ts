@@ -14,7 +14,7 @@ import { deployProtocol, loadParameters } from "../../scripts/deploy/lib.js";
 import { PrometheusMetrics, RPC_FRESH_MS } from "../../worker/metrics/metrics.js";
 import { startMetricsServer } from "../../worker/metrics/server.js";
 import { startAnvil, type ChainNode } from "../utils/chainNode.js";
-import { clockStep, type Clock } from "../utils/clock.js";
+import { clockFor, clockStep } from "../utils/clock.js";
 
 const freePort = () =>
   new Promise<number>((resolve) => {
@@ -258,14 +258,7 @@ describe("worker metrics and health", function () {
       expect(valueOf(first, "maru_worker_committed_next_epoch")).to.equal(1);
 
       // The clock and the VRF, until the worker is through with epoch 2.
-      const clock: Clock = {
-        epochs,
-        coordinator,
-        provider,
-        beacon: book.contracts.beacon,
-        fromBlock: book.startBlock,
-        fulfilled: new Set(),
-      };
+      const clock = clockFor(book, { epochs, coordinator, provider });
       let text = first;
       for (const t0 = Date.now(); Date.now() - t0 < 90_000; await new Promise((r) => setTimeout(r, 200))) {
         await clockStep(clock, (next) => next.committed >= 1n || next.frozen);

@@ -10,7 +10,7 @@ import { network } from "hardhat";
 import { Wallet } from "ethers";
 import { deployProtocol } from "../../scripts/deploy/lib.js";
 import { startAnvil, type ChainNode } from "../utils/chainNode.js";
-import { clockStep, type Clock } from "../utils/clock.js";
+import { clockFor, clockStep } from "../utils/clock.js";
 
 describe("maru-worker processes follow the epochs (anvil)", function () {
   this.timeout(240_000);
@@ -70,14 +70,7 @@ describe("maru-worker processes follow the epochs (anvil)", function () {
     });
 
     // The clock and the VRF: time moves only once every worker has committed to the next epoch.
-    const clock: Clock = {
-      epochs,
-      coordinator,
-      provider,
-      beacon: book.contracts.beacon,
-      fromBlock: book.startBlock,
-      fulfilled: new Set(),
-    };
+    const clock = clockFor(book, { epochs, coordinator, provider });
     const done = Promise.all(exits);
     let finished = false;
     void done.then(() => (finished = true));

@@ -277,6 +277,7 @@ export class Agreement {
     this.settleByRecomputing(
       { stream: slot.stream, shard: slot.shard, time: slot.time, originShard: origin.originShard },
       copies,
+      digests.size > 1,
       silent,
     );
     return true;
@@ -291,6 +292,8 @@ export class Agreement {
   private settleByRecomputing(
     slot: { stream: string; shard: number; time: bigint; originShard: number },
     copies: Record<string, string>,
+    /** Whether the final copies differ among themselves. */
+    differ: boolean,
     silent: string[],
   ): void {
     const at = { epoch: this.o.epoch.toString(), ...slot, time: slot.time.toString(), copies, silent };
@@ -301,7 +304,7 @@ export class Agreement {
     };
     const heldBack = (why: string) => {
       this.stats.heldBackGroups += 1;
-      if (new Set(Object.values(copies)).size > 1) disagree();
+      if (differ) disagree();
       this.o.log.warn({ ...at, why }, "no copy of a time to take on trust: held back, not used");
     };
     if (!this.o.recompute) return heldBack("this worker cannot compute it itself");

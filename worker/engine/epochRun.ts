@@ -84,8 +84,8 @@ export class EpochRun {
   private lastSourceIndex?: bigint;
   /** The running multiset hash of each held source shard's inputs (the input commitment, §12). */
   private readonly inputState = new Map<number, LtHash16>();
-  /** Per source time of a held shard: its shard and the shard's input digest up to and including it. */
-  private readonly inputDigests = new Map<bigint, { originShard: number; digest: string }>();
+  /** Per source time of a held shard: the shard's input digest up to and including it. */
+  private readonly inputDigests = new Map<bigint, string>();
   private readonly output = new Map<string, Map<string, bigint>>();
   /** Operator instances (`instanceKey`) that failed twice: stopped for the epoch. */
   private readonly failed = new Set<string>();
@@ -133,12 +133,12 @@ export class EpochRun {
       send: (to, m) => ctx.send(to, m),
       shardOf: (stream, data) => this.math.sharder.shardOfDelta(this.graph.partitions.get(stream)!, data),
       inputDigest: (originShard, time) => {
-        const at = this.inputDigests.get(time);
-        if (!at || at.originShard !== originShard)
+        const digest = this.inputDigests.get(time);
+        if (digest === undefined || this.sourceShard.get(time) !== originShard)
           throw new Error(
             `no input of origin shard ${originShard} at time ${time}: an operator changed a delta's time`,
           );
-        return at.digest;
+        return digest;
       },
       local: (h, deltas) => this.inbox.own(h, deltas),
       log: ctx.log,
@@ -218,7 +218,7 @@ export class EpochRun {
       let state = this.inputState.get(shard);
       if (!state) this.inputState.set(shard, (state = new LtHash16()));
       state.add(d.data, d.index, d.diff);
-      this.inputDigests.set(d.index, { originShard: shard, digest: state.digest() });
+      this.inputDigests.set(d.index, state.digest());
     }
     // One instance of each first-stage operator per source shard: what it emits for a shard's
     // delta depends on that shard's inputs alone, as on every other holder of the shard.

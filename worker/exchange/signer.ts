@@ -4,7 +4,7 @@
 // re-signs exactly what it signed before (ECDSA with RFC 6979 nonces gives the same signature) and
 // can never equivocate, whatever happened to its process.
 import type { TypedDataDomain, Wallet } from "ethers";
-import { signBatch, buildAccumulatedProof } from "../../client/batches/signBatch.js";
+import { accumulatedProofOf, signBatch, buildAccumulatedProof } from "../../client/batches/signBatch.js";
 import {
   contentHash,
   hashAccumulatedProof,
@@ -73,18 +73,7 @@ export function protectedSigner(key: Wallet, domain: TypedDataDomain, record: Pr
       return out;
     },
     async signProof(header, sourceChainId, blockNumber, blockHash) {
-      const proof: AccumulatedProof = {
-        epoch: BigInt(header.epoch),
-        stream: header.stream,
-        shard: Number(header.shard),
-        originShard: Number(header.originShard),
-        sender: header.sender,
-        seq: BigInt(header.seq),
-        sourceChainId,
-        blockNumber,
-        blockHash,
-        cumulativeMsh: header.cumulativeMsh,
-      };
+      const proof = accumulatedProofOf(header, sourceChainId, blockNumber, blockHash);
       record.record([{ kind: "proof", ...position(proof), contentHash: hashAccumulatedProof(proof).toLowerCase() }]);
       return buildAccumulatedProof(key, domain, header, sourceChainId, blockNumber, blockHash);
     },
