@@ -3,8 +3,7 @@
 // the client: a sender builds and signs batches, a receiver verifies them, a cheating sender's
 // batch is caught by verifyBatch, turned into evidence, submitted, and the slash is observed.
 import { expect } from "chai";
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { rmSync } from "node:fs";
 import { join } from "node:path";
 import { network } from "hardhat";
 import { Wallet, ZeroHash, getBytes, keccak256, toBeHex } from "ethers";
@@ -47,6 +46,7 @@ import { deployProtocol } from "../../scripts/deploy/lib.js";
 import { streamSpec } from "../registry/fixture.js";
 import { startAnvil, type ChainNode } from "../utils/chainNode.js";
 import { until } from "../utils/wait.js";
+import { scratchDir } from "../utils/scratch.js";
 
 describe("client end to end on anvil: a batch verified, a violation proven, the slash observed", function () {
   this.timeout(300_000);
@@ -62,7 +62,7 @@ describe("client end to end on anvil: a batch verified, a violation proven, the 
   it("runs an epoch with four workers and slashes a misrouting sender", async function () {
     const conn = await network.create({ network: "localhost", override: { url: node.url } });
     const { ethers, provider } = conn;
-    const bookFile = join(mkdtempSync(join(tmpdir(), "maru-e2e-")), "book.json");
+    const bookFile = join(scratchDir("maru-e2e-"), "book.json");
     const book = await deployProtocol(conn, { deploymentId, bookFile });
     const [, ...accounts] = await ethers.getSigners();
     const k = book.contracts;

@@ -4,9 +4,9 @@
 // declarations with its own copy of ethers' types.
 import { expect } from "chai";
 import { execFileSync } from "node:child_process";
-import { mkdirSync, mkdtempSync, readFileSync, writeFileSync, readdirSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { mkdirSync, readFileSync, writeFileSync, readdirSync } from "node:fs";
 import { join } from "node:path";
+import { removeScratch, scratchDir } from "../utils/scratch.js";
 
 const root = new URL("../../", import.meta.url).pathname;
 const tsc = join(root, "node_modules/typescript/bin/tsc");
@@ -68,7 +68,7 @@ describe("the client package (npm pack)", function () {
 
   it("installs without Hardhat into ESM and CommonJS projects, which import it, compute with it and type-check (docs/client.md's examples too)", function () {
     run(process.execPath, ["scripts/client/build.mjs"], root);
-    const dir = mkdtempSync(join(tmpdir(), "maru-pack-"));
+    const dir = scratchDir("maru-pack-");
     const [packed] = JSON.parse(run("npm", ["pack", "--json", "--pack-destination", dir], join(root, "client"))) as {
       filename: string;
       files: { path: string }[];
@@ -124,5 +124,6 @@ describe("the client package (npm pack)", function () {
     const cjsExample = examples.findIndex((code) => code.includes("in CommonJS"));
     writeFileSync(join(cjs, "doc.ts"), examples[cjsExample]);
     typecheck(cjs, ["use.ts", "doc.ts"], "node16");
+    removeScratch(dir);
   });
 });

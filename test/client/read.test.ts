@@ -3,8 +3,7 @@
 // timelock, three workers (MIN_WORKERS on localhost) registered, staked and committed, one asking to unstake; every helper's
 // plain object checked against what the test did.
 import { expect } from "chai";
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { rmSync } from "node:fs";
 import { join } from "node:path";
 import { network } from "hardhat";
 import { Wallet, ZeroHash, id, keccak256, toUtf8Bytes } from "ethers";
@@ -26,6 +25,7 @@ import {
 import { deployProtocol } from "../../scripts/deploy/lib.js";
 import { streamSpec } from "../registry/fixture.js";
 import { startAnvil, type ChainNode } from "../utils/chainNode.js";
+import { scratchDir } from "../utils/scratch.js";
 
 describe("client read helpers on anvil: epochs, workers, operators and streams as plain objects", function () {
   this.timeout(300_000);
@@ -41,7 +41,7 @@ describe("client read helpers on anvil: epochs, workers, operators and streams a
   it("reads what the chain holds after an epoch with three workers", async function () {
     const conn = await network.create({ network: "localhost", override: { url: node.url } });
     const { ethers, provider } = conn;
-    const bookFile = join(mkdtempSync(join(tmpdir(), "maru-read-")), "book.json");
+    const bookFile = join(scratchDir("maru-read-"), "book.json");
     const book = await deployProtocol(conn, { deploymentId, bookFile });
     const [, ...accounts] = await ethers.getSigners();
     const k = book.contracts;

@@ -3,8 +3,7 @@
 import { expect } from "chai";
 import { spawnSync } from "node:child_process";
 import { createServer, type Server } from "node:http";
-import { mkdtemp, readdir, readFile, writeFile } from "node:fs/promises";
-import { tmpdir } from "node:os";
+import { readdir, readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { network } from "hardhat";
 import { keccak256, id } from "ethers";
@@ -22,6 +21,7 @@ import { graphText, readGraph, toJson } from "../../scripts/governance/read.js";
 import { deployEpochs, joinWorker, PARAMS, requestIdOf } from "../epochs/fixture.js";
 import { deployGovernance, rejects, streamSpec } from "./fixture.js";
 import { startArlocal, type Gateway } from "../utils/chainNode.js";
+import { scratchDir } from "../utils/scratch.js";
 
 const { ethers, networkHelpers } = await network.create();
 const DELAY = 86_400;
@@ -50,7 +50,7 @@ describe("registry end to end: manifest → Arweave → timelock → syncGraph",
   });
 
   it("refuses a bad manifest, naming each field", async function () {
-    const dir = await mkdtemp(join(tmpdir(), "maru-manifest-"));
+    const dir = scratchDir("maru-manifest-");
     const file = join(dir, "bad.yaml");
     await writeFile(
       file,
@@ -71,7 +71,7 @@ describe("registry end to end: manifest → Arweave → timelock → syncGraph",
   });
 
   it("the CLI reports a bad manifest with exit code 1 and no stack trace", async function () {
-    const dir = await mkdtemp(join(tmpdir(), "maru-cli-"));
+    const dir = scratchDir("maru-cli-");
     await writeFile(
       join(dir, "bad.json"),
       JSON.stringify({ name: "x", version: 1, inputs: ["a"], outputs: ["b"], definition: { path: "d" } }),
@@ -162,7 +162,7 @@ describe("registry end to end: manifest → Arweave → timelock → syncGraph",
     await runThroughTimelock(ctx, streamCalls, "execute");
 
     // The manifest, its blobs uploaded to arlocal by the script.
-    const dir = await mkdtemp(join(tmpdir(), "maru-op-"));
+    const dir = scratchDir("maru-op-");
     const definition = Buffer.from(JSON.stringify({ kind: "keyed-reduce", key: "account", value: "amount" }));
     const bytecode = Buffer.from(Array.from({ length: 3000 }, (_, i) => (i * 7) & 0xff));
     await writeFile(join(dir, "balances.json"), definition);
@@ -202,7 +202,7 @@ describe("registry end to end: manifest → Arweave → timelock → syncGraph",
     const [version, hash] = await registry.graphState();
     expect((await fx.epochs.epochInfo(1)).graphHash).to.equal(hash);
 
-    const cacheDir = await mkdtemp(join(tmpdir(), "maru-cache-"));
+    const cacheDir = scratchDir("maru-cache-");
     const params = {
       provider: ethers.provider,
       epochManager: ctx.book.epochManager!,
@@ -226,7 +226,7 @@ describe("registry end to end: manifest → Arweave → timelock → syncGraph",
     // A tampering gateway is refused, and nothing it served is cached.
     const proxy = await tamperingProxy(arlocal.url);
     try {
-      const emptyCache = await mkdtemp(join(tmpdir(), "maru-cache2-"));
+      const emptyCache = scratchDir("maru-cache2-");
       let refused: unknown;
       try {
         await syncGraph({ ...params, gateway: proxy.url, cacheDir: emptyCache });

@@ -3,10 +3,9 @@
 // test plays the clock and the VRF mock, until the epoch counters move.
 import { expect } from "chai";
 import { spawn, type ChildProcess } from "node:child_process";
-import { mkdtempSync, rmSync } from "node:fs";
+import { rmSync } from "node:fs";
 import { createServer as createHttpServer } from "node:http";
 import { createServer } from "node:net";
-import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { network } from "hardhat";
 import { JsonRpcProvider, Network, Wallet } from "ethers";
@@ -15,6 +14,7 @@ import { PrometheusMetrics, RPC_FRESH_MS } from "../../worker/metrics/metrics.js
 import { startMetricsServer } from "../../worker/metrics/server.js";
 import { startAnvil, type ChainNode } from "../utils/chainNode.js";
 import { clockFor, clockStep } from "../utils/clock.js";
+import { scratchDir } from "../utils/scratch.js";
 
 const freePort = () =>
   new Promise<number>((resolve) => {
@@ -211,7 +211,7 @@ describe("worker metrics and health", function () {
     it("serves /metrics, /healthz and /readyz, and the epoch counters move", async () => {
       const conn = await network.create({ network: "localhost", override: { url: node.url } });
       const { ethers, provider } = conn;
-      const dir = mkdtempSync(join(tmpdir(), "maru-metrics-"));
+      const dir = scratchDir("maru-metrics-");
       const bookFile = join(dir, "book.json");
       const local = loadParameters("localhost");
       const book = await deployProtocol(conn, {

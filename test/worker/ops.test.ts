@@ -3,8 +3,7 @@
 // what it prints, and the one line it says when something is wrong.
 import { expect } from "chai";
 import { spawn } from "node:child_process";
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { rmSync } from "node:fs";
 import { join } from "node:path";
 import { network } from "hardhat";
 import { Wallet, parseUnits } from "ethers";
@@ -13,6 +12,7 @@ import { EpochManager__factory } from "../../typechain-types/factories/contracts
 import { paidOut } from "../../worker/ops/cli.js";
 import { deployProtocol } from "../../scripts/deploy/lib.js";
 import { startAnvil, type ChainNode } from "../utils/chainNode.js";
+import { scratchDir } from "../utils/scratch.js";
 
 type Run = { code: number | null; out: string; err: string };
 
@@ -76,7 +76,7 @@ describe("maru-worker operator commands (anvil)", function () {
   it("status, stake 150, unstake, withdraw refused early, wrong amounts, keys new then status --keystore", async function () {
     const conn = await network.create({ network: "localhost", override: { url: node.url } });
     const { ethers, provider } = conn;
-    const dir = mkdtempSync(join(tmpdir(), "maru-ops-"));
+    const dir = scratchDir("maru-ops-");
     const bookFile = join(dir, "book.json");
     const book = await deployProtocol(conn, { deploymentId, bookFile });
     const token = await ethers.getContractAt("TestToken", book.contracts.stakeToken);

@@ -3,14 +3,14 @@
 // only plays the clock and Chainlink's VRF mock (the real VRF network is not reachable here).
 import { expect } from "chai";
 import { spawn, type ChildProcess } from "node:child_process";
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { network } from "hardhat";
 import { Wallet } from "ethers";
 import { deployProtocol } from "../../scripts/deploy/lib.js";
 import { startAnvil, type ChainNode } from "../utils/chainNode.js";
 import { clockFor, clockStep } from "../utils/clock.js";
+import { scratchDir } from "../utils/scratch.js";
 
 describe("maru-worker processes follow the epochs (anvil)", function () {
   this.timeout(240_000);
@@ -27,7 +27,7 @@ describe("maru-worker processes follow the epochs (anvil)", function () {
   it("three workers join, commit, freeze, advance and verify r for two epochs", async function () {
     const conn = await network.create({ network: "localhost", override: { url: node.url } });
     const { ethers, provider } = conn;
-    const dir = mkdtempSync(join(tmpdir(), "maru-workers-"));
+    const dir = scratchDir("maru-workers-");
     const bookFile = join(dir, "book.json");
     const book = await deployProtocol(conn, { deploymentId, bookFile });
     const token = await ethers.getContractAt("TestToken", book.contracts.stakeToken);
