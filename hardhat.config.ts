@@ -48,6 +48,13 @@ export default defineConfig({
             path: solcPath,
             settings: { optimizer: { enabled: true, runs: 1_000 }, viaIR: true, evmVersion: "prague" },
           },
+          // The fraud proofs create the execution-dispute court: the IR pipeline keeps the court's
+          // transactions within their gas budgets (docs/PERFORMANCE.md).
+          "contracts/slashing/FraudProofs.sol": {
+            version: SOLC_VERSION,
+            path: solcPath,
+            settings: { optimizer: { enabled: true, runs: 1_000 }, viaIR: true, evmVersion: "prague" },
+          },
         },
       },
       production: {
@@ -61,6 +68,13 @@ export default defineConfig({
         ],
         overrides: {
           "contracts/epochs/EpochManager.sol": {
+            version: SOLC_VERSION,
+            path: solcPath,
+            settings: { optimizer: { enabled: true, runs: 1_000 }, viaIR: true, evmVersion: "prague" },
+          },
+          // The fraud proofs create the execution-dispute court: the IR pipeline keeps the court's
+          // transactions within their gas budgets (docs/PERFORMANCE.md).
+          "contracts/slashing/FraudProofs.sol": {
             version: SOLC_VERSION,
             path: solcPath,
             settings: { optimizer: { enabled: true, runs: 1_000 }, viaIR: true, evmVersion: "prague" },

@@ -14,6 +14,7 @@ import { measureEpochGas } from "./epochs.gas.js";
 import { measureRegistryGas } from "./registry.gas.js";
 import { measureFraudGas } from "./fraud.gas.js";
 import { measureInboxGas } from "./inbox.gas.js";
+import { measureDisputeGas } from "./disputes.gas.js";
 
 const { ethers, networkHelpers } = await network.create();
 const harness = await ethers.deployContract("MathHarness");
@@ -50,6 +51,7 @@ Object.assign(figures, await measureEpochGas(ethers, networkHelpers));
 Object.assign(figures, await measureRegistryGas(ethers, networkHelpers));
 Object.assign(figures, await measureFraudGas(ethers, networkHelpers));
 Object.assign(figures, await measureInboxGas(ethers));
+Object.assign(figures, await measureDisputeGas(ethers, networkHelpers));
 
 const missed = writeResults("gas.json", figures, {
   "staking.stake": { max: 80_000 },
@@ -71,6 +73,14 @@ const missed = writeResults("gas.json", figures, {
   // append, so the figure falls with the batch: the budget holds from 128 deltas per append.
   "inbox.append.perDelta.128": { max: 20_000 },
   "inbox.append.perDelta.256": { max: 20_000 },
+  // Execution disputes (issue 14): whole transactions. Settlement pays jurors by their own claims.
+  "disputes.open": { max: 130_000 },
+  "disputes.commit.first": { max: 60_000 },
+  "disputes.commit.second": { max: 60_000 },
+  "disputes.reveal.first": { max: 60_000 },
+  "disputes.reveal.second": { max: 60_000 },
+  "disputes.settle.oneSlash": { max: 150_000 },
+  "disputes.claimJuror": { max: 25_000 + 21_000 },
   "math.ltHashAdd": { max: 15_000 },
   "math.shard32": { max: 500 },
   "math.holds90": { max: 30_000 },

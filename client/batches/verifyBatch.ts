@@ -20,6 +20,8 @@ export const Fault = {
   BATCH_MISMATCH: 2,
   BROKEN_CHAIN: 3,
   INVALID_ACCUMULATED_PROOF: 4,
+  /** A wrong output, decided by an execution dispute (docs/design/execution-disputes.md). */
+  EXECUTION: 5,
 } as const;
 
 /**

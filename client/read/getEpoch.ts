@@ -67,7 +67,7 @@ export type GetEpochParameters = {
 /** The punishment shares are packed in a uint256: REWARD_BPS in bits [0,16), fault i's SLASH_BPS in [16 + 16i, 32 + 16i). */
 function unpackShares(packed: bigint): EpochShares {
   const at = (i: number) => Number((packed >> BigInt(16 * i)) & 0xffffn);
-  return { rewardBps: at(0), slashBps: [1, 2, 3, 4, 5].map(at) };
+  return { rewardBps: at(0), slashBps: [1, 2, 3, 4, 5, 6].map(at) };
 }
 
 /**

@@ -116,7 +116,7 @@ contract EpochManager is IEpochManager, Staking {
         uint256 minWorkers;
         uint256 maxWorkers;
         uint256 fraudWindowEpochs;
-        uint256[5] slashBps;
+        uint256[6] slashBps;
     }
 
     /**
@@ -330,7 +330,7 @@ contract EpochManager is IEpochManager, Staking {
     /// fault (≤ 10,000; the order of IFraudProofs.Fault). They apply to epochs frozen with an
     /// assignment of their own after `now + ruleChangeDelay()`, never to an epoch frozen before
     /// (docs/protocol.md §10). Scheduling again replaces the pending change and restarts its delay.
-    function scheduleShares(uint256 rewardBps, uint256[5] calldata slashBps) external onlyRole(GOVERNANCE_ROLE) {
+    function scheduleShares(uint256 rewardBps, uint256[6] calldata slashBps) external onlyRole(GOVERNANCE_ROLE) {
         uint256 packed = _packShares(rewardBps, slashBps);
         uint16 version = _sharesCount + 1;
         _sharesOf[version] = packed;
@@ -701,7 +701,7 @@ contract EpochManager is IEpochManager, Staking {
         }
     }
 
-    function _packShares(uint256 rewardBps, uint256[5] memory slashBps) private pure returns (uint256 packed) {
+    function _packShares(uint256 rewardBps, uint256[6] memory slashBps) private pure returns (uint256 packed) {
         require(rewardBps <= _BPS / 2, StakingInvalidBps(rewardBps));
         packed = rewardBps;
         for (uint256 i; i < _FAULTS; ++i) {

@@ -148,7 +148,7 @@ interface IEpochManager is IStaking {
     event GraphSourceFailed(address graphSource);
 
     /// @notice Emitted when punishment shares are scheduled (version 1: the initial ones).
-    event SharesScheduled(uint16 version, uint256 rewardBps, uint256[5] slashBps, uint64 effectiveAt);
+    event SharesScheduled(uint16 version, uint256 rewardBps, uint256[6] slashBps, uint64 effectiveAt);
 
     /// @notice Emitted when shares `version` apply from `fromEpoch` (frozen with them) on.
     event SharesInstalled(uint16 version, uint64 fromEpoch);

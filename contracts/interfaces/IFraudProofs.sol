@@ -21,7 +21,8 @@ interface IFraudProofs {
         EQUIVOCATION,
         BATCH_MISMATCH,
         BROKEN_CHAIN,
-        INVALID_ACCUMULATED_PROOF
+        INVALID_ACCUMULATED_PROOF,
+        EXECUTION
     }
 
     /// @notice A batch header with the sender's EIP-712 signature and the sender's index in the epoch.
@@ -54,6 +55,8 @@ interface IFraudProofs {
     error FraudNotCommitted(bytes32 commitment, uint256 committedAt);
     /// @notice Thrown when an LtHash state does not match the digest it stands for.
     error FraudStateMismatch(bytes32 digest, bytes32 stateDigest);
+    /// @notice Thrown when {punishExecution} is called by anyone but the execution-dispute court.
+    error FraudNotTheCourt(address caller);
     /// @notice Emitted when a reporter commits to evidence before revealing it ({commitReport}).
     event ReportCommitted(bytes32 indexed commitment, uint256 blockNumber);
 
@@ -113,6 +116,10 @@ interface IFraudProofs {
 
     /// @notice The EIP-712 digest of a signed accumulated proof (what its sender signed).
     function proofDigest(SignedAccumulatedProof calldata p) external view returns (bytes32);
+
+    /// @notice Slashes the sender of `h` for EXECUTION: called by the execution-dispute court alone,
+    /// once a dispute's verdict against that header is final. The reward goes to the court.
+    function punishExecution(SignedHeader calldata h) external;
 
     /// @notice The block `commitment` was committed in (0: never).
     function reportCommittedAt(bytes32 commitment) external view returns (uint256);

@@ -228,7 +228,7 @@ interface IStaking {
     /// @return amount The amount burned.
     function burnSlashed() external returns (uint256 amount);
 
-    /// @notice Punishes `worker` for fault `fault` (< 5) in `epoch`. The slasher of `epoch` only
+    /// @notice Punishes `worker` for fault `fault` (< 6) in `epoch`. The slasher of `epoch` only
     /// (the FraudProofs contract; see {slasherOf}): it proves the fault, this function enforces the
     /// rules every fault shares:
     /// - `epoch` is current or within FRAUD_WINDOW_EPOCHS before it;

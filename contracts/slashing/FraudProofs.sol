@@ -12,11 +12,13 @@ import {DeltaMerkle, Delta} from "../libraries/DeltaMerkle.sol";
 import {LtHash} from "../libraries/LtHash.sol";
 import {Sharding} from "../libraries/Sharding.sol";
 import {Shuffle} from "../libraries/Shuffle.sol";
+import {ExecutionDisputes} from "./ExecutionDisputes.sol";
+import {IExecutionDisputes} from "../interfaces/IExecutionDisputes.sol";
 
 /**
  * @title FraudProofs
- * @notice Verifies the five kinds of evidence of docs/protocol.md §8 against signed batch headers and
- * accumulated proofs, then has the EpochManager punish the sender (slash the epoch's SLASH_BPS of the
+ * @notice Verifies the five provable kinds of evidence of docs/protocol.md §8 against signed batch
+ * headers and accumulated proofs, then has the EpochManager punish the sender (slash the epoch's SLASH_BPS of the
  * stake it committed for the epoch, the epoch's REWARD_BPS of it to the reporter, eject, jail). The
  * rules every fault shares (fraud window, frozen membership, the signature against the signing key on
  * record, once per (sender, epoch, fault), the shares snapshotted at freeze) are enforced by
@@ -27,6 +29,10 @@ import {Shuffle} from "../libraries/Shuffle.sol";
  * header's signed `receiver`; an accumulated proof, which names no receiver, pays the account that
  * committed to it ({commitReport}) in an earlier block, and nobody otherwise.
  * docs/contracts/fraud-proofs.md.
+ *
+ * The sixth fault, EXECUTION (a wrong output), is not provable by computation on chain: it is
+ * decided by the execution-dispute court this contract creates ({disputes}), and slashed here,
+ * because only the slasher may punish, when that court calls {punishExecution}.
  */
 contract FraudProofs is IFraudProofs, EIP712 {
     /// @notice The largest batch a proof must handle; honest senders never exceed it.
@@ -34,6 +40,7 @@ contract FraudProofs is IFraudProofs, EIP712 {
 
     IEpochManager private immutable _epochs;
     IOperatorRegistry private immutable _registry;
+    ExecutionDisputes private immutable _disputes;
     IBlockHashOracle private immutable _oracle;
 
     /// @dev reportCommitment(reporter, digest) → the block it was committed in.
@@ -42,10 +49,12 @@ contract FraudProofs is IFraudProofs, EIP712 {
     constructor(
         IEpochManager epochs,
         IOperatorRegistry registry,
-        IBlockHashOracle oracle_
+        IBlockHashOracle oracle_,
+        IExecutionDisputes.DisputeRules memory rules
     ) EIP712(BatchHeaders.DOMAIN_NAME, BatchHeaders.DOMAIN_VERSION) {
         _epochs = epochs;
         _registry = registry;
+        _disputes = new ExecutionDisputes(epochs, rules, _domainSeparatorV4());
         _oracle = oracle_;
     }
 
@@ -221,7 +230,20 @@ contract FraudProofs is IFraudProofs, EIP712 {
         );
     }
 
+    /// @inheritdoc IFraudProofs
+    /// @dev The verdict is the court's; the rules every fault shares are {IStaking-punish}'s. The
+    /// reward goes to the court, which pays the opener and the jurors.
+    function punishExecution(SignedHeader calldata h) external {
+        if (msg.sender != address(_disputes)) revert FraudNotTheCourt(msg.sender);
+        _punishHeader(Fault.EXECUTION, h, address(0), msg.sender);
+    }
+
     // ------------------------------------------------------------------ views
+
+    /// @notice The execution-dispute court this contract created.
+    function disputes() external view returns (IExecutionDisputes) {
+        return _disputes;
+    }
 
     /// @notice The id of the evidence for (sender, epoch, fault): canonical fields, no signature bytes.
     /// The EpochManager keeps it as bit `fault` of the (sender, epoch) fault record ({IStaking-faultsOf}).
@@ -280,6 +302,10 @@ contract FraudProofs is IFraudProofs, EIP712 {
     /// (and `cosigner`, the signer of the other piece of evidence, if any). The reward goes to the
     /// header's signed receiver, whoever submits (§13); none when that is the sender itself.
     function _punishHeader(Fault fault, SignedHeader calldata h, address cosigner) private {
+        _punishHeader(fault, h, cosigner, h.header.receiver);
+    }
+
+    function _punishHeader(Fault fault, SignedHeader calldata h, address cosigner, address reporter) private {
         BatchHeader calldata hd = h.header;
         _epochs.punish(
             hd.sender,
@@ -289,7 +315,7 @@ contract FraudProofs is IFraudProofs, EIP712 {
             _headerDigest(h),
             h.signature,
             cosigner,
-            hd.receiver
+            reporter
         );
     }
 

@@ -67,7 +67,7 @@ abstract contract Staking is IStaking, AccessControl, ReentrancyGuardTransient {
     uint256 internal constant _MEMBER_STAKE_BITS = 88;
     uint256 internal constant _MEMBER_FAULTS_SHIFT = 248;
     /// @dev The faults of docs/protocol.md §8 (IFraudProofs.Fault): 0..4.
-    uint256 internal constant _FAULTS = 5;
+    uint256 internal constant _FAULTS = 6;
 
     IERC20 private immutable _token;
 

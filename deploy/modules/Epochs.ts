@@ -22,7 +22,7 @@ export default buildModule("Epochs", (m) => {
       maxWorkers: m.getParameter("maxWorkers", 10_000),
       fraudWindowEpochs: m.getParameter("fraudWindowEpochs", 24),
       // Misrouted delta, equivocation, batch mismatch, broken chain, invalid accumulated proof.
-      slashBps: m.getParameter("slashBps", [5_000, 5_000, 5_000, 5_000, 5_000]),
+      slashBps: m.getParameter("slashBps", [5_000, 5_000, 5_000, 5_000, 5_000, 5_000]),
     },
   ]);
   m.call(beacon, "setRequester", [epochs]);

@@ -142,6 +142,23 @@ export async function checkDeployment<ChainTypeT extends string>(
   eq("VRFBeacon.keyHash", keyHash, book.vrf.keyHash);
   eq("VRFBeacon.subscriptionId", subscriptionId, book.vrf.subscriptionId);
   eq("FraudProofs.oracle", await fraud.oracle(), k.blockHashOracle);
+  // The execution-dispute court the fraud proofs created: the timelock arbitrates, with the rules given.
+  const court = await ethers.getContractAt("ExecutionDisputes", await fraud.disputes());
+  const courtRules = await court.disputeRules();
+  eq("ExecutionDisputes.arbitrator", courtRules.arbitrator, k.timelock);
+  const sl = (params.Slashing ?? {}) as Record<string, unknown>;
+  for (const r of [
+    "jurySize",
+    "commitEpochs",
+    "revealEpochs",
+    "appealEpochs",
+    "arbitrationEpochs",
+    "openerShareBps",
+    "jurorDeposit",
+    "appealBond",
+  ] as const) {
+    if (sl[r] !== undefined) eq(`ExecutionDisputes.${r}`, courtRules[r], sl[r]);
+  }
   // The coordinator and subscription the beacon uses, and who owns what (read once for all checks below).
   const state = await readHandover(ethers.provider, k.timelock, k.beacon);
   expect(
@@ -160,7 +177,7 @@ export async function checkDeployment<ChainTypeT extends string>(
   // change to how workers are punished (slasher, graph source, shares).
   const rules = await epochs.ruleChanges();
   const shares = BigInt(rules.current);
-  const slashBps = params.Epochs.slashBps ?? [5_000, 5_000, 5_000, 5_000, 5_000];
+  const slashBps = params.Epochs.slashBps ?? [5_000, 5_000, 5_000, 5_000, 5_000, 5_000];
   for (let f = 0; f < 5; ++f)
     eq(`EpochManager SLASH_BPS of fault ${f}`, (shares >> BigInt(16 + 16 * f)) & 0xffffn, slashBps[f]);
   expect(

@@ -65,20 +65,52 @@ const bytes32 = z.string().regex(/^0x[0-9a-fA-F]{64}$/, "32 bytes (0x and 64 hex
 const uint = z.union([z.number().int().nonnegative(), z.bigint().nonnegative()]);
 
 /** The parameter file's shape (Ignition module id → parameters), checked before anything is sent. */
-export const Parameters = z.object({
-  Governance: z.object({ minDelay: uint, proposers: z.array(address).min(1), executors: z.array(address).optional() }),
-  Randomness: z.object({
-    coordinator: address.optional(), // local: from LocalInfra
-    keyHash: bytes32,
-    subscriptionId: uint.optional(), // local: from LocalInfra
-    requestConfirmations: uint,
-    callbackGasLimit: uint,
-    nativePayment: z.boolean(),
-  }),
-  Epochs: z
-    .object({ token: address.optional(), slashBps: z.array(uint).length(5).optional(), rewardBps: uint.optional() })
-    .passthrough(),
-});
+export const Parameters = z
+  .object({
+    Governance: z.object({
+      minDelay: uint,
+      proposers: z.array(address).min(1),
+      executors: z.array(address).optional(),
+    }),
+    Randomness: z.object({
+      coordinator: address.optional(), // local: from LocalInfra
+      keyHash: bytes32,
+      subscriptionId: uint.optional(), // local: from LocalInfra
+      requestConfirmations: uint,
+      callbackGasLimit: uint,
+      nativePayment: z.boolean(),
+    }),
+    Epochs: z
+      .object({ token: address.optional(), slashBps: z.array(uint).length(6).optional(), rewardBps: uint.optional() })
+      .passthrough(),
+    // The execution-dispute court's rules (deploy/modules/Slashing.ts has the defaults).
+    Slashing: z
+      .object({
+        jurySize: uint.optional(),
+        commitEpochs: uint.optional(),
+        revealEpochs: uint.optional(),
+        appealEpochs: uint.optional(),
+        arbitrationEpochs: uint.optional(),
+        openerShareBps: uint.optional(),
+        jurorDeposit: uint.optional(),
+        appealBond: uint.optional(),
+      })
+      .strict()
+      .optional(),
+  })
+  .superRefine((p, ctx) => {
+    // A dispute's whole timeline must fit in the fraud window, or no dispute could ever open.
+    const s = p.Slashing ?? {};
+    const windows = [s.commitEpochs ?? 2, s.revealEpochs ?? 2, s.appealEpochs ?? 4, s.arbitrationEpochs ?? 12];
+    const span = 2 + windows.reduce<number>((a, b) => a + Number(b), 0);
+    const fraudWindow = Number((p.Epochs as Record<string, unknown>).fraudWindowEpochs ?? 24);
+    if (span > fraudWindow)
+      ctx.addIssue({
+        code: "custom",
+        path: ["Slashing"],
+        message: `a dispute takes 2 + commit + reveal + appeal + arbitration = ${span} epochs, more than Epochs.fraudWindowEpochs (${fraudWindow}): shorten the windows or lengthen the fraud window`,
+      });
+  });
 export type Parameters = z.infer<typeof Parameters>;
 
 /**

@@ -250,7 +250,7 @@ withCommon(
   .requiredOption("--reward-bps <integer>", "the reporter's share of a slash, 0..5000", bps)
   .requiredOption(
     "--slash-bps <list>",
-    "five integers 0..10000: misrouted delta, equivocation, batch mismatch, broken chain, invalid accumulated proof",
+    "six integers 0..10000: misrouted delta, equivocation, batch mismatch, broken chain, invalid accumulated proof, execution",
     (v) => v.split(",").map((x) => bps(x.trim())),
   )
   .action(async (o) => {

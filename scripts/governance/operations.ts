@@ -777,7 +777,14 @@ function showParameter(param: string, v: bigint, units?: TokenUnits): string {
 }
 
 /** The faults in IFraudProofs.Fault order, for messages. */
-const FAULTS = ["misrouted delta", "equivocation", "batch mismatch", "broken chain", "invalid accumulated proof"];
+const FAULTS = [
+  "misrouted delta",
+  "equivocation",
+  "batch mismatch",
+  "broken chain",
+  "invalid accumulated proof",
+  "execution",
+];
 
 /**
  * schedule-shares: EpochManager.scheduleShares through the timelock. The new REWARD_BPS and
@@ -786,8 +793,8 @@ const FAULTS = ["misrouted delta", "equivocation", "batch mismatch", "broken cha
  */
 export async function scheduleShares(ctx: Context, options: { rewardBps: bigint; slashBps: bigint[]; mode: Mode }) {
   if (!ctx.book.epochManager) throw new MaruError("The addresses book has no epochManager.");
-  if (options.slashBps.length !== 5)
-    throw new MaruError(`--slash-bps needs 5 values (one per fault), got ${options.slashBps.length}.`, {
+  if (options.slashBps.length !== FAULTS.length)
+    throw new MaruError(`--slash-bps needs ${FAULTS.length} values (one per fault), got ${options.slashBps.length}.`, {
       details: [`in this order: ${FAULTS.join(", ")}`],
     });
   if (options.rewardBps > 5_000n)
@@ -805,8 +812,8 @@ export async function scheduleShares(ctx: Context, options: { rewardBps: bigint;
     ctx.log(`  SLASH_BPS ${f}: ${(current >> BigInt(16 + 16 * i)) & 0xffffn} → ${options.slashBps[i]}`),
   );
   ctx.log(`  takes effect ${delay} s (${(Number(delay) / 86_400).toFixed(1)} days) after the timelock executes it`);
-  const five = options.slashBps as [bigint, bigint, bigint, bigint, bigint];
-  const data = em.interface.encodeFunctionData("scheduleShares", [options.rewardBps, five]);
+  const six = options.slashBps as [bigint, bigint, bigint, bigint, bigint, bigint];
+  const data = em.interface.encodeFunctionData("scheduleShares", [options.rewardBps, six]);
   return runThroughTimelock(
     ctx,
     [

@@ -133,7 +133,7 @@ describe("client read helpers on anvil: epochs, workers, operators and streams a
     );
     const packed = await epochs.sharesOf(1);
     expect(e1.shares!.rewardBps).to.equal(Number(packed & 0xffffn));
-    expect(e1.shares!.slashBps).to.have.length(5);
+    expect(e1.shares!.slashBps).to.have.length(6);
     expect(e1.shares!.slashBps[0]).to.equal(Number((packed >> 16n) & 0xffffn));
     expect((await getEpoch(reader, 0n)).phase).to.equal("past");
 

@@ -92,7 +92,7 @@ describe("deploy: Ignition modules on anvil, addresses book, post-deploy check",
     };
     const shares = {
       rewardBps: 2_000n,
-      slashBps: [10_000n, 10_000n, 5_000n, 5_000n, 5_000n],
+      slashBps: [10_000n, 10_000n, 5_000n, 5_000n, 5_000n, 5_000n],
       mode: "schedule" as const,
     };
     await scheduleShares(ctx, shares);
@@ -108,7 +108,7 @@ describe("deploy: Ignition modules on anvil, addresses book, post-deploy check",
       () => setParameter(ctx, { param: "REWARD_BPS", value: 1n, mode: "schedule" }),
       /REWARD_BPS is a punishment share/,
     );
-    await expectMaruError(() => scheduleShares(ctx, { ...shares, slashBps: [1n] }), /needs 5 values/);
+    await expectMaruError(() => scheduleShares(ctx, { ...shares, slashBps: [1n] }), /needs 6 values/);
 
     // set-parameter: a value out of bounds is refused before anything is scheduled, with its error
     // decoded; a value set before can be set again with --salt; a scheduled operation can be

@@ -16,7 +16,7 @@ export const PARAMS = {
   minWorkers: 3,
   maxWorkers: 10_000,
   fraudWindowEpochs: 24,
-  slashBps: [5_000, 5_000, 5_000, 5_000, 5_000],
+  slashBps: [5_000, 5_000, 5_000, 5_000, 5_000, 5_000],
 };
 export const KEY_HASH = "0x" + "11".repeat(32);
 

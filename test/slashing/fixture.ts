@@ -8,6 +8,19 @@ import { streamSpec } from "../registry/fixture.js";
 
 type Fx = Awaited<ReturnType<typeof deployEpochs>>;
 
+/** The execution-dispute rules of the tests: one epoch per window, `arbitrator` decides. */
+export const DISPUTE_RULES = (arbitrator: string) => ({
+  jurySize: 41,
+  commitEpochs: 1,
+  revealEpochs: 1,
+  appealEpochs: 1,
+  arbitrationEpochs: 2,
+  openerShareBps: 5_000,
+  jurorDeposit: 10n ** 18n,
+  appealBond: 10n * 10n ** 18n,
+  arbitrator,
+});
+
 /** Epoch 1 with `n` workers; the first four are EOAs whose signing keys we hold. */
 export async function deployFraudEpoch(ethers: HardhatEthers, helpers: NetworkHelpers, n: number) {
   const fx: Fx = await deployEpochs(ethers);
@@ -18,6 +31,7 @@ export async function deployFraudEpoch(ethers: HardhatEthers, helpers: NetworkHe
     await fx.epochs.getAddress(),
     await registry.getAddress(),
     await oracle.getAddress(),
+    DISPUTE_RULES(fx.admin.address),
   ]);
   await fx.epochs.setSlasher(await fraud.getAddress());
   const keys: Array<Pick<Wallet, "address" | "signTypedData">> = [];

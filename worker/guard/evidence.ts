@@ -17,6 +17,7 @@ export const FAULT_NAMES = [
   "batch-mismatch",
   "broken-chain",
   "invalid-accumulated-proof",
+  "execution",
 ];
 
 /** Evidence this worker submitted, and what became of it. */

@@ -35,7 +35,7 @@ abstract contract EpochsBase is Test {
     bool internal installTestSlasher = true;
 
     /// The SLASH_BPS of each fault the manager is deployed with (see _redeploy).
-    uint256[5] internal slashShares = [uint256(5_000), 5_000, 5_000, 5_000, 5_000];
+    uint256[6] internal slashShares = [uint256(5_000), 5_000, 5_000, 5_000, 5_000, 5_000];
 
     function _params() internal pure virtual returns (EpochManager.InitialParameters memory) {
         return
@@ -51,7 +51,7 @@ abstract contract EpochsBase is Test {
                 minWorkers: 3,
                 maxWorkers: 10_000,
                 fraudWindowEpochs: WINDOW,
-                slashBps: [uint256(5_000), 5_000, 5_000, 5_000, 5_000]
+                slashBps: [uint256(5_000), 5_000, 5_000, 5_000, 5_000, 5_000]
             });
     }
 
@@ -63,7 +63,7 @@ abstract contract EpochsBase is Test {
     }
 
     /// A fresh beacon and manager whose SLASH_BPS are `shares` (before anyone joins).
-    function _redeploy(uint256[5] memory shares) internal {
+    function _redeploy(uint256[6] memory shares) internal {
         slashShares = shares;
         _deploy();
     }

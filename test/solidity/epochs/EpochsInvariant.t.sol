@@ -204,7 +204,7 @@ contract EpochsHandler {
         if (cur == 0) return;
         if (em.numWorkers(cur) == 0) return;
         uint32 index = uint32(seed % em.numWorkers(cur));
-        uint8 fault = uint8(seed % 5);
+        uint8 fault = uint8(seed % 6);
         if ((em.faultsAt(cur, index) >> fault) & 1 == 1) return; // punished once: covered by unit tests
         // Reporters: an outside account, or another worker (rewarded in its queue slot).
         address reporter = (seed >> 16) % 2 == 0 ? REPORTER : actors[(seed >> 8) % actors.length];

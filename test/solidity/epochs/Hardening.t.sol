@@ -291,7 +291,7 @@ contract RuleChangesTest is EpochsBase {
     function test_newShares_applyToEpochsFrozenAfterTheDelay_only() public {
         address[] memory ws = _startEpochOne(3);
         vm.prank(governance);
-        em.scheduleShares(5_000, [uint256(10_000), 10_000, 10_000, 10_000, 10_000]);
+        em.scheduleShares(5_000, [uint256(10_000), 10_000, 10_000, 10_000, 10_000, 10_000]);
         (, , , , uint256 current, uint256 pending, uint64 at) = em.ruleChanges();
         assertEq(uint16(current), 1_000, "reward in force");
         assertEq(uint16(pending), 5_000, "reward scheduled");
@@ -314,7 +314,7 @@ contract RuleChangesTest is EpochsBase {
     function test_aCarriedEpoch_keepsItsAssignmentsShares() public {
         _startEpochOne(3);
         vm.prank(governance);
-        em.scheduleShares(0, [uint256(10_000), 10_000, 10_000, 10_000, 10_000]);
+        em.scheduleShares(0, [uint256(10_000), 10_000, 10_000, 10_000, 10_000, 10_000]);
         vm.warp(block.timestamp + _delay());
         _advanceAfterFulfil(); // 2: carried
         assertEq(em.sharesOf(2), em.sharesOf(1), "the shares epoch 1's members committed under");
@@ -329,17 +329,17 @@ contract RuleChangesTest is EpochsBase {
                 em.GOVERNANCE_ROLE()
             )
         );
-        em.scheduleShares(0, [uint256(0), 0, 0, 0, 0]);
+        em.scheduleShares(0, [uint256(0), 0, 0, 0, 0, 0]);
         vm.startPrank(governance);
         vm.expectRevert(abi.encodeWithSelector(IStaking.StakingInvalidBps.selector, 5_001));
-        em.scheduleShares(5_001, [uint256(0), 0, 0, 0, 0]); // a reward over half: collusion would pay
+        em.scheduleShares(5_001, [uint256(0), 0, 0, 0, 0, 0]); // a reward over half: collusion would pay
         vm.expectRevert(abi.encodeWithSelector(IStaking.StakingInvalidBps.selector, 10_001));
-        em.scheduleShares(0, [uint256(0), 0, 10_001, 0, 0]);
+        em.scheduleShares(0, [uint256(0), 0, 10_001, 0, 0, 0]);
         vm.expectRevert(IEpochManager.EpochUseScheduleShares.selector);
         em.setParameter(IEpochManager.Param.REWARD_BPS, 5_000);
         vm.expectRevert(IStaking.StakingNothingPending.selector);
         em.cancelRuleChanges();
-        em.scheduleShares(0, [uint256(0), 0, 0, 0, 0]);
+        em.scheduleShares(0, [uint256(0), 0, 0, 0, 0, 0]);
         em.cancelRuleChanges();
         vm.stopPrank();
         (, , , , , uint256 pending, uint64 at) = em.ruleChanges();
@@ -534,7 +534,7 @@ contract HardeningEdgesTest is EpochsBase {
     function test_aScheduledChange_waitsForAnEpochWhoseCommitWindowOpenedAfterIt() public {
         address[] memory ws = _startEpochOne(3);
         vm.prank(governance);
-        em.scheduleShares(0, [uint256(1), 1, 1, 1, 1]);
+        em.scheduleShares(0, [uint256(1), 1, 1, 1, 1, 1]);
         (, , , , , , uint64 at) = em.ruleChanges();
         // Epoch 2's commit window opened when epoch 1 began, before the change was due: a freeze of
         // epoch 2 after `at` must not apply it to members that committed before.

@@ -226,8 +226,8 @@ contract PunishTest is EpochsBase {
         bytes32 digest = keccak256("x");
         bytes memory good = _sig(ws[0], digest);
         vm.startPrank(slasher);
-        vm.expectRevert(abi.encodeWithSelector(IStaking.StakingInvalidFault.selector, 5));
-        em.punish(ws[0], 1, 0, 5, digest, good, address(0), reporter);
+        vm.expectRevert(abi.encodeWithSelector(IStaking.StakingInvalidFault.selector, 6));
+        em.punish(ws[0], 1, 0, 6, digest, good, address(0), reporter);
         vm.expectRevert(abi.encodeWithSelector(IStaking.StakingNotInEpoch.selector, 1, 1, ws[0]));
         em.punish(ws[0], 1, 1, 0, digest, good, address(0), reporter);
         // Another worker's signature: Staking recovers it and compares with its own record.
@@ -267,7 +267,7 @@ contract PunishTest is EpochsBase {
     }
 
     function test_punish_oncePerWorkerEpochFault_ejectsAndJails() public {
-        _redeploy([uint256(5_000), 5_000, 0, 0, 5_000]);
+        _redeploy([uint256(5_000), 5_000, 0, 0, 5_000, 5_000]);
         address[] memory ws = _startEpochOne(3);
         assertFalse(em.isEjected(1, ws[0]), "not yet");
         _punish(ws[0], 1, 0, 2, reporter); // 0 bps: the stake stays at the minimum, so commit fails on the jail
@@ -291,7 +291,7 @@ contract PunishTest is EpochsBase {
     }
 
     function test_punish_takesActiveFirst_thenQueuedNewestFirst_rewardsReporter_restBurnable() public {
-        _redeploy([uint256(9_000), 5_000, 5_000, 5_000, 5_000]);
+        _redeploy([uint256(9_000), 5_000, 5_000, 5_000, 5_000, 5_000]);
         address[] memory ws = _joinMany(3);
         address w = ws[0];
         token.mint(w, 200 ether);
@@ -333,7 +333,7 @@ contract PunishTest is EpochsBase {
     }
 
     function test_punish_workerReporter_rewardInItsQueueSlot_selfReportGetsNothing() public {
-        _redeploy([uint256(1_000), 1_000, 1_000, 5_000, 5_000]);
+        _redeploy([uint256(1_000), 1_000, 1_000, 5_000, 5_000, 5_000]);
         address[] memory ws = _startEpochOne(3);
         _punish(ws[0], 1, 0, 0, ws[1]); // 10 ether, reward 1 to a registered worker
         assertEq(em.claimableOf(ws[1]), 1 ether, "worker reporter");
@@ -351,7 +351,7 @@ contract PunishTest is EpochsBase {
     }
 
     function test_punish_carriedEpoch_keepsItsOwnFaults() public {
-        _redeploy([uint256(5_000), 100, 5_000, 5_000, 5_000]);
+        _redeploy([uint256(5_000), 100, 5_000, 5_000, 5_000, 5_000]);
         address[] memory ws = _startEpochOne(3);
         // Nobody commits to epoch 2: it carries epoch 1's set (and member slots).
         _advanceAfterFulfil();
@@ -368,7 +368,7 @@ contract PunishTest is EpochsBase {
     }
 
     function test_punish_roundsAgainstTheSlashed_andCapsAtStake() public {
-        _redeploy([uint256(1), 10_000, 10_000, 5_000, 5_000]);
+        _redeploy([uint256(1), 10_000, 10_000, 5_000, 5_000, 5_000]);
         address[] memory ws = _startEpochOne(3);
         assertEq(_punish(ws[0], 1, 0, 0, reporter), 0.01 ether, "1 bps");
         assertEq(_punish(ws[0], 1, 0, 1, reporter), 100 ether - 0.01 ether, "capped at what is left");
@@ -382,7 +382,7 @@ contract StakingFuzzTest is EpochsBase {
     /// slash = min(ceil(committed · bps / 10⁴), stake); reward = floor(slash · 10%); the rest burned.
     function testFuzz_slash_roundsUpCapsAndSplits(uint96 extra, uint16 bps, uint96 unstake) public {
         bps = uint16(bound(bps, 0, 10_000));
-        _redeploy([uint256(bps), 5_000, 5_000, 5_000, 5_000]);
+        _redeploy([uint256(bps), 5_000, 5_000, 5_000, 5_000, 5_000]);
         extra = uint96(bound(extra, 0, 1e26)); // stake stays below 2^88 ≈ 3.1e26
         address[] memory ws = _joinMany(3);
         token.mint(ws[0], extra);

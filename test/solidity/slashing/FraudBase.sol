@@ -6,6 +6,7 @@ import {FraudProofs} from "../../../contracts/slashing/FraudProofs.sol";
 import {BlockHashOracle} from "../../../contracts/oracle/BlockHashOracle.sol";
 import {IBlockHashOracle} from "../../../contracts/interfaces/IBlockHashOracle.sol";
 import {IFraudProofs} from "../../../contracts/interfaces/IFraudProofs.sol";
+import {IExecutionDisputes} from "../../../contracts/interfaces/IExecutionDisputes.sol";
 import {OperatorRegistry} from "../../../contracts/registry/OperatorRegistry.sol";
 import {IOperatorRegistry} from "../../../contracts/interfaces/IOperatorRegistry.sol";
 import {IEpochManager} from "../../../contracts/interfaces/IEpochManager.sol";
@@ -42,7 +43,8 @@ abstract contract FraudBase is EpochsBase {
         fraud = new FraudProofs(
             IEpochManager(address(em)),
             IOperatorRegistry(address(registry)),
-            IBlockHashOracle(address(oracle))
+            IBlockHashOracle(address(oracle)),
+            _disputeRules()
         );
         vm.prank(governance);
         em.setSlasher(address(fraud)); // the first slasher: installed at once
@@ -60,6 +62,22 @@ abstract contract FraudBase is EpochsBase {
         n = em.numWorkers(1);
         k = em.replication(1);
         r = em.randomness(1);
+    }
+
+    /// Short windows (one epoch each, two to arbitrate), the governance address as the arbitrator.
+    function _disputeRules() internal view virtual returns (IExecutionDisputes.DisputeRules memory) {
+        return
+            IExecutionDisputes.DisputeRules({
+                jurySize: 41,
+                commitEpochs: 1,
+                revealEpochs: 1,
+                appealEpochs: 1,
+                arbitrationEpochs: 2,
+                openerShareBps: 5_000,
+                jurorDeposit: 1 ether,
+                appealBond: 10 ether,
+                arbitrator: governance
+            });
     }
 
     function _delta(uint256 salt) internal pure returns (Delta memory) {
