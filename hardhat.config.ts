@@ -49,8 +49,14 @@ export default defineConfig({
             settings: { optimizer: { enabled: true, runs: 1_000 }, viaIR: true, evmVersion: "prague" },
           },
           // The fraud proofs create the execution-dispute court: the IR pipeline keeps the court's
-          // transactions within their gas budgets (docs/PERFORMANCE.md).
+          // transactions within their gas budgets (docs/PERFORMANCE.md), and its stack in bounds
+          // when coverage instruments it.
           "contracts/slashing/FraudProofs.sol": {
+            version: SOLC_VERSION,
+            path: solcPath,
+            settings: { optimizer: { enabled: true, runs: 1_000 }, viaIR: true, evmVersion: "prague" },
+          },
+          "contracts/slashing/ExecutionDisputes.sol": {
             version: SOLC_VERSION,
             path: solcPath,
             settings: { optimizer: { enabled: true, runs: 1_000 }, viaIR: true, evmVersion: "prague" },
@@ -73,8 +79,14 @@ export default defineConfig({
             settings: { optimizer: { enabled: true, runs: 1_000 }, viaIR: true, evmVersion: "prague" },
           },
           // The fraud proofs create the execution-dispute court: the IR pipeline keeps the court's
-          // transactions within their gas budgets (docs/PERFORMANCE.md).
+          // transactions within their gas budgets (docs/PERFORMANCE.md), and its stack in bounds
+          // when coverage instruments it.
           "contracts/slashing/FraudProofs.sol": {
+            version: SOLC_VERSION,
+            path: solcPath,
+            settings: { optimizer: { enabled: true, runs: 1_000 }, viaIR: true, evmVersion: "prague" },
+          },
+          "contracts/slashing/ExecutionDisputes.sol": {
             version: SOLC_VERSION,
             path: solcPath,
             settings: { optimizer: { enabled: true, runs: 1_000 }, viaIR: true, evmVersion: "prague" },

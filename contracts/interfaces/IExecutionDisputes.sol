@@ -50,7 +50,7 @@ interface IExecutionDisputes {
         uint8 arbitrationEpochs;
         uint16 openerShareBps; // of the slash reward, to the opener bound at opening; the rest to jurors
         uint96 jurorDeposit; // locked from a juror's bond at commit, lost unless it reveals the outcome
-        uint96 appealBond; // paid by an appellant, lost when the arbitrator upholds the verdict
+        uint96 appealBond; // paid by an appellant; back only if the arbitrator overturns the verdict
         address arbitrator; // decides appeals and undecided disputes (governance: the timelock)
     }
 
@@ -65,6 +65,7 @@ interface IExecutionDisputes {
         Side verdict; // the jury's (NONE: undecided or not tallied yet)
         Side outcome; // the final one, once arbitrated or settled
         Side appellant; // A or B when appealed
+        Side beneficiaryOf; // whose header the beneficiary received (A or B; NONE: no beneficiary)
     }
 
     /// @notice Thrown when the two headers are signed by one sender: that is equivocation (prove it).
@@ -91,13 +92,13 @@ interface IExecutionDisputes {
     error DisputeOutsideWindow(uint256 id, uint64 current, uint64 from, uint64 to);
     /// @notice Thrown when an action does not fit the dispute's stage.
     error DisputeWrongStage(uint256 id, Stage stage);
-    /// @notice Thrown when the draw epoch's randomness is the previous epoch's (a carried set): it
-    /// was known at opening, so no jury is drawn with it; the dispute goes to the arbitrator.
-    error DisputeStaleRandomness(uint256 id, uint64 drawEpoch);
     /// @notice Thrown when the caller is not the member at `index`, or the member was not drawn.
     error DisputeNotAJuror(uint256 id, uint32 index, address caller);
     /// @notice Thrown when a juror commits twice, or claims twice.
     error DisputeAlreadyVoted(uint256 id, uint32 index);
+    /// @notice Thrown when a reveal opens a commitment made in epoch `commitEpoch`, not before the
+    /// reveal window (from `revealFrom`): a late commitment is void ({reclaimVoidCommit}).
+    error DisputeLateCommit(uint256 id, uint32 index, uint64 commitEpoch, uint64 revealFrom);
     /// @notice Thrown when a commitment is too small to be a hash (it would read as a revealed vote).
     error DisputeBadCommitment(bytes32 commitment);
     /// @notice Thrown when a reveal does not open the juror's commitment, or names no side.
@@ -172,9 +173,13 @@ interface IExecutionDisputes {
 
     /// @notice A drawn juror (the member at `jurorIndex` of the disputed epoch, calling from its
     /// worker address) commits `commitment` = {voteCommitment}(id, jurorIndex, side, salt), locking
-    /// DisputeRules.jurorDeposit of its bond. That the caller is that drawn member is checked when
-    /// it reveals.
+    /// DisputeRules.jurorDeposit of its bond. A commitment counts if made before the reveal window
+    /// (a late one, or one to no dispute, is void: {reclaimVoidCommit}); that the caller is that
+    /// drawn member is checked when it reveals.
     function commitVote(uint256 id, uint32 jurorIndex, bytes32 commitment) external;
+
+    /// @notice Gives the caller's deposit back for a void commitment: to no dispute, or made too late.
+    function reclaimVoidCommit(uint256 id, uint32 jurorIndex) external;
 
     /// @notice The juror reveals its committed vote; it counts if the caller is the drawn member at
     /// `jurorIndex`.
@@ -215,8 +220,9 @@ interface IExecutionDisputes {
     /// draw epoch's randomness is set).
     function isJuror(uint256 id, uint32 jurorIndex) external view returns (bool);
 
-    /// @notice A committer's record under `jurorIndex`: 0 none, a commitment, the revealed side
-    /// (1..3), or 255 claimed or forfeited.
+    /// @notice A committer's record under `jurorIndex`: 0 none; a commitment (its top 192 bits,
+    /// and the epoch it was made in, in the low 64 bits); the revealed side (1..3); or 255
+    /// claimed, reclaimed or forfeited.
     function voteOf(uint256 id, uint32 jurorIndex, address juror) external view returns (bytes32);
 
     /// @notice The caller-independent juror bond of `juror`.

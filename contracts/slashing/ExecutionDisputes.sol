@@ -10,6 +10,7 @@ import {ReentrancyGuardTransient} from "@openzeppelin/contracts/utils/Reentrancy
 import {IExecutionDisputes} from "../interfaces/IExecutionDisputes.sol";
 import {IFraudProofs} from "../interfaces/IFraudProofs.sol";
 import {IEpochManager} from "../interfaces/IEpochManager.sol";
+import {IStaking} from "../interfaces/IStaking.sol";
 import {BatchHeaders, BatchHeader} from "../libraries/BatchHeaders.sol";
 
 /**
@@ -57,6 +58,7 @@ contract ExecutionDisputes is IExecutionDisputes, ReentrancyGuardTransient {
         Side verdict;
         Side outcome;
         Side appellant;
+        Side beneficiaryOf; // whose header the beneficiary received (A or B; NONE: no beneficiary)
     }
 
     /// @dev One dispute in two slots, both written at opening so that no vote pays for a fresh slot.
@@ -73,7 +75,8 @@ contract ExecutionDisputes is IExecutionDisputes, ReentrancyGuardTransient {
     }
 
     mapping(uint256 id => Record) private _disputes;
-    /// @dev (id, jurorIndex, juror address) → the commitment, then the revealed side, then _CLAIMED.
+    /// @dev (id, jurorIndex, juror address) → the commitment's top 192 bits and the epoch it was
+    /// committed in (the low 64 bits); then the revealed side (1..3); then _CLAIMED.
     /// The committer's address is in the key: a commitment under another member's index is never
     /// revealable (the reveal checks the index) and cannot block that member's own.
     mapping(bytes32 key => bytes32 vote) private _votes;
@@ -120,14 +123,15 @@ contract ExecutionDisputes is IExecutionDisputes, ReentrancyGuardTransient {
         (uint64 epoch, uint64 drawEpoch, uint32 n, bytes32 digestA, bytes32 digestB) = _checkConflict(a, b);
         id = uint256(keccak256(abi.encode(digestA, digestB)));
         Record storage rec = _disputes[id];
-        // The opener's share is bound now to a receiver of the evidence: a copier gets nothing.
-        address beneficiary =
-            msg.sender == a.header.receiver || msg.sender == b.header.receiver ? msg.sender : address(0);
+        // The opener's share is bound now to a receiver of the evidence, never a party: a copier
+        // gets nothing. It is paid only if the header it received is the right one.
+        Side beneficiaryOf = _receiverSide(a, b);
+        address beneficiary = beneficiaryOf == Side.NONE ? address(0) : msg.sender;
         if (rec.d.stage != Stage.NONE) {
             // A copier that opened first (front-running a receiver's transaction) took no share:
             // the first receiver to open it still does.
             if (beneficiary == address(0) || rec.payee != 0 || rec.d.stage == Stage.SETTLED) revert DisputeExists(id);
-            rec.payee = uint160(beneficiary);
+            (rec.payee, rec.d.beneficiaryOf) = (uint160(beneficiary), beneficiaryOf);
             emit DisputeBeneficiarySet(id, beneficiary);
             return id;
         }
@@ -140,7 +144,8 @@ contract ExecutionDisputes is IExecutionDisputes, ReentrancyGuardTransient {
             stage: Stage.VOTING,
             verdict: Side.NONE,
             outcome: Side.NONE,
-            appellant: Side.NONE
+            appellant: Side.NONE,
+            beneficiaryOf: beneficiaryOf
         });
         (rec.payee, rec.opened) = (uint160(beneficiary), true);
         emit DisputeOpened(
@@ -153,6 +158,17 @@ contract ExecutionDisputes is IExecutionDisputes, ReentrancyGuardTransient {
             beneficiary,
             drawEpoch
         );
+    }
+
+    /// @dev Which header the caller is the signed receiver of (A first), NONE for a party or anyone else.
+    function _receiverSide(
+        IFraudProofs.SignedHeader calldata a,
+        IFraudProofs.SignedHeader calldata b
+    ) private view returns (Side) {
+        if (msg.sender == a.header.sender || msg.sender == b.header.sender) return Side.NONE;
+        if (msg.sender == a.header.receiver) return Side.A;
+        if (msg.sender == b.header.receiver) return Side.B;
+        return Side.NONE;
     }
 
     /// @dev Two members' signed headers of one position whose replica content differs, opened in
@@ -211,21 +227,22 @@ contract ExecutionDisputes is IExecutionDisputes, ReentrancyGuardTransient {
     // ------------------------------------------------------------------ the jury
 
     /// @inheritdoc IExecutionDisputes
-    /// @dev Whether the caller is the drawn member at `jurorIndex` is checked at the reveal (it
-    /// keeps the commit within its gas budget): a commitment that is not a drawn juror's is never
-    /// revealed, and its deposit is forfeited ({forfeitUnrevealed}).
+    /// @dev The commit does not read the dispute, to keep within its gas budget: it records the
+    /// epoch it was made in, and the reveal counts it only if that epoch is before the reveal
+    /// window. A commitment to no dispute, or made too late, is void and its deposit goes back
+    /// ({reclaimVoidCommit}). Whether the caller is the drawn member at `jurorIndex` is checked at
+    /// the reveal: a commitment that is not a drawn juror's is never revealed, and its deposit is
+    /// forfeited ({forfeitUnrevealed}).
     function commitVote(uint256 id, uint32 jurorIndex, bytes32 commitment) external {
-        State storage d = _disputes[id].d;
-        if (d.stage != Stage.VOTING) revert DisputeWrongStage(id, d.stage);
-        uint64 from = _drawEpoch(d);
-        _inWindow(id, from, from + _commitEpochs);
-        if (uint256(commitment) <= _CLAIMED) revert DisputeBadCommitment(commitment);
+        if (uint256(commitment) >> 64 == 0) revert DisputeBadCommitment(commitment);
         bytes32 key = _voteKey(id, jurorIndex, msg.sender);
         if (_votes[key] != bytes32(0)) revert DisputeAlreadyVoted(id, jurorIndex);
         uint256 bond = _bonds[msg.sender];
         if (bond < _jurorDeposit) revert DisputeBondTooLow(msg.sender, bond, _jurorDeposit);
-        _bonds[msg.sender] = bond - _jurorDeposit;
-        _votes[key] = commitment;
+        unchecked {
+            _bonds[msg.sender] = bond - _jurorDeposit;
+        }
+        _votes[key] = bytes32(((uint256(commitment) >> 64) << 64) | _epochs.currentEpoch());
         emit VoteCommitted(id, jurorIndex, msg.sender);
     }
 
@@ -233,16 +250,22 @@ contract ExecutionDisputes is IExecutionDisputes, ReentrancyGuardTransient {
     function revealVote(uint256 id, uint32 jurorIndex, Side side, bytes32 salt) external {
         Record storage rec = _disputes[id];
         State storage d = rec.d;
-        if (d.stage != Stage.VOTING) revert DisputeWrongStage(id, d.stage);
-        uint64 drawEpoch = _drawEpoch(d);
+        (Stage stage, uint64 drawEpoch) = (d.stage, d.epoch + d.drawOffset); // one read of the slot
+        if (stage != Stage.VOTING) revert DisputeWrongStage(id, stage);
         uint64 from = drawEpoch + _commitEpochs;
         _inWindow(id, from, from + _revealEpochs);
         bytes32 key = _voteKey(id, jurorIndex, msg.sender);
-        if (side == Side.NONE || side == Side.DRAW || _votes[key] != voteCommitment(id, jurorIndex, side, salt))
-            revert DisputeBadReveal(id, jurorIndex);
+        uint256 committed = uint256(_votes[key]);
         if (
-            _epochs.workerAt(d.epoch, jurorIndex) != msg.sender ||
-            !_drawn(id, d, _epochs.randomness(drawEpoch), jurorIndex)
+            side == Side.NONE ||
+            side == Side.DRAW ||
+            committed >> 64 == 0 ||
+            committed >> 64 != uint256(voteCommitment(id, jurorIndex, side, salt)) >> 64
+        ) revert DisputeBadReveal(id, jurorIndex);
+        // Committed before the reveal window, or void (a commit made once reveals could be seen).
+        if (uint64(committed) >= from) revert DisputeLateCommit(id, jurorIndex, uint64(committed), from);
+        if (
+            _epochs.workerAt(d.epoch, jurorIndex) != msg.sender || !_drawn(d, _epochs.randomness(drawEpoch), jurorIndex)
         ) revert DisputeNotAJuror(id, jurorIndex, msg.sender);
         _votes[key] = bytes32(uint256(side));
         if (side == Side.A) ++rec.votesA;
@@ -306,36 +329,48 @@ contract ExecutionDisputes is IExecutionDisputes, ReentrancyGuardTransient {
         State memory d = rec.d;
         if (uint256(keccak256(abi.encode(_headerDigest(a), _headerDigest(b)))) != id) revert DisputeNotTheEvidence(id);
         Side outcome = _finalOutcome(id, rec, d);
-        _payOut(id, rec, d, outcome, _slashLosers(outcome, a, b), address(rec.payee));
+        _payOut(id, rec, d, outcome, _slashLosers(outcome, a, b));
     }
 
     /// @dev Marks the dispute settled and pays: the opener's share of the slash reward, an appeal
-    /// bond back, and the remainder of the jurors' pool that does not divide among the paid jurors
-    /// (to the staking contract, which burns what it holds beyond stakes and rewards).
-    function _payOut(
+    /// bond back, and what nobody earned to the burn.
+    function _payOut(uint256 id, Record storage rec, State memory d, Side outcome, uint256 reward) private {
+        // The beneficiary is paid when the header it received is the right one (not on NEITHER).
+        address beneficiary = address(rec.payee);
+        uint256 openerShare =
+            beneficiary != address(0) && outcome == d.beneficiaryOf ? Math.mulDiv(reward, _openerShareBps, _BPS) : 0;
+        // To the burn (the staking contract burns what it holds beyond stakes and rewards): the
+        // pool's rounding dust or a pool nobody earned, a bond left to time out, and anything the
+        // court was credited before (a header naming it as receiver) that is not this reward.
+        uint256 burn = _settleTally(id, rec, d, outcome, reward, openerShare);
+        if (_epochs.claimableOf(address(this)) != 0) burn += _epochs.claimRewards() - reward;
+        if (openerShare != 0) _token.safeTransfer(beneficiary, openerShare);
+        if (d.appellant != Side.NONE && d.stage == Stage.ARBITRATED && outcome != d.verdict) {
+            // Overturned: the appellant's bond goes back.
+            _token.safeTransfer(_epochs.workerAt(d.epoch, d.appellant == Side.A ? d.aIndex : d.bIndex), _appealBond);
+        }
+        if (burn != 0) _token.safeTransfer(address(_epochs), burn);
+    }
+
+    /// @dev Records the outcome and what each paid juror gets on top of its deposit; returns what
+    /// of the pool burns (rounding dust, a pool nobody earned, a bond left to time out).
+    function _settleTally(
         uint256 id,
         Record storage rec,
         State memory d,
         Side outcome,
         uint256 reward,
-        address beneficiary
-    ) private {
-        uint256 openerShare = beneficiary == address(0) ? 0 : Math.mulDiv(reward, _openerShareBps, _BPS);
-        (uint256 pool, uint32 paid, uint256 bondBack) = _pool(rec, d, outcome, reward - openerShare);
+        uint256 openerShare
+    ) private returns (uint256 burn) {
+        uint256 pool;
+        uint32 paid;
+        (pool, paid, burn) = _pool(rec, d, outcome, reward - openerShare);
         uint256 perJuror = paid == 0 ? 0 : pool / paid;
-
+        burn += pool - perJuror * paid;
         rec.d.stage = Stage.SETTLED;
         rec.d.outcome = outcome;
-        rec.payee = uint160(perJuror); // the beneficiary is paid below
+        rec.payee = uint160(perJuror); // the beneficiary is read before, and paid after
         emit DisputeSettled(id, outcome, reward, openerShare, perJuror, paid);
-
-        if (reward != 0) _epochs.claimRewards();
-        if (openerShare != 0) _token.safeTransfer(beneficiary, openerShare);
-        if (bondBack != 0) {
-            _token.safeTransfer(_epochs.workerAt(d.epoch, d.appellant == Side.A ? d.aIndex : d.bIndex), bondBack);
-        }
-        uint256 left = pool - perJuror * paid;
-        if (left != 0) _token.safeTransfer(address(_epochs), left);
     }
 
     /// @dev Slashes the losing party or parties (Staking emits Slashed with the amounts) and
@@ -354,17 +389,20 @@ contract ExecutionDisputes is IExecutionDisputes, ReentrancyGuardTransient {
     }
 
     /// @dev What the paid jurors share: their part of the reward, the deposits of the jurors that
-    /// are not paid, and an appeal bond the arbitrator did not vindicate (else it goes back).
+    /// revealed another side, and an appeal bond the arbitrator upheld the verdict against.
     function _pool(
         Record storage rec,
         State memory d,
         Side outcome,
         uint256 jurorsReward
-    ) private view returns (uint256 pool, uint32 paid, uint256 bondBack) {
+    ) private view returns (uint256 pool, uint32 paid, uint256 bondBurned) {
         pool = jurorsReward;
+        // The bond comes back only when the arbitrator overturned the verdict (_payOut); upheld,
+        // it is the jurors'; left to time out as a draw, it is burned (an appeal is never free for
+        // a cheater, and never pays a jury whose verdict was appealed against).
         if (d.appellant != Side.NONE) {
-            if (outcome == d.verdict) pool += _appealBond;
-            else bondBack = _appealBond;
+            if (d.stage != Stage.ARBITRATED) bondBurned = _appealBond;
+            else if (outcome == d.verdict) pool += _appealBond;
         }
         // Jurors that revealed another side lose their deposits to the pool; those that never
         // revealed lose theirs to the burn ({forfeitUnrevealed}).
@@ -395,7 +433,11 @@ contract ExecutionDisputes is IExecutionDisputes, ReentrancyGuardTransient {
         State storage d = _disputes[id].d;
         if (d.stage != Stage.SETTLED) revert DisputeWrongStage(id, d.stage);
         bytes32 key = _voteKey(id, jurorIndex, committer);
-        if (uint256(_votes[key]) <= _CLAIMED) revert DisputeNothingToClaim(id, jurorIndex);
+        uint256 committed = uint256(_votes[key]);
+        // A commitment made in time and never revealed (a void one is its committer's to reclaim).
+        if (committed >> 64 == 0 || uint64(committed) >= _drawEpoch(d) + _commitEpochs) {
+            revert DisputeNothingToClaim(id, jurorIndex);
+        }
         _votes[key] = bytes32(_CLAIMED);
         emit DepositForfeited(id, jurorIndex, committer, _jurorDeposit);
         _token.safeTransfer(address(_epochs), _jurorDeposit);
@@ -416,6 +458,18 @@ contract ExecutionDisputes is IExecutionDisputes, ReentrancyGuardTransient {
         _bonds[msg.sender] = bond - amount;
         emit JurorBond(msg.sender, -int256(amount), bond - amount);
         _token.safeTransfer(msg.sender, amount);
+    }
+
+    /// @inheritdoc IExecutionDisputes
+    function reclaimVoidCommit(uint256 id, uint32 jurorIndex) external {
+        State storage d = _disputes[id].d;
+        bytes32 key = _voteKey(id, jurorIndex, msg.sender);
+        uint256 committed = uint256(_votes[key]);
+        bool void = d.stage == Stage.NONE || uint64(committed) >= _drawEpoch(d) + _commitEpochs;
+        if (committed >> 64 == 0 || !void) revert DisputeNothingToClaim(id, jurorIndex);
+        _votes[key] = bytes32(_CLAIMED);
+        _bonds[msg.sender] += _jurorDeposit;
+        emit JurorPaid(id, jurorIndex, msg.sender, _jurorDeposit);
     }
 
     // ------------------------------------------------------------------ views
@@ -439,7 +493,8 @@ contract ExecutionDisputes is IExecutionDisputes, ReentrancyGuardTransient {
             stage: s.stage,
             verdict: s.verdict,
             outcome: s.outcome,
-            appellant: s.appellant
+            appellant: s.appellant,
+            beneficiaryOf: s.beneficiaryOf
         });
         return (d, [uint32(rec.votesA), rec.votesB, rec.votesNeither], s.stage == Stage.SETTLED ? rec.payee : 0);
     }
@@ -448,7 +503,7 @@ contract ExecutionDisputes is IExecutionDisputes, ReentrancyGuardTransient {
     function isJuror(uint256 id, uint32 jurorIndex) external view returns (bool) {
         State storage d = _disputes[id].d;
         if (d.stage == Stage.NONE) revert DisputeUnknown(id);
-        return _drawn(id, d, _epochs.randomness(_drawEpoch(d)), jurorIndex);
+        return _drawn(d, _epochs.randomness(_drawEpoch(d)), jurorIndex);
     }
 
     /// @inheritdoc IExecutionDisputes
@@ -499,13 +554,16 @@ contract ExecutionDisputes is IExecutionDisputes, ReentrancyGuardTransient {
 
     /// @dev Whether member `j` is a juror: not a party, and below the draw's threshold. With
     /// `seats` = n - 2 non-parties and J the jury size, each is drawn with probability J / seats
-    /// (every one when seats ≤ J), independently, by keccak256(r, id, j).
-    function _drawn(uint256 id, State storage d, bytes32 r, uint32 j) private view returns (bool) {
+    /// (every one when seats ≤ J), independently, by keccak256(r, epoch, aIndex, bIndex, j). The
+    /// seed names the parties, not the dispute: a cheater that signs many wrong contents opens
+    /// many disputes, but gets the same jury for all those drawn in one epoch.
+    function _drawn(State storage d, bytes32 r, uint32 j) private view returns (bool) {
         uint256 n = d.n;
         if (j >= n || j == d.aIndex || j == d.bIndex) return false;
         uint256 seats = n - 2;
         if (_jurySize >= seats) return true;
-        return uint256(keccak256(abi.encode(r, id, j))) < (type(uint256).max / seats) * _jurySize;
+        return
+            uint256(keccak256(abi.encode(r, d.epoch, d.aIndex, d.bIndex, j))) < (type(uint256).max / seats) * _jurySize;
     }
 
     /// @dev The jury's verdict: a side with at least ¾ of the expected seats (min(J, n - 2),
@@ -516,9 +574,12 @@ contract ExecutionDisputes is IExecutionDisputes, ReentrancyGuardTransient {
         if (_epochs.randomness(drawEpoch) == _epochs.randomness(drawEpoch - 1)) return Side.NONE;
         uint256 seats = Math.min(_jurySize, uint256(rec.d.n) - 2);
         uint256 need = Math.max(1, Math.ceilDiv(3 * seats, 4));
-        if (rec.votesA >= need) return Side.A;
-        if (rec.votesB >= need) return Side.B;
-        if (rec.votesNeither >= need) return Side.NEITHER;
+        // A side needs `need` votes and more than the other two together: a split never goes to
+        // whichever side is counted first.
+        uint256 total = uint256(rec.votesA) + rec.votesB + rec.votesNeither;
+        if (rec.votesA >= need && 2 * uint256(rec.votesA) > total) return Side.A;
+        if (rec.votesB >= need && 2 * uint256(rec.votesB) > total) return Side.B;
+        if (rec.votesNeither >= need && 2 * uint256(rec.votesNeither) > total) return Side.NEITHER;
         return Side.NONE;
     }
 
@@ -554,7 +615,23 @@ contract ExecutionDisputes is IExecutionDisputes, ReentrancyGuardTransient {
     /// @dev Slashes a losing party for EXECUTION with its signed header as the evidence, through
     /// the FraudProofs (the slasher); the reward comes to this contract (it pays the opener and the
     /// jurors). A refused punishment is ignored.
+    /// Only the refusals that no caller can avoid are ignored: the fault already punished in the
+    /// epoch, the fraud window passed or shortened, the slasher replaced, or a member that
+    /// departed. Anything else (a signature or index the caller changed, out of gas) reverts, so
+    /// that nobody settles a verdict into nothing with made-up evidence.
     function _punishExecution(IFraudProofs.SignedHeader calldata s) private {
-        try _slasher.punishExecution(s) {} catch {} // solhint-disable-line no-empty-blocks
+        try _slasher.punishExecution(s) {} catch (bytes memory reason) {
+            bytes4 selector = reason.length >= 4 ? bytes4(reason) : bytes4(0);
+            if (
+                selector != IStaking.StakingAlreadyPunished.selector &&
+                selector != IStaking.StakingOutsideFraudWindow.selector &&
+                selector != IStaking.StakingNotSlasher.selector &&
+                selector != IStaking.StakingDepartedMember.selector
+            ) {
+                assembly ("memory-safe") {
+                    revert(add(reason, 0x20), mload(reason))
+                }
+            }
+        }
     }
 }
