@@ -51,7 +51,7 @@ interface IExecutionDisputes {
         uint16 openerShareBps; // of the slash reward, to the opener bound at opening; the rest to jurors
         uint96 jurorDeposit; // locked from a juror's bond at commit, lost unless it reveals the outcome
         uint96 appealBond; // paid by an appellant; back only if the arbitrator overturns the verdict
-        address arbitrator; // decides appeals and undecided disputes (governance: the timelock)
+        address arbitrator; // decides appeals and undecided disputes, within the window (the governance multisig)
     }
 
     /// @notice A dispute as stored.

@@ -1,15 +1,14 @@
 // The fraud proofs, made the epoch manager's (first) slasher, with the execution-dispute court it
 // creates (fraud.disputes()). It holds no role: the slash shares are the epoch manager's
-// (Epochs.slashBps), snapshotted by each epoch; the dispute rules are fixed here, and the timelock
-// is the arbitrator of appeals and undecided disputes (docs/contracts/execution-disputes.md).
+// (Epochs.slashBps), snapshotted by each epoch; the dispute rules are fixed here. The arbitrator of
+// appeals and undecided disputes is a parameter, not the timelock: it must act within the
+// arbitration window, shorter than a timelock's delay (docs/contracts/execution-disputes.md).
 import { buildModule } from "@nomicfoundation/hardhat-ignition/modules";
-import Governance from "./Governance.js";
 import Epochs from "./Epochs.js";
 import Registry from "./Registry.js";
 import Oracle from "./Oracle.js";
 
 export default buildModule("Slashing", (m) => {
-  const { timelock } = m.useModule(Governance);
   const { epochs } = m.useModule(Epochs);
   const { registry } = m.useModule(Registry);
   const { oracle } = m.useModule(Oracle);
@@ -22,7 +21,7 @@ export default buildModule("Slashing", (m) => {
     openerShareBps: m.getParameter("openerShareBps", 5_000),
     jurorDeposit: m.getParameter<bigint>("jurorDeposit", 10n ** 18n),
     appealBond: m.getParameter<bigint>("appealBond", 10n * 10n ** 18n),
-    arbitrator: timelock,
+    arbitrator: m.getParameter<string>("arbitrator"),
   };
   const fraud = m.contract("FraudProofs", [epochs, registry, oracle, rules]);
   m.call(epochs, "setSlasher", [fraud]);

@@ -145,7 +145,7 @@ export async function checkDeployment<ChainTypeT extends string>(
   // The execution-dispute court the fraud proofs created: the timelock arbitrates, with the rules given.
   const court = await ethers.getContractAt("ExecutionDisputes", await fraud.disputes());
   const courtRules = await court.disputeRules();
-  eq("ExecutionDisputes.arbitrator", courtRules.arbitrator, k.timelock);
+  eq("ExecutionDisputes.arbitrator", courtRules.arbitrator, (params.Slashing as { arbitrator: string }).arbitrator);
   const sl = (params.Slashing ?? {}) as Record<string, unknown>;
   for (const r of [
     "jurySize",

@@ -83,9 +83,11 @@ export const Parameters = z
     Epochs: z
       .object({ token: address.optional(), slashBps: z.array(uint).length(6).optional(), rewardBps: uint.optional() })
       .passthrough(),
-    // The execution-dispute court's rules (deploy/modules/Slashing.ts has the defaults).
+    // The execution-dispute court's rules (deploy/modules/Slashing.ts has the defaults) and its
+    // arbitrator, who must be able to act within the arbitration window.
     Slashing: z
       .object({
+        arbitrator: address,
         jurySize: uint.optional(),
         commitEpochs: uint.optional(),
         revealEpochs: uint.optional(),
@@ -95,12 +97,11 @@ export const Parameters = z
         jurorDeposit: uint.optional(),
         appealBond: uint.optional(),
       })
-      .strict()
-      .optional(),
+      .strict(),
   })
   .superRefine((p, ctx) => {
     // A dispute's whole timeline must fit in the fraud window, or no dispute could ever open.
-    const s = p.Slashing ?? {};
+    const s = p.Slashing;
     const windows = [s.commitEpochs ?? 2, s.revealEpochs ?? 2, s.appealEpochs ?? 4, s.arbitrationEpochs ?? 12];
     const span = 2 + windows.reduce<number>((a, b) => a + Number(b), 0);
     const fraudWindow = Number((p.Epochs as Record<string, unknown>).fraudWindowEpochs ?? 24);

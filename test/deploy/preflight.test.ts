@@ -56,7 +56,7 @@ describe("deploy on a testnet-shaped chain: preconditions first, a partial book,
   const paramsFile = (o: { token: string; coordinator: string; subscriptionId: bigint }) => {
     const text = readFileSync(join(ROOT, "deploy/parameters/sepolia.json5"), "utf8")
       .replace('"REPLACE_WITH_YOUR_SUBSCRIPTION_ID"', `"${o.subscriptionId}n"`)
-      .replace('"REPLACE_WITH_YOUR_GOVERNANCE_MULTISIG"', `"${Wallet.createRandom().address}"`)
+      .replaceAll('"REPLACE_WITH_YOUR_GOVERNANCE_MULTISIG"', `"${Wallet.createRandom().address}"`)
       .replace('"REPLACE_WITH_YOUR_STAKE_TOKEN"', `"${o.token}"`)
       .replace(/coordinator: "0x[0-9a-fA-F]{40}"/, `coordinator: "${o.coordinator}"`);
     const file = join(tmp, `params-${Date.now()}.json5`);
