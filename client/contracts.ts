@@ -4,6 +4,7 @@ import { Contract, type ContractRunner, type ContractTransactionResponse, type I
 import { BlockHashOracle__factory } from "../typechain-types/factories/contracts/oracle/BlockHashOracle__factory.js";
 import { EpochManager__factory } from "../typechain-types/factories/contracts/epochs/EpochManager.sol/EpochManager__factory.js";
 import { FraudProofs__factory } from "../typechain-types/factories/contracts/slashing/FraudProofs__factory.js";
+import { ExecutionDisputes__factory } from "../typechain-types/factories/contracts/slashing/ExecutionDisputes__factory.js";
 import { OperatorRegistry__factory } from "../typechain-types/factories/contracts/registry/OperatorRegistry__factory.js";
 import { StreamInbox__factory } from "../typechain-types/factories/contracts/inbox/StreamInbox__factory.js";
 import { VRFBeacon__factory } from "../typechain-types/factories/contracts/randomness/VRFBeacon__factory.js";
@@ -63,11 +64,24 @@ export function connectProtocol(book: AddressesBook, runner: ContractRunner) {
     errorInterfaces: [
       epochs.interface,
       fraud.interface,
+      ExecutionDisputes__factory.createInterface(),
       OperatorRegistry__factory.createInterface(),
       BlockHashOracle__factory.createInterface(),
       StreamInbox__factory.createInterface(),
     ] as Interface[],
   };
+}
+
+/**
+ * The execution-dispute court the deployment's fraud proofs created (docs/contracts/execution-disputes.md).
+ * @example
+ * ```ts
+ * const court = await connectCourt(maru);
+ * const [dispute, votes] = await court.disputeOf(id);
+ * ```
+ */
+export async function connectCourt(maru: ReturnType<typeof connectProtocol>) {
+  return ExecutionDisputes__factory.connect(await maru.fraud.disputes(), maru.fraud.runner);
 }
 
 /** The stake token's functions the client uses (an ERC-20). */

@@ -45,6 +45,16 @@ const EXPLAIN: Record<string, (a: Record<string, unknown>) => string> = {
   FraudNotTheBatch: () => "The deltas are not the signed batch (their root differs)",
   FraudUnrelatedHeaders: () => "The signed items are not of one channel and seq",
   FraudBadSignature: (a) => `The items are signed by different keys (${a.recovered} vs ${a.expected})`,
+  DisputeOutsideWindow: (a) =>
+    `Dispute ${a.id}: not now (epoch ${a.current}); this may be done in epochs ${a.from} to ${BigInt(String(a.to)) - 1n}`,
+  DisputeNotFinal: (a) => `Dispute ${a.id} is not final yet (stage ${a.stage}): wait for epoch ${a.until}`,
+  DisputeTooLate: (a) =>
+    `Too late to dispute epoch ${a.epoch} (current ${a.current}): the last epoch to open it in was ${a.lastOpenEpoch}`,
+  DisputeBondTooLow: (a) => `Juror bond ${a.bond} of ${a.juror} is below ${a.needed}: deposit more (depositJurorBond)`,
+  DisputeLateCommit: (a) =>
+    `The commitment was made in epoch ${a.commitEpoch}, not before the reveals (from ${a.revealFrom}): it is void; reclaim its deposit`,
+  DisputeNotAJuror: (a) => `${a.caller} is not the drawn juror at index ${a.index} of dispute ${a.id}`,
+  DisputeExists: (a) => `Dispute ${a.id} is open already`,
   OracleUnknownBlock: (a) =>
     `The oracle cannot establish block ${a.number} of chain ${a.chainId} (no slash, no verdict)`,
 };

@@ -1,2 +1,3 @@
 export * from "./buildEvidence.js";
 export * from "./submitEvidence.js";
+export * from "./disputes.js";

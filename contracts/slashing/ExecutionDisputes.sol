@@ -614,13 +614,14 @@ contract ExecutionDisputes is IExecutionDisputes, ReentrancyGuardTransient {
 
     /// @dev Slashes a losing party for EXECUTION with its signed header as the evidence, through
     /// the FraudProofs (the slasher); the reward comes to this contract (it pays the opener and the
-    /// jurors). A refused punishment is ignored.
-    /// Only the refusals that no caller can avoid are ignored: the fault already punished in the
-    /// epoch, the fraud window passed or shortened, the slasher replaced, or a member that
+    /// jurors). Only the refusals that no caller can avoid are ignored: the fault already punished
+    /// in the epoch, the fraud window passed or shortened, the slasher replaced, or a member that
     /// departed. Anything else (a signature or index the caller changed, out of gas) reverts, so
     /// that nobody settles a verdict into nothing with made-up evidence.
     function _punishExecution(IFraudProofs.SignedHeader calldata s) private {
-        try _slasher.punishExecution(s) {} catch (bytes memory reason) {
+        try _slasher.punishExecution(s) {
+            return;
+        } catch (bytes memory reason) {
             bytes4 selector = reason.length >= 4 ? bytes4(reason) : bytes4(0);
             if (
                 selector != IStaking.StakingAlreadyPunished.selector &&
