@@ -21,7 +21,7 @@ export default buildModule("Epochs", (m) => {
       minWorkers: m.getParameter("minWorkers", 4),
       maxWorkers: m.getParameter("maxWorkers", 10_000),
       fraudWindowEpochs: m.getParameter("fraudWindowEpochs", 24),
-      // Misrouted delta, equivocation, batch mismatch, broken chain, invalid accumulated proof.
+      // Misrouted delta, equivocation, batch mismatch, broken chain, invalid accumulated proof, execution.
       slashBps: m.getParameter("slashBps", [5_000, 5_000, 5_000, 5_000, 5_000, 5_000]),
     },
   ]);

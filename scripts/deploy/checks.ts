@@ -142,11 +142,11 @@ export async function checkDeployment<ChainTypeT extends string>(
   eq("VRFBeacon.keyHash", keyHash, book.vrf.keyHash);
   eq("VRFBeacon.subscriptionId", subscriptionId, book.vrf.subscriptionId);
   eq("FraudProofs.oracle", await fraud.oracle(), k.blockHashOracle);
-  // The execution-dispute court the fraud proofs created: the timelock arbitrates, with the rules given.
+  // The execution-dispute court the fraud proofs created, with the arbitrator and rules given.
   const court = await ethers.getContractAt("ExecutionDisputes", await fraud.disputes());
   const courtRules = await court.disputeRules();
-  eq("ExecutionDisputes.arbitrator", courtRules.arbitrator, (params.Slashing as { arbitrator: string }).arbitrator);
-  const sl = (params.Slashing ?? {}) as Record<string, unknown>;
+  eq("ExecutionDisputes.arbitrator", courtRules.arbitrator, params.Slashing.arbitrator);
+  const sl = params.Slashing as Record<string, unknown>;
   for (const r of [
     "jurySize",
     "commitEpochs",

@@ -52,13 +52,34 @@ async function waitUntilUp(proc: ChildProcess, probe: () => Promise<boolean>): P
   return false;
 }
 
-/** Starts anvil on 127.0.0.1 at a free-ish port, or `port` (hardfork prague), and waits until it answers. */
+/**
+ * Starts anvil on 127.0.0.1 at a free-ish port, or `port` (hardfork prague), and waits until it
+ * answers. Anvil writes the states it no longer holds in memory to disk, by default under
+ * ~/.foundry/anvil/tmp, and leaves them there when it is stopped: runs of the tests left 78 GB and
+ * filled CI's disk. Each anvil here gets its own cache folder, removed when it stops.
+ */
 export async function startAnvil(extraArgs: string[] = [], port = freePort()): Promise<ChainNode> {
+  const cache = mkdtempSync(join(tmpdir(), "maru-anvil-"));
   const proc: ChildProcess = spawn(
     join(process.cwd(), "node_modules/.bin/anvil"),
-    ["--host", "127.0.0.1", "--port", String(port), "--hardfork", "prague", "--silent", ...extraArgs],
+    [
+      "--host",
+      "127.0.0.1",
+      "--port",
+      String(port),
+      "--hardfork",
+      "prague",
+      "--silent",
+      "--cache-path",
+      cache,
+      ...extraArgs,
+    ],
     { stdio: ["ignore", "ignore", "pipe"] },
   );
+  const stop = async () => {
+    await stopProcess(proc);
+    rmSync(cache, { recursive: true, force: true });
+  };
   let stderr = "";
   proc.stderr?.on("data", (d: Buffer) => (stderr += d.toString()));
   const url = `http://127.0.0.1:${port}`;
@@ -71,10 +92,10 @@ export async function startAnvil(extraArgs: string[] = [], port = freePort()): P
     return res.ok;
   });
   if (!up) {
-    await stopProcess(proc);
+    await stop();
     throw new Error(`anvil did not start on ${url}: ${stderr.trim() || "no output"}`);
   }
-  return { url, port, stop: () => stopProcess(proc), exited: exitOf(proc) };
+  return { url, port, stop, exited: exitOf(proc) };
 }
 
 /**

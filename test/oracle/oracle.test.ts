@@ -12,7 +12,9 @@ describe("BlockHashOracle on real headers (anvil)", function () {
   let conn: Awaited<ReturnType<typeof network.create>>;
 
   before(async function () {
-    node = await startAnvil();
+    // Thousands of blocks: no state is kept beyond the recent ones (the test reads headers and the
+    // history contract's current state), so anvil writes none of them to disk.
+    node = await startAnvil(["--prune-history"]);
     conn = await network.create({ network: "localhost", override: { url: node.url } });
   });
   after(async () => node?.stop());
