@@ -20,8 +20,11 @@ import { OperatorHost } from "../operators/host.js";
 import type { Outbox, OutboxOptions } from "../exchange/outbox.js";
 import type { ExchangeSigner } from "../exchange/signer.js";
 import { EvidenceDesk } from "../guard/evidence.js";
+import { DisputeOpener } from "../disputes/opener.js";
+import type { ExecutionDisputes } from "../../typechain-types/index.js";
 import type { ProtectionRecord } from "../protection/record.js";
 import { finalizedBlock, type Finality } from "../chain/finality.js";
+import { inboxStateAt } from "../chain/source.js";
 import type { Membership } from "../chain/members.js";
 import { decodeMessage, peekMessage, type Message } from "../transport/codec.js";
 import { compileGraph, type RunnableGraph } from "./graph.js";
@@ -58,6 +61,8 @@ export type DataflowOptions = {
   perDeltaMs: number;
   /** What the worker reports (noMetrics when --metrics-port is not given). */
   metrics?: WorkerMetrics;
+  /** The execution-dispute court: where conflicting replicas' signed headers go (none: not opened). */
+  court?: ExecutionDisputes;
 };
 
 /** Why a message was not taken: the transport counts these against the peer. */
@@ -77,6 +82,8 @@ export class Dataflow {
   readonly reports: EpochReport[] = [];
   readonly cheats: CheatRecord[] = [];
   readonly desk: EvidenceDesk;
+  /** Opens execution disputes on the conflicts the replica agreement finds (§12). */
+  readonly opener?: DisputeOpener;
   readonly domain: TypedDataDomain;
   /** The newest epoch this worker is through with (finished, sat out, or not a member of). */
   lastFinished = 0n;
@@ -108,6 +115,7 @@ export class Dataflow {
       o.log,
       this.metrics,
     );
+    if (o.court) this.opener = new DisputeOpener(o.p, o.court, this.domain, o.log);
   }
 
   get log() {
@@ -273,7 +281,7 @@ export class Dataflow {
       );
     }
     if (!this.source)
-      this.source = { stream: graph.source, readTo: from - 1, state: await this.sourceStateAt(graph.source, from) };
+      this.source = { stream: graph.source, readTo: from - 1, state: await inboxStateAt(this.o.p, graph.source, from) };
     // Operators last: nothing that can fail (an RPC call) comes between starting their threads and the run that closes them.
     // First-stage operators start in the run, one instance per source shard it holds.
     const hosts = new Map<string, OperatorHost>();
@@ -294,6 +302,7 @@ export class Dataflow {
         isEjected: (e, w) => this.isEjected(e, w),
         send: (to, m) => this.o.send(to, m),
         evidence: (e, w, ev) => this.queueEvidence(e, w, ev),
+        dispute: (e, w, x, y) => this.opener?.queue(e, w, x, y),
         metrics: this.metrics,
       },
       epoch,
@@ -326,15 +335,6 @@ export class Dataflow {
   /** Queues evidence against a member (the guard submits it on the next tick). */
   queueEvidence(epoch: bigint, worker: string, evidence: Evidence): void {
     this.desk.queue(epoch, worker, evidence);
-  }
-
-  /** The inbox state (count, multiset hash) before block `block`, read from the deployment's start. */
-  private async sourceStateAt(stream: string, block: number) {
-    let state = { count: 0n, hash: new LtHash16() };
-    for (let at = this.o.p.book.startBlock; at < block; at += 5_000) {
-      state = (await readInbox(this.o.p, stream, at, Math.min(block - 1, at + 4_999), state)).next;
-    }
-    return state;
   }
 
   /**
@@ -440,6 +440,7 @@ export class Dataflow {
       run.settle();
     }
     await this.desk.drain();
+    await this.opener?.drain();
     for (const run of runs) {
       const complete = run.inbox.complete();
       if (run.sendingDone && (complete || Date.now() - run.sendingDoneAt > this.o.graceMs)) {

@@ -8,23 +8,22 @@
 // (docs/protocol.md §12). Each header also signs the origin shard's input commitment at its last
 // time (`inputMsh`, from `inputDigest`).
 //
-// The batching rule. A channel's deltas arrive in time order (a first-stage operator emits, for
-// each source delta, outputs carrying that delta's time). They form time groups; a group is
-// complete when a later time arrives on the channel or the epoch's window ends. Complete groups
-// are packed greedily: a group goes into the batch being filled while that stays within MAX_BATCH
-// deltas and MAX_BATCH_BYTES of data, else the batch is cut and the group starts the next one (a
-// group too large by itself is cut into pieces that fill whole batches). The poll that happened to
-// read a block, or when a tick ran, never moves a cut: replaying an epoch after a crash rebuilds
+// The batching rule (./packing.ts). A channel's deltas arrive in time order (a first-stage operator
+// emits, for each source delta, outputs carrying that delta's time). They form time groups; a group
+// is complete when a later time arrives on the channel or the epoch's window ends, and complete
+// groups are packed greedily. The poll that happened to read a block, or when a tick ran, never
+// moves a cut: replaying an epoch after a crash rebuilds
 // byte-identical headers, so the protection record finds the same content at every position.
 import { noMetrics, type WorkerMetrics } from "../metrics/metrics.js";
 import type { Logger } from "pino";
 import { ZeroAddress } from "ethers";
 import { buildBatch, openChannel } from "../../client/batches/buildBatch.js";
-import { MAX_BATCH, type SenderChannel, type SignedBatch } from "../../client/batches/types.js";
+import type { SenderChannel, SignedBatch } from "../../client/batches/types.js";
 import type { SignedAccumulatedProof } from "../../client/batches/verifyAccumulatedProof.js";
 import type { BatchHeader } from "../../client/math/eip712.js";
 import type { Delta } from "../../client/math/lthash.js";
-import { MAX_BATCH_BYTES, type Message, type ResendRequest } from "../transport/codec.js";
+import type { Message, ResendRequest } from "../transport/codec.js";
+import { packGroup } from "./packing.js";
 import type { ExchangeSigner } from "./signer.js";
 
 /** Deltas of one time, in the order they were produced. */
@@ -81,8 +80,6 @@ export type OutboxOptions = {
 /** The key of a channel: stream, origin shard and shard. */
 export const laneKey = (stream: string, originShard: number, shard: number) => `${stream}|${originShard}|${shard}`;
 
-const dataLength = (d: Delta) => (typeof d.data === "string" ? (d.data.length - 2) / 2 : (d.data as Uint8Array).length);
-
 /**
  * An epoch's outgoing channels.
  * @example
@@ -134,25 +131,7 @@ export class Outbox {
   private close(lane: Lane): void {
     const g = lane.open!;
     lane.open = undefined;
-    let piece: Delta[] = [];
-    let pieceBytes = 0;
-    const pieces: Array<[Delta[], number]> = [];
-    for (const d of g.deltas) {
-      const n = dataLength(d);
-      if (piece.length > 0 && (piece.length === MAX_BATCH || pieceBytes + n > MAX_BATCH_BYTES)) {
-        pieces.push([piece, pieceBytes]);
-        piece = [];
-        pieceBytes = 0;
-      }
-      piece.push(d);
-      pieceBytes += n;
-    }
-    if (piece.length > 0) pieces.push([piece, pieceBytes]);
-    for (const [part, bytes] of pieces) {
-      if (lane.batch.length + part.length > MAX_BATCH || lane.bytes + bytes > MAX_BATCH_BYTES) this.cut(lane);
-      lane.batch.push(...part);
-      lane.bytes += bytes;
-    }
+    packGroup(lane, g.deltas, () => this.cut(lane));
   }
 
   private cut(lane: Lane): void {
@@ -272,6 +251,23 @@ export class Outbox {
     const done = { epoch: this.o.epoch, sender: this.o.me, receiver, lastBlock: this.lastBlock, channels };
     const signature = await this.o.signer.signDone(done);
     this.o.send(receiver, { kind: "done", done: { ...done, signature } });
+  }
+
+  /**
+   * This worker's own signed headers on channel (stream, originShard, shard), by seq, each as signed
+   * for one of its receivers (the content is the same for every receiver).
+   */
+  signedHeaders(
+    stream: string,
+    originShard: number,
+    shard: number,
+  ): ReadonlyMap<bigint, { header: BatchHeader; signature: string }> {
+    const out = new Map<bigint, { header: BatchHeader; signature: string }>();
+    for (const s of this.lanes.get(laneKey(stream, originShard, shard))?.sent ?? []) {
+      const first = s && [...s.signatures][0];
+      if (first) out.set(BigInt(s.content.seq), { header: { ...s.content, receiver: first[0] }, signature: first[1] });
+    }
+    return out;
   }
 
   /**
