@@ -1,0 +1,303 @@
+// A worker's duties in the execution-dispute court (docs/contracts/execution-disputes.md), done on
+// every poll of the epoch loop for each dispute about an epoch it was a member of:
+//
+// - juror (drawn, not a party): in the commit window it judges the dispute itself (./judge.ts: the
+//   chain's inputs, the registered bytecode) and commits its vote, with a salt it can derive again
+//   from its key alone (a restart with a lost disk can still reveal); in the reveal window it
+//   reveals; once settled it claims its deposit and share. It does not vote on a dispute it cannot
+//   decide (a later-stage position): a vote it cannot justify could only cost it its deposit.
+// - party: when the jury's verdict goes against it and its own judgement says it was right, it
+//   appeals (an honest holder is never slashed by a wrong jury without the arbitrator agreeing).
+// - anyone involved: once the dispute is final, it settles it (the slash happens there).
+//
+// The juror's bond is topped up from the account's stake-token balance when it cannot cover the
+// deposit; with no balance, the worker says so once and does not vote.
+import type { Logger } from "pino";
+import type { Wallet } from "ethers";
+import type { Protocol } from "../../client/contracts.js";
+import { ContractRevertError, decodeContractError } from "../../client/errors/contracts.js";
+import { DisputeSide, jurorSalt, voteCommitment } from "../../client/evidence/disputes.js";
+import { inBlockRanges } from "../../client/events/logRanges.js";
+import type { ExecutionDisputes, IExecutionDisputes } from "../../typechain-types/index.js";
+import { UndecidableError, judge, readDispute, type DisputeCase } from "./judge.js";
+import { SIDE_NAMES, type DisputeRecord } from "./records.js";
+
+/** IExecutionDisputes.Stage. */
+const Stage = { NONE: 0, VOTING: 1, APPEALED: 2, ARBITRATED: 3, SETTLED: 4 } as const;
+
+/** Deposits a juror's bond is topped up to at once (so that one transfer serves several disputes). */
+const BOND_DEPOSITS = 4n;
+
+type Duty = {
+  id: bigint;
+  epoch: bigint;
+  myIndex: number;
+  /** "A" or "B" when this worker is a party. */
+  party?: "A" | "B";
+  c?: DisputeCase;
+  /** This worker's own verdict (undefined: not judged yet; null: it cannot decide). */
+  side?: number | null;
+  committed?: number;
+  revealed?: boolean;
+  appealChecked?: boolean;
+  done: boolean;
+};
+
+export type JuryOptions = {
+  p: Protocol;
+  court: ExecutionDisputes;
+  wallet: Wallet;
+  log: Logger;
+  gateway: string;
+  cacheDir?: string;
+  perDeltaMs: number;
+};
+
+/**
+ * @example
+ * ```ts
+ * const jury = new Jury({ p, court, wallet, log, gateway, perDeltaMs });
+ * await jury.tick(current); // on every poll
+ * if (!jury.busy()) stop();
+ * ```
+ */
+export class Jury {
+  readonly records: DisputeRecord[] = [];
+  private readonly duties = new Map<bigint, Duty>();
+  private scannedTo: number;
+  private rules?: IExecutionDisputes.DisputeRulesStructOutput;
+  private readonly me: string;
+  private noBondSaid = false;
+  private readonly indexes = new Map<bigint, number | undefined>();
+
+  constructor(private readonly o: JuryOptions) {
+    this.scannedTo = o.p.book.startBlock - 1;
+    this.me = o.wallet.address.toLowerCase();
+  }
+
+  /** Disputes this worker still has something to do in (vote, appeal, settle, claim). */
+  busy(): boolean {
+    return [...this.duties.values()].some((d) => !d.done);
+  }
+
+  async tick(current: bigint): Promise<void> {
+    const { court } = this.o;
+    this.rules ??= await court.disputeRules();
+    const head = await this.o.p.epochs.runner!.provider!.getBlockNumber();
+    if (head > this.scannedTo) {
+      const opened = await inBlockRanges(
+        (f, t) => court.queryFilter(court.filters.DisputeOpened(), f, t),
+        this.scannedTo + 1,
+        head,
+      );
+      for (const e of opened) await this.take(BigInt(e.args.id), BigInt(e.args.epoch), e.args.partyA, e.args.partyB);
+      this.scannedTo = head;
+    }
+    for (const duty of this.duties.values()) {
+      if (duty.done) continue;
+      try {
+        await this.step(duty, current);
+      } catch (e) {
+        const reason = decodeContractError(e, [court.interface, this.o.p.epochs.interface]).message.split("\n")[0];
+        this.o.log.warn({ id: duty.id.toString(), reason }, "dispute duty failed, retrying on the next poll");
+      }
+    }
+  }
+
+  /** A dispute opened: a duty when this worker was a member of the disputed epoch. */
+  private async take(id: bigint, epoch: bigint, partyA: string, partyB: string): Promise<void> {
+    if (this.duties.has(id)) return;
+    const myIndex = await this.indexIn(epoch);
+    if (myIndex === undefined) return;
+    const party = partyA.toLowerCase() === this.me ? "A" : partyB.toLowerCase() === this.me ? "B" : undefined;
+    this.duties.set(id, { id, epoch, myIndex, party, done: false });
+    this.o.log.info(
+      { id: id.toString(), epoch: epoch.toString(), party: party ?? null },
+      "dispute opened about an epoch this worker was in",
+    );
+  }
+
+  /**
+   * This worker's index in `epoch`'s set, or undefined when not a member. EpochManager.indexOf
+   * answers only for a worker's two latest commit records, so an older epoch is searched in its
+   * member list (once per epoch).
+   */
+  private async indexIn(epoch: bigint): Promise<number | undefined> {
+    if (this.indexes.has(epoch)) return this.indexes.get(epoch);
+    const { epochs } = this.o.p;
+    let index: number | undefined;
+    try {
+      index = Number(await epochs.indexOf(epoch, this.me));
+    } catch (e) {
+      const err = decodeContractError(e, [epochs.interface]);
+      if (!(err instanceof ContractRevertError)) throw e;
+      if (err.errorName === "EpochIndexUnavailable") {
+        const [n] = await epochs.assignment(epoch);
+        for (let i = 0; i < Number(n) && index === undefined; ++i)
+          if ((await epochs.workerAt(epoch, i)).toLowerCase() === this.me) index = i;
+      }
+    }
+    this.indexes.set(epoch, index);
+    return index;
+  }
+
+  private async step(duty: Duty, current: bigint): Promise<void> {
+    const { court } = this.o;
+    const rules = this.rules!;
+    const [d] = await court.disputeOf(duty.id);
+    const stage = Number(d.stage);
+    const commitFrom = BigInt(d.drawEpoch);
+    const revealFrom = commitFrom + BigInt(rules.commitEpochs);
+    const revealEnd = revealFrom + BigInt(rules.revealEpochs);
+    const appealEnd = revealEnd + BigInt(rules.appealEpochs);
+    duty.c ??= await readDispute(this.o.p, court, duty.id);
+    if (stage === Stage.SETTLED) {
+      if (duty.revealed) await this.claim(duty);
+      duty.done = true;
+      return;
+    }
+    if (!duty.party && duty.committed === undefined && current >= commitFrom && current < revealFrom) {
+      if (!(await court.isJuror(duty.id, duty.myIndex))) {
+        duty.done = true; // not drawn: nothing to do
+        return;
+      }
+      const side = await this.verdict(duty);
+      if (side === null) {
+        duty.done = true;
+        return;
+      }
+      if (!(await this.ensureBond(rules.jurorDeposit))) return;
+      const salt = await jurorSalt(this.o.wallet, duty.id, duty.myIndex);
+      const tx = await court.commitVote(
+        duty.id,
+        duty.myIndex,
+        voteCommitment(duty.id, duty.myIndex, side as DisputeSide, salt),
+      );
+      await tx.wait();
+      duty.committed = side;
+      this.record(duty, { action: "committed", side: SIDE_NAMES[side], txHash: tx.hash });
+    }
+    if (duty.committed !== undefined && !duty.revealed && current >= revealFrom && current < revealEnd) {
+      const salt = await jurorSalt(this.o.wallet, duty.id, duty.myIndex);
+      const tx = await court.revealVote(duty.id, duty.myIndex, duty.committed, salt);
+      await tx.wait();
+      duty.revealed = true;
+      this.record(duty, { action: "revealed", side: SIDE_NAMES[duty.committed], txHash: tx.hash });
+    }
+    if (duty.committed !== undefined && !duty.revealed && current >= revealEnd) duty.done = true; // missed: the deposit burns
+    if (duty.party && stage === Stage.VOTING && !duty.appealChecked && current >= revealEnd && current < appealEnd)
+      await this.maybeAppeal(duty, rules.appealBond);
+    if (current >= revealEnd && (stage === Stage.VOTING || stage === Stage.APPEALED || stage === Stage.ARBITRATED))
+      await this.settle(duty);
+  }
+
+  /** This worker's own verdict, judged once; null when it cannot decide (it then does not vote). */
+  private async verdict(duty: Duty): Promise<number | null> {
+    if (duty.side !== undefined) return duty.side;
+    try {
+      const j = await judge(this.o.p, duty.c!, this.o);
+      this.o.log.info({ id: duty.id.toString(), side: SIDE_NAMES[j.side], why: j.why }, "dispute judged");
+      duty.side = j.side;
+    } catch (e) {
+      if (!(e instanceof UndecidableError)) throw e;
+      this.record(duty, { action: "not-voting", reason: e.message });
+      duty.side = null;
+    }
+    return duty.side;
+  }
+
+  /** A party whose judgement says it was right appeals a verdict against it. */
+  private async maybeAppeal(duty: Duty, bond: bigint): Promise<void> {
+    const mine = duty.party === "A" ? DisputeSide.A : DisputeSide.B;
+    if ((await this.verdict(duty)) !== mine) {
+      duty.appealChecked = true;
+      return;
+    }
+    try {
+      await this.o.court.appeal.staticCall(duty.id);
+    } catch (e) {
+      const err = decodeContractError(e, [this.o.court.interface]);
+      if (err instanceof ContractRevertError) {
+        if (err.errorName !== "DisputeNotAppellant") throw e;
+        duty.appealChecked = true; // the verdict is for this worker (or undecided)
+        return;
+      }
+      // Not the court's refusal: the bond's transfer (no allowance yet), approved below.
+    }
+    await this.approve(bond);
+    const tx = await this.o.court.appeal(duty.id);
+    await tx.wait();
+    duty.appealChecked = true;
+    this.record(duty, { action: "appealed", txHash: tx.hash });
+  }
+
+  /** Settles once final (any involved worker may: the first succeeds, the others see it settled). */
+  private async settle(duty: Duty): Promise<void> {
+    const { a, b } = duty.c!;
+    try {
+      await this.o.court.settle.staticCall(duty.id, a, b);
+    } catch (e) {
+      const err = decodeContractError(e, [this.o.court.interface]);
+      if (err instanceof ContractRevertError && ["DisputeNotFinal", "DisputeWrongStage"].includes(err.errorName))
+        return;
+      throw e;
+    }
+    const tx = await this.o.court.settle(duty.id, a, b);
+    const receipt = await tx.wait();
+    const settled = receipt?.logs
+      .map((l) => {
+        try {
+          return this.o.court.interface.parseLog(l);
+        } catch {
+          return null;
+        }
+      })
+      .find((x) => x?.name === "DisputeSettled");
+    this.record(duty, { action: "settled", outcome: SIDE_NAMES[Number(settled?.args.outcome ?? 0)], txHash: tx.hash });
+    if (duty.revealed) await this.claim(duty);
+    duty.done = true;
+  }
+
+  private async claim(duty: Duty): Promise<void> {
+    try {
+      await this.o.court.claimJuror.staticCall(duty.id, duty.myIndex);
+    } catch {
+      return; // nothing earned (or claimed already)
+    }
+    const tx = await this.o.court.claimJuror(duty.id, duty.myIndex);
+    await tx.wait();
+    this.record(duty, { action: "claimed", txHash: tx.hash });
+  }
+
+  /** Tops the juror bond up to BOND_DEPOSITS deposits from the stake-token balance; false when it cannot. */
+  private async ensureBond(deposit: bigint): Promise<boolean> {
+    const bond = await this.o.court.jurorBondOf(this.me);
+    if (bond >= deposit) return true;
+    const balance = await this.o.p.token.balanceOf(this.me);
+    const amount = balance < deposit * BOND_DEPOSITS ? balance : deposit * BOND_DEPOSITS;
+    if (bond + amount < deposit) {
+      if (!this.noBondSaid)
+        this.o.log.warn(
+          { bond: bond.toString(), balance: balance.toString(), deposit: deposit.toString() },
+          "drawn as a juror, but the juror bond cannot cover the deposit: send the account stake tokens to vote",
+        );
+      this.noBondSaid = true;
+      return false;
+    }
+    await this.approve(amount);
+    await (await this.o.court.depositJurorBond(amount)).wait();
+    return true;
+  }
+
+  private async approve(amount: bigint): Promise<void> {
+    const spender = await this.o.court.getAddress();
+    if ((await this.o.p.token.allowance(this.me, spender)) >= amount) return;
+    await (await this.o.p.token.approve(spender, amount)).wait();
+  }
+
+  private record(duty: Duty, r: Omit<DisputeRecord, "at" | "id" | "epoch">): void {
+    const full = { id: duty.id.toString(), epoch: duty.epoch.toString(), ...r, at: Date.now() } as DisputeRecord;
+    this.records.push(full);
+    this.o.log.info(full, `dispute ${r.action}`);
+  }
+}
