@@ -13,7 +13,8 @@ import { join as joinPath } from "node:path";
 import { Command, Option } from "commander";
 import { pino } from "pino";
 import { Wallet, toUtf8String } from "ethers";
-import { MaruError, connectProtocol, protocolDomain } from "../client/index.js";
+import { MaruError, connectCourt, connectProtocol, protocolDomain } from "../client/index.js";
+import { Jury } from "./disputes/jury.js";
 import { connectChain, oneLine, readBook, requireChainOptions, stakingKey, withConfig } from "./node/setup.js";
 import { join, runEpochs } from "./node/epochLoop.js";
 import { Dataflow, RETAINED_EPOCHS } from "./engine/dataflow.js";
@@ -146,6 +147,16 @@ async function main() {
     const p = connectProtocol(book, wallet);
     const currentAtStart = await p.epochs.currentEpoch();
 
+    const court = await connectCourt(p);
+    const jury = new Jury({
+      p,
+      court,
+      wallet,
+      log: logger,
+      gateway: opts.gateway,
+      cacheDir: opts.cacheDir,
+      perDeltaMs: Number(opts.perDeltaMs),
+    });
     const membership = new Membership(p, logger);
     const liar: Liar | undefined = byzantine
       ? { mode: byzantine, key: signingKey as Wallet, domain, cheated: false, cheats: [] }
@@ -170,6 +181,7 @@ async function main() {
       graceMs: Number(opts.graceMs),
       perDeltaMs: Number(opts.perDeltaMs),
       metrics,
+      court,
     });
     dataflow.follow(currentAtStart);
     await membership.refresh(currentAtStart, true);
@@ -221,6 +233,7 @@ async function main() {
         transport: transport.stats,
         cheats: liar?.cheats ?? [],
         evidence: dataflow.desk.records,
+        disputes: [...(dataflow.opener?.records ?? []), ...jury.records].sort((x, y) => x.at - y.at),
         epochs: dataflow.reports,
       };
       writeFileSync(opts.report, JSON.stringify(report, null, 2) + "\n");
@@ -255,6 +268,7 @@ async function main() {
         dataflow,
         resumeFrom: begun[0],
         metrics,
+        jury,
       });
       logger.info({ epochs: records.length }, "stopped");
     } finally {
@@ -267,7 +281,7 @@ async function main() {
 }
 
 main().then(
-  () => process.exit(0),
+  () => process.exit(typeof process.exitCode === "number" ? process.exitCode : 0),
   (e) => {
     // One line that says what to fix, no stack trace; exit even if a provider still has timers.
     process.stderr.write(`maru-worker: ${oneLine(e)}\n`, () => process.exit(1));

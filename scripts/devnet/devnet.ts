@@ -4,7 +4,7 @@
 // feeder appending transfers to the inbox, and Chainlink's VRF mock fulfilled every epoch. It shows
 // progress, ends with a summary table, and exits 1 when the run does not show what it must
 // (docs/devnet.md).
-import { spawn, type ChildProcess } from "node:child_process";
+import { spawn, spawnSync, type ChildProcess } from "node:child_process";
 import { createWriteStream, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -175,9 +175,17 @@ async function run(
   const keys = Array.from({ length: n.workers }, () => Wallet.createRandom());
   const addresses = keys.map((w) => w.address.toLowerCase());
   const cheater = o.byzantine ? 1 : -1;
+  // The minimum stake, and a little more for the juror bond (execution disputes: a drawn juror
+  // locks a deposit per vote from it).
+  const { jurorDeposit } = await (
+    await ethers.getContractAt(
+      "ExecutionDisputes",
+      await (await ethers.getContractAt("FraudProofs", book.contracts.fraudProofs)).disputes(),
+    )
+  ).disputeRules();
   for (const w of keys) {
     await provider.request({ method: "anvil_setBalance", params: [w.address, "0x56bc75e2d63100000"] });
-    await (await token.mint(w.address, minStake)).wait();
+    await (await token.mint(w.address, minStake + 4n * jurorDeposit)).wait();
   }
   // Progress: what each worker logs.
   const stats = keys.map(() => ({
@@ -445,6 +453,43 @@ async function run(
     txHash: e.transactionHash,
   }));
   const byzantineWorker = cheater >= 0 ? addresses[cheater] : null;
+  // Every execution dispute, judged again by `maru-worker verify-dispute` in its own process, as
+  // anyone (a juror, the arbitrator, a reader of this report) would run it.
+  const court = await ethers.getContractAt(
+    "ExecutionDisputes",
+    await (await ethers.getContractAt("FraudProofs", book.contracts.fraudProofs)).disputes(),
+  );
+  const verified: DevnetReport["disputes"] = [];
+  for (const e of await court.queryFilter(court.filters.DisputeOpened(), book.startBlock)) {
+    const id = String(e.args.id);
+    const r = spawnSync(
+      join(process.cwd(), "node_modules/.bin/tsx"),
+      [
+        "worker/main.ts",
+        "verify-dispute",
+        id,
+        ...["--rpc", chain.url, "--addresses", bookFile, "--gateway", gateway.url],
+        ...["--cache-dir", join(work, "blobs-verify"), "--json"],
+      ],
+      { encoding: "utf8", timeout: 120_000 },
+    );
+    let judged: { side?: string; parties?: Array<{ sender: string; right: boolean }> } = {};
+    try {
+      judged = JSON.parse(r.stdout);
+    } catch {
+      say(`verify-dispute ${id} printed no JSON: ${(r.stderr || r.stdout).trim().split("\n")[0]}`);
+    }
+    const [dispute] = await court.disputeOf(id);
+    verified.push({
+      id,
+      epoch: String(e.args.epoch),
+      parties: [String(e.args.partyA).toLowerCase(), String(e.args.partyB).toLowerCase()],
+      outcome: ["none", "A", "B", "neither", "draw"][Number(dispute.outcome)],
+      verifyExit: r.status,
+      verifyVerdict: judged.side ?? null,
+      wrong: (judged.parties ?? []).filter((x) => !x.right).map((x) => x.sender),
+    });
+  }
   const honest = new Set(addresses.filter((a) => a !== byzantineWorker));
   const truth = await readEpochTruth({
     provider: ethers.provider,
@@ -483,10 +528,18 @@ async function run(
   );
   const seconds = ((Number.isFinite(lastFinish) ? lastFinish : endedAt) - startedAt) / 1000;
   const cheat = reports.flatMap((r) => r.cheats)[0];
-  const firstSlash = reports
-    .flatMap((r) => r.evidence)
-    .filter((e) => e.status === "slashed")
-    .sort((a, b) => a.settledAt - b.settledAt)[0];
+  // When the slash landed: evidence a guard submitted, or a dispute settled against the cheater.
+  const slashTimes = [
+    ...reports
+      .flatMap((r) => r.evidence)
+      .filter((e) => e.status === "slashed")
+      .map((e) => e.settledAt),
+    ...reports
+      .flatMap((r) => r.disputes ?? [])
+      .filter((d) => d.action === "settled" && d.outcome !== "draw")
+      .map((d) => d.at),
+  ].sort((a, b) => a - b);
+  const firstSlash = slashTimes.length > 0 ? { settledAt: slashTimes[0] } : undefined;
   const withholding = reports
     .filter((r) => honest.has(r.worker))
     .flatMap((r) =>
@@ -520,6 +573,7 @@ async function run(
     epochs: n.epochCount,
     deltas: n.deltaCount,
     slashed,
+    disputes: verified,
     withholding,
     deltasProcessed: Number(await inbox.head(streamId).then((h) => h.count)),
     deltasExchanged: reports.reduce((s, r) => s + r.epochs.reduce((x, e) => x + e.acceptedDeltas, 0), 0),
@@ -543,6 +597,7 @@ async function run(
       rejectedBatches: r.epochs.reduce((s, e) => s + e.rejectedBatches, 0),
       verifyMs: r.epochs.reduce((s, e) => s + e.verifyMs, 0),
       evidence: r.evidence.map((e) => ({ worker: e.worker, fault: e.fault, status: e.status })),
+      disputes: (r.disputes ?? []).map((d) => [d.action, d.side ?? d.outcome].filter(Boolean).join(":")),
       stakeLost: String(slashed.filter((s) => s.worker === addresses[i]).reduce((s, x) => s + BigInt(x.amount), 0n)),
     })),
   };

@@ -2,6 +2,7 @@
 // into one JSON document and a table, and checked against what a run must show.
 import type { CheatRecord, EpochReport } from "../../worker/engine/report.js";
 import type { EvidenceRecord } from "../../worker/guard/evidence.js";
+import type { DisputeRecord } from "../../worker/disputes/records.js";
 import { FAULT_OF_MODE, type ByzantineMode } from "../../worker/adversary/modes.js";
 import { balancesOf, OUTPUT_STREAM, type Transfer } from "./sample.js";
 
@@ -14,6 +15,8 @@ export type WorkerReport = {
   stoppedAt: number;
   cheats: CheatRecord[];
   evidence: EvidenceRecord[];
+  /** What it did in execution disputes (opened, voted, appealed, settled, claimed). */
+  disputes?: DisputeRecord[];
   epochs: EpochReport[];
   /** What the transport refused (connections from non-members, messages, oversize, disconnects). */
   transport?: { refusedConnections: number; refusedMessages: number; oversize: number; disconnected: number };
@@ -58,6 +61,20 @@ export type DevnetReport = {
    * copies took part, those whose copy differed from what the receiver computed itself (`wrong`),
    * and how many times the receiver held back because it could not compute them.
    */
+  /**
+   * Every execution dispute opened: its parties (A, B), the court's final outcome, and what
+   * `maru-worker verify-dispute` said when the devnet ran it afterwards (exit code, the side it
+   * found right, and the parties it found wrong).
+   */
+  disputes: Array<{
+    id: string;
+    epoch: string;
+    parties: string[];
+    outcome: string;
+    verifyExit: number | null;
+    verifyVerdict: string | null;
+    wrong: string[];
+  }>;
   disagreements: Array<{
     reportedBy: string;
     epoch: string;
@@ -80,6 +97,8 @@ export type DevnetReport = {
     rejectedBatches: number;
     verifyMs: number;
     evidence: Array<{ worker: string; fault: string; status: string }>;
+    /** Its dispute actions, e.g. "opened", "committed A", "revealed A", "settled A", "claimed". */
+    disputes: string[];
     stakeLost: string;
   }>;
   expectations: { met: boolean; failures: string[] };
@@ -170,9 +189,9 @@ export function balanceRecord(account: string, sum: bigint): string {
 /**
  * What a run must show: never a wrong value in any honest worker's complete output, and nothing
  * missing; the cheater (and only it) slashed for its lie, or nobody. With `wrong-output` the
- * honest receivers must find the cheater's copies differing, compute those times themselves and
- * name the cheater (alone) as the holder whose copy was wrong; nobody is slashed, because the
- * on-chain dispute is not built yet (issue 14).
+ * honest receivers must also find the cheater's copies differing, compute those times themselves
+ * and name the cheater (alone) as the holder whose copy was wrong; the dispute they open is decided
+ * by the jury and the cheater is slashed for EXECUTION.
  */
 export function checkExpectations(r: Omit<DevnetReport, "expectations">): { met: boolean; failures: string[] } {
   const failures: string[] = [];
@@ -181,7 +200,6 @@ export function checkExpectations(r: Omit<DevnetReport, "expectations">): { met:
     failures.push(`the output is incomplete: ${r.outputIncomplete.slice(0, 3).join("; ")}`);
   const blamed = [...new Set(r.disagreements.flatMap((d) => d.wrong))];
   if (r.byzantine === "wrong-output") {
-    if (r.slashed.length > 0) failures.push("a wrong output is not provable on-chain yet, yet someone was slashed");
     if (!r.disagreements.some((d) => d.holders.includes(r.byzantineWorker!)))
       failures.push("no honest receiver reported the cheater's copies disagreeing with its co-holders'");
   } else if (r.disagreements.length > 0)
@@ -191,11 +209,21 @@ export function checkExpectations(r: Omit<DevnetReport, "expectations">): { met:
         .map((d) => `${d.reportedBy} in epoch ${d.epoch}`)
         .join(", ")}`,
     );
+  for (const d of r.disputes) {
+    if (d.verifyExit !== 0) failures.push(`verify-dispute ${d.id} exited ${d.verifyExit}`);
+    else if (d.wrong.length !== 1 || d.wrong[0] !== r.byzantineWorker)
+      failures.push(`verify-dispute ${d.id} found wrong ${d.wrong.join(", ") || "nobody"}, not the cheater alone`);
+    const honestSide = d.parties[0] === r.byzantineWorker ? "B" : "A";
+    if (d.outcome !== honestSide && d.outcome !== "draw")
+      failures.push(`dispute ${d.id} ended ${d.outcome}, against the honest party`);
+  }
+  if (r.byzantine === "wrong-output" && !r.disputes.some((d) => d.outcome !== "draw"))
+    failures.push("no dispute against the wrong-output cheater was decided");
   const framed = blamed.filter((w) => w !== r.byzantineWorker);
   if (framed.length > 0) failures.push(`honest workers' copies were found wrong: ${framed.join(", ")}`);
   const others = r.slashed.filter((s) => s.worker !== r.byzantineWorker);
   if (others.length > 0) failures.push(`honest workers were slashed: ${others.map((s) => s.worker).join(", ")}`);
-  if (r.byzantine && r.byzantine !== "withhold" && r.byzantine !== "wrong-output") {
+  if (r.byzantine && r.byzantine !== "withhold") {
     const fault = FAULT_OF_MODE[r.byzantine as ByzantineMode];
     if (!r.slashed.some((s) => s.worker === r.byzantineWorker && s.fault === fault))
       failures.push(`the cheater was not slashed for ${fault}`);
@@ -227,7 +255,18 @@ export function checkExpectations(r: Omit<DevnetReport, "expectations">): { met:
 export function summaryTable(r: DevnetReport): string {
   const short = (a: string) => `${a.slice(0, 6)}…${a.slice(-4)}`;
   const rows = [
-    ["worker", "role", "epochs", "source", "sent (batches/deltas)", "accepted", "rejected", "evidence", "stake lost"],
+    [
+      "worker",
+      "role",
+      "epochs",
+      "source",
+      "sent (batches/deltas)",
+      "accepted",
+      "rejected",
+      "evidence",
+      "disputes",
+      "stake lost",
+    ],
     ...r.perWorker.map((w) => [
       short(w.worker),
       w.role,
@@ -237,6 +276,7 @@ export function summaryTable(r: DevnetReport): string {
       String(w.acceptedDeltas),
       String(w.rejectedBatches),
       w.evidence.map((e) => `${e.fault}:${e.status}`).join(" ") || "-",
+      w.disputes.join(" ") || "-",
       w.stakeLost,
     ]),
   ];
@@ -263,6 +303,10 @@ export function summaryTable(r: DevnetReport): string {
   if (r.withholding.length > 0)
     out.push(
       `withholding (not provable on-chain): ${[...new Set(r.withholding.map((w) => short(w.worker)))].join(", ")}`,
+    );
+  for (const d of r.disputes)
+    out.push(
+      `dispute about epoch ${d.epoch} (${short(d.parties[0])} vs ${short(d.parties[1])}): outcome ${d.outcome}; verify-dispute: ${d.verifyExit === 0 ? `${d.verifyVerdict} right, ${d.wrong.map(short).join(", ")} wrong` : `exit ${d.verifyExit}`}`,
     );
   if (r.cheatToSlashMs !== null) out.push(`cheat → slash: ${r.cheatToSlashMs} ms`);
   if (r.chaos) {

@@ -1,4 +1,5 @@
-// npm run devnet, as a user runs it: a short run with no cheater and one with each byzantine mode,
+// npm run devnet, as a user runs it: a short run with no cheater and one with each byzantine mode
+// (wrong-output through a dispute and its jury),
 // then two --chaos runs (an honest worker killed and restarted, a reorg, a flood; once with a
 // cheater too), every one a real chain node, gateway, deployment, four worker processes and a
 // feeder. Each run checks its own expectations (exit code) and the report is checked again here.
@@ -19,6 +20,7 @@ const FAULT: Record<string, string> = {
   "bad-batch-hash": "batch-mismatch",
   "broken-chain": "broken-chain",
   "bad-accumulated-proof": "invalid-accumulated-proof",
+  "wrong-output": "execution",
 };
 const PARALLEL = 1;
 const RUN_SECONDS = 420;
@@ -111,8 +113,17 @@ describe("npm run devnet: a live dataflow catches and slashes a cheating worker"
         expect(r!.slashed).to.deep.equal([]);
         expect(r!.withholding).to.deep.equal([]);
       } else if (cheat === "wrong-output") {
-        // The receivers compute the differing times themselves and name the cheater; no dispute yet.
-        expect(r!.slashed).to.deep.equal([]);
+        // The receivers compute the differing times themselves and name the cheater, open a
+        // dispute, the jury (the other workers) decides it, and the cheater alone is slashed for
+        // EXECUTION; verify-dispute, run afterwards in its own process, finds the cheater wrong.
+        expect(r!.slashed.length).to.be.at.least(1);
+        for (const s of r!.slashed) expect([s.worker, s.fault]).to.deep.equal([r!.byzantineWorker, "execution"]);
+        expect(r!.disputes.length).to.be.at.least(1);
+        for (const d of r!.disputes) {
+          expect(d.parties).to.include(r!.byzantineWorker);
+          expect([d.verifyExit, d.wrong]).to.deep.equal([0, [r!.byzantineWorker]]);
+        }
+        expect(r!.cheatToSlashMs).to.be.a("number");
         expect(r!.disagreements.length).to.be.greaterThan(0);
         for (const d of r!.disagreements) {
           expect(d.holders).to.include(r!.byzantineWorker);

@@ -23,6 +23,8 @@ function setup(
 ) {
   const used: Delta[][] = [];
   const asked: bigint[] = [];
+  /** What the agreement handed to the dispute desk: time, right holders, wrong holders. */
+  const conflicts: Array<[bigint, string[], string[]]> = [];
   const closed = new Set<string>();
   const agreement = new Agreement({
     epoch: 1n,
@@ -36,6 +38,7 @@ function setup(
     closed: (h, stream, origin, shard) =>
       closed.has(`${h}|${stream}|${origin}|${shard}`) || closed.has(`${h}|${stream}|*|${shard}`),
     use: (_stream, deltas) => used.push(deltas),
+    conflict: (slot, right, wrong) => conflicts.push([slot.time, right, wrong]),
     ...(opts.truth
       ? {
           recompute: async (slot: { time: bigint }) => {
@@ -51,7 +54,7 @@ function setup(
   /** Closes a sender's channel of one origin shard, or of every origin. */
   const close = (sender: string, shard = 3, origin: number | "*" = "*") =>
     closed.add(`${sender}|${S}|${origin}|${shard}`);
-  return { agreement, used, offer, close, asked };
+  return { agreement, used, offer, close, asked, conflicts };
 }
 
 const d = (time: number, data: string, diff = 1n): Delta => ({ time: BigInt(time), data, diff });
@@ -81,7 +84,7 @@ describe("worker: replica agreement", function () {
   });
 
   it("holds back copies that differ when it cannot compute the time, lists them and never uses either", async function () {
-    const { agreement, used, offer, close } = setup();
+    const { agreement, used, offer, close, conflicts } = setup();
     offer(A, [d(0, "0x01", 5n), d(2, "0x02")]);
     offer(B, [d(0, "0x01", 6n), d(2, "0x02")]);
     close(A);
@@ -89,6 +92,7 @@ describe("worker: replica agreement", function () {
     agreement.settle(false);
     await agreement.idle();
     expect(used).to.deep.equal([[d(2, "0x02")]]);
+    expect(conflicts, "nobody is disputed without knowing who was right").to.deep.equal([]);
     expect(agreement.stats).to.include({ heldBackGroups: 1, disagreementCount: 1, agreedGroups: 1 });
     const [x] = agreement.disagreements;
     expect(x).to.include({ stream: S, shard: 3, time: "0", originShard: 0 });
@@ -219,7 +223,7 @@ describe("worker: replica agreement", function () {
   });
 
   it("uses what it computes itself when copies differ, and names the holders that sent the same", async function () {
-    const { agreement, used, offer, close } = setup({ truth: () => [d(0, "0x01", 5n)] });
+    const { agreement, used, offer, close, conflicts } = setup({ truth: () => [d(0, "0x01", 5n)] });
     offer(A, [d(0, "0x01", 5n)]);
     offer(B, [d(0, "0x01", 6n)]);
     close(A);
@@ -228,6 +232,7 @@ describe("worker: replica agreement", function () {
     await agreement.idle();
     expect(used).to.deep.equal([[d(0, "0x01", 5n)]]);
     expect(agreement.disagreements[0].right).to.deep.equal([A]);
+    expect(conflicts, "the wrong holder goes to the dispute desk").to.deep.equal([[0n, [A], [B]]]);
     expect(agreement.stats).to.include({ disagreementCount: 1, recomputedGroups: 1, heldBackGroups: 0 });
   });
 

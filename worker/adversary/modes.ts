@@ -9,7 +9,7 @@ export const BYZANTINE_MODES = [
   "broken-chain", // a cumulativeMsh that drops the channel's history (BROKEN_CHAIN)
   "bad-accumulated-proof", // an accumulated proof naming a block hash that is not the chain's (INVALID_ACCUMULATED_PROOF)
   "withhold", // sends nothing to other workers (not provable on-chain: detected, reported, not slashed)
-  "wrong-output", // computes its first stage wrongly, signs and routes correctly (caught by the replica agreement; not slashed yet)
+  "wrong-output", // computes its first stage wrongly, signs and routes correctly (EXECUTION, through a dispute and its jury)
 ] as const;
 export type ByzantineMode = (typeof BYZANTINE_MODES)[number];
 
@@ -20,6 +20,7 @@ export const FAULT_OF_MODE: Partial<Record<ByzantineMode, string>> = {
   "bad-batch-hash": "batch-mismatch",
   "broken-chain": "broken-chain",
   "bad-accumulated-proof": "invalid-accumulated-proof",
+  "wrong-output": "execution",
 };
 
 /** Chain ids of local development nodes (hardhat node, anvil, ganache); the only ones a mode may run on. */

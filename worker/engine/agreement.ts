@@ -54,6 +54,15 @@ export type AgreementOptions = {
    * instead of any copy.
    */
   recompute?(slot: { stream: string; shard: number; time: bigint; originShard: number }): Promise<Delta[] | undefined>;
+  /**
+   * Copies of a time differed and this worker computed it: the holders whose copy was right and
+   * those whose copy was wrong (the dispute desk looks for the signed position that proves it).
+   */
+  conflict?(
+    slot: { stream: string; shard: number; time: bigint; originShard: number },
+    right: string[],
+    wrong: string[],
+  ): void;
   log: Logger;
   epoch: bigint;
 };
@@ -319,6 +328,11 @@ export class Agreement {
         if (right.length < Object.keys(copies).length) {
           disagree(right);
           this.o.log.warn({ ...at, right }, "replicas disagree: used the time as this worker computed it");
+          this.o.conflict?.(
+            slot,
+            right,
+            Object.keys(copies).filter((h) => !right.includes(h)),
+          );
         } else if (truth.length > 0) this.recordSingle(slot.originShard, silent);
       })
       .catch((e: Error) => heldBack(e.message))

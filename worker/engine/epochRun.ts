@@ -15,6 +15,8 @@ import type { InboxDelta } from "../../client/actions/readInbox.js";
 import type { BatchHeader } from "../../client/math/eip712.js";
 import { LtHash16, type Delta } from "../../client/math/lthash.js";
 import type { Evidence } from "../../client/evidence/buildEvidence.js";
+import type { SignedHeaderArg } from "../../client/evidence/disputes.js";
+import { replicaHash } from "../../client/math/eip712.js";
 import { OperatorError, OperatorHost } from "../operators/host.js";
 import { Inbox } from "../exchange/inbox.js";
 import type { Group, Outbox, OutboxOptions } from "../exchange/outbox.js";
@@ -40,6 +42,8 @@ export type RunContext = {
   isEjected(epoch: bigint, worker: string): boolean;
   send(member: string, m: Message): void;
   evidence(epoch: bigint, worker: string, e: Evidence): void;
+  /** Two holders' signed headers of one position with different content: `wrong` signed the wrong one (§12). */
+  dispute?(epoch: bigint, wrong: string, a: SignedHeaderArg, b: SignedHeaderArg): void;
   metrics?: WorkerMetrics;
 };
 
@@ -171,6 +175,7 @@ export class EpochRun {
         holder === me ? this.sendingDone : this.inbox.closed(holder, stream, originShard, shard),
       use: (stream, deltas) => this.use(stream, deltas),
       recompute: (slot) => this.recompute(slot),
+      conflict: (slot, right, wrong) => this.conflict(slot, right, wrong),
     });
   }
 
@@ -260,6 +265,46 @@ export class EpochRun {
         return false; // unkeyable: skipped by every holder too
       }
     });
+  }
+
+  /**
+   * Copies of a time differed, and this worker computed which holders were right. For each wrong
+   * holder, the position that proves it: the batch of a right holder (or of the wrong one) that
+   * covers the time, and the other's signed header at the same seq, when their replica content
+   * differs. A wrong holder with no batch at that seq (it withheld) has no position to dispute.
+   */
+  private conflict(
+    slot: { stream: string; shard: number; time: bigint; originShard: number },
+    right: string[],
+    wrong: string[],
+  ): void {
+    if (!this.ctx.dispute) return;
+    const me = lower(this.ctx.me);
+    const headersOf = (holder: string) =>
+      holder === me
+        ? this.outbox.signedHeaders(slot.stream, slot.originShard, slot.shard)
+        : this.inbox.signedHeaders(holder, slot.stream, slot.originShard, slot.shard);
+    const covering = (headers: ReturnType<typeof headersOf>) =>
+      [...headers.values()].find(
+        (s) => BigInt(s.header.firstTime) <= slot.time && slot.time <= BigInt(s.header.lastTime),
+      );
+    for (const w of wrong) {
+      if (w === me) continue; // this worker computed the time itself: its own copy is the truth
+      const ofW = headersOf(w);
+      for (const r of right) {
+        const ofR = headersOf(r);
+        const seq = (covering(ofR) ?? covering(ofW))?.header.seq;
+        const x = seq === undefined ? undefined : ofR.get(BigInt(seq));
+        const y = seq === undefined ? undefined : ofW.get(BigInt(seq));
+        if (!x || !y || replicaHash(x.header) === replicaHash(y.header)) continue;
+        const signed = (s: { header: BatchHeader; signature: string }) => ({
+          ...s,
+          senderIndex: this.a.view.indexOf.get(lower(String(s.header.sender)))!,
+        });
+        this.ctx.dispute(this.epoch, w, signed(x), signed(y));
+        break;
+      }
+    }
   }
 
   /**

@@ -329,6 +329,19 @@ export class Inbox {
     return (this.received.get(channelKey(sender, stream, originShard, shard)) ?? 0n) >= (c ? BigInt(c.batches) : 0n);
   }
 
+  /**
+   * The signed headers this worker accepted from `sender` on channel (stream, originShard, shard), by
+   * seq: the evidence a dispute is opened on (docs/protocol.md §12).
+   */
+  signedHeaders(
+    sender: string,
+    stream: string,
+    originShard: number,
+    shard: number,
+  ): ReadonlyMap<bigint, { header: BatchHeader; signature: string }> {
+    return this.channels.get(channelKey(sender, stream, originShard, shard))?.seen ?? new Map();
+  }
+
   /** Every live member has sent its signed end notice, and everything it announced has arrived. */
   complete(): boolean {
     return this.missing().length === 0;

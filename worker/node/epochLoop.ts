@@ -4,6 +4,7 @@
 // docs/worker.md.
 import type { Logger } from "pino";
 import type { Dataflow } from "../engine/dataflow.js";
+import type { Jury } from "../disputes/jury.js";
 import { WaitLog } from "./waits.js";
 import { noMetrics, type WorkerMetrics } from "../metrics/metrics.js";
 import type { Wallet } from "ethers";
@@ -174,6 +175,8 @@ export async function runEpochs(options: {
   resumeFrom?: bigint;
   /** What the worker reports (noMetrics when --metrics-port is not given). */
   metrics?: WorkerMetrics;
+  /** The worker's duties in execution disputes (vote, appeal, settle): it stays until they are done. */
+  jury?: Jury;
 }): Promise<EpochRecord[]> {
   const { wallet, log } = options;
   const metrics = options.metrics ?? noMetrics;
@@ -272,14 +275,23 @@ export async function runEpochs(options: {
         lastSeen = e;
       }
       await options.dataflow?.tick(current);
+      await options.jury?.tick(current);
       // Done once every epoch up to the limit is finished here, or the chain is past the limit with
       // nothing open (a worker restarted after its last epoch has nothing left to do).
       const through = options.dataflow ? options.dataflow.lastFinished : lastSeen;
       const open = options.dataflow?.runs.size ?? 0;
       metrics.finished(through);
+      // A dispute about its last epoch is opened by a receiver once it has closed that epoch,
+      // during the next one: a worker that ran the dataflow stays until the chain is two epochs
+      // past its last (the jury has scanned every opening by then), and until its duties are done.
+      const disputeDutiesDone =
+        !options.jury ||
+        (((options.dataflow?.reports.length ?? 0) === 0 || current > (options.untilEpoch ?? 0n) + 2n) &&
+          !options.jury.busy());
       if (
         options.untilEpoch !== undefined &&
         open === 0 &&
+        disputeDutiesDone &&
         Date.now() - (options.dataflow?.lastServedAt ?? 0) > 5_000 && // peers catching up still ask it to resend
         (through >= options.untilEpoch || current > options.untilEpoch + 1n)
       )

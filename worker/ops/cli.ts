@@ -17,12 +17,13 @@ import {
 } from "../../client/index.js";
 import { connectChain, readBook, requireChainOptions, stakingKey, withConfig } from "../node/setup.js";
 import { newKeystore } from "./keys.js";
+import { verifyDispute, type VerifyOptions } from "../disputes/verify.js";
 import { readStatus, printStatus, statusJson, type Status } from "./status.js";
 import { epochStartsAt, when } from "./time.js";
 import { formatAmount, parseAmount, tokenUnits, type TokenUnits } from "../../client/units.js";
 
 /** The subcommands this module handles (maru-worker dispatches them here). */
-export const OPS_COMMANDS = new Set(["status", "stake", "unstake", "withdraw", "claim", "keys"]);
+export const OPS_COMMANDS = new Set(["status", "stake", "unstake", "withdraw", "claim", "keys", "verify-dispute"]);
 
 /** EpochManager.Param indices the commands read. */
 const PARAM = { MIN_STAKE: 0, EPOCH_DURATION: 4, FRAUD_WINDOW_EPOCHS: 10 } as const;
@@ -315,6 +316,25 @@ export function opsCommand(): Command {
   const claimCmd = chainFlags(program.command("claim"))
     .description("claim rewards earned as a reporter of proven faults")
     .action(async (o: ChainOptions) => withSession(await open(claimCmd, o, true), runClaim));
+
+  const verify = program
+    .command("verify-dispute")
+    .description(
+      "recompute an execution dispute from the chain and the registered bytecode, and say which side is right (exit 0: a verdict; 2: cannot decide)",
+    )
+    .argument("<id>", "the dispute id (decimal or 0x-hex), from its DisputeOpened event")
+    .option("--rpc <url>", "JSON-RPC URL of the chain")
+    .option("--addresses <file>", "the deployment's addresses book (deployments/<chainId>.json)")
+    .option("--config <file>", "a JSON/JSON5 file with any of these options (flags given here win)")
+    .option("--gateway <url>", "the Arweave gateway operator blobs are downloaded from", "https://arweave.net")
+    .option("--cache-dir <dir>", "where downloaded operator blobs are cached (by hash)", ".maru/blobs")
+    .option("--per-delta-ms <ms>", "operator time budget per delta", "10")
+    .option("--json", "print JSON")
+    .action(async (idText: string, raw: ChainOptions & Omit<VerifyOptions, "rpc" | "addresses">) => {
+      const o = withConfig(verify, raw);
+      const chain = requireChainOptions(o);
+      process.exitCode = await verifyDispute(idText, { ...o, ...chain }, out);
+    });
 
   const keys = program.command("keys").description("staking keys");
   keys
