@@ -175,17 +175,16 @@ async function run(
   const keys = Array.from({ length: n.workers }, () => Wallet.createRandom());
   const addresses = keys.map((w) => w.address.toLowerCase());
   const cheater = o.byzantine ? 1 : -1;
-  // The minimum stake, and a little more for the juror bond (execution disputes: a drawn juror
-  // locks a deposit per vote from it).
-  const { jurorDeposit } = await (
-    await ethers.getContractAt(
-      "ExecutionDisputes",
-      await (await ethers.getContractAt("FraudProofs", book.contracts.fraudProofs)).disputes(),
-    )
-  ).disputeRules();
+  // The minimum stake, and beside it one appeal bond and four juror deposits (execution disputes:
+  // a drawn juror locks a deposit per vote; a party keeps an appeal bond for its own defence).
+  const court = await ethers.getContractAt(
+    "ExecutionDisputes",
+    await (await ethers.getContractAt("FraudProofs", book.contracts.fraudProofs)).disputes(),
+  );
+  const { jurorDeposit, appealBond } = await court.disputeRules();
   for (const w of keys) {
     await provider.request({ method: "anvil_setBalance", params: [w.address, "0x56bc75e2d63100000"] });
-    await (await token.mint(w.address, minStake + 4n * jurorDeposit)).wait();
+    await (await token.mint(w.address, minStake + appealBond + 4n * jurorDeposit)).wait();
   }
   // Progress: what each worker logs.
   const stats = keys.map(() => ({
@@ -455,10 +454,6 @@ async function run(
   const byzantineWorker = cheater >= 0 ? addresses[cheater] : null;
   // Every execution dispute, judged again by `maru-worker verify-dispute` in its own process, as
   // anyone (a juror, the arbitrator, a reader of this report) would run it.
-  const court = await ethers.getContractAt(
-    "ExecutionDisputes",
-    await (await ethers.getContractAt("FraudProofs", book.contracts.fraudProofs)).disputes(),
-  );
   const verified: DevnetReport["disputes"] = [];
   for (const e of await court.queryFilter(court.filters.DisputeOpened(), book.startBlock)) {
     const id = String(e.args.id);

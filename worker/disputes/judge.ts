@@ -16,16 +16,16 @@ import { EpochMath } from "../../client/batches/verifyBatch.js";
 import { getAssignment } from "../../client/actions/getAssignment.js";
 import type { Protocol } from "../../client/contracts.js";
 import { MaruError } from "../../client/errors/base.js";
-import { DisputeSide, type SignedHeaderArg } from "../../client/evidence/disputes.js";
+import { DisputeSide, disputeId, type SignedHeaderArg } from "../../client/evidence/disputes.js";
 import { inBlockRanges } from "../../client/events/logRanges.js";
-import { replicaHash, type BatchHeader } from "../../client/math/eip712.js";
+import { protocolDomain, replicaHash, type BatchHeader } from "../../client/math/eip712.js";
 import { LtHash16, type Delta } from "../../client/math/lthash.js";
 import { syncGraph } from "../../client/registry/syncGraph.js";
 import type { ExecutionDisputes } from "../../typechain-types/index.js";
 import { readEpochWindow } from "../chain/source.js";
 import { compileGraph } from "../engine/graph.js";
 import { packChannel } from "../exchange/packing.js";
-import { OperatorHost } from "../operators/host.js";
+import { OperatorError, OperatorHost } from "../operators/host.js";
 
 /** The dispute cannot be decided from what is public (exit 2 in verify-dispute): what is missing. */
 export class UndecidableError extends MaruError {
@@ -121,6 +121,15 @@ export async function readDispute(p: Protocol, court: ExecutionDisputes, id: big
     signature: String(s.signature),
     senderIndex: Number(s.senderIndex),
   });
+  const [a, b] = [side(call.args[0]), side(call.args[1])];
+  // The id is the hash of the two headers' EIP-712 digests: headers that do not hash to it are not
+  // the dispute's (a contract can emit the event's transaction with any calldata it likes).
+  const domain = protocolDomain((await provider.getNetwork()).chainId, p.book.contracts.fraudProofs);
+  if (disputeId(domain, a.header, b.header) !== id)
+    throw new UndecidableError(
+      `The calldata of transaction ${opened.transactionHash} does not hold dispute ${id}'s headers`,
+      { fix: "the dispute was opened through another contract: its headers must come from that contract's trace" },
+    );
   return {
     id,
     epoch: BigInt(d.epoch),
@@ -130,8 +139,8 @@ export async function readDispute(p: Protocol, court: ExecutionDisputes, id: big
     outcome: Number(d.outcome),
     aIndex: Number(d.aIndex),
     bIndex: Number(d.bIndex),
-    a: side(call.args[0]),
-    b: side(call.args[1]),
+    a,
+    b,
     openedAt: opened.blockNumber,
   };
 }
@@ -255,18 +264,27 @@ export async function judge(
   const inputs = deltas
     .filter((d) => shardOf(sourceSpec, d.data) === Number(h.originShard))
     .map((d) => ({ data: d.data, time: d.index, diff: d.diff }));
-  const truth = await batchAt({
-    bytecode: op.bytecode,
-    perDeltaMs: o.perDeltaMs,
-    inputs,
-    shardOf: (data) => shardOf(outSpec, data),
-    position: {
-      epoch: c.epoch,
-      stream,
-      shard: Number(h.shard),
-      originShard: Number(h.originShard),
-      seq: BigInt(h.seq),
-    },
-  });
+  let truth: BatchHeader | undefined;
+  try {
+    truth = await batchAt({
+      bytecode: op.bytecode,
+      perDeltaMs: o.perDeltaMs,
+      inputs,
+      shardOf: (data) => shardOf(outSpec, data),
+      position: {
+        epoch: c.epoch,
+        stream,
+        shard: Number(h.shard),
+        originShard: Number(h.originShard),
+        seq: BigInt(h.seq),
+      },
+    });
+  } catch (e) {
+    // A trap or an overrun of this machine's time budget: no verdict from here (a juror does not vote).
+    if (!(e instanceof OperatorError)) throw e;
+    throw new UndecidableError(`The operator failed while recomputing dispute ${c.id}: ${e.message}`, {
+      fix: "run it again with a larger --per-delta-ms; if it still fails, the arbitrator decides",
+    });
+  }
   return compare(c, truth);
 }

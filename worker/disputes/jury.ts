@@ -25,6 +25,9 @@ import { SIDE_NAMES, type DisputeRecord } from "./records.js";
 /** IExecutionDisputes.Stage. */
 const Stage = { NONE: 0, VOTING: 1, APPEALED: 2, ARBITRATED: 3, SETTLED: 4 } as const;
 
+/** Blocks behind the last scanned head that are scanned again for openings (reorgs). */
+const RESCAN_BLOCKS = 12;
+
 /** Deposits a juror's bond is topped up to at once (so that one transfer serves several disputes). */
 const BOND_DEPOSITS = 4n;
 
@@ -40,8 +43,15 @@ type Duty = {
   committed?: number;
   revealed?: boolean;
   appealChecked?: boolean;
+  /** Whether what the court holds of this worker's vote was read (once, after a start or restart). */
+  recovered?: boolean;
+  /** The headers cannot be read from public data (opened through another contract). */
+  unreadable?: boolean;
   done: boolean;
 };
+
+/** The court's mark of a vote whose pay was claimed. */
+const CLAIMED = 255n;
 
 export type JuryOptions = {
   p: Protocol;
@@ -85,9 +95,10 @@ export class Jury {
     this.rules ??= await court.disputeRules();
     const head = await this.o.p.epochs.runner!.provider!.getBlockNumber();
     if (head > this.scannedTo) {
+      // A few blocks scanned again each time: an opening a reorg moved into them is not missed.
       const opened = await inBlockRanges(
         (f, t) => court.queryFilter(court.filters.DisputeOpened(), f, t),
-        this.scannedTo + 1,
+        Math.max(this.o.p.book.startBlock, this.scannedTo + 1 - RESCAN_BLOCKS),
         head,
       );
       for (const e of opened) await this.take(BigInt(e.args.id), BigInt(e.args.epoch), e.args.partyA, e.args.partyB);
@@ -98,7 +109,12 @@ export class Jury {
       try {
         await this.step(duty, current);
       } catch (e) {
-        const reason = decodeContractError(e, [court.interface, this.o.p.epochs.interface]).message.split("\n")[0];
+        const err = decodeContractError(e, [court.interface, this.o.p.epochs.interface]);
+        if (err instanceof ContractRevertError && err.errorName === "DisputeUnknown") {
+          duty.done = true; // its opening was reorganised away
+          continue;
+        }
+        const reason = err.message.split("\n")[0];
         this.o.log.warn({ id: duty.id.toString(), reason }, "dispute duty failed, retrying on the next poll");
       }
     }
@@ -150,13 +166,19 @@ export class Jury {
     const revealFrom = commitFrom + BigInt(rules.commitEpochs);
     const revealEnd = revealFrom + BigInt(rules.revealEpochs);
     const appealEnd = revealEnd + BigInt(rules.appealEpochs);
-    duty.c ??= await readDispute(this.o.p, court, duty.id);
+    const arbitrationEnd = appealEnd + BigInt(rules.arbitrationEpochs);
+    if (!duty.recovered) await this.recover(duty);
     if (stage === Stage.SETTLED) {
-      if (duty.revealed) await this.claim(duty);
+      await this.claim(duty);
       duty.done = true;
       return;
     }
-    if (!duty.party && duty.committed === undefined && current >= commitFrom && current < revealFrom) {
+    if (!duty.party && duty.committed === undefined) {
+      if (current >= revealFrom) {
+        duty.done = true; // the commit window passed before this worker could vote
+        return;
+      }
+      if (current < commitFrom) return; // the draw's randomness is not set yet
       if (!(await court.isJuror(duty.id, duty.myIndex))) {
         duty.done = true; // not drawn: nothing to do
         return;
@@ -166,36 +188,96 @@ export class Jury {
         duty.done = true;
         return;
       }
-      if (!(await this.ensureBond(rules.jurorDeposit))) return;
+      if (!(await this.ensureBond(rules.jurorDeposit, rules.appealBond))) return;
       const salt = await jurorSalt(this.o.wallet, duty.id, duty.myIndex);
-      const tx = await court.commitVote(
-        duty.id,
-        duty.myIndex,
-        voteCommitment(duty.id, duty.myIndex, side as DisputeSide, salt),
-      );
-      await tx.wait();
-      duty.committed = side;
-      this.record(duty, { action: "committed", side: SIDE_NAMES[side], txHash: tx.hash });
+      try {
+        const tx = await court.commitVote(
+          duty.id,
+          duty.myIndex,
+          voteCommitment(duty.id, duty.myIndex, side as DisputeSide, salt),
+        );
+        await tx.wait();
+        duty.committed = side;
+        this.record(duty, { action: "committed", side: SIDE_NAMES[side], txHash: tx.hash });
+      } catch (e) {
+        // A commit of an earlier life of this process landed meanwhile: read it back next time.
+        duty.recovered = false;
+        throw e;
+      }
     }
-    if (duty.committed !== undefined && !duty.revealed && current >= revealFrom && current < revealEnd) {
+    if (
+      duty.committed !== undefined &&
+      duty.committed > 0 &&
+      !duty.revealed &&
+      current >= revealFrom &&
+      current < revealEnd
+    ) {
       const salt = await jurorSalt(this.o.wallet, duty.id, duty.myIndex);
       const tx = await court.revealVote(duty.id, duty.myIndex, duty.committed, salt);
       await tx.wait();
       duty.revealed = true;
       this.record(duty, { action: "revealed", side: SIDE_NAMES[duty.committed], txHash: tx.hash });
     }
-    if (duty.committed !== undefined && !duty.revealed && current >= revealEnd) duty.done = true; // missed: the deposit burns
+    if (!duty.party && !duty.revealed && current >= revealEnd) duty.done = true; // missed: the deposit burns
     if (duty.party && stage === Stage.VOTING && !duty.appealChecked && current >= revealEnd && current < appealEnd)
       await this.maybeAppeal(duty, rules.appealBond);
-    if (current >= revealEnd && (stage === Stage.VOTING || stage === Stage.APPEALED || stage === Stage.ARBITRATED))
-      await this.settle(duty);
+    if (current >= revealEnd && (stage === Stage.VOTING || stage === Stage.APPEALED || stage === Stage.ARBITRATED)) {
+      const c = await this.caseOf(duty);
+      if (c) await this.settle(duty, c);
+      else if (current >= arbitrationEnd) duty.done = true; // nothing this worker can settle with
+    }
+  }
+
+  /** The dispute's headers, read once; undefined (recorded) when they cannot be read from public data. */
+  private async caseOf(duty: Duty): Promise<DisputeCase | undefined> {
+    if (duty.c || duty.unreadable) return duty.c;
+    try {
+      duty.c = await readDispute(this.o.p, this.o.court, duty.id);
+    } catch (e) {
+      if (!(e instanceof UndecidableError)) throw e;
+      duty.unreadable = true;
+      this.record(duty, { action: "not-voting", reason: e.message });
+    }
+    return duty.c;
+  }
+
+  /**
+   * What the court already holds of this worker's vote (a restarted worker, its memory lost): a
+   * commitment (the side is found by trying each against it, with the salt derived again from the
+   * key), a revealed side, or a claim. Without this a restarted juror would commit again and fail.
+   */
+  private async recover(duty: Duty): Promise<void> {
+    const held = BigInt(await this.o.court.voteOf(duty.id, duty.myIndex, this.me));
+    duty.recovered = true;
+    if (held === 0n) return;
+    if (held === CLAIMED) {
+      duty.committed = 0;
+      duty.revealed = true;
+      return;
+    }
+    if (held <= 3n) {
+      duty.committed = Number(held);
+      duty.revealed = true;
+      return;
+    }
+    const salt = await jurorSalt(this.o.wallet, duty.id, duty.myIndex);
+    for (const side of [DisputeSide.A, DisputeSide.B, DisputeSide.NEITHER])
+      if (BigInt(voteCommitment(duty.id, duty.myIndex, side, salt)) >> 64n === held >> 64n) duty.committed = side;
+    if (duty.committed === undefined)
+      this.o.log.warn(
+        { id: duty.id.toString() },
+        "a commitment is held for this worker that its key did not make: not revealing",
+      );
+    duty.committed ??= -1;
   }
 
   /** This worker's own verdict, judged once; null when it cannot decide (it then does not vote). */
   private async verdict(duty: Duty): Promise<number | null> {
     if (duty.side !== undefined) return duty.side;
+    const c = await this.caseOf(duty);
+    if (!c) return (duty.side = null);
     try {
-      const j = await judge(this.o.p, duty.c!, this.o);
+      const j = await judge(this.o.p, c, this.o);
       this.o.log.info({ id: duty.id.toString(), side: SIDE_NAMES[j.side], why: j.why }, "dispute judged");
       duty.side = j.side;
     } catch (e) {
@@ -206,10 +288,14 @@ export class Jury {
     return duty.side;
   }
 
-  /** A party whose judgement says it was right appeals a verdict against it. */
+  /**
+   * A party appeals a verdict against it unless its own judgement says it was wrong: when it
+   * cannot judge (the headers or the operator fail it here), it appeals, and the arbitrator decides.
+   */
   private async maybeAppeal(duty: Duty, bond: bigint): Promise<void> {
     const mine = duty.party === "A" ? DisputeSide.A : DisputeSide.B;
-    if ((await this.verdict(duty)) !== mine) {
+    const own = await this.verdict(duty);
+    if (own !== null && own !== mine) {
       duty.appealChecked = true;
       return;
     }
@@ -224,6 +310,15 @@ export class Jury {
       }
       // Not the court's refusal: the bond's transfer (no allowance yet), approved below.
     }
+    const balance = await this.o.p.token.balanceOf(this.me);
+    if (balance < bond) {
+      // Loud, and again on every poll while the window lasts: this is the honest worker's own stake.
+      this.o.log.error(
+        { id: duty.id.toString(), bond: bond.toString(), balance: balance.toString() },
+        "the jury's verdict goes against this worker, which computed right: appealing needs the appeal bond in stake tokens; send them to the account now (the appeal window closes at the end of the epoch)",
+      );
+      return;
+    }
     await this.approve(bond);
     const tx = await this.o.court.appeal(duty.id);
     await tx.wait();
@@ -232,8 +327,8 @@ export class Jury {
   }
 
   /** Settles once final (any involved worker may: the first succeeds, the others see it settled). */
-  private async settle(duty: Duty): Promise<void> {
-    const { a, b } = duty.c!;
+  private async settle(duty: Duty, c: DisputeCase): Promise<void> {
+    const { a, b } = c;
     try {
       await this.o.court.settle.staticCall(duty.id, a, b);
     } catch (e) {
@@ -269,17 +364,21 @@ export class Jury {
     this.record(duty, { action: "claimed", txHash: tx.hash });
   }
 
-  /** Tops the juror bond up to BOND_DEPOSITS deposits from the stake-token balance; false when it cannot. */
-  private async ensureBond(deposit: bigint): Promise<boolean> {
+  /**
+   * Tops the juror bond up to BOND_DEPOSITS deposits from the stake-token balance, keeping one
+   * appeal bond in the account (this worker's own defence comes first); false when it cannot.
+   */
+  private async ensureBond(deposit: bigint, appealBond: bigint): Promise<boolean> {
     const bond = await this.o.court.jurorBondOf(this.me);
     if (bond >= deposit) return true;
-    const balance = await this.o.p.token.balanceOf(this.me);
+    const held = await this.o.p.token.balanceOf(this.me);
+    const balance = held > appealBond ? held - appealBond : 0n;
     const amount = balance < deposit * BOND_DEPOSITS ? balance : deposit * BOND_DEPOSITS;
     if (bond + amount < deposit) {
       if (!this.noBondSaid)
         this.o.log.warn(
           { bond: bond.toString(), balance: balance.toString(), deposit: deposit.toString() },
-          "drawn as a juror, but the juror bond cannot cover the deposit: send the account stake tokens to vote",
+          "drawn as a juror, but the juror bond cannot cover the deposit (one appeal bond stays in the account): send the account stake tokens to vote",
         );
       this.noBondSaid = true;
       return false;

@@ -1,8 +1,8 @@
 // The receiver's side of an execution dispute (docs/protocol.md §12): when two holders' copies of a
 // time differed and this worker computed which one was right, it holds both holders' signed headers
 // of the position that shows it, and opens one dispute per wrong holder and epoch. Before sending
-// it checks that no dispute against that holder for that epoch exists yet (another receiver may
-// have opened one: a second would only cost jurors a second vote on the same pair), and simulates
+// it checks that no dispute between the same two holders for that epoch exists yet (another
+// receiver may have opened one: a second would only cost jurors a second vote), and simulates
 // the call, so a refusal is logged with its reason and costs no gas.
 import type { Logger } from "pino";
 import type { TypedDataDomain } from "ethers";
@@ -54,7 +54,7 @@ export class DisputeOpener {
       const id = disputeId(this.domain, a.header, b.header);
       const base = { id: id.toString(), epoch: q.epoch.toString(), against: q.wrong };
       try {
-        const existing = await this.disputeAgainst(q.epoch, q.wrong);
+        const existing = await this.disputeBetween(q.epoch, String(a.header.sender), String(b.header.sender));
         if (existing !== undefined) {
           this.record({ ...base, id: existing.toString(), action: "already-disputed" });
           continue;
@@ -73,8 +73,12 @@ export class DisputeOpener {
     this.waiting.push(...retry);
   }
 
-  /** The id of a dispute already open against `worker` for `epoch`, if any (read from DisputeOpened). */
-  private async disputeAgainst(epoch: bigint, worker: string): Promise<bigint | undefined> {
+  /**
+   * The id of a dispute already open between these two parties for `epoch`, if any (read from
+   * DisputeOpened). Only the same pair counts: a cheater that opened a dispute against a
+   * colluder it is right against must not keep its real lie from being disputed.
+   */
+  private async disputeBetween(epoch: bigint, partyA: string, partyB: string): Promise<bigint | undefined> {
     const from = Number(await this.p.epochs.windowLastBlock(epoch - 1n)) + 1;
     const head = await this.p.epochs.runner!.provider!.getBlockNumber();
     const opened = await inBlockRanges(
@@ -82,7 +86,8 @@ export class DisputeOpener {
       from,
       head,
     );
-    const hit = opened.find((e) => [e.args.partyA, e.args.partyB].some((x) => String(x).toLowerCase() === worker));
+    const same = (x: unknown, y: string) => String(x).toLowerCase() === y.toLowerCase();
+    const hit = opened.find((e) => same(e.args.partyA, partyA) && same(e.args.partyB, partyB));
     return hit && BigInt(hit.args.id);
   }
 

@@ -6,7 +6,7 @@
 import type { JsonRpcProvider } from "ethers";
 import { MaruError, connectCourt, connectProtocol } from "../../client/index.js";
 import { connectChain, readBook } from "../node/setup.js";
-import { UndecidableError, judge, readDispute, type Judgement } from "./judge.js";
+import { UndecidableError, judge, readDispute, type DisputeCase, type Judgement } from "./judge.js";
 import { SIDE_NAMES } from "./records.js";
 
 const STAGES = ["none", "voting", "appealed", "arbitrated", "settled"];
@@ -52,7 +52,15 @@ async function verifyWith(
 ): Promise<number> {
   const p = connectProtocol(book, provider);
   const court = await connectCourt(p);
-  const c = await readDispute(p, court, id);
+  let c: DisputeCase;
+  try {
+    c = await readDispute(p, court, id);
+  } catch (e) {
+    if (!(e instanceof UndecidableError)) throw e;
+    if (o.json) out(JSON.stringify({ id: id.toString(), decided: false, why: e.message, fix: e.fix }, null, 2));
+    else out(`cannot decide dispute ${id}: ${e.message}${e.fix ? `\n  ${e.fix}` : ""}`);
+    return 2;
+  }
   const h = c.a.header;
   const head = {
     id: id.toString(),

@@ -328,11 +328,16 @@ export class Agreement {
         if (right.length < Object.keys(copies).length) {
           disagree(right);
           this.o.log.warn({ ...at, right }, "replicas disagree: used the time as this worker computed it");
-          this.o.conflict?.(
-            slot,
-            right,
-            Object.keys(copies).filter((h) => !right.includes(h)),
-          );
+          try {
+            this.o.conflict?.(
+              slot,
+              right,
+              Object.keys(copies).filter((h) => !right.includes(h)),
+            );
+          } catch (e) {
+            // The time is decided and used; only the dispute about it failed (said, not held back).
+            this.o.log.error({ ...at, error: (e as Error).message }, "could not hand the conflict to the dispute desk");
+          }
         } else if (truth.length > 0) this.recordSingle(slot.originShard, silent);
       })
       .catch((e: Error) => heldBack(e.message))

@@ -99,6 +99,8 @@ export class EpochRun {
   private readonly inputs = new Map<string, Delta[]>();
   /** Every source delta of the epoch's window by shard, in order (to compute a time again, §12). */
   private readonly sourceByShard = new Map<number, Delta[]>();
+  /** Holders whose wrong copy has been handed to the dispute desk this epoch. */
+  private readonly disputed = new Set<string>();
   /** First-stage instances run again from the source to settle differing copies, by instance key. */
   private readonly replays = new Map<string, Promise<Replay>>();
   sendingDone = false;
@@ -280,6 +282,7 @@ export class EpochRun {
   ): void {
     if (!this.ctx.dispute) return;
     const me = lower(this.ctx.me);
+    wrong = wrong.filter((w) => !this.disputed.has(w)); // one position per wrong holder is enough
     const headersOf = (holder: string) =>
       holder === me
         ? this.outbox.signedHeaders(slot.stream, slot.originShard, slot.shard)
@@ -302,6 +305,7 @@ export class EpochRun {
           senderIndex: this.a.view.indexOf.get(lower(String(s.header.sender)))!,
         });
         this.ctx.dispute(this.epoch, w, signed(x), signed(y));
+        this.disputed.add(w);
         break;
       }
     }
@@ -314,7 +318,7 @@ export class EpochRun {
    */
   private feed(op: RunnableOperator, deltas: Delta[], originShard?: number): Promise<void> {
     const key = instanceKey(op, originShard);
-    const next = (this.chains.get(key) ?? Promise.resolve()).then(() => this.feedNow(op, key, deltas));
+    const next = (this.chains.get(key) ?? Promise.resolve()).then(() => this.feedNow(op, key, deltas, originShard));
     this.chains.set(
       key,
       next.catch(() => undefined),
@@ -322,7 +326,7 @@ export class EpochRun {
     return next;
   }
 
-  private async feedNow(op: RunnableOperator, key: string, deltas: Delta[]): Promise<void> {
+  private async feedNow(op: RunnableOperator, key: string, deltas: Delta[], originShard?: number): Promise<void> {
     if (deltas.length === 0 || this.failed.has(key)) return;
     const log = this.inputs.get(key) ?? [];
     this.inputs.set(key, log);
@@ -348,6 +352,8 @@ export class EpochRun {
         outs = await host.process(deltas);
       } catch (again) {
         this.failed.add(key);
+        // What it emitted so far for the batch being filled is a part of a group: never signed.
+        if (originShard !== undefined) this.outbox.stopLanes(op.output, originShard);
         this.ctx.log.error(
           { operator: op.name, epoch: this.epoch.toString(), error: (again as Error).message },
           "operator failed again: stopped for the epoch",

@@ -53,6 +53,8 @@ export type Lane = {
   /** Every batch sent, by seq: content, deltas and each receiver's signature, for resending. */
   sent: Array<{ content: BatchHeader; deltas: Delta[]; signatures: Map<string, string> }>;
   proof?: SignedAccumulatedProof;
+  /** The operator that feeds it stopped: nothing more is batched, and what was waiting is dropped. */
+  stopped?: boolean;
 };
 
 export type OutboxOptions = {
@@ -119,6 +121,7 @@ export class Outbox {
       };
       this.lanes.set(key, lane);
     }
+    if (lane.stopped) return;
     for (const d of deltas) {
       const t = BigInt(d.time);
       if (lane.open && lane.open.time !== t) this.close(lane);
@@ -135,10 +138,26 @@ export class Outbox {
   }
 
   private cut(lane: Lane): void {
-    if (lane.batch.length === 0) return;
+    if (lane.batch.length === 0 || lane.stopped) return;
     this.ready.push(...this.seal(lane, lane.batch));
     lane.batch = [];
     lane.bytes = 0;
+  }
+
+  /**
+   * The operator producing `stream` from `originShard`'s inputs stopped for the epoch: its lanes
+   * send nothing more, and the group and batch they were filling are dropped. A batch cut short
+   * would be signed content that differs from its co-holders' at the same position, a provable
+   * EXECUTION fault; sending nothing more is only silence. The batches already cut are whole.
+   */
+  stopLanes(stream: string, originShard: number): void {
+    for (const lane of this.lanes.values()) {
+      if (lane.stream !== stream || lane.originShard !== originShard) continue;
+      lane.stopped = true;
+      lane.open = undefined;
+      lane.batch = [];
+      lane.bytes = 0;
+    }
   }
 
   /** Builds the next batch of a lane for its live holders (the content never depends on who they are). */

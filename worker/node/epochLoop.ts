@@ -274,8 +274,12 @@ export async function runEpochs(options: {
         records.push({ epoch: e, r: v.r, source: v.source, index: a.index, shards: a.shards });
         lastSeen = e;
       }
+      // Dispute duties first, in their own catch: a failing dataflow tick must not make a juror
+      // miss its window, nor a failing duty stop the dataflow.
+      await options.jury
+        ?.tick(current)
+        .catch((e: Error) => log.warn({ error: e.message.split("\n")[0] }, "dispute duties: RPC error, retrying"));
       await options.dataflow?.tick(current);
-      await options.jury?.tick(current);
       // Done once every epoch up to the limit is finished here, or the chain is past the limit with
       // nothing open (a worker restarted after its last epoch has nothing left to do).
       const through = options.dataflow ? options.dataflow.lastFinished : lastSeen;
