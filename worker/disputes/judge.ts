@@ -226,7 +226,13 @@ export function compare(c: Pick<DisputeCase, "a" | "b">, truth: BatchHeader | un
 export async function judge(
   p: Protocol,
   c: DisputeCase,
-  o: { gateway: string; cacheDir?: string; perDeltaMs: number },
+  o: {
+    gateway: string;
+    cacheDir?: string;
+    perDeltaMs: number;
+    /** Epoch windows already read, by `stream|epoch` (a juror judging several disputes reads each once). */
+    windows?: Map<string, Promise<Awaited<ReturnType<typeof readEpochWindow>>>>;
+  },
 ): Promise<Judgement> {
   const h = c.a.header;
   const provider = p.epochs.runner!.provider!;
@@ -260,7 +266,14 @@ export async function judge(
       return undefined;
     }
   };
-  const { deltas } = await readEpochWindow(p, graph.source, c.epoch);
+  const key = `${graph.source}|${c.epoch}`;
+  let window = o.windows?.get(key);
+  if (!window) {
+    window = readEpochWindow(p, graph.source, c.epoch);
+    o.windows?.set(key, window);
+    window.catch(() => o.windows?.delete(key)); // a failed read is read again next time
+  }
+  const { deltas } = await window;
   const inputs = deltas
     .filter((d) => shardOf(sourceSpec, d.data) === Number(h.originShard))
     .map((d) => ({ data: d.data, time: d.index, diff: d.diff }));

@@ -20,10 +20,14 @@ import { DisputeSide, jurorSalt, voteCommitment } from "../../client/evidence/di
 import { inBlockRanges } from "../../client/events/logRanges.js";
 import type { ExecutionDisputes, IExecutionDisputes } from "../../typechain-types/index.js";
 import { UndecidableError, judge, readDispute, type DisputeCase } from "./judge.js";
+import type { readEpochWindow } from "../chain/source.js";
 import { SIDE_NAMES, type DisputeRecord } from "./records.js";
 
 /** IExecutionDisputes.Stage. */
 const Stage = { NONE: 0, VOTING: 1, APPEALED: 2, ARBITRATED: 3, SETTLED: 4 } as const;
+
+/** Epoch windows kept for judging. */
+const WINDOWS_KEPT = 4;
 
 /** Blocks behind the last scanned head that are scanned again for openings (reorgs). */
 const RESCAN_BLOCKS = 12;
@@ -49,6 +53,9 @@ type Duty = {
   unreadable?: boolean;
   done: boolean;
 };
+
+/** FraudProofs.Fault.EXECUTION. */
+const EXECUTION = 5;
 
 /** The court's mark of a vote whose pay was claimed. */
 const CLAIMED = 255n;
@@ -79,6 +86,8 @@ export class Jury {
   private readonly me: string;
   private noBondSaid = false;
   private readonly indexes = new Map<bigint, number | undefined>();
+  /** Epoch windows read for judging, the newest few (several disputes about one epoch read it once). */
+  private readonly windows = new Map<string, Promise<Awaited<ReturnType<typeof readEpochWindow>>>>();
 
   constructor(private readonly o: JuryOptions) {
     this.scannedTo = o.p.book.startBlock - 1;
@@ -183,6 +192,10 @@ export class Jury {
         duty.done = true; // not drawn: nothing to do
         return;
       }
+      if (await this.alreadyPunished(duty)) {
+        duty.done = true;
+        return;
+      }
       const side = await this.verdict(duty);
       if (side === null) {
         duty.done = true;
@@ -226,6 +239,26 @@ export class Jury {
       if (c) await this.settle(duty, c);
       else if (current >= arbitrationEnd) duty.done = true; // nothing this worker can settle with
     }
+  }
+
+  /**
+   * A party already slashed for EXECUTION in the disputed epoch cannot be slashed for it again:
+   * the dispute can slash nobody new on that side, so a juror spends nothing on it (this is what
+   * keeps two colluders from keeping jurors busy with disputes after their first slash).
+   */
+  private async alreadyPunished(duty: Duty): Promise<boolean> {
+    const [d] = await this.o.court.disputeOf(duty.id);
+    for (const index of [d.aIndex, d.bIndex]) {
+      const worker = await this.o.p.epochs.workerAt(duty.epoch, index);
+      if (await this.o.p.fraud.punished(worker, duty.epoch, EXECUTION)) {
+        this.record(duty, {
+          action: "not-voting",
+          reason: `${worker} is already slashed for execution in epoch ${duty.epoch}`,
+        });
+        return true;
+      }
+    }
+    return false;
   }
 
   /** The dispute's headers, read once; undefined (recorded) when they cannot be read from public data. */
@@ -277,7 +310,8 @@ export class Jury {
     const c = await this.caseOf(duty);
     if (!c) return (duty.side = null);
     try {
-      const j = await judge(this.o.p, c, this.o);
+      while (this.windows.size >= WINDOWS_KEPT) this.windows.delete(this.windows.keys().next().value!);
+      const j = await judge(this.o.p, c, { ...this.o, windows: this.windows });
       this.o.log.info({ id: duty.id.toString(), side: SIDE_NAMES[j.side], why: j.why }, "dispute judged");
       duty.side = j.side;
     } catch (e) {
