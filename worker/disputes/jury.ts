@@ -249,8 +249,10 @@ export class Jury {
   private async alreadyPunished(duty: Duty): Promise<boolean> {
     const [d] = await this.o.court.disputeOf(duty.id);
     for (const index of [d.aIndex, d.bIndex]) {
-      const worker = await this.o.p.epochs.workerAt(duty.epoch, index);
-      if (await this.o.p.fraud.punished(worker, duty.epoch, EXECUTION)) {
+      // By index: EpochManager.indexOf (and so FraudProofs.punished) cannot answer for old epochs.
+      const faults = Number(await this.o.p.epochs.faultsAt(duty.epoch, index));
+      if ((faults >> EXECUTION) & 1) {
+        const worker = await this.o.p.epochs.workerAt(duty.epoch, index);
         this.record(duty, {
           action: "not-voting",
           reason: `${worker} is already slashed for execution in epoch ${duty.epoch}`,
@@ -371,8 +373,19 @@ export class Jury {
         return;
       throw e;
     }
-    const tx = await this.o.court.settle(duty.id, a, b);
-    const receipt = await tx.wait();
+    let tx;
+    let receipt;
+    try {
+      tx = await this.o.court.settle(duty.id, a, b);
+      receipt = await tx.wait();
+    } catch (e) {
+      // Another worker's settlement landed first: nothing left to do here but claim.
+      const [after] = await this.o.court.disputeOf(duty.id);
+      if (Number(after.stage) !== Stage.SETTLED) throw e;
+      await this.claim(duty);
+      duty.done = true;
+      return;
+    }
     const settled = receipt?.logs
       .map((l) => {
         try {

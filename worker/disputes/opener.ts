@@ -13,7 +13,22 @@ import { inBlockRanges } from "../../client/events/logRanges.js";
 import type { ExecutionDisputes } from "../../typechain-types/index.js";
 import type { DisputeRecord } from "./records.js";
 
-type Queued = { epoch: bigint; wrong: string; x: SignedHeaderArg; y: SignedHeaderArg; attempts: number };
+type Queued = {
+  epoch: bigint;
+  wrong: string;
+  x: SignedHeaderArg;
+  y: SignedHeaderArg;
+  attempts: number;
+  /** Wall-clock ms before which it is not sent (the stagger). */
+  notBefore: number;
+};
+
+/**
+ * How long a receiver waits before opening, at most: each waits a part of it fixed by its address,
+ * so that receivers who found the same conflict at once do not all open it (the one that waits
+ * longer sees the first one's dispute and does not open another).
+ */
+export const OPEN_STAGGER_MS = 6_000;
 
 /** How many times an opening that failed for a transient reason (an RPC error) is tried. */
 const ATTEMPTS = 3;
@@ -36,20 +51,30 @@ export class DisputeOpener {
     private readonly court: ExecutionDisputes,
     private readonly domain: TypedDataDomain,
     private readonly log: Logger,
-  ) {}
+    /** This worker's address: its share of the stagger. */
+    me = "0x0",
+  ) {
+    this.stagger = Number(BigInt(me) % 4n) * (OPEN_STAGGER_MS / 4);
+  }
+
+  private readonly stagger: number;
 
   /** One dispute per (wrong holder, epoch): later conflicts with the same holder in the epoch are dropped. */
   queue(epoch: bigint, wrong: string, x: SignedHeaderArg, y: SignedHeaderArg): void {
     const key = `${epoch}|${wrong.toLowerCase()}`;
     if (this.keys.has(key)) return;
     this.keys.add(key);
-    this.waiting.push({ epoch, wrong: wrong.toLowerCase(), x, y, attempts: 0 });
+    this.waiting.push({ epoch, wrong: wrong.toLowerCase(), x, y, attempts: 0, notBefore: Date.now() + this.stagger });
   }
 
   async drain(): Promise<void> {
     const retry: Queued[] = [];
     while (this.waiting.length > 0) {
       const q = this.waiting.shift()!;
+      if (Date.now() < q.notBefore) {
+        retry.push(q);
+        continue;
+      }
       const [a, b] = conflictOrder(q.x, q.y);
       const id = disputeId(this.domain, a.header, b.header);
       const base = { id: id.toString(), epoch: q.epoch.toString(), against: q.wrong };

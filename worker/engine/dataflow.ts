@@ -115,7 +115,7 @@ export class Dataflow {
       o.log,
       this.metrics,
     );
-    if (o.court) this.opener = new DisputeOpener(o.p, o.court, this.domain, o.log);
+    if (o.court) this.opener = new DisputeOpener(o.p, o.court, this.domain, o.log, o.me);
   }
 
   get log() {
