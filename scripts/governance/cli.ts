@@ -6,6 +6,7 @@
 //   npm run gov -- register-stream --name payments --schema … --propose --description "…" ...
 //   npm run gov -- governor show --proposal <id> ...   (vote, queue, execute, list)
 //   npm run gov -- list-operators | list-streams | graph --epoch 3 | status ...   (--json)
+//   npm run gov -- arbitrate --id <dispute> --outcome A --safe-json arbitrate.json ...   (the court's arbitrator)
 import { readdir, readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { Command, Option } from "commander";
@@ -40,6 +41,8 @@ import {
   type GovernorContext,
   type Proposal,
 } from "./governor.js";
+import { arbitrate, parseOutcome } from "./arbitrate.js";
+import { parseDisputeId } from "../../worker/disputes/verify.js";
 import { graphText, operatorTable, readGraph, readOperators, readStreams, streamTable, table, toJson } from "./read.js";
 
 type ModeOptions = {
@@ -288,6 +291,45 @@ withCommon(
   if (r.printed.length) console.log("next: the proposer schedules the printed operations; after the delay, --execute");
   if (r.done.length === 2) console.log("nothing to do: the timelock owns the VRF beacon and the VRF subscription");
 });
+
+withConnection(
+  program
+    .command("arbitrate")
+    .description(
+      "the court's arbitrator decides an appealed or undecided execution dispute (sent directly or as a Safe batch, not through the timelock)",
+    ),
+)
+  .requiredOption("--id <id>", "the dispute id (decimal or 0x-hex)", (v) => parseDisputeId(v))
+  .requiredOption("--outcome <side>", "A, B, NEITHER (both slashed) or DRAW (nobody slashed)", parseOutcome)
+  .addOption(new Option("--dry-run", "print the call and send nothing"))
+  .addOption(new Option("--send", "send it from the arbitrator account (--from)"))
+  .addOption(new Option("--safe-json <file>", "write a Safe Transaction Builder batch for the arbitrator's Safe"))
+  .option("--safe <address>", "with --safe-json: the Safe (checked to be the arbitrator)", address)
+  .option("--gateway <url>", "the Arweave gateway the operator is fetched from", "https://arweave.net")
+  .option("--cache-dir <dir>", "where fetched operator blobs are cached", ".maru/blobs")
+  .option("--per-delta-ms <ms>", "the operator's time budget per delta when recomputing", "50")
+  .option(
+    "--against-verification",
+    "decide an outcome that slashes although the recomputation says otherwise or cannot",
+  )
+  .action(async (o) => {
+    const chosen = [o.dryRun && "dry-run", o.send && "send", o.safeJson && "safe-json"].filter(Boolean);
+    if (chosen.length !== 1) throw new MaruError("Choose exactly one of --dry-run, --send and --safe-json <file>.");
+    const { provider, signer } = await connect(o, chosen[0] === "send");
+    await arbitrate(
+      { provider, signer, bookFile: o.addresses, log: (line) => console.log(line) },
+      {
+        id: o.id,
+        outcome: o.outcome,
+        mode: chosen[0] as "dry-run" | "send" | "safe-json",
+        safeJson: o.safeJson ? { file: o.safeJson, safe: o.safe } : undefined,
+        gateway: o.gateway,
+        cacheDir: o.cacheDir,
+        perDeltaMs: Number(o.perDeltaMs),
+        againstVerification: o.againstVerification === true,
+      },
+    );
+  });
 
 withConnection(program.command("status").description("list the timelock's scheduled operations: pending, ready, done"))
   .option(

@@ -280,6 +280,17 @@ export class Dataflow {
         "graph synced",
       );
     }
+    if (this.source && this.source.stream !== graph.source) {
+      // The epoch's graph reads another source stream. Every block before its window belongs to
+      // earlier epochs and the old stream: switch only once they are all read, so that this
+      // worker's inputs are the epoch's own stream, as every other holder's and every juror's are.
+      if (this.source.readTo < from - 1 && this.runs.size > 0) return false;
+      this.log.info(
+        { epoch: epoch.toString(), from: this.source.stream, to: graph.source },
+        "the source stream changed",
+      );
+      this.source = undefined;
+    }
     if (!this.source)
       this.source = { stream: graph.source, readTo: from - 1, state: await inboxStateAt(this.o.p, graph.source, from) };
     // Operators last: nothing that can fail (an RPC call) comes between starting their threads and the run that closes them.
