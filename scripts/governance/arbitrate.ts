@@ -79,6 +79,13 @@ export async function arbitrate(
       });
   }
 
+  // Simulated as the arbitrator: the court's own refusal (e.g. a jury that decided and nobody appealed).
+  await court
+    .connect(ctx.provider)
+    .arbitrate.staticCall(o.id, side, { from: rules.arbitrator })
+    .catch((e: unknown) => {
+      throw explain(e);
+    });
   // What the recomputation says (what jurors vote).
   let verified: number | undefined;
   try {
@@ -99,13 +106,6 @@ export async function arbitrate(
       },
     );
 
-  // Simulated as the arbitrator: the court's own refusal (e.g. a jury that decided and nobody appealed).
-  await court
-    .connect(ctx.provider)
-    .arbitrate.staticCall(o.id, side, { from: rules.arbitrator })
-    .catch((e: unknown) => {
-      throw explain(e);
-    });
   const courtAddress = await court.getAddress();
   if (o.mode === "dry-run") {
     log(`from: ${rules.arbitrator} (the arbitrator)`);

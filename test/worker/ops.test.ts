@@ -1,4 +1,4 @@
-// The operator commands (maru-worker status, stake, unstake, withdraw, keys new) as real child
+// The operator commands (maru-worker status, stake, unstake, withdraw, juror-bond, keys new) as real child
 // processes against anvil in its own process, with the protocol deployed: what an operator types,
 // what it prints, and the one line it says when something is wrong.
 import { expect } from "chai";
@@ -174,6 +174,25 @@ describe("maru-worker operator commands (anvil)", function () {
     expect(tooEarly.err.trim().split("\n")).to.have.length(1);
     const nothing = await cli(["claim", ...chain], key);
     expect(nothing.err).to.match(/No rewards to claim — fix: rewards are the reporter's share of a slash/);
+
+    // The juror bond: shown, a withdrawal beyond it refused, a deposit, then all of it back.
+    let bond = await cli(["juror-bond", ...chain], key);
+    expect(bond.code, bond.err).to.equal(0);
+    expect(bond.out).to.match(/juror bond: 0 tMARU \(a vote locks 1 tMARU; an appeal costs 10 tMARU/);
+    bond = await cli(["juror-bond", ...chain, "--withdraw", "1"], key);
+    expect(bond.code).to.equal(1);
+    expect(bond.err).to.match(
+      /The juror bond holds 0 tMARU: cannot withdraw 1 tMARU — fix: there is nothing to withdraw/,
+    );
+    const held = await token.balanceOf(worker.address);
+    bond = await cli(["juror-bond", ...chain, "--deposit", "5"], key);
+    expect(bond.code, bond.err).to.equal(0);
+    expect(bond.out).to.match(/deposited 5 tMARU[^]*juror bond: 5 tMARU/);
+    expect(await token.balanceOf(worker.address)).to.equal(held - parseUnits("5", 18));
+    bond = await cli(["juror-bond", ...chain, "--withdraw", "all"], key);
+    expect(bond.code, bond.err).to.equal(0);
+    expect(bond.out).to.match(/withdrew 5 tMARU[^]*juror bond: 0 tMARU/);
+    expect(await token.balanceOf(worker.address)).to.equal(held);
 
     // keys new: a keystore (never overwritten), then status through it.
     const keystore = join(dir, "keys", "staking.json");

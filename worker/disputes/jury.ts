@@ -39,6 +39,8 @@ type Duty = {
   id: bigint;
   epoch: bigint;
   myIndex: number;
+  /** The block its DisputeOpened event was seen in. */
+  openedAt: number;
   /** "A" or "B" when this worker is a party. */
   party?: "A" | "B";
   c?: DisputeCase;
@@ -99,6 +101,9 @@ export class Jury {
     return [...this.duties.values()].some((d) => !d.done);
   }
 
+  /** The epoch that was current when openings were last scanned up to the head (-1: never). */
+  scannedIn = -1n;
+
   async tick(current: bigint): Promise<void> {
     const { court } = this.o;
     this.rules ??= await court.disputeRules();
@@ -110,9 +115,11 @@ export class Jury {
         Math.max(this.o.p.book.startBlock, this.scannedTo + 1 - RESCAN_BLOCKS),
         head,
       );
-      for (const e of opened) await this.take(BigInt(e.args.id), BigInt(e.args.epoch), e.args.partyA, e.args.partyB);
+      for (const e of opened)
+        await this.take(BigInt(e.args.id), BigInt(e.args.epoch), e.args.partyA, e.args.partyB, e.blockNumber);
       this.scannedTo = head;
     }
+    this.scannedIn = current;
     for (const duty of this.duties.values()) {
       if (duty.done) continue;
       try {
@@ -120,7 +127,10 @@ export class Jury {
       } catch (e) {
         const err = decodeContractError(e, [court.interface, this.o.p.epochs.interface]);
         if (err instanceof ContractRevertError && err.errorName === "DisputeUnknown") {
-          duty.done = true; // its opening was reorganised away
+          // The node that answered has not the opening (a reorg, or a node behind the one that
+          // served the log): forget it and scan from its block again; it comes back if it exists.
+          this.duties.delete(duty.id);
+          this.scannedTo = Math.min(this.scannedTo, duty.openedAt - 1);
           continue;
         }
         const reason = err.message.split("\n")[0];
@@ -130,12 +140,12 @@ export class Jury {
   }
 
   /** A dispute opened: a duty when this worker was a member of the disputed epoch. */
-  private async take(id: bigint, epoch: bigint, partyA: string, partyB: string): Promise<void> {
+  private async take(id: bigint, epoch: bigint, partyA: string, partyB: string, openedAt: number): Promise<void> {
     if (this.duties.has(id)) return;
     const myIndex = await this.indexIn(epoch);
     if (myIndex === undefined) return;
     const party = partyA.toLowerCase() === this.me ? "A" : partyB.toLowerCase() === this.me ? "B" : undefined;
-    this.duties.set(id, { id, epoch, myIndex, party, done: false });
+    this.duties.set(id, { id, epoch, myIndex, party, openedAt, done: false });
     this.o.log.info(
       { id: id.toString(), epoch: epoch.toString(), party: party ?? null },
       "dispute opened about an epoch this worker was in",
@@ -192,17 +202,18 @@ export class Jury {
         duty.done = true; // not drawn: nothing to do
         return;
       }
-      if (await this.alreadyPunished(duty)) {
-        duty.done = true;
-        return;
-      }
       const side = await this.verdict(duty);
-      if (side === null) {
+      if (side === null || (await this.alreadyPunished(duty, side))) {
         duty.done = true;
         return;
       }
       if (!(await this.ensureBond(rules.jurorDeposit, rules.appealBond))) return;
       const salt = await jurorSalt(this.o.wallet, duty.id, duty.myIndex);
+      // Judging may have taken a while: a commit mined once reveals are open would be void.
+      if ((await this.o.p.epochs.currentEpoch()) >= revealFrom) {
+        duty.done = true;
+        return;
+      }
       try {
         const tx = await court.commitVote(
           duty.id,
@@ -226,8 +237,19 @@ export class Jury {
       current < revealEnd
     ) {
       const salt = await jurorSalt(this.o.wallet, duty.id, duty.myIndex);
-      const tx = await court.revealVote(duty.id, duty.myIndex, duty.committed, salt);
-      await tx.wait();
+      let tx;
+      try {
+        tx = await court.revealVote(duty.id, duty.myIndex, duty.committed, salt);
+        await tx.wait();
+      } catch (e) {
+        const err = decodeContractError(e, [court.interface]);
+        if (!(err instanceof ContractRevertError) || err.errorName !== "DisputeLateCommit") throw e;
+        // The commit landed once reveals were open: void. Its deposit goes back to the bond.
+        await (await court.reclaimVoidCommit(duty.id, duty.myIndex)).wait();
+        this.record(duty, { action: "refused", reason: "the commit landed too late (void): deposit reclaimed" });
+        duty.done = true;
+        return;
+      }
       duty.revealed = true;
       this.record(duty, { action: "revealed", side: SIDE_NAMES[duty.committed], txHash: tx.hash });
     }
@@ -235,32 +257,35 @@ export class Jury {
     if (duty.party && stage === Stage.VOTING && !duty.appealChecked && current >= revealEnd && current < appealEnd)
       await this.maybeAppeal(duty, rules.appealBond);
     if (current >= revealEnd && (stage === Stage.VOTING || stage === Stage.APPEALED || stage === Stage.ARBITRATED)) {
-      const c = await this.caseOf(duty);
+      const c = await this.caseOf(duty).catch((e: Error) => {
+        if (current < arbitrationEnd + 2n) throw e;
+        this.o.log.error(
+          { id: duty.id.toString(), error: e.message },
+          "cannot read the dispute to settle it: leaving it to others",
+        );
+        return undefined;
+      });
       if (c) await this.settle(duty, c);
       else if (current >= arbitrationEnd) duty.done = true; // nothing this worker can settle with
     }
   }
 
   /**
-   * A party already slashed for EXECUTION in the disputed epoch cannot be slashed for it again:
-   * the dispute can slash nobody new on that side, so a juror spends nothing on it (this is what
-   * keeps two colluders from keeping jurors busy with disputes after their first slash).
+   * Whether every party the juror's verdict would slash is already slashed for EXECUTION in the
+   * disputed epoch: the dispute can slash nobody new, so a juror spends nothing on it (this keeps
+   * two colluders from keeping jurors busy after their first slash, without letting a liar paired
+   * with an already slashed colluder escape).
    */
-  private async alreadyPunished(duty: Duty): Promise<boolean> {
+  private async alreadyPunished(duty: Duty, side: number): Promise<boolean> {
     const [d] = await this.o.court.disputeOf(duty.id);
-    for (const index of [d.aIndex, d.bIndex]) {
+    const losers = side === DisputeSide.A ? [d.bIndex] : side === DisputeSide.B ? [d.aIndex] : [d.aIndex, d.bIndex];
+    for (const index of losers) {
       // By index: EpochManager.indexOf (and so FraudProofs.punished) cannot answer for old epochs.
       const faults = Number(await this.o.p.epochs.faultsAt(duty.epoch, index));
-      if ((faults >> EXECUTION) & 1) {
-        const worker = await this.o.p.epochs.workerAt(duty.epoch, index);
-        this.record(duty, {
-          action: "not-voting",
-          reason: `${worker} is already slashed for execution in epoch ${duty.epoch}`,
-        });
-        return true;
-      }
+      if (((faults >> EXECUTION) & 1) === 0) return false;
     }
-    return false;
+    this.record(duty, { action: "not-voting", reason: `already slashed for execution in epoch ${duty.epoch}` });
+    return true;
   }
 
   /** The dispute's headers, read once; undefined (recorded) when they cannot be read from public data. */
@@ -330,7 +355,11 @@ export class Jury {
    */
   private async maybeAppeal(duty: Duty, bond: bigint): Promise<void> {
     const mine = duty.party === "A" ? DisputeSide.A : DisputeSide.B;
-    const own = await this.verdict(duty);
+    // Any failure to judge (a gateway down, an RPC error) counts as "cannot judge": appeal.
+    const own = await this.verdict(duty).catch((e: Error) => {
+      this.o.log.warn({ id: duty.id.toString(), error: e.message }, "cannot judge the dispute: appealing anyway");
+      return null;
+    });
     if (own !== null && own !== mine) {
       duty.appealChecked = true;
       return;
@@ -403,8 +432,14 @@ export class Jury {
   private async claim(duty: Duty): Promise<void> {
     try {
       await this.o.court.claimJuror.staticCall(duty.id, duty.myIndex);
-    } catch {
-      return; // nothing earned (or claimed already)
+    } catch (e) {
+      const err = decodeContractError(e, [this.o.court.interface]);
+      if (
+        err instanceof ContractRevertError &&
+        ["DisputeNothingToClaim", "DisputeAlreadyVoted"].includes(err.errorName)
+      )
+        return; // nothing earned (or claimed already)
+      throw e; // an RPC error: claimed on a later poll
     }
     const tx = await this.o.court.claimJuror(duty.id, duty.myIndex);
     await tx.wait();

@@ -284,7 +284,13 @@ export class Dataflow {
       // The epoch's graph reads another source stream. Every block before its window belongs to
       // earlier epochs and the old stream: switch only once they are all read, so that this
       // worker's inputs are the epoch's own stream, as every other holder's and every juror's are.
-      if (this.source.readTo < from - 1 && this.runs.size > 0) return false;
+      const reading = [...this.runs.values()].some(
+        (r) => r.windowEnd === undefined || this.source!.readTo < r.windowEnd,
+      );
+      if (reading) {
+        this.waits.say(`epoch ${epoch}`, "the epochs before it to finish reading the old source stream");
+        return false;
+      }
       this.log.info(
         { epoch: epoch.toString(), from: this.source.stream, to: graph.source },
         "the source stream changed",

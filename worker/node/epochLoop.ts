@@ -290,7 +290,8 @@ export async function runEpochs(options: {
       // past its last (the jury has scanned every opening by then), and until its duties are done.
       const disputeDutiesDone =
         !options.jury ||
-        (((options.dataflow?.reports.length ?? 0) === 0 || current > (options.untilEpoch ?? 0n) + 2n) &&
+        (((options.dataflow?.reports.length ?? 0) === 0 ||
+          (current > (options.untilEpoch ?? 0n) + 2n && options.jury.scannedIn === current)) &&
           !options.jury.busy());
       if (
         options.untilEpoch !== undefined &&

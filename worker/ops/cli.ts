@@ -8,6 +8,7 @@ import {
   ContractRevertError,
   MaruError,
   claimRewards,
+  connectCourt,
   connectProtocol,
   stake,
   unstake,
@@ -23,7 +24,16 @@ import { epochStartsAt, when } from "./time.js";
 import { formatAmount, parseAmount, tokenUnits, type TokenUnits } from "../../client/units.js";
 
 /** The subcommands this module handles (maru-worker dispatches them here). */
-export const OPS_COMMANDS = new Set(["status", "stake", "unstake", "withdraw", "claim", "keys", "verify-dispute"]);
+export const OPS_COMMANDS = new Set([
+  "status",
+  "stake",
+  "unstake",
+  "withdraw",
+  "claim",
+  "keys",
+  "verify-dispute",
+  "juror-bond",
+]);
 
 /** EpochManager.Param indices the commands read. */
 const PARAM = { MIN_STAKE: 0, EPOCH_DURATION: 4, FRAUD_WINDOW_EPOCHS: 10 } as const;
@@ -276,6 +286,47 @@ async function runClaim(s: Session): Promise<void> {
 }
 
 /**
+ * The juror bond in the execution-dispute court: what it holds, and deposits or withdrawals in
+ * token units. A drawn juror's deposit is locked from it per vote; its pay comes back into it.
+ */
+async function runJurorBond(s: Session, o: { deposit?: string; withdraw?: string }): Promise<void> {
+  const u = (v: bigint) => formatAmount(v, s.units);
+  const court = await connectCourt(s.p);
+  const rules = await court.disputeRules();
+  const bond = await court.jurorBondOf(s.me);
+  if (o.deposit !== undefined && o.withdraw !== undefined)
+    throw new MaruError("Give --deposit or --withdraw, not both");
+  if (o.deposit !== undefined) {
+    const amount = parseAmount(o.deposit, s.units);
+    await needGas(s);
+    const balance = await s.p.token.balanceOf(s.me);
+    if (balance < amount)
+      throw new MaruError(`The account holds ${u(balance)}, ${u(amount)} asked`, {
+        fix: `send it ${u(amount - balance)} more (token ${s.book.contracts.stakeToken})`,
+      });
+    const spender = await court.getAddress();
+    if ((await s.p.token.allowance(s.me, spender)) < amount)
+      await (await sendExplained(s, () => s.p.token.approve(spender, amount))).wait();
+    const sent = await sendExplained(s, () => court.depositJurorBond(amount));
+    await sent.wait();
+    out(`deposited ${u(amount)} (transaction ${sent.hash})`);
+  } else if (o.withdraw !== undefined) {
+    const amount = o.withdraw === "all" ? bond : parseAmount(o.withdraw, s.units);
+    if (amount === 0n || amount > bond)
+      throw new MaruError(`The juror bond holds ${u(bond)}: cannot withdraw ${u(amount)}`, {
+        fix: bond > 0n ? `withdraw at most ${u(bond)} (or --withdraw all)` : "there is nothing to withdraw",
+      });
+    await needGas(s);
+    const sent = await sendExplained(s, () => court.withdrawJurorBond(amount));
+    await sent.wait();
+    out(`withdrew ${u(amount)} (transaction ${sent.hash})`);
+  }
+  out(
+    `juror bond: ${u(await court.jurorBondOf(s.me))} (a vote locks ${u(rules.jurorDeposit)}; an appeal costs ${u(rules.appealBond)} from the account)`,
+  );
+}
+
+/**
  * The operator commands of maru-worker, parsed from the full `process.argv`.
  * @example
  * ```sh
@@ -335,6 +386,16 @@ export function opsCommand(): Command {
       const chain = requireChainOptions(o);
       process.exitCode = await verifyDispute(idText, { ...o, ...chain }, out);
     });
+
+  const bondCmd = chainFlags(program.command("juror-bond"))
+    .description(
+      "the juror bond in the dispute court: show it, --deposit <amount> or --withdraw <amount|all> (token units)",
+    )
+    .option("--deposit <amount>", "move this much stake token from the account into the bond")
+    .option("--withdraw <amount>", "move this much (or all) of the bond back to the account")
+    .action(async (o: ChainOptions & { deposit?: string; withdraw?: string }) =>
+      withSession(await open(bondCmd, o, true), (s) => runJurorBond(s, o)),
+    );
 
   const keys = program.command("keys").description("staking keys");
   keys
