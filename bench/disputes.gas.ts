@@ -4,47 +4,17 @@
 // the wrong holder and pays the opener, and a juror's claim (each juror its own transaction).
 import type { HardhatEthers } from "@nomicfoundation/hardhat-ethers/types";
 import type { NetworkHelpers } from "@nomicfoundation/hardhat-network-helpers/types";
-import { id, ZeroHash } from "ethers";
-import { deltasRoot, LtHash16, Permutation, type BatchHeader, type Delta } from "../client/index.js";
-import { deployFraudEpoch, type FraudEpoch } from "../test/slashing/fixture.js";
-import { requestIdOf } from "../test/epochs/fixture.js";
+import { id } from "ethers";
+import { Permutation, type Delta } from "../client/index.js";
+import { conflictHeader, deployFraudEpoch, nextFraudEpoch, type FraudEpoch } from "../test/slashing/fixture.js";
 
 type Tx = Promise<{ wait(): Promise<{ gasUsed: bigint } | null> }>;
 
 /** Worker `sender`'s header for origin shard `origin` carrying `deltas`, to `receiver`. */
-function header(s: FraudEpoch, sender: number, origin: number, receiver: string, deltas: Delta[]): BatchHeader {
-  const msh = new LtHash16().addAll(deltas).digest();
-  return {
-    epoch: 1n,
-    stream: s.stream,
-    shard: 0,
-    originShard: origin,
-    sender: s.workers[sender].address,
-    receiver,
-    seq: 0n,
-    prev: ZeroHash,
-    deltasRoot: deltasRoot(deltas),
-    count: deltas.length,
-    batchMsh: msh,
-    cumulativeMsh: msh,
-    inputMsh: id("the origin shard's inputs"),
-    firstTime: 1n,
-    lastTime: 1n,
-  };
-}
-
-/** The four signing workers commit to the next epoch, which becomes current. */
-async function nextEpoch(s: FraudEpoch, helpers: NetworkHelpers) {
-  const e = await s.fx.epochs.currentEpoch();
-  for (const w of s.workers) await (await s.fx.epochs.connect(w).commit(e + 1n)).wait();
-  await helpers.time.increaseTo((await s.fx.epochs.epochInfo(e)).commitDeadline);
-  await (await s.fx.epochs.freeze(e + 1n)).wait();
-  await (
-    await s.fx.coordinator.fulfillRandomWords(await requestIdOf(s.fx.epochs, e + 1n), await s.fx.beacon.getAddress())
-  ).wait();
-  await helpers.time.increaseTo((await s.fx.epochs.epochInfo(e)).end);
-  await (await s.fx.epochs.advance()).wait();
-}
+const header = (s: FraudEpoch, sender: number, origin: number, receiver: string, deltas: Delta[]) => ({
+  ...conflictHeader(s, sender, origin, receiver, deltas),
+  inputMsh: id("the origin shard's inputs"), // the figures' calldata, as measured before
+});
 
 export async function measureDisputeGas(
   ethers: HardhatEthers,
@@ -80,8 +50,8 @@ export async function measureDisputeGas(
       await (await s.fx.token.connect(w).approve(await court.getAddress(), 10n ** 19n)).wait();
       await gasOf("disputes.depositJurorBond", court.connect(w).depositJurorBond(5n * 10n ** 18n));
     }
-    await nextEpoch(s, helpers);
-    await nextEpoch(s, helpers); // the draw epoch (opened in 1, drawn in 3)
+    await nextFraudEpoch(s, helpers);
+    await nextFraudEpoch(s, helpers); // the draw epoch (opened in 1, drawn in 3)
     const salt = id("salt");
     for (const [i, j] of jurors.entries()) {
       const c = await court.voteCommitment(dispute, j, 1, salt);
@@ -90,15 +60,15 @@ export async function measureDisputeGas(
         court.connect(s.workers[j]).commitVote(dispute, j, c),
       );
     }
-    await nextEpoch(s, helpers);
+    await nextFraudEpoch(s, helpers);
     for (const [i, j] of jurors.entries()) {
       await gasOf(
         `disputes.reveal.${i === 0 ? "first" : "second"}`,
         court.connect(s.workers[j]).revealVote(dispute, j, 1, salt),
       );
     }
-    await nextEpoch(s, helpers);
-    await nextEpoch(s, helpers); // past the appeal window
+    await nextFraudEpoch(s, helpers);
+    await nextFraudEpoch(s, helpers); // past the appeal window
     await gasOf("disputes.settle.oneSlash", court.settle(dispute, sa, sb));
     await gasOf("disputes.claimJuror", court.connect(s.workers[jurors[0]]).claimJuror(dispute, jurors[0]));
   }

@@ -17,6 +17,7 @@ import { deployProtocol } from "../deploy/lib.js";
 import { startAnvil, startArlocal } from "../lib/processes.js";
 import { BYZANTINE_MODES } from "../../worker/adversary/modes.js";
 import { FAULT_NAMES } from "../../worker/guard/evidence.js";
+import { SIDE_NAMES } from "../../worker/disputes/records.js";
 import {
   encodeTransfer,
   makeTransfers,
@@ -479,7 +480,7 @@ async function run(
       id,
       epoch: String(e.args.epoch),
       parties: [String(e.args.partyA).toLowerCase(), String(e.args.partyB).toLowerCase()],
-      outcome: ["none", "A", "B", "neither", "draw"][Number(dispute.outcome)],
+      outcome: SIDE_NAMES[Number(dispute.outcome)],
       verifyExit: r.status,
       verifyVerdict: judged.side ?? null,
       wrong: (judged.parties ?? []).filter((x) => !x.right).map((x) => x.sender),

@@ -57,11 +57,6 @@ export type DevnetReport = {
   /** (epoch, account) values that no honest holder reported complete (held back or lost, and said so). */
   outputIncomplete: string[];
   /**
-   * Times whose replicas' copies differed, as the honest receivers reported them: the holders whose
-   * copies took part, those whose copy differed from what the receiver computed itself (`wrong`),
-   * and how many times the receiver held back because it could not compute them.
-   */
-  /**
    * Every execution dispute opened: its parties (A, B), the court's final outcome, and what
    * `maru-worker verify-dispute` said when the devnet ran it afterwards (exit code, the side it
    * found right, and the parties it found wrong).
@@ -75,6 +70,11 @@ export type DevnetReport = {
     verifyVerdict: string | null;
     wrong: string[];
   }>;
+  /**
+   * Times whose replicas' copies differed, as the honest receivers reported them: the holders whose
+   * copies took part, those whose copy differed from what the receiver computed itself (`wrong`),
+   * and how many times the receiver held back because it could not compute them.
+   */
   disagreements: Array<{
     reportedBy: string;
     epoch: string;

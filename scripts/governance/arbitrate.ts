@@ -11,13 +11,13 @@ import type { Provider, Signer } from "ethers";
 import { connectCourt, connectProtocol, decodeContractError, MaruError } from "../../client/index.js";
 import { judge, readDispute } from "../../worker/disputes/judge.js";
 import { readBook } from "../../worker/node/setup.js";
+import { STAGE_NAMES as STAGES } from "../../worker/disputes/records.js";
 import { safeBatch, safeTransaction, writeSafeBatch } from "./safe.js";
 
 /** The outcomes the arbitrator may decide (IExecutionDisputes.Side). */
 export const OUTCOMES = { A: 1, B: 2, NEITHER: 3, DRAW: 4 } as const;
 export type Outcome = keyof typeof OUTCOMES;
 const SIDES = ["none", "A", "B", "NEITHER", "DRAW"];
-const STAGES = ["none", "voting", "appealed", "arbitrated", "settled"];
 
 export type ArbitrateOptions = {
   id: bigint;

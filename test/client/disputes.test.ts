@@ -4,47 +4,22 @@
 import { expect } from "chai";
 import fc from "fast-check";
 import { network } from "hardhat";
-import { Wallet, ZeroHash, hexlify, id } from "ethers";
+import { Wallet, hexlify, id } from "ethers";
 import {
   conflictOrder,
-  deltasRoot,
   disputeId,
   DisputeSide,
   jurorSalt,
-  LtHash16,
   NotAConflictError,
   Permutation,
   protocolDomain,
   voteCommitment,
-  type BatchHeader,
-  type Delta,
 } from "../../client/index.js";
-import { deployFraudEpoch, type FraudEpoch } from "../slashing/fixture.js";
+import { conflictHeader, deployFraudEpoch, type FraudEpoch } from "../slashing/fixture.js";
 import type { ExecutionDisputes } from "../../typechain-types/index.js";
 import { bytes32, RUNS } from "../math/arbitraries.js";
 
 const { ethers, networkHelpers } = await network.create();
-
-function header(s: FraudEpoch, sender: number, origin: number, receiver: string, deltas: Delta[]): BatchHeader {
-  const msh = new LtHash16().addAll(deltas).digest();
-  return {
-    epoch: 1n,
-    stream: s.stream,
-    shard: 0,
-    originShard: origin,
-    sender: s.workers[sender].address,
-    receiver,
-    seq: 0n,
-    prev: ZeroHash,
-    deltasRoot: deltasRoot(deltas),
-    count: deltas.length,
-    batchMsh: msh,
-    cumulativeMsh: msh,
-    inputMsh: id("inputs"),
-    firstTime: 1n,
-    lastTime: 1n,
-  };
-}
 
 describe("client: execution disputes, as the court computes them", function () {
   this.timeout(300_000);
@@ -78,8 +53,14 @@ describe("client: execution disputes, as the court computes them", function () {
     const origin = [...Array(s.n).keys()].find((j) => perm.holders(j, 2).every((i) => i < 4))!;
     const [h0, h1] = perm.holders(origin, 2);
     const receiver = s.workers[[0, 1, 2, 3].find((i) => i !== h0 && i !== h1)!];
-    const right = await s.sign(header(s, h0, origin, receiver.address, [{ data: "0x01", time: 1n, diff: 1n }]), h0);
-    const wrong = await s.sign(header(s, h1, origin, receiver.address, [{ data: "0x01", time: 1n, diff: 2n }]), h1);
+    const right = await s.sign(
+      conflictHeader(s, h0, origin, receiver.address, [{ data: "0x01", time: 1n, diff: 1n }]),
+      h0,
+    );
+    const wrong = await s.sign(
+      conflictHeader(s, h1, origin, receiver.address, [{ data: "0x01", time: 1n, diff: 2n }]),
+      h1,
+    );
     right.senderIndex = h0;
     wrong.senderIndex = h1;
     const [a, b] = conflictOrder(wrong, right);

@@ -9,11 +9,9 @@ import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { network } from "hardhat";
-import { id } from "ethers";
-import { conflictOrder, deltasRoot, LtHash16, type BatchHeader, type Delta } from "../../client/index.js";
+import { conflictOrder, type Delta } from "../../client/index.js";
 import { startAnvil, type ChainNode } from "../utils/chainNode.js";
-import { deployFraudEpoch, type FraudEpoch } from "../slashing/fixture.js";
-import { requestIdOf } from "../epochs/fixture.js";
+import { conflictHeader, deployFraudEpoch, nextFraudEpoch, type FraudEpoch } from "../slashing/fixture.js";
 import { deployGovernance } from "../registry/fixture.js";
 import { gov } from "./gov.js";
 
@@ -27,40 +25,10 @@ describe("gov arbitrate (anvil)", function () {
   let disputeId: bigint;
   const on = () => ["--network", "localhost", "--rpc-url", node.url, "--addresses", book];
 
-  /** One epoch on: the four workers commit, freeze, the VRF mock answers, advance. */
-  async function nextEpoch() {
-    const { fx } = s;
-    const cur = await fx.epochs.currentEpoch();
-    for (const w of s.workers) await (await fx.epochs.connect(w).commit(cur + 1n)).wait();
-    await conn.networkHelpers.time.increaseTo((await fx.epochs.epochInfo(cur)).commitDeadline);
-    await (await fx.epochs.freeze(cur + 1n)).wait();
-    await (
-      await fx.coordinator.fulfillRandomWords(await requestIdOf(fx.epochs, cur + 1n), await fx.beacon.getAddress())
-    ).wait();
-    await conn.networkHelpers.time.increaseTo((await fx.epochs.epochInfo(cur)).end);
-    await (await fx.epochs.advance()).wait();
-  }
+  const nextEpoch = () => nextFraudEpoch(s, conn.networkHelpers as never);
 
-  function header(sender: number, deltas: Delta[]): BatchHeader {
-    const msh = new LtHash16().addAll(deltas).digest();
-    return {
-      epoch: 1n,
-      stream: s.stream,
-      shard: 0,
-      originShard: 0,
-      sender: s.workers[sender].address,
-      receiver: s.workers[3].address,
-      seq: 0n,
-      prev: id("none"),
-      deltasRoot: deltasRoot(deltas),
-      count: deltas.length,
-      batchMsh: msh,
-      cumulativeMsh: msh,
-      inputMsh: id("inputs"),
-      firstTime: 1n,
-      lastTime: 1n,
-    };
-  }
+  /** Holder `sender`'s first batch of origin 0, for worker 3 (their receiver). */
+  const header = (sender: number, deltas: Delta[]) => conflictHeader(s, sender, 0, s.workers[3].address, deltas);
 
   before(async function () {
     node = await startAnvil();

@@ -2,7 +2,15 @@
 import type { HardhatEthers } from "@nomicfoundation/hardhat-ethers/types";
 import type { NetworkHelpers } from "@nomicfoundation/hardhat-network-helpers/types";
 import { Wallet, id } from "ethers";
-import { EIP712_TYPES, type AccumulatedProof, type BatchHeader } from "../../client/index.js";
+import { ZeroHash } from "ethers";
+import {
+  deltasRoot,
+  EIP712_TYPES,
+  LtHash16,
+  type AccumulatedProof,
+  type BatchHeader,
+  type Delta,
+} from "../../client/index.js";
 import { deployEpochs, joinWorker, PARAMS, requestIdOf } from "../epochs/fixture.js";
 import { streamSpec } from "../registry/fixture.js";
 
@@ -85,3 +93,48 @@ export async function deployFraudEpoch(ethers: HardhatEthers, helpers: NetworkHe
 }
 
 export type FraudEpoch = Awaited<ReturnType<typeof deployFraudEpoch>>;
+
+/**
+ * A first batch (seq 0, times 1..1) of epoch 1 on shard 0 of the fixture's stream, from origin
+ * shard `origin`, signed-to-be by worker `sender` for `receiver`: two of these with different
+ * deltas are a conflict the execution-dispute court takes.
+ */
+export function conflictHeader(
+  s: FraudEpoch,
+  sender: number,
+  origin: number,
+  receiver: string,
+  deltas: Delta[],
+): BatchHeader {
+  const msh = new LtHash16().addAll(deltas).digest();
+  return {
+    epoch: 1n,
+    stream: s.stream,
+    shard: 0,
+    originShard: origin,
+    sender: s.workers[sender].address,
+    receiver,
+    seq: 0n,
+    prev: ZeroHash,
+    deltasRoot: deltasRoot(deltas),
+    count: deltas.length,
+    batchMsh: msh,
+    cumulativeMsh: msh,
+    inputMsh: id("inputs"),
+    firstTime: 1n,
+    lastTime: 1n,
+  };
+}
+
+/** One epoch on: the four signing workers commit to the next epoch, it freezes, the VRF mock answers, it begins. */
+export async function nextFraudEpoch(s: FraudEpoch, helpers: NetworkHelpers): Promise<void> {
+  const e = await s.fx.epochs.currentEpoch();
+  for (const w of s.workers) await (await s.fx.epochs.connect(w).commit(e + 1n)).wait();
+  await helpers.time.increaseTo((await s.fx.epochs.epochInfo(e)).commitDeadline);
+  await (await s.fx.epochs.freeze(e + 1n)).wait();
+  await (
+    await s.fx.coordinator.fulfillRandomWords(await requestIdOf(s.fx.epochs, e + 1n), await s.fx.beacon.getAddress())
+  ).wait();
+  await helpers.time.increaseTo((await s.fx.epochs.epochInfo(e)).end);
+  await (await s.fx.epochs.advance()).wait();
+}

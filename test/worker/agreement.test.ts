@@ -6,7 +6,7 @@ import { expect } from "chai";
 import { pino } from "pino";
 import type { Delta } from "../../client/math/lthash.js";
 import { Agreement, LISTED_DISAGREEMENTS, UNDECIDED_LIMIT, groupDigest } from "../../worker/engine/agreement.js";
-import { groupByTime } from "../../worker/engine/epochRun.js";
+import { groupByTime } from "../../worker/exchange/packing.js";
 
 const log = pino({ level: "silent" });
 const S = "0x" + "aa".repeat(32);

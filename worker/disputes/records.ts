@@ -25,4 +25,8 @@ export type DisputeRecord = {
   at: number;
 };
 
+/** IExecutionDisputes.Side, by value. */
 export const SIDE_NAMES = ["none", "A", "B", "neither", "draw"];
+
+/** IExecutionDisputes.Stage, by value. */
+export const STAGE_NAMES = ["none", "voting", "appealed", "arbitrated", "settled"];

@@ -7,9 +7,7 @@ import type { JsonRpcProvider } from "ethers";
 import { MaruError, connectCourt, connectProtocol } from "../../client/index.js";
 import { connectChain, readBook } from "../node/setup.js";
 import { UndecidableError, judge, readDispute, type DisputeCase, type Judgement } from "./judge.js";
-import { SIDE_NAMES } from "./records.js";
-
-const STAGES = ["none", "voting", "appealed", "arbitrated", "settled"];
+import { SIDE_NAMES, STAGE_NAMES as STAGES } from "./records.js";
 
 export type VerifyOptions = {
   rpc: string;

@@ -19,7 +19,8 @@ import type { SignedHeaderArg } from "../../client/evidence/disputes.js";
 import { replicaHash } from "../../client/math/eip712.js";
 import { OperatorError, OperatorHost } from "../operators/host.js";
 import { Inbox } from "../exchange/inbox.js";
-import type { Group, Outbox, OutboxOptions } from "../exchange/outbox.js";
+import type { Outbox, OutboxOptions } from "../exchange/outbox.js";
+import { groupByTime } from "../exchange/packing.js";
 import type { ExchangeSigner } from "../exchange/signer.js";
 import type { Message } from "../transport/codec.js";
 import { Agreement } from "./agreement.js";
@@ -53,18 +54,6 @@ const dataHex = (d: Delta) => (typeof d.data === "string" ? lower(d.data) : hexl
 /** The key of an operator instance: first-stage operators run one instance per source shard. */
 const instanceKey = (op: RunnableOperator, originShard?: number) =>
   originShard === undefined ? String(op.id) : `${op.id}|${originShard}`;
-
-/** Splits deltas into runs of equal time (operators keep the input's time, so inputs stay grouped). */
-export function groupByTime(deltas: Delta[]): Group[] {
-  const groups: Group[] = [];
-  for (const d of deltas) {
-    const t = BigInt(d.time);
-    const last = groups[groups.length - 1];
-    if (last && last.time === t) last.deltas.push(d);
-    else groups.push({ time: t, deltas: [d] });
-  }
-  return groups;
-}
 
 /**
  * @example

@@ -23,11 +23,10 @@ import type { SignedAccumulatedProof } from "../../client/batches/verifyAccumula
 import type { BatchHeader } from "../../client/math/eip712.js";
 import type { Delta } from "../../client/math/lthash.js";
 import type { Message, ResendRequest } from "../transport/codec.js";
-import { packGroup } from "./packing.js";
+import { packGroup, type Group } from "./packing.js";
 import type { ExchangeSigner } from "./signer.js";
 
-/** Deltas of one time, in the order they were produced. */
-export type Group = { time: bigint; deltas: Delta[] };
+export type { Group } from "./packing.js";
 
 /** A batch built and ready to sign: its content, and the header for each receiver. */
 export type Sealed = {

@@ -11,6 +11,21 @@ import { MAX_BATCH } from "../../client/batches/types.js";
 import type { Delta } from "../../client/math/lthash.js";
 import { MAX_BATCH_BYTES } from "../transport/codec.js";
 
+/** Deltas of one time, in the order they were produced. */
+export type Group = { time: bigint; deltas: Delta[] };
+
+/** Splits deltas into runs of equal time (operators keep the input's time, so inputs stay grouped). */
+export function groupByTime(deltas: Delta[]): Group[] {
+  const groups: Group[] = [];
+  for (const d of deltas) {
+    const t = BigInt(d.time);
+    const last = groups[groups.length - 1];
+    if (last && last.time === t) last.deltas.push(d);
+    else groups.push({ time: t, deltas: [d] });
+  }
+  return groups;
+}
+
 /** The batch being filled on a channel. */
 export type Filling = { batch: Delta[]; bytes: number };
 
@@ -59,13 +74,7 @@ export function packChannel(deltas: Delta[]): Delta[][] {
     f.batch = [];
     f.bytes = 0;
   };
-  let start = 0;
-  for (let i = 1; i <= deltas.length; ++i) {
-    if (i === deltas.length || BigInt(deltas[i].time) !== BigInt(deltas[start].time)) {
-      packGroup(f, deltas.slice(start, i), cut);
-      start = i;
-    }
-  }
+  for (const g of groupByTime(deltas)) packGroup(f, g.deltas, cut);
   cut();
   return batches;
 }

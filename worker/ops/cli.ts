@@ -163,13 +163,20 @@ async function paidBy(s: Session, hash: string, event: "Withdrawn" | "RewardsCla
   return paidOut(receipt.logs, { address: s.book.contracts.epochManager, iface: s.p.epochs.interface }, event, s.me);
 }
 
-/** The common flags, as maru-worker takes them. */
-function chainFlags(c: Command): Command {
+/** The flags of a command that only reads the chain, as maru-worker takes them. */
+function readFlags(c: Command): Command {
   return c
     .option("--rpc <url>", "JSON-RPC URL of the chain")
     .option("--addresses <file>", "the deployment's addresses book (deployments/<chainId>.json)")
-    .option("--config <file>", "a JSON/JSON5 file with any of these options (flags given here win)")
-    .option("--keystore <file>", "an encrypted JSON wallet for the staking key (password in MARU_KEYSTORE_PASSWORD)");
+    .option("--config <file>", "a JSON/JSON5 file with any of these options (flags given here win)");
+}
+
+/** The common flags, as maru-worker takes them: those of a reader, and the staking key. */
+function chainFlags(c: Command): Command {
+  return readFlags(c).option(
+    "--keystore <file>",
+    "an encrypted JSON wallet for the staking key (password in MARU_KEYSTORE_PASSWORD)",
+  );
 }
 
 async function runStatus(s: Session, json: boolean): Promise<void> {
@@ -368,15 +375,14 @@ export function opsCommand(): Command {
     .description("claim rewards earned as a reporter of proven faults")
     .action(async (o: ChainOptions) => withSession(await open(claimCmd, o, true), runClaim));
 
-  const verify = program
-    .command("verify-dispute")
-    .description(
-      "recompute an execution dispute from the chain and the registered bytecode, and say which side is right (exit 0: a verdict; 2: cannot decide)",
-    )
-    .argument("<id>", "the dispute id (decimal or 0x-hex), from its DisputeOpened event")
-    .option("--rpc <url>", "JSON-RPC URL of the chain")
-    .option("--addresses <file>", "the deployment's addresses book (deployments/<chainId>.json)")
-    .option("--config <file>", "a JSON/JSON5 file with any of these options (flags given here win)")
+  const verify = readFlags(
+    program
+      .command("verify-dispute")
+      .description(
+        "recompute an execution dispute from the chain and the registered bytecode, and say which side is right (exit 0: a verdict; 2: cannot decide)",
+      )
+      .argument("<id>", "the dispute id (decimal or 0x-hex), from its DisputeOpened event"),
+  )
     .option("--gateway <url>", "the Arweave gateway operator blobs are downloaded from", "https://arweave.net")
     .option("--cache-dir <dir>", "where downloaded operator blobs are cached (by hash)", ".maru/blobs")
     .option("--per-delta-ms <ms>", "operator time budget per delta", "10")
