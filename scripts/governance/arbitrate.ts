@@ -58,7 +58,7 @@ export async function arbitrate(
   const revealEnd = BigInt(d.drawEpoch) + BigInt(rules.commitEpochs) + BigInt(rules.revealEpochs);
   const end = revealEnd + BigInt(rules.appealEpochs) + BigInt(rules.arbitrationEpochs);
   log(
-    `dispute ${o.id} about epoch ${d.epoch}: stage ${STAGES[stage]}, votes A ${votes[0]}, B ${votes[1]}, NEITHER ${votes[2]}`,
+    `dispute ${o.id} about epoch ${d.epoch}: stage ${STAGES[stage]}, votes A ${votes[0]}, B ${votes[1]}, NEITHER ${votes[2]}; the arbitrator decides until epoch ${end} (a batch executed later reverts)`,
   );
   if (stage !== 1 && stage !== 2)
     throw new MaruError(`Dispute ${o.id} is ${STAGES[stage]}: there is nothing to arbitrate.`);

@@ -80,6 +80,7 @@ describe("gov arbitrate (anvil)", function () {
     r = gov(["arbitrate", ...on(), "--id", String(disputeId), "--outcome", "A", "--dry-run"]);
     expect(r.status, r.out).to.equal(1);
     expect(r.stdout).to.include("verify-dispute: cannot decide");
+    expect(r.stdout).to.include("the arbitrator decides until epoch 8");
     expect(r.stderr).to.include("cannot be recomputed here, and A slashes someone");
     r = gov(["arbitrate", ...on(), "--id", String(disputeId), "--outcome", "maybe", "--dry-run"]);
     expect(r.status, r.out).to.equal(1);
