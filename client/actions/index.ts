@@ -7,3 +7,4 @@ export * from "./waitForEpoch.js";
 export * from "./verifyRandomness.js";
 export * from "./getAssignment.js";
 export * from "./readInbox.js";
+export * from "./readChainLogs.js";

@@ -18,12 +18,14 @@ import { startAnvil, startArlocal } from "../lib/processes.js";
 import { BYZANTINE_MODES } from "../../worker/adversary/modes.js";
 import { FAULT_NAMES } from "../../worker/guard/evidence.js";
 import { SIDE_NAMES } from "../../worker/disputes/records.js";
+import type { LoadToken } from "../../typechain-types/index.js";
 import {
   encodeTransfer,
   makeTransfers,
   readEpochTruth,
   registerSample,
-  SOURCE_STREAM,
+  SOURCE_STREAMS,
+  type SourceChoice,
   type Transfer,
 } from "./sample.js";
 import { floodWorker, reorgChain, type Flood, type Reorg } from "./chaos.js";
@@ -44,6 +46,14 @@ const program = new Command()
   .option("--epochs <e>", "epochs that carry source deltas", "2")
   .option("--deltas <d>", "source deltas (transfers) to feed, spread over the epochs", "400")
   .option("--accounts <a>", "accounts the transfers move between", "16")
+  .addOption(
+    new Option(
+      "--source <kind>",
+      "where the transfers come from: chain (an ERC-20's Transfer logs, moved by a load generator) or inbox (appended to a StreamInbox stream)",
+    )
+      .choices(["chain", "inbox"])
+      .default("chain"),
+  )
   .addOption(new Option("--byzantine <mode>", "one worker cheats this way").choices([...BYZANTINE_MODES]))
   .option("--json <file>", "write the report as JSON")
   .option("--keep-running", "keep the chain node and the gateway up after the summary, until Ctrl-C")
@@ -63,6 +73,7 @@ type Opts = {
   epochs: string;
   deltas: string;
   accounts: string;
+  source: SourceChoice;
   byzantine?: string;
   json?: string;
   keepRunning?: boolean;
@@ -102,6 +113,8 @@ async function main(): Promise<number> {
   const deltaCount = Number(o.deltas);
   if (![workers, k, epochCount, deltaCount, Number(o.accounts)].every((x) => Number.isInteger(x) && x > 0))
     throw new DevnetError("--workers, --replication, --epochs, --deltas and --accounts take positive integers");
+  if (Number(o.accounts) < 2)
+    throw new DevnetError("--accounts must be 2 or more: a transfer moves between two accounts");
   if (k > workers) throw new DevnetError(`--replication ${k} needs at least ${k} workers (--workers ${workers})`);
   if (o.byzantine && (k < 2 || workers < 3))
     throw new DevnetError(
@@ -154,13 +167,23 @@ async function run(
   const [deployer, feeder] = await ethers.getSigners();
   say(`deployed; addresses book ${bookFile}`);
 
-  // 3. The sample dataflow, through the timelock.
+  // 3. The sample dataflow, through the timelock. A CHAIN source reads the Transfer logs of an
+  // ERC-20 deployed here, its pool of accounts funded before the first epoch.
+  let loadToken: LoadToken | undefined;
+  if (o.source === "chain") {
+    loadToken = await (await ethers.getContractFactory("LoadToken", feeder)).deploy();
+    await loadToken.waitForDeployment();
+    await (await loadToken.fund(Number(o.accounts), 10n ** 15n)).wait();
+    say(`ERC-20 load token at ${await loadToken.getAddress()}, ${o.accounts} accounts funded`);
+  }
   await registerSample({
     provider: ethers.provider,
     proposer: deployer,
     book,
     gateway: gateway.url,
     feeder: feeder.address,
+    source: o.source,
+    token: loadToken && (await loadToken.getAddress()),
     replication: n.k,
     minWorkers: n.k,
     workDir: join(work, "sample"),
@@ -303,7 +326,7 @@ async function run(
   // 5. The conductor: VRF fulfilment, the feeder, and the clock.
   const transfers = makeTransfers(n.deltaCount, Number(o.accounts), Number(o.seed));
   const perEpoch = Math.ceil(n.deltaCount / n.epochCount);
-  const streamId = id(SOURCE_STREAM);
+  const streamId = id(SOURCE_STREAMS.inbox);
   const fulfilled = new Set<bigint>();
   let fed = 0;
   let fedEpoch = 0n;
@@ -386,8 +409,15 @@ async function run(
       const share = current === BigInt(n.epochCount) ? transfers.slice(fed) : transfers.slice(fed, fed + perEpoch);
       for (let i = 0; i < share.length; i += 256) {
         const chunk: Transfer[] = share.slice(i, i + 256);
-        const deltas = chunk.map((t) => ({ data: encodeTransfer(t), time: 0n, diff: 1n }));
-        await (await inbox.connect(feeder).append(streamId, deltas)).wait();
+        if (loadToken) {
+          // The load generator: this many Transfer logs between the pool's accounts, drawn on-chain.
+          await (
+            await loadToken.scatter(Number(o.accounts), chunk.length, BigInt(o.seed) * 1_000_000_007n + BigInt(fed))
+          ).wait();
+        } else {
+          const deltas = chunk.map((t) => ({ data: encodeTransfer(t), time: 0n, diff: 1n }));
+          await (await inbox.connect(feeder).append(streamId, deltas)).wait();
+        }
         fed += chunk.length;
         feedBar?.update(fed, { epoch: current.toString() });
       }
@@ -492,6 +522,8 @@ async function run(
     book,
     fromBlock: book.startBlock,
     epochCount: n.epochCount,
+    source: o.source,
+    token: loadToken && (await loadToken.getAddress()),
   });
   if (truth.reduce((x, t) => x + t.transfers.length, 0) !== fed)
     say(
@@ -563,6 +595,7 @@ async function run(
     ...(chaos ?? { restarts: [], reorgs: [], floods: [] }),
     byzantine: o.byzantine ?? null,
     byzantineWorker,
+    source: o.source,
     workers: n.workers,
     replication: n.k,
     checks: o.checks,
@@ -571,7 +604,8 @@ async function run(
     slashed,
     disputes: verified,
     withholding,
-    deltasProcessed: Number(await inbox.head(streamId).then((h) => h.count)),
+    // The source deltas the chain holds in the epochs' windows (the ones the workers had to process).
+    deltasProcessed: truth.reduce((x, t) => x + t.transfers.length, 0),
     deltasExchanged: reports.reduce((s, r) => s + r.epochs.reduce((x, e) => x + e.acceptedDeltas, 0), 0),
     deltasPerSec: seconds > 0 ? fed / seconds : 0,
     seconds,

@@ -39,6 +39,8 @@ export type DevnetReport = {
   }>;
   byzantine: string | null;
   byzantineWorker: string | null;
+  /** Where the transfers came from: an ERC-20's Transfer logs (chain) or a StreamInbox stream (inbox). */
+  source: "chain" | "inbox";
   workers: number;
   replication: number;
   checks: boolean;

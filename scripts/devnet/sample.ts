@@ -1,17 +1,25 @@
-// The devnet's sample dataflow: transfers appended to a StreamInbox stream, a map to per-account
-// balance changes, a keyed reduce to balances. Registered through the timelock like any governance
-// change (scripts/governance), its blobs uploaded to the Arweave gateway.
+// The devnet's sample dataflow: transfers (the Transfer logs of an ERC-20 on the devnet chain, a
+// CHAIN source, or transfers appended to a StreamInbox stream), a map to per-account balance
+// changes, a keyed reduce to balances. Registered through the timelock like any governance change
+// (scripts/governance), its blobs uploaded to the Arweave gateway.
 import { copyFileSync, mkdirSync } from "node:fs";
 import { join } from "node:path";
 import { concat, getBytes, hexlify, id, toBeHex, ZeroHash, type Signer, type Provider } from "ethers";
 import { registerOperator, runThroughTimelock, type Context } from "../governance/operations.js";
 import { OperatorRegistry__factory } from "../../typechain-types/factories/contracts/registry/OperatorRegistry__factory.js";
+import { LoadToken__factory } from "../../typechain-types/factories/contracts/mocks/LoadToken__factory.js";
+import { chainSourceSpec } from "../../client/actions/readChainLogs.js";
 import { StreamInbox__factory } from "../../typechain-types/factories/contracts/inbox/StreamInbox__factory.js";
 import { EpochManager__factory } from "../../typechain-types/factories/contracts/epochs/EpochManager.sol/EpochManager__factory.js";
 import { Sharder, type AddressesBook, type PartitionSpec } from "../../client/index.js";
 import { balanceRecord, type EpochTruth } from "./report.js";
 
-export const SOURCE_STREAM = "transfers";
+/** The source stream's name, by source kind. */
+export const SOURCE_STREAMS = { inbox: "transfers", chain: "token_transfers" } as const;
+export type SourceChoice = keyof typeof SOURCE_STREAMS;
+/** The map operator that reads each kind of source. */
+const MAP_OPERATOR = { inbox: "transfers_to_balances", chain: "erc20_to_balances" } as const;
+export const TRANSFER_EVENT = "Transfer(address,address,uint256)";
 export const OUTPUT_STREAM = id("balances").toLowerCase();
 
 /** A transfer as the inbox carries it: from (20 bytes) ‖ to (20 bytes) ‖ amount (u64 big-endian). */
@@ -55,8 +63,9 @@ export function makeTransfers(count: number, accounts: number, seed: number): Tr
 
 /**
  * Registers the sample dataflow through the timelock (the deployer is a proposer with no delay on
- * local chains): the INBOX stream `transfers` with `feeder` as its appender, the replication and
- * minimum set size the devnet asks for, then the two operators from their manifests (blobs
+ * local chains): the source stream (the CHAIN stream `token_transfers` of `token`'s Transfer logs,
+ * keyed by sender, or the INBOX stream `transfers` with `feeder` as its appender), the replication
+ * and minimum set size the devnet asks for, then the two operators from their manifests (blobs
  * uploaded to `gateway`).
  */
 export async function registerSample(options: {
@@ -65,6 +74,9 @@ export async function registerSample(options: {
   book: AddressesBook;
   gateway: string;
   feeder: string;
+  source: SourceChoice;
+  /** The ERC-20 whose Transfer logs a CHAIN source reads. */
+  token?: string;
   replication: number;
   minWorkers: number;
   workDir: string;
@@ -84,26 +96,33 @@ export async function registerSample(options: {
   const registry = OperatorRegistry__factory.connect(book.contracts.registry, options.provider);
   const inbox = StreamInbox__factory.connect(book.contracts.streamInbox, options.provider);
   const em = EpochManager__factory.connect(book.contracts.epochManager, options.provider);
+  const name = SOURCE_STREAMS[options.source];
+  const chainSource =
+    options.source === "chain"
+      ? chainSourceSpec((await options.provider.getNetwork()).chainId, options.token!, TRANSFER_EVENT)
+      : undefined;
   const spec = {
-    id: id(SOURCE_STREAM),
-    schemaHash: id("transfer(address from, address to, uint64 amount)"),
-    partition: { kind: 1, offset: 0, length: 20 }, // by the sending account
-    sourceKind: 0, // INBOX
-    sourceChainId: 0,
-    sourceDescriptor: ZeroHash,
+    id: id(name),
+    schemaHash: chainSource?.schemaHash ?? id("transfer(address from, address to, uint64 amount)"),
+    // By the sending account: bytes 0..20 of an inbox transfer, the low 20 bytes of a log's first word.
+    partition: { kind: 1, offset: chainSource ? 12 : 0, length: 20 },
+    sourceKind: chainSource ? 1 : 0, // CHAIN or INBOX
+    sourceChainId: chainSource?.sourceChainId ?? 0n,
+    sourceDescriptor: chainSource?.sourceDescriptor ?? ZeroHash,
   };
   const calls = [
     {
       target: book.contracts.registry,
       data: registry.interface.encodeFunctionData("registerStream", [spec]),
-      description: "registerStream(transfers)",
-    },
-    {
-      target: book.contracts.streamInbox,
-      data: inbox.interface.encodeFunctionData("setAppender", [spec.id, options.feeder, true]),
-      description: "setAppender(transfers, feeder)",
+      description: `registerStream(${name})`,
     },
   ];
+  if (!chainSource)
+    calls.push({
+      target: book.contracts.streamInbox,
+      data: inbox.interface.encodeFunctionData("setAppender", [spec.id, options.feeder, true]),
+      description: `setAppender(${name}, feeder)`,
+    });
   // k ≤ MIN_WORKERS after every call: MIN_WORKERS (8) first unless it drops below the current k (7).
   const params: Array<[number, bigint]> = [
     [8, BigInt(options.minWorkers)],
@@ -120,12 +139,16 @@ export async function registerSample(options: {
   }
   await runThroughTimelock(ctx, calls, "schedule");
   await runThroughTimelock(ctx, calls, "execute");
-  options.log(`registered the INBOX stream "${SOURCE_STREAM}", replication ${options.replication}`);
+  options.log(
+    chainSource
+      ? `registered the CHAIN stream "${name}" (${TRANSFER_EVENT} logs of ${options.token}), replication ${options.replication}`
+      : `registered the INBOX stream "${name}", replication ${options.replication}`,
+  );
 
   // The manifests and their blobs, copied where the lock files may be written.
   const root = process.cwd();
   for (const dir of ["manifests", "definitions", "build"]) mkdirSync(join(options.workDir, dir), { recursive: true });
-  for (const name of ["transfers_to_balances", "sum_by_key"]) {
+  for (const name of [MAP_OPERATOR[options.source], "sum_by_key"]) {
     copyFileSync(join(root, "operators/manifests", `${name}.yaml`), join(options.workDir, "manifests", `${name}.yaml`));
     copyFileSync(
       join(root, "operators/definitions", `${name}.json`),
@@ -146,8 +169,9 @@ export function decodeTransfer(data: string): Transfer {
 }
 
 /**
- * What the chain says each epoch held, to judge the output by: the transfers the inbox took in
- * the epoch's source window (its blocks, from its EpochAdvanced to the next one's), and the shard
+ * What the chain says each epoch held, to judge the output by: the transfers the source took in
+ * the epoch's source window (the token's Transfer logs, read with ethers' own queryFilter, not the
+ * worker's reader; or the inbox's Appended events) (its blocks, from its EpochAdvanced to the next one's), and the shard
  * of each account's `balances` record under the epoch's randomness and set size.
  */
 export async function readEpochTruth(options: {
@@ -155,6 +179,8 @@ export async function readEpochTruth(options: {
   book: AddressesBook;
   fromBlock: number;
   epochCount: number;
+  source: SourceChoice;
+  token?: string;
 }): Promise<EpochTruth[]> {
   const em = EpochManager__factory.connect(options.book.contracts.epochManager, options.provider);
   const inbox = StreamInbox__factory.connect(options.book.contracts.streamInbox, options.provider);
@@ -168,12 +194,26 @@ export async function readEpochTruth(options: {
     return best;
   };
   const byEpoch = new Map<number, Transfer[]>();
-  for (const e of await inbox.queryFilter(inbox.filters.Appended(id(SOURCE_STREAM)), options.fromBlock)) {
-    const epoch = epochOf(e.blockNumber);
-    if (epoch === undefined) continue;
+  const take = (block: number, transfers: Transfer[]) => {
+    const epoch = epochOf(block);
+    if (epoch === undefined) return;
     const list = byEpoch.get(epoch) ?? [];
     byEpoch.set(epoch, list);
-    for (const d of e.args.deltas) for (let i = 0n; i < BigInt(d.diff); ++i) list.push(decodeTransfer(d.data));
+    list.push(...transfers);
+  };
+  if (options.source === "chain") {
+    const token = LoadToken__factory.connect(options.token!, options.provider);
+    for (const e of await token.queryFilter(token.filters.Transfer(), options.fromBlock)) {
+      // The sample's sums are 64-bit: a value of 2^63 or more is malformed for the operator too.
+      if (e.args.value >= 1n << 63n) continue;
+      take(e.blockNumber, [{ from: e.args.from, to: e.args.to, amount: e.args.value }]);
+    }
+  } else {
+    for (const e of await inbox.queryFilter(inbox.filters.Appended(id(SOURCE_STREAMS.inbox)), options.fromBlock)) {
+      const list: Transfer[] = [];
+      for (const d of e.args.deltas) for (let i = 0n; i < BigInt(d.diff); ++i) list.push(decodeTransfer(d.data));
+      take(e.blockNumber, list);
+    }
   }
   const [kind, offset, length] = (await registry.partitionOf(OUTPUT_STREAM)) as unknown as bigint[];
   const spec = { kind: Number(kind), offset: Number(offset), length: Number(length) } as PartitionSpec;

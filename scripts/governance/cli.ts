@@ -197,11 +197,17 @@ withCommon(
     });
   });
 
-withCommon(program.command("register-stream").description("register a source stream (INBOX) or a DERIVED one"))
+withCommon(program.command("register-stream").description("register a source stream (INBOX or CHAIN) or a DERIVED one"))
   .requiredOption("--name <name>", "the stream's name (its id is keccak256 of it) or a bytes32 id")
-  .requiredOption("--schema <text>", "the schema (its hash is keccak256 of the text) or a bytes32 hash")
+  .option("--schema <text>", "the schema (its hash is keccak256 of the text) or a bytes32 hash; not for CHAIN")
   .option("--partition <spec>", "WHOLE, or SLICE:<offset>:<length> (the key's bytes in each payload)", "WHOLE")
-  .option("--source <kind>", "INBOX (fed on-chain by allowed appenders) or DERIVED (an operator's output)", "INBOX")
+  .option(
+    "--source <kind>",
+    "INBOX (fed on-chain by allowed appenders), CHAIN (a contract's event logs on this chain) or DERIVED (an operator's output)",
+    "INBOX",
+  )
+  .option("--emitter <address>", "CHAIN: the contract whose logs the stream reads")
+  .option("--event <signature>", 'CHAIN: the event it reads, e.g. "Transfer(address,address,uint256)"')
   .action(async (o) => {
     const m = mode(o);
     await registerStream(await context(o, m), {
@@ -209,6 +215,8 @@ withCommon(program.command("register-stream").description("register a source str
       schema: o.schema,
       partition: o.partition,
       source: o.source,
+      emitter: o.emitter,
+      event: o.event,
       mode: m,
     });
   });

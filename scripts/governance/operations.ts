@@ -2,7 +2,8 @@
 // TimelockController (print for a multisig, schedule, or execute). Shared by the CLI (cli.ts) and
 // the `hardhat run` entry points.
 import { readFile } from "node:fs/promises";
-import { AbiCoder, keccak256, toBeHex, ZeroAddress, ZeroHash, type Provider, type Signer } from "ethers";
+import { AbiCoder, getAddress, keccak256, toBeHex, ZeroAddress, ZeroHash, type Provider, type Signer } from "ethers";
+import { chainSourceSpec, ChainSourceError } from "../../client/actions/readChainLogs.js";
 import { MaruError } from "../../client/errors/base.js";
 import { operatorContentHash } from "../../client/registry/graphHash.js";
 import { OperatorRegistry__factory } from "../../typechain-types/factories/contracts/registry/OperatorRegistry__factory.js";
@@ -573,21 +574,59 @@ const SOURCE_KINDS = ["INBOX", "CHAIN", "DERIVED"] as const;
 /**
  * register-stream: OperatorRegistry.registerStream through the timelock. `partition` is `WHOLE`
  * (one key: the whole payload) or `SLICE:<offset>:<length>` (the key is those bytes of the payload).
- * `CHAIN` sources are refused: no worker reads them yet, and FraudProofs judges every accumulated
- * proof against this chain's inbox (docs/protocol.md §10).
+ * A `CHAIN` source is a contract's event logs on this network's chain (`emitter`, `event`): its
+ * schema hash is the event's topic 0, so `schema` is not given for it. Other chains are refused:
+ * FraudProofs judges accumulated proofs against this chain only (docs/protocol.md §9).
  */
 export async function registerStream(
   ctx: Context,
-  options: { name: string; schema: string; partition: string; source: string; mode: Mode },
+  options: {
+    name: string;
+    schema?: string;
+    partition: string;
+    source: string;
+    emitter?: string;
+    event?: string;
+    mode: Mode;
+  },
 ) {
   const source = options.source.toUpperCase();
   const kind = SOURCE_KINDS.indexOf(source as (typeof SOURCE_KINDS)[number]);
-  if (kind < 0) throw new MaruError(`Unknown source kind "${options.source}".`, { fix: "use INBOX or DERIVED." });
-  if (source === "CHAIN")
-    throw new MaruError("CHAIN sources cannot be registered yet.", {
-      details: ["no worker reads them, and fraud proofs judge accumulated proofs against this chain's inbox"],
-      fix: "use an INBOX stream (fed with allow-appender) until CHAIN sources are supported",
-    });
+  if (kind < 0)
+    throw new MaruError(`Unknown source kind "${options.source}".`, { fix: "use INBOX, CHAIN or DERIVED." });
+  let sourceFields = { schemaHash: "", sourceChainId: 0n, sourceDescriptor: ZeroHash as string };
+  if (source === "CHAIN") {
+    if (!options.emitter || !options.event)
+      throw new MaruError("A CHAIN stream needs the contract and the event it reads.", {
+        fix: 'add --emitter <address> --event "Transfer(address,address,uint256)"',
+      });
+    if (options.schema !== undefined)
+      throw new MaruError("A CHAIN stream's schema is its event (its hash is the event's topic 0).", {
+        fix: "leave out --schema",
+      });
+    const chainId = (await ctx.provider.getNetwork()).chainId;
+    let spec;
+    try {
+      spec = chainSourceSpec(chainId, options.emitter, options.event);
+    } catch (e) {
+      if (e instanceof ChainSourceError) throw new MaruError(e.shortMessage, { fix: e.fix });
+      throw e;
+    }
+    if ((await ctx.provider.getCode(options.emitter)) === "0x")
+      throw new MaruError(`No contract at ${options.emitter} on chain ${chainId}.`, {
+        fix: "give the address of the contract whose logs the stream reads, on the network given with --network",
+      });
+    sourceFields = spec;
+    ctx.log(`  source: ${spec.canonical} logs of ${getAddress(options.emitter)} on chain ${chainId}`);
+  } else {
+    if (options.emitter || options.event)
+      throw new MaruError("--emitter and --event are for CHAIN streams.", {
+        fix: "add --source CHAIN, or leave them out",
+      });
+    if (options.schema === undefined)
+      throw new MaruError(`A ${source} stream needs a schema.`, { fix: "add --schema <text or bytes32>" });
+    sourceFields.schemaHash = schemaHash(options.schema);
+  }
   const m = /^(WHOLE|SLICE:(\d+):(\d+))$/i.exec(options.partition);
   if (!m)
     throw new MaruError(`Cannot read the partition "${options.partition}".`, {
@@ -608,11 +647,11 @@ export async function registerStream(
     });
   const spec = {
     id: sid,
-    schemaHash: schemaHash(options.schema),
+    schemaHash: sourceFields.schemaHash,
     partition,
     sourceKind: kind,
-    sourceChainId: 0,
-    sourceDescriptor: ZeroHash,
+    sourceChainId: sourceFields.sourceChainId,
+    sourceDescriptor: sourceFields.sourceDescriptor,
   };
   ctx.log(`  stream "${options.name}" (${sid}): ${source}, partition ${options.partition.toUpperCase()}`);
   return runThroughTimelock(

@@ -1,7 +1,8 @@
 // The read commands (list-operators, list-streams, graph): what is registered, and the graph an
 // epoch pinned, as tables for people or JSON for scripts. Built on the client's read helpers
 // (client/read) and syncGraph, the code the worker runs, so the CLI shows what a worker sees.
-import type { Provider } from "ethers";
+import { getAddress, type Provider } from "ethers";
+import { chainSourceOf } from "../../client/actions/readChainLogs.js";
 import { MaruError } from "../../client/errors/base.js";
 import { listOperators, listStreams, getEpoch, type OperatorInfo, type StreamInfo } from "../../client/read/index.js";
 import { syncGraph, type SyncGraphReturnType } from "../../client/registry/syncGraph.js";
@@ -141,12 +142,22 @@ export function operatorTable(ops: OperatorInfo[], names: Map<string, string>): 
   );
 }
 
+/** A CHAIN stream's source: the chain, the contract and the event topic (or why it cannot be read). */
+function chainText(s: StreamRow): string {
+  try {
+    const c = chainSourceOf({ ...s, sourceChainId: s.sourceChainId!, sourceDescriptor: s.sourceDescriptor! });
+    return `logs of ${getAddress(c.emitter)} on chain ${c.chainId}, topic ${c.topic0}`;
+  } catch (e) {
+    return `unreadable: ${(e as Error).message.split("\n")[0]}`;
+  }
+}
+
 const partitionText = (p: StreamInfo["partition"]) => (p.kind === 0 ? "WHOLE" : `SLICE:${p.offset}:${p.length}`);
 
 export function streamTable(streams: StreamRow[]): string[] {
   if (!streams.length) return ["no stream is registered"];
   return table(
-    ["id", "name", "schema hash", "partition", "source", "producer / appenders"],
+    ["id", "name", "schema hash", "partition", "source", "producer / appenders / logs read"],
     streams.map((s) => [
       s.id,
       s.name ?? "?",
@@ -157,7 +168,9 @@ export function streamTable(streams: StreamRow[]): string[] {
         ? s.appenders === undefined
           ? "(no streamInbox in the book)"
           : s.appenders.join(", ") || "none allowed"
-        : s.producer === undefined
+        : s.sourceKind === "CHAIN"
+          ? chainText(s)
+          : s.producer === undefined
           ? "-"
           : `operator ${s.producer}`,
     ]),

@@ -20,6 +20,9 @@ import { ARWEAVE_MAINNET, lockKey, normalizeLock } from "../../scripts/governanc
 import { allPages } from "../../scripts/governance/read.js";
 import { nextOf } from "../../client/read/page.js";
 import { deployEpochs } from "../epochs/fixture.js";
+import { chainSourceOf } from "../../client/actions/readChainLogs.js";
+
+const NO_CODE = "0x00000000000000000000000000000000000000aa";
 
 describe("gov: pure parts (paged reads, lock keys)", function () {
   it("a paged read ends on an empty page even when the count says there are more (RPC answers at two blocks)", async function () {
@@ -336,6 +339,61 @@ describe("gov CLI: network and book checks, register-operator's blobs, reads, Sa
       r = gov(["list-streams", ...on(), "--names", "transfers,balances"]);
       expect(r.stdout).to.match(/transfers\s+0x[0-9a-f]{64}\s+WHOLE\s+INBOX\s+0x/);
       expect(r.stdout).to.match(/balances\s+0x[0-9a-f]{64}\s+SLICE:0:20\s+DERIVED\s+operator 0/);
+    });
+
+    it("register-stream --source CHAIN: an ERC-20's Transfer logs on this chain, read back as the worker reads them", async function () {
+      const token = await conn.ethers.deployContract("LoadToken");
+      const emitter = await token.getAddress();
+      const base = ["register-stream", ...on(), "--name", "token_transfers", "--partition", "SLICE:12:20"];
+      const event = [
+        "--source",
+        "CHAIN",
+        "--emitter",
+        emitter,
+        "--event",
+        "Transfer(address indexed from, address indexed to, uint256 value)",
+      ];
+      // What is missing or does not belong is named before anything is sent.
+      let r = gov([...base, "--source", "CHAIN", "--emitter", emitter, "--dry-run"]);
+      expect(r.status, r.out).to.equal(1);
+      expect(r.stderr).to.match(/needs the contract and the event[\s\S]*--emitter <address> --event/);
+      r = gov([...base, ...event, "--schema", "x", "--dry-run"]);
+      expect(r.status, r.out).to.equal(1);
+      expect(r.stderr).to.match(/schema is its event[\s\S]*leave out --schema/);
+      r = gov([
+        ...base,
+        "--source",
+        "CHAIN",
+        "--emitter",
+        NO_CODE,
+        "--event",
+        "Transfer(address,address,uint256)",
+        "--dry-run",
+      ]);
+      expect(r.status, r.out).to.equal(1);
+      expect(r.stderr).to.include(`No contract at ${NO_CODE} on chain 31337`);
+      r = gov([...base, "--source", "CHAIN", "--emitter", emitter, "--event", "Transfer(", "--dry-run"]);
+      expect(r.status, r.out).to.equal(1);
+      expect(r.stderr).to.match(/is not an event signature/);
+      r = gov([...base, "--schema", "x", "--emitter", emitter, "--dry-run"]);
+      expect(r.status, r.out).to.equal(1);
+      expect(r.stderr).to.match(/--emitter and --event are for CHAIN streams/);
+      for (const mode of ["--schedule", "--execute"]) {
+        r = gov([...base, ...event, mode]);
+        expect(r.status, r.out).to.equal(0);
+      }
+      expect(r.stdout).to.include(`Transfer(address,address,uint256) logs of ${emitter} on chain 31337`);
+      const reg = await conn.ethers.getContractAt("OperatorRegistry", registry);
+      const record = await reg.stream(id("token_transfers"));
+      expect(chainSourceOf(record.spec)).to.deep.equal({
+        chainId: 31337n,
+        emitter: emitter.toLowerCase(),
+        topic0: id("Transfer(address,address,uint256)"),
+      });
+      r = gov(["list-streams", ...on(), "--names", "token_transfers"]);
+      expect(r.stdout).to.match(
+        new RegExp(`token_transfers\\s+0x[0-9a-f]{64}\\s+SLICE:12:20\\s+CHAIN\\s+logs of ${emitter} on chain 31337`),
+      );
     });
   });
 

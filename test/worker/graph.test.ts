@@ -1,7 +1,8 @@
 // What the worker accepts before it runs anything: the graph it can run, and byzantine modes only
 // on local chains.
 import { expect } from "chai";
-import { id, ZeroHash } from "ethers";
+import { id, zeroPadValue, ZeroHash } from "ethers";
+import { chainSourceSpec } from "../../client/actions/readChainLogs.js";
 import type { SyncGraphReturnType } from "../../client/index.js";
 import { compileGraph, GraphUnsupportedError } from "../../worker/engine/graph.js";
 import { byzantineMode } from "../../worker/adversary/modes.js";
@@ -14,6 +15,13 @@ const stream = (name: string, sourceKind: number, kind = 0) => ({
   sourceChainId: 0n,
   sourceDescriptor: ZeroHash,
   producer: null,
+});
+const EMITTER = "0x00000000000000000000000000000000000c0ffe";
+const chainStream = (name: string, chainId: bigint, descriptor = zeroPadValue(EMITTER, 32)) => ({
+  ...stream(name, 1, 1),
+  schemaHash: id("Transfer(address,address,uint256)"),
+  sourceChainId: chainId,
+  sourceDescriptor: descriptor,
 });
 const op = (i: number, name: string, inputs: string[], outputs: string[]) => ({
   id: i,
@@ -38,19 +46,36 @@ describe("worker: the graph it runs and the byzantine guard", function () {
         [stream("transfers", 0, 1), stream("balance_changes", 2), stream("balances", 2, 1)],
         [op(0, "map", ["transfers"], ["balance_changes"]), op(1, "reduce", ["balance_changes"], ["balances"])],
       ),
+      31337n,
     );
     expect(g.source).to.equal(id("transfers").toLowerCase());
+    expect(g.sourceOf).to.deep.equal({ kind: "INBOX" });
     expect([...g.terminal]).to.deep.equal([id("balances").toLowerCase()]);
     expect(g.consumers.get(id("balance_changes").toLowerCase())!.map((o) => o.name)).to.deep.equal(["reduce"]);
     expect(g.partitions.get(id("transfers").toLowerCase())).to.deep.equal({ kind: 1, offset: 0, length: 20 });
   });
 
+  it("reads a CHAIN source of its own chain: the emitter from the descriptor, the topic from the schema hash", function () {
+    const g = compileGraph(
+      graph([chainStream("logs", 31337n), stream("b", 2)], [op(0, "map", ["logs"], ["b"])]),
+      31337n,
+    );
+    expect(g.sourceOf).to.deep.equal({
+      kind: "CHAIN",
+      chain: { chainId: 31337n, emitter: EMITTER, topic0: id("Transfer(address,address,uint256)") },
+    });
+    // The registry fields gov register-stream writes are the ones the worker reads back.
+    const spec = chainSourceSpec(31337, EMITTER, "Transfer(address indexed from, address indexed to, uint256 value)");
+    expect(spec.schemaHash).to.equal(id("Transfer(address,address,uint256)"));
+    expect(spec.sourceDescriptor).to.equal(zeroPadValue(EMITTER, 32));
+  });
+
   it("refuses what it cannot run, saying what", function () {
     const cases: Array<[SyncGraphReturnType, RegExp]> = [
-      [graph([stream("a", 2)], [op(0, "x", ["a"], ["b"])]), /0 consumed INBOX streams/],
+      [graph([stream("a", 2)], [op(0, "x", ["a"], ["b"])]), /0 consumed source streams/],
       [
         graph([stream("s", 0), stream("t", 0)], [op(0, "x", ["s"], ["b"]), op(1, "y", ["t"], ["c"])]),
-        /2 consumed INBOX streams/,
+        /2 consumed source streams/,
       ],
       [graph([stream("s", 0)], [op(0, "two-out", ["s"], ["b", "c"])]), /1 inputs and 2 outputs/],
       [
@@ -60,10 +85,17 @@ describe("worker: the graph it runs and the byzantine guard", function () {
         ),
         /consumes a derived stream and feeds another operator/,
       ],
-      [graph([stream("s", 1)], [op(0, "x", ["s"], ["b"])]), /0 consumed INBOX streams/],
+      [
+        graph([chainStream("s", 1n), stream("b", 2)], [op(0, "x", ["s"], ["b"])]),
+        /reads chain 1; this deployment's FraudProofs judges accumulated proofs on chain 31337 only/,
+      ],
+      [
+        graph([chainStream("s", 31337n, id("not an address")), stream("b", 2)], [op(0, "x", ["s"], ["b"])]),
+        /is not an address left-padded to 32 bytes/,
+      ],
     ];
     for (const [g, message] of cases) {
-      expect(() => compileGraph(g)).to.throw(GraphUnsupportedError, message);
+      expect(() => compileGraph(g, 31337n)).to.throw(GraphUnsupportedError, message);
     }
   });
 

@@ -245,7 +245,7 @@ export async function judge(
     cacheDir: o.cacheDir,
     fromBlock: p.book.startBlock,
   });
-  const graph = compileGraph(synced);
+  const graph = compileGraph(synced, (await provider.getNetwork()).chainId);
   const stream = String(h.stream).toLowerCase();
   const op = (graph.consumers.get(graph.source) ?? []).find((x) => x.output === stream);
   if (!op)
@@ -269,7 +269,7 @@ export async function judge(
   const key = `${graph.source}|${c.epoch}`;
   let window = o.windows?.get(key);
   if (!window) {
-    window = readEpochWindow(p, graph.source, c.epoch);
+    window = readEpochWindow(p, graph, c.epoch);
     o.windows?.set(key, window);
     window.catch(() => o.windows?.delete(key)); // a failed read is read again next time
   }

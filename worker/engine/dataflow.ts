@@ -8,11 +8,10 @@
 import { Liveness } from "../chain/liveness.js";
 import type { Logger } from "pino";
 import type { TypedDataDomain } from "ethers";
-import { readInbox, type InboxDelta } from "../../client/actions/readInbox.js";
+import type { InboxDelta } from "../../client/actions/readInbox.js";
 import type { Assignment } from "../../client/actions/getAssignment.js";
 import type { Protocol } from "../../client/contracts.js";
 import { protocolDomain } from "../../client/math/eip712.js";
-import { LtHash16 } from "../../client/math/lthash.js";
 import { syncGraph } from "../../client/registry/syncGraph.js";
 import type { Evidence } from "../../client/evidence/buildEvidence.js";
 import { submitEvidence } from "../../client/evidence/submitEvidence.js";
@@ -24,7 +23,7 @@ import { DisputeOpener } from "../disputes/opener.js";
 import type { ExecutionDisputes } from "../../typechain-types/index.js";
 import type { ProtectionRecord } from "../protection/record.js";
 import { finalizedBlock, type Finality } from "../chain/finality.js";
-import { inboxStateAt } from "../chain/source.js";
+import { openSource, type SourceReader } from "../chain/source.js";
 import type { Membership } from "../chain/members.js";
 import { decodeMessage, peekMessage, type Message } from "../transport/codec.js";
 import { compileGraph, type RunnableGraph } from "./graph.js";
@@ -101,7 +100,7 @@ export class Dataflow {
   private readonly liveness = new Liveness();
   private readonly graphs = new Map<string, RunnableGraph>();
   private eventsTo: number;
-  private source?: { stream: string; readTo: number; state: { count: bigint; hash: LtHash16 } };
+  private source?: SourceReader;
 
   private readonly metrics: WorkerMetrics;
 
@@ -273,7 +272,7 @@ export class Dataflow {
         );
         return this.skip(epoch);
       }
-      graph = compileGraph(synced);
+      graph = compileGraph(synced, BigInt(this.o.chainId));
       this.graphs.set(info.graphHash, graph);
       this.log.info(
         { epoch: epoch.toString(), graphHash: graph.graphHash, operators: graph.operators.map((x) => x.name) },
@@ -297,8 +296,7 @@ export class Dataflow {
       );
       this.source = undefined;
     }
-    if (!this.source)
-      this.source = { stream: graph.source, readTo: from - 1, state: await inboxStateAt(this.o.p, graph.source, from) };
+    if (!this.source) this.source = await openSource(this.o.p, graph, from);
     // Operators last: nothing that can fail (an RPC call) comes between starting their threads and the run that closes them.
     // First-stage operators start in the run, one instance per source shard it holds.
     const hosts = new Map<string, OperatorHost>();
@@ -414,17 +412,11 @@ export class Dataflow {
       const newest = runs[runs.length - 1];
       const target = Math.min(finalized, newest.windowEnd ?? Infinity);
       if (target > this.source.readTo) {
-        const { deltas, next } = await readInbox(
-          this.o.p,
-          this.source.stream,
-          this.source.readTo + 1,
-          target,
-          this.source.state,
-        );
+        const read = await this.source.read(target);
         const byEpoch = new Map<bigint, InboxDelta[]>();
         let block = -1;
         let epoch: bigint | undefined;
-        for (const d of deltas) {
+        for (const d of read.deltas) {
           if (d.blockNumber !== block) [block, epoch] = [d.blockNumber, this.epochOfBlock(d.blockNumber)];
           if (epoch === undefined) continue;
           const list = byEpoch.get(epoch) ?? [];
@@ -433,8 +425,7 @@ export class Dataflow {
         }
         for (const [e, ds] of byEpoch) await this.runs.get(e)?.processSource(ds);
         // Only once processed: a failure above reads the same blocks again on the next tick.
-        this.source.state = next;
-        this.source.readTo = target;
+        read.commit();
       }
     }
     for (const run of runs) {

@@ -4,6 +4,7 @@
 import type { PartitionSpec } from "../../client/math/sharding.js";
 import type { SyncGraphReturnType } from "../../client/registry/syncGraph.js";
 import { MaruError } from "../../client/errors/base.js";
+import { chainSourceOf, type ChainSource } from "../../client/actions/readChainLogs.js";
 
 /** The graph cannot be run by this worker (it is valid on-chain, but outside what the worker supports). */
 export class GraphUnsupportedError extends MaruError {
@@ -18,8 +19,10 @@ export type RunnableOperator = { id: number; name: string; input: string; output
 /** A graph ready to run: ids are lower-case bytes32 stream ids. */
 export type RunnableGraph = {
   graphHash: string;
-  /** The one INBOX stream the dataflow reads from the chain. */
+  /** The one source stream (INBOX or CHAIN) the dataflow reads from the chain. */
   source: string;
+  /** Where the source's deltas come from: the StreamInbox, or a contract's logs on this chain. */
+  sourceOf: { kind: "INBOX" } | { kind: "CHAIN"; chain: ChainSource };
   partitions: Map<string, PartitionSpec>;
   operators: RunnableOperator[];
   /** Stream → the operators that consume it. */
@@ -29,11 +32,12 @@ export type RunnableGraph = {
 };
 
 /**
- * Checks that the worker can run `graph` and indexes it. The reference worker runs graphs with one
- * INBOX source, and operators with one input and one output stream (the operator ABI emits records
- * to one stream); anything else is a {@link GraphUnsupportedError} that names what to change.
+ * Checks that the worker can run `graph` on chain `chainId` and indexes it. The reference worker runs
+ * graphs with one source stream (INBOX, or CHAIN on the chain it runs on), and operators with one
+ * input and one output stream (the operator ABI emits records to one stream); anything else is a
+ * {@link GraphUnsupportedError} that names what to change.
  */
-export function compileGraph(graph: SyncGraphReturnType): RunnableGraph {
+export function compileGraph(graph: SyncGraphReturnType, chainId: bigint): RunnableGraph {
   const lower = (s: string) => s.toLowerCase();
   const partitions = new Map<string, PartitionSpec>();
   for (const s of graph.streams) partitions.set(lower(s.id), s.partition as PartitionSpec);
@@ -56,17 +60,31 @@ export function compileGraph(graph: SyncGraphReturnType): RunnableGraph {
   }
   const consumers = new Map<string, RunnableOperator[]>();
   for (const op of operators) consumers.set(op.input, [...(consumers.get(op.input) ?? []), op]);
-  const sources = graph.streams.filter((s) => Number(s.sourceKind) === SourceKind.INBOX && consumers.has(lower(s.id)));
+  const sources = graph.streams.filter(
+    (s) => Number(s.sourceKind) !== SourceKind.DERIVED && consumers.has(lower(s.id)),
+  );
   if (sources.length !== 1) {
     throw new GraphUnsupportedError(
-      `The graph of epoch ${graph.epoch} has ${sources.length} consumed INBOX streams; the reference worker runs one`,
-      { fix: "register one StreamInbox stream and operators that consume it (docs/worker.md)" },
+      `The graph of epoch ${graph.epoch} has ${sources.length} consumed source streams; the reference worker runs one`,
+      { fix: "register one INBOX or CHAIN stream and operators that consume it (docs/worker.md)" },
     );
   }
-  for (const s of graph.streams) {
-    if (Number(s.sourceKind) === SourceKind.CHAIN && consumers.has(lower(s.id))) {
-      throw new GraphUnsupportedError(`Stream ${s.id} is a CHAIN source, which the reference worker does not read`);
+  let sourceOf: RunnableGraph["sourceOf"] = { kind: "INBOX" };
+  if (Number(sources[0].sourceKind) === SourceKind.CHAIN) {
+    let chain: ChainSource;
+    try {
+      chain = chainSourceOf(sources[0]);
+    } catch (e) {
+      throw new GraphUnsupportedError((e as MaruError).shortMessage ?? (e as Error).message, {
+        fix: (e as MaruError).fix,
+      });
     }
+    if (chain.chainId !== chainId)
+      throw new GraphUnsupportedError(
+        `Stream ${sources[0].id} reads chain ${chain.chainId}; this deployment's FraudProofs judges accumulated proofs on chain ${chainId} only`,
+        { fix: "register CHAIN streams of the deployment's own chain (docs/protocol.md §9)" },
+      );
+    sourceOf = { kind: "CHAIN", chain };
   }
   const terminal = new Set(operators.map((o) => o.output).filter((s) => !consumers.has(s)));
   const source = lower(sources[0].id);
@@ -80,5 +98,5 @@ export function compileGraph(graph: SyncGraphReturnType): RunnableGraph {
       );
     }
   }
-  return { graphHash: graph.graphHash, source, partitions, operators, consumers, terminal };
+  return { graphHash: graph.graphHash, source, sourceOf, partitions, operators, consumers, terminal };
 }
