@@ -62,6 +62,7 @@ const program = new Command()
   .option("--timeout <s>", "give up after this many seconds", "600")
   .option("--keep-files", "keep the working directory (worker reports, addresses book) and print its path")
   .option("--quiet", "no progress bars, only milestones")
+  .option("--profile <dir>", "write a V8 CPU profile of each worker process into <dir> (node --cpu-prof)")
   .option(
     "--chaos",
     "kill an honest worker with SIGKILL mid-epoch and restart it, reorganise the chain deeper than the confirmation depth, and flood a worker from a non-member peer: nobody honest may be slashed",
@@ -81,6 +82,7 @@ type Opts = {
   seed: string;
   timeout: string;
   quiet?: boolean;
+  profile?: string;
   keepFiles?: boolean;
   chaos?: boolean;
 };
@@ -230,6 +232,7 @@ async function run(
   const spawnWorker = (i: number): Proc => {
     const w = keys[i];
     const args = [
+      ...(o.profile ? ["--cpu-prof", `--cpu-prof-dir=${o.profile}`] : []),
       "worker/main.ts",
       ...["--rpc", chain.url, "--addresses", bookFile, "--gateway", gateway.url],
       ...["--cache-dir", join(work, `blobs-${i}`), "--data-dir", join(work, `data-${i}`)],

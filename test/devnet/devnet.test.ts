@@ -1,5 +1,6 @@
 // npm run devnet, as a user runs it: a short run with no cheater and one with each byzantine mode
-// (wrong-output through a dispute and its jury),
+// (wrong-output through a dispute and its jury), all reading the default CHAIN source (an ERC-20's
+// Transfer logs), one more with no cheater reading a StreamInbox stream,
 // then two --chaos runs (an honest worker killed and restarted, a reorg, a flood; once with a
 // cheater too), every one a real chain node, gateway, deployment, four worker processes and a
 // feeder. Each run checks its own expectations (exit code) and the report is checked again here.
@@ -13,7 +14,7 @@ import { join } from "node:path";
 import { BYZANTINE_MODES } from "../../worker/adversary/modes.js";
 import type { DevnetReport } from "../../scripts/devnet/report.js";
 
-const MODES = ["none", ...BYZANTINE_MODES, "chaos", "chaos+misroute"] as const;
+const MODES = ["none", "inbox", ...BYZANTINE_MODES, "chaos", "chaos+misroute"] as const;
 const FAULT: Record<string, string> = {
   misroute: "misrouted-delta",
   equivocate: "equivocation",
@@ -30,8 +31,9 @@ type Run = { code: number | null; report?: DevnetReport; output: string };
 function devnet(mode: string, dir: string): Promise<Run> {
   const json = join(dir, `${mode.replace("+", "-")}.json`);
   const chaos = mode.startsWith("chaos");
-  const cheat = chaos ? mode.split("+")[1] : mode === "none" ? undefined : mode;
+  const cheat = chaos ? mode.split("+")[1] : mode === "none" || mode === "inbox" ? undefined : mode;
   const args = ["scripts/devnet/devnet.ts", "--quiet", "--workers", "4"];
+  if (mode === "inbox") args.push("--source", "inbox");
   // Chaos needs a third epoch: peers keep serving what a restarted worker asks for again.
   args.push("--deltas", chaos ? "300" : "200", "--epochs", chaos ? "3" : "2");
   args.push("--json", json, "--timeout", String(RUN_SECONDS));
@@ -74,13 +76,15 @@ describe("npm run devnet: a live dataflow catches and slashes a cheating worker"
 
   for (const mode of MODES) {
     const chaos = mode.startsWith("chaos");
-    const cheat = chaos ? mode.split("+")[1] : mode === "none" ? undefined : mode;
+    const cheat = chaos ? mode.split("+")[1] : mode === "none" || mode === "inbox" ? undefined : mode;
     const title =
       mode === "none"
-        ? "with no cheater: nobody is slashed, the output is right"
-        : chaos
-          ? `--chaos${cheat ? ` with ${cheat}` : ""}: an honest worker killed and restarted, a reorg and a flood slash nobody honest; the output is right`
-          : `catches ${mode}`;
+        ? "with no cheater: nobody is slashed, the output is right (CHAIN source: an ERC-20's Transfer logs)"
+        : mode === "inbox"
+          ? "with an INBOX source and no cheater: nobody is slashed, the output is right"
+          : chaos
+            ? `--chaos${cheat ? ` with ${cheat}` : ""}: an honest worker killed and restarted, a reorg and a flood slash nobody honest; the output is right`
+            : `catches ${mode}`;
     it(title, function () {
       const run = runs.get(mode)!;
       const r = run.report;
@@ -90,6 +94,7 @@ describe("npm run devnet: a live dataflow catches and slashes a cheating worker"
       expect(run.code, run.output.slice(-3000)).to.equal(0);
       expect(r!.outputProblems, "a complete output is never wrong").to.deep.equal([]);
       expect(r!.outputCorrect).to.equal(true);
+      expect(r!.source).to.equal(mode === "inbox" ? "inbox" : "chain");
       expect(r!.deltasProcessed).to.equal(chaos ? 300 : 200);
       expect(r!.deltasPerSec).to.be.greaterThan(0);
       expect(r!.epochs).to.equal(epochs);

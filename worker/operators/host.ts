@@ -20,6 +20,11 @@ export const DEFAULT_MAX_TABLE_ELEMENTS = 100_000;
  */
 const START_BUDGET_MS = 5_000;
 /**
+ * The fixed part of a request's time budget. 500 ms stopped honest operators when four workers and
+ * a chain node shared two cores at 30,000 deltas an epoch (the thread itself was waiting for a core).
+ */
+export const RUN_ALLOWANCE_MS = 2_000;
+/**
  * The thread's JS heap: only the glue runs there (the module's memory is outside it, bounded by the
  * caps), so a small heap is plenty and stops a bug in the glue from taking the worker's memory.
  */
@@ -430,7 +435,10 @@ export class OperatorHost {
     send?: () => void,
   ): Promise<T | { error: string }> {
     return new Promise((resolve) => {
+      let done = false;
       const finish = (r: T | { error: string }) => {
+        if (done) return;
+        done = true;
         clearTimeout(timer);
         this.thread.off("message", onMessage);
         this.pending = undefined;
@@ -454,8 +462,9 @@ export class OperatorHost {
         typeof d.data === "string" ? Buffer.from(d.data.slice(2), "hex") : Uint8Array.from(d.data as ArrayLike<number>),
       diff: BigInt(d.diff),
     }));
-    // A fixed allowance for message passing and scheduling on a busy machine, plus the per-delta budget.
-    const budget = 500 + this.perDeltaMs * deltas.length;
+    // A fixed allowance for message passing and scheduling on a busy machine (several workers and a
+    // chain node on two cores), plus the per-delta budget.
+    const budget = RUN_ALLOWANCE_MS + this.perDeltaMs * deltas.length;
     const reply: Reply = await this.answer(
       (m): m is Reply & { id: number } => typeof m === "object" && m !== null && (m as { id?: number }).id === id,
       budget,
