@@ -74,6 +74,22 @@ const WHOLE: PartitionSpec = { kind: KeyKind.WHOLE, offset: 0, length: 0 };
  * if (!verdict.ok) for (const v of verdict.violations) if (v.fault !== undefined) report(v);
  * ```
  */
+/** Multiset hashes of batches by deltas root, holding at most `limit` (the oldest go first). */
+export class BatchStateCache {
+  private readonly states = new Map<string, LtHash16>();
+  constructor(readonly limit = 4_096) {}
+  get(root: string): LtHash16 | undefined {
+    return this.states.get(root);
+  }
+  set(root: string, state: LtHash16): void {
+    this.states.set(root, state);
+    if (this.states.size > this.limit) this.states.delete(this.states.keys().next().value!);
+  }
+  get size(): number {
+    return this.states.size;
+  }
+}
+
 export function verifyBatch(
   batch: SignedBatch,
   ctx: {
@@ -84,6 +100,12 @@ export function verifyBatch(
     /** Stream id (lower case) → partition spec of the epoch's graph; a stream not listed is not for this receiver. Omitted: every stream is keyed by the whole data. */
     partitions?: Map<string, PartitionSpec>;
     channel: ReceiverChannel;
+    /**
+     * Multiset hashes of batches already verified, by their deltas' root: the k holders of a source
+     * shard send the same batch, and a root fixes the deltas (so their hash) exactly, so each
+     * content is hashed once ({@link BatchStateCache}).
+     */
+    states?: BatchStateCache;
   },
 ): Verdict {
   const violations: Violation[] = [];
@@ -192,7 +214,10 @@ export function verifyBatch(
       }
     }
     // How much: the batch's multiset hash.
-    const batchState = new LtHash16().addAll(deltas);
+    // `root` is what these deltas hash to (checked above), never what a header claims.
+    const cached = ctx.states?.get(root);
+    const batchState = cached ? cached.clone() : new LtHash16().addAll(deltas);
+    if (!cached) ctx.states?.set(root, batchState.clone());
     if (batchState.digest() !== h.batchMsh) {
       add({
         kind: "batch-msh-mismatch",

@@ -12,6 +12,7 @@ import {
   protocolDomain,
   signBatch,
   verifyBatch,
+  BatchStateCache,
   BatchTooLargeError,
   NotProvableError,
   buildEvidence,
@@ -125,6 +126,39 @@ describe("verifyBatch", function () {
     expect(kinds(msh)).to.include("batch-msh-mismatch");
     const seq0 = verifyBatch(await batch(ch(), deltas(shard, 2, 0), me, { prev: keccak256("0x98") }), ctx());
     expect(seq0.violations.map((v) => [v.kind, v.fault])).to.deep.equal([["broken-chain", Fault.BROKEN_CHAIN]]);
+  });
+
+  it("hashes a content once across co-holders (BatchStateCache), and still catches a wrong batchMsh or cumulative", async function () {
+    const states = new BatchStateCache();
+    const ds = deltas(shard, 4, 7);
+    // Two channels (two holders of the origin shard) carrying the same content.
+    const honest = await batch(openChannel(1n, keccak256("0x01"), shard, origin0, addr(0)), ds);
+    const v1 = verifyBatch(honest, { math, me, domain, channel: openReceiverChannel(), states });
+    expect(v1.violations).to.deep.equal([]);
+    expect(states.size).to.equal(1);
+    const again = verifyBatch(honest, { math, me, domain, channel: openReceiverChannel(), states });
+    expect(again.violations).to.deep.equal([]);
+    expect(again.batchState!.digest()).to.equal(new LtHash16().addAll(ds).digest());
+    // The same deltas under a wrong claim: the cached state is the deltas' own, so the lie shows.
+    const ch = () => openChannel(1n, keccak256("0x01"), shard, origin0, addr(0));
+    for (const tweak of [{ batchMsh: keccak256("0x99") }, { cumulativeMsh: keccak256("0x98") }]) {
+      const lie = verifyBatch(await batch(ch(), ds, me, tweak), {
+        math,
+        me,
+        domain,
+        channel: openReceiverChannel(),
+        states,
+      });
+      expect(kinds(lie), JSON.stringify(Object.keys(tweak))).to.include(
+        "batchMsh" in tweak ? "batch-msh-mismatch" : "broken-chain",
+      );
+    }
+    // A cached state is not changed by its use (the cumulative is a copy).
+    expect(states.get(String(honest.header.deltasRoot))!.digest()).to.equal(new LtHash16().addAll(ds).digest());
+    // Bounded: the oldest content goes first.
+    const small = new BatchStateCache(2);
+    for (const root of ["0x01", "0x02", "0x03"]) small.set(root, new LtHash16());
+    expect([small.size, small.get("0x01"), small.get("0x03") !== undefined]).to.deep.equal([2, undefined, true]);
   });
 
   it("follows the chain: a wrong cumulative, a gap, and equivocation", async function () {

@@ -5,7 +5,15 @@
 import { expect } from "chai";
 import { pino } from "pino";
 import type { Delta } from "../../client/math/lthash.js";
-import { Agreement, LISTED_DISAGREEMENTS, UNDECIDED_LIMIT, groupDigest } from "../../worker/engine/agreement.js";
+import {
+  Agreement,
+  LISTED_DISAGREEMENTS,
+  UNDECIDED_LIMIT,
+  groupDigest,
+  sameDeltas,
+} from "../../worker/engine/agreement.js";
+import fc from "fast-check";
+import { getBytes } from "ethers";
 import { groupByTime } from "../../worker/exchange/packing.js";
 
 const log = pino({ level: "silent" });
@@ -142,6 +150,29 @@ describe("worker: replica agreement", function () {
     expect(groupDigest(two)).to.not.equal(groupDigest(one));
     expect(groupDigest([d(0, "0x0102", -1n)])).to.not.equal(groupDigest([d(0, "0x0102", 1n)]));
     expect(groupDigest(two)).to.equal(groupDigest([d(5, "0x01"), d(5, "0x02")])); // time is the slot's
+  });
+
+  it("compares copies byte for byte exactly when their digests are equal (the fast path decides as the digests would)", function () {
+    const delta = fc.record({
+      data: fc.uint8Array({ maxLength: 6 }),
+      diff: fc.bigInt({ min: -3n, max: 3n }),
+      hex: fc.boolean(),
+    });
+    const group = fc.array(delta, { maxLength: 4 });
+    const asDeltas = (g: Array<{ data: Uint8Array; diff: bigint; hex: boolean }>): Delta[] =>
+      g.map((x) => ({ data: x.hex ? `0x${Buffer.from(x.data).toString("hex")}` : x.data, time: 0n, diff: x.diff }));
+    fc.assert(
+      fc.property(group, group, fc.boolean(), (a, b, copy) => {
+        // Often the same group (as hex on one side, bytes on the other), otherwise an independent one.
+        const x = asDeltas(a);
+        const y = copy ? asDeltas(a.map((v) => ({ ...v, hex: !v.hex }))) : asDeltas(b);
+        expect(sameDeltas(x, y)).to.equal(groupDigest(x) === groupDigest(y));
+      }),
+      { numRuns: 500 },
+    );
+    expect(sameDeltas(undefined, undefined)).to.equal(true);
+    expect(sameDeltas([d(0, "0x01")], undefined)).to.equal(false);
+    expect(sameDeltas([d(0, "0x01")], [{ data: getBytes("0x01"), time: 9n, diff: 1n }])).to.equal(true);
   });
 
   it("stops trusting a sender's channel past UNDECIDED_LIMIT waiting deltas, and computes its times instead", async function () {

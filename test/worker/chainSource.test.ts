@@ -3,7 +3,7 @@
 // same logs; and RPCs that drop, invent or misplace logs, or refuse large ranges.
 import { expect } from "chai";
 import { network } from "hardhat";
-import { getAddress, id, JsonRpcProvider, zeroPadValue, type Filter, type FilterByBlockHash, type Log } from "ethers";
+import { hexlify, id, JsonRpcProvider } from "ethers";
 import {
   bloomMayContain,
   chainSourceOf,
@@ -12,24 +12,29 @@ import {
   logData,
   logPosition,
   logTime,
+  jsonRpc,
   readChainLogs,
+  rpcOf,
   type ChainSource,
+  type Rpc,
+  type RpcLog,
 } from "../../client/actions/readChainLogs.js";
 import { startAnvil, type ChainNode } from "../utils/chainNode.js";
 
-/** An RPC that does what `change` says to eth_getLogs answers. */
-class Tampered extends JsonRpcProvider {
-  calls: Array<Filter | FilterByBlockHash> = [];
-  constructor(
-    url: string,
-    private readonly change: (filter: Filter | FilterByBlockHash, logs: Log[]) => Log[],
-  ) {
-    super(url, undefined, { staticNetwork: true });
-  }
-  override async getLogs(filter: Filter | FilterByBlockHash): Promise<Log[]> {
-    this.calls.push(filter);
-    return this.change(filter, await super.getLogs(filter));
-  }
+/** An RPC that does what `change` says to eth_getLogs answers (by range, or by block hash). */
+function tampered(url: string, change: (filter: Record<string, string>, logs: RpcLog[]) => RpcLog[]) {
+  const inner = jsonRpc(url);
+  const calls: Array<Record<string, string>> = [];
+  const rpc: Rpc = {
+    call: async (method, params) => {
+      const answer = await inner.call(method, params);
+      if (method !== "eth_getLogs") return answer;
+      calls.push(params[0] as Record<string, string>);
+      return change(params[0] as Record<string, string>, answer as RpcLog[]);
+    },
+    batch: (c) => inner.batch(c),
+  };
+  return { rpc, calls };
 }
 
 describe("worker: a CHAIN source (an ERC-20's Transfer logs on anvil)", function () {
@@ -40,6 +45,8 @@ describe("worker: a CHAIN source (an ERC-20's Transfer logs on anvil)", function
   let from: number;
   let to: number;
   let expected: Array<{ time: bigint; data: string }>;
+  const shown = (ds: Array<{ index: bigint; data: unknown }>) =>
+    ds.map((d) => ({ time: d.index, data: hexlify(d.data as Uint8Array) }));
   let emptyBlock: number;
 
   before(async function () {
@@ -68,7 +75,7 @@ describe("worker: a CHAIN source (an ERC-20's Transfer logs on anvil)", function
     source = chainSourceOf({ ...chainSourceSpec(31337, address, "Transfer(address,address,uint256)") });
     expected = (await token.queryFilter(token.filters.Transfer(), from, to)).map((e) => ({
       time: (BigInt(e.blockNumber) << 32n) | BigInt(e.index),
-      data: logData(e),
+      data: hexlify(logData(e)),
     }));
     expect(expected).to.have.length(5 + 4 + 7 + 12);
   });
@@ -76,22 +83,25 @@ describe("worker: a CHAIN source (an ERC-20's Transfer logs on anvil)", function
 
   it("reads every log of the emitter and event, in chain order, with its position as its time", async function () {
     const provider = new JsonRpcProvider(node.url, undefined, { staticNetwork: true });
-    const deltas = await readChainLogs(provider, source, from, to, { range: 3 });
-    expect(deltas.map((d) => ({ time: d.index, data: d.data }))).to.deep.equal(expected);
+    // The worker's transport (the node's URL, parsed natively) and an ethers provider's read the same.
+    const deltas = await readChainLogs(rpcOf(provider), source, from, to, { range: 3 });
+    expect(shown(await readChainLogs(provider, source, from, to))).to.deep.equal(expected);
+    expect(shown(deltas)).to.deep.equal(expected);
     for (const d of deltas) {
       expect(d.time).to.equal(d.index);
       expect(d.diff).to.equal(1n);
       expect(logPosition(d.index).blockNumber).to.equal(d.blockNumber);
       // from ‖ to ‖ value: three words, the key (from) in the low 20 bytes of the first.
-      expect(String(d.data)).to.have.length(2 + 96 * 2);
+      expect(d.data).to.be.instanceOf(Uint8Array);
+      expect((d.data as Uint8Array).length).to.equal(96);
     }
     // Same block, increasing log index; one read in pieces equals one read at once.
     expect(deltas.filter((d) => d.blockNumber === deltas[0].blockNumber)).to.have.length(9);
     const halves = [
-      ...(await readChainLogs(provider, source, from, emptyBlock)),
-      ...(await readChainLogs(provider, source, emptyBlock + 1, to)),
+      ...(await readChainLogs(jsonRpc(node.url), source, from, emptyBlock)),
+      ...(await readChainLogs(jsonRpc(node.url), source, emptyBlock + 1, to)),
     ];
-    expect(halves).to.deep.equal(deltas);
+    expect(shown(halves)).to.deep.equal(shown(deltas));
   });
 
   it("checks what the RPC says against the block headers' blooms", async function () {
@@ -110,55 +120,29 @@ describe("worker: a CHAIN source (an ERC-20's Transfer logs on anvil)", function
 
   it("catches an RPC that drops a block's logs from a range answer: reads that block again by hash", async function () {
     const dropped = from + 1;
-    const provider = new Tampered(node.url, (f, logs) =>
-      "blockHash" in f && f.blockHash ? logs : logs.filter((l) => l.blockNumber !== dropped),
+    const { rpc, calls } = tampered(node.url, (f, logs) =>
+      f.blockHash ? logs : logs.filter((l) => Number(l.blockNumber) !== dropped),
     );
-    const deltas = await readChainLogs(provider, source, from, to);
-    expect(deltas.map((d) => ({ time: d.index, data: d.data }))).to.deep.equal(expected);
-    expect(provider.calls.some((c) => "blockHash" in c && c.blockHash)).to.equal(true);
+    expect(shown(await readChainLogs(rpc, source, from, to))).to.deep.equal(expected);
+    expect(calls.some((c) => c.blockHash)).to.equal(true);
   });
 
   it("refuses an RPC that invents logs, names another block hash, or another contract", async function () {
-    const cases: Array<[(logs: Log[]) => Log[], RegExp]> = [
+    const cases: Array<[(logs: RpcLog[]) => RpcLog[], RegExp]> = [
       // A log moved into a block whose bloom holds nothing of the emitter.
       [
-        (logs) => [
-          ...logs,
-          Object.assign(Object.create(Object.getPrototypeOf(logs[0])), logs[0], { blockNumber: emptyBlock, index: 0 }),
-        ],
+        (logs) => [...logs, { ...logs[0], blockNumber: `0x${emptyBlock.toString(16)}`, logIndex: "0x0" }],
         /does not hold the logs|block hash/,
       ],
-      [
-        (logs) =>
-          logs.map((l, i) =>
-            i === 0 ? Object.assign(Object.create(Object.getPrototypeOf(l)), l, { blockHash: id("fork") }) : l,
-          ),
-        /name block hash/,
-      ],
-      [
-        (logs) =>
-          logs.map((l, i) =>
-            i === 0
-              ? Object.assign(Object.create(Object.getPrototypeOf(l)), l, {
-                  address: getAddress(zeroPadValue("0x01", 20)),
-                })
-              : l,
-          ),
-        /for a filter on/,
-      ],
-      [
-        (logs) =>
-          logs.map((l, i) =>
-            i === 0 ? Object.assign(Object.create(Object.getPrototypeOf(l)), l, { removed: true }) : l,
-          ),
-        /removed log/,
-      ],
+      [(logs) => logs.map((l, i) => (i === 0 ? { ...l, blockHash: id("fork") } : l)), /name block hash/],
+      [(logs) => logs.map((l, i) => (i === 0 ? { ...l, address: `0x${"00".repeat(19)}01` } : l)), /for a filter on/],
+      [(logs) => logs.map((l, i) => (i === 0 ? { ...l, removed: true } : l)), /removed log/],
       [(logs) => [...logs, logs[0]], /twice/],
     ];
     for (const [change, message] of cases) {
-      const provider = new Tampered(node.url, (f, logs) => ("blockHash" in f && f.blockHash ? logs : change(logs)));
+      const { rpc } = tampered(node.url, (f, logs) => (f.blockHash ? logs : change(logs)));
       let error: unknown;
-      await readChainLogs(provider, source, from, to, { attempts: 1 }).catch((e) => (error = e));
+      await readChainLogs(rpc, source, from, to, { attempts: 1 }).catch((e) => (error = e));
       expect(error, String(message)).to.be.instanceOf(ChainSourceError);
       expect((error as Error).message).to.match(message);
     }
@@ -166,16 +150,18 @@ describe("worker: a CHAIN source (an ERC-20's Transfer logs on anvil)", function
 
   it("halves the range when the RPC refuses it as too large, and retries what fails", async function () {
     let failures = 2;
-    const provider = new Tampered(node.url, (f, logs) => logs);
-    const inner = provider.getLogs.bind(provider);
-    provider.getLogs = async (f: Filter | FilterByBlockHash) => {
-      const span = "fromBlock" in f ? Number(f.toBlock) - Number(f.fromBlock) : 0;
-      if (span > 2) throw new Error("query exceeds max results 10000, retry with a smaller range");
-      if (failures-- > 0) throw new Error("connection reset");
-      return inner(f);
+    const inner = jsonRpc(node.url);
+    const rpc: Rpc = {
+      call: async (method, params) => {
+        const f = params[0] as Record<string, string>;
+        if (method === "eth_getLogs" && f.fromBlock && Number(f.toBlock) - Number(f.fromBlock) > 2)
+          throw new Error("query exceeds max results 10000, retry with a smaller range");
+        if (failures-- > 0) throw new Error("connection reset");
+        return inner.call(method, params);
+      },
+      batch: (c) => inner.batch(c),
     };
-    const deltas = await readChainLogs(provider, source, from, to);
-    expect(deltas.map((d) => ({ time: d.index, data: d.data }))).to.deep.equal(expected);
+    expect(shown(await readChainLogs(rpc, source, from, to))).to.deep.equal(expected);
   });
 
   it("names what is wrong with a registration, and keeps times in order across blocks", function () {

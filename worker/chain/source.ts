@@ -4,7 +4,7 @@
 // dataflow reads a tick at a time; a juror and `verify-dispute` read a past epoch's window at once
 // (../disputes/judge.ts).
 import { readInbox, type InboxDelta } from "../../client/actions/readInbox.js";
-import { readChainLogs } from "../../client/actions/readChainLogs.js";
+import { readChainLogs, rpcOf } from "../../client/actions/readChainLogs.js";
 import type { Protocol } from "../../client/contracts.js";
 import { LtHash16 } from "../../client/math/lthash.js";
 import type { RunnableGraph } from "../engine/graph.js";
@@ -37,12 +37,12 @@ export async function openSource(p: Protocol, graph: RunnableGraph, fromBlock: n
   const stream = graph.source;
   const src = graph.sourceOf;
   if (src.kind === "CHAIN") {
-    const provider = p.epochs.runner!.provider!;
+    const rpc = rpcOf(p.epochs.runner!.provider!);
     const reader = {
       stream,
       readTo: fromBlock - 1,
       async read(to: number): Promise<SourceRead> {
-        const deltas = await readChainLogs(provider, src.chain, reader.readTo + 1, to);
+        const deltas = await readChainLogs(rpc, src.chain, reader.readTo + 1, to);
         return { deltas, commit: () => void (reader.readTo = to) };
       },
     };

@@ -49,6 +49,8 @@ export type RunContext = {
 };
 
 const lower = (s: string) => s.toLowerCase();
+/** Inputs between two kept states of a shard's input commitment. */
+const CHECKPOINT = 32;
 const dataHex = (d: Delta) => (typeof d.data === "string" ? lower(d.data) : hexlify(d.data as Uint8Array));
 
 /** The key of an operator instance: first-stage operators run one instance per source shard. */
@@ -75,9 +77,13 @@ export class EpochRun {
   private readonly sourceShard = new Map<bigint, number>();
   /** The last source index taken. */
   private lastSourceIndex?: bigint;
-  /** The running multiset hash of each held source shard's inputs (the input commitment, §12). */
-  private readonly inputState = new Map<number, LtHash16>();
-  /** Per source time of a held shard: the shard's input digest up to and including it. */
+  /** Per source time of a held shard: its position in the shard's inputs (`sourceByShard`). */
+  private readonly inputPos = new Map<bigint, number>();
+  /**
+   * The input commitment (§12), computed when a batch needs it, not per delta: per held shard, the
+   * multiset hash of its first k·CHECKPOINT inputs at index k; and the digests batches asked for.
+   */
+  private readonly checkpoints = new Map<number, LtHash16[]>();
   private readonly inputDigests = new Map<bigint, string>();
   private readonly output = new Map<string, Map<string, bigint>>();
   /** Operator instances (`instanceKey`) that failed twice: stopped for the epoch. */
@@ -127,14 +133,7 @@ export class EpochRun {
       live: (w) => this.live(w),
       send: (to, m) => ctx.send(to, m),
       shardOf: (stream, data) => this.math.sharder.shardOfDelta(this.graph.partitions.get(stream)!, data),
-      inputDigest: (originShard, time) => {
-        const digest = this.inputDigests.get(time);
-        if (digest === undefined || this.sourceShard.get(time) !== originShard)
-          throw new Error(
-            `no input of origin shard ${originShard} at time ${time}: an operator changed a delta's time`,
-          );
-        return digest;
-      },
+      inputDigest: (originShard, time) => this.inputDigest(originShard, time),
       local: (h, deltas) => this.inbox.own(h, deltas),
       log: ctx.log,
       metrics: ctx.metrics,
@@ -211,10 +210,7 @@ export class EpochRun {
       const list = mine.get(shard);
       if (list) list.push(delta);
       else mine.set(shard, [delta]);
-      let state = this.inputState.get(shard);
-      if (!state) this.inputState.set(shard, (state = new LtHash16()));
-      state.add(d.data, d.index, d.diff);
-      this.inputDigests.set(d.index, state.digest());
+      this.inputPos.set(d.index, all ? all.length - 1 : 0);
     }
     // One instance of each first-stage operator per source shard: what it emits for a shard's
     // delta depends on that shard's inputs alone, as on every other holder of the shard.
@@ -225,6 +221,29 @@ export class EpochRun {
       for (const op of firstStage) feeds.push(this.feed(op, list, shard));
     }
     await Promise.all(feeds);
+  }
+
+  /** The digest of `originShard`'s inputs up to and including `time` (a held shard's source time). */
+  private inputDigest(originShard: number, time: bigint): string {
+    const i = this.inputPos.get(time);
+    if (i === undefined || this.sourceShard.get(time) !== originShard)
+      throw new Error(`no input of origin shard ${originShard} at time ${time}: an operator changed a delta's time`);
+    const memo = this.inputDigests.get(time);
+    if (memo !== undefined) return memo;
+    const inputs = this.sourceByShard.get(originShard)!;
+    let cps = this.checkpoints.get(originShard);
+    if (!cps) this.checkpoints.set(originShard, (cps = [new LtHash16()]));
+    const k = Math.floor((i + 1) / CHECKPOINT);
+    while (cps.length <= k) {
+      const last = cps.length - 1;
+      cps.push(cps[last].clone().addAll(inputs.slice(last * CHECKPOINT, (last + 1) * CHECKPOINT)));
+    }
+    const digest = cps[k]
+      .clone()
+      .addAll(inputs.slice(k * CHECKPOINT, i + 1))
+      .digest();
+    this.inputDigests.set(time, digest);
+    return digest;
   }
 
   /**

@@ -7,7 +7,13 @@ import type { Logger } from "pino";
 import type { TypedDataDomain } from "ethers";
 import { contentHash, type BatchHeader } from "../../client/math/eip712.js";
 import type { Delta } from "../../client/math/lthash.js";
-import { EpochMath, Fault, openReceiverChannel, verifyBatch } from "../../client/batches/verifyBatch.js";
+import {
+  BatchStateCache,
+  EpochMath,
+  Fault,
+  openReceiverChannel,
+  verifyBatch,
+} from "../../client/batches/verifyBatch.js";
 import { verifyAccumulatedProof, type SignedAccumulatedProof } from "../../client/batches/verifyAccumulatedProof.js";
 import type { ReceiverChannel, SignedBatch, StreamPartitions } from "../../client/batches/types.js";
 import { buildEvidence, type Evidence } from "../../client/evidence/buildEvidence.js";
@@ -73,6 +79,8 @@ const bytesOf = (deltas: Delta[]) =>
 export class Inbox {
   private readonly math: EpochMath;
   private readonly channels = new Map<string, ReceiverChannel>();
+  /** The multiset hash of each batch content verified this epoch (co-holders send the same batches). */
+  private readonly states = new BatchStateCache();
   private readonly received = new Map<string, bigint>();
   private readonly stash = new Map<string, Map<bigint, SignedBatch>>();
   private readonly stashBytes = new Map<string, number>();
@@ -151,6 +159,7 @@ export class Inbox {
       domain: this.o.domain,
       partitions: this.o.partitions,
       channel,
+      states: this.states,
     });
     this.stats.verifyMs += performance.now() - t0;
     if (verdict.ok) {
