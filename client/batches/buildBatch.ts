@@ -1,5 +1,6 @@
 import { ZeroAddress, ZeroHash } from "ethers";
 import { contentHash, type BatchHeader } from "../math/eip712.js";
+import type { BatchStateCache } from "./stateCache.js";
 import { LtHash16, type Delta } from "../math/lthash.js";
 import { deltasRoot } from "../math/merkle.js";
 import { MaruError } from "../errors/base.js";
@@ -53,13 +54,18 @@ export function buildBatch(
   deltas: Delta[],
   receivers: string[],
   inputMsh: string = ZeroHash,
+  /** Batch states already computed (a co-holder's copy of this content may have come first). */
+  states?: BatchStateCache,
 ): BatchHeader[] {
   if (deltas.length === 0 || deltas.length > MAX_BATCH) {
     throw new BatchTooLargeError(`A batch has 1 to ${MAX_BATCH} deltas, not ${deltas.length}`, {
       fix: `split the deltas into batches of at most ${MAX_BATCH}`,
     });
   }
-  const batch = new LtHash16().addAll(deltas);
+  const root = deltasRoot(deltas);
+  const cached = states?.get(root);
+  const batch = cached ? cached.clone() : new LtHash16().addAll(deltas);
+  if (!cached) states?.set(root, batch.clone());
   const cumulative = ch.cumulative.clone().combine(batch);
   const content = {
     epoch: ch.epoch,
@@ -69,7 +75,7 @@ export function buildBatch(
     sender: ch.sender,
     seq: ch.seq,
     prev: ch.prev,
-    deltasRoot: deltasRoot(deltas),
+    deltasRoot: root,
     count: deltas.length,
     batchMsh: batch.digest(),
     cumulativeMsh: cumulative.digest(),

@@ -1,5 +1,6 @@
 import { recoverAddress, ZeroHash, type TypedDataDomain } from "ethers";
 import { batchHeaderDigest, contentHash } from "../math/eip712.js";
+import type { BatchStateCache } from "./stateCache.js";
 import { LtHash16 } from "../math/lthash.js";
 import { deltasRoot } from "../math/merkle.js";
 import { Sharder, KeyKind, type PartitionSpec } from "../math/sharding.js";
@@ -74,22 +75,6 @@ const WHOLE: PartitionSpec = { kind: KeyKind.WHOLE, offset: 0, length: 0 };
  * if (!verdict.ok) for (const v of verdict.violations) if (v.fault !== undefined) report(v);
  * ```
  */
-/** Multiset hashes of batches by deltas root, holding at most `limit` (the oldest go first). */
-export class BatchStateCache {
-  private readonly states = new Map<string, LtHash16>();
-  constructor(readonly limit = 4_096) {}
-  get(root: string): LtHash16 | undefined {
-    return this.states.get(root);
-  }
-  set(root: string, state: LtHash16): void {
-    this.states.set(root, state);
-    if (this.states.size > this.limit) this.states.delete(this.states.keys().next().value!);
-  }
-  get size(): number {
-    return this.states.size;
-  }
-}
-
 export function verifyBatch(
   batch: SignedBatch,
   ctx: {

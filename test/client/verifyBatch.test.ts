@@ -155,6 +155,11 @@ describe("verifyBatch", function () {
     }
     // A cached state is not changed by its use (the cumulative is a copy).
     expect(states.get(String(honest.header.deltasRoot))!.digest()).to.equal(new LtHash16().addAll(ds).digest());
+    // A sender that built the content first: receivers of a co-holder's copy reuse its state.
+    const built = new BatchStateCache();
+    const other = deltas(shard, 3, 11);
+    const [h] = buildBatch(openChannel(1n, keccak256("0x01"), shard, origin0, addr(0)), other, [me], undefined, built);
+    expect(built.get(String(h.deltasRoot))!.digest()).to.equal(h.batchMsh);
     // Bounded: the oldest content goes first.
     const small = new BatchStateCache(2);
     for (const root of ["0x01", "0x02", "0x03"]) small.set(root, new LtHash16());

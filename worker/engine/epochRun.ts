@@ -10,6 +10,7 @@ import { hexlify, type TypedDataDomain } from "ethers";
 import type { Logger } from "pino";
 import { EpochMath } from "../../client/batches/verifyBatch.js";
 import { MAX_BATCH } from "../../client/batches/types.js";
+import { BatchStateCache } from "../../client/batches/stateCache.js";
 import type { Assignment } from "../../client/actions/getAssignment.js";
 import type { InboxDelta } from "../../client/actions/readInbox.js";
 import type { BatchHeader } from "../../client/math/eip712.js";
@@ -124,8 +125,10 @@ export class EpochRun {
     this.math = new EpochMath(a.view);
     this.myShards = new Set(a.shards);
     const me = lower(ctx.me);
+    const states = new BatchStateCache();
     this.outbox = ctx.outbox({
       epoch,
+      states,
       me,
       signer: ctx.signer,
       holders: (shard) => this.holders(shard),
@@ -140,6 +143,7 @@ export class EpochRun {
     });
     this.inbox = new Inbox({
       epoch,
+      states,
       me,
       a,
       domain: ctx.domain,

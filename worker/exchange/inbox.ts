@@ -7,15 +7,10 @@ import type { Logger } from "pino";
 import type { TypedDataDomain } from "ethers";
 import { contentHash, type BatchHeader } from "../../client/math/eip712.js";
 import type { Delta } from "../../client/math/lthash.js";
-import {
-  BatchStateCache,
-  EpochMath,
-  Fault,
-  openReceiverChannel,
-  verifyBatch,
-} from "../../client/batches/verifyBatch.js";
+import { EpochMath, Fault, openReceiverChannel, verifyBatch } from "../../client/batches/verifyBatch.js";
 import { verifyAccumulatedProof, type SignedAccumulatedProof } from "../../client/batches/verifyAccumulatedProof.js";
 import type { ReceiverChannel, SignedBatch, StreamPartitions } from "../../client/batches/types.js";
+import type { BatchStateCache } from "../../client/batches/stateCache.js";
 import { buildEvidence, type Evidence } from "../../client/evidence/buildEvidence.js";
 import type { Assignment } from "../../client/actions/getAssignment.js";
 import type { EpochDone } from "../transport/codec.js";
@@ -27,6 +22,8 @@ export const STASH_LIMITS = { perChannel: 1024, bytesPerSender: 64 * 1024 * 1024
 
 export type InboxOptions = {
   epoch: bigint;
+  /** The epoch's batch states, shared with its Outbox (a content is hashed once here). */
+  states?: BatchStateCache;
   me: string;
   a: Assignment;
   domain: TypedDataDomain;
@@ -79,8 +76,6 @@ const bytesOf = (deltas: Delta[]) =>
 export class Inbox {
   private readonly math: EpochMath;
   private readonly channels = new Map<string, ReceiverChannel>();
-  /** The multiset hash of each batch content verified this epoch (co-holders send the same batches). */
-  private readonly states = new BatchStateCache();
   private readonly received = new Map<string, bigint>();
   private readonly stash = new Map<string, Map<bigint, SignedBatch>>();
   private readonly stashBytes = new Map<string, number>();
@@ -159,7 +154,7 @@ export class Inbox {
       domain: this.o.domain,
       partitions: this.o.partitions,
       channel,
-      states: this.states,
+      states: this.o.states,
     });
     this.stats.verifyMs += performance.now() - t0;
     if (verdict.ok) {

@@ -24,6 +24,7 @@ import type { BatchHeader } from "../../client/math/eip712.js";
 import type { Delta } from "../../client/math/lthash.js";
 import type { Message, ResendRequest } from "../transport/codec.js";
 import { packGroup, type Group } from "./packing.js";
+import type { BatchStateCache } from "../../client/batches/stateCache.js";
 import type { ExchangeSigner } from "./signer.js";
 
 export type { Group } from "./packing.js";
@@ -74,6 +75,8 @@ export type OutboxOptions = {
   inputDigest(originShard: number, time: bigint): string;
   /** A batch of a shard this worker holds: straight into its own inbox, unsigned. */
   local(header: BatchHeader, deltas: Delta[]): void;
+  /** The epoch's batch states, shared with its Inbox (a content is hashed once here). */
+  states?: BatchStateCache;
   log: Logger;
   metrics?: WorkerMetrics;
 };
@@ -169,7 +172,7 @@ export class Outbox {
   protected build(lane: Lane, ch: SenderChannel, deltas: Delta[]): BatchHeader[] {
     const receivers = this.o.holders(lane.shard).filter((w) => this.o.live(w));
     const inputMsh = this.o.inputDigest(lane.originShard, BigInt(deltas[deltas.length - 1].time));
-    return buildBatch(ch, deltas, [ZeroAddress, ...receivers], inputMsh);
+    return buildBatch(ch, deltas, [ZeroAddress, ...receivers], inputMsh, this.o.states);
   }
 
   /** Signs (through the protection record) and delivers every batch that is complete. */
