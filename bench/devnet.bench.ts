@@ -1,17 +1,21 @@
 // End-to-end throughput of the live dataflow (npm run bench:devnet): npm run devnet runs, one after
-// another on this machine, with the same feed: 4 workers with every check on, then with checks off
-// (the ratio is what verifyBatch and verifyAccumulatedProof cost end to end), then 2 and 8 workers.
-// Prints a markdown table for docs/PERFORMANCE.md. Each figure is source deltas per second from the
-// first append to the last honest worker's finished epoch (feeding, the epoch clock, operators,
-// libp2p, checks and output included).
+// another on this machine, with the same feed from the CHAIN source (an ERC-20's Transfer logs):
+// 4 workers with every check on, then with checks off (the ratio is what verifyBatch and
+// verifyAccumulatedProof cost end to end), then 2 and 8 workers; then one short run per byzantine
+// mode for the latency from a cheat to its slash. Each throughput figure is source deltas per second
+// from the first transfer to the last honest worker's finished epoch (the chain, the epoch clock,
+// operators, libp2p, checks and output included). Writes bench/results/devnet.json and prints a
+// markdown table for docs/PERFORMANCE.md. BENCH_DELTAS (default 30,000) and BENCH_MODES=0 (no
+// byzantine runs) shorten it.
 import { spawnSync } from "node:child_process";
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { DevnetReport } from "../scripts/devnet/report.js";
 import { FAULT_OF_MODE } from "../worker/adversary/modes.js";
 
-const DELTAS = Number(process.env.BENCH_DELTAS ?? 2000);
+const DELTAS = Number(process.env.BENCH_DELTAS ?? 30_000);
+const MODES = process.env.BENCH_MODES !== "0";
 const dir = mkdtempSync(join(tmpdir(), "maru-bench-devnet-"));
 
 function run(name: string, args: string[]): DevnetReport {
@@ -32,34 +36,76 @@ try {
   const two = run("2 workers", ["--workers", "2"]);
   const eight = run("8 workers", ["--workers", "8"]);
   const verifyShare = (r: DevnetReport) => r.perWorker.reduce((s, w) => s + w.verifyMs, 0) / r.perWorker.length;
+  const rss = (r: DevnetReport) => Math.max(...r.perWorker.map((w) => w.maxRssMiB ?? 0));
+  const figures = (r: DevnetReport) => ({
+    workers: r.workers,
+    checks: r.checks,
+    sourceDeltas: r.deltasProcessed,
+    deltasExchanged: r.deltasExchanged,
+    seconds: Number(r.seconds.toFixed(1)),
+    sourceDeltasPerSec: Math.round(r.deltasPerSec),
+    verifyMsPerWorker: Math.round(verifyShare(r)),
+    maxRssMiBPerWorker: rss(r),
+    outputCorrect: r.outputCorrect,
+  });
   const row = (label: string, r: DevnetReport) =>
-    `| ${label} | ${r.workers} | ${r.deltasProcessed} | ${r.deltasExchanged} | ${r.seconds.toFixed(1)} | ${r.deltasPerSec.toFixed(1)} | ${verifyShare(r).toFixed(0)} | ${r.outputCorrect ? "yes" : "NO"} |`;
+    `| ${label} | ${r.workers} | ${r.deltasProcessed} | ${r.deltasExchanged} | ${r.seconds.toFixed(1)} | ${r.deltasPerSec.toFixed(0)} | ${verifyShare(r).toFixed(0)} | ${rss(r)} | ${r.outputCorrect ? "yes" : "NO"} |`;
+  const ratio = on.deltasPerSec / off.deltasPerSec;
   const lines = [
-    `Command: \`npm run bench:devnet\` (BENCH_DELTAS=${DELTAS}, 1 epoch, replication 2, ${new Date().toISOString().slice(0, 10)})`,
+    `Command: \`npm run bench:devnet\` (BENCH_DELTAS=${DELTAS}, source chain, 1 epoch, replication 2, ${new Date().toISOString().slice(0, 10)})`,
     "",
-    "| run | workers | source deltas | deltas exchanged | seconds | source deltas/s | verify ms per worker | output correct |",
-    "| --- | ---: | ---: | ---: | ---: | ---: | ---: | --- |",
+    "| run | workers | source deltas | deltas exchanged | seconds | source deltas/s | verify ms per worker | peak RSS per worker (MiB) | output correct |",
+    "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |",
     row("checks on", on),
     row("checks off", off),
     row("checks on", two),
     row("checks on", eight),
     "",
-    `checks on / checks off (4 workers): ${(on.deltasPerSec / off.deltasPerSec).toFixed(3)}`,
+    `checks on / checks off (4 workers): ${ratio.toFixed(3)}`,
   ];
-  // Latency from the cheating batch (or proof) to the slash transaction, per mode (4 workers, 200 deltas, 2 epochs).
-  lines.push("", "| byzantine mode | fault slashed | cheat → slash (ms) |", "| --- | --- | ---: |");
-  for (const mode of Object.keys(FAULT_OF_MODE)) {
-    const json = join(dir, `${mode}.json`);
-    process.stderr.write(`bench: ${mode} …\n`);
-    const r = spawnSync(
-      join(process.cwd(), "node_modules/.bin/tsx"),
-      ["scripts/devnet/devnet.ts", "--quiet", "--deltas", "200", "--byzantine", mode, "--json", json],
-      { stdio: ["ignore", "ignore", "inherit"], timeout: 900_000 },
-    );
-    if (r.status !== 0) throw new Error(`${mode}: the devnet exited ${r.status}`);
-    const rep = JSON.parse(readFileSync(json, "utf8")) as DevnetReport;
-    lines.push(`| ${mode} | ${rep.slashed.map((x) => x.fault).join(", ")} | ${rep.cheatToSlashMs} |`);
+  const latency: Array<{ mode: string; faults: string[]; cheatToSlashMs: number | null }> = [];
+  if (MODES) {
+    // Latency from the cheating batch (or proof) to the slash transaction, per mode (4 workers, 200 deltas, 2 epochs).
+    lines.push("", "| byzantine mode | fault slashed | cheat → slash (ms) |", "| --- | --- | ---: |");
+    for (const mode of Object.keys(FAULT_OF_MODE)) {
+      const json = join(dir, `${mode}.json`);
+      process.stderr.write(`bench: ${mode} …\n`);
+      const r = spawnSync(
+        join(process.cwd(), "node_modules/.bin/tsx"),
+        ["scripts/devnet/devnet.ts", "--quiet", "--deltas", "200", "--byzantine", mode, "--json", json],
+        { stdio: ["ignore", "ignore", "inherit"], timeout: 900_000 },
+      );
+      if (r.status !== 0) throw new Error(`${mode}: the devnet exited ${r.status}`);
+      const rep = JSON.parse(readFileSync(json, "utf8")) as DevnetReport;
+      latency.push({ mode, faults: rep.slashed.map((x) => x.fault), cheatToSlashMs: rep.cheatToSlashMs });
+      lines.push(`| ${mode} | ${rep.slashed.map((x) => x.fault).join(", ")} | ${rep.cheatToSlashMs} |`);
+    }
   }
+  mkdirSync("bench/results", { recursive: true });
+  writeFileSync(
+    "bench/results/devnet.json",
+    JSON.stringify(
+      {
+        command: "npm run bench:devnet",
+        date: new Date().toISOString().slice(0, 10),
+        deltas: DELTAS,
+        source: "chain",
+        epochs: 1,
+        replication: 2,
+        runs: {
+          "4 workers, checks on": figures(on),
+          "4 workers, checks off": figures(off),
+          "2 workers, checks on": figures(two),
+          "8 workers, checks on": figures(eight),
+        },
+        checksOnOverOff: Number(ratio.toFixed(3)),
+        stateHandoffMsPerEpoch: null,
+        byzantine: latency,
+      },
+      null,
+      2,
+    ) + "\n",
+  );
   process.stdout.write(lines.join("\n") + "\n");
 } finally {
   rmSync(dir, { recursive: true, force: true });

@@ -230,6 +230,8 @@ async function main() {
         checks: opts.checks,
         startedAt,
         stoppedAt: Date.now(),
+        // The process's peak resident memory (its operator threads included), in MiB.
+        maxRssMiB: Math.round(process.resourceUsage().maxRSS / 1024),
         transport: transport.stats,
         cheats: liar?.cheats ?? [],
         evidence: dataflow.desk.records,

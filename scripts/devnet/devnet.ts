@@ -410,8 +410,10 @@ async function run(
     if (current >= 1n && current <= BigInt(n.epochCount) && fedEpoch < current && !reorgPending) {
       if (startedAt === 0) startedAt = Date.now();
       const share = current === BigInt(n.epochCount) ? transfers.slice(fed) : transfers.slice(fed, fed + perEpoch);
-      for (let i = 0; i < share.length; i += 256) {
-        const chunk: Transfer[] = share.slice(i, i + 256);
+      // 256 deltas per append (the inbox's gas per delta is lowest there), 1,000 logs per load transaction.
+      const per = loadToken ? 1_000 : 256;
+      for (let i = 0; i < share.length; i += per) {
+        const chunk: Transfer[] = share.slice(i, i + per);
         if (loadToken) {
           // The load generator: this many Transfer logs between the pool's accounts, drawn on-chain.
           await (
@@ -632,6 +634,7 @@ async function run(
       evidence: r.evidence.map((e) => ({ worker: e.worker, fault: e.fault, status: e.status })),
       disputes: (r.disputes ?? []).map((d) => [d.action, d.side ?? d.outcome].filter(Boolean).join(":")),
       stakeLost: String(slashed.filter((s) => s.worker === addresses[i]).reduce((s, x) => s + BigInt(x.amount), 0n)),
+      maxRssMiB: r.maxRssMiB ?? null,
     })),
   };
   const report: DevnetReport = { ...partial, expectations: checkExpectations(partial) };

@@ -13,6 +13,8 @@ export type WorkerReport = {
   checks: boolean;
   startedAt: number;
   stoppedAt: number;
+  /** Peak resident memory of the worker's process, in MiB. */
+  maxRssMiB?: number;
   cheats: CheatRecord[];
   evidence: EvidenceRecord[];
   /** What it did in execution disputes (opened, voted, appealed, settled, claimed). */
@@ -102,6 +104,8 @@ export type DevnetReport = {
     /** Its dispute actions, e.g. "opened", "committed A", "revealed A", "settled A", "claimed". */
     disputes: string[];
     stakeLost: string;
+    /** Peak resident memory of its process, in MiB (null: no report). */
+    maxRssMiB: number | null;
   }>;
   expectations: { met: boolean; failures: string[] };
 };
@@ -268,6 +272,7 @@ export function summaryTable(r: DevnetReport): string {
       "evidence",
       "disputes",
       "stake lost",
+      "peak RSS",
     ],
     ...r.perWorker.map((w) => [
       short(w.worker),
@@ -280,6 +285,7 @@ export function summaryTable(r: DevnetReport): string {
       w.evidence.map((e) => `${e.fault}:${e.status}`).join(" ") || "-",
       w.disputes.join(" ") || "-",
       w.stakeLost,
+      w.maxRssMiB === null ? "-" : `${w.maxRssMiB} MiB`,
     ]),
   ];
   const widths = rows[0].map((_, i) => Math.max(...rows.map((row) => row[i].length)));
