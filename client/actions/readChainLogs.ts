@@ -154,14 +154,15 @@ export type RpcLog = {
   removed?: boolean;
 };
 
-/** JSON-RPC over HTTP(S) with fetch, one request per call or batch. */
-export function jsonRpc(url: string): Rpc {
+/** JSON-RPC over HTTP(S) with fetch, one request per call or batch; a request that takes longer than `timeoutMs` fails (and is retried by the reader). */
+export function jsonRpc(url: string, timeoutMs = 30_000): Rpc {
   let id = 0;
   const post = async (body: unknown) => {
     const res = await fetch(url, {
       method: "POST",
       headers: { "content-type": "application/json" },
       body: JSON.stringify(body),
+      signal: AbortSignal.timeout(timeoutMs),
     });
     if (!res.ok) throw new Error(`HTTP ${res.status} ${res.statusText} from ${url}`);
     return (await res.json()) as unknown;

@@ -164,6 +164,27 @@ describe("worker: a CHAIN source (an ERC-20's Transfer logs on anvil)", function
     expect(shown(await readChainLogs(rpc, source, from, to))).to.deep.equal(expected);
   });
 
+  it("gives up on a node that does not answer, instead of waiting for ever", async function () {
+    // A server that accepts the request and never answers.
+    const { createServer } = await import("node:http");
+    const server = createServer(() => undefined).listen(0, "127.0.0.1");
+    await new Promise((r) => server.once("listening", r));
+    const { port } = server.address() as { port: number };
+    try {
+      const started = Date.now();
+      let error: unknown;
+      await readChainLogs(jsonRpc(`http://127.0.0.1:${port}`, 300), source, from, to, { attempts: 2 }).catch(
+        (e) => (error = e),
+      );
+      expect(error).to.be.instanceOf(ChainSourceError);
+      expect((error as Error).message).to.match(/failed 2 times/);
+      expect(Date.now() - started).to.be.below(5_000);
+    } finally {
+      server.closeAllConnections();
+      server.close();
+    }
+  });
+
   it("names what is wrong with a registration, and keeps times in order across blocks", function () {
     expect(() => chainSourceSpec(1, "0x1234", "Transfer(address,address,uint256)")).to.throw(
       ChainSourceError,
