@@ -3,17 +3,7 @@
 // registry's three fields: `sourceChainId` is the chain, `sourceDescriptor` the emitting contract's
 // address (left-padded to 32 bytes), and `schemaHash` the event's topic 0, keccak256 of its
 // canonical signature (so `schemaHash("Transfer(address,address,uint256)")` is that event's topic).
-import {
-  concat,
-  EventFragment,
-  getAddress,
-  getBytes,
-  id,
-  isHexString,
-  keccak256,
-  toQuantity,
-  zeroPadValue,
-} from "ethers";
+import { EventFragment, getAddress, getBytes, id, isHexString, keccak256, toQuantity, zeroPadValue } from "ethers";
 import type { Provider } from "ethers";
 import { toBytes } from "../math/values.js";
 import { MaruError } from "../errors/base.js";

@@ -171,8 +171,8 @@ export function streamTable(streams: StreamRow[]): string[] {
         : s.sourceKind === "CHAIN"
           ? chainText(s)
           : s.producer === undefined
-          ? "-"
-          : `operator ${s.producer}`,
+            ? "-"
+            : `operator ${s.producer}`,
     ]),
   );
 }
