@@ -2,7 +2,8 @@
 // the worker reads a log's topics after the first and then its data) becomes two balance changes
 // keyed by account: (from, -value·diff) and (to, +value·diff). A value of 2^63 or more does not fit
 // the sample's 64-bit sums: malformed, skipped the same way by every holder.
-import { emit, inputBytes, resetOutput } from "./abi";
+import { inputBytes, resetOutput } from "./abi";
+import { balanceChanges, readU64 } from "./lib/transfers";
 export { input, output, outputLen } from "./abi";
 
 export function process(len: i32, diff: i64): i32 {
@@ -10,12 +11,5 @@ export function process(len: i32, diff: i64): i32 {
   if (len != 96) return -1; // not a Transfer(address,address,uint256) log
   const t = inputBytes(len);
   for (let i = 64; i < 88; ++i) if (t[i] != 0) return -1; // value ≥ 2^64
-  let amount: u64 = 0;
-  for (let i = 88; i < 96; ++i) amount = (amount << 8) | (t[i] as u64);
-  if (amount > (i64.MAX_VALUE as u64)) return -1;
-  const from = t.subarray(12, 32);
-  const to = t.subarray(44, 64);
-  emit(from, -(amount as i64) * diff);
-  emit(to, (amount as i64) * diff);
-  return 2;
+  return balanceChanges(t.subarray(12, 32), t.subarray(44, 64), readU64(t, 88, 96), diff);
 }

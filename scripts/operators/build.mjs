@@ -1,4 +1,4 @@
-// Builds every sample operator (operators/src/*.ts but the shared abi.ts) to operators/build/*.wasm
+// Builds every sample operator (operators/src/*.ts but the shared abi.ts; lib/ holds shared code) to operators/build/*.wasm
 // with a bounded memory: `npm run build:operators` (part of `npm run build`).
 import { readdirSync, mkdirSync } from "node:fs";
 import { spawnSync } from "node:child_process";

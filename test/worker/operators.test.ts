@@ -82,6 +82,37 @@ describe("operator host (WebAssembly operators in a thread, bounded)", function 
     }
   });
 
+  it("erc20_to_balances: a Transfer log's words become the two balance changes; values past 2^63 are malformed", async function () {
+    const map = await OperatorHost.start(wasm("erc20_to_balances"));
+    try {
+      const word = (hex: string) => hex.replace(/^0x/, "").padStart(64, "0");
+      const from = "11".repeat(20);
+      const to = "22".repeat(20);
+      const log = (value: bigint) => `0x${word(from)}${word(to)}${word(value.toString(16))}`;
+      const out = await map.process([
+        { data: log(1234n), time: 1n, diff: 1n },
+        { data: log(1n << 63n), time: 2n, diff: 1n }, // does not fit the 64-bit sums
+        { data: log(1n << 200n), time: 3n, diff: 1n },
+        { data: `0x${word(from)}${word(to)}`, time: 4n, diff: 1n }, // not a Transfer log
+        { data: log(7n), time: 5n, diff: -2n },
+      ]);
+      const shown = (ds: (typeof out)[number]) =>
+        ds.map((d) => [Buffer.from(d.data as Uint8Array).toString("hex"), d.diff]);
+      expect(shown(out[0])).to.deep.equal([
+        [from, -1234n],
+        [to, 1234n],
+      ]);
+      expect([out[1], out[2], out[3]]).to.deep.equal([[], [], []]);
+      expect(shown(out[4])).to.deep.equal([
+        [from, 14n],
+        [to, -14n],
+      ]);
+      expect(map.malformed).to.equal(3);
+    } finally {
+      await map.close();
+    }
+  });
+
   it("stops an operator that loops, grows without bound or traps, and refuses unbounded modules", async function () {
     for (const input of ["loop", "grow", "trap"]) {
       const op = await OperatorHost.start(wasm("spin"), { perDeltaMs: 20 });
