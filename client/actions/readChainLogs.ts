@@ -1,5 +1,5 @@
 // A CHAIN source (docs/protocol.md §9): a contract's event logs on a chain, read by every holder
-// itself from final blocks. A stream registered with `sourceKind` CHAIN names its source with the
+// itself from final blocks, each block's logs checked against its header. A stream registered with `sourceKind` CHAIN names its source with the
 // registry's three fields: `sourceChainId` is the chain, `sourceDescriptor` the emitting contract's
 // address (left-padded to 32 bytes), and `schemaHash` the event's topic 0, keccak256 of its
 // canonical signature (so `schemaHash("Transfer(address,address,uint256)")` is that event's topic).
@@ -8,6 +8,8 @@ import type { Provider } from "ethers";
 import { toBytes } from "../math/values.js";
 import { MaruError } from "../errors/base.js";
 import type { InboxDelta } from "./readInbox.js";
+import { encodeBlockHeader, type RpcBlock } from "../oracle/headers.js";
+import { receiptsRoot, type RpcReceipt } from "../oracle/receipts.js";
 
 /** A CHAIN stream's source cannot be read: its registration, the RPC, or what the RPC returned. */
 export class ChainSourceError extends MaruError {
@@ -100,8 +102,6 @@ export function bloomMayContain(bloom: string, value: string): boolean {
 }
 
 export type ReadChainLogsOptions = {
-  /** Blocks per eth_getLogs (halved when the RPC refuses a range as too large). Default 2,000. */
-  range?: number;
   /** Attempts per call before giving up (with backoff from 250 ms). Default 5. */
   attempts?: number;
 };
@@ -116,7 +116,12 @@ async function retry<T>(what: string, attempts: number, f: () => Promise<T>): Pr
       if (e instanceof ChainSourceError || i >= attempts)
         throw e instanceof ChainSourceError
           ? e
-          : new ChainSourceError(`${what} failed ${attempts} times`, { cause: e, fix: "check the RPC (--rpc)" });
+          : new ChainSourceError(
+              `${what} failed ${attempts} times: ${String((e as Error)?.message ?? e)
+                .split("\n")[0]
+                .replace(/\/\/[^@/]*@/, "//…@")}`,
+              { cause: e, fix: "check the RPC (--rpc): it must answer eth_getBlockByNumber and eth_getBlockReceipts" },
+            );
       await sleep(250 * 2 ** (i - 1));
     }
   }
@@ -131,17 +136,6 @@ async function retry<T>(what: string, attempts: number, f: () => Promise<T>): Pr
 export type Rpc = {
   call(method: string, params: unknown[]): Promise<unknown>;
   batch(calls: Array<[string, unknown[]]>): Promise<unknown[]>;
-};
-
-/** A log as eth_getLogs returns it. */
-export type RpcLog = {
-  address: string;
-  topics: string[];
-  data: string;
-  blockNumber: string;
-  blockHash: string;
-  logIndex: string;
-  removed?: boolean;
 };
 
 /** JSON-RPC over HTTP(S) with fetch, one request per call or batch; a request that takes longer than `timeoutMs` fails (and is retried by the reader). */
@@ -171,7 +165,11 @@ export function jsonRpc(url: string, timeoutMs = 30_000): Rpc {
       )) as Array<{
         id: number;
       }>;
-      if (!Array.isArray(answers)) return [result(answers as never)];
+      if (!Array.isArray(answers)) {
+        if (calls.length > 1) result(answers as never); // an error for the whole batch throws here
+        if (calls.length > 1) throw new Error(`one answer to a batch of ${calls.length} requests`);
+        return [result(answers as never)];
+      }
       const byId = new Map(answers.map((a) => [a.id, a]));
       return calls.map((_, i) => {
         const a = byId.get(first + i);
@@ -191,28 +189,40 @@ export function providerRpc(provider: Provider): Rpc {
   return { call, batch: (calls) => Promise.all(calls.map(([m, p]) => call(m, p))) };
 }
 
-/** The fastest transport to `provider`'s node: its HTTP URL directly when it has one. */
+/**
+ * The fastest transport to `provider`'s node: its HTTP URL directly when that is all the provider
+ * adds (no credentials in the URL, no headers of its own); otherwise through the provider.
+ */
 export function rpcOf(provider: Provider): Rpc {
-  const url = (provider as { _getConnection?: () => { url: string } })._getConnection?.().url;
-  return url && /^https?:\/\//.test(url) ? jsonRpc(url) : providerRpc(provider);
+  const connection = (
+    provider as { _getConnection?: () => { url: string; headers: Record<string, string> } }
+  )._getConnection?.();
+  const plain =
+    connection !== undefined &&
+    /^https?:\/\/[^@/]+(\/|$)/.test(connection.url) &&
+    Object.keys(connection.headers ?? {}).length === 0;
+  return plain ? jsonRpc(connection.url) : providerRpc(provider);
 }
 
-const tooLarge = (e: unknown) =>
-  /range|too many|limit|exceed|10000|response size/i.test(String((e as Error)?.message ?? e));
+/** Blocks per batch of header and receipt requests. */
+const BATCH = 50;
 
 /**
  * The deltas of `source` in blocks `fromBlock … toBlock` (which must be final: the caller's finality
- * rule), in chain order. Each log becomes one delta: data {@link logData}, time {@link logTime},
- * diff 1; `index` is its time too. What the RPC returns is checked against the headers of every
- * block in the range: each log names the source's emitter and topic, is not removed, and carries
- * the hash of the header at its height, whose logsBloom holds the emitter and the topic; a block
- * whose bloom holds both but that came back without logs is read again by its hash (an RPC that
- * drops logs is caught, not believed). Calls are retried with backoff.
+ * rule), in chain order. Each log of the source's contract and topic becomes one delta: data
+ * {@link logData}, time {@link logTime}, diff 1; `index` is its time too.
+ *
+ * Nothing the RPC says is taken on its word but the block hashes themselves: every header in the
+ * range must RLP-encode to its hash; for each block whose `logsBloom` may hold the contract and the
+ * topic, the block's receipts (`eth_getBlockReceipts`) must build the header's `receiptsRoot`, and
+ * the logs are taken from them, numbered in block order. A log cannot be dropped, changed or added
+ * without changing a root the hash commits to; a block the bloom rules out has none. Calls are
+ * retried with backoff; what still fails is a {@link ChainSourceError} that says which call.
  *
  * @example
  * ```ts
  * const source = chainSourceOf(stream);
- * const deltas = await readChainLogs(provider, source, from, to);
+ * const deltas = await readChainLogs(rpcOf(provider), source, from, to);
  * ```
  */
 export async function readChainLogs(
@@ -224,80 +234,62 @@ export async function readChainLogs(
 ): Promise<InboxDelta[]> {
   const t: Rpc = "batch" in rpc && "call" in rpc ? rpc : providerRpc(rpc);
   const attempts = options.attempts ?? 5;
-  let range = options.range ?? 2_000;
   const emitter = source.emitter.toLowerCase();
-  const getLogs = (filter: Record<string, unknown>) =>
-    t.call("eth_getLogs", [{ address: emitter, topics: [source.topic0], ...filter }]) as Promise<RpcLog[]>;
-  const byBlock = new Map<number, RpcLog[]>();
-  const take = (log: RpcLog) => {
-    const n = Number(log.blockNumber);
-    if (log.removed) throw new ChainSourceError(`The RPC returned a removed log (block ${n}) for final blocks`);
-    if (log.address.toLowerCase() !== emitter || (log.topics[0] ?? "").toLowerCase() !== source.topic0)
-      throw new ChainSourceError(
-        `The RPC returned a log of ${log.address} topic ${log.topics[0]} for a filter on ${emitter} topic ${source.topic0}`,
-      );
-    if (!(n >= fromBlock && n <= toBlock))
-      throw new ChainSourceError(
-        `The RPC returned a log of block ${log.blockNumber} for blocks ${fromBlock}-${toBlock}`,
-      );
-    const list = byBlock.get(n) ?? [];
-    if (list.length === 0) byBlock.set(n, list);
-    list.push(log);
-  };
-  for (let at = fromBlock; at <= toBlock;) {
-    const to = Math.min(toBlock, at + range - 1);
-    const filter = { fromBlock: toQuantity(at), toBlock: toQuantity(to) };
-    let got: RpcLog[];
-    try {
-      got = await getLogs(filter);
-    } catch (e) {
-      if (tooLarge(e) && to > at) {
-        range = Math.max(1, Math.floor((to - at + 1) / 2));
-        continue;
-      }
-      got = await retry(`eth_getLogs ${at}-${to}`, attempts, () => getLogs(filter));
-    }
-    got.forEach(take);
-    at = to + 1;
-  }
-  // Every block's header, 100 to a batch.
-  for (let at = fromBlock; at <= toBlock; at += 100) {
-    const numbers = Array.from({ length: Math.min(100, toBlock - at + 1) }, (_, i) => at + i);
-    const headers = (await retry(`eth_getBlockByNumber ${at}-${numbers.at(-1)}`, attempts, () =>
+  const topic0 = source.topic0.toLowerCase();
+  const deltas: InboxDelta[] = [];
+  for (let at = fromBlock; at <= toBlock; at += BATCH) {
+    const numbers = Array.from({ length: Math.min(BATCH, toBlock - at + 1) }, (_, i) => at + i);
+    const range = `${numbers[0]}-${numbers[numbers.length - 1]}`;
+    const headers = (await retry(`eth_getBlockByNumber ${range}`, attempts, () =>
       t.batch(numbers.map((n) => ["eth_getBlockByNumber", [toQuantity(n), false]])),
-    )) as Array<{ number: string; hash: string; logsBloom: string } | null>;
+    )) as Array<RpcBlock | null>;
+    if (headers.length !== numbers.length)
+      throw new ChainSourceError(`The RPC answered ${headers.length} of ${numbers.length} header requests`);
+    const wanted: RpcBlock[] = [];
     for (const [i, header] of headers.entries()) {
       if (!header || Number(header.number) !== numbers[i])
         throw new ChainSourceError(`The RPC has no block ${numbers[i]}, below the final block`);
-      const hash = header.hash.toLowerCase();
-      const bloomHolds = bloomMayContain(header.logsBloom, emitter) && bloomMayContain(header.logsBloom, source.topic0);
-      let list = byBlock.get(numbers[i]);
-      if (!list && bloomHolds) {
-        // Maybe a false positive of the bloom, maybe logs the range query dropped: ask by hash.
-        (await retry(`eth_getLogs of block ${hash}`, attempts, () => getLogs({ blockHash: hash }))).forEach(take);
-        list = byBlock.get(numbers[i]);
+      try {
+        encodeBlockHeader(header); // throws unless the header's fields hash to its hash
+      } catch (e) {
+        throw new ChainSourceError(`Block ${numbers[i]}: the RPC's header does not hash to its hash`, {
+          cause: e,
+          fix: "use an RPC that serves this chain's canonical headers",
+        });
       }
-      if (!list) continue;
-      if (!bloomHolds)
-        throw new ChainSourceError(`Block ${numbers[i]}: its logsBloom does not hold the logs the RPC returned`);
-      for (const log of list)
-        if (log.blockHash.toLowerCase() !== hash)
-          throw new ChainSourceError(
-            `Block ${numbers[i]}: the RPC's logs name block hash ${log.blockHash}, its header is ${hash}`,
-            { fix: "the RPC served logs of a block that is not canonical; use an RPC that serves final blocks" },
-          );
+      if (bloomMayContain(header.logsBloom, emitter) && bloomMayContain(header.logsBloom, topic0)) wanted.push(header);
+    }
+    if (wanted.length === 0) continue;
+    const receipts = (await retry(`eth_getBlockReceipts ${range}`, attempts, () =>
+      t.batch(wanted.map((h) => ["eth_getBlockReceipts", [toQuantity(Number(h.number))]])),
+    )) as Array<RpcReceipt[] | null>;
+    if (receipts.length !== wanted.length)
+      throw new ChainSourceError(`The RPC answered ${receipts.length} of ${wanted.length} receipt requests`);
+    for (const [i, header] of wanted.entries()) {
+      const n = Number(header.number);
+      const list = receipts[i];
+      if (!Array.isArray(list)) throw new ChainSourceError(`The RPC has no receipts for block ${n}`);
+      let root: string;
+      try {
+        root = await receiptsRoot(list);
+      } catch (e) {
+        throw new ChainSourceError(`Block ${n}: its receipts cannot be encoded`, { cause: e });
+      }
+      if (root !== header.receiptsRoot.toLowerCase())
+        throw new ChainSourceError(
+          `Block ${n}: the RPC's receipts build root ${root}, the header commits to ${header.receiptsRoot}`,
+          { fix: "the RPC served receipts that are not this block's; use an RPC that serves this chain's blocks" },
+        );
+      let logIndex = 0;
+      for (const r of list)
+        for (const log of r.logs) {
+          if (log.address.toLowerCase() === emitter && (log.topics[0] ?? "").toLowerCase() === topic0) {
+            const time = logTime(n, logIndex);
+            deltas.push({ data: logData(log), time, diff: 1n, index: time, blockNumber: n });
+          }
+          logIndex += 1;
+        }
     }
   }
-  const deltas: InboxDelta[] = [];
-  const seen = new Set<bigint>();
-  for (const [n, list] of byBlock)
-    for (const log of list) {
-      const time = logTime(n, Number(log.logIndex));
-      if (seen.has(time))
-        throw new ChainSourceError(`The RPC returned log ${Number(log.logIndex)} of block ${n} twice`);
-      seen.add(time);
-      deltas.push({ data: logData(log), time, diff: 1n, index: time, blockNumber: n });
-    }
-  deltas.sort((x, y) => (x.index < y.index ? -1 : x.index > y.index ? 1 : 0));
   return deltas;
 }

@@ -41,7 +41,9 @@ export class BlockHeaderError extends MaruError {
   override name = "BlockHeaderError";
 }
 
-const quantity = (hex: string) => (BigInt(hex) === 0n ? "0x" : toBeArray(BigInt(hex)));
+/** An RLP quantity: the minimal big-endian bytes of a hex number (none for 0). */
+export const rlpQuantity = (hex: string) => (BigInt(hex) === 0n ? "0x" : toBeArray(BigInt(hex)));
+const quantity = rlpQuantity;
 
 /**
  * The RLP encoding of a block header, as the chain hashes it: `keccak256(encodeBlockHeader(b)) ==

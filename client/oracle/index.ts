@@ -1,1 +1,2 @@
 export * from "./headers.js";
+export * from "./receipts.js";

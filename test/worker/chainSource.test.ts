@@ -1,6 +1,6 @@
 // A CHAIN source read from a real chain node (anvil, its own process): an ERC-20's Transfer logs, as
 // every holder reads them (client/actions/readChainLogs.ts), against ethers' own reading of the
-// same logs; and RPCs that drop, invent or misplace logs, or refuse large ranges.
+// same logs; and RPCs that drop, change or invent logs, or lie about headers.
 import { expect } from "chai";
 import { network } from "hardhat";
 import { hexlify, id, JsonRpcProvider } from "ethers";
@@ -17,24 +17,32 @@ import {
   rpcOf,
   type ChainSource,
   type Rpc,
-  type RpcLog,
 } from "../../client/actions/readChainLogs.js";
+import { receiptsRoot, type RpcReceipt } from "../../client/oracle/receipts.js";
+import type { RpcBlock } from "../../client/oracle/headers.js";
 import { startAnvil, type ChainNode } from "../utils/chainNode.js";
 
-/** An RPC that does what `change` says to eth_getLogs answers (by range, or by block hash). */
-function tampered(url: string, change: (filter: Record<string, string>, logs: RpcLog[]) => RpcLog[]) {
+/** An RPC whose answers to header and receipt requests `change` rewrites (by method). */
+function tampered(
+  url: string,
+  change: {
+    headers?: (hs: Array<RpcBlock | null>) => Array<RpcBlock | null>;
+    receipts?: (block: number, rs: RpcReceipt[]) => RpcReceipt[];
+  },
+) {
   const inner = jsonRpc(url);
-  const calls: Array<Record<string, string>> = [];
   const rpc: Rpc = {
-    call: async (method, params) => {
-      const answer = await inner.call(method, params);
-      if (method !== "eth_getLogs") return answer;
-      calls.push(params[0] as Record<string, string>);
-      return change(params[0] as Record<string, string>, answer as RpcLog[]);
+    call: (method, params) => inner.call(method, params),
+    batch: async (calls) => {
+      const answers = await inner.batch(calls);
+      if (calls[0]?.[0] === "eth_getBlockByNumber" && change.headers)
+        return change.headers(answers as Array<RpcBlock | null>);
+      if (calls[0]?.[0] === "eth_getBlockReceipts" && change.receipts)
+        return answers.map((a, i) => change.receipts!(Number(calls[i][1][0]), a as RpcReceipt[]));
+      return answers;
     },
-    batch: (c) => inner.batch(c),
   };
-  return { rpc, calls };
+  return rpc;
 }
 
 describe("worker: a CHAIN source (an ERC-20's Transfer logs on anvil)", function () {
@@ -62,7 +70,9 @@ describe("worker: a CHAIN source (an ERC-20's Transfer logs on anvil)", function
     await provider.request({ method: "evm_setAutomine", params: [false] });
     await token.scatter(8, 5, 1);
     await other.scatter(8, 3, 2);
-    await token.scatter(8, 4, 3);
+    // A legacy transaction in the trie too, from another account (anvil orders a block by fee).
+    const [, second] = await ethers.getSigners();
+    await token.connect(second).scatter(8, 4, 3, { type: 0, gasPrice: 10n ** 9n, gasLimit: 500_000n });
     await provider.request({ method: "evm_mine", params: [] });
     await provider.request({ method: "evm_mine", params: [] });
     emptyBlock = await ethers.provider.getBlockNumber();
@@ -84,7 +94,7 @@ describe("worker: a CHAIN source (an ERC-20's Transfer logs on anvil)", function
   it("reads every log of the emitter and event, in chain order, with its position as its time", async function () {
     const provider = new JsonRpcProvider(node.url, undefined, { staticNetwork: true });
     // The worker's transport (the node's URL, parsed natively) and an ethers provider's read the same.
-    const deltas = await readChainLogs(rpcOf(provider), source, from, to, { range: 3 });
+    const deltas = await readChainLogs(rpcOf(provider), source, from, to);
     expect(shown(await readChainLogs(provider, source, from, to))).to.deep.equal(expected);
     expect(shown(deltas)).to.deep.equal(expected);
     for (const d of deltas) {
@@ -104,6 +114,19 @@ describe("worker: a CHAIN source (an ERC-20's Transfer logs on anvil)", function
     expect(shown(halves)).to.deep.equal(shown(deltas));
   });
 
+  it("builds each block's receipts root as its header commits to it (typed and legacy receipts, none at all)", async function () {
+    const rpc = jsonRpc(node.url);
+    for (let n = from; n <= to; ++n) {
+      const header = (await rpc.call("eth_getBlockByNumber", [`0x${n.toString(16)}`, false])) as RpcBlock;
+      const receipts = (await rpc.call("eth_getBlockReceipts", [`0x${n.toString(16)}`])) as RpcReceipt[];
+      expect(await receiptsRoot(receipts), `block ${n}`).to.equal(header.receiptsRoot);
+    }
+    const first = (await rpc.call("eth_getBlockReceipts", [`0x${(from + 1).toString(16)}`])) as RpcReceipt[];
+    expect(first.map((r) => Number(r.type)).sort()).to.deep.equal([0, 2, 2]);
+    // The empty trie's root: keccak256(rlp("")).
+    expect(await receiptsRoot([])).to.equal("0x56e81f171bcc55a6ff8345e692c0f86e5b48e01b996cadc001622fb5e363b421");
+  });
+
   it("checks what the RPC says against the block headers' blooms", async function () {
     const provider = new JsonRpcProvider(node.url, undefined, { staticNetwork: true });
     const withLogs = (await provider.send("eth_getBlockByNumber", [`0x${(from + 1).toString(16)}`, false])) as {
@@ -118,50 +141,63 @@ describe("worker: a CHAIN source (an ERC-20's Transfer logs on anvil)", function
     expect(bloomMayContain(`0x${"00".repeat(256)}`, source.topic0)).to.equal(false);
   });
 
-  it("catches an RPC that drops a block's logs from a range answer: reads that block again by hash", async function () {
-    const dropped = from + 1;
-    const { rpc, calls } = tampered(node.url, (f, logs) =>
-      f.blockHash ? logs : logs.filter((l) => Number(l.blockNumber) !== dropped),
-    );
-    expect(shown(await readChainLogs(rpc, source, from, to))).to.deep.equal(expected);
-    expect(calls.some((c) => c.blockHash)).to.equal(true);
-  });
-
-  it("refuses an RPC that invents logs, names another block hash, or another contract", async function () {
-    const cases: Array<[(logs: RpcLog[]) => RpcLog[], RegExp]> = [
-      // A log moved into a block whose bloom holds nothing of the emitter.
+  it("refuses an RPC that drops, changes, moves or invents logs, or lies about a header to cover it", async function () {
+    const busy = from + 1;
+    const edit = (rs: RpcReceipt[], f: (logs: RpcReceipt["logs"]) => RpcReceipt["logs"]) =>
+      rs.map((r, i) => (i === 0 ? { ...r, logs: f(r.logs) } : r));
+    const cases: Array<[Parameters<typeof tampered>[1], RegExp]> = [
+      [{ receipts: (n, rs) => (n === busy ? edit(rs, (ls) => ls.slice(1)) : rs) }, /receipts build root/],
       [
-        (logs) => [...logs, { ...logs[0], blockNumber: `0x${emptyBlock.toString(16)}`, logIndex: "0x0" }],
-        /does not hold the logs|block hash/,
+        {
+          receipts: (n, rs) =>
+            n === busy
+              ? edit(rs, (ls) => ls.map((l, i) => (i === 0 ? { ...l, data: `0x${"00".repeat(32)}` } : l)))
+              : rs,
+        },
+        /receipts build root/,
       ],
-      [(logs) => logs.map((l, i) => (i === 0 ? { ...l, blockHash: id("fork") } : l)), /name block hash/],
-      [(logs) => logs.map((l, i) => (i === 0 ? { ...l, address: `0x${"00".repeat(19)}01` } : l)), /for a filter on/],
-      [(logs) => logs.map((l, i) => (i === 0 ? { ...l, removed: true } : l)), /removed log/],
-      [(logs) => [...logs, logs[0]], /twice/],
+      [{ receipts: (n, rs) => (n === busy ? rs.slice(1) : rs) }, /receipts build root/],
+      [{ receipts: (n, rs) => (n === busy ? [...rs, rs[0]] : rs) }, /receipts build root/],
+      // A header made to fit the lie no longer hashes to its hash.
+      [
+        { headers: (hs) => hs.map((h) => (h && Number(h.number) === busy ? { ...h, receiptsRoot: id("forged") } : h)) },
+        /does not hash to its hash/,
+      ],
+      [
+        {
+          headers: (hs) =>
+            hs.map((h) => (h && Number(h.number) === busy ? { ...h, logsBloom: `0x${"00".repeat(256)}` } : h)),
+        },
+        /does not hash to its hash/,
+      ],
+      [{ headers: (hs) => hs.slice(1) }, /answered \d+ of \d+ header requests|has no block/],
+      [{ receipts: () => null as unknown as RpcReceipt[] }, /no receipts for block/],
     ];
     for (const [change, message] of cases) {
-      const { rpc } = tampered(node.url, (f, logs) => (f.blockHash ? logs : change(logs)));
       let error: unknown;
-      await readChainLogs(rpc, source, from, to, { attempts: 1 }).catch((e) => (error = e));
+      await readChainLogs(tampered(node.url, change), source, from, to, { attempts: 1 }).catch((e) => (error = e));
       expect(error, String(message)).to.be.instanceOf(ChainSourceError);
       expect((error as Error).message).to.match(message);
     }
   });
 
-  it("halves the range when the RPC refuses it as too large, and retries what fails", async function () {
+  it("retries what fails, with backoff, and says which call gave up", async function () {
     let failures = 2;
     const inner = jsonRpc(node.url);
-    const rpc: Rpc = {
-      call: async (method, params) => {
-        const f = params[0] as Record<string, string>;
-        if (method === "eth_getLogs" && f.fromBlock && Number(f.toBlock) - Number(f.fromBlock) > 2)
-          throw new Error("query exceeds max results 10000, retry with a smaller range");
+    const flaky: Rpc = {
+      call: (m, p) => inner.call(m, p),
+      batch: async (c) => {
         if (failures-- > 0) throw new Error("connection reset");
-        return inner.call(method, params);
+        return inner.batch(c);
       },
-      batch: (c) => inner.batch(c),
     };
-    expect(shown(await readChainLogs(rpc, source, from, to))).to.deep.equal(expected);
+    expect(shown(await readChainLogs(flaky, source, from, to))).to.deep.equal(expected);
+    const dead: Rpc = { call: inner.call, batch: async () => Promise.reject(new Error("HTTP 429 Too Many Requests")) };
+    let error: unknown;
+    await readChainLogs(dead, source, from, to, { attempts: 2 }).catch((e) => (error = e));
+    expect((error as Error).message).to.match(
+      /eth_getBlockByNumber \d+-\d+ failed 2 times: HTTP 429 Too Many Requests/,
+    );
   });
 
   it("gives up on a node that does not answer, instead of waiting for ever", async function () {

@@ -498,6 +498,11 @@ export class EpochRun {
         this.failed.size > 0 ||
         silentShards.length > 0 ||
         this.agreement.stats.heldBackGroups > 0 ||
+        // Inputs an operator refused, or deltas without a key: skipped alike by every holder, so
+        // not wrong, but the output does not reflect them (an ERC-20 value past the sample's
+        // 64-bit sums, say), and whoever reads it must know.
+        malformed > 0 ||
+        this.stats.unkeyable > 0 ||
         (timedOut && (this.resumed || this.inbox.missing().some((m) => m.noticed))),
       silentShards,
       ...(this.outbox.refused ? { signingRefused: this.outbox.refused } : {}),

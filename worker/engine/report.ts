@@ -49,7 +49,8 @@ export type EpochReport = Omit<InboxCounters, "verifyMs"> & {
    * copies of a time could not be taken on trust and this worker could not compute it (held
    * back, never used); it timed
    * out with batches a member announced still missing, or after a restart that lost what had
-   * arrived before it; a source shard's holders all stayed silent; or it stopped before the
+   * arrived before it; a source shard's holders all stayed silent; an operator refused inputs
+   * as malformed (`malformed`) or deltas had no key (`unkeyable`); or it stopped before the
    * epoch ended. (One silent holder, a withholder or a dead peer, does not make it so: its
    * co-holders deliver the same data.)
    */

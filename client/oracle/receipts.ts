@@ -1,0 +1,60 @@
+// A block's receipts, checked against its header: the receipts trie's root (Ethereum's Merkle
+// Patricia trie, keys rlp(index), values the EIP-2718 receipt encodings) must be the header's
+// `receiptsRoot`. With the header's own hash checked (./headers.ts), a block's logs are then
+// exactly what the block holds: none dropped, none changed, none added (a CHAIN source reads its
+// logs this way: ../actions/readChainLogs.ts).
+import { createMPT } from "@ethereumjs/mpt";
+import { concat, encodeRlp, getBytes, hexlify } from "ethers";
+import { MaruError } from "../errors/base.js";
+import { rlpQuantity } from "./headers.js";
+
+/** A receipt as eth_getBlockReceipts / eth_getTransactionReceipt return it. */
+export type RpcReceipt = {
+  type?: string;
+  /** Post-Byzantium: 0x1 success, 0x0 failure. */
+  status?: string;
+  /** Pre-Byzantium: the intermediate state root instead of a status. */
+  root?: string;
+  cumulativeGasUsed: string;
+  logsBloom: string;
+  logs: Array<{ address: string; topics: string[]; data: string }>;
+  transactionIndex?: string;
+  blockHash?: string;
+};
+
+/** A receipt or a set of receipts does not match what the block commits to. */
+export class ReceiptsError extends MaruError {
+  override name = "ReceiptsError";
+}
+
+/** The receipt as the receipts trie holds it: rlp([status, cumulativeGas, bloom, logs]), typed ones behind their type byte. */
+export function encodeReceipt(r: RpcReceipt): Uint8Array {
+  const outcome = r.status !== undefined ? rlpQuantity(r.status) : r.root;
+  if (outcome === undefined) throw new ReceiptsError("A receipt has neither a status nor a state root");
+  const payload = encodeRlp([
+    outcome,
+    rlpQuantity(r.cumulativeGasUsed),
+    r.logsBloom,
+    r.logs.map((l) => [l.address, l.topics, l.data]),
+  ]);
+  const type = BigInt(r.type ?? "0x0");
+  if (type === 0n) return getBytes(payload);
+  if (type > 0x7fn) throw new ReceiptsError(`Receipt type ${type} is not an EIP-2718 type`);
+  return getBytes(concat([new Uint8Array([Number(type)]), payload]));
+}
+
+/**
+ * The root of the receipts trie of `receipts` (in transaction order), as a block header's
+ * `receiptsRoot` commits to it.
+ * @example
+ * ```ts
+ * const receipts = await provider.send("eth_getBlockReceipts", [toQuantity(n)]);
+ * if ((await receiptsRoot(receipts)) !== header.receiptsRoot) throw new Error("not this block's receipts");
+ * ```
+ */
+export async function receiptsRoot(receipts: RpcReceipt[]): Promise<string> {
+  const trie = await createMPT();
+  for (const [i, r] of receipts.entries())
+    await trie.put(getBytes(encodeRlp(rlpQuantity(`0x${i.toString(16)}`))), encodeReceipt(r));
+  return hexlify(trie.root());
+}

@@ -1,0 +1,184 @@
+// One epoch of the engine in one process, with the real operators, outbox, inbox and replica
+// agreement (a member that holds every shard: its batches go to itself): the output equals a direct
+// computation; each batch signs the input commitment of its last time, computed from checkpoints as
+// a per-delta running hash would give it; and inputs an operator refuses make the output
+// incomplete, said in the report, never quietly left out.
+import { expect } from "chai";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { Wallet, hexlify, id, keccak256, toBeHex, zeroPadValue } from "ethers";
+import { pino } from "pino";
+import {
+  KeyKind,
+  LtHash16,
+  Permutation,
+  Sharder,
+  protocolDomain,
+  type Assignment,
+  type BatchHeader,
+  type EpochView,
+} from "../../client/index.js";
+import type { InboxDelta } from "../../client/actions/readInbox.js";
+import { EpochRun } from "../../worker/engine/epochRun.js";
+import type { RunnableGraph } from "../../worker/engine/graph.js";
+import { Outbox } from "../../worker/exchange/outbox.js";
+import { protectedSigner } from "../../worker/exchange/signer.js";
+import { ProtectionRecord } from "../../worker/protection/record.js";
+
+const wasm = (name: string) =>
+  new Uint8Array(readFileSync(new URL(`../../operators/build/${name}.wasm`, import.meta.url)));
+const log = pino({ level: "silent" });
+const EPOCH = 5n;
+const CHAIN = 31337n;
+const VERIFYING = "0x" + "22".repeat(20);
+const domain = protocolDomain(CHAIN, VERIFYING);
+const worker = new Wallet(keccak256(toBeHex(0x3001, 32)));
+const key = new Wallet(keccak256(toBeHex(0x3002, 32)));
+const me = worker.address.toLowerCase();
+const r = id("epochRun.test r");
+const view: EpochView = {
+  epoch: EPOCH,
+  n: 1,
+  k: 1,
+  r,
+  indexOf: new Map([[me, 0]]),
+  signingKeyOf: new Map([[me, key.address.toLowerCase()]]),
+};
+const perm = new Permutation(r, 1);
+const sharder = new Sharder(r, 1);
+const a: Assignment = {
+  view,
+  index: 0,
+  shards: [0],
+  holders: (shard) => perm.holders(shard, 1),
+  shardOf: (k) => sharder.shard(k),
+  members: [me],
+};
+const SOURCE = id("token_transfers").toLowerCase();
+const CHANGES = id("balance_changes").toLowerCase();
+const BALANCES = id("balances").toLowerCase();
+const graph: RunnableGraph = {
+  graphHash: id("graph"),
+  source: SOURCE,
+  sourceOf: { kind: "INBOX" },
+  partitions: new Map([
+    [SOURCE, { kind: KeyKind.SLICE, offset: 12, length: 20 }],
+    [CHANGES, { kind: KeyKind.WHOLE, offset: 0, length: 0 }],
+    [BALANCES, { kind: KeyKind.SLICE, offset: 0, length: 20 }],
+  ]),
+  operators: [],
+  consumers: new Map(),
+  terminal: new Set([BALANCES]),
+};
+const map = { id: 0, name: "erc20_to_balances", input: SOURCE, output: CHANGES, bytecode: wasm("erc20_to_balances") };
+const reduce = { id: 1, name: "sum_by_key", input: CHANGES, output: BALANCES, bytecode: wasm("sum_by_key") };
+graph.operators.push(map, reduce);
+graph.consumers.set(SOURCE, [map]);
+graph.consumers.set(CHANGES, [reduce]);
+
+const account = (i: number) => `0x${id(`account ${i}`).slice(26)}`;
+const word = (hex: string) => zeroPadValue(hex, 32).slice(2);
+/** A Transfer log's delta at position `t`. */
+const transfer = (t: number, from: number, to: number, value: bigint): InboxDelta => ({
+  data: `0x${word(account(from))}${word(account(to))}${word(toBeHex(value))}`,
+  time: BigInt(t),
+  diff: 1n,
+  index: BigInt(t),
+  blockNumber: 10 + Math.floor(t / 4),
+});
+
+async function runEpoch(deltas: InboxDelta[]) {
+  const dir = mkdtempSync(join(tmpdir(), "maru-epochrun-"));
+  const record = ProtectionRecord.open(dir, {
+    signingKey: key.address,
+    chainId: Number(CHAIN),
+    verifyingContract: VERIFYING,
+  });
+  record.beginEpoch(EPOCH);
+  const headers: BatchHeader[] = [];
+  try {
+    const run = new EpochRun(
+      {
+        me,
+        log,
+        domain,
+        checks: true,
+        perDeltaMs: 50,
+        sourceChainId: CHAIN,
+        signer: protectedSigner(key, domain, record),
+        outbox: (o) =>
+          new Outbox({
+            ...o,
+            local: (h, ds) => {
+              headers.push(h);
+              o.local(h, ds);
+            },
+          }),
+        isEjected: () => false,
+        send: () => undefined,
+        evidence: () => undefined,
+      },
+      EPOCH,
+      a,
+      graph,
+      new Map(),
+      false,
+    );
+    for (let i = 0; i < deltas.length; i += 7) {
+      await run.processSource(deltas.slice(i, i + 7));
+      await run.outbox.flush();
+    }
+    await run.finishSending(99, id("block 99"));
+    run.settle();
+    const report = await run.finalize(false);
+    return { report, headers };
+  } finally {
+    record.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+describe("worker: one epoch of the engine (EpochRun), in process", function () {
+  this.timeout(60_000);
+
+  it("computes the balances, and signs each batch's input commitment as a per-delta running hash gives it", async function () {
+    const deltas = Array.from({ length: 150 }, (_, t) =>
+      transfer(t, t % 5, (t * 7 + 1) % 5, BigInt(1 + ((t * 37) % 900))),
+    );
+    const { report, headers } = await runEpoch(deltas);
+    expect(report.outputIncomplete, JSON.stringify(report)).to.equal(false);
+    expect(report.malformed).to.equal(0);
+    // The direct computation.
+    const want = new Map<string, bigint>();
+    for (const t of deltas) {
+      const d = String(t.data).slice(2);
+      const [from, to, value] = [`0x${d.slice(24, 64)}`, `0x${d.slice(88, 128)}`, BigInt(`0x${d.slice(128)}`)];
+      want.set(from, (want.get(from) ?? 0n) - value);
+      want.set(to, (want.get(to) ?? 0n) + value);
+    }
+    const got = new Map<string, bigint>();
+    for (const [data, mult] of Object.entries(report.output[BALANCES] ?? {})) {
+      expect(mult).to.equal("1");
+      let sum = BigInt(`0x${data.slice(42, 58)}`);
+      if (sum >= 1n << 63n) sum -= 1n << 64n;
+      got.set(`0x${data.slice(2, 42)}`, sum);
+    }
+    expect(got).to.deep.equal(new Map([...want].filter(([, v]) => v !== 0n)));
+    // Each header's inputMsh: the running multiset hash of the shard's inputs up to its last time.
+    expect(headers.length).to.be.greaterThan(1);
+    for (const h of headers) {
+      const upTo = deltas.filter((d) => d.index <= BigInt(h.lastTime));
+      const state = new LtHash16().addAll(upTo.map((d) => ({ data: d.data, time: d.index, diff: d.diff })));
+      expect(h.inputMsh, `batch ${h.seq} to time ${h.lastTime}`).to.equal(state.digest());
+    }
+  });
+
+  it("says the output is incomplete when an operator refuses inputs (a value past the sample's 64-bit sums)", async function () {
+    const deltas = [transfer(0, 1, 2, 5n), transfer(1, 2, 3, 1n << 63n), transfer(2, 3, 1, 7n)];
+    const { report } = await runEpoch(deltas);
+    expect(report.malformed).to.equal(1);
+    expect(report.outputIncomplete).to.equal(true);
+    expect(Object.keys(report.output[BALANCES] ?? {}).map((x) => hexlify(x).slice(0, 42))).to.have.length(3);
+  });
+});
