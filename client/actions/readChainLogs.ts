@@ -65,6 +65,33 @@ export function chainSourceSpec(chainId: bigint | number, emitter: string, event
   };
 }
 
+/** Where each field of an event sits in its log's delta data: word `i` is bytes [32i, 32i + 32). */
+export type LogLayout = {
+  fields: Array<{ name: string; type: string; indexed: boolean; word: number }>;
+  /** Bytes always present: one word per indexed field, then the static head of the others. */
+  headBytes: number;
+  /** Whether the data may run past the head (a non-indexed dynamic field's tail). */
+  dynamic: boolean;
+};
+
+/** The layout of `event`'s delta data: its indexed fields (topics after the first), then the rest as ABI-encoded. */
+export function logLayout(event: string): LogLayout {
+  const f = EventFragment.from(event.startsWith("event ") ? event : `event ${event}`);
+  const indexed = f.inputs.filter((x) => x.indexed);
+  const rest = f.inputs.filter((x) => !x.indexed);
+  const fields: LogLayout["fields"] = [];
+  let word = 0;
+  for (const x of indexed) fields.push({ name: x.name, type: x.type, indexed: true, word: word++ });
+  let dynamic = false;
+  for (const x of rest) {
+    // One word each for basic types; a string, bytes, array or tuple is either dynamic (an offset
+    // word and a tail) or several words: the data's size is then not worked out here.
+    if (x.isTuple() || x.isArray() || x.type === "string" || x.type === "bytes") dynamic = true;
+    fields.push({ name: x.name, type: x.type, indexed: false, word: word++ });
+  }
+  return { fields, headBytes: 32 * word, dynamic };
+}
+
 /** The source of a registered CHAIN stream, from its registry fields. */
 export function chainSourceOf(stream: {
   id?: string;

@@ -3,7 +3,7 @@
 // the `hardhat run` entry points.
 import { readFile } from "node:fs/promises";
 import { AbiCoder, getAddress, keccak256, toBeHex, ZeroAddress, ZeroHash, type Provider, type Signer } from "ethers";
-import { chainSourceSpec, ChainSourceError } from "../../client/actions/readChainLogs.js";
+import { chainSourceSpec, ChainSourceError, logLayout } from "../../client/actions/readChainLogs.js";
 import { MaruError } from "../../client/errors/base.js";
 import { operatorContentHash } from "../../client/registry/graphHash.js";
 import { OperatorRegistry__factory } from "../../typechain-types/factories/contracts/registry/OperatorRegistry__factory.js";
@@ -568,6 +568,39 @@ export async function registerOperator(ctx: Context, options: { manifest: string
   return runThroughTimelock(ctx, calls, options.mode);
 }
 
+/**
+ * A CHAIN stream's key must lie in its logs' data: refused past the bytes every log has (when no
+ * field is dynamic), said when it lies in an address's zero padding (every key would be equal).
+ * Prints where each field is, so the slice can be chosen from it.
+ */
+function checkLogPartition(
+  event: string,
+  p: { kind: number; offset: number; length: number },
+  log: (l: string) => void,
+) {
+  const layout = logLayout(event);
+  log(
+    `  a log's data: ${layout.fields.map((f) => `${f.name || "?"} (${f.type}${f.indexed ? ", indexed" : ""}) at bytes ${32 * f.word}-${32 * f.word + 31}`).join(", ")}${layout.dynamic ? ", then dynamic data" : ""}`,
+  );
+  if (p.kind === 0) return;
+  const end = p.offset + p.length;
+  if (!layout.dynamic && end > layout.headBytes)
+    throw new MaruError(
+      `SLICE:${p.offset}:${p.length} ends at byte ${end}; this event's logs have ${layout.headBytes} bytes of data.`,
+      {
+        fix: "choose the key's bytes from the layout printed above (an address field is the low 20 bytes of its word: SLICE:<32·word + 12>:20)",
+      },
+    );
+  for (const f of layout.fields)
+    if (f.type === "address" && p.offset >= 32 * f.word && end <= 32 * f.word + 12)
+      throw new MaruError(
+        `SLICE:${p.offset}:${p.length} lies in the zero padding of ${f.name || "an address"}: every log would have the same key.`,
+        {
+          fix: `the address is bytes ${32 * f.word + 12}-${32 * f.word + 31}: SLICE:${32 * f.word + 12}:20`,
+        },
+      );
+}
+
 /** The source kinds of IOperatorRegistry.SourceKind. */
 const SOURCE_KINDS = ["INBOX", "CHAIN", "DERIVED"] as const;
 
@@ -634,6 +667,7 @@ export async function registerStream(
     });
   const partition =
     m[2] === undefined ? { kind: 0, offset: 0, length: 0 } : { kind: 1, offset: Number(m[2]), length: Number(m[3]) };
+  if (source === "CHAIN") checkLogPartition(options.event!, partition, ctx.log);
   const registry = OperatorRegistry__factory.connect(ctx.book.registry, ctx.provider);
   const sid = streamId(options.name);
   if (

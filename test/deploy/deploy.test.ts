@@ -157,7 +157,7 @@ describe("deploy: Ignition modules on anvil, addresses book, post-deploy check",
     await expectMaruError(() => registerStream(govCtx, { ...stream, mode: "schedule" }), /already registered/);
     await expectMaruError(
       () => registerStream(govCtx, { ...stream, name: "blocks", source: "CHAIN", mode: "schedule" }),
-      /CHAIN sources cannot be registered yet/,
+      /A CHAIN stream needs the contract and the event it reads/,
     );
     await expectMaruError(
       () => registerStream(govCtx, { ...stream, name: "x", partition: "BYTES 0-20", mode: "schedule" }),

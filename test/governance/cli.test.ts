@@ -375,6 +375,13 @@ describe("gov CLI: network and book checks, register-operator's blobs, reads, Sa
       r = gov([...base, "--source", "CHAIN", "--emitter", emitter, "--event", "Transfer(", "--dry-run"]);
       expect(r.status, r.out).to.equal(1);
       expect(r.stderr).to.match(/is not an event signature/);
+      // The key must lie in the logs' data, and not in an address's zero padding.
+      r = gov([...base.slice(0, -1), "SLICE:90:20", ...event, "--dry-run"]);
+      expect(r.status, r.out).to.equal(1);
+      expect(r.stderr).to.match(/SLICE:90:20 ends at byte 110; this event's logs have 96 bytes of data/);
+      r = gov([...base.slice(0, -1), "SLICE:0:12", ...event, "--dry-run"]);
+      expect(r.status, r.out).to.equal(1);
+      expect(r.stderr).to.match(/lies in the zero padding of from[\s\S]*SLICE:12:20/);
       r = gov([...base, "--schema", "x", "--emitter", emitter, "--dry-run"]);
       expect(r.status, r.out).to.equal(1);
       expect(r.stderr).to.match(/--emitter and --event are for CHAIN streams/);
@@ -383,6 +390,9 @@ describe("gov CLI: network and book checks, register-operator's blobs, reads, Sa
         expect(r.status, r.out).to.equal(0);
       }
       expect(r.stdout).to.include(`Transfer(address,address,uint256) logs of ${emitter} on chain 31337`);
+      expect(r.stdout).to.include(
+        "from (address, indexed) at bytes 0-31, to (address, indexed) at bytes 32-63, value (uint256) at bytes 64-95",
+      );
       const reg = await conn.ethers.getContractAt("OperatorRegistry", registry);
       const record = await reg.stream(id("token_transfers"));
       expect(chainSourceOf(record.spec)).to.deep.equal({
