@@ -227,7 +227,8 @@ export function rpcOf(provider: Provider): Rpc {
   const plain =
     connection !== undefined &&
     /^https?:\/\/[^@/]+(\/|$)/.test(connection.url) &&
-    Object.keys(connection.headers ?? {}).length === 0;
+    // ethers' own default header is harmless; any other (an API key, say) must go through the provider.
+    Object.keys(connection.headers ?? {}).every((h) => h.toLowerCase() === "accept-encoding");
   return plain ? jsonRpc(connection.url) : providerRpc(provider);
 }
 

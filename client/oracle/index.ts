@@ -1,2 +1,3 @@
 export * from "./headers.js";
 export * from "./receipts.js";
+export * from "./rlp.js";

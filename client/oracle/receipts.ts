@@ -4,7 +4,9 @@
 // exactly what the block holds: none dropped, none changed, none added (a CHAIN source reads its
 // logs this way: ../actions/readChainLogs.ts).
 import { createMPT } from "@ethereumjs/mpt";
-import { concat, encodeRlp, getBytes, hexlify } from "ethers";
+import { hexlify } from "ethers";
+import { toBytes } from "../math/values.js";
+import { rlpEncode } from "./rlp.js";
 import { MaruError } from "../errors/base.js";
 import { rlpQuantity } from "./headers.js";
 
@@ -27,20 +29,25 @@ export class ReceiptsError extends MaruError {
   override name = "ReceiptsError";
 }
 
+const b = (x: string | Uint8Array) => (typeof x === "string" ? toBytes(x, "receipt field") : x);
+
 /** The receipt as the receipts trie holds it: rlp([status, cumulativeGas, bloom, logs]), typed ones behind their type byte. */
 export function encodeReceipt(r: RpcReceipt): Uint8Array {
   const outcome = r.status !== undefined ? rlpQuantity(r.status) : r.root;
   if (outcome === undefined) throw new ReceiptsError("A receipt has neither a status nor a state root");
-  const payload = encodeRlp([
-    outcome,
-    rlpQuantity(r.cumulativeGasUsed),
-    r.logsBloom,
-    r.logs.map((l) => [l.address, l.topics, l.data]),
+  const payload = rlpEncode([
+    b(outcome),
+    b(rlpQuantity(r.cumulativeGasUsed)),
+    b(r.logsBloom),
+    r.logs.map((l) => [b(l.address), l.topics.map(b), b(l.data)]),
   ]);
   const type = BigInt(r.type ?? "0x0");
-  if (type === 0n) return getBytes(payload);
+  if (type === 0n) return payload;
   if (type > 0x7fn) throw new ReceiptsError(`Receipt type ${type} is not an EIP-2718 type`);
-  return getBytes(concat([new Uint8Array([Number(type)]), payload]));
+  const typed = new Uint8Array(payload.length + 1);
+  typed[0] = Number(type);
+  typed.set(payload, 1);
+  return typed;
 }
 
 /**
@@ -55,6 +62,6 @@ export function encodeReceipt(r: RpcReceipt): Uint8Array {
 export async function receiptsRoot(receipts: RpcReceipt[]): Promise<string> {
   const trie = await createMPT();
   for (const [i, r] of receipts.entries())
-    await trie.put(getBytes(encodeRlp(rlpQuantity(`0x${i.toString(16)}`))), encodeReceipt(r));
+    await trie.put(rlpEncode(b(rlpQuantity(`0x${i.toString(16)}`))), encodeReceipt(r));
   return hexlify(trie.root());
 }

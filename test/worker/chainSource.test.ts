@@ -3,7 +3,7 @@
 // same logs; and RPCs that drop, change or invent logs, or lie about headers.
 import { expect } from "chai";
 import { network } from "hardhat";
-import { hexlify, id, JsonRpcProvider } from "ethers";
+import { FetchRequest, hexlify, id, JsonRpcProvider } from "ethers";
 import {
   bloomMayContain,
   chainSourceOf,
@@ -97,6 +97,21 @@ describe("worker: a CHAIN source (an ERC-20's Transfer logs on anvil)", function
     const deltas = await readChainLogs(rpcOf(provider), source, from, to);
     expect(shown(await readChainLogs(provider, source, from, to))).to.deep.equal(expected);
     expect(shown(deltas)).to.deep.equal(expected);
+    // A plain URL goes straight to the node; a provider with credentials or headers of its own
+    // keeps them (through the provider).
+    const keyed = new FetchRequest(node.url);
+    keyed.setHeader("x-api-key", "secret");
+    const withKey = new JsonRpcProvider(keyed, undefined, { staticNetwork: true });
+    let viaProvider = 0;
+    const send = withKey.send.bind(withKey);
+    withKey.send = (m: string, p: unknown[] | Record<string, unknown>) => ((viaProvider += 1), send(m, p));
+    expect(shown(await readChainLogs(rpcOf(withKey), source, from, to))).to.deep.equal(expected);
+    expect(viaProvider).to.be.greaterThan(0);
+    let plainVia = 0;
+    const plainSend = provider.send.bind(provider);
+    provider.send = (m: string, p: unknown[] | Record<string, unknown>) => ((plainVia += 1), plainSend(m, p));
+    await readChainLogs(rpcOf(provider), source, from, to);
+    expect(plainVia, "a plain URL is read without the provider").to.equal(0);
     for (const d of deltas) {
       expect(d.time).to.equal(d.index);
       expect(d.diff).to.equal(1n);
