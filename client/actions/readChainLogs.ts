@@ -193,9 +193,10 @@ export function jsonRpc(url: string, timeoutMs = 30_000): Rpc {
         id: number;
       }>;
       if (!Array.isArray(answers)) {
-        if (calls.length > 1) result(answers as never); // an error for the whole batch throws here
+        // One answer to the whole batch: an error (thrown by `result`), or a node that does not batch.
+        const only = result(answers as never);
         if (calls.length > 1) throw new Error(`one answer to a batch of ${calls.length} requests`);
-        return [result(answers as never)];
+        return [only];
       }
       const byId = new Map(answers.map((a) => [a.id, a]));
       return calls.map((_, i) => {

@@ -152,6 +152,19 @@ describe("worker: replica agreement", function () {
     expect(groupDigest(two)).to.equal(groupDigest([d(5, "0x01"), d(5, "0x02")])); // time is the slot's
   });
 
+  it("computes a time itself when every holder of its source shard is ejected (no copy is a replica's)", async function () {
+    const { agreement, used, offer, close, asked } = setup({
+      live: (w) => w === C,
+      truth: (t) => [d(Number(t), "0x07")],
+    });
+    offer(A, [d(0, "0x66")]); // an ejected holder's copy: not a live replica's
+    close(A);
+    agreement.settle(true);
+    await agreement.idle();
+    expect(asked).to.deep.equal([0n]);
+    expect(used).to.deep.equal([[d(0, "0x07")]]);
+  });
+
   it("compares copies byte for byte exactly when their digests are equal (the fast path decides as the digests would)", function () {
     const delta = fc.record({
       data: fc.uint8Array({ maxLength: 6 }),

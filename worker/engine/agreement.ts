@@ -290,7 +290,8 @@ export class Agreement {
       const c = slot.copies.get(h);
       return c && c.originShard === origin.originShard ? c.deltas : undefined;
     });
-    if (silent.length === 0 && own.every((c) => sameDeltas(c, own[0]))) {
+    // (With no live holder at all, nothing here is a copy: the time is computed below, as before.)
+    if (finalHolders.length > 0 && silent.length === 0 && own.every((c) => sameDeltas(c, own[0]))) {
       if (own[0] !== undefined) {
         this.o.use(slot.stream, own[0]);
         this.stats.agreedGroups += 1;
