@@ -1,8 +1,9 @@
 // A CHAIN source (docs/protocol.md §9): a contract's event logs on a chain, read by every holder
-// itself from final blocks, each block's logs checked against its header. A stream registered with `sourceKind` CHAIN names its source with the
-// registry's three fields: `sourceChainId` is the chain, `sourceDescriptor` the emitting contract's
-// address (left-padded to 32 bytes), and `schemaHash` the event's topic 0, keccak256 of its
-// canonical signature (so `schemaHash("Transfer(address,address,uint256)")` is that event's topic).
+// itself from final blocks, each block's logs taken from receipts checked against its hash. A
+// stream registered with `sourceKind` CHAIN names its source with the registry's three fields:
+// `sourceChainId` is the chain, `sourceDescriptor` the emitting contract's address (left-padded to
+// 32 bytes), and `schemaHash` the event's topic 0, keccak256 of its canonical signature (so
+// `schemaHash("Transfer(address,address,uint256)")` is that event's topic).
 import { EventFragment, getAddress, getBytes, id, isHexString, keccak256, toQuantity, zeroPadValue } from "ethers";
 import type { Provider } from "ethers";
 import { toBytes } from "../math/values.js";

@@ -1,8 +1,8 @@
 // The source stream as a worker reads it (docs/protocol.md §9): the StreamInbox (checked against its
 // per-block digests, so its state before a block is carried along) or a contract's event logs on
-// this chain (checked against each block's header, ../../client/actions/readChainLogs.ts). The
-// dataflow reads a tick at a time; a juror and `verify-dispute` read a past epoch's window at once
-// (../disputes/judge.ts).
+// this chain (taken from receipts checked against each block's hash,
+// ../../client/actions/readChainLogs.ts). The dataflow reads a tick at a time; a juror and
+// `verify-dispute` read a past epoch's window at once (../disputes/judge.ts).
 import { readInbox, type InboxDelta } from "../../client/actions/readInbox.js";
 import { readChainLogs, rpcOf } from "../../client/actions/readChainLogs.js";
 import type { Protocol } from "../../client/contracts.js";
