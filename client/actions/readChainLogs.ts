@@ -4,7 +4,17 @@
 // `sourceChainId` is the chain, `sourceDescriptor` the emitting contract's address (left-padded to
 // 32 bytes), and `schemaHash` the event's topic 0, keccak256 of its canonical signature (so
 // `schemaHash("Transfer(address,address,uint256)")` is that event's topic).
-import { EventFragment, getAddress, getBytes, id, isHexString, keccak256, toQuantity, zeroPadValue } from "ethers";
+import {
+  EventFragment,
+  ParamType,
+  getAddress,
+  getBytes,
+  id,
+  isHexString,
+  keccak256,
+  toQuantity,
+  zeroPadValue,
+} from "ethers";
 import type { Provider } from "ethers";
 import { toBytes } from "../math/values.js";
 import { MaruError } from "../errors/base.js";
@@ -75,6 +85,26 @@ export type LogLayout = {
   dynamic: boolean;
 };
 
+/** The head words of a static ABI type, or undefined for a dynamic one. */
+function staticWords(p: ParamType): number | undefined {
+  if (p.type === "string" || p.type === "bytes") return undefined;
+  if (p.isArray()) {
+    if (p.arrayLength < 0) return undefined;
+    const each = staticWords(p.arrayChildren);
+    return each === undefined ? undefined : each * p.arrayLength;
+  }
+  if (p.isTuple()) {
+    let sum = 0;
+    for (const c of p.components) {
+      const w = staticWords(c);
+      if (w === undefined) return undefined;
+      sum += w;
+    }
+    return sum;
+  }
+  return 1;
+}
+
 /** The layout of `event`'s delta data: its indexed fields (topics after the first), then the rest as ABI-encoded. */
 export function logLayout(event: string): LogLayout {
   const f = EventFragment.from(event.startsWith("event ") ? event : `event ${event}`);
@@ -85,10 +115,12 @@ export function logLayout(event: string): LogLayout {
   for (const x of indexed) fields.push({ name: x.name, type: x.type, indexed: true, word: word++ });
   let dynamic = false;
   for (const x of rest) {
-    // One word each for basic types; a string, bytes, array or tuple is either dynamic (an offset
-    // word and a tail) or several words: the data's size is then not worked out here.
-    if (x.isTuple() || x.isArray() || x.type === "string" || x.type === "bytes") dynamic = true;
-    fields.push({ name: x.name, type: x.type, indexed: false, word: word++ });
+    // A dynamic field is one head word (an offset) and a tail; a static one is inline: one word
+    // for a basic type, k·size for T[k], the sum of its parts for a tuple.
+    const words = staticWords(x);
+    if (words === undefined) dynamic = true;
+    fields.push({ name: x.name, type: x.type, indexed: false, word });
+    word += words ?? 1;
   }
   return { fields, headBytes: 32 * word, dynamic };
 }
@@ -176,7 +208,7 @@ export function jsonRpc(url: string, timeoutMs = 30_000): Rpc {
       body: JSON.stringify(body),
       signal: AbortSignal.timeout(timeoutMs),
     });
-    if (!res.ok) throw new Error(`HTTP ${res.status} ${res.statusText} from ${url}`);
+    if (!res.ok) throw new Error(`HTTP ${res.status} ${res.statusText} from ${new URL(url).origin}`);
     return (await res.json()) as unknown;
   };
   const result = (r: { result?: unknown; error?: { message?: string; code?: number } }) => {
@@ -224,14 +256,36 @@ export function providerRpc(provider: Provider): Rpc {
  */
 export function rpcOf(provider: Provider): Rpc {
   const connection = (
-    provider as { _getConnection?: () => { url: string; headers: Record<string, string> } }
+    provider as {
+      _getConnection?: () => { url: string; headers: Record<string, string>; preflightFunc: unknown };
+    }
   )._getConnection?.();
   const plain =
     connection !== undefined &&
     /^https?:\/\/[^@/]+(\/|$)/.test(connection.url) &&
     // ethers' own default header is harmless; any other (an API key, say) must go through the provider.
-    Object.keys(connection.headers ?? {}).every((h) => h.toLowerCase() === "accept-encoding");
+    Object.keys(connection.headers ?? {}).every((h) => h.toLowerCase() === "accept-encoding") &&
+    !connection.preflightFunc; // a request hook (signed or refreshed auth) must keep running
   return plain ? jsonRpc(connection.url) : providerRpc(provider);
+}
+
+/**
+ * The receipts of `blocks`, in one batch when the node takes it; a batch that fails is halved
+ * (a busy chain's receipts for many blocks can pass a node's response limit) down to one block,
+ * which is retried with backoff.
+ */
+async function receiptsOf(t: Rpc, blocks: number[], attempts: number): Promise<unknown[]> {
+  const ask = (bs: number[]) => t.batch(bs.map((n) => ["eth_getBlockReceipts", [toQuantity(n)]]));
+  if (blocks.length === 1) return retry(`eth_getBlockReceipts ${blocks[0]}`, attempts, () => ask(blocks));
+  try {
+    return await ask(blocks);
+  } catch {
+    const half = Math.ceil(blocks.length / 2);
+    return [
+      ...(await receiptsOf(t, blocks.slice(0, half), attempts)),
+      ...(await receiptsOf(t, blocks.slice(half), attempts)),
+    ];
+  }
 }
 
 /** Blocks per batch of header and receipt requests. */
@@ -267,6 +321,7 @@ export async function readChainLogs(
   const emitter = source.emitter.toLowerCase();
   const topic0 = source.topic0.toLowerCase();
   const deltas: InboxDelta[] = [];
+  let parent: string | undefined;
   for (let at = fromBlock; at <= toBlock; at += BATCH) {
     const numbers = Array.from({ length: Math.min(BATCH, toBlock - at + 1) }, (_, i) => at + i);
     const range = `${numbers[0]}-${numbers[numbers.length - 1]}`;
@@ -284,14 +339,24 @@ export async function readChainLogs(
       } catch (e) {
         throw new ChainSourceError(`Block ${numbers[i]}: the RPC's header does not hash to its hash`, {
           cause: e,
-          fix: "use an RPC that serves this chain's canonical headers",
+          fix: "use an RPC that serves this chain's canonical headers; if it does, the chain has header fields this reader does not know (a newer fork or an L2): report it",
         });
       }
+      // Consecutive headers must link: an RPC behind a load balancer that serves a block of a
+      // dropped fork among canonical ones is caught here.
+      if (parent !== undefined && header.parentHash.toLowerCase() !== parent)
+        throw new ChainSourceError(
+          `Block ${numbers[i]}: its parent hash ${header.parentHash} is not block ${numbers[i] - 1}'s hash ${parent}`,
+          { fix: "the RPC mixes forks; use an RPC that serves this chain's final blocks consistently" },
+        );
+      parent = header.hash.toLowerCase();
       if (bloomMayContain(header.logsBloom, emitter) && bloomMayContain(header.logsBloom, topic0)) wanted.push(header);
     }
     if (wanted.length === 0) continue;
-    const receipts = (await retry(`eth_getBlockReceipts ${range}`, attempts, () =>
-      t.batch(wanted.map((h) => ["eth_getBlockReceipts", [toQuantity(Number(h.number))]])),
+    const receipts = (await receiptsOf(
+      t,
+      wanted.map((h) => Number(h.number)),
+      attempts,
     )) as Array<RpcReceipt[] | null>;
     if (receipts.length !== wanted.length)
       throw new ChainSourceError(`The RPC answered ${receipts.length} of ${wanted.length} receipt requests`);
@@ -308,7 +373,10 @@ export async function readChainLogs(
       if (root !== header.receiptsRoot.toLowerCase())
         throw new ChainSourceError(
           `Block ${n}: the RPC's receipts build root ${root}, the header commits to ${header.receiptsRoot}`,
-          { fix: "the RPC served receipts that are not this block's; use an RPC that serves this chain's blocks" },
+          {
+            details: [`receipt types in the block: ${[...new Set(list.map((r) => Number(r.type ?? 0)))].join(", ")}`],
+            fix: "the RPC served receipts that are not this block's (use an RPC that serves this chain's blocks), or the chain has a receipt type this reader does not encode: report it",
+          },
         );
       let logIndex = 0;
       for (const r of list)

@@ -6,7 +6,7 @@
 import { createMPT } from "@ethereumjs/mpt";
 import { hexlify } from "ethers";
 import { toBytes } from "../math/values.js";
-import { rlpEncode } from "./rlp.js";
+import { rlpEncode, type RlpItem } from "./rlp.js";
 import { MaruError } from "../errors/base.js";
 import { rlpQuantity } from "./headers.js";
 
@@ -22,7 +22,13 @@ export type RpcReceipt = {
   logs: Array<{ address: string; topics: string[]; data: string }>;
   transactionIndex?: string;
   blockHash?: string;
+  /** OP Stack deposit receipts (type 0x7e) from Canyon on: both are part of the hashed encoding. */
+  depositNonce?: string;
+  depositReceiptVersion?: string;
 };
+
+/** The type of OP Stack deposit transactions. */
+const DEPOSIT_TYPE = 0x7en;
 
 /** A receipt or a set of receipts does not match what the block commits to. */
 export class ReceiptsError extends MaruError {
@@ -35,13 +41,20 @@ const b = (x: string | Uint8Array) => (typeof x === "string" ? toBytes(x, "recei
 export function encodeReceipt(r: RpcReceipt): Uint8Array {
   const outcome = r.status !== undefined ? rlpQuantity(r.status) : r.root;
   if (outcome === undefined) throw new ReceiptsError("A receipt has neither a status nor a state root");
-  const payload = rlpEncode([
+  const type = BigInt(r.type ?? "0x0");
+  const fields: RlpItem[] = [
     b(outcome),
     b(rlpQuantity(r.cumulativeGasUsed)),
     b(r.logsBloom),
     r.logs.map((l) => [b(l.address), l.topics.map(b), b(l.data)]),
-  ]);
-  const type = BigInt(r.type ?? "0x0");
+  ];
+  // OP Stack (op-geth's Receipt.EncodeIndex): from Canyon on, a deposit receipt with a receipt
+  // version hashes its deposit nonce and version too; earlier ones hash the four fields.
+  if (type === DEPOSIT_TYPE && r.depositReceiptVersion !== undefined) {
+    if (r.depositNonce === undefined) throw new ReceiptsError("A deposit receipt has a version but no deposit nonce");
+    fields.push(b(rlpQuantity(r.depositNonce)), b(rlpQuantity(r.depositReceiptVersion)));
+  }
+  const payload = rlpEncode(fields);
   if (type === 0n) return payload;
   if (type > 0x7fn) throw new ReceiptsError(`Receipt type ${type} is not an EIP-2718 type`);
   const typed = new Uint8Array(payload.length + 1);

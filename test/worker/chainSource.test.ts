@@ -3,13 +3,14 @@
 // same logs; and RPCs that drop, change or invent logs, or lie about headers.
 import { expect } from "chai";
 import { network } from "hardhat";
-import { FetchRequest, hexlify, id, JsonRpcProvider } from "ethers";
+import { decodeRlp, FetchRequest, hexlify, id, JsonRpcProvider } from "ethers";
 import {
   bloomMayContain,
   chainSourceOf,
   chainSourceSpec,
   ChainSourceError,
   logData,
+  logLayout,
   logPosition,
   logTime,
   jsonRpc,
@@ -18,7 +19,7 @@ import {
   type ChainSource,
   type Rpc,
 } from "../../client/actions/readChainLogs.js";
-import { receiptsRoot, type RpcReceipt } from "../../client/oracle/receipts.js";
+import { encodeReceipt, receiptsRoot, type RpcReceipt } from "../../client/oracle/receipts.js";
 import type { RpcBlock } from "../../client/oracle/headers.js";
 import { startAnvil, type ChainNode } from "../utils/chainNode.js";
 
@@ -196,6 +197,48 @@ describe("worker: a CHAIN source (an ERC-20's Transfer logs on anvil)", function
     }
   });
 
+  it("halves a receipts batch the node refuses (a response too large), down to one block", async function () {
+    const inner = jsonRpc(node.url);
+    let refused = 0;
+    const limited: Rpc = {
+      call: (m, p) => inner.call(m, p),
+      batch: async (c) => {
+        if (c[0]?.[0] === "eth_getBlockReceipts" && c.length > 1) {
+          refused += 1;
+          throw new Error("batch response exceeds the 25 MB limit");
+        }
+        return inner.batch(c);
+      },
+    };
+    expect(shown(await readChainLogs(limited, source, from, to))).to.deep.equal(expected);
+    expect(refused).to.be.greaterThan(0);
+  });
+
+  it("refuses headers that do not link (a block of a dropped fork served among canonical ones)", async function () {
+    const { provider } = conn;
+    const rpc = jsonRpc(node.url);
+    const base = Number(await conn.ethers.provider.getBlockNumber());
+    const snapshot = await provider.request({ method: "evm_snapshot", params: [] });
+    await provider.request({ method: "evm_mine", params: [] });
+    const orphan = (await rpc.call("eth_getBlockByNumber", [`0x${(base + 1).toString(16)}`, false])) as RpcBlock;
+    await provider.request({ method: "evm_revert", params: [snapshot] });
+    await provider.request({ method: "evm_setNextBlockTimestamp", params: [Number(orphan.timestamp) + 7] });
+    await provider.request({ method: "evm_mine", params: [] });
+    await provider.request({ method: "evm_mine", params: [] });
+    const canonical = (await rpc.call("eth_getBlockByNumber", [`0x${(base + 1).toString(16)}`, false])) as RpcBlock;
+    expect(canonical.hash).to.not.equal(orphan.hash);
+    const mixing = tampered(node.url, {
+      headers: (hs) => hs.map((h) => (h && Number(h.number) === base + 1 ? orphan : h)),
+    });
+    let error: unknown;
+    await readChainLogs(mixing, source, base, base + 2, { attempts: 1 }).catch((e) => (error = e));
+    expect((error as Error)?.message).to.match(
+      new RegExp(`Block ${base + 2}: its parent hash .* is not block ${base + 1}'s hash`),
+    );
+    // The canonical chain reads.
+    expect(await readChainLogs(rpc, source, base + 1, base + 2)).to.deep.equal([]);
+  });
+
   it("retries what fails, with backoff, and says which call gave up", async function () {
     let failures = 2;
     const inner = jsonRpc(node.url);
@@ -234,6 +277,39 @@ describe("worker: a CHAIN source (an ERC-20's Transfer logs on anvil)", function
       server.closeAllConnections();
       server.close();
     }
+  });
+
+  it("lays out an event's fields as a log's data carries them (indexed first; static arrays and tuples inline)", function () {
+    const at = (event: string) => Object.fromEntries(logLayout(event).fields.map((f) => [f.name, f.word]));
+    expect(at("Transfer(address indexed from, address indexed to, uint256 value)")).to.deep.equal({
+      from: 0,
+      to: 1,
+      value: 2,
+    });
+    expect(at("E(uint256[2] a, address b)")).to.deep.equal({ a: 0, b: 2 });
+    expect(at("E((uint8,address) a, address indexed k, bytes32 c)")).to.deep.equal({ k: 0, a: 1, c: 3 });
+    expect(at("E(string indexed s, bytes d, address b)")).to.deep.equal({ s: 0, d: 1, b: 2 });
+    expect(logLayout("E(string indexed s, bytes d, address b)")).to.include({ headBytes: 96, dynamic: true });
+    expect(logLayout("E(uint256[2] a, address b)")).to.include({ headBytes: 96, dynamic: false });
+  });
+
+  it("encodes an OP Stack deposit receipt with its nonce and version from Canyon on, without them before", function () {
+    const base = {
+      type: "0x7e",
+      status: "0x1",
+      cumulativeGasUsed: "0x5208",
+      logsBloom: `0x${"00".repeat(256)}`,
+      logs: [],
+    };
+    const fields = (r: RpcReceipt) => {
+      const bytes = encodeReceipt(r);
+      expect(bytes[0]).to.equal(0x7e);
+      return decodeRlp(bytes.slice(1)) as string[];
+    };
+    expect(fields(base)).to.have.length(4);
+    const canyon = fields({ ...base, depositNonce: "0x2a", depositReceiptVersion: "0x1" });
+    expect(canyon).to.have.length(6);
+    expect(canyon.slice(4)).to.deep.equal(["0x2a", "0x01"]);
   });
 
   it("names what is wrong with a registration, and keeps times in order across blocks", function () {
