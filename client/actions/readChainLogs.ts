@@ -44,21 +44,25 @@ export function logPosition(time: bigint): { blockNumber: number; logIndex: numb
   return { blockNumber: Number(time >> 32n), logIndex: Number(time & 0xffffffffn) };
 }
 
-/**
- * The registry fields of a CHAIN stream reading `event` (a signature such as
- * "Transfer(address indexed from, address indexed to, uint256 value)" or its canonical form)
- * from `emitter` on chain `chainId`.
- */
-export function chainSourceSpec(chainId: bigint | number, emitter: string, event: string) {
-  let fragment: EventFragment;
+/** `event` parsed ("Name(type,…)", with or without `event`), or a ChainSourceError that says how to write it. */
+function eventFragment(event: string): EventFragment {
   try {
-    fragment = EventFragment.from(event.startsWith("event ") ? event : `event ${event}`);
+    return EventFragment.from(event.startsWith("event ") ? event : `event ${event}`);
   } catch (e) {
     throw new ChainSourceError(`"${event}" is not an event signature`, {
       fix: 'give it as Name(type,…), e.g. "Transfer(address,address,uint256)"',
       cause: e,
     });
   }
+}
+
+/**
+ * The registry fields of a CHAIN stream reading `event` (a signature such as
+ * "Transfer(address indexed from, address indexed to, uint256 value)" or its canonical form)
+ * from `emitter` on chain `chainId`.
+ */
+export function chainSourceSpec(chainId: bigint | number, emitter: string, event: string) {
+  const fragment = eventFragment(event);
   if (fragment.anonymous)
     throw new ChainSourceError(`Event ${fragment.name} is anonymous: it has no topic 0 to read by`);
   let address: string;
@@ -107,7 +111,7 @@ function staticWords(p: ParamType): number | undefined {
 
 /** The layout of `event`'s delta data: its indexed fields (topics after the first), then the rest as ABI-encoded. */
 export function logLayout(event: string): LogLayout {
-  const f = EventFragment.from(event.startsWith("event ") ? event : `event ${event}`);
+  const f = eventFragment(event);
   const indexed = f.inputs.filter((x) => x.indexed);
   const rest = f.inputs.filter((x) => !x.indexed);
   const fields: LogLayout["fields"] = [];

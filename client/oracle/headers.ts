@@ -43,7 +43,6 @@ export class BlockHeaderError extends MaruError {
 
 /** An RLP quantity: the minimal big-endian bytes of a hex number (none for 0). */
 export const rlpQuantity = (hex: string) => (BigInt(hex) === 0n ? "0x" : toBeArray(BigInt(hex)));
-const quantity = rlpQuantity;
 
 /**
  * The RLP encoding of a block header, as the chain hashes it: `keccak256(encodeBlockHeader(b)) ==
@@ -66,11 +65,11 @@ export function encodeBlockHeader(b: RpcBlock): string {
     b.transactionsRoot,
     b.receiptsRoot,
     b.logsBloom,
-    quantity(b.difficulty),
-    quantity(b.number),
-    quantity(b.gasLimit),
-    quantity(b.gasUsed),
-    quantity(b.timestamp),
+    rlpQuantity(b.difficulty),
+    rlpQuantity(b.number),
+    rlpQuantity(b.gasLimit),
+    rlpQuantity(b.gasUsed),
+    rlpQuantity(b.timestamp),
     b.extraData,
     b.mixHash,
     b.nonce,
@@ -85,7 +84,7 @@ export function encodeBlockHeader(b: RpcBlock): string {
   ];
   for (const [value, isQuantity] of optional) {
     if (value === undefined) break;
-    fields.push(isQuantity ? quantity(value) : value);
+    fields.push(isQuantity ? rlpQuantity(value) : value);
   }
   const encoded = encodeRlp(fields.map((f) => (typeof f === "string" ? getBytes(f) : f)));
   const hash = keccak256(encoded);
