@@ -144,8 +144,15 @@ interface IOperatorRegistry {
     /// @notice One stream by id.
     function stream(bytes32 id) external view returns (StreamRecord memory);
 
-    /// @notice How stream `id` is partitioned (two storage reads, for fraud proofs).
+    /// @notice How stream `id` is partitioned (two storage reads, for fraud proofs). For the handoff
+    /// stream of a registered stream ({handoffStreamOf}), that stream's partition.
     function partitionOf(bytes32 id) external view returns (PartitionSpec memory);
+
+    /// @notice The id of stream `id`'s state handoff (docs/protocol.md §9): the channels on which a
+    /// stateful operator's consolidated input moves from epoch e's holders to epoch e + 1's,
+    /// signed under e + 1 and routed by its randomness like any batch of `id`.
+    /// `keccak256(abi.encodePacked("maru.handoff", id))`; never the id of a registered stream.
+    function handoffStreamOf(bytes32 id) external pure returns (bytes32);
 
     /// @notice One operator by id.
     function operator(uint32 id) external view returns (OperatorRecord memory);

@@ -63,6 +63,8 @@ contract OperatorRegistry is IOperatorRegistry, IGraphVersionSource, AccessContr
     mapping(bytes32 id => uint32 indexPlusOne) private _streamIndex;
     mapping(uint32 index => StreamData) private _streams;
     mapping(uint32 id => OperatorData) private _operators;
+    /// @dev handoffStreamOf(id) → id (plus one index, as `_streamIndex`), for every registered stream.
+    mapping(bytes32 handoff => uint32 indexPlusOne) private _handoffIndex;
 
     /// @param admin Gets DEFAULT_ADMIN_ROLE and REGISTRAR_ROLE: the timelock (deployment scripts
     /// hand the roles over and renounce the deployer's).
@@ -76,6 +78,10 @@ contract OperatorRegistry is IOperatorRegistry, IGraphVersionSource, AccessContr
     /// @inheritdoc IOperatorRegistry
     function registerStream(StreamSpec calldata spec) external onlyRole(REGISTRAR_ROLE) returns (uint32 index) {
         if (spec.id == bytes32(0) || _streamIndex[spec.id] != 0) revert RegistryStreamExists(spec.id);
+        // A stream's id and its handoff id are one namespace: neither may name two streams.
+        bytes32 handoff = handoffStreamOf(spec.id);
+        if (_handoffIndex[spec.id] != 0) revert RegistryStreamExists(spec.id);
+        if (_streamIndex[handoff] != 0) revert RegistryStreamExists(handoff);
         if (spec.schemaHash == bytes32(0)) revert RegistryZeroField("schemaHash");
         Sharding.validate(spec.partition);
         bool chain = spec.sourceKind == SourceKind.CHAIN;
@@ -89,6 +95,7 @@ contract OperatorRegistry is IOperatorRegistry, IGraphVersionSource, AccessContr
         State memory s = _state;
         index = s.streamCount;
         _streamIndex[spec.id] = index + 1;
+        _handoffIndex[handoff] = index + 1;
         _streams[index] = StreamData({
             id: spec.id,
             schemaHash: spec.schemaHash,
@@ -179,9 +186,18 @@ contract OperatorRegistry is IOperatorRegistry, IGraphVersionSource, AccessContr
     }
 
     /// @inheritdoc IOperatorRegistry
+    /// @dev A handoff stream's deltas are its stream's records: they are partitioned alike.
     function partitionOf(bytes32 id) external view returns (PartitionSpec memory) {
-        StreamData storage d = _streams[_indexOf(id)];
+        uint32 plusOne = _streamIndex[id];
+        if (plusOne == 0) plusOne = _handoffIndex[id];
+        if (plusOne == 0) revert RegistryUnknownStream(id);
+        StreamData storage d = _streams[plusOne - 1];
         return PartitionSpec(d.keyKind, d.offset, d.length);
+    }
+
+    /// @inheritdoc IOperatorRegistry
+    function handoffStreamOf(bytes32 id) public pure returns (bytes32) {
+        return keccak256(abi.encodePacked("maru.handoff", id));
     }
 
     /// @inheritdoc IOperatorRegistry

@@ -276,3 +276,56 @@ contract RegistryTimelockTest is Test {
         timelock.schedule(address(reg), 0, data, bytes32(0), keccak256("salt"), DELAY);
     }
 }
+
+/// State handoff ids (docs/protocol.md §9): one per stream, partitioned as the stream, never a stream.
+contract RegistryHandoffTest is RegistryBase {
+    function test_handoff_idRuleAndPartition() public {
+        _registerStreams();
+        bytes32 h = reg.handoffStreamOf(S_OUT);
+        assertEq(h, keccak256(abi.encodePacked("maru.handoff", S_OUT)), "id rule");
+        PartitionSpec memory p = reg.partitionOf(h);
+        PartitionSpec memory q = reg.partitionOf(S_OUT);
+        assertEq(uint8(p.kind), uint8(q.kind), "kind");
+        assertEq(p.offset, q.offset, "offset");
+        assertEq(p.length, q.length, "length");
+        bytes32 unknown = reg.handoffStreamOf(keccak256("missing"));
+        vm.expectRevert(abi.encodeWithSelector(IOperatorRegistry.RegistryUnknownStream.selector, unknown));
+        reg.partitionOf(unknown);
+        // A handoff id is not a stream: not readable as one, not an operator's input.
+        vm.expectRevert(abi.encodeWithSelector(IOperatorRegistry.RegistryUnknownStream.selector, h));
+        reg.stream(h);
+        IOperatorRegistry.OperatorSpec memory o = _op("x");
+        o.inputs[1] = h;
+        vm.prank(registrar);
+        vm.expectRevert(abi.encodeWithSelector(IOperatorRegistry.RegistryUnknownStream.selector, h));
+        reg.registerOperator(o);
+    }
+
+    function test_handoff_idsAndStreamIdsNeverCollide() public {
+        _registerStreams();
+        bytes32 h = reg.handoffStreamOf(S_IN);
+        vm.startPrank(registrar);
+        // A stream whose id is a registered stream's handoff id.
+        vm.expectRevert(abi.encodeWithSelector(IOperatorRegistry.RegistryStreamExists.selector, h));
+        reg.registerStream(_stream(h, IOperatorRegistry.SourceKind.DERIVED));
+        // A stream whose handoff id is a registered stream's id.
+        bytes32 x = keccak256("x");
+        reg.registerStream(_stream(reg.handoffStreamOf(x), IOperatorRegistry.SourceKind.DERIVED));
+        vm.expectRevert(abi.encodeWithSelector(IOperatorRegistry.RegistryStreamExists.selector, reg.handoffStreamOf(x)));
+        reg.registerStream(_stream(x, IOperatorRegistry.SourceKind.DERIVED));
+        vm.stopPrank();
+    }
+
+    function testFuzz_handoff_partitionFollowsTheStream(bytes32 id, uint32 offset, uint32 length) public {
+        vm.assume(id != bytes32(0));
+        length = uint32(bound(length, 1, 64));
+        offset = uint32(bound(offset, 0, 1024));
+        IOperatorRegistry.StreamSpec memory s = _stream(id, IOperatorRegistry.SourceKind.DERIVED);
+        s.partition = PartitionSpec(KeyKind.SLICE, offset, length);
+        vm.prank(registrar);
+        reg.registerStream(s);
+        PartitionSpec memory p = reg.partitionOf(reg.handoffStreamOf(id));
+        assertEq(p.offset, offset, "offset");
+        assertEq(p.length, length, "length");
+    }
+}

@@ -189,6 +189,28 @@ contract MisroutedTest is FraudBase {
         fraud.proveMisroutedDelta(h, ds[0].data, ds[0].time, ds[0].diff, proof, wrongIndex);
     }
 
+    /// A state handoff batch (docs/protocol.md §9) is signed under the epoch it is routed by, on the
+    /// stream's handoff id, which the registry partitions as the stream: honest routing is no fault,
+    /// a delta of another shard is.
+    function test_misrouted_handoffStreamIsJudgedLikeItsStream() public {
+        bytes32 handoff = registry.handoffStreamOf(STREAM);
+        Delta[] memory ds = _one(_deltaInShard(3, 11));
+        uint32 recv = _holder(3, 1);
+        BatchHeader memory hd = _header(_holder(0, 0), 3, recv, 0, 0, ds, _msh(ds));
+        hd.stream = handoff;
+        IFraudProofs.SignedHeader memory h = _signed(hd);
+        vm.expectRevert(abi.encodeWithSelector(IFraudProofs.FraudNoFault.selector, IFraudProofs.Fault.MISROUTED_DELTA));
+        fraud.proveMisroutedDelta(h, ds[0].data, ds[0].time, ds[0].diff, new bytes32[](0), recv);
+
+        Delta[] memory wrong = _one(_deltaInShard(1, 12));
+        recv = _holder(0, 1);
+        hd = _header(_holder(2, 0), 0, recv, 0, 0, wrong, _msh(wrong));
+        hd.stream = handoff;
+        h = _signed(hd);
+        fraud.proveMisroutedDelta(h, wrong[0].data, wrong[0].time, wrong[0].diff, new bytes32[](0), recv);
+        assertTrue(fraud.punished(hd.sender, 1, IFraudProofs.Fault.MISROUTED_DELTA), "punished");
+    }
+
     function test_misrouted_tamperedProofsAndEpochsAreRefused() public {
         // A batch of four wrong-shard deltas: any of them is provable with the right proof.
         Delta[] memory ds = new Delta[](4);
