@@ -5,6 +5,7 @@ export * from "./math/index.js";
 export * from "./arweave/ids.js";
 export * from "./registry/graphHash.js";
 export * from "./registry/syncGraph.js";
+export * from "./registry/handoff.js";
 export * from "./oracle/index.js";
 export * from "./contracts.js";
 export * from "./batches/index.js";

@@ -176,6 +176,7 @@ async function main() {
       log: logger,
       gateway: opts.gateway,
       cacheDir: opts.cacheDir,
+      stateDir: joinPath(opts.dataDir, "state"),
       checks: opts.checks,
       finality,
       graceMs: Number(opts.graceMs),

@@ -91,6 +91,12 @@ export function verifyBatch(
      * content is hashed once ({@link BatchStateCache}).
      */
     states?: BatchStateCache;
+    /**
+     * State handoff streams (docs/protocol.md §9) and the previous epoch's math: a handoff channel
+     * carries the state of an origin shard of the previous epoch, which its sender must have held
+     * then (it is a member of this epoch too: it signs under it). Omitted: no handoff is taken.
+     */
+    handoff?: { streams: ReadonlySet<string>; previous: EpochMath };
   },
 ): Verdict {
   const violations: Violation[] = [];
@@ -145,11 +151,17 @@ export function verifyBatch(
     }
     // Whose: a channel carries the outputs of one origin shard, which its sender must hold.
     const origin = Number(h.originShard);
-    const senderIndex = view.indexOf.get(sender)!;
-    if (origin >= view.n || !ctx.math.permutation.holds(senderIndex, origin, view.k)) {
+    const isHandoff = ctx.handoff?.streams.has(String(h.stream).toLowerCase()) ?? false;
+    const originView = isHandoff ? ctx.handoff!.previous : ctx.math;
+    const senderIndex = originView.view.indexOf.get(sender);
+    if (
+      senderIndex === undefined ||
+      origin >= originView.view.n ||
+      !originView.permutation.holds(senderIndex, origin, originView.view.k)
+    ) {
       add({
         kind: "not-from-a-holder",
-        message: `the sender (worker ${senderIndex}) does not hold origin shard ${origin}`,
+        message: `the sender (worker ${senderIndex ?? "none"} of epoch ${originView.view.epoch}) does not hold origin shard ${origin}${isHandoff ? " of the epoch whose state it hands off" : ""}`,
       });
       return { ok: false, violations };
     }

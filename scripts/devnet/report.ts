@@ -142,17 +142,23 @@ export type OutputCheck = {
 
 /**
  * The dataflow's output, judged per epoch and per worker: every honest worker's epoch report that
- * does not say it is incomplete must hold, for every account of the shards it held, exactly that
- * epoch's balance change computed directly from the transfers the chain put in the epoch (operator
- * state starts afresh each epoch), and nothing else. An (epoch, account) whose every honest holder
- * reported its output incomplete is `incomplete`, not wrong: the worker said so.
+ * does not say it is incomplete must hold, for every account of the shards it held, exactly the
+ * running balance after that epoch, computed directly from the transfers the chain put in it and
+ * every epoch before it (the balances' state is handed from epoch to epoch, docs/protocol.md §9),
+ * and nothing else. An epoch after the first whose report says no state was due is wrong. An
+ * (epoch, account) whose every honest holder reported its output incomplete is `incomplete`, not
+ * wrong: the worker said so. (A graph without stateful operators is judged per epoch.)
  */
 export function checkOutput(reports: WorkerReport[], honest: Set<string>, truth: EpochTruth[]): OutputCheck {
   const problems: string[] = [];
   const incomplete: string[] = [];
   const accounts = new Set<string>();
-  for (const t of truth) {
-    const expected = balancesOf(t.transfers);
+  const stateful = reports.some((r) => r.epochs.some((e) => e.handoff !== undefined));
+  const sorted = [...truth].sort((x, y) => x.epoch - y.epoch);
+  const upTo: Transfer[] = [];
+  for (const [i, t] of sorted.entries()) {
+    upTo.push(...t.transfers);
+    const expected = balancesOf(stateful ? upTo : t.transfers);
     for (const a of expected.keys()) accounts.add(a);
     const holdersOf = new Map<number, Array<{ worker: string; ep: EpochReport | undefined }>>();
     for (const r of reports) {
@@ -160,6 +166,8 @@ export function checkOutput(reports: WorkerReport[], honest: Set<string>, truth:
       const ep = r.epochs.find((x) => x.epoch === String(t.epoch));
       if (!ep) continue;
       for (const s of ep.shards) holdersOf.set(s, [...(holdersOf.get(s) ?? []), { worker: r.worker, ep }]);
+      if (stateful && i > 0 && !ep.handoff?.due)
+        problems.push(`epoch ${t.epoch}: ${r.worker} did not take over the state of epoch ${sorted[i - 1].epoch}`);
       if (ep.operatorsStopped > 0 || ep.outputIncomplete) continue;
       for (const [data, mult] of Object.entries(ep.output[OUTPUT_STREAM] ?? {})) {
         const { account, sum } = parseBalance(data);
@@ -167,7 +175,7 @@ export function checkOutput(reports: WorkerReport[], honest: Set<string>, truth:
         const want = expected.get(account) ?? 0n;
         if (sum !== want)
           problems.push(
-            `epoch ${t.epoch}: ${r.worker} says ${account} changed by ${sum}, the direct computation ${want}`,
+            `epoch ${t.epoch}: ${r.worker} says ${account} ${stateful ? "holds" : "changed by"} ${sum}, the direct computation ${want}`,
           );
       }
     }
@@ -180,7 +188,7 @@ export function checkOutput(reports: WorkerReport[], honest: Set<string>, truth:
       }
       for (const { worker, ep } of complete)
         if (!(ep!.output[OUTPUT_STREAM] ?? {})[balanceRecord(account, want)])
-          problems.push(`epoch ${t.epoch}: ${worker} holds ${account}'s shard but reports no change of ${want}`);
+          problems.push(`epoch ${t.epoch}: ${worker} holds ${account}'s shard but does not report ${want} for it`);
     }
   }
   return { correct: problems.length === 0 && incomplete.length === 0, problems, incomplete, accounts: accounts.size };

@@ -45,7 +45,7 @@ function setup(
     },
     closed: (h, stream, origin, shard) =>
       closed.has(`${h}|${stream}|${origin}|${shard}`) || closed.has(`${h}|${stream}|*|${shard}`),
-    use: (_stream, deltas) => used.push(deltas),
+    use: (_stream, _shard, deltas) => used.push(deltas),
     conflict: (slot, right, wrong) => conflicts.push([slot.time, right, wrong]),
     ...(opts.truth
       ? {

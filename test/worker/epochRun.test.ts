@@ -70,6 +70,7 @@ const graph: RunnableGraph = {
   operators: [],
   consumers: new Map(),
   terminal: new Set([BALANCES]),
+  handoffs: new Map(),
 };
 const map = { id: 0, name: "erc20_to_balances", input: SOURCE, output: CHANGES, bytecode: wasm("erc20_to_balances") };
 const reduce = { id: 1, name: "sum_by_key", input: CHANGES, output: BALANCES, bytecode: wasm("sum_by_key") };

@@ -47,8 +47,14 @@ export type AgreementOptions = {
   holdersOf(time: bigint): { originShard: number; holders: string[] } | undefined;
   /** True once a holder's lane (stream, originShard, shard) can bring nothing more (end notice counted, all received). */
   closed(holder: string, stream: string, originShard: number, shard: number): boolean;
-  /** Deltas agreed on: they go to the operators that consume `stream`. */
-  use(stream: string, deltas: Delta[]): void;
+  /** Deltas of `shard` agreed on: they go to the operators that consume `stream`. */
+  use(stream: string, shard: number, deltas: Delta[]): void;
+  /**
+   * Whether a time nobody can compute again (a state handoff's, §9) may be taken from the final
+   * copies of some holders when they all agree and the other holders stayed silent. Such a time
+   * is counted in `unconfirmedGroups`, and the epoch's output says it rests on fewer holders.
+   */
+  takeUnconfirmed?(slot: { stream: string; shard: number; time: bigint; originShard: number }): boolean;
   /**
    * What this worker computes itself for (`stream`, `shard`, `time`) from `originShard`'s inputs,
    * or undefined when it cannot: asked when copies differ or a holder stayed silent, and used
@@ -151,6 +157,8 @@ export class Agreement {
     recomputedGroups: 0,
     /** Times not used: no copy to take on trust, and computing them failed. */
     heldBackGroups: 0,
+    /** Handoff times taken from agreeing final copies while other holders stayed silent (`takeUnconfirmed`). */
+    unconfirmedGroups: 0,
     /** Times where a holder's copy differed from another's or from what this worker computed. */
     disagreementCount: 0,
     /** A sender repeated a time it had passed (not used). */
@@ -293,7 +301,7 @@ export class Agreement {
     // (With no live holder at all, nothing here is a copy: the time is computed below, as before.)
     if (finalHolders.length > 0 && silent.length === 0 && own.every((c) => sameDeltas(c, own[0]))) {
       if (own[0] !== undefined) {
-        this.o.use(slot.stream, own[0]);
+        this.o.use(slot.stream, slot.shard, own[0]);
         this.stats.agreedGroups += 1;
       }
       return true;
@@ -307,9 +315,18 @@ export class Agreement {
     if (digests.size === 1 && silent.length === 0) {
       const [only] = digests;
       if (only !== NONE) {
-        this.o.use(slot.stream, slot.copies.get(finalHolders[0])!.deltas);
+        this.o.use(slot.stream, slot.shard, slot.copies.get(finalHolders[0])!.deltas);
         this.stats.agreedGroups += 1;
       }
+      return true;
+    }
+    const at = { stream: slot.stream, shard: slot.shard, time: slot.time, originShard: origin.originShard };
+    if (digests.size === 1 && finalHolders.length > 0 && this.o.takeUnconfirmed?.(at)) {
+      // Nobody can compute it again: the silent holders' absence is said, not papered over.
+      const [only] = digests;
+      if (only !== NONE) this.o.use(slot.stream, slot.shard, slot.copies.get(finalHolders[0])!.deltas);
+      this.stats.unconfirmedGroups += 1;
+      this.recordSingle(origin.originShard, silent);
       return true;
     }
     // Copies differ, or a holder stayed silent: no copy is taken on trust.
@@ -353,7 +370,7 @@ export class Agreement {
         if (!truth) return heldBack("computing it failed");
         const digest = truth.length > 0 ? groupDigest(truth) : NONE;
         const right = Object.keys(copies).filter((h) => copies[h] === digest);
-        if (truth.length > 0) this.o.use(slot.stream, truth);
+        if (truth.length > 0) this.o.use(slot.stream, slot.shard, truth);
         this.stats.recomputedGroups += 1;
         if (right.length < Object.keys(copies).length) {
           disagree(right);

@@ -5,11 +5,14 @@
 // the sender a message claims must be the member behind the authenticated connection, its epoch
 // must be one the worker runs (or the next one, held within a per-peer budget), and only then is it
 // decoded and checked.
+import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
 import { Liveness } from "../chain/liveness.js";
 import type { Logger } from "pino";
 import type { TypedDataDomain } from "ethers";
 import type { InboxDelta } from "../../client/actions/readInbox.js";
-import type { Assignment } from "../../client/actions/getAssignment.js";
+import { getAssignment, type Assignment } from "../../client/actions/getAssignment.js";
+import { EpochMath } from "../../client/batches/verifyBatch.js";
 import type { Protocol } from "../../client/contracts.js";
 import { protocolDomain } from "../../client/math/eip712.js";
 import { syncGraph } from "../../client/registry/syncGraph.js";
@@ -27,7 +30,7 @@ import { openSource, type SourceReader } from "../chain/source.js";
 import type { Membership } from "../chain/members.js";
 import { decodeMessage, peekMessage, type Message } from "../transport/codec.js";
 import { compileGraph, type RunnableGraph } from "./graph.js";
-import { EpochRun } from "./epochRun.js";
+import { EpochRun, type HandoffState, type PreviousEpoch } from "./epochRun.js";
 import { WaitLog } from "../node/waits.js";
 import type { CheatRecord, EpochReport } from "./report.js";
 import { noMetrics, type WorkerMetrics } from "../metrics/metrics.js";
@@ -52,6 +55,11 @@ export type DataflowOptions = {
   log: Logger;
   gateway: string;
   cacheDir?: string;
+  /**
+   * Where the state each epoch hands to the next is written before any of it is signed (a restart
+   * sends the same); omitted: kept in memory only.
+   */
+  stateDir?: string;
   /** Run verifyBatch and verifyAccumulatedProof on what arrives (off only to measure their cost). */
   checks: boolean;
   finality: Finality;
@@ -101,6 +109,8 @@ export class Dataflow {
   private readonly graphs = new Map<string, RunnableGraph>();
   private eventsTo: number;
   private source?: SourceReader;
+  /** The state of a finished epoch (by that epoch) not yet handed to the next one's run. */
+  private readonly handoffs = new Map<bigint, HandoffState>();
 
   private readonly metrics: WorkerMetrics;
 
@@ -303,6 +313,7 @@ export class Dataflow {
     for (const op of graph.operators)
       if (op.input !== graph.source)
         hosts.set(String(op.id), await OperatorHost.start(op.bytecode, { perDeltaMs: this.o.perDeltaMs }));
+    const previous = await this.previousEpoch(epoch, info.graphHash, graph);
     if (!resumed) this.o.record.beginEpoch(epoch);
     const run = new EpochRun(
       {
@@ -325,14 +336,91 @@ export class Dataflow {
       graph,
       hosts,
       resumed,
+      previous,
     );
     this.runs.set(epoch, run);
+    if (previous) this.handOver(run);
     this.log.info(
       { epoch: epoch.toString(), fromBlock: from, shards: a.shards, resumed },
       resumed ? "dataflow resumed (replaying the epoch)" : "dataflow started",
     );
     for (const h of this.releaseEarly(epoch)) this.onWire(h.bytes, h.peer);
     return true;
+  }
+
+  /**
+   * The epoch whose state `epoch` takes over: the one before it, when it ran the same graph and the
+   * graph has stateful operators (docs/protocol.md §9).
+   */
+  private async previousEpoch(epoch: bigint, graphHash: string, graph: RunnableGraph): Promise<PreviousEpoch | undefined> {
+    if (graph.handoffs.size === 0 || epoch <= 1n) return undefined;
+    const before = await this.o.p.epochs.epochInfo(epoch - 1n);
+    if (before.graphHash.toLowerCase() !== graphHash.toLowerCase()) return undefined;
+    const a = await getAssignment(this.o.p, epoch - 1n);
+    if (a.view.n === 0) return undefined;
+    return { a, math: new EpochMath(a.view) };
+  }
+
+  /**
+   * Hands this worker's state of the epoch before `run`'s to it: at once when it is known (in
+   * memory, or written before a restart), or when that epoch finishes here (sending waits for it).
+   */
+  private handOver(run: EpochRun): void {
+    const before = run.epoch - 1n;
+    const state = this.handoffs.get(before) ?? this.readHandoff(before);
+    if (state) {
+      this.handoffs.delete(before);
+      run.sendHandoff(state);
+      this.log.info(
+        { epoch: run.epoch.toString(), from: before.toString(), deltas: run.handoffStats.sentDeltas },
+        "state of the previous epoch handed over",
+      );
+    } else if (this.runs.has(before)) run.handoffPending = true;
+  }
+
+  private handoffFile(epoch: bigint): string | undefined {
+    return this.o.stateDir === undefined ? undefined : join(this.o.stateDir, `handoff-${epoch}.json`);
+  }
+
+  private readHandoff(epoch: bigint): HandoffState | undefined {
+    const file = this.handoffFile(epoch);
+    if (!file || !existsSync(file)) return undefined;
+    try {
+      return JSON.parse(readFileSync(file, "utf8")) as HandoffState;
+    } catch (e) {
+      // Never sent a guess: the next epoch's holders see this worker's channels missing.
+      this.log.error({ epoch: epoch.toString(), file, error: (e as Error).message }, "cannot read a handed-over state");
+      return undefined;
+    }
+  }
+
+  /** Keeps (and writes, before anything of it is signed) the state a finished epoch hands over. */
+  private keepHandoff(run: EpochRun, report: EpochReport): void {
+    const state = run.handoffOut(report);
+    const next = this.runs.get(run.epoch + 1n);
+    if (!state) {
+      if (report.handoff)
+        this.log.warn(
+          { epoch: run.epoch.toString() },
+          "this worker cannot vouch for its state of the epoch: it hands nothing over (the next epoch's output says so)",
+        );
+      if (next) next.handoffPending = false;
+      return;
+    }
+    const file = this.handoffFile(run.epoch);
+    if (file) {
+      mkdirSync(this.o.stateDir!, { recursive: true });
+      writeFileSync(`${file}.tmp`, JSON.stringify(state));
+      renameSync(`${file}.tmp`, file);
+      for (let e = run.epoch - BigInt(RETAINED_EPOCHS); e > 0n && e > run.epoch - 8n; e--)
+        rmSync(this.handoffFile(e)!, { force: true });
+    }
+    this.handoffs.set(run.epoch, state);
+    for (const e of this.handoffs.keys()) if (e < run.epoch) this.handoffs.delete(e);
+    if (next) {
+      next.handoffPending = false;
+      this.handOver(next);
+    }
   }
 
   /** Takes no part in `epoch` (not a member, nothing to run, sat out, or not verifiable): drops what was held for it. */
@@ -430,7 +518,13 @@ export class Dataflow {
     }
     for (const run of runs) {
       this.sayWhatItWaitsFor(run, finalized);
-      if (!run.sendingDone && run.windowEnd !== undefined && this.source && this.source.readTo >= run.windowEnd) {
+      if (
+        !run.sendingDone &&
+        !run.handoffPending &&
+        run.windowEnd !== undefined &&
+        this.source &&
+        this.source.readTo >= run.windowEnd
+      ) {
         const blockHash = (await provider.getBlock(run.windowEnd))!.hash!;
         await run.finishSending(run.windowEnd, blockHash);
       } else if (!run.sendingDone) {
@@ -453,6 +547,7 @@ export class Dataflow {
       const complete = run.inbox.complete();
       if (run.sendingDone && (complete || Date.now() - run.sendingDoneAt > this.o.graceMs)) {
         const report = await run.finalize(!complete);
+        this.keepHandoff(run, report);
         this.reports.push(report);
         this.runs.delete(run.epoch);
         this.waits.forget(`epoch ${run.epoch}`);
@@ -468,6 +563,7 @@ export class Dataflow {
   private sayWhatItWaitsFor(run: EpochRun, finalized: number): void {
     let waitingFor: string;
     if (run.windowEnd === undefined) waitingFor = `the next epoch to begin (its window is still open)`;
+    else if (!run.sendingDone && run.handoffPending) waitingFor = `epoch ${run.epoch - 1n} to finish here: its state is handed over first`;
     else if (!run.sendingDone) {
       if (run.windowEnd <= finalized) return; // final: it finishes sending on this tick
       waitingFor = `block ${run.windowEnd}, the window's last, to be final (final: ${finalized})`;

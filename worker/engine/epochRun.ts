@@ -25,6 +25,7 @@ import { groupByTime } from "../exchange/packing.js";
 import type { ExchangeSigner } from "../exchange/signer.js";
 import type { Message } from "../transport/codec.js";
 import { Agreement } from "./agreement.js";
+import { handoffOrigin, handoffStreamOf, handoffTime } from "../../client/registry/handoff.js";
 import { Replay } from "./replay.js";
 import type { RunnableGraph, RunnableOperator } from "./graph.js";
 import type { EpochReport } from "./report.js";
@@ -53,6 +54,23 @@ const lower = (s: string) => s.toLowerCase();
 /** Inputs between two kept states of a shard's input commitment. */
 const CHECKPOINT = 32;
 const dataHex = (d: Delta) => (typeof d.data === "string" ? lower(d.data) : hexlify(d.data as Uint8Array));
+
+/**
+ * The epoch whose state this one takes over (docs/protocol.md §9), when a handoff is due: it ran the
+ * same graph. Its holders of each shard hand that shard's state to this epoch's holders.
+ */
+export type PreviousEpoch = { a: Assignment; math: EpochMath };
+
+/**
+ * A worker's state at the end of an epoch, to hand to the next: per stateful stream (the input of
+ * an operator after the exchange), per shard it held, that stream's consolidated input (data hex →
+ * multiplicity), sorted by data. Written to the data directory before the next epoch signs it.
+ */
+export type HandoffState = {
+  epoch: string;
+  graphHash: string;
+  streams: Array<{ stream: string; shards: Array<{ shard: number; deltas: Array<{ data: string; diff: string }> }> }>;
+};
 
 /** The key of an operator instance: first-stage operators run one instance per source shard. */
 const instanceKey = (op: RunnableOperator, originShard?: number) =>
@@ -97,6 +115,13 @@ export class EpochRun {
   private readonly sourceByShard = new Map<number, Delta[]>();
   /** Holders whose wrong copy has been handed to the dispute desk this epoch. */
   private readonly disputed = new Set<string>();
+  /** Stateful stream → shard → consolidated input (data hex → data, multiplicity), handoffs included. */
+  private readonly state = new Map<string, Map<number, Map<string, { data: Delta["data"]; diff: bigint }>>>();
+  /** Per origin shard of the previous epoch: the handoff deltas this worker sent, in time order. */
+  private readonly handoffInputs = new Map<number, Delta[]>();
+  /** Set while the previous epoch's state is still being computed here: sending cannot finish before it is added. */
+  handoffPending = false;
+  readonly handoffStats = { sentDeltas: 0, ms: 0 };
   /** First-stage instances run again from the source to settle differing copies, by instance key. */
   private readonly replays = new Map<string, Promise<Replay>>();
   sendingDone = false;
@@ -121,6 +146,8 @@ export class EpochRun {
     /** Instances by key: `op.id` for operators after the exchange; first-stage ones start here, one per source shard. */
     private readonly hosts: Map<string, OperatorHost>,
     readonly resumed: boolean,
+    /** The epoch whose state this one takes over; undefined when no handoff is due. */
+    private readonly previous?: PreviousEpoch,
   ) {
     this.math = new EpochMath(a.view);
     this.myShards = new Set(a.shards);
@@ -150,6 +177,7 @@ export class EpochRun {
       partitions: graph.partitions,
       checks: ctx.checks,
       sourceChainId: ctx.sourceChainId,
+      handoff: previous ? { streams: new Set(graph.handoffs.keys()), previous: previous.math } : undefined,
       live: (w) => this.live(w),
       accept: (sender, h, deltas) => this.accept(sender, h, deltas),
       evidence: (w, e) => ctx.evidence(epoch, w, e),
@@ -160,6 +188,9 @@ export class EpochRun {
       epoch,
       log: ctx.log,
       holdersOf: (time) => {
+        const from = handoffOrigin(time);
+        if (from !== undefined)
+          return this.previous ? { originShard: from, holders: this.handoffSenders(from) } : undefined;
         const originShard = this.sourceShard.get(time);
         return originShard === undefined
           ? undefined
@@ -167,7 +198,8 @@ export class EpochRun {
       },
       closed: (holder, stream, originShard, shard) =>
         holder === me ? this.sendingDone : this.inbox.closed(holder, stream, originShard, shard),
-      use: (stream, deltas) => this.use(stream, deltas),
+      use: (stream, shard, deltas) => this.use(stream, shard, deltas),
+      takeUnconfirmed: (slot) => this.graph.handoffs.has(slot.stream),
       recompute: (slot) => this.recompute(slot),
       conflict: (slot, right, wrong) => this.conflict(slot, right, wrong),
     });
@@ -179,6 +211,18 @@ export class EpochRun {
 
   live(worker: string): boolean {
     return !this.ctx.isEjected(this.epoch, worker);
+  }
+
+  /**
+   * Who hands over origin shard `j` of the previous epoch: its holders then that are live members
+   * of this epoch (a handoff is signed under this epoch).
+   */
+  private handoffSenders(j: number): string[] {
+    const prev = this.previous!.a;
+    return prev
+      .holders(j)
+      .map((i) => lower(prev.members[i]))
+      .filter((w) => this.a.view.indexOf.has(w) && this.live(w));
   }
 
   /**
@@ -229,14 +273,21 @@ export class EpochRun {
 
   /** The digest of `originShard`'s inputs up to and including `time` (a held shard's source time). */
   private inputDigest(originShard: number, time: bigint): string {
-    const i = this.inputPos.get(time);
-    if (i === undefined || this.sourceShard.get(time) !== originShard)
-      throw new Error(`no input of origin shard ${originShard} at time ${time}: an operator changed a delta's time`);
     const memo = this.inputDigests.get(time);
     if (memo !== undefined) return memo;
-    const inputs = this.sourceByShard.get(originShard)!;
-    let cps = this.checkpoints.get(originShard);
-    if (!cps) this.checkpoints.set(originShard, (cps = [new LtHash16()]));
+    // A handoff's input is the state handed over: the origin shard's handoff deltas up to `time`.
+    const handedOver = handoffOrigin(time) === originShard ? this.handoffInputs.get(originShard) : undefined;
+    const i = handedOver
+      ? Number(time & ((1n << 40n) - 1n))
+      : this.sourceShard.get(time) === originShard
+        ? this.inputPos.get(time)
+        : undefined;
+    if (i === undefined)
+      throw new Error(`no input of origin shard ${originShard} at time ${time}: an operator changed a delta's time`);
+    const inputs = handedOver ?? this.sourceByShard.get(originShard)!;
+    const cpKey = handedOver ? -1 - originShard : originShard;
+    let cps = this.checkpoints.get(cpKey);
+    if (!cps) this.checkpoints.set(cpKey, (cps = [new LtHash16()]));
     const k = Math.floor((i + 1) / CHECKPOINT);
     while (cps.length <= k) {
       const last = cps.length - 1;
@@ -411,7 +462,20 @@ export class EpochRun {
   }
 
   /** Deltas every live holder agreed on: into the operators that consume their stream. */
-  private use(stream: string, deltas: Delta[]): void {
+  private use(stream: string, shard: number, deltas: Delta[]): void {
+    const stateful = this.graph.handoffs.get(stream) ?? (this.isStateful(stream) ? stream : undefined);
+    if (stateful !== undefined) {
+      let byShard = this.state.get(stateful);
+      if (!byShard) this.state.set(stateful, (byShard = new Map()));
+      let coll = byShard.get(shard);
+      if (!coll) byShard.set(shard, (coll = new Map()));
+      for (const d of deltas) {
+        const k = dataHex(d);
+        const v = (coll.get(k)?.diff ?? 0n) + BigInt(d.diff);
+        if (v === 0n) coll.delete(k);
+        else coll.set(k, { data: d.data, diff: v });
+      }
+    }
     for (const op of this.graph.consumers.get(stream) ?? []) {
       const p = this.feed(op, deltas).catch((e: Error) =>
         this.ctx.log.error({ error: e.message }, "operator feed failed"),
@@ -419,6 +483,107 @@ export class EpochRun {
       this.feeding.add(p);
       void p.finally(() => this.feeding.delete(p));
     }
+  }
+
+  private isStateful(stream: string): boolean {
+    for (const x of this.graph.handoffs.values()) if (x === stream) return true;
+    return false;
+  }
+
+  /**
+   * Sends the previous epoch's state (what this worker computed as a holder of its shards) to this
+   * epoch's holders: each delta to its shard under this epoch, with time `handoffTime(origin, rank)`,
+   * and every handoff channel of the origin shards named in the end notices (an empty one says
+   * "nothing of it is yours"). Call before `finishSending`.
+   */
+  sendHandoff(h: HandoffState): void {
+    const t0 = performance.now();
+    const byOrigin = new Map<number, Array<{ stream: string; deltas: Array<{ data: string; diff: string }> }>>();
+    for (const s of [...h.streams].sort((x, y) => (x.stream < y.stream ? -1 : 1)))
+      for (const sh of s.shards) {
+        const list = byOrigin.get(sh.shard) ?? [];
+        list.push({ stream: s.stream, deltas: sh.deltas });
+        byOrigin.set(sh.shard, list);
+      }
+    for (const [origin, streams] of byOrigin) {
+      const sent: Delta[] = [];
+      this.handoffInputs.set(origin, sent);
+      for (const { stream, deltas } of streams) {
+        const hs = handoffStreamOf(stream);
+        const spec = this.graph.partitions.get(hs)!;
+        const byShard = new Map<number, Delta[]>();
+        for (const x of deltas) {
+          const d: Delta = { data: x.data, time: handoffTime(origin, sent.length), diff: BigInt(x.diff) };
+          sent.push(d);
+          const shard = this.shardOf(spec, d.data);
+          if (shard === undefined) continue;
+          const list = byShard.get(shard) ?? [];
+          list.push(d);
+          byShard.set(shard, list);
+        }
+        for (let shard = 0; shard < this.a.view.n; ++shard) {
+          this.outbox.declare(hs, origin, shard);
+          const list = byShard.get(shard);
+          if (list) this.outbox.add(hs, origin, shard, list);
+        }
+      }
+      this.handoffStats.sentDeltas += sent.length;
+    }
+    this.handoffStats.ms += performance.now() - t0;
+  }
+
+  /**
+   * This worker's state at the end of the epoch, for the shards it held, or undefined when it cannot
+   * vouch for it (an operator stopped, a time was held back, it timed out, a shard's holders were
+   * silent, or the state it took over had a gap): it then hands nothing over, and the next epoch's
+   * holders see its channels missing, never a wrong state. Call after `finalize`.
+   */
+  handoffOut(report: EpochReport): HandoffState | undefined {
+    if (this.graph.handoffs.size === 0) return undefined;
+    if (
+      report.timedOut ||
+      report.operatorsStopped > 0 ||
+      report.heldBackGroups > 0 ||
+      report.silentShards.length > 0 ||
+      report.handoff?.gap ||
+      report.signingRefused
+    )
+      return undefined;
+    const t0 = performance.now();
+    const streams: HandoffState["streams"] = [];
+    for (const stream of new Set(this.graph.handoffs.values())) {
+      const byShard = this.state.get(stream);
+      const shards = [...this.myShards].sort((x, y) => x - y).map((shard) => ({
+        shard,
+        deltas: [...(byShard?.get(shard) ?? new Map<string, { diff: bigint }>())]
+          .sort(([x], [y]) => (x < y ? -1 : x > y ? 1 : 0))
+          .map(([data, v]) => ({ data, diff: v.diff.toString() })),
+      }));
+      streams.push({ stream, shards });
+    }
+    this.handoffStats.ms += performance.now() - t0;
+    return { epoch: this.epoch.toString(), graphHash: this.graph.graphHash, streams };
+  }
+
+  /**
+   * Whether the state this epoch took over has a gap: for a shard this worker holds, some origin
+   * shard of the previous epoch had no live holder here, or none of its holders said it handed
+   * its state over (its end notice names the channel).
+   */
+  private handoffGap(): boolean {
+    if (!this.previous) return false;
+    const me = lower(this.ctx.me);
+    for (const hs of this.graph.handoffs.keys())
+      for (let j = 0; j < this.previous.a.view.n; ++j) {
+        const senders = this.handoffSenders(j);
+        for (const shard of this.myShards) {
+          const said = senders.some((w) =>
+            w === me ? this.handoffInputs.has(j) : this.inbox.declared(w, hs, j, shard),
+          );
+          if (!said) return true;
+        }
+      }
+    return false;
   }
 
   /** Decides the times whose holders' copies are all final (on every tick: end notices close lanes). */
@@ -478,6 +643,7 @@ export class EpochRun {
     for (const [stream, coll] of this.output)
       output[stream] = Object.fromEntries([...coll].map(([k, v]) => [k, v.toString()]));
     const { verifyMs, ...inboxStats } = this.inbox.stats;
+    const gap = this.handoffGap();
     return {
       epoch: this.epoch.toString(),
       index: this.a.index!,
@@ -503,11 +669,23 @@ export class EpochRun {
         // 64-bit sums, say), and whoever reads it must know.
         malformed > 0 ||
         this.stats.unkeyable > 0 ||
+        gap ||
         (timedOut && (this.resumed || this.inbox.missing().some((m) => m.noticed))),
       silentShards,
       ...(this.outbox.refused ? { signingRefused: this.outbox.refused } : {}),
       operatorsStopped: this.failed.size,
       malformed,
+      ...(this.graph.handoffs.size > 0
+        ? {
+            handoff: {
+              due: this.previous !== undefined,
+              gap,
+              sentDeltas: this.handoffStats.sentDeltas,
+              unconfirmedGroups: this.agreement.stats.unconfirmedGroups,
+              ms: Math.round(this.handoffStats.ms),
+            },
+          }
+        : {}),
       output,
       finishedAt: Date.now(),
     };

@@ -5,6 +5,7 @@ import type { PartitionSpec } from "../../client/math/sharding.js";
 import type { SyncGraphReturnType } from "../../client/registry/syncGraph.js";
 import { MaruError } from "../../client/errors/base.js";
 import { chainSourceOf, type ChainSource } from "../../client/actions/readChainLogs.js";
+import { handoffStreamOf } from "../../client/registry/handoff.js";
 
 /** The graph cannot be run by this worker (it is valid on-chain, but outside what the worker supports). */
 export class GraphUnsupportedError extends MaruError {
@@ -29,6 +30,13 @@ export type RunnableGraph = {
   consumers: Map<string, RunnableOperator[]>;
   /** Streams nobody consumes: the dataflow's output, kept by the holders of their shards. */
   terminal: Set<string>;
+  /**
+   * Handoff stream → the stream whose state it carries (docs/protocol.md §9): the input of every
+   * operator after the exchange. Such an operator keeps running state across epochs; its
+   * consolidated input moves to the next epoch's holders on the handoff stream, which is
+   * partitioned and consumed as its stream.
+   */
+  handoffs: Map<string, string>;
 };
 
 /**
@@ -98,5 +106,13 @@ export function compileGraph(graph: SyncGraphReturnType, chainId: bigint): Runna
       );
     }
   }
-  return { graphHash: graph.graphHash, source, sourceOf, partitions, operators, consumers, terminal };
+  const handoffs = new Map<string, string>();
+  for (const op of operators) {
+    if (op.input === source) continue;
+    const h = handoffStreamOf(op.input);
+    handoffs.set(h, op.input);
+    partitions.set(h, partitions.get(op.input)!);
+    consumers.set(h, consumers.get(op.input)!);
+  }
+  return { graphHash: graph.graphHash, source, sourceOf, partitions, operators, consumers, terminal, handoffs };
 }

@@ -66,6 +66,13 @@ export type EpochReport = Omit<InboxCounters, "verifyMs"> & {
   operatorsStopped: number;
   malformed: number;
   verifyMs: number;
+  /**
+   * The state handoff (docs/protocol.md §9), when the graph has stateful operators: whether the
+   * previous epoch's state was due here, whether it has a gap (then `outputIncomplete`), how many
+   * deltas of state this worker handed over from the previous epoch, how many handoff times it
+   * took from some holders while others stayed silent, and the time it spent.
+   */
+  handoff?: { due: boolean; gap: boolean; sentDeltas: number; unconfirmedGroups: number; ms: number };
   /** Terminal stream → data (hex) → multiplicity (decimal), consolidated. */
   output: Record<string, Record<string, string>>;
   finishedAt: number;

@@ -28,6 +28,8 @@ export type InboxOptions = {
   a: Assignment;
   domain: TypedDataDomain;
   partitions: StreamPartitions;
+  /** State handoff streams and the previous epoch's math (verifyBatch's `handoff`); omitted: none is taken. */
+  handoff?: { streams: ReadonlySet<string>; previous: EpochMath };
   /** Run verifyBatch and verifyAccumulatedProof (off only to measure what they cost). */
   checks: boolean;
   /** The source chain's id: accumulated proofs must name it. */
@@ -155,6 +157,7 @@ export class Inbox {
       partitions: this.o.partitions,
       channel,
       states: this.o.states,
+      handoff: this.o.handoff,
     });
     this.stats.verifyMs += performance.now() - t0;
     if (verdict.ok) {
@@ -318,6 +321,16 @@ export class Inbox {
     }
     this.done.set(sender, done);
     return true;
+  }
+
+  /** Whether `sender`'s end notice names the channel (stream, originShard, shard), even with no batch on it. */
+  declared(sender: string, stream: string, originShard: number, shard: number): boolean {
+    return (
+      this.done
+        .get(sender)
+        ?.channels.some((x) => x.stream.toLowerCase() === stream && x.shard === shard && x.originShard === originShard) ??
+      false
+    );
   }
 
   /**

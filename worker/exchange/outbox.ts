@@ -55,6 +55,8 @@ export type Lane = {
   proof?: SignedAccumulatedProof;
   /** The operator that feeds it stopped: nothing more is batched, and what was waiting is dropped. */
   stopped?: boolean;
+  /** Named in the end notice even with no batch (a state handoff says "this is all of it"). */
+  declared?: boolean;
 };
 
 export type OutboxOptions = {
@@ -108,6 +110,25 @@ export class Outbox {
 
   /** Queues deltas of `stream` for `shard` produced from `originShard`'s inputs, in time order. */
   add(stream: string, originShard: number, shard: number, deltas: Delta[]): void {
+    const lane = this.lane(stream, originShard, shard);
+    if (lane.stopped) return;
+    for (const d of deltas) {
+      const t = BigInt(d.time);
+      if (lane.open && lane.open.time !== t) this.close(lane);
+      if (!lane.open) lane.open = { time: t, deltas: [] };
+      lane.open.deltas.push(d);
+    }
+  }
+
+  /**
+   * Opens channel (stream, originShard, shard) and names it in the end notices even if it carries
+   * no batch: its receivers learn that this worker sent all it had for it (a state handoff).
+   */
+  declare(stream: string, originShard: number, shard: number): void {
+    this.lane(stream, originShard, shard).declared = true;
+  }
+
+  private lane(stream: string, originShard: number, shard: number): Lane {
     const key = laneKey(stream, originShard, shard);
     let lane = this.lanes.get(key);
     if (!lane) {
@@ -123,13 +144,7 @@ export class Outbox {
       };
       this.lanes.set(key, lane);
     }
-    if (lane.stopped) return;
-    for (const d of deltas) {
-      const t = BigInt(d.time);
-      if (lane.open && lane.open.time !== t) this.close(lane);
-      if (!lane.open) lane.open = { time: t, deltas: [] };
-      lane.open.deltas.push(d);
-    }
+    return lane;
   }
 
   /** The open group is complete: packs it into the batch being filled, cutting where the rule says. */
@@ -267,7 +282,7 @@ export class Outbox {
   protected async notify(receiver: string): Promise<void> {
     if (this.refused || this.lastBlock === undefined) return;
     const channels = [...this.lanes.values()]
-      .filter((l) => l.sent.length > 0 && this.o.holders(l.shard).includes(receiver))
+      .filter((l) => (l.sent.length > 0 || l.declared) && this.o.holders(l.shard).includes(receiver))
       .map((l) => ({ stream: l.stream, shard: l.shard, originShard: l.originShard, batches: BigInt(l.sent.length) }));
     const done = { epoch: this.o.epoch, sender: this.o.me, receiver, lastBlock: this.lastBlock, channels };
     const signature = await this.o.signer.signDone(done);
