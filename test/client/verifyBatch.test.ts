@@ -24,6 +24,7 @@ import {
   verifyAccumulatedProof,
   EIP712_TYPES,
   KeyKind,
+  handoffStreamOf,
 } from "../../client/index.js";
 
 const r = keccak256("0x42");
@@ -256,5 +257,53 @@ describe("verifyBatch", function () {
     const v = verifyBatch(await batch(c, deltas(shard, 2, 0)), { math, me, domain, partitions, channel: rch });
     expect(v.violations.map((x) => [x.kind, x.fault])).to.deep.equal([["not-for-me", undefined]]);
     expect(rch.seen.size).to.equal(0);
+  });
+
+  it("takes a state handoff from a holder of its origin shard in the previous epoch, not in this one", async function () {
+    // The previous epoch: other randomness, the same members.
+    const r0 = keccak256("0x41");
+    const before: EpochView = { ...view, epoch: 0n, r: r0 };
+    const previous = new EpochMath(before);
+    const perm0 = new Permutation(r0, n);
+    const held = [...Array(n).keys()].find((s) => perm0.holds(0, s, k) && !perm.holds(0, s, k))!;
+    const notHeld = [...Array(n).keys()].find((s) => !perm0.holds(0, s, k) && perm.holds(0, s, k))!;
+    const stream = handoffStreamOf(keccak256("0x01"));
+    const handoff = { streams: new Set([stream]), previous };
+    const ok = verifyBatch(await batch(openChannel(1n, stream, shard, held, addr(0)), deltas(shard, 3, 7)), {
+      math,
+      me,
+      domain,
+      channel: openReceiverChannel(),
+      handoff,
+    });
+    expect(ok.violations).to.deep.equal([]);
+    // Not a holder of the origin shard then (though it is now): refused.
+    const notThen = verifyBatch(await batch(openChannel(1n, stream, shard, notHeld, addr(0)), deltas(shard, 3, 7)), {
+      math,
+      me,
+      domain,
+      channel: openReceiverChannel(),
+      handoff,
+    });
+    expect(kinds(notThen)).to.deep.equal(["not-from-a-holder"]);
+    expect(notThen.violations[0].message).to.match(/of epoch 0\) does not hold origin shard \d+ of the epoch whose state it hands off/);
+    // The same batch read as an ordinary one: worker 0 does not hold that origin shard now.
+    const ordinary = verifyBatch(await batch(openChannel(1n, stream, shard, held, addr(0)), deltas(shard, 3, 7)), {
+      math,
+      me,
+      domain,
+      channel: openReceiverChannel(),
+    });
+    expect(kinds(ordinary)).to.deep.equal(["not-from-a-holder"]);
+    // A sender that was no member of the previous epoch.
+    const smaller: EpochView = { ...before, indexOf: new Map([...before.indexOf].filter(([w]) => w !== addr(0))) };
+    const stranger = verifyBatch(await batch(openChannel(1n, stream, shard, held, addr(0)), deltas(shard, 3, 7)), {
+      math,
+      me,
+      domain,
+      channel: openReceiverChannel(),
+      handoff: { streams: handoff.streams, previous: new EpochMath(smaller) },
+    });
+    expect(kinds(stranger)).to.deep.equal(["not-from-a-holder"]);
   });
 });

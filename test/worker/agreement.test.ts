@@ -27,6 +27,8 @@ function setup(
     live?: (w: string) => boolean;
     /** What this worker computes itself for a time (none: it cannot). */
     truth?: (t: bigint) => Delta[] | undefined;
+    /** Times nobody can compute again (a state handoff's): taken from agreeing final copies. */
+    unconfirmed?: (t: bigint) => boolean;
   } = {},
 ) {
   const used: Delta[][] = [];
@@ -47,6 +49,7 @@ function setup(
       closed.has(`${h}|${stream}|${origin}|${shard}`) || closed.has(`${h}|${stream}|*|${shard}`),
     use: (_stream, _shard, deltas) => used.push(deltas),
     conflict: (slot, right, wrong) => conflicts.push([slot.time, right, wrong]),
+    ...(opts.unconfirmed ? { takeUnconfirmed: (slot: { time: bigint }) => opts.unconfirmed!(slot.time) } : {}),
     ...(opts.truth
       ? {
           recompute: async (slot: { time: bigint }) => {
@@ -89,6 +92,33 @@ describe("worker: replica agreement", function () {
     offer(B, [d(0, "0x02"), d(0, "0x03")]);
     offer(B, [d(2, "0x04")]);
     expect(used).to.deep.equal([[d(0, "0x01"), d(0, "0x02"), d(0, "0x03")]]);
+  });
+
+  it("takes a handoff time nobody can compute from the final copy beside a silent holder, and counts it", async function () {
+    const { agreement, used, offer, close, asked } = setup({ unconfirmed: (t) => t >= 10n });
+    offer(A, [d(10, "0x01", 7n)]); // B (its co-holder) stayed silent
+    close(A);
+    agreement.settle(false);
+    expect(used, "not before the epoch closes").to.deep.equal([]);
+    agreement.settle(true);
+    await agreement.idle();
+    expect(used).to.deep.equal([[d(10, "0x01", 7n)]]);
+    expect(asked).to.deep.equal([]);
+    expect(agreement.stats).to.include({ unconfirmedGroups: 1, heldBackGroups: 0, recomputedGroups: 0 });
+    expect(agreement.singleHolder()).to.deep.equal([{ originShard: 0, missing: [B], groups: 1 }]);
+  });
+
+  it("never takes differing handoff copies, nor one with every holder silent: held back", async function () {
+    const { agreement, used, offer, close } = setup({ unconfirmed: () => true });
+    offer(A, [d(10, "0x01", 7n)]);
+    offer(B, [d(10, "0x01", 8n)]);
+    close(A, 3, 0);
+    close(B, 3, 0);
+    offer(B, [d(13, "0x03", 1n)]); // origin 1: B's copy not final (its lane is open), C silent
+    agreement.settle(true);
+    await agreement.idle();
+    expect(used).to.deep.equal([]);
+    expect(agreement.stats).to.include({ unconfirmedGroups: 0, heldBackGroups: 2, disagreementCount: 1 });
   });
 
   it("holds back copies that differ when it cannot compute the time, lists them and never uses either", async function () {

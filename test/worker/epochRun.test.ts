@@ -20,7 +20,9 @@ import {
   type EpochView,
 } from "../../client/index.js";
 import type { InboxDelta } from "../../client/actions/readInbox.js";
-import { EpochRun } from "../../worker/engine/epochRun.js";
+import { EpochRun, type HandoffState, type PreviousEpoch } from "../../worker/engine/epochRun.js";
+import { EpochMath } from "../../client/batches/verifyBatch.js";
+import { handoffOrigin, handoffStreamOf } from "../../client/registry/handoff.js";
 import type { RunnableGraph } from "../../worker/engine/graph.js";
 import { Outbox } from "../../worker/exchange/outbox.js";
 import { protectedSigner } from "../../worker/exchange/signer.js";
@@ -70,13 +72,17 @@ const graph: RunnableGraph = {
   operators: [],
   consumers: new Map(),
   terminal: new Set([BALANCES]),
-  handoffs: new Map(),
+  handoffs: new Map([[handoffStreamOf(CHANGES), CHANGES]]),
 };
+graph.partitions.set(handoffStreamOf(CHANGES), graph.partitions.get(CHANGES)!);
 const map = { id: 0, name: "erc20_to_balances", input: SOURCE, output: CHANGES, bytecode: wasm("erc20_to_balances") };
 const reduce = { id: 1, name: "sum_by_key", input: CHANGES, output: BALANCES, bytecode: wasm("sum_by_key") };
 graph.operators.push(map, reduce);
 graph.consumers.set(SOURCE, [map]);
 graph.consumers.set(CHANGES, [reduce]);
+graph.consumers.set(handoffStreamOf(CHANGES), [reduce]);
+/** The same single member in the next epoch (its randomness differs). */
+const next: Assignment = { ...a, view: { ...view, epoch: EPOCH + 1n, r: id("epochRun.test r next") } };
 
 const account = (i: number) => `0x${id(`account ${i}`).slice(26)}`;
 const word = (hex: string) => zeroPadValue(hex, 32).slice(2);
@@ -89,14 +95,18 @@ const transfer = (t: number, from: number, to: number, value: bigint): InboxDelt
   blockNumber: 10 + Math.floor(t / 4),
 });
 
-async function runEpoch(deltas: InboxDelta[]) {
+async function runEpoch(
+  deltas: InboxDelta[],
+  o: { epoch?: bigint; assignment?: Assignment; previous?: PreviousEpoch; handoff?: HandoffState } = {},
+) {
+  const epoch = o.epoch ?? EPOCH;
   const dir = mkdtempSync(join(tmpdir(), "maru-epochrun-"));
   const record = ProtectionRecord.open(dir, {
     signingKey: key.address,
     chainId: Number(CHAIN),
     verifyingContract: VERIFYING,
   });
-  record.beginEpoch(EPOCH);
+  record.beginEpoch(epoch);
   const headers: BatchHeader[] = [];
   try {
     const run = new EpochRun(
@@ -120,12 +130,14 @@ async function runEpoch(deltas: InboxDelta[]) {
         send: () => undefined,
         evidence: () => undefined,
       },
-      EPOCH,
-      a,
+      epoch,
+      o.assignment ?? a,
       graph,
       new Map(),
       false,
+      o.previous,
     );
+    if (o.handoff) run.sendHandoff(o.handoff);
     for (let i = 0; i < deltas.length; i += 7) {
       await run.processSource(deltas.slice(i, i + 7));
       await run.outbox.flush();
@@ -133,7 +145,7 @@ async function runEpoch(deltas: InboxDelta[]) {
     await run.finishSending(99, id("block 99"));
     run.settle();
     const report = await run.finalize(false);
-    return { report, headers };
+    return { report, headers, state: run.handoffOut(report) };
   } finally {
     record.close();
     rmSync(dir, { recursive: true, force: true });
@@ -173,6 +185,66 @@ describe("worker: one epoch of the engine (EpochRun), in process", function () {
       const state = new LtHash16().addAll(upTo.map((d) => ({ data: d.data, time: d.index, diff: d.diff })));
       expect(h.inputMsh, `batch ${h.seq} to time ${h.lastTime}`).to.equal(state.digest());
     }
+  });
+
+  it("hands the balances' state to the next epoch, whose output is the running balances", async function () {
+    const deltas = Array.from({ length: 120 }, (_, t) =>
+      transfer(t, t % 6, (t * 5 + 1) % 6, BigInt(1 + ((t * 31) % 700))),
+    );
+    const first = await runEpoch(deltas.slice(0, 70));
+    expect(first.state, "a complete epoch vouches for its state").to.not.equal(undefined);
+    expect(first.report.handoff).to.deep.include({ due: false, gap: false, sentDeltas: 0 });
+    const [changes] = first.state!.streams;
+    expect(changes.stream).to.equal(CHANGES);
+    // One record per account (data = account, diff = its sum), sorted by data.
+    const datas = changes.shards[0].deltas.map((x) => x.data);
+    expect(datas).to.deep.equal([...datas].sort());
+    const second = await runEpoch(deltas.slice(70), {
+      epoch: EPOCH + 1n,
+      assignment: next,
+      previous: { a, math: new EpochMath(view) },
+      handoff: first.state,
+    });
+    expect(second.report.outputIncomplete, JSON.stringify(second.report)).to.equal(false);
+    expect(second.report.handoff).to.deep.include({ due: true, gap: false, sentDeltas: datas.length });
+    const want = new Map<string, bigint>();
+    for (const t of deltas) {
+      const d = String(t.data).slice(2);
+      const [from, to, value] = [`0x${d.slice(24, 64)}`, `0x${d.slice(88, 128)}`, BigInt(`0x${d.slice(128)}`)];
+      want.set(from, (want.get(from) ?? 0n) - value);
+      want.set(to, (want.get(to) ?? 0n) + value);
+    }
+    const got = new Map<string, bigint>();
+    for (const [data, mult] of Object.entries(second.report.output[BALANCES] ?? {})) {
+      expect(mult).to.equal("1");
+      let sum = BigInt(`0x${data.slice(42, 58)}`);
+      if (sum >= 1n << 63n) sum -= 1n << 64n;
+      got.set(`0x${data.slice(2, 42)}`, sum);
+    }
+    expect(got).to.deep.equal(new Map([...want].filter(([, v]) => v !== 0n)));
+    // The handoff's batches sign the running hash of the handed-over state as their input.
+    const handed = second.headers.filter((h) => String(h.stream).toLowerCase() === handoffStreamOf(CHANGES));
+    expect(handed.length).to.be.greaterThan(0);
+    for (const h of handed) {
+      expect(handoffOrigin(BigInt(h.lastTime))).to.equal(0);
+      const rank = Number(BigInt(h.lastTime) & ((1n << 40n) - 1n));
+      const upTo = changes.shards[0].deltas
+        .slice(0, rank + 1)
+        .map((x, i) => ({ data: x.data, time: BigInt(h.lastTime) - BigInt(rank - i), diff: BigInt(x.diff) }));
+      expect(h.inputMsh).to.equal(new LtHash16().addAll(upTo).digest());
+    }
+  });
+
+  it("says the output is incomplete when the previous epoch's state was due and nobody handed it over", async function () {
+    const deltas = Array.from({ length: 20 }, (_, t) => transfer(t, t % 3, (t + 1) % 3, 5n));
+    const { report, state } = await runEpoch(deltas, {
+      epoch: EPOCH + 1n,
+      assignment: next,
+      previous: { a, math: new EpochMath(view) },
+    });
+    expect(report.handoff).to.deep.include({ due: true, gap: true });
+    expect(report.outputIncomplete).to.equal(true);
+    expect(state, "a state with a gap is not vouched for").to.equal(undefined);
   });
 
   it("says the output is incomplete when an operator refuses inputs (a value past the sample's 64-bit sums)", async function () {
