@@ -50,6 +50,13 @@ try {
   });
   const row = (label: string, r: DevnetReport) =>
     `| ${label} | ${r.workers} | ${r.deltasProcessed} | ${r.deltasExchanged} | ${r.seconds.toFixed(1)} | ${r.deltasPerSec.toFixed(0)} | ${verifyShare(r).toFixed(0)} | ${rss(r)} | ${r.outputCorrect ? "yes" : "NO"} |`;
+  // The state handoff: three epochs over 400 accounts, so each epoch hands 400 balances on.
+  const handoff = run("4 workers, 3 epochs, 400 accounts", ["--workers", "4", "--epochs", "3", "--accounts", "400"]);
+  const handedEpochs = handoff.perWorker.reduce((s, w) => s + w.handoffEpochs, 0);
+  const handoffMsPerEpoch =
+    handedEpochs > 0 ? handoff.perWorker.reduce((s, w) => s + w.handoffMs, 0) / handedEpochs : null;
+  const handoffDeltasPerEpoch =
+    handedEpochs > 0 ? handoff.perWorker.reduce((s, w) => s + w.handoffDeltas, 0) / handedEpochs : null;
   const ratio = on.deltasPerSec / off.deltasPerSec;
   const lines = [
     `Command: \`npm run bench:devnet\` (BENCH_DELTAS=${DELTAS}, source chain, 1 epoch, replication 2, ${new Date().toISOString().slice(0, 10)})`,
@@ -62,6 +69,9 @@ try {
     row("checks on", eight),
     "",
     `checks on / checks off (4 workers): ${ratio.toFixed(3)}`,
+    "",
+    `state handoff (4 workers, 3 epochs, 400 accounts, ${handoff.deltasPerSec.toFixed(0)} source deltas/s, output ${handoff.outputCorrect ? "correct" : "NOT correct"}): ` +
+      `${handoffMsPerEpoch?.toFixed(1)} ms per worker and epoch to build and queue ${handoffDeltasPerEpoch?.toFixed(0)} state deltas`,
   ];
   const latency: Array<{ mode: string; faults: string[]; cheatToSlashMs: number | null }> = [];
   if (MODES) {
@@ -99,7 +109,13 @@ try {
           "8 workers, checks on": figures(eight),
         },
         checksOnOverOff: Number(ratio.toFixed(3)),
-        stateHandoffMsPerEpoch: null,
+        stateHandoff: {
+          run: figures(handoff),
+          epochs: 3,
+          accounts: 400,
+          stateDeltasPerWorkerAndEpoch: handoffDeltasPerEpoch === null ? null : Math.round(handoffDeltasPerEpoch),
+        },
+        stateHandoffMsPerEpoch: handoffMsPerEpoch === null ? null : Number(handoffMsPerEpoch.toFixed(1)),
         byzantine: latency,
       },
       null,

@@ -635,6 +635,9 @@ async function run(
       disputes: (r.disputes ?? []).map((d) => [d.action, d.side ?? d.outcome].filter(Boolean).join(":")),
       stakeLost: String(slashed.filter((s) => s.worker === addresses[i]).reduce((s, x) => s + BigInt(x.amount), 0n)),
       maxRssMiB: r.maxRssMiB ?? null,
+      handoffEpochs: r.epochs.filter((e) => e.handoff?.due).length,
+      handoffDeltas: r.epochs.reduce((s, e) => s + (e.handoff?.sentDeltas ?? 0), 0),
+      handoffMs: r.epochs.reduce((s, e) => s + (e.handoff?.ms ?? 0), 0),
     })),
   };
   const report: DevnetReport = { ...partial, expectations: checkExpectations(partial) };

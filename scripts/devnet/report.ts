@@ -106,6 +106,10 @@ export type DevnetReport = {
     stakeLost: string;
     /** Peak resident memory of its process, in MiB (null: no report). */
     maxRssMiB: number | null;
+    /** Epochs that took over the previous epoch's state, the state deltas it handed over, and the ms it spent building and queueing them. */
+    handoffEpochs: number;
+    handoffDeltas: number;
+    handoffMs: number;
   }>;
   expectations: { met: boolean; failures: string[] };
 };

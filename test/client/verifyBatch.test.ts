@@ -286,7 +286,9 @@ describe("verifyBatch", function () {
       handoff,
     });
     expect(kinds(notThen)).to.deep.equal(["not-from-a-holder"]);
-    expect(notThen.violations[0].message).to.match(/of epoch 0\) does not hold origin shard \d+ of the epoch whose state it hands off/);
+    expect(notThen.violations[0].message).to.match(
+      /of epoch 0\) does not hold origin shard \d+ of the epoch whose state it hands off/,
+    );
     // The same batch read as an ordinary one: worker 0 does not hold that origin shard now.
     const ordinary = verifyBatch(await batch(openChannel(1n, stream, shard, held, addr(0)), deltas(shard, 3, 7)), {
       math,

@@ -145,7 +145,7 @@ async function runEpoch(
     await run.finishSending(99, id("block 99"));
     run.settle();
     const report = await run.finalize(false);
-    return { report, headers, state: run.handoffOut(report) };
+    return { report, headers, state: run.handoffOut() };
   } finally {
     record.close();
     rmSync(dir, { recursive: true, force: true });

@@ -2,6 +2,7 @@
 // caught. It decorates the exchange layer's Outbox, and the production Outbox has no branch for
 // it. It signs with the bare key, bypassing the protection record, as a real cheater would (the
 // record would refuse its equivocation). One lie per process. Modes: ./modes.ts.
+import { handoffOrigin } from "../../client/registry/handoff.js";
 import { keccak256, toUtf8Bytes, hexlify, randomBytes, type TypedDataDomain, type Wallet } from "ethers";
 import { buildAccumulatedProof, signBatch } from "../../client/batches/signBatch.js";
 import type { SignedAccumulatedProof } from "../../client/batches/verifyAccumulatedProof.js";
@@ -47,10 +48,12 @@ class ByzantineOutbox extends Outbox {
   /**
    * `wrong-output`: the first stage's output is wrong for some inputs (one more on every change of
    * an account whose first byte is even), and everything after is honest: the wrong deltas are
-   * batched, signed, chained and routed like right ones, and this worker uses them itself too.
+   * batched, signed, chained and routed like right ones, and this worker uses them itself too. Its
+   * state handoff (deltas at handoff times) is honest: it is no first-stage output.
    */
   override add(stream: string, originShard: number, shard: number, deltas: Delta[]): void {
-    if (this.liar.mode !== "wrong-output") return super.add(stream, originShard, shard, deltas);
+    if (this.liar.mode !== "wrong-output" || (deltas.length > 0 && handoffOrigin(BigInt(deltas[0].time)) !== undefined))
+      return super.add(stream, originShard, shard, deltas);
     let lied = false;
     const wrong = deltas.map((d) => {
       const first = typeof d.data === "string" ? parseInt(d.data.slice(2, 4), 16) : (d.data as Uint8Array)[0];

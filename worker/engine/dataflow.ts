@@ -352,7 +352,11 @@ export class Dataflow {
    * The epoch whose state `epoch` takes over: the one before it, when it ran the same graph and the
    * graph has stateful operators (docs/protocol.md §9).
    */
-  private async previousEpoch(epoch: bigint, graphHash: string, graph: RunnableGraph): Promise<PreviousEpoch | undefined> {
+  private async previousEpoch(
+    epoch: bigint,
+    graphHash: string,
+    graph: RunnableGraph,
+  ): Promise<PreviousEpoch | undefined> {
     if (graph.handoffs.size === 0 || epoch <= 1n) return undefined;
     const before = await this.o.p.epochs.epochInfo(epoch - 1n);
     if (before.graphHash.toLowerCase() !== graphHash.toLowerCase()) return undefined;
@@ -362,20 +366,21 @@ export class Dataflow {
   }
 
   /**
-   * Hands this worker's state of the epoch before `run`'s to it: at once when it is known (in
+   * Hands this worker's state of the epoch before `run`'s to it, once: at once when it is known (in
    * memory, or written before a restart), or when that epoch finishes here (sending waits for it).
    */
   private handOver(run: EpochRun): void {
+    if (run.handoffTaken) return;
     const before = run.epoch - 1n;
     const state = this.handoffs.get(before) ?? this.readHandoff(before);
-    if (state) {
-      this.handoffs.delete(before);
+    if (state && state.graphHash.toLowerCase() === run.graphHash.toLowerCase()) {
+      run.handoffPending = false;
       run.sendHandoff(state);
       this.log.info(
         { epoch: run.epoch.toString(), from: before.toString(), deltas: run.handoffStats.sentDeltas },
         "state of the previous epoch handed over",
       );
-    } else if (this.runs.has(before)) run.handoffPending = true;
+    } else run.handoffPending = this.runs.has(before);
   }
 
   private handoffFile(epoch: bigint): string | undefined {
@@ -386,18 +391,35 @@ export class Dataflow {
     const file = this.handoffFile(epoch);
     if (!file || !existsSync(file)) return undefined;
     try {
-      return JSON.parse(readFileSync(file, "utf8")) as HandoffState;
+      const state = JSON.parse(readFileSync(file, "utf8")) as HandoffState;
+      if (state.epoch !== epoch.toString()) throw new Error(`it holds epoch ${state.epoch}`);
+      return state;
     } catch (e) {
-      // Never sent a guess: the next epoch's holders see this worker's channels missing.
+      // Never send a guess: the next epoch's holders see this worker's channels missing.
       this.log.error({ epoch: epoch.toString(), file, error: (e as Error).message }, "cannot read a handed-over state");
       return undefined;
     }
   }
 
-  /** Keeps (and writes, before anything of it is signed) the state a finished epoch hands over. */
+  /**
+   * Keeps the state a finished epoch hands over, written before anything of it is signed. A state
+   * written by an earlier process (this epoch ran again after a restart) is kept as it was: it is
+   * what may have been signed already.
+   */
   private keepHandoff(run: EpochRun, report: EpochReport): void {
-    const state = run.handoffOut(report);
     const next = this.runs.get(run.epoch + 1n);
+    const file = this.handoffFile(run.epoch);
+    let state = this.readHandoff(run.epoch);
+    if (!state) {
+      state = run.handoffOut();
+      if (state && file) {
+        mkdirSync(this.o.stateDir!, { recursive: true });
+        writeFileSync(`${file}.tmp`, JSON.stringify(state));
+        renameSync(`${file}.tmp`, file);
+        for (let e = run.epoch - BigInt(RETAINED_EPOCHS); e > 0n && e > run.epoch - 8n; e--)
+          rmSync(this.handoffFile(e)!, { force: true });
+      }
+    }
     if (!state) {
       if (report.handoff)
         this.log.warn(
@@ -407,20 +429,9 @@ export class Dataflow {
       if (next) next.handoffPending = false;
       return;
     }
-    const file = this.handoffFile(run.epoch);
-    if (file) {
-      mkdirSync(this.o.stateDir!, { recursive: true });
-      writeFileSync(`${file}.tmp`, JSON.stringify(state));
-      renameSync(`${file}.tmp`, file);
-      for (let e = run.epoch - BigInt(RETAINED_EPOCHS); e > 0n && e > run.epoch - 8n; e--)
-        rmSync(this.handoffFile(e)!, { force: true });
-    }
     this.handoffs.set(run.epoch, state);
     for (const e of this.handoffs.keys()) if (e < run.epoch) this.handoffs.delete(e);
-    if (next) {
-      next.handoffPending = false;
-      this.handOver(next);
-    }
+    if (next) this.handOver(next);
   }
 
   /** Takes no part in `epoch` (not a member, nothing to run, sat out, or not verifiable): drops what was held for it. */
@@ -563,7 +574,8 @@ export class Dataflow {
   private sayWhatItWaitsFor(run: EpochRun, finalized: number): void {
     let waitingFor: string;
     if (run.windowEnd === undefined) waitingFor = `the next epoch to begin (its window is still open)`;
-    else if (!run.sendingDone && run.handoffPending) waitingFor = `epoch ${run.epoch - 1n} to finish here: its state is handed over first`;
+    else if (!run.sendingDone && run.handoffPending)
+      waitingFor = `epoch ${run.epoch - 1n} to finish here: its state is handed over first`;
     else if (!run.sendingDone) {
       if (run.windowEnd <= finalized) return; // final: it finishes sending on this tick
       waitingFor = `block ${run.windowEnd}, the window's last, to be final (final: ${finalized})`;

@@ -88,6 +88,9 @@ const instanceKey = (op: RunnableOperator, originShard?: number) =>
 export class EpochRun {
   readonly math: EpochMath;
   readonly outbox: Outbox;
+  get graphHash(): string {
+    return this.graph.graphHash;
+  }
   readonly inbox: Inbox;
   private readonly myShards: Set<number>;
   readonly agreement: Agreement;
@@ -121,6 +124,10 @@ export class EpochRun {
   private readonly handoffInputs = new Map<number, Delta[]>();
   /** Set while the previous epoch's state is still being computed here: sending cannot finish before it is added. */
   handoffPending = false;
+  /** Set once the previous epoch's state went into this epoch's outbox (it goes once). */
+  handoffTaken = false;
+  /** Set by `finalize`: nothing this worker used in the epoch lacked data (its state can be handed over). */
+  private vouched = false;
   readonly handoffStats = { sentDeltas: 0, ms: 0 };
   /** First-stage instances run again from the source to settle differing copies, by instance key. */
   private readonly replays = new Map<string, Promise<Replay>>();
@@ -497,6 +504,8 @@ export class EpochRun {
    * "nothing of it is yours"). Call before `finishSending`.
    */
   sendHandoff(h: HandoffState): void {
+    if (this.handoffTaken) throw new Error(`epoch ${this.epoch} already took the previous epoch's state`);
+    this.handoffTaken = true;
     const t0 = performance.now();
     const byOrigin = new Map<number, Array<{ stream: string; deltas: Array<{ data: string; diff: string }> }>>();
     for (const s of [...h.streams].sort((x, y) => (x.stream < y.stream ? -1 : 1)))
@@ -534,31 +543,26 @@ export class EpochRun {
 
   /**
    * This worker's state at the end of the epoch, for the shards it held, or undefined when it cannot
-   * vouch for it (an operator stopped, a time was held back, it timed out, a shard's holders were
-   * silent, or the state it took over had a gap): it then hands nothing over, and the next epoch's
-   * holders see its channels missing, never a wrong state. Call after `finalize`.
+   * vouch for it (what makes its output incomplete, but for inputs every holder skips alike: an
+   * operator stopped, a time was held back, it timed out missing announced batches or after a
+   * restart, a shard's holders were silent, the state it took over had a gap, or its protection
+   * record refused a signature): it then hands nothing over, and the next epoch's holders see its
+   * channels missing, never a wrong state. Call after `finalize`.
    */
-  handoffOut(report: EpochReport): HandoffState | undefined {
-    if (this.graph.handoffs.size === 0) return undefined;
-    if (
-      report.timedOut ||
-      report.operatorsStopped > 0 ||
-      report.heldBackGroups > 0 ||
-      report.silentShards.length > 0 ||
-      report.handoff?.gap ||
-      report.signingRefused
-    )
-      return undefined;
+  handoffOut(): HandoffState | undefined {
+    if (this.graph.handoffs.size === 0 || !this.vouched) return undefined;
     const t0 = performance.now();
     const streams: HandoffState["streams"] = [];
     for (const stream of new Set(this.graph.handoffs.values())) {
       const byShard = this.state.get(stream);
-      const shards = [...this.myShards].sort((x, y) => x - y).map((shard) => ({
-        shard,
-        deltas: [...(byShard?.get(shard) ?? new Map<string, { diff: bigint }>())]
-          .sort(([x], [y]) => (x < y ? -1 : x > y ? 1 : 0))
-          .map(([data, v]) => ({ data, diff: v.diff.toString() })),
-      }));
+      const shards = [...this.myShards]
+        .sort((x, y) => x - y)
+        .map((shard) => ({
+          shard,
+          deltas: [...(byShard?.get(shard) ?? new Map<string, { diff: bigint }>())]
+            .sort(([x], [y]) => (x < y ? -1 : x > y ? 1 : 0))
+            .map(([data, v]) => ({ data, diff: v.diff.toString() })),
+        }));
       streams.push({ stream, shards });
     }
     this.handoffStats.ms += performance.now() - t0;
@@ -644,6 +648,15 @@ export class EpochRun {
       output[stream] = Object.fromEntries([...coll].map(([k, v]) => [k, v.toString()]));
     const { verifyMs, ...inboxStats } = this.inbox.stats;
     const gap = this.handoffGap();
+    // What this worker used may lack data: then neither its output nor its state can be vouched for.
+    const lacking =
+      unfinished ||
+      this.failed.size > 0 ||
+      silentShards.length > 0 ||
+      this.agreement.stats.heldBackGroups > 0 ||
+      gap ||
+      (timedOut && (this.resumed || this.inbox.missing().some((m) => m.noticed)));
+    this.vouched = !lacking && !this.outbox.refused;
     return {
       epoch: this.epoch.toString(),
       index: this.a.index!,
@@ -660,17 +673,13 @@ export class EpochRun {
       withholding,
       timedOut,
       outputIncomplete:
-        unfinished ||
-        this.failed.size > 0 ||
-        silentShards.length > 0 ||
-        this.agreement.stats.heldBackGroups > 0 ||
+        lacking ||
         // Inputs an operator refused, or deltas without a key: skipped alike by every holder, so
         // not wrong, but the output does not reflect them (an ERC-20 value past the sample's
         // 64-bit sums, say), and whoever reads it must know.
         malformed > 0 ||
-        this.stats.unkeyable > 0 ||
-        gap ||
-        (timedOut && (this.resumed || this.inbox.missing().some((m) => m.noticed))),
+        this.stats.unkeyable > 0,
+      outputUnconfirmed: this.agreement.stats.unconfirmedGroups > 0,
       silentShards,
       ...(this.outbox.refused ? { signingRefused: this.outbox.refused } : {}),
       operatorsStopped: this.failed.size,

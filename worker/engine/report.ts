@@ -55,6 +55,12 @@ export type EpochReport = Omit<InboxCounters, "verifyMs"> & {
    * co-holders deliver the same data.)
    */
   outputIncomplete: boolean;
+  /**
+   * Part of the state this epoch took over rests on fewer holders than it should: their co-holders
+   * stayed silent and nobody can compute a handoff again (`handoff.unconfirmedGroups`). The output
+   * is complete, but not confirmed by every holder of that state.
+   */
+  outputUnconfirmed: boolean;
   /** Source shards whose live holders all stayed silent this epoch (their data is missing). */
   silentShards: number[];
   /** Deltas whose data is shorter than their stream's partition key: skipped, on every worker alike. */

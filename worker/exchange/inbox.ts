@@ -328,8 +328,9 @@ export class Inbox {
     return (
       this.done
         .get(sender)
-        ?.channels.some((x) => x.stream.toLowerCase() === stream && x.shard === shard && x.originShard === originShard) ??
-      false
+        ?.channels.some(
+          (x) => x.stream.toLowerCase() === stream && x.shard === shard && x.originShard === originShard,
+        ) ?? false
     );
   }
 

@@ -311,7 +311,9 @@ contract RegistryHandoffTest is RegistryBase {
         // A stream whose handoff id is a registered stream's id.
         bytes32 x = keccak256("x");
         reg.registerStream(_stream(reg.handoffStreamOf(x), IOperatorRegistry.SourceKind.DERIVED));
-        vm.expectRevert(abi.encodeWithSelector(IOperatorRegistry.RegistryStreamExists.selector, reg.handoffStreamOf(x)));
+        vm.expectRevert(
+            abi.encodeWithSelector(IOperatorRegistry.RegistryStreamExists.selector, reg.handoffStreamOf(x))
+        );
         reg.registerStream(_stream(x, IOperatorRegistry.SourceKind.DERIVED));
         vm.stopPrank();
     }
