@@ -534,7 +534,7 @@ async function run(
     say(
       `note: ${fed} transfers fed, ${truth.reduce((x, t) => x + t.transfers.length, 0)} landed in epochs 1-${n.epochCount}`,
     );
-  const output = checkOutput(reports, honest, truth);
+  const output = checkOutput(reports, honest, truth, { activity: o.source === "chain" });
   const disagreements = reports
     .filter((r) => honest.has(r.worker))
     .flatMap((r) =>

@@ -4,7 +4,7 @@ import type { CheatRecord, EpochReport } from "../../worker/engine/report.js";
 import type { EvidenceRecord } from "../../worker/guard/evidence.js";
 import type { DisputeRecord } from "../../worker/disputes/records.js";
 import { FAULT_OF_MODE, type ByzantineMode } from "../../worker/adversary/modes.js";
-import { balancesOf, OUTPUT_STREAM, type Transfer } from "./sample.js";
+import { ACTIVITY_STREAM, balancesOf, OUTPUT_STREAM, type Transfer } from "./sample.js";
 
 /** The report file a worker writes (maru-worker --report). */
 export type WorkerReport = {
@@ -115,12 +115,6 @@ export type DevnetReport = {
 };
 
 /** The sum in a `balances` record: key (20 bytes) ‖ sum (i64 big-endian). */
-function parseBalance(data: string): { account: string; sum: bigint } {
-  const hex = data.replace(/^0x/, "");
-  let sum = BigInt(`0x${hex.slice(40, 56)}`);
-  if (sum >= 1n << 63n) sum -= 1n << 64n;
-  return { account: `0x${hex.slice(0, 40)}`, sum };
-}
 
 /** What the chain says one epoch held: its transfers (by inbox event) and where its output keys live. */
 export type EpochTruth = {
@@ -153,7 +147,12 @@ export type OutputCheck = {
  * (epoch, account) whose every honest holder reported its output incomplete is `incomplete`, not
  * wrong: the worker said so. (A graph without stateful operators is judged per epoch.)
  */
-export function checkOutput(reports: WorkerReport[], honest: Set<string>, truth: EpochTruth[]): OutputCheck {
+export function checkOutput(
+  reports: WorkerReport[],
+  honest: Set<string>,
+  truth: EpochTruth[],
+  options: { activity?: boolean } = {},
+): OutputCheck {
   const problems: string[] = [];
   const incomplete: string[] = [];
   const accounts = new Set<string>();
@@ -162,8 +161,20 @@ export function checkOutput(reports: WorkerReport[], honest: Set<string>, truth:
   const upTo: Transfer[] = [];
   for (const [i, t] of sorted.entries()) {
     upTo.push(...t.transfers);
-    const expected = balancesOf(stateful ? upTo : t.transfers);
-    for (const a of expected.keys()) accounts.add(a);
+    const transfers = stateful ? upTo : t.transfers;
+    // Each dataflow's expected records, by account: the balances, and the join's (balance, sent).
+    const balances = balancesOf(transfers);
+    const expected = new Map<string, Map<string, string>>([
+      [OUTPUT_STREAM, new Map([...balances].map(([a, v]) => [a, balanceRecord(a, v)]))],
+    ]);
+    if (options.activity) {
+      const sent = sentOf(transfers);
+      const activity = new Map<string, string>();
+      for (const a of new Set([...balances.keys(), ...sent.keys()]))
+        activity.set(a, activityRecord(a, balances.get(a) ?? 0n, sent.get(a) ?? 0n));
+      expected.set(ACTIVITY_STREAM, activity);
+    }
+    for (const a of balances.keys()) accounts.add(a);
     const holdersOf = new Map<number, Array<{ worker: string; ep: EpochReport | undefined }>>();
     for (const r of reports) {
       if (!honest.has(r.worker)) continue;
@@ -173,29 +184,57 @@ export function checkOutput(reports: WorkerReport[], honest: Set<string>, truth:
       if (stateful && i > 0 && !ep.handoff?.due)
         problems.push(`epoch ${t.epoch}: ${r.worker} did not take over the state of epoch ${sorted[i - 1].epoch}`);
       if (ep.operatorsStopped > 0 || ep.outputIncomplete) continue;
-      for (const [data, mult] of Object.entries(ep.output[OUTPUT_STREAM] ?? {})) {
-        const { account, sum } = parseBalance(data);
-        if (mult !== "1") problems.push(`epoch ${t.epoch}: ${account} has multiplicity ${mult} at ${r.worker}`);
-        const want = expected.get(account) ?? 0n;
-        if (sum !== want)
-          problems.push(
-            `epoch ${t.epoch}: ${r.worker} says ${account} ${stateful ? "holds" : "changed by"} ${sum}, the direct computation ${want}`,
-          );
-      }
+      for (const [stream, want] of expected)
+        for (const [data, mult] of Object.entries(ep.output[stream] ?? {})) {
+          const account = `0x${data.replace(/^0x/, "").slice(0, 40)}`;
+          if (mult !== "1") problems.push(`epoch ${t.epoch}: ${account} has multiplicity ${mult} at ${r.worker}`);
+          const record = want.get(account);
+          if (data !== record)
+            problems.push(
+              `epoch ${t.epoch}: ${r.worker} says ${describe(stream, data)}, the direct computation ${record ? describe(stream, record) : "nothing"}`,
+            );
+        }
     }
-    for (const [account, want] of expected) {
-      const holders = holdersOf.get(t.shardOf(account)) ?? [];
-      const complete = holders.filter(({ ep }) => ep && ep.operatorsStopped === 0 && !ep.outputIncomplete);
-      if (complete.length === 0) {
-        incomplete.push(`epoch ${t.epoch}: ${account} (no honest holder's output of the epoch is complete)`);
-        continue;
+    for (const [stream, want] of expected)
+      for (const [account, record] of want) {
+        const holders = holdersOf.get(t.shardOf(account)) ?? [];
+        const complete = holders.filter(({ ep }) => ep && ep.operatorsStopped === 0 && !ep.outputIncomplete);
+        if (complete.length === 0) {
+          if (stream === OUTPUT_STREAM)
+            incomplete.push(`epoch ${t.epoch}: ${account} (no honest holder's output of the epoch is complete)`);
+          continue;
+        }
+        for (const { worker, ep } of complete)
+          if (!(ep!.output[stream] ?? {})[record])
+            problems.push(
+              `epoch ${t.epoch}: ${worker} holds ${account}'s shard but does not report ${describe(stream, record)}`,
+            );
       }
-      for (const { worker, ep } of complete)
-        if (!(ep!.output[OUTPUT_STREAM] ?? {})[balanceRecord(account, want)])
-          problems.push(`epoch ${t.epoch}: ${worker} holds ${account}'s shard but does not report ${want} for it`);
-    }
   }
   return { correct: problems.length === 0 && incomplete.length === 0, problems, incomplete, accounts: accounts.size };
+}
+
+/** A sample record in words: a balance, or the join's balance and transfers sent. */
+function describe(stream: string, data: string): string {
+  const hex = data.replace(/^0x/, "");
+  const i64 = (from: number) => BigInt.asIntN(64, BigInt(`0x${hex.slice(from, from + 16)}`));
+  const account = `0x${hex.slice(0, 40)}`;
+  return stream === ACTIVITY_STREAM
+    ? `${account} holds ${i64(40)} after ${i64(56)} transfers sent`
+    : `${account} holds ${i64(40)}`;
+}
+
+/** The join's record for an account: key (20 bytes) ‖ balance (i64) ‖ transfers sent (i64), lower-case hex. */
+export function activityRecord(account: string, balance: bigint, sent: bigint): string {
+  const word = (v: bigint) => BigInt.asUintN(64, v).toString(16).padStart(16, "0");
+  return `0x${account.replace(/^0x/, "").toLowerCase()}${word(balance)}${word(sent)}`;
+}
+
+/** Transfers sent per account (zeros left out). */
+export function sentOf(transfers: Transfer[]): Map<string, bigint> {
+  const out = new Map<string, bigint>();
+  for (const t of transfers) out.set(t.from.toLowerCase(), (out.get(t.from.toLowerCase()) ?? 0n) + 1n);
+  return out;
 }
 
 /** The `balances` record for an account: key (20 bytes) ‖ sum (i64 big-endian), lower-case hex. */
@@ -312,7 +351,9 @@ export function summaryTable(r: DevnetReport): string {
     : r.outputProblems.length > 0
       ? "WRONG"
       : `incomplete (${r.outputIncomplete.length} account-epochs held back or lost, and reported so; nothing wrong)`;
-  out.push(`output: ${verdict} (${r.accounts} accounts, checked epoch by epoch over ${r.epochs} epochs)`);
+  const dataflows =
+    r.source === "chain" ? "running balances, and balances joined with transfers sent" : "running balances";
+  out.push(`output: ${verdict} (${dataflows} of ${r.accounts} accounts, checked after each of ${r.epochs} epochs)`);
   if (r.disagreements.length > 0)
     out.push(
       `replicas disagreed: ${r.disagreements.reduce((x, d) => x + d.count, 0)} times, reported by ${new Set(r.disagreements.map((d) => short(d.reportedBy))).size} worker(s), who computed them again and found wrong the copies of ${[...new Set(r.disagreements.flatMap((d) => d.wrong))].map(short).join(", ") || "nobody"}`,

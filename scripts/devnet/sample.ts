@@ -1,7 +1,9 @@
-// The devnet's sample dataflow: transfers (the Transfer logs of an ERC-20 on the devnet chain, a
+// The devnet's sample dataflows: transfers (the Transfer logs of an ERC-20 on the devnet chain, a
 // CHAIN source, or transfers appended to a StreamInbox stream), a map to per-account balance
-// changes, a keyed reduce to balances. Registered through the timelock like any governance change
-// (scripts/governance), its blobs uploaded to the Arweave gateway.
+// changes, a keyed reduce to running balances; and, on the CHAIN source, a second map to transfers
+// sent per account and a join of the two by account (balance and transfers sent). Registered
+// through the timelock like any governance change (scripts/governance), its blobs uploaded to the
+// Arweave gateway.
 import { copyFileSync, mkdirSync } from "node:fs";
 import { join } from "node:path";
 import { concat, getBytes, hexlify, id, toBeHex, ZeroHash, type Signer, type Provider } from "ethers";
@@ -17,10 +19,15 @@ import { balanceRecord, type EpochTruth } from "./report.js";
 /** The source stream's name, by source kind. */
 export const SOURCE_STREAMS = { inbox: "transfers", chain: "token_transfers" } as const;
 export type SourceChoice = keyof typeof SOURCE_STREAMS;
-/** The map operator that reads each kind of source. */
-const MAP_OPERATOR = { inbox: "transfers_to_balances", chain: "erc20_to_balances" } as const;
 export const TRANSFER_EVENT = "Transfer(address,address,uint256)";
 export const OUTPUT_STREAM = id("balances").toLowerCase();
+/** The join's output (CHAIN source only): account ‖ balance (i64) ‖ transfers sent (i64). */
+export const ACTIVITY_STREAM = id("activity").toLowerCase();
+/** The operators each source kind's sample registers, in order. */
+const OPERATORS = {
+  inbox: ["transfers_to_balances", "sum_by_key"],
+  chain: ["erc20_to_balances", "sum_by_key", "erc20_to_sends", "balance_activity"],
+} as const;
 
 /** A transfer as the inbox carries it: from (20 bytes) ‖ to (20 bytes) ‖ amount (u64 big-endian). */
 export type Transfer = { from: string; to: string; amount: bigint };
@@ -148,7 +155,7 @@ export async function registerSample(options: {
   // The manifests and their blobs, copied where the lock files may be written.
   const root = process.cwd();
   for (const dir of ["manifests", "definitions", "build"]) mkdirSync(join(options.workDir, dir), { recursive: true });
-  for (const name of [MAP_OPERATOR[options.source], "sum_by_key"]) {
+  for (const name of OPERATORS[options.source]) {
     copyFileSync(join(root, "operators/manifests", `${name}.yaml`), join(options.workDir, "manifests", `${name}.yaml`));
     copyFileSync(
       join(root, "operators/definitions", `${name}.json`),

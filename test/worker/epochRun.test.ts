@@ -75,8 +75,22 @@ const graph: RunnableGraph = {
   handoffs: new Map([[handoffStreamOf(CHANGES), CHANGES]]),
 };
 graph.partitions.set(handoffStreamOf(CHANGES), graph.partitions.get(CHANGES)!);
-const map = { id: 0, name: "erc20_to_balances", input: SOURCE, output: CHANGES, bytecode: wasm("erc20_to_balances") };
-const reduce = { id: 1, name: "sum_by_key", input: CHANGES, output: BALANCES, bytecode: wasm("sum_by_key") };
+const map = {
+  id: 0,
+  name: "erc20_to_balances",
+  input: SOURCE,
+  inputs: [SOURCE],
+  output: CHANGES,
+  bytecode: wasm("erc20_to_balances"),
+};
+const reduce = {
+  id: 1,
+  name: "sum_by_key",
+  input: CHANGES,
+  inputs: [CHANGES],
+  output: BALANCES,
+  bytecode: wasm("sum_by_key"),
+};
 graph.operators.push(map, reduce);
 graph.consumers.set(SOURCE, [map]);
 graph.consumers.set(CHANGES, [reduce]);

@@ -5,6 +5,7 @@ import { id, zeroPadValue, ZeroHash } from "ethers";
 import { chainSourceSpec } from "../../client/actions/readChainLogs.js";
 import type { SyncGraphReturnType } from "../../client/index.js";
 import { compileGraph, GraphUnsupportedError } from "../../worker/engine/graph.js";
+import { handoffStreamOf } from "../../client/registry/handoff.js";
 import { byzantineMode } from "../../worker/adversary/modes.js";
 
 const stream = (name: string, sourceKind: number, kind = 0) => ({
@@ -55,6 +56,39 @@ describe("worker: the graph it runs and the byzantine guard", function () {
     expect(g.partitions.get(id("transfers").toLowerCase())).to.deep.equal({ kind: 1, offset: 0, length: 20 });
   });
 
+  it("indexes a join after the exchange: both inputs consumed, numbered, and handed over across epochs", function () {
+    const g = compileGraph(
+      graph(
+        [
+          stream("t", 0, 1),
+          stream("changes", 2),
+          stream("sends", 2),
+          stream("balances", 2, 1),
+          stream("activity", 2, 1),
+        ],
+        [
+          op(0, "map", ["t"], ["changes"]),
+          op(1, "reduce", ["changes"], ["balances"]),
+          op(2, "sends", ["t"], ["sends"]),
+          op(3, "join", ["changes", "sends"], ["activity"]),
+        ],
+      ),
+      31337n,
+    );
+    const lower = (x: string) => id(x).toLowerCase();
+    expect(g.consumers.get(lower("changes"))!.map((o) => o.name)).to.deep.equal(["reduce", "join"]);
+    expect(g.consumers.get(lower("sends"))!.map((o) => o.name)).to.deep.equal(["join"]);
+    expect(g.operators.find((o) => o.name === "join")!.inputs).to.deep.equal([lower("changes"), lower("sends")]);
+    expect([...g.terminal].sort()).to.deep.equal([lower("activity"), lower("balances")].sort());
+    // Both of the join's inputs carry state from epoch to epoch.
+    expect(new Set(g.handoffs.values())).to.deep.equal(new Set([lower("changes"), lower("sends")]));
+    for (const [h, x] of g.handoffs) {
+      expect(h).to.equal(handoffStreamOf(x));
+      expect(g.partitions.get(h)).to.deep.equal(g.partitions.get(x));
+      expect(g.consumers.get(h)).to.equal(g.consumers.get(x));
+    }
+  });
+
   it("reads a CHAIN source of its own chain: the emitter from the descriptor, the topic from the schema hash", function () {
     const g = compileGraph(
       graph([chainStream("logs", 31337n), stream("b", 2)], [op(0, "map", ["logs"], ["b"])]),
@@ -77,7 +111,22 @@ describe("worker: the graph it runs and the byzantine guard", function () {
         graph([stream("s", 0), stream("t", 0)], [op(0, "x", ["s"], ["b"]), op(1, "y", ["t"], ["c"])]),
         /2 consumed source streams/,
       ],
-      [graph([stream("s", 0)], [op(0, "two-out", ["s"], ["b", "c"])]), /1 inputs and 2 outputs/],
+      [graph([stream("s", 0)], [op(0, "two-out", ["s"], ["b", "c"])]), /has 2 outputs/],
+      [
+        graph(
+          [stream("s", 0), stream("b", 2), stream("c", 2)],
+          [op(0, "m", ["s"], ["b"]), op(1, "j", ["s", "b"], ["c"])],
+        ),
+        /reads the source stream and other streams/,
+      ],
+      [
+        // A join whose inputs are keyed differently: matching records would not meet.
+        graph(
+          [stream("s", 0), stream("b", 2), stream("c", 2, 1), stream("d", 2)],
+          [op(0, "m", ["s"], ["b"]), op(1, "n", ["s"], ["c"]), op(2, "j", ["b", "c"], ["d"])],
+        ),
+        /joins streams partitioned differently/,
+      ],
       [
         graph(
           [stream("s", 0), stream("b", 2), stream("c", 2), stream("d", 2)],

@@ -82,6 +82,52 @@ describe("operator host (WebAssembly operators in a thread, bounded)", function 
     }
   });
 
+  it("balance_activity joins two inputs by key through processFrom; erc20_to_sends keys a transfer by its sender", async function () {
+    const join = await OperatorHost.start(wasm("balance_activity"));
+    const sends = await OperatorHost.start(wasm("erc20_to_sends"));
+    try {
+      const a = "aa".repeat(20);
+      const record = (b: bigint, s: bigint) =>
+        a + BigInt.asUintN(64, b).toString(16).padStart(16, "0") + BigInt.asUintN(64, s).toString(16).padStart(16, "0");
+      const shown = (ds: Array<{ data: unknown; diff: bigint | number }>) =>
+        ds.map((d) => [hex(d.data as Uint8Array), BigInt(d.diff)]);
+      const [first] = await join.process([{ data: `0x${a}`, time: 1n, diff: 50n }], 0);
+      expect(shown(first)).to.deep.equal([[record(50n, 0n), 1n]]);
+      const [second] = await join.process([{ data: `0x${a}`, time: 2n, diff: 1n }], 1);
+      expect(shown(second)).to.deep.equal([
+        [record(50n, 0n), -1n],
+        [record(50n, 1n), 1n],
+      ]);
+      // Back to nothing on both sides: only the retraction.
+      await join.process([{ data: `0x${a}`, time: 3n, diff: -50n }], 0);
+      const [last] = await join.process([{ data: `0x${a}`, time: 4n, diff: -1n }], 1);
+      expect(shown(last)).to.deep.equal([[record(0n, 1n), -1n]]);
+      // An input number the operator does not have is malformed.
+      expect(await join.process([{ data: `0x${a}`, time: 5n, diff: 1n }], 2)).to.deep.equal([[]]);
+      expect(join.malformed).to.equal(1);
+
+      const word = (h: string) => h.padStart(64, "0");
+      const [out] = await sends.process([
+        { data: `0x${word("11".repeat(20))}${word("22".repeat(20))}${word("05")}`, time: 1n, diff: 1n },
+      ]);
+      expect(shown(out)).to.deep.equal([["11".repeat(20), 1n]]);
+    } finally {
+      await join.close();
+      await sends.close();
+    }
+  });
+
+  it("refuses to give a delta an input number when the operator has no processFrom", async function () {
+    const reduce = await OperatorHost.start(wasm("sum_by_key"));
+    try {
+      await reduce.process([{ data: "0x01", time: 1n, diff: 1n }], 1);
+      expect.fail("accepted");
+    } catch (e) {
+      expect(e).to.be.instanceOf(OperatorError);
+      expect((e as Error).message).to.match(/does not export processFrom/);
+    }
+  });
+
   it("erc20_to_balances: a Transfer log's words become the two balance changes; values past 2^63 are malformed", async function () {
     const map = await OperatorHost.start(wasm("erc20_to_balances"));
     try {

@@ -112,8 +112,8 @@ export class EpochRun {
   private readonly failed = new Set<string>();
   private readonly feeding = new Set<Promise<void>>();
   private readonly chains = new Map<string, Promise<void>>();
-  /** Every input an operator instance took this epoch, to replay it into a restarted one. */
-  private readonly inputs = new Map<string, Delta[]>();
+  /** Every input an operator instance took this epoch (by input number for a join), to replay it into a restarted one. */
+  private readonly inputs = new Map<string, Array<{ input?: number; deltas: Delta[] }>>();
   /** Every source delta of the epoch's window by shard, in order (to compute a time again, §12). */
   private readonly sourceByShard = new Map<number, Delta[]>();
   /** Holders whose wrong copy has been handed to the dispute desk this epoch. */
@@ -386,9 +386,11 @@ export class EpochRun {
    * A failing operator (trap, overrun) is restarted once and its epoch input replayed; if it fails
    * again it stops for the epoch and the epoch's report says so (its output is then incomplete).
    */
-  private feed(op: RunnableOperator, deltas: Delta[], originShard?: number): Promise<void> {
+  private feed(op: RunnableOperator, deltas: Delta[], originShard?: number, input?: number): Promise<void> {
     const key = instanceKey(op, originShard);
-    const next = (this.chains.get(key) ?? Promise.resolve()).then(() => this.feedNow(op, key, deltas, originShard));
+    const next = (this.chains.get(key) ?? Promise.resolve()).then(() =>
+      this.feedNow(op, key, deltas, originShard, input),
+    );
     this.chains.set(
       key,
       next.catch(() => undefined),
@@ -396,7 +398,13 @@ export class EpochRun {
     return next;
   }
 
-  private async feedNow(op: RunnableOperator, key: string, deltas: Delta[], originShard?: number): Promise<void> {
+  private async feedNow(
+    op: RunnableOperator,
+    key: string,
+    deltas: Delta[],
+    originShard?: number,
+    input?: number,
+  ): Promise<void> {
     if (deltas.length === 0 || this.failed.has(key)) return;
     const log = this.inputs.get(key) ?? [];
     this.inputs.set(key, log);
@@ -406,7 +414,7 @@ export class EpochRun {
       let host = this.hosts.get(key);
       if (!host)
         this.hosts.set(key, (host = await OperatorHost.start(op.bytecode, { perDeltaMs: this.ctx.perDeltaMs })));
-      outs = await host.process(deltas);
+      outs = await host.process(deltas, input);
       this.ctx.metrics?.operatorTime(op.name, (performance.now() - t0) / 1000);
     } catch (e) {
       if (!(e instanceof OperatorError)) throw e;
@@ -418,8 +426,10 @@ export class EpochRun {
       try {
         const host = await OperatorHost.start(op.bytecode, { perDeltaMs: this.ctx.perDeltaMs });
         this.hosts.set(key, host);
-        for (let i = 0; i < log.length; i += MAX_BATCH) await host.process(log.slice(i, i + MAX_BATCH));
-        outs = await host.process(deltas);
+        for (const seg of log)
+          for (let i = 0; i < seg.deltas.length; i += MAX_BATCH)
+            await host.process(seg.deltas.slice(i, i + MAX_BATCH), seg.input);
+        outs = await host.process(deltas, input);
       } catch (again) {
         this.failed.add(key);
         // What it emitted so far for the batch being filled is a part of a group: never signed.
@@ -431,7 +441,7 @@ export class EpochRun {
         return;
       }
     }
-    log.push(...deltas);
+    log.push({ input, deltas });
     this.route(op.output, outs.flat());
   }
 
@@ -483,8 +493,11 @@ export class EpochRun {
         else coll.set(k, { data: d.data, diff: v });
       }
     }
+    const of = stateful ?? stream;
     for (const op of this.graph.consumers.get(stream) ?? []) {
-      const p = this.feed(op, deltas).catch((e: Error) =>
+      // A join gets each delta with its input's number (the ABI's processFrom).
+      const input = op.inputs.length > 1 ? op.inputs.indexOf(of) : undefined;
+      const p = this.feed(op, deltas, undefined, input).catch((e: Error) =>
         this.ctx.log.error({ error: e.message }, "operator feed failed"),
       );
       this.feeding.add(p);

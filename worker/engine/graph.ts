@@ -15,7 +15,18 @@ export class GraphUnsupportedError extends MaruError {
 /** IOperatorRegistry.SourceKind. */
 export const SourceKind = { INBOX: 0, CHAIN: 1, DERIVED: 2 } as const;
 
-export type RunnableOperator = { id: number; name: string; input: string; output: string; bytecode: Uint8Array };
+/**
+ * An operator as the worker runs it: `inputs` in the registered order (an operator with several
+ * gets each delta with its input's number, through the ABI's `processFrom`); `input` is the first.
+ */
+export type RunnableOperator = {
+  id: number;
+  name: string;
+  input: string;
+  inputs: string[];
+  output: string;
+  bytecode: Uint8Array;
+};
 
 /** A graph ready to run: ids are lower-case bytes32 stream ids. */
 export type RunnableGraph = {
@@ -41,9 +52,11 @@ export type RunnableGraph = {
 
 /**
  * Checks that the worker can run `graph` on chain `chainId` and indexes it. The reference worker runs
- * graphs with one source stream (INBOX, or CHAIN on the chain it runs on), and operators with one
- * input and one output stream (the operator ABI emits records to one stream); anything else is a
- * {@link GraphUnsupportedError} that names what to change.
+ * graphs with one source stream (INBOX, or CHAIN on the chain it runs on), one exchange, and
+ * operators with one output stream (the operator ABI emits records to one stream): first-stage
+ * operators read the source; operators after the exchange read one or more first-stage outputs
+ * (a join), all partitioned alike so that matching keys meet at one shard, and emit the graph's
+ * output. Anything else is a {@link GraphUnsupportedError} that names what to change.
  */
 export function compileGraph(graph: SyncGraphReturnType, chainId: bigint): RunnableGraph {
   const lower = (s: string) => s.toLowerCase();
@@ -52,22 +65,24 @@ export function compileGraph(graph: SyncGraphReturnType, chainId: bigint): Runna
   const operators: RunnableOperator[] = [];
   for (const op of graph.operators) {
     if (!op || op.status !== "ACTIVE") continue;
-    if (op.inputs.length !== 1 || op.outputs.length !== 1) {
-      throw new GraphUnsupportedError(
-        `Operator ${op.id} (${op.name}) has ${op.inputs.length} inputs and ${op.outputs.length} outputs`,
-        { fix: "the reference worker runs operators with one input and one output stream" },
-      );
+    if (op.outputs.length !== 1) {
+      throw new GraphUnsupportedError(`Operator ${op.id} (${op.name}) has ${op.outputs.length} outputs`, {
+        fix: "the reference worker runs operators with one output stream (the operator ABI emits to one)",
+      });
     }
+    const inputs = op.inputs.map(lower);
     operators.push({
       id: op.id,
       name: op.name,
-      input: lower(op.inputs[0]),
+      input: inputs[0],
+      inputs,
       output: lower(op.outputs[0]),
       bytecode: op.bytecode!,
     });
   }
   const consumers = new Map<string, RunnableOperator[]>();
-  for (const op of operators) consumers.set(op.input, [...(consumers.get(op.input) ?? []), op]);
+  for (const op of operators)
+    for (const input of op.inputs) consumers.set(input, [...(consumers.get(input) ?? []), op]);
   const sources = graph.streams.filter(
     (s) => Number(s.sourceKind) !== SourceKind.DERIVED && consumers.has(lower(s.id)),
   );
@@ -96,23 +111,45 @@ export function compileGraph(graph: SyncGraphReturnType, chainId: bigint): Runna
   }
   const terminal = new Set(operators.map((o) => o.output).filter((s) => !consumers.has(s)));
   const source = lower(sources[0].id);
+  const firstStage = new Set(operators.filter((o) => o.inputs.includes(source)).map((o) => o.output));
+  const same = (x: PartitionSpec, y: PartitionSpec) =>
+    Number(x.kind) === Number(y.kind) && Number(x.offset) === Number(y.offset) && Number(x.length) === Number(y.length);
   for (const op of operators) {
-    if (op.input !== source && !terminal.has(op.output)) {
+    if (op.inputs.includes(source) && op.inputs.length > 1)
+      throw new GraphUnsupportedError(`Operator ${op.id} (${op.name}) reads the source stream and other streams`, {
+        fix: "a first-stage operator reads the source alone; join first-stage outputs after the exchange",
+      });
+    if (op.input === source) continue;
+    if (!terminal.has(op.output))
       throw new GraphUnsupportedError(
         `Operator ${op.id} (${op.name}) consumes a derived stream and feeds another operator`,
         {
-          fix: "the reference worker exchanges one stage over the network: source → operator → (network) → operator → output",
+          fix: "the reference worker exchanges one stage over the network: source → operators → (network) → operators (joins too) → output",
         },
       );
-    }
+    const notFirst = op.inputs.find((s) => !firstStage.has(s));
+    if (notFirst !== undefined)
+      throw new GraphUnsupportedError(
+        `Operator ${op.id} (${op.name}) reads stream ${notFirst}, which no operator on the source emits`,
+        { fix: "an operator after the exchange reads outputs of operators that read the source" },
+      );
+    const p0 = partitions.get(op.inputs[0])!;
+    const other = op.inputs.find((s) => !same(partitions.get(s)!, p0));
+    if (other !== undefined)
+      throw new GraphUnsupportedError(
+        `Operator ${op.id} (${op.name}) joins streams partitioned differently (${op.inputs[0]} and ${other})`,
+        { fix: "register a join's inputs with the same partition key, so that matching records meet at one shard" },
+      );
   }
   const handoffs = new Map<string, string>();
   for (const op of operators) {
     if (op.input === source) continue;
-    const h = handoffStreamOf(op.input);
-    handoffs.set(h, op.input);
-    partitions.set(h, partitions.get(op.input)!);
-    consumers.set(h, consumers.get(op.input)!);
+    for (const input of op.inputs) {
+      const h = handoffStreamOf(input);
+      handoffs.set(h, input);
+      partitions.set(h, partitions.get(input)!);
+      consumers.set(h, consumers.get(input)!);
+    }
   }
   return { graphHash: graph.graphHash, source, sourceOf, partitions, operators, consumers, terminal, handoffs };
 }

@@ -402,9 +402,11 @@ export class OperatorHost {
 
   /**
    * Runs `deltas` through the operator, in order (sent in chunks of at most 2048 deltas, each with
-   * its own time budget). Rejects with OperatorError on any failure.
+   * its own time budget). With `input`, they are deltas of the operator's input number `input` and
+   * go to its `processFrom(input, len, diff)` (operators with several inputs); without, to
+   * `process(len, diff)`. Rejects with OperatorError on any failure.
    */
-  process(deltas: Delta[]): Promise<OperatorOutput[]> {
+  process(deltas: Delta[], input?: number): Promise<OperatorOutput[]> {
     const result = this.queue.then(async () => {
       const outputs: OperatorOutput[] = [];
       let from = 0;
@@ -413,7 +415,7 @@ export class OperatorHost {
         let to = from;
         let bytes = 0;
         while (to < deltas.length && to - from < CHUNK_DELTAS && bytes < CHUNK_BYTES) bytes += deltas[to++].data.length;
-        for (const o of await this.run(deltas.slice(from, to))) outputs.push(o);
+        for (const o of await this.run(deltas.slice(from, to), input)) outputs.push(o);
         from = to;
       } while (from < deltas.length);
       return outputs;
@@ -454,7 +456,7 @@ export class OperatorHost {
     });
   }
 
-  private async run(deltas: Delta[]): Promise<OperatorOutput[]> {
+  private async run(deltas: Delta[], input?: number): Promise<OperatorOutput[]> {
     if (this.dead) throw new OperatorError(`The operator is stopped: ${this.dead}`);
     const id = this.next++;
     const payload = deltas.map((d) => ({
@@ -469,7 +471,7 @@ export class OperatorHost {
       (m): m is Reply & { id: number } => typeof m === "object" && m !== null && (m as { id?: number }).id === id,
       budget,
       `timeout: more than ${budget} ms for ${deltas.length} deltas`,
-      () => this.thread.postMessage({ id, deltas: payload }),
+      () => this.thread.postMessage({ id, deltas: payload, from: input }),
     );
     if (reply.error) {
       // A trap may leave the instance inconsistent, and an overrun thread is still spinning: stop it.

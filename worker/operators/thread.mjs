@@ -69,14 +69,20 @@ try {
   parentPort.postMessage({ ready: false, error: String(e?.message ?? e) });
 }
 
-parentPort.on("message", ({ id, deltas }) => {
+parentPort.on("message", ({ id, deltas, from }) => {
   const out = [];
   try {
+    // A delta of input `from` of a multi-input operator goes to processFrom(from, len, diff).
+    if (from !== undefined && typeof exports.processFrom !== "function")
+      throw new Error("the module does not export processFrom, which an operator with several inputs needs");
     for (let i = 0; i < deltas.length; ++i) {
       const { data, diff } = deltas[i];
       const ptr = call("input", data.length);
       new Uint8Array(exports.memory.buffer, ptr, data.length).set(data);
-      const n = call("process", data.length, BigInt(diff));
+      const n =
+        from === undefined
+          ? call("process", data.length, BigInt(diff))
+          : call("processFrom", from, data.length, BigInt(diff));
       if (n < 0) {
         // Malformed for this operator: it produces nothing (every replica skips it alike).
         out.push(null);
