@@ -26,8 +26,10 @@ export const ACTIVITY_STREAM = id("activity").toLowerCase();
 /** The operators each source kind's sample registers, in order. */
 const OPERATORS = {
   inbox: ["transfers_to_balances", "sum_by_key"],
-  chain: ["erc20_to_balances", "sum_by_key", "erc20_to_sends", "balance_activity"],
+  chain: ["erc20_to_balances", "sum_by_key"],
 } as const;
+/** The second dataflow's operators (CHAIN source): the join. */
+const JOIN_OPERATORS = ["erc20_to_sends", "balance_activity"] as const;
 
 /** A transfer as the inbox carries it: from (20 bytes) ‖ to (20 bytes) ‖ amount (u64 big-endian). */
 export type Transfer = { from: string; to: string; amount: bigint };
@@ -82,6 +84,8 @@ export async function registerSample(options: {
   gateway: string;
   feeder: string;
   source: SourceChoice;
+  /** Also the second dataflow, the join (CHAIN source only). */
+  join?: boolean;
   /** The ERC-20 whose Transfer logs a CHAIN source reads. */
   token?: string;
   replication: number;
@@ -155,7 +159,7 @@ export async function registerSample(options: {
   // The manifests and their blobs, copied where the lock files may be written.
   const root = process.cwd();
   for (const dir of ["manifests", "definitions", "build"]) mkdirSync(join(options.workDir, dir), { recursive: true });
-  for (const name of OPERATORS[options.source]) {
+  for (const name of [...OPERATORS[options.source], ...(options.join ? JOIN_OPERATORS : [])]) {
     copyFileSync(join(root, "operators/manifests", `${name}.yaml`), join(options.workDir, "manifests", `${name}.yaml`));
     copyFileSync(
       join(root, "operators/definitions", `${name}.json`),
