@@ -1,7 +1,9 @@
 // End-to-end throughput of the live dataflow (npm run bench:devnet): npm run devnet runs, one after
-// another on this machine, with the same feed from the CHAIN source (an ERC-20's Transfer logs):
+// another on this machine, with the same feed from the CHAIN source (an ERC-20's Transfer logs) and
+// both sample dataflows (running balances, and the join of balances with transfers sent):
 // 4 workers with every check on, then with checks off (the ratio is what verifyBatch and
-// verifyAccumulatedProof cost end to end), then 2 and 8 workers; then one short run per byzantine
+// verifyAccumulatedProof cost end to end), then 2 and 8 workers, then the balances dataflow alone,
+// then three epochs over 400 accounts for the state handoff's cost; then one short run per byzantine
 // mode for the latency from a cheat to its slash. Each throughput figure is source deltas per second
 // from the first transfer to the last honest worker's finished epoch (the chain, the epoch clock,
 // operators, libp2p, checks and output included). Writes bench/results/devnet.json and prints a
@@ -35,6 +37,8 @@ try {
   const off = run("4 workers, checks off", ["--workers", "4", "--no-checks"]);
   const two = run("2 workers", ["--workers", "2"]);
   const eight = run("8 workers", ["--workers", "8"]);
+  // The balances dataflow alone, as every earlier figure was measured.
+  const alone = run("4 workers, balances alone", ["--workers", "4", "--no-join"]);
   const verifyShare = (r: DevnetReport) => r.perWorker.reduce((s, w) => s + w.verifyMs, 0) / r.perWorker.length;
   const rss = (r: DevnetReport) => Math.max(...r.perWorker.map((w) => w.maxRssMiB ?? 0));
   const figures = (r: DevnetReport) => ({
@@ -67,6 +71,7 @@ try {
     row("checks off", off),
     row("checks on", two),
     row("checks on", eight),
+    row("checks on, balances alone (--no-join)", alone),
     "",
     `checks on / checks off (4 workers): ${ratio.toFixed(3)}`,
     "",
@@ -107,6 +112,7 @@ try {
           "4 workers, checks off": figures(off),
           "2 workers, checks on": figures(two),
           "8 workers, checks on": figures(eight),
+          "4 workers, checks on, balances alone": figures(alone),
         },
         checksOnOverOff: Number(ratio.toFixed(3)),
         stateHandoff: {
