@@ -37,6 +37,10 @@ export function processFrom(from: i32, len: i32, diff: i64): i32 {
   const s: i64 = sent.has(k) ? sent.get(k) : 0;
   const nb = from == 0 ? b + diff : b;
   const ns = from == 1 ? s + diff : s;
+  // A sum past 64 bits would wrap: refused as malformed (the output then says it is incomplete).
+  const was = from == 0 ? b : s;
+  const now = from == 0 ? nb : ns;
+  if ((diff > 0 && now < was) || (diff < 0 && now > was)) return -1;
   let n = 0;
   if (b != 0 || s != 0) {
     emit(record(key, b, s), -1);

@@ -1,6 +1,7 @@
 // Keyed reduce: keeps a running sum of diffs per key (the data) and, for each input, emits the
 // change of that key's sum as a retraction of the old (key ‖ sum) and an insertion of the new one.
-// Output data: key ‖ sum as i64 big-endian.
+// Output data: key ‖ sum as i64 big-endian. A delta that would take a sum past 64 bits is
+// malformed (-1): nothing changes, and the worker says its output is incomplete.
 import { emit, inputBytes, resetOutput } from "./abi";
 export { input, output, outputLen } from "./abi";
 
@@ -25,6 +26,8 @@ export function process(len: i32, diff: i64): i32 {
   const k = hex(key);
   const old: i64 = sums.has(k) ? sums.get(k) : 0;
   const now = old + diff;
+  // A sum past 64 bits would wrap: refused as malformed (the output then says it is incomplete).
+  if ((diff > 0 && now < old) || (diff < 0 && now > old)) return -1;
   let n = 0;
   if (old != 0) {
     emit(record(key, old), -1);

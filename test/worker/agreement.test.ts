@@ -108,6 +108,26 @@ describe("worker: replica agreement", function () {
     expect(agreement.singleHolder()).to.deep.equal([{ originShard: 0, missing: [B], groups: 1 }]);
   });
 
+  it("counts a handoff time two holders agree on as confirmed, though a third stayed silent", async function () {
+    const used: Delta[][] = [];
+    // Three holders: A and B agree, C is silent.
+    const three = new Agreement({
+      epoch: 1n,
+      log,
+      holdersOf: () => ({ originShard: 0, holders: [A, B, C] }),
+      closed: (h) => h !== C,
+      use: (_s, _sh, ds) => used.push(ds),
+      takeUnconfirmed: () => true,
+    });
+    three.offer(A, S, 0, 3, groupByTime([d(10, "0x01", 4n)]));
+    three.offer(B, S, 0, 3, groupByTime([d(10, "0x01", 4n)]));
+    three.settle(true);
+    await three.idle();
+    expect(used).to.deep.equal([[d(10, "0x01", 4n)]]);
+    expect(three.stats).to.include({ agreedGroups: 1, unconfirmedGroups: 0 });
+    expect(three.singleHolder()).to.deep.equal([{ originShard: 0, missing: [C], groups: 1 }]);
+  });
+
   it("never takes differing handoff copies, nor one with every holder silent: held back", async function () {
     const { agreement, used, offer, close } = setup({ unconfirmed: () => true });
     offer(A, [d(10, "0x01", 7n)]);

@@ -261,6 +261,27 @@ describe("worker: one epoch of the engine (EpochRun), in process", function () {
     expect(state, "a state with a gap is not vouched for").to.equal(undefined);
   });
 
+  it("hands nothing over when a consolidated multiplicity does not fit 64 bits, and takes no state in part", async function () {
+    const big = 0x6000_0000_0000_0000n; // each fits; their sum, for one account, does not
+    const { report, state } = await runEpoch([transfer(0, 1, 2, big), transfer(1, 3, 2, big)]);
+    // The reduce refuses the change that would wrap its 64-bit sum: the output says it is incomplete.
+    expect(report.malformed).to.equal(1);
+    expect(report.outputIncomplete).to.equal(true);
+    expect(state).to.equal(undefined);
+    // A damaged state (a multiplicity past 64 bits) is refused before anything of it is queued.
+    const good = (await runEpoch([transfer(0, 1, 2, 5n)])).state!;
+    const damaged = structuredClone(good);
+    damaged.streams[0].shards[0].deltas.push({ data: "0x" + "ab".repeat(20), diff: (1n << 64n).toString() });
+    const second = await runEpoch([transfer(1, 2, 3, 1n)], {
+      epoch: EPOCH + 1n,
+      assignment: next,
+      previous: { a, math: new EpochMath(view) },
+      handoff: damaged,
+    }).catch((e: Error) => e);
+    expect(second).to.be.instanceOf(Error);
+    expect((second as Error).message).to.match(/a delta that is not one/);
+  });
+
   it("says the output is incomplete when an operator refuses inputs (a value past the sample's 64-bit sums)", async function () {
     const deltas = [transfer(0, 1, 2, 5n), transfer(1, 2, 3, 1n << 63n), transfer(2, 3, 1, 7n)];
     const { report } = await runEpoch(deltas);

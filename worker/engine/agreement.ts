@@ -157,7 +157,7 @@ export class Agreement {
     recomputedGroups: 0,
     /** Times not used: no copy to take on trust, and computing them failed. */
     heldBackGroups: 0,
-    /** Handoff times taken from agreeing final copies while other holders stayed silent (`takeUnconfirmed`). */
+    /** Handoff times taken from one holder's final copy while the other holders stayed silent (`takeUnconfirmed`). */
     unconfirmedGroups: 0,
     /** Times where a holder's copy differed from another's or from what this worker computed. */
     disagreementCount: 0,
@@ -322,10 +322,12 @@ export class Agreement {
     }
     const at = { stream: slot.stream, shard: slot.shard, time: slot.time, originShard: origin.originShard };
     if (digests.size === 1 && finalHolders.length > 0 && this.o.takeUnconfirmed?.(at)) {
-      // Nobody can compute it again: the silent holders' absence is said, not papered over.
+      // Nobody can compute it again: the silent holders' absence is said, not papered over. Two
+      // agreeing holders confirm it; one alone does not.
       const [only] = digests;
       if (only !== NONE) this.o.use(slot.stream, slot.shard, slot.copies.get(finalHolders[0])!.deltas);
-      this.stats.unconfirmedGroups += 1;
+      if (finalHolders.length >= 2) this.stats.agreedGroups += 1;
+      else this.stats.unconfirmedGroups += 1;
       this.recordSingle(origin.originShard, silent);
       return true;
     }

@@ -5,7 +5,18 @@
 // the sender a message claims must be the member behind the authenticated connection, its epoch
 // must be one the worker runs (or the next one, held within a per-peer budget), and only then is it
 // decoded and checked.
-import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
+import {
+  closeSync,
+  existsSync,
+  fsyncSync,
+  mkdirSync,
+  openSync,
+  readFileSync,
+  readdirSync,
+  renameSync,
+  rmSync,
+  writeSync,
+} from "node:fs";
 import { join } from "node:path";
 import { Liveness } from "../chain/liveness.js";
 import type { Logger } from "pino";
@@ -307,13 +318,13 @@ export class Dataflow {
       this.source = undefined;
     }
     if (!this.source) this.source = await openSource(this.o.p, graph, from);
+    const previous = await this.previousEpoch(epoch, info.graphHash, graph);
     // Operators last: nothing that can fail (an RPC call) comes between starting their threads and the run that closes them.
     // First-stage operators start in the run, one instance per source shard it holds.
     const hosts = new Map<string, OperatorHost>();
     for (const op of graph.operators)
       if (op.input !== graph.source)
         hosts.set(String(op.id), await OperatorHost.start(op.bytecode, { perDeltaMs: this.o.perDeltaMs }));
-    const previous = await this.previousEpoch(epoch, info.graphHash, graph);
     if (!resumed) this.o.record.beginEpoch(epoch);
     const run = new EpochRun(
       {
@@ -370,17 +381,28 @@ export class Dataflow {
    * memory, or written before a restart), or when that epoch finishes here (sending waits for it).
    */
   private handOver(run: EpochRun): void {
-    if (run.handoffTaken) return;
+    run.handoffPending = false;
+    if (!run.handoffDue || run.handoffTaken) return;
     const before = run.epoch - 1n;
     const state = this.handoffs.get(before) ?? this.readHandoff(before);
-    if (state && state.graphHash.toLowerCase() === run.graphHash.toLowerCase()) {
-      run.handoffPending = false;
+    if (!state || state.graphHash.toLowerCase() !== run.graphHash.toLowerCase()) {
+      // Not known yet: it is when the epoch before finishes here (nothing to wait for otherwise).
+      run.handoffPending = this.runs.has(before);
+      return;
+    }
+    try {
       run.sendHandoff(state);
       this.log.info(
         { epoch: run.epoch.toString(), from: before.toString(), deltas: run.handoffStats.sentDeltas },
         "state of the previous epoch handed over",
       );
-    } else run.handoffPending = this.runs.has(before);
+    } catch (e) {
+      // Nothing of it went out: its receivers see this worker's channels missing.
+      this.log.error(
+        { epoch: run.epoch.toString(), from: before.toString(), error: (e as Error).message },
+        "cannot hand the previous epoch's state over",
+      );
+    }
   }
 
   private handoffFile(epoch: bigint): string | undefined {
@@ -414,10 +436,26 @@ export class Dataflow {
       state = run.handoffOut();
       if (state && file) {
         mkdirSync(this.o.stateDir!, { recursive: true });
-        writeFileSync(`${file}.tmp`, JSON.stringify(state));
+        // Durable before anything of it is signed: file, then the rename in its directory.
+        const fd = openSync(`${file}.tmp`, "w");
+        try {
+          writeSync(fd, JSON.stringify(state));
+          fsyncSync(fd);
+        } finally {
+          closeSync(fd);
+        }
         renameSync(`${file}.tmp`, file);
-        for (let e = run.epoch - BigInt(RETAINED_EPOCHS); e > 0n && e > run.epoch - 8n; e--)
-          rmSync(this.handoffFile(e)!, { force: true });
+        const dir = openSync(this.o.stateDir!, "r");
+        try {
+          fsyncSync(dir);
+        } finally {
+          closeSync(dir);
+        }
+        for (const name of readdirSync(this.o.stateDir!)) {
+          const m = /^handoff-(\d+)\.json$/.exec(name);
+          if (m && BigInt(m[1]) <= run.epoch - BigInt(RETAINED_EPOCHS))
+            rmSync(join(this.o.stateDir!, name), { force: true });
+        }
       }
     }
     if (!state) {
@@ -558,9 +596,9 @@ export class Dataflow {
       const complete = run.inbox.complete();
       if (run.sendingDone && (complete || Date.now() - run.sendingDoneAt > this.o.graceMs)) {
         const report = await run.finalize(!complete);
-        this.keepHandoff(run, report);
         this.reports.push(report);
         this.runs.delete(run.epoch);
+        this.keepHandoff(run, report);
         this.waits.forget(`epoch ${run.epoch}`);
         this.retained.set(run.epoch, run.outbox);
         for (const e of this.retained.keys()) if (e <= run.epoch - BigInt(RETAINED_EPOCHS)) this.retained.delete(e);

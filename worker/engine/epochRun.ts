@@ -126,6 +126,10 @@ export class EpochRun {
   handoffPending = false;
   /** Set once the previous epoch's state went into this epoch's outbox (it goes once). */
   handoffTaken = false;
+  /** Whether the previous epoch's state is due here (it ran the same graph). */
+  get handoffDue(): boolean {
+    return this.previous !== undefined;
+  }
   /** Set by `finalize`: nothing this worker used in the epoch lacked data (its state can be handed over). */
   private vouched = false;
   readonly handoffStats = { sentDeltas: 0, ms: 0 };
@@ -143,6 +147,8 @@ export class EpochRun {
     operatorErrors: 0,
     resendsAsked: 0,
     resendsServed: 0,
+    /** Accepted batches whose times do not belong on their channel (handoff times elsewhere, or others on a handoff): not used. */
+    misplacedBatches: 0,
   };
 
   constructor(
@@ -203,8 +209,16 @@ export class EpochRun {
           ? undefined
           : { originShard, holders: this.holders(originShard).filter((w) => this.live(w)) };
       },
-      closed: (holder, stream, originShard, shard) =>
-        holder === me ? this.sendingDone : this.inbox.closed(holder, stream, originShard, shard),
+      closed: (holder, stream, originShard, shard) => {
+        // A handoff copy is final only once its sender named the channel: a holder that cannot
+        // vouch for its state names nothing, and is silent, never the copy "nothing".
+        if (this.graph.handoffs.has(stream))
+          return holder === me
+            ? this.sendingDone && this.handoffInputs.has(originShard)
+            : this.inbox.declared(holder, stream, originShard, shard) &&
+                this.inbox.closed(holder, stream, originShard, shard);
+        return holder === me ? this.sendingDone : this.inbox.closed(holder, stream, originShard, shard);
+      },
       use: (stream, shard, deltas) => this.use(stream, shard, deltas),
       takeUnconfirmed: (slot) => this.graph.handoffs.has(slot.stream),
       recompute: (slot) => this.recompute(slot),
@@ -475,7 +489,26 @@ export class EpochRun {
   /** A batch that passed every check (or came from this worker): its groups wait for the replica agreement. */
   private accept(sender: string, h: BatchHeader, deltas: Delta[]): void {
     this.heard.add(sender);
-    this.agreement.offer(sender, lower(h.stream), Number(h.originShard), Number(h.shard), groupByTime(deltas));
+    const stream = lower(h.stream);
+    const origin = Number(h.originShard);
+    // Handoff times on handoff channels only, each of the channel's origin shard, and only when a
+    // handoff is due: anything else is no copy of anything (a sender's mistake or its lie).
+    const handoff = this.graph.handoffs.has(stream);
+    if (
+      (handoff && !this.previous) ||
+      deltas.some((d) => {
+        const from = handoffOrigin(BigInt(d.time));
+        return handoff ? from !== origin : from !== undefined;
+      })
+    ) {
+      this.stats.misplacedBatches += 1;
+      this.ctx.log.warn(
+        { epoch: this.epoch.toString(), sender, stream, originShard: origin, seq: String(h.seq) },
+        "a batch whose times do not belong on its channel (not used)",
+      );
+      return;
+    }
+    this.agreement.offer(sender, stream, origin, Number(h.shard), groupByTime(deltas));
   }
 
   /** Deltas every live holder agreed on: into the operators that consume their stream. */
@@ -518,6 +551,22 @@ export class EpochRun {
    */
   sendHandoff(h: HandoffState): void {
     if (this.handoffTaken) throw new Error(`epoch ${this.epoch} already took the previous epoch's state`);
+    // All of it or nothing: a malformed state (a damaged file) never goes out in part.
+    for (const s of h.streams) {
+      if (![...this.graph.handoffs.values()].includes(s.stream))
+        throw new Error(`the state names stream ${s.stream}, which no operator of the graph keeps`);
+      for (const sh of s.shards) {
+        if (!this.previous || sh.shard >= this.previous.a.view.n)
+          throw new Error(`the state names shard ${sh.shard} of epoch ${this.epoch - 1n}`);
+        for (const x of sh.deltas)
+          if (
+            !/^0x([0-9a-f]{2})*$/.test(x.data) ||
+            BigInt(x.diff) !== BigInt.asIntN(64, BigInt(x.diff)) ||
+            BigInt(x.diff) === 0n
+          )
+            throw new Error(`the state holds a delta that is not one (${x.data}, ${x.diff})`);
+      }
+    }
     this.handoffTaken = true;
     const t0 = performance.now();
     const byOrigin = new Map<number, Array<{ stream: string; deltas: Array<{ data: string; diff: string }> }>>();
@@ -564,6 +613,17 @@ export class EpochRun {
    */
   handoffOut(): HandoffState | undefined {
     if (this.graph.handoffs.size === 0 || !this.vouched) return undefined;
+    for (const byShard of this.state.values())
+      for (const [shard, coll] of byShard)
+        for (const [data, v] of coll)
+          if (v.diff !== BigInt.asIntN(64, v.diff)) {
+            // A delta's multiplicity is an int64: this state cannot be handed over as deltas.
+            this.ctx.log.warn(
+              { epoch: this.epoch.toString(), shard, data, multiplicity: v.diff.toString() },
+              "a consolidated multiplicity does not fit 64 bits: this worker hands nothing over",
+            );
+            return undefined;
+          }
     const t0 = performance.now();
     const streams: HandoffState["streams"] = [];
     for (const stream of new Set(this.graph.handoffs.values())) {
@@ -583,24 +643,30 @@ export class EpochRun {
   }
 
   /**
-   * Whether the state this epoch took over has a gap: for a shard this worker holds, some origin
-   * shard of the previous epoch had no live holder here, or none of its holders said it handed
-   * its state over (its end notice names the channel).
+   * How completely the state this epoch took over is vouched for, for the shards this worker holds:
+   * a `gap` when, for some origin shard of the previous epoch, no live holder here named its
+   * channel (handed its state over): that state is missing; `unconfirmed` when only one named it
+   * while others did not (silent, or unable to vouch): it rests on one holder's word. (One holder
+   * alone confirms it when it is the only live holder left, as for any stage after an ejection.)
    */
-  private handoffGap(): boolean {
-    if (!this.previous) return false;
+  private handoffCoverage(): { gap: boolean; unconfirmed: boolean } {
+    let gap = false;
+    let unconfirmed = false;
+    if (!this.previous) return { gap, unconfirmed };
     const me = lower(this.ctx.me);
     for (const hs of this.graph.handoffs.keys())
       for (let j = 0; j < this.previous.a.view.n; ++j) {
         const senders = this.handoffSenders(j);
         for (const shard of this.myShards) {
-          const said = senders.some((w) =>
+          const said = senders.filter((w) =>
             w === me ? this.handoffInputs.has(j) : this.inbox.declared(w, hs, j, shard),
-          );
-          if (!said) return true;
+          ).length;
+          // Two holders confirm a state; one alone does, too, when it is the only live holder left.
+          if (said === 0) gap = true;
+          else if (said < Math.min(2, senders.length)) unconfirmed = true;
         }
       }
-    return false;
+    return { gap, unconfirmed };
   }
 
   /** Decides the times whose holders' copies are all final (on every tick: end notices close lanes). */
@@ -660,7 +726,7 @@ export class EpochRun {
     for (const [stream, coll] of this.output)
       output[stream] = Object.fromEntries([...coll].map(([k, v]) => [k, v.toString()]));
     const { verifyMs, ...inboxStats } = this.inbox.stats;
-    const gap = this.handoffGap();
+    const { gap, unconfirmed: undeclared } = this.handoffCoverage();
     // What this worker used may lack data: then neither its output nor its state can be vouched for.
     const lacking =
       unfinished ||
@@ -669,7 +735,11 @@ export class EpochRun {
       this.agreement.stats.heldBackGroups > 0 ||
       gap ||
       (timedOut && (this.resumed || this.inbox.missing().some((m) => m.noticed)));
-    this.vouched = !lacking && !this.outbox.refused;
+    // State that rests on fewer holders than it should is used (the output says so) but never
+    // handed on: two honest holders could then sign different states, and a lie taken once would
+    // outlive the epoch that flagged it.
+    const unconfirmed = undeclared || this.agreement.stats.unconfirmedGroups > 0;
+    this.vouched = !lacking && !unconfirmed && !this.outbox.refused;
     return {
       epoch: this.epoch.toString(),
       index: this.a.index!,
@@ -692,7 +762,7 @@ export class EpochRun {
         // 64-bit sums, say), and whoever reads it must know.
         malformed > 0 ||
         this.stats.unkeyable > 0,
-      outputUnconfirmed: this.agreement.stats.unconfirmedGroups > 0,
+      outputUnconfirmed: unconfirmed,
       silentShards,
       ...(this.outbox.refused ? { signingRefused: this.outbox.refused } : {}),
       operatorsStopped: this.failed.size,
@@ -702,6 +772,7 @@ export class EpochRun {
             handoff: {
               due: this.previous !== undefined,
               gap,
+              unconfirmed,
               sentDeltas: this.handoffStats.sentDeltas,
               unconfirmedGroups: this.agreement.stats.unconfirmedGroups,
               ms: Math.round(this.handoffStats.ms),

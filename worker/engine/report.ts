@@ -27,6 +27,8 @@ export type EpochReport = Omit<InboxCounters, "verifyMs"> & {
   sentDeltas: number;
   resendsAsked: number;
   resendsServed: number;
+  /** Accepted batches whose times do not belong on their channel (handoff times elsewhere, or others on a handoff): not used. */
+  misplacedBatches: number;
   /** A sender repeated a time it had already passed (not used). */
   divergent: number;
   /** Times used because every live holder's copy agreed (silent holders aside: see singleHolder). */
@@ -56,9 +58,11 @@ export type EpochReport = Omit<InboxCounters, "verifyMs"> & {
    */
   outputIncomplete: boolean;
   /**
-   * Part of the state this epoch took over rests on fewer holders than it should: their co-holders
-   * stayed silent and nobody can compute a handoff again (`handoff.unconfirmedGroups`). The output
-   * is complete, but not confirmed by every holder of that state.
+   * Part of the state this epoch took over rests on fewer holders than it should: some of its live
+   * holders stayed silent or could not vouch for it, and nobody can compute a handoff again
+   * (`handoff.unconfirmed`, `handoff.unconfirmedGroups`). The output is complete, but not confirmed
+   * by every holder of that state; this worker does not hand such state on (the next epoch's
+   * output is then incomplete for it, and says so).
    */
   outputUnconfirmed: boolean;
   /** Source shards whose live holders all stayed silent this epoch (their data is missing). */
@@ -78,7 +82,15 @@ export type EpochReport = Omit<InboxCounters, "verifyMs"> & {
    * deltas of state this worker handed over from the previous epoch, how many handoff times it
    * took from some holders while others stayed silent, and the time it spent.
    */
-  handoff?: { due: boolean; gap: boolean; sentDeltas: number; unconfirmedGroups: number; ms: number };
+  handoff?: {
+    due: boolean;
+    gap: boolean;
+    /** Some holder of a handed-over shard named nothing: the state rests on fewer holders (and is not handed on). */
+    unconfirmed: boolean;
+    sentDeltas: number;
+    unconfirmedGroups: number;
+    ms: number;
+  };
   /** Terminal stream → data (hex) → multiplicity (decimal), consolidated. */
   output: Record<string, Record<string, string>>;
   finishedAt: number;
