@@ -286,8 +286,13 @@ export function checkExpectations(r: Omit<DevnetReport, "expectations">): { met:
   if (others.length > 0) failures.push(`honest workers were slashed: ${others.map((s) => s.worker).join(", ")}`);
   if (r.byzantine && r.byzantine !== "withhold") {
     const fault = FAULT_OF_MODE[r.byzantine as ByzantineMode];
-    if (!r.slashed.some((s) => s.worker === r.byzantineWorker && s.fault === fault))
-      failures.push(`the cheater was not slashed for ${fault}`);
+    if (!r.slashed.some((s) => s.worker === r.byzantineWorker && s.fault === fault)) {
+      // What the honest guards did about it, to tell a lie nobody saw from evidence the chain refused.
+      const evidence = r.perWorker
+        .flatMap((w) => w.evidence.map((e) => `${w.worker.slice(0, 10)}: ${e.fault} ${e.status}`))
+        .join("; ");
+      failures.push(`the cheater was not slashed for ${fault} (evidence: ${evidence || "none submitted"})`);
+    }
   }
   if (r.byzantine === "withhold") {
     if (r.slashed.length > 0) failures.push("withholding is not provable on-chain, yet someone was slashed");
