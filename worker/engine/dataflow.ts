@@ -109,6 +109,11 @@ export class Dataflow {
   /** When this worker last answered a resend request (it lingers while peers still catch up). */
   lastServedAt = 0;
   private readonly retained = new Map<bigint, Outbox>();
+  /** Finished epochs' inboxes, kept as long as their outboxes, to judge accumulated proofs that come late. */
+  private readonly lateProofs = new Map<
+    bigint,
+    { inbox: EpochRun["inbox"]; windowEnd?: number; members: ReadonlyMap<string, number> }
+  >();
   private readonly early = new Map<bigint, Array<{ bytes: Uint8Array; peer: string }>>();
   private readonly earlyUse = new Map<string, { messages: number; bytes: number }>();
   private readonly resendServed = new Map<string, number>();
@@ -184,6 +189,19 @@ export class Dataflow {
         if (!run.inbox.onDone(m.done))
           return { reason: "an end notice not signed by its sender for this worker", abusive: true };
       }
+      return undefined;
+    }
+    const late = this.lateProofs.get(head.epoch);
+    if (late && head.kind === "proof") {
+      // A proof that came after the epoch closed here (its sender was slow): still judged.
+      if (!late.members.has(member)) return { reason: `not a member of epoch ${head.epoch}`, abusive: true };
+      let m: Message;
+      try {
+        m = decodeMessage(bytes);
+      } catch (e) {
+        return { reason: (e as Error).message, abusive: true };
+      }
+      if (m.kind === "proof") late.inbox.onProof(m.proof);
       return undefined;
     }
     if (head.epoch <= this.lastFinished || head.epoch < this.current)
@@ -590,6 +608,13 @@ export class Dataflow {
       if (run.sendingDone) this.askAgain(run);
       run.settle();
     }
+    for (const { inbox, windowEnd } of this.lateProofs.values())
+      await inbox.judgeProofs(
+        windowEnd,
+        finalized,
+        async (n) => (await provider.getBlock(Number(n)))?.hash ?? undefined,
+        true,
+      );
     await this.desk.drain();
     await this.opener?.drain();
     for (const run of runs) {
@@ -601,7 +626,9 @@ export class Dataflow {
         this.keepHandoff(run, report);
         this.waits.forget(`epoch ${run.epoch}`);
         this.retained.set(run.epoch, run.outbox);
+        this.lateProofs.set(run.epoch, { inbox: run.inbox, windowEnd: run.windowEnd, members: run.a.view.indexOf });
         for (const e of this.retained.keys()) if (e <= run.epoch - BigInt(RETAINED_EPOCHS)) this.retained.delete(e);
+        for (const e of this.lateProofs.keys()) if (e <= run.epoch - BigInt(RETAINED_EPOCHS)) this.lateProofs.delete(e);
         if (run.epoch > this.lastFinished) this.lastFinished = run.epoch;
         this.log.info({ ...report, output: undefined }, "epoch finished");
       }
