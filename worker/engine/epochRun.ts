@@ -118,6 +118,8 @@ export class EpochRun {
   private readonly sourceByShard = new Map<number, Delta[]>();
   /** Holders whose wrong copy has been handed to the dispute desk this epoch. */
   private readonly disputed = new Set<string>();
+  /** The streams whose state is handed over: the inputs of the operators after the exchange. */
+  private readonly statefulStreams: ReadonlySet<string>;
   /** Stateful stream → shard → consolidated input (data hex → data, multiplicity), handoffs included. */
   private readonly state = new Map<string, Map<number, Map<string, { data: Delta["data"]; diff: bigint }>>>();
   /** Per origin shard of the previous epoch: the handoff deltas this worker sent, in time order. */
@@ -163,6 +165,7 @@ export class EpochRun {
     private readonly previous?: PreviousEpoch,
   ) {
     this.math = new EpochMath(a.view);
+    this.statefulStreams = new Set(graph.handoffs.values());
     this.myShards = new Set(a.shards);
     const me = lower(ctx.me);
     const states = new BatchStateCache();
@@ -513,7 +516,7 @@ export class EpochRun {
 
   /** Deltas every live holder agreed on: into the operators that consume their stream. */
   private use(stream: string, shard: number, deltas: Delta[]): void {
-    const stateful = this.graph.handoffs.get(stream) ?? (this.isStateful(stream) ? stream : undefined);
+    const stateful = this.graph.handoffs.get(stream) ?? (this.statefulStreams.has(stream) ? stream : undefined);
     if (stateful !== undefined) {
       let byShard = this.state.get(stateful);
       if (!byShard) this.state.set(stateful, (byShard = new Map()));
@@ -538,11 +541,6 @@ export class EpochRun {
     }
   }
 
-  private isStateful(stream: string): boolean {
-    for (const x of this.graph.handoffs.values()) if (x === stream) return true;
-    return false;
-  }
-
   /**
    * Sends the previous epoch's state (what this worker computed as a holder of its shards) to this
    * epoch's holders: each delta to its shard under this epoch, with time `handoffTime(origin, rank)`,
@@ -553,7 +551,7 @@ export class EpochRun {
     if (this.handoffTaken) throw new Error(`epoch ${this.epoch} already took the previous epoch's state`);
     // All of it or nothing: a malformed state (a damaged file) never goes out in part.
     for (const s of h.streams) {
-      if (![...this.graph.handoffs.values()].includes(s.stream))
+      if (!this.statefulStreams.has(s.stream))
         throw new Error(`the state names stream ${s.stream}, which no operator of the graph keeps`);
       for (const sh of s.shards) {
         if (!this.previous || sh.shard >= this.previous.a.view.n)
@@ -626,7 +624,7 @@ export class EpochRun {
           }
     const t0 = performance.now();
     const streams: HandoffState["streams"] = [];
-    for (const stream of new Set(this.graph.handoffs.values())) {
+    for (const stream of this.statefulStreams) {
       const byShard = this.state.get(stream);
       const shards = [...this.myShards]
         .sort((x, y) => x - y)
