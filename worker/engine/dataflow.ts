@@ -558,6 +558,7 @@ export class Dataflow {
     const finalized = await this.refreshEvents();
     const provider = this.o.p.epochs.runner!.provider!;
     const runs = [...this.runs.values()].sort((x, y) => (x.epoch < y.epoch ? -1 : 1));
+    const canonicalHash = async (n: bigint) => (await provider.getBlock(Number(n)))?.hash ?? undefined;
     for (const run of runs) {
       const next = this.advancedAt.get(run.epoch + 1n);
       if (next !== undefined) run.windowEnd = next - 1;
@@ -599,22 +600,12 @@ export class Dataflow {
       }
       const graceOver = run.sendingDone && Date.now() - run.sendingDoneAt > this.o.graceMs;
       if (run.resumed && !run.sendingDone) this.askAgain(run);
-      await run.inbox.judgeProofs(
-        run.windowEnd,
-        finalized,
-        async (n) => (await provider.getBlock(Number(n)))?.hash ?? undefined,
-        graceOver,
-      );
+      await run.inbox.judgeProofs(run.windowEnd, finalized, canonicalHash, graceOver);
       if (run.sendingDone) this.askAgain(run);
       run.settle();
     }
     for (const { inbox, windowEnd } of this.lateProofs.values())
-      await inbox.judgeProofs(
-        windowEnd,
-        finalized,
-        async (n) => (await provider.getBlock(Number(n)))?.hash ?? undefined,
-        true,
-      );
+      await inbox.judgeProofs(windowEnd, finalized, canonicalHash, true);
     await this.desk.drain();
     await this.opener?.drain();
     for (const run of runs) {
