@@ -6,7 +6,14 @@ import { expect } from "chai";
 import { readFileSync } from "node:fs";
 import { Worker } from "node:worker_threads";
 import fc from "fast-check";
-import { OperatorHost, OperatorError, checkModule, inspectModule } from "../../worker/operators/host.js";
+import {
+  OperatorHost,
+  OperatorError,
+  RUN_ALLOWANCE_MS,
+  checkModule,
+  type OperatorOutput,
+  inspectModule,
+} from "../../worker/operators/host.js";
 
 const I32 = 0x7f;
 const I64 = 0x7e;
@@ -307,7 +314,12 @@ describe("operator sandbox: at run time", function () {
     // the thread directly, as the host would, to see the check that backs the engine's.
     const grower = assemble({ memories: [limits(1, 8)], process: [0x41, 0x03, 0x40, 0x00, 0x1a, 0x41, 0x00] });
     const thread = new Worker(new URL("../../worker/operators/thread.mjs", import.meta.url), {
-      workerData: { bytes: grower, maxMemoryPages: 2, maxTableElements: 10 },
+      workerData: {
+        bytes: grower,
+        maxMemoryPages: 2,
+        maxTableElements: 10,
+        clock: new BigInt64Array(new SharedArrayBuffer(24)),
+      },
     });
     try {
       const next = () =>
@@ -321,6 +333,49 @@ describe("operator sandbox: at run time", function () {
       );
     } finally {
       await thread.terminate();
+    }
+  });
+
+  it("counts the thread's time against the budget, not a busy main thread's", async function () {
+    // A worker's main thread can be busy for seconds (verifying, signing, a garbage collection).
+    // When it comes back, its expired timer runs before the thread's waiting answer is read: the
+    // operator answered in time and must not be stopped for the host's delay.
+    const map = await OperatorHost.start(sample("transfers_to_balances"), { perDeltaMs: 1 });
+    try {
+      // In the loop's check phase: the request goes out (microtasks only), then the main thread is
+      // busy past the whole budget while the thread answers. The next turn of the loop runs the
+      // expired timer before it reads the thread's message.
+      const answer = await new Promise<Promise<OperatorOutput[]>>((r) =>
+        setImmediate(async () => {
+          const pending = map.process([{ data: transfer(7), time: 1n, diff: 1n }]);
+          for (let i = 0; i < 20; ++i) await Promise.resolve(); // posted, the timer armed
+          const until = Date.now() + RUN_ALLOWANCE_MS + 1_000;
+          while (Date.now() < until);
+          r(pending);
+        }),
+      );
+      expect((await answer).flat().map((d) => d.diff)).to.deep.equal([-7n, 7n]);
+      // A second request after the stall is served too: nothing was stopped.
+      expect((await map.process([{ data: transfer(3), time: 2n, diff: 1n }])).flat()).to.have.length(2);
+    } finally {
+      await map.close();
+    }
+  });
+
+  it("still stops an operator that overruns on its own thread, even while the main thread is busy", async function () {
+    const spin = await OperatorHost.start(sample("spin"), { perDeltaMs: 1 });
+    try {
+      const started = Date.now();
+      const answer = spin.process([{ data: new TextEncoder().encode("loop"), time: 1n, diff: 1n }]).catch((e) => e);
+      await new Promise((r) => setTimeout(r, 50));
+      const until = Date.now() + 1_000;
+      while (Date.now() < until);
+      const err = await answer;
+      expect(err).to.be.instanceOf(OperatorError);
+      expect((err as Error).message).to.match(/timeout: more than 2001 ms for 1 deltas/);
+      expect(Date.now() - started).to.be.below(RUN_ALLOWANCE_MS + 3_000);
+    } finally {
+      await spin.close();
     }
   });
 

@@ -25,6 +25,16 @@ const START_BUDGET_MS = 5_000;
  */
 export const RUN_ALLOWANCE_MS = 2_000;
 /**
+ * How long a request may wait for the thread to take it (the thread is idle between requests, so
+ * only a starved machine makes it wait).
+ */
+const TAKE_BUDGET_MS = 30_000;
+/** The shared clock's slots (BigInt64): request taken, when it was taken (ms), last request answered. */
+const CLOCK_TAKEN = 0;
+const CLOCK_TAKEN_AT = 1;
+const CLOCK_ANSWERED = 2;
+const CLOCK_SLOTS = 3;
+/**
  * The thread's JS heap: only the glue runs there (the module's memory is outside it, bounded by the
  * caps), so a small heap is plenty and stops a bug in the glue from taking the worker's memory.
  */
@@ -366,6 +376,8 @@ export class OperatorHost {
   private constructor(
     private readonly thread: Worker,
     private readonly perDeltaMs: number,
+    /** Written by the thread: the request it took, when (ms since 1970), and the last it answered. */
+    private readonly clock: BigInt64Array,
   ) {
     // A thread over its heap limit ends with an 'error' event: unheard, it would be thrown in the
     // worker's process. Either way the operator is stopped, and the request in flight fails.
@@ -380,11 +392,12 @@ export class OperatorHost {
     const maxMemoryPages = options.maxMemoryPages ?? DEFAULT_MAX_MEMORY_PAGES;
     const maxTableElements = options.maxTableElements ?? DEFAULT_MAX_TABLE_ELEMENTS;
     checkModule(bytecode, { maxMemoryPages, maxTableElements });
+    const clock = new BigInt64Array(new SharedArrayBuffer(CLOCK_SLOTS * 8)).fill(-1n);
     const thread = new Worker(new URL("./thread.mjs", import.meta.url), {
-      workerData: { bytes: bytecode, maxMemoryPages, maxTableElements },
+      workerData: { bytes: bytecode, maxMemoryPages, maxTableElements, clock },
       resourceLimits: THREAD_LIMITS,
     });
-    const host = new OperatorHost(thread, options.perDeltaMs ?? 10);
+    const host = new OperatorHost(thread, options.perDeltaMs ?? 10, clock);
     const ready = await host.answer(
       (m): m is { ready: boolean; error?: string } => typeof m === "object" && m !== null && "ready" in m,
       START_BUDGET_MS,
@@ -429,15 +442,20 @@ export class OperatorHost {
     this.pending?.(reason);
   }
 
-  /** The thread's first message that `matches`, or an error on timeout or when the thread dies. */
+  /**
+   * The thread's first message that `matches`, or an error on timeout or when the thread dies.
+   * When the timer fires, `more()` may ask for more time (ms); 0 or undefined ends the wait.
+   */
   private answer<T>(
     matches: (m: unknown) => m is T,
     budgetMs: number,
     timeout: string,
     send?: () => void,
+    more?: () => number | undefined,
   ): Promise<T | { error: string }> {
     return new Promise((resolve) => {
       let done = false;
+      let timer: NodeJS.Timeout;
       const finish = (r: T | { error: string }) => {
         if (done) return;
         done = true;
@@ -446,7 +464,14 @@ export class OperatorHost {
         this.pending = undefined;
         resolve(r);
       };
-      const timer = setTimeout(() => finish({ error: timeout }), budgetMs);
+      const arm = (ms: number) => {
+        timer = setTimeout(() => {
+          const extra = more?.();
+          if (extra) arm(extra);
+          else finish({ error: timeout });
+        }, ms);
+      };
+      arm(budgetMs);
       const onMessage = (m: unknown) => {
         if (matches(m)) finish(m);
       };
@@ -467,11 +492,13 @@ export class OperatorHost {
     // A fixed allowance for message passing and scheduling on a busy machine (several workers and a
     // chain node on two cores), plus the per-delta budget.
     const budget = RUN_ALLOWANCE_MS + this.perDeltaMs * deltas.length;
+    const sentAt = Date.now();
     const reply: Reply = await this.answer(
       (m): m is Reply & { id: number } => typeof m === "object" && m !== null && (m as { id?: number }).id === id,
       budget,
       `timeout: more than ${budget} ms for ${deltas.length} deltas`,
       () => this.thread.postMessage({ id, deltas: payload, from: input }),
+      () => this.moreTime(id, budget, sentAt),
     );
     if (reply.error) {
       // A trap may leave the instance inconsistent, and an overrun thread is still spinning: stop it.
@@ -488,6 +515,23 @@ export class OperatorHost {
       }
       return records.map((r) => ({ data: r.data, time: BigInt(deltas[i].time), diff: r.diff }));
     });
+  }
+
+  /**
+   * Whether request `id` still has time when its timer fires. The budget is the thread's own time
+   * on the request, from when it took it (its clock slots): a worker whose main thread was busy
+   * (verifying, signing, a garbage collection) reads the timer late, and must not blame the
+   * operator for that. An answer already sent but not yet read is waited for; a request the thread
+   * has not taken yet waits up to TAKE_BUDGET_MS from when it was sent.
+   */
+  private moreTime(id: number, budget: number, sentAt: number): number | undefined {
+    if (Atomics.load(this.clock, CLOCK_ANSWERED) >= BigInt(id)) return budget; // in the message queue
+    if (Atomics.load(this.clock, CLOCK_TAKEN) === BigInt(id)) {
+      const left = budget - (Date.now() - Number(Atomics.load(this.clock, CLOCK_TAKEN_AT)));
+      return left > 0 ? left : undefined;
+    }
+    const left = TAKE_BUDGET_MS - (Date.now() - sentAt);
+    return left > 0 ? Math.min(left, budget) : undefined;
   }
 
   async close(): Promise<void> {

@@ -5,7 +5,12 @@
 import { parentPort, workerData } from "node:worker_threads";
 
 const PAGE = 65536;
-const { maxMemoryPages, maxTableElements } = workerData;
+const { maxMemoryPages, maxTableElements, clock } = workerData;
+// The shared clock the host reads when a request's timer fires (host.ts, moreTime): the request
+// taken and when, and the last request answered. The budget is this thread's time, not the host's.
+const TAKEN = 0;
+const TAKEN_AT = 1;
+const ANSWERED = 2;
 
 let exports;
 /** Every memory and table the module exports, by export name. */
@@ -45,6 +50,7 @@ try {
   // Without caps the checks below would compare against undefined and pass everything.
   if (!Number.isInteger(maxMemoryPages) || !Number.isInteger(maxTableElements))
     throw new Error("the host gave no caps");
+  if (!(clock instanceof BigInt64Array) || clock.length < 3) throw new Error("the host gave no shared clock");
   const module = new WebAssembly.Module(workerData.bytes);
   const instance = new WebAssembly.Instance(module, {
     env: {
@@ -70,6 +76,8 @@ try {
 }
 
 parentPort.on("message", ({ id, deltas, from }) => {
+  Atomics.store(clock, TAKEN_AT, BigInt(Date.now()));
+  Atomics.store(clock, TAKEN, BigInt(id));
   const out = [];
   try {
     // A delta of input `from` of a multi-input operator goes to processFrom(from, len, diff).
@@ -101,8 +109,10 @@ parentPort.on("message", ({ id, deltas, from }) => {
       }
       out.push(records);
     }
+    Atomics.store(clock, ANSWERED, BigInt(id));
     parentPort.postMessage({ id, out });
   } catch (e) {
+    Atomics.store(clock, ANSWERED, BigInt(id));
     parentPort.postMessage({ id, error: String(e?.message ?? e) });
   }
 });
