@@ -8,6 +8,7 @@
 //   MARU_WORKER_KEY   the staking account's private key, or --keystore FILE with
 //                     MARU_KEYSTORE_PASSWORD (an encrypted JSON wallet)
 //   MARU_SIGNING_KEY  the hot key that signs batch headers (a new one each start if unset)
+import { monitorEventLoopDelay } from "node:perf_hooks";
 import { writeFileSync } from "node:fs";
 import { join as joinPath } from "node:path";
 import { Command, Option } from "commander";
@@ -221,6 +222,9 @@ async function main() {
     // and the process exits after 20 s.
     const controller = new AbortController();
     const startedAt = Date.now();
+    // The longest the main thread kept its event loop waiting: what timers, pings and peers felt.
+    const loopDelay = monitorEventLoopDelay({ resolution: 20 });
+    loopDelay.enable();
     let reported = false;
     const writeReport = () => {
       if (reported || !opts.report) return;
@@ -233,6 +237,8 @@ async function main() {
         stoppedAt: Date.now(),
         // The process's peak resident memory (its operator threads included), in MiB.
         maxRssMiB: Math.round(process.resourceUsage().maxRSS / 1024),
+        // The longest event-loop delay seen, in ms (a busy main thread: verifying, GC, batching).
+        maxEventLoopDelayMs: Math.round(loopDelay.max / 1e6),
         transport: transport.stats,
         cheats: liar?.cheats ?? [],
         evidence: dataflow.desk.records,

@@ -13,6 +13,7 @@ import cliProgress from "cli-progress";
 import { network } from "hardhat";
 import { Wallet, id, toUtf8String } from "ethers";
 import { MaruError } from "../../client/errors/base.js";
+import { formatAmount } from "../../client/units.js";
 import { deployProtocol } from "../deploy/lib.js";
 import { startAnvil, startArlocal } from "../lib/processes.js";
 import { BYZANTINE_MODES } from "../../worker/adversary/modes.js";
@@ -197,6 +198,7 @@ async function run(
 
   // 4. The workers: funded, given the minimum stake, and started.
   const token = await ethers.getContractAt("TestToken", book.contracts.stakeToken);
+  const units = { decimals: Number(await token.decimals()), symbol: await token.symbol() };
   const epochs = await ethers.getContractAt("EpochManager", book.contracts.epochManager);
   const inbox = await ethers.getContractAt("StreamInbox", book.contracts.streamInbox);
   const coordinator = await ethers.getContractAt("VRFCoordinatorV2_5Mock", book.contracts.vrfCoordinator);
@@ -637,7 +639,12 @@ async function run(
       evidence: r.evidence.map((e) => ({ worker: e.worker, fault: e.fault, status: e.status })),
       disputes: (r.disputes ?? []).map((d) => [d.action, d.side ?? d.outcome].filter(Boolean).join(":")),
       stakeLost: String(slashed.filter((s) => s.worker === addresses[i]).reduce((s, x) => s + BigInt(x.amount), 0n)),
+      stakeLostTokens: formatAmount(
+        slashed.filter((s) => s.worker === addresses[i]).reduce((s, x) => s + BigInt(x.amount), 0n),
+        units,
+      ),
       maxRssMiB: r.maxRssMiB ?? null,
+      maxEventLoopDelayMs: r.maxEventLoopDelayMs ?? null,
       handoffEpochs: r.epochs.filter((e) => e.handoff?.due).length,
       handoffDeltas: r.epochs.reduce((s, e) => s + (e.handoff?.sentDeltas ?? 0), 0),
       handoffMs: r.epochs.reduce((s, e) => s + (e.handoff?.ms ?? 0), 0),

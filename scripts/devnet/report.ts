@@ -15,6 +15,8 @@ export type WorkerReport = {
   stoppedAt: number;
   /** Peak resident memory of the worker's process, in MiB. */
   maxRssMiB?: number;
+  /** The longest its main thread's event loop was held up, in ms. */
+  maxEventLoopDelayMs?: number;
   cheats: CheatRecord[];
   evidence: EvidenceRecord[];
   /** What it did in execution disputes (opened, voted, appealed, settled, claimed). */
@@ -103,9 +105,14 @@ export type DevnetReport = {
     evidence: Array<{ worker: string; fault: string; status: string }>;
     /** Its dispute actions, e.g. "opened", "committed A", "revealed A", "settled A", "claimed". */
     disputes: string[];
+    /** In the token's base units (wei), for machines. */
     stakeLost: string;
+    /** The same in token units, as a person reads it ("150 tMARU"). */
+    stakeLostTokens: string;
     /** Peak resident memory of its process, in MiB (null: no report). */
     maxRssMiB: number | null;
+    /** The longest its event loop was held up, in ms (null: no report). */
+    maxEventLoopDelayMs: number | null;
     /** Epochs that took over the previous epoch's state, the state deltas it handed over, and the ms it spent building and queueing them. */
     handoffEpochs: number;
     handoffDeltas: number;
@@ -333,6 +340,7 @@ export function summaryTable(r: DevnetReport): string {
       "disputes",
       "stake lost",
       "peak RSS",
+      "longest loop delay",
     ],
     ...r.perWorker.map((w) => [
       short(w.worker),
@@ -344,8 +352,9 @@ export function summaryTable(r: DevnetReport): string {
       String(w.rejectedBatches),
       w.evidence.map((e) => `${e.fault}:${e.status}`).join(" ") || "-",
       w.disputes.join(" ") || "-",
-      w.stakeLost,
+      w.stakeLostTokens,
       w.maxRssMiB === null ? "-" : `${w.maxRssMiB} MiB`,
+      w.maxEventLoopDelayMs === null ? "-" : `${w.maxEventLoopDelayMs} ms`,
     ]),
   ];
   const widths = rows[0].map((_, i) => Math.max(...rows.map((row) => row[i].length)));

@@ -22,7 +22,7 @@ import {
   type Message,
 } from "../../worker/transport/codec.js";
 import { loadPeerKey, startTransport, type Transport, type TransportHooks } from "../../worker/transport/p2p.js";
-import { Dataflow, EARLY_LIMITS } from "../../worker/engine/dataflow.js";
+import { Dataflow, EARLY_LIMITS, RESEND_INTERVAL_MS } from "../../worker/engine/dataflow.js";
 import type { Protocol } from "../../client/contracts.js";
 import { until } from "../utils/wait.js";
 
@@ -350,4 +350,52 @@ describe("worker transport (libp2p: TCP, noise, yamux)", function () {
     expect(code, stderr).to.equal(0);
     return JSON.parse(readFileSync(json, "utf8")) as { sent: number; bytes: number; refusedAtConnect: number };
   }
+});
+
+describe("resend requests", function () {
+  this.timeout(20_000);
+
+  it("answers a request that comes too soon after the last one later, the newest only, and never calls it abuse", async function () {
+    const p = {
+      book: { startBlock: 0, contracts: { fraudProofs: ZeroAddress } },
+      fraud: {},
+      epochs: { interface: undefined },
+    } as unknown as Protocol;
+    const logs: string[] = [];
+    const log = { info: () => undefined, warn: (_f: unknown, m: string) => logs.push(m) };
+    const dataflow = new Dataflow({ p, me: "0x" + "ee".repeat(20), chainId: 31337, log } as never);
+    const asker = "0x" + "aa".repeat(20);
+    const served: Array<{ fromSeq: bigint; at: number }> = [];
+    const outbox = {
+      resend: async (req: { channels: Array<{ fromSeq: bigint }> }) => {
+        served.push({ fromSeq: req.channels[0].fromSeq, at: Date.now() });
+        return 1;
+      },
+    };
+    (dataflow as unknown as { retained: Map<bigint, unknown> }).retained.set(4n, outbox);
+    const request = (fromSeq: bigint) =>
+      encodeMessage({
+        kind: "request",
+        request: {
+          epoch: 4n,
+          sender: asker,
+          channels: [{ stream: keccak256("0x01"), shard: 0, originShard: 1, fromSeq }],
+        },
+      });
+    try {
+      const start = Date.now();
+      // Four requests in a burst, as an honest peer's pile up behind a stalled stream.
+      for (const seq of [1n, 2n, 3n, 4n]) expect(dataflow.onWire(request(seq), asker)).to.equal(undefined);
+      await until(() => served.length === 2, 10_000);
+      expect(served[0].fromSeq).to.equal(1n);
+      // The one kept for later is the newest, answered once the interval is over.
+      expect(served[1].fromSeq).to.equal(4n);
+      expect(served[1].at - start).to.be.at.least(RESEND_INTERVAL_MS - 50);
+      await new Promise((r) => setTimeout(r, RESEND_INTERVAL_MS + 200));
+      expect(served).to.have.length(2);
+      expect(logs).to.deep.equal([]);
+    } finally {
+      await dataflow.stop();
+    }
+  });
 });

@@ -48,6 +48,8 @@ import { noMetrics, type WorkerMetrics } from "../metrics/metrics.js";
 
 /** Messages held for the next epoch (it has not started here yet), per peer at most. */
 export const EARLY_LIMITS = { messages: 20_000, bytes: 32 * 1024 * 1024 };
+/** A peer's resend requests for one epoch are answered at most once in this many ms. */
+export const RESEND_INTERVAL_MS = 2_000;
 /** Finished epochs whose sent batches are kept to answer resend requests (and how far back a restart resumes). */
 export const RETAINED_EPOCHS = 2;
 
@@ -117,6 +119,8 @@ export class Dataflow {
   private readonly early = new Map<bigint, Array<{ bytes: Uint8Array; peer: string }>>();
   private readonly earlyUse = new Map<string, { messages: number; bytes: number }>();
   private readonly resendServed = new Map<string, number>();
+  /** A request that came within RESEND_INTERVAL_MS of the last one answered: the newest, answered then. */
+  private readonly resendDeferred = new Map<string, { bytes: Uint8Array; timer: NodeJS.Timeout }>();
   private readonly waits: WaitLog;
   private readonly advancedAt = new Map<bigint, number>();
   /** Per slashed worker: from the fault's epoch up to the last epoch of its jail (read from the chain). */
@@ -223,13 +227,33 @@ export class Dataflow {
     return undefined;
   }
 
-  /** A resend request: answered from the epoch's outbox, at most once per peer and epoch every 2 s. */
+  /**
+   * A resend request: answered from the epoch's outbox, at most once per peer and epoch every
+   * RESEND_INTERVAL_MS. One that comes sooner is kept (only the newest, undecoded) and answered
+   * when the interval is over: an honest peer's requests bunch up behind a stalled stream, and
+   * refusing them left it without what it asked for, so it reported this worker as withholding.
+   */
   private onRequest(bytes: Uint8Array, member: string, epoch: bigint): Refusal | undefined {
     const outbox = this.runs.get(epoch)?.outbox ?? this.retained.get(epoch);
     if (!outbox) return { reason: `no epoch ${epoch} to resend`, abusive: false };
     const key = `${member}|${epoch}`;
-    if (Date.now() - (this.resendServed.get(key) ?? 0) < 2_000)
-      return { reason: "resend requests too often", abusive: true };
+    const wait = RESEND_INTERVAL_MS - (Date.now() - (this.resendServed.get(key) ?? 0));
+    if (wait > 0) {
+      const deferred = this.resendDeferred.get(key);
+      if (deferred) deferred.bytes = bytes;
+      else {
+        const timer = setTimeout(() => {
+          const d = this.resendDeferred.get(key);
+          this.resendDeferred.delete(key);
+          const refusal = d && this.onRequest(d.bytes, member, epoch);
+          if (refusal)
+            this.log.warn({ epoch: epoch.toString(), from: member, reason: refusal.reason }, "resend request refused");
+        }, wait);
+        timer.unref();
+        this.resendDeferred.set(key, { bytes, timer });
+      }
+      return undefined;
+    }
     this.resendServed.set(key, Date.now());
     this.lastServedAt = Date.now();
     let m: Message;
@@ -674,6 +698,8 @@ export class Dataflow {
 
   /** Finishes what can be finished on shutdown: open epochs are reported as they are. */
   async stop(): Promise<void> {
+    for (const d of this.resendDeferred.values()) clearTimeout(d.timer);
+    this.resendDeferred.clear();
     for (const run of this.runs.values()) this.reports.push(await run.finalize(true, !run.sendingDone));
     this.runs.clear();
   }

@@ -33,6 +33,8 @@ export const ABUSE_LIMIT = 16;
 const ABUSE_WINDOW_MS = 60_000;
 /** Bytes queued for one member at most before its stream is dropped (it does not read). */
 export const MAX_QUEUED_BYTES = 64 * 1024 * 1024;
+/** The least time a connection's ping gets before libp2p gives the connection up. */
+export const PING_TIMEOUT_MS = 30_000;
 /** How long a disconnected abusive peer is refused. */
 export const BAN_MS = 5 * 60_000;
 
@@ -121,6 +123,12 @@ export async function startTransport(options: {
     transports: [tcp()],
     connectionEncrypters: [noise()],
     streamMuxers: [yamux()],
+    // libp2p pings every connection each 10 s and aborts it when a ping takes longer than 5 s.
+    // A worker's main thread can be busy for seconds under load (verifying, GC, a large batch): an
+    // abort then drops every message in flight on the connection, and honest peers look silent.
+    // Our own protocol knows who is missing (end notices, resend requests), so a connection is
+    // only given up on when a ping has had PING_TIMEOUT_MS.
+    connectionMonitor: { pingTimeout: { minTimeout: PING_TIMEOUT_MS, maxTimeout: PING_TIMEOUT_MS * 2 } },
     connectionGater: {
       denyInboundEncryptedConnection: async (peerId) => {
         const id = peerId.toString();
