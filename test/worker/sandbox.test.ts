@@ -13,6 +13,8 @@ import {
   checkModule,
   type OperatorOutput,
   inspectModule,
+  packInputs,
+  unpackOutputs,
 } from "../../worker/operators/host.js";
 
 const I32 = 0x7f;
@@ -258,6 +260,71 @@ describe("operator sandbox: the module check", function () {
   });
 });
 
+describe("operator sandbox: the packed messages between host and thread", function () {
+  /** The thread's answer for `outputs`, as thread.mjs packs it. */
+  const packReply = (outputs: Array<Array<{ data: Uint8Array; diff: bigint }> | null>): Uint8Array => {
+    const parts: number[] = [];
+    const u32 = (n: number) => parts.push(n & 0xff, (n >>> 8) & 0xff, (n >>> 16) & 0xff, (n >>> 24) & 0xff);
+    const i64 = (n: bigint) => {
+      for (let i = 0n; i < 8n; ++i) parts.push(Number((BigInt.asUintN(64, n) >> (8n * i)) & 0xffn));
+    };
+    for (const o of outputs) {
+      if (o === null) {
+        u32(0xffffffff);
+        continue;
+      }
+      u32(o.reduce((s, r) => s + 12 + r.data.length, 0));
+      for (const r of o) {
+        u32(r.data.length);
+        parts.push(...r.data);
+        i64(r.diff);
+      }
+    }
+    return Uint8Array.from(parts);
+  };
+  const record = fc.record({ data: fc.uint8Array({ maxLength: 40 }), diff: fc.bigInt(-(2n ** 63n), 2n ** 63n - 1n) });
+
+  it("unpacks every answer the thread can give, each output at its input's time", function () {
+    fc.assert(
+      fc.property(fc.array(fc.option(fc.array(record, { maxLength: 4 }), { nil: null }), { maxLength: 12 }), (outs) => {
+        const inputs = outs.map((_, i) => ({ data: "0x", time: BigInt(i + 5), diff: 1n }));
+        const got = unpackOutputs(packReply(outs), inputs);
+        expect(got).to.have.length(outs.length);
+        got.forEach((g, i) => {
+          if (outs[i] === null) return expect(g).to.equal(null);
+          expect(g!.map((d) => [Buffer.from(d.data as Uint8Array).toString("hex"), d.diff, d.time])).to.deep.equal(
+            outs[i]!.map((r) => [Buffer.from(r.data).toString("hex"), r.diff, BigInt(i + 5)]),
+          );
+        });
+      }),
+    );
+  });
+
+  it("gives fewer outputs than inputs for a cut answer, never garbage", function () {
+    fc.assert(
+      fc.property(
+        fc.array(fc.array(record, { minLength: 1, maxLength: 3 }), { minLength: 1, maxLength: 6 }),
+        fc.nat(),
+        (outs, cut) => {
+          const packed = packReply(outs);
+          const at = cut % packed.length;
+          const inputs = outs.map(() => ({ data: "0x", time: 1n, diff: 1n }));
+          const got = unpackOutputs(packed.subarray(0, at), inputs);
+          expect(got.length).to.be.below(outs.length);
+          got.forEach((g, i) => expect(g!.map((d) => d.diff)).to.deep.equal(outs[i].map((r) => r.diff)));
+        },
+      ),
+    );
+  });
+
+  it("packs inputs of either form (hex or bytes) alike", function () {
+    const a = packInputs([{ data: "0x0102", time: 1n, diff: -3n }]);
+    const b = packInputs([{ data: Uint8Array.from([1, 2]), time: 9n, diff: -3n }]);
+    expect(Buffer.from(a).equals(Buffer.from(b))).to.equal(true);
+    expect(Buffer.from(a).toString("hex")).to.equal("020000000102fdffffffffffffff");
+  });
+});
+
 describe("operator sandbox: at run time", function () {
   this.timeout(60_000);
 
@@ -326,7 +393,8 @@ describe("operator sandbox: at run time", function () {
         new Promise<{ ready?: boolean; id?: number; error?: string }>((r) => thread.once("message", r));
       expect(await next()).to.deep.equal({ ready: true });
       const reply = next();
-      thread.postMessage({ id: 0, deltas: [{ data: new Uint8Array(1), diff: 1n }] });
+      const packed = packInputs([{ data: new Uint8Array(1), time: 1n, diff: 1n }]);
+      thread.postMessage({ id: 0, count: 1, packed }, [packed]);
       expect(await reply).to.deep.include({ id: 0 });
       expect((await reply).error).to.match(
         /memory "memory" grew to 4 pages \(262144 bytes\), above the cap of 2 pages/,

@@ -75,42 +75,58 @@ try {
   parentPort.postMessage({ ready: false, error: String(e?.message ?? e) });
 }
 
-parentPort.on("message", ({ id, deltas, from }) => {
+// A request: `count` deltas packed in one moved buffer (host.ts, packInputs). The answer is one
+// moved buffer too: per delta an i32 (-1: malformed, else the byte length of its records) and the
+// records exactly as the operator wrote them to its output (u32 size, data, i64 diff).
+parentPort.on("message", ({ id, count, packed, from }) => {
   Atomics.store(clock, TAKEN_AT, BigInt(Date.now()));
   Atomics.store(clock, TAKEN, BigInt(id));
-  const out = [];
   try {
     // A delta of input `from` of a multi-input operator goes to processFrom(from, len, diff).
     if (from !== undefined && typeof exports.processFrom !== "function")
       throw new Error("the module does not export processFrom, which an operator with several inputs needs");
-    for (let i = 0; i < deltas.length; ++i) {
-      const { data, diff } = deltas[i];
-      const ptr = call("input", data.length);
-      new Uint8Array(exports.memory.buffer, ptr, data.length).set(data);
-      const n =
-        from === undefined
-          ? call("process", data.length, BigInt(diff))
-          : call("processFrom", from, data.length, BigInt(diff));
+    const input = new Uint8Array(packed);
+    const view = new DataView(packed);
+    let reply = new Uint8Array(Math.max(1024, input.length * 2));
+    let used = 0;
+    const room = (n) => {
+      if (used + n <= reply.length) return;
+      const bigger = new Uint8Array(Math.max(reply.length * 2, used + n));
+      bigger.set(reply.subarray(0, used));
+      reply = bigger;
+    };
+    let at = 0;
+    for (let i = 0; i < count; ++i) {
+      const length = view.getUint32(at, true);
+      const diff = view.getBigInt64(at + 4 + length, true);
+      const ptr = call("input", length);
+      new Uint8Array(exports.memory.buffer, ptr, length).set(input.subarray(at + 4, at + 4 + length));
+      at += 12 + length;
+      const n = from === undefined ? call("process", length, diff) : call("processFrom", from, length, diff);
+      room(4);
       if (n < 0) {
         // Malformed for this operator: it produces nothing (every replica skips it alike).
-        out.push(null);
+        new DataView(reply.buffer).setInt32(used, -1, true);
+        used += 4;
         continue;
       }
       const base = call("output");
       const len = call("outputLen");
-      const view = new DataView(exports.memory.buffer, base, len);
-      const records = [];
-      for (let at = 0; at < len;) {
-        const size = view.getUint32(at, true);
-        const bytes = new Uint8Array(exports.memory.buffer, base + at + 4, size).slice();
-        const d = view.getBigInt64(at + 4 + size, true);
-        records.push({ data: bytes, diff: d });
-        at += 4 + size + 8;
+      // The records must be whole: a length that does not add up is the operator's fault.
+      const out = new DataView(exports.memory.buffer, base, len);
+      for (let r = 0; r < len;) {
+        if (r + 4 > len) throw new Error("the operator's output ends inside a record");
+        r += 4 + out.getUint32(r, true) + 8;
+        if (r > len) throw new Error("the operator's output ends inside a record");
       }
-      out.push(records);
+      room(4 + len);
+      new DataView(reply.buffer).setInt32(used, len, true);
+      reply.set(new Uint8Array(exports.memory.buffer, base, len), used + 4);
+      used += 4 + len;
     }
+    const packedReply = reply.buffer.slice(0, used);
     Atomics.store(clock, ANSWERED, BigInt(id));
-    parentPort.postMessage({ id, out });
+    parentPort.postMessage({ id, packed: packedReply }, [packedReply]);
   } catch (e) {
     Atomics.store(clock, ANSWERED, BigInt(id));
     parentPort.postMessage({ id, error: String(e?.message ?? e) });

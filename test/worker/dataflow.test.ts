@@ -1,0 +1,111 @@
+// Dataflow paths the devnet covers end to end, tested here alone: a proof that comes after its
+// epoch closed on this worker is still taken for judgement (from members only); an epoch whose
+// graph differs from the one before takes over no state and waits for none.
+import { expect } from "chai";
+import { ZeroAddress, keccak256 } from "ethers";
+import { encodeMessage, type Message } from "../../worker/transport/codec.js";
+import { Dataflow } from "../../worker/engine/dataflow.js";
+import type { Protocol } from "../../client/contracts.js";
+
+const member = "0x" + "aa".repeat(20);
+const stranger = "0x" + "bb".repeat(20);
+
+function dataflow(epochInfo?: (e: bigint) => Promise<{ graphHash: string }>) {
+  const p = {
+    book: { startBlock: 0, contracts: { fraudProofs: ZeroAddress } },
+    fraud: {},
+    epochs: { interface: undefined, epochInfo },
+  } as unknown as Protocol;
+  const log = { info: () => undefined, warn: () => undefined, error: () => undefined };
+  return new Dataflow({ p, me: "0x" + "ee".repeat(20), chainId: 31337, log } as never);
+}
+
+const proof = (epoch: bigint, sender: string): Message => ({
+  kind: "proof",
+  proof: {
+    proof: {
+      epoch,
+      stream: keccak256("0x01"),
+      shard: 1,
+      originShard: 0,
+      sender,
+      seq: 3n,
+      sourceChainId: 31337n,
+      blockNumber: 77n,
+      blockHash: keccak256("0x02"),
+      cumulativeMsh: keccak256("0x03"),
+    },
+    signature: "0x" + "11".repeat(65),
+  },
+});
+
+type Internals = {
+  lateProofs: Map<bigint, { inbox: { onProof(p: unknown): void }; members: ReadonlyMap<string, number> }>;
+  lastFinished: bigint;
+  current: bigint;
+  previousEpoch(epoch: bigint, graphHash: string, graph: { handoffs: Map<string, unknown> }): Promise<unknown>;
+  handOver(run: unknown): void;
+  handoffs: Map<bigint, { graphHash: string; epoch: string }>;
+  runs: Map<bigint, unknown>;
+};
+
+describe("Dataflow", function () {
+  it("takes a proof that comes after its epoch closed here, for judgement, from members only", function () {
+    const df = dataflow();
+    const inner = df as unknown as Internals;
+    const taken: unknown[] = [];
+    inner.lateProofs.set(4n, { inbox: { onProof: (p) => taken.push(p) }, members: new Map([[member, 0]]) });
+    inner.lastFinished = 4n;
+    inner.current = 5n;
+    expect(df.onWire(encodeMessage(proof(4n, member)), member)).to.equal(undefined);
+    expect(taken).to.have.length(1);
+    expect((taken[0] as { proof: { seq: bigint } }).proof.seq).to.equal(3n);
+    // A peer that was not a member of the epoch: refused as abuse, nothing judged.
+    expect(df.onWire(encodeMessage(proof(4n, stranger)), stranger)).to.deep.include({ abusive: true });
+    expect(taken).to.have.length(1);
+    // An epoch no longer kept: dropped quietly (not abuse: an honest peer may just be slow).
+    expect(df.onWire(encodeMessage(proof(2n, member)), member)).to.deep.include({ abusive: false });
+    expect(taken).to.have.length(1);
+  });
+
+  it("takes over no state when the graph changed at the epoch boundary", async function () {
+    const asked: bigint[] = [];
+    const df = dataflow(async (e) => (asked.push(e), { graphHash: keccak256("0x0a") }));
+    const inner = df as unknown as Internals;
+    const stateful = { handoffs: new Map([["s", {}]]) };
+    expect(await inner.previousEpoch(5n, keccak256("0x0b"), stateful)).to.equal(undefined);
+    expect(asked).to.deep.equal([4n]);
+    // A graph without state asks nothing of the chain.
+    expect(await inner.previousEpoch(5n, keccak256("0x0b"), { handoffs: new Map() })).to.equal(undefined);
+    expect(asked).to.deep.equal([4n]);
+  });
+
+  it("does not hand a state of another graph to the next epoch, nor wait for one that will not come", function () {
+    const df = dataflow();
+    const inner = df as unknown as Internals;
+    let sent = 0;
+    const run = {
+      epoch: 5n,
+      graphHash: keccak256("0x0b"),
+      handoffDue: true,
+      handoffTaken: false,
+      handoffPending: true,
+      handoffStats: { sentDeltas: 0 },
+      sendHandoff: () => (sent += 1),
+    };
+    inner.handoffs.set(4n, { graphHash: keccak256("0x0a"), epoch: "4" });
+    inner.handOver(run);
+    expect(sent).to.equal(0);
+    // Epoch 4 is not running here any more: nothing will come, so sending does not wait.
+    expect(run.handoffPending).to.equal(false);
+    // While epoch 4 still runs here, its state may yet come: sending waits for it.
+    inner.runs.set(4n, {});
+    inner.handOver(run);
+    expect(run.handoffPending).to.equal(true);
+    // The state of the same graph is handed over, once.
+    inner.handoffs.set(4n, { graphHash: keccak256("0x0b"), epoch: "4" });
+    inner.handOver(run);
+    expect(sent).to.equal(1);
+    expect(run.handoffPending).to.equal(false);
+  });
+});
