@@ -430,6 +430,23 @@ describe("operator sandbox: at run time", function () {
     }
   });
 
+  it("starts an operator whose thread was ready in time while the main thread was busy past the start budget", async function () {
+    const starting = await new Promise<Promise<OperatorHost>>((r) =>
+      setImmediate(() => {
+        const host = OperatorHost.start(sample("transfers_to_balances"));
+        const until = Date.now() + 6_000; // past the 5 s start budget; the thread is ready long before
+        while (Date.now() < until);
+        r(host);
+      }),
+    );
+    const host = await starting;
+    try {
+      expect((await host.process([{ data: transfer(7), time: 1n, diff: 1n }])).flat()).to.have.length(2);
+    } finally {
+      await host.close();
+    }
+  });
+
   it("still stops an operator that overruns on its own thread, even while the main thread is busy", async function () {
     const spin = await OperatorHost.start(sample("spin"), { perDeltaMs: 1 });
     try {

@@ -34,6 +34,8 @@ const CLOCK_TAKEN = 0;
 const CLOCK_TAKEN_AT = 1;
 const CLOCK_ANSWERED = 2;
 const CLOCK_SLOTS = 3;
+/** The request id of the thread's start (compiling and instantiating the module), in the clock's slots. */
+const START_ID = -2;
 /**
  * The thread's JS heap: only the glue runs there (the module's memory is outside it, bounded by the
  * caps), so a small heap is plenty and stops a bug in the glue from taking the worker's memory.
@@ -454,10 +456,13 @@ export class OperatorHost {
       resourceLimits: THREAD_LIMITS,
     });
     const host = new OperatorHost(thread, options.perDeltaMs ?? 10, clock);
+    const createdAt = Date.now();
     const ready = await host.answer(
       (m): m is { ready: boolean; error?: string } => typeof m === "object" && m !== null && "ready" in m,
       START_BUDGET_MS,
       `no answer within ${START_BUDGET_MS} ms (a start function that does not return?)`,
+      undefined,
+      () => host.moreTime(START_ID, START_BUDGET_MS, createdAt),
     );
     if (!("ready" in ready) || !ready.ready) {
       host.dead = ready.error ?? "not ready";
@@ -580,10 +585,12 @@ export class OperatorHost {
    * on the request, from when it took it (its clock slots): a worker whose main thread was busy
    * (verifying, signing, a garbage collection) reads the timer late, and must not blame the
    * operator for that. An answer already sent but not yet read is waited for; a request the thread
-   * has not taken yet waits up to TAKE_BUDGET_MS from when it was sent.
+   * has not taken yet waits up to TAKE_BUDGET_MS from when it was sent. The start is request
+   * START_ID, taken when the thread's script begins.
    */
   private moreTime(id: number, budget: number, sentAt: number): number | undefined {
-    if (Atomics.load(this.clock, CLOCK_ANSWERED) >= BigInt(id)) return budget; // in the message queue
+    const answered = Atomics.load(this.clock, CLOCK_ANSWERED);
+    if (id === START_ID ? answered === BigInt(START_ID) : answered >= BigInt(id)) return budget; // in the message queue
     if (Atomics.load(this.clock, CLOCK_TAKEN) === BigInt(id)) {
       const left = budget - (Date.now() - Number(Atomics.load(this.clock, CLOCK_TAKEN_AT)));
       return left > 0 ? left : undefined;

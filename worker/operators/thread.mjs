@@ -11,6 +11,12 @@ const { maxMemoryPages, maxTableElements, clock } = workerData;
 const TAKEN = 0;
 const TAKEN_AT = 1;
 const ANSWERED = 2;
+/** The start's request id: compiling and instantiating the module (host.ts, START_ID). */
+const START = -2n;
+if (clock instanceof BigInt64Array) {
+  Atomics.store(clock, TAKEN_AT, BigInt(Date.now()));
+  Atomics.store(clock, TAKEN, START);
+}
 
 let exports;
 /** Every memory and table the module exports, by export name. */
@@ -70,8 +76,10 @@ try {
   tables = entries.filter(([, v]) => v instanceof WebAssembly.Table);
   // The start function has run: it may have grown them already.
   checkBounds();
+  Atomics.store(clock, ANSWERED, START);
   parentPort.postMessage({ ready: true });
 } catch (e) {
+  if (clock instanceof BigInt64Array) Atomics.store(clock, ANSWERED, START);
   parentPort.postMessage({ ready: false, error: String(e?.message ?? e) });
 }
 
