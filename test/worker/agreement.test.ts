@@ -379,6 +379,66 @@ describe("worker: replica agreement", function () {
     expect(used).to.deep.equal([[d(0, "0x01")]]);
   });
 
+  it("examines only the times a batch can settle: a holder far ahead of its co-holder costs no rescan", function () {
+    let asked = 0;
+    const used: Delta[][] = [];
+    const agreement = new Agreement({
+      epoch: 1n,
+      log,
+      holdersOf: () => (asked++, { originShard: 0, holders: [A, B] }),
+      closed: () => false,
+      use: (_s, _sh, deltas) => used.push(deltas),
+    });
+    const batch = (from: number) => groupByTime(Array.from({ length: 10 }, (_, i) => d(from + i, "0x01")));
+    // A runs 2,000 times ahead; B has sent nothing: every time stays open.
+    for (let t = 0; t < 2_000; t += 10) agreement.offer(A, S, 0, 3, batch(t));
+    expect(agreement.open).to.equal(2_000);
+    expect(asked, "A's batches rescanned the open times").to.be.below(2 * 2_000);
+    // B catches up: each of its batches settles its own times, and nothing else is examined again.
+    asked = 0;
+    for (let t = 0; t < 1_990; t += 10) agreement.offer(B, S, 0, 3, batch(t));
+    expect(used).to.have.length(1_989); // B's lane has passed every time but its last
+    expect(asked, "B's batches rescanned the open times").to.be.below(4 * 2_000);
+    // The tick's settle still sees everything: closing the lanes decides the rest.
+    agreement.offer(B, S, 0, 3, batch(1_990));
+    expect(used).to.have.length(1_999);
+  });
+
+  it("decides as a full rescan would, whatever order the holders' batches come in", function () {
+    // Two holders send the same times 0..n-1 in batches of random sizes, interleaved at random;
+    // after every batch, every time both lanes have passed must be used, once, with B's content.
+    fc.assert(
+      fc.property(
+        fc.integer({ min: 1, max: 60 }),
+        fc.array(fc.integer({ min: 1, max: 7 }), { minLength: 60, maxLength: 60 }),
+        fc.array(fc.boolean(), { minLength: 120, maxLength: 120 }),
+        (n, sizes, turns) => {
+          const used = new Map<bigint, number>();
+          const agreement = new Agreement({
+            epoch: 1n,
+            log,
+            holdersOf: () => ({ originShard: 0, holders: [A, B] }),
+            closed: () => false,
+            use: (_s, _sh, deltas) => used.set(BigInt(deltas[0].time), (used.get(BigInt(deltas[0].time)) ?? 0) + 1),
+          });
+          const at = { [A]: 0, [B]: 0 };
+          let k = 0;
+          for (const turn of turns) {
+            const who = turn ? A : B;
+            if (at[who] >= n) continue;
+            const size = Math.min(sizes[k++ % sizes.length], n - at[who]);
+            // Some times carry no delta from a holder ("nothing") only if both skip it: here all carry one.
+            agreement.offer(who, S, 0, 3, groupByTime(Array.from({ length: size }, (_, i) => d(at[who] + i, "0x07"))));
+            at[who] += size;
+            const passed = Math.min(at[A], at[B]) - 1; // both lanes' last time is not final yet
+            for (let t = 0; t < passed; ++t) expect(used.get(BigInt(t)), `time ${t}`).to.equal(1);
+            expect([...used.keys()].every((t) => t < BigInt(Math.max(passed, 0)))).to.equal(true);
+          }
+        },
+      ),
+    );
+  });
+
   it("lists at most LISTED_DISAGREEMENTS disagreements and counts them all", function () {
     const { agreement, offer, close } = setup();
     const times = Array.from({ length: LISTED_DISAGREEMENTS + 5 }, (_, i) => 2 * i);

@@ -116,6 +116,18 @@ export function sameDeltas(a: Delta[] | undefined, b: Delta[] | undefined): bool
   return true;
 }
 
+/** The first index of sorted `times` whose time is not below `time`. */
+function lowerBound(times: bigint[], time: bigint): number {
+  let lo = 0;
+  let hi = times.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if (times[mid] < time) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
+}
+
 type Slot = {
   stream: string;
   shard: number;
@@ -136,6 +148,12 @@ type Slot = {
 export class Agreement {
   /** Open times by `stream|shard`, each by time. */
   private readonly slots = new Map<string, Map<bigint, Slot>>();
+  /**
+   * The open times of each `stream|shard` in increasing order (decided ones are dropped lazily), so
+   * that a batch examines only the times it can have settled: a holder far ahead of a slow
+   * co-holder leaves many times open, and rescanning all of them on every batch was quadratic.
+   */
+  private readonly order = new Map<string, bigint[]>();
   /** The last time each lane (`sender|stream|originShard|shard`) delivered. */
   private readonly lastTime = new Map<string, bigint>();
   /** Lanes that went past UNDECIDED_LIMIT: their copies are never final. */
@@ -178,6 +196,9 @@ export class Agreement {
     const lane = `${sender}|${stream}|${originShard}|${shard}`;
     const key = `${stream}|${shard}`;
     let open = this.slots.get(key);
+    // The times this batch can have settled: its own, and those its lane moved past (the lane is
+    // now final for them); from before the lane's last time, since a group may continue there.
+    const from = this.lastTime.get(lane);
     groups.forEach((g, i) => {
       const last = this.lastTime.get(lane);
       // A lane's times increase; only its first group may continue the time its last batch ended with.
@@ -205,13 +226,58 @@ export class Agreement {
       this.undecided.set(sender, waiting + g.deltas.length);
       if (!open) this.slots.set(key, (open = new Map()));
       let slot = open.get(g.time);
-      if (!slot) open.set(g.time, (slot = { stream, shard, time: g.time, copies: new Map() }));
+      if (!slot) {
+        open.set(g.time, (slot = { stream, shard, time: g.time, copies: new Map() }));
+        this.insertTime(key, g.time);
+      }
       const copy = slot.copies.get(sender);
       if (!copy) slot.copies.set(sender, { originShard, deltas: [...g.deltas] });
       else if (copy.originShard === originShard) copy.deltas.push(...g.deltas);
       else copy.originShard = -1; // one time on two channels: never its source's
     });
-    if (open) this.settleSlots(key, open, false);
+    const to = this.lastTime.get(lane);
+    if (open && to !== undefined) this.settleRange(key, open, from, to);
+  }
+
+  /** Adds an open time to its key's order (times mostly come in increasing order: an append). */
+  private insertTime(key: string, time: bigint): void {
+    let times = this.order.get(key);
+    if (!times) this.order.set(key, (times = []));
+    if (times.length === 0 || times[times.length - 1] < time) {
+      times.push(time);
+      return;
+    }
+    const at = lowerBound(times, time);
+    if (times[at] !== time) times.splice(at, 0, time);
+  }
+
+  /**
+   * Decides what can be decided among the open times of `key` from `from` (undefined: the first)
+   * to `to`, both included: a batch's own times and those its lane moved past.
+   */
+  private settleRange(key: string, open: Map<bigint, Slot>, from: bigint | undefined, to: bigint): void {
+    const times = this.order.get(key)!;
+    const first = from === undefined ? 0 : lowerBound(times, from);
+    const last = lowerBound(times, to + 1n);
+    for (let i = first; i < last; ++i) {
+      const slot = open.get(times[i]);
+      if (slot) this.settleSlot(key, open, slot, false);
+    }
+    this.tidy(key, open);
+  }
+
+  /** Drops decided times from a key's order once they are the greater part of it. */
+  private tidy(key: string, open: Map<bigint, Slot>): void {
+    const times = this.order.get(key);
+    if (open.size === 0) {
+      this.slots.delete(key);
+      this.order.delete(key);
+    } else if (times && times.length > 2 * open.size + 64) {
+      this.order.set(
+        key,
+        times.filter((t) => open.has(t)),
+      );
+    }
   }
 
   /**
@@ -240,15 +306,16 @@ export class Agreement {
   }
 
   private settleSlots(key: string, open: Map<bigint, Slot>, final: boolean): void {
-    for (const [time, slot] of open) {
-      if (this.decide(slot, final)) {
-        open.delete(time);
-        this.decided.add(`${key}|${time}`);
-        for (const [sender, copy] of slot.copies)
-          this.undecided.set(sender, (this.undecided.get(sender) ?? 0) - copy.deltas.length);
-      }
-    }
-    if (open.size === 0) this.slots.delete(key);
+    for (const slot of open.values()) this.settleSlot(key, open, slot, final);
+    this.tidy(key, open);
+  }
+
+  private settleSlot(key: string, open: Map<bigint, Slot>, slot: Slot, final: boolean): void {
+    if (!this.decide(slot, final)) return;
+    open.delete(slot.time);
+    this.decided.add(`${key}|${slot.time}`);
+    for (const [sender, copy] of slot.copies)
+      this.undecided.set(sender, (this.undecided.get(sender) ?? 0) - copy.deltas.length);
   }
 
   private isFinal(holder: string, slot: Slot, originShard: number): boolean {
