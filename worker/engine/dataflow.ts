@@ -644,6 +644,10 @@ export class Dataflow {
         this.lateProofs.set(run.epoch, { inbox: run.inbox, windowEnd: run.windowEnd, members: run.a.view.indexOf });
         for (const e of this.retained.keys()) if (e <= run.epoch - BigInt(RETAINED_EPOCHS)) this.retained.delete(e);
         for (const e of this.lateProofs.keys()) if (e <= run.epoch - BigInt(RETAINED_EPOCHS)) this.lateProofs.delete(e);
+        // Requests for epochs no longer kept are refused before this map is read: forget them.
+        for (const key of this.resendServed.keys())
+          if (BigInt(key.slice(key.indexOf("|") + 1)) <= run.epoch - BigInt(RETAINED_EPOCHS))
+            this.resendServed.delete(key);
         if (run.epoch > this.lastFinished) this.lastFinished = run.epoch;
         this.log.info({ ...report, output: undefined }, "epoch finished");
       }
