@@ -76,6 +76,9 @@ export type HandoffState = {
 const instanceKey = (op: RunnableOperator, originShard?: number) =>
   originShard === undefined ? String(op.id) : `${op.id}|${originShard}`;
 
+/** Input deltas an operator takes at once before what they produced is routed (see `feedNow`). */
+export const FEED_SEGMENT = 1024;
+
 /**
  * @example
  * ```ts
@@ -415,7 +418,24 @@ export class EpochRun {
     return next;
   }
 
+  /**
+   * Feeds `deltas` in segments of FEED_SEGMENT, each routed (batched, hashed) before the next goes
+   * to the operator's thread: a whole epoch's outputs routed at once held the worker's event loop
+   * for seconds, and peers, timers and pings waited. Cuts depend on the data alone, not on the
+   * segments (./packing.ts), so the batches are the same.
+   */
   private async feedNow(
+    op: RunnableOperator,
+    key: string,
+    deltas: Delta[],
+    originShard?: number,
+    input?: number,
+  ): Promise<void> {
+    for (let i = 0; i < deltas.length; i += FEED_SEGMENT)
+      await this.feedSegment(op, key, deltas.slice(i, i + FEED_SEGMENT), originShard, input);
+  }
+
+  private async feedSegment(
     op: RunnableOperator,
     key: string,
     deltas: Delta[],
