@@ -13,6 +13,7 @@ import {
   sameDeltas,
 } from "../../worker/engine/agreement.js";
 import fc from "fast-check";
+import { prng } from "../utils/prng.js";
 import { getBytes } from "ethers";
 import { groupByTime } from "../../worker/exchange/packing.js";
 
@@ -381,12 +382,13 @@ describe("worker: replica agreement", function () {
 
   it("examines only the times a batch can settle: a holder far ahead of its co-holder costs no rescan", function () {
     let asked = 0;
+    let closedAll = false;
     const used: Delta[][] = [];
     const agreement = new Agreement({
       epoch: 1n,
       log,
       holdersOf: () => (asked++, { originShard: 0, holders: [A, B] }),
-      closed: () => false,
+      closed: () => closedAll,
       use: (_s, _sh, deltas) => used.push(deltas),
     });
     const batch = (from: number) => groupByTime(Array.from({ length: 10 }, (_, i) => d(from + i, "0x01")));
@@ -399,9 +401,13 @@ describe("worker: replica agreement", function () {
     for (let t = 0; t < 1_990; t += 10) agreement.offer(B, S, 0, 3, batch(t));
     expect(used).to.have.length(1_989); // B's lane has passed every time but its last
     expect(asked, "B's batches rescanned the open times").to.be.below(4 * 2_000);
-    // The tick's settle still sees everything: closing the lanes decides the rest.
+    // B's last batch settles up to the lanes' last time; a closing is seen by the tick's settle.
     agreement.offer(B, S, 0, 3, batch(1_990));
     expect(used).to.have.length(1_999);
+    closedAll = true;
+    expect(used).to.have.length(1_999); // no batch came: nothing settled yet
+    agreement.settle(false);
+    expect(used).to.have.length(2_000);
   });
 
   it("decides as a full rescan would, whatever order the holders' batches come in", function () {
@@ -436,6 +442,68 @@ describe("worker: replica agreement", function () {
           }
         },
       ),
+    );
+  });
+
+  it("decides what a full rescan after every batch decides, once the tick has settled: three holders, skipped times, closings", function () {
+    // Holders A, B, C of one origin send increasing times 0..n-1 in batches, each skipping some
+    // times ("nothing"), interleaved at random; lanes close at random. A reference agreement
+    // rescans everything after every batch (as before the time index); the one under test only
+    // settles by batch, and by the tick's settle at random points. After each tick they agree.
+    fc.assert(
+      fc.property(
+        fc.integer({ min: 150, max: 320 }),
+        fc.array(fc.tuple(fc.integer({ min: 0, max: 2 }), fc.integer({ min: 1, max: 9 }), fc.nat(99)), {
+          minLength: 200,
+          maxLength: 400,
+        }),
+        fc.integer({ min: 0, max: 2 ** 31 }),
+        (n, steps, seed) => {
+          const holders = [A, B, C];
+          const make = () => {
+            const used: string[] = [];
+            const closed = new Set<string>();
+            const agreement = new Agreement({
+              epoch: 1n,
+              log,
+              holdersOf: () => ({ originShard: 0, holders }),
+              closed: (h) => closed.has(h),
+              use: (_s, _sh, deltas) => used.push(`${deltas[0].time}:${deltas.length}`),
+            });
+            return { agreement, used, closed };
+          };
+          const ref = make();
+          const sut = make();
+          const rnd = prng(seed);
+          // Whether holder h carries time t: all do for most times; a few are skipped by some.
+          const skip = new Set<string>();
+          for (let t = 0; t < n; ++t) if (rnd() < 0.15) skip.add(`${holders[Math.floor(rnd() * 3)]}|${t}`);
+          const at = [0, 0, 0];
+          for (const [who, size, roll] of steps) {
+            const h = holders[who];
+            if (at[who] >= n) continue;
+            const deltas: Delta[] = [];
+            for (let t = at[who]; t < Math.min(n, at[who] + size); ++t)
+              if (!skip.has(`${h}|${t}`)) deltas.push(d(t, "0x0" + (1 + (t % 7)).toString()));
+            at[who] = Math.min(n, at[who] + size);
+            if (deltas.length > 0) {
+              for (const x of [ref, sut]) x.agreement.offer(h, S, 0, 3, groupByTime(deltas));
+              ref.agreement.settle(false);
+            }
+            if (at[who] >= n && roll < 50) for (const x of [ref, sut]) x.closed.add(h);
+            // sut's decisions are always a subset of the reference's
+            expect(sut.used.every((u) => ref.used.includes(u))).to.equal(true);
+            if (roll % 5 === 0) {
+              sut.agreement.settle(false);
+              ref.agreement.settle(false);
+              expect([...sut.used].sort()).to.deep.equal([...ref.used].sort());
+            }
+          }
+          for (const x of [ref, sut]) x.agreement.settle(false);
+          expect([...sut.used].sort()).to.deep.equal([...ref.used].sort());
+        },
+      ),
+      { numRuns: 60 },
     );
   });
 

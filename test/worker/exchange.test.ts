@@ -31,7 +31,7 @@ import {
 import type { SignedAccumulatedProof } from "../../client/batches/verifyAccumulatedProof.js";
 import { Outbox } from "../../worker/exchange/outbox.js";
 import { Inbox, STASH_LIMITS } from "../../worker/exchange/inbox.js";
-import { protectedSigner } from "../../worker/exchange/signer.js";
+import { protectedSigner, type ExchangeSigner } from "../../worker/exchange/signer.js";
 import { signDone } from "../../worker/exchange/notices.js";
 import { ProtectionRecord } from "../../worker/protection/record.js";
 import { decodeMessage, encodeMessage, type EpochDone, type Message } from "../../worker/transport/codec.js";
@@ -511,5 +511,42 @@ describe("exchange: outbox and inbox", function () {
       record.close();
       rmSync(dir, { recursive: true, force: true });
     }
+  });
+});
+
+describe("worker: an operator that stops mid-group", function () {
+  it("sends nothing more on its output's lanes, of one origin or, after the exchange, of every origin", async function () {
+    const run = async (stop: (o: Outbox) => void) => {
+      const sent: Message[] = [];
+      const signer = {
+        address: keys[0].address,
+        signBatches: (batches: Array<{ headers: BatchHeader[] }>) =>
+          Promise.all(batches.map((b) => Promise.all(b.headers.map(() => "0x" + "11".repeat(65))))),
+        signProof: () => Promise.reject(new Error("no proof")),
+        signDone: () => Promise.resolve("0x"),
+      } as unknown as ExchangeSigner;
+      const outbox = new Outbox({
+        epoch: EPOCH,
+        me: members[0],
+        signer,
+        holders: () => [members[1]],
+        members,
+        live: () => true,
+        send: (_to, m) => sent.push(m),
+        shardOf: () => 0,
+        inputDigest: () => keccak256("0x01"),
+        local: () => undefined,
+        log,
+      });
+      // Two origins, each with a group still open (it may yet grow): the stop drops it.
+      outbox.add(STREAM, 0, 0, [{ data: "0x01", time: 5n, diff: 1n }]);
+      outbox.add(STREAM, 1, 0, [{ data: "0x02", time: 6n, diff: 1n }]);
+      stop(outbox);
+      await outbox.finish(31337n, 10n, keccak256("0x02")).catch(() => undefined);
+      return sent.filter((m) => m.kind === "batch").map((m) => (m.kind === "batch" ? m.batch.header.originShard : -1));
+    };
+    expect(await run(() => undefined)).to.have.members([0, 1]);
+    expect(await run((o) => o.stopLanes(STREAM, 0))).to.deep.equal([1]);
+    expect(await run((o) => o.stopLanes(STREAM))).to.deep.equal([]);
   });
 });

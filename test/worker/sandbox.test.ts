@@ -6,6 +6,7 @@ import { expect } from "chai";
 import { readFileSync } from "node:fs";
 import { Worker } from "node:worker_threads";
 import fc from "fast-check";
+import type { Delta } from "../../client/math/lthash.js";
 import {
   OperatorHost,
   OperatorError,
@@ -300,21 +301,34 @@ describe("operator sandbox: the packed messages between host and thread", functi
     );
   });
 
-  it("gives fewer outputs than inputs for a cut answer, never garbage", function () {
+  it("refuses an answer cut anywhere, or with bytes that do not add up, never giving garbage", function () {
     fc.assert(
       fc.property(
         fc.array(fc.array(record, { minLength: 1, maxLength: 3 }), { minLength: 1, maxLength: 6 }),
         fc.nat(),
         (outs, cut) => {
           const packed = packReply(outs);
-          const at = cut % packed.length;
           const inputs = outs.map(() => ({ data: "0x", time: 1n, diff: 1n }));
-          const got = unpackOutputs(packed.subarray(0, at), inputs);
-          expect(got.length).to.be.below(outs.length);
-          got.forEach((g, i) => expect(g!.map((d) => d.diff)).to.deep.equal(outs[i].map((r) => r.diff)));
+          expect(() => unpackOutputs(packed.subarray(0, cut % packed.length), inputs)).to.throw(/answer is broken/);
+          // A byte more, or one output fewer than inputs: broken too.
+          expect(() => unpackOutputs(Uint8Array.from([...packed, 0]), inputs)).to.throw(/answer is broken/);
+          expect(() => unpackOutputs(packed, [...inputs, inputs[0]])).to.throw(/answer is broken/);
         },
       ),
     );
+    const one = [{ data: "0x", time: 1n, diff: 1n }];
+    // A length below -1 is no marker; a record that runs past its output's end is cut.
+    expect(() => unpackOutputs(Uint8Array.from([0xfe, 0xff, 0xff, 0xff]), one)).to.throw(/claims -2 bytes/);
+    const overrun = packReply([[{ data: Uint8Array.from([1, 2]), diff: 1n }]]);
+    overrun[4] = 3; // the record claims 3 data bytes, its output holds 2
+    expect(() => unpackOutputs(overrun, one)).to.throw(/ends inside a record/);
+  });
+
+  it("copies each output's data out of the answer (a kept delta does not pin the whole answer)", function () {
+    const packed = packReply([[{ data: Uint8Array.from([9, 8]), diff: 1n }]]);
+    const [[d]] = unpackOutputs(packed, [{ data: "0x", time: 1n, diff: 1n }]) as Delta[][];
+    expect((d.data as Uint8Array).buffer).to.not.equal(packed.buffer);
+    expect([...(d.data as Uint8Array)]).to.deep.equal([9, 8]);
   });
 
   it("packs inputs of either form (hex or bytes) alike", function () {
@@ -385,6 +399,8 @@ describe("operator sandbox: at run time", function () {
         bytes: grower,
         maxMemoryPages: 2,
         maxTableElements: 10,
+        maxOutputRecords: 100,
+        maxOutputBytes: 1 << 20,
         clock: new BigInt64Array(new SharedArrayBuffer(24)),
       },
     });
@@ -399,6 +415,33 @@ describe("operator sandbox: at run time", function () {
       expect((await reply).error).to.match(
         /memory "memory" grew to 4 pages \(262144 bytes\), above the cap of 2 pages/,
       );
+    } finally {
+      await thread.terminate();
+    }
+  });
+
+  it("fails a request whose outputs pass the thread's output caps", async function () {
+    const thread = new Worker(new URL("../../worker/operators/thread.mjs", import.meta.url), {
+      workerData: {
+        bytes: sample("transfers_to_balances"),
+        maxMemoryPages: 256,
+        maxTableElements: 10,
+        maxOutputRecords: 3, // each transfer gives two records: the second transfer passes the cap
+        maxOutputBytes: 1 << 20,
+        clock: new BigInt64Array(new SharedArrayBuffer(24)),
+      },
+    });
+    try {
+      const next = () =>
+        new Promise<{ ready?: boolean; id?: number; error?: string }>((r) => thread.once("message", r));
+      expect(await next()).to.deep.equal({ ready: true });
+      const reply = next();
+      const packed = packInputs([
+        { data: transfer(1), time: 1n, diff: 1n },
+        { data: transfer(2), time: 2n, diff: 1n },
+      ]);
+      thread.postMessage({ id: 0, count: 2, packed }, [packed]);
+      expect((await reply).error).to.match(/produced more than 3 records or 1048576 bytes for 2 deltas/);
     } finally {
       await thread.terminate();
     }

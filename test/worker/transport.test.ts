@@ -394,6 +394,11 @@ describe("resend requests", function () {
       await new Promise((r) => setTimeout(r, RESEND_INTERVAL_MS + 200));
       expect(served).to.have.length(2);
       expect(logs).to.deep.equal([]);
+      // Garbage is abuse at once, even while a request would be deferred.
+      const garbage = encodeMessage({ kind: "request", request: { epoch: 4n, sender: asker, channels: [] } });
+      garbage[garbage.length - 1] ^= 0xff;
+      expect(dataflow.onWire(request(5n), asker)).to.equal(undefined);
+      expect(dataflow.onWire(Uint8Array.from([...garbage, 1, 2, 3]), asker)).to.deep.include({ abusive: true });
     } finally {
       await dataflow.stop();
     }

@@ -39,7 +39,7 @@ import type { ProtectionRecord } from "../protection/record.js";
 import { finalizedBlock, type Finality } from "../chain/finality.js";
 import { openSource, type SourceReader } from "../chain/source.js";
 import type { Membership } from "../chain/members.js";
-import { decodeMessage, peekMessage, type Message } from "../transport/codec.js";
+import { decodeMessage, peekMessage, type Message, type ResendRequest } from "../transport/codec.js";
 import { compileGraph, type RunnableGraph } from "./graph.js";
 import { EpochRun, type HandoffState, type PreviousEpoch } from "./epochRun.js";
 import { WaitLog } from "../node/waits.js";
@@ -120,7 +120,7 @@ export class Dataflow {
   private readonly earlyUse = new Map<string, { messages: number; bytes: number }>();
   private readonly resendServed = new Map<string, number>();
   /** A request that came within RESEND_INTERVAL_MS of the last one answered: the newest, answered then. */
-  private readonly resendDeferred = new Map<string, { bytes: Uint8Array; timer: NodeJS.Timeout }>();
+  private readonly resendDeferred = new Map<string, { request: ResendRequest; timer: NodeJS.Timeout }>();
   private readonly waits: WaitLog;
   private readonly advancedAt = new Map<bigint, number>();
   /** Per slashed worker: from the fault's epoch up to the last epoch of its jail (read from the chain). */
@@ -229,33 +229,14 @@ export class Dataflow {
 
   /**
    * A resend request: answered from the epoch's outbox, at most once per peer and epoch every
-   * RESEND_INTERVAL_MS. One that comes sooner is kept (only the newest, undecoded) and answered
-   * when the interval is over: an honest peer's requests bunch up behind a stalled stream, and
-   * refusing them left it without what it asked for, so it reported this worker as withholding.
+   * RESEND_INTERVAL_MS. One that comes sooner is kept (only the newest) and answered when the
+   * interval is over: an honest peer's requests bunch up behind a stalled stream, and refusing
+   * them left it without what it asked for, so it reported this worker as withholding. Garbage is
+   * refused as abuse at once, deferred or not.
    */
   private onRequest(bytes: Uint8Array, member: string, epoch: bigint): Refusal | undefined {
     const outbox = this.runs.get(epoch)?.outbox ?? this.retained.get(epoch);
     if (!outbox) return { reason: `no epoch ${epoch} to resend`, abusive: false };
-    const key = `${member}|${epoch}`;
-    const wait = RESEND_INTERVAL_MS - (Date.now() - (this.resendServed.get(key) ?? 0));
-    if (wait > 0) {
-      const deferred = this.resendDeferred.get(key);
-      if (deferred) deferred.bytes = bytes;
-      else {
-        const timer = setTimeout(() => {
-          const d = this.resendDeferred.get(key);
-          this.resendDeferred.delete(key);
-          const refusal = d && this.onRequest(d.bytes, member, epoch);
-          if (refusal)
-            this.log.warn({ epoch: epoch.toString(), from: member, reason: refusal.reason }, "resend request refused");
-        }, wait);
-        timer.unref();
-        this.resendDeferred.set(key, { bytes, timer });
-      }
-      return undefined;
-    }
-    this.resendServed.set(key, Date.now());
-    this.lastServedAt = Date.now();
     let m: Message;
     try {
       m = decodeMessage(bytes);
@@ -263,7 +244,29 @@ export class Dataflow {
       return { reason: (e as Error).message, abusive: true };
     }
     if (m.kind !== "request") return { reason: "not a request", abusive: true };
-    outbox.resend(m.request, member).then(
+    const key = `${member}|${epoch}`;
+    const wait = RESEND_INTERVAL_MS - (Date.now() - (this.resendServed.get(key) ?? 0));
+    if (wait <= 0) return this.serveResend(m.request, member, epoch);
+    const deferred = this.resendDeferred.get(key);
+    if (deferred) deferred.request = m.request;
+    else {
+      const timer = setTimeout(() => {
+        const d = this.resendDeferred.get(key);
+        this.resendDeferred.delete(key);
+        if (d) this.serveResend(d.request, member, epoch);
+      }, wait);
+      timer.unref();
+      this.resendDeferred.set(key, { request: m.request, timer });
+    }
+    return undefined;
+  }
+
+  private serveResend(request: ResendRequest, member: string, epoch: bigint): undefined {
+    const outbox = this.runs.get(epoch)?.outbox ?? this.retained.get(epoch);
+    if (!outbox) return; // the epoch was dropped meanwhile: the peer is told nothing more
+    this.resendServed.set(`${member}|${epoch}`, Date.now());
+    this.lastServedAt = Date.now();
+    outbox.resend(request, member).then(
       (n) => {
         const run = this.runs.get(epoch);
         if (run) run.stats.resendsServed += n;
@@ -271,7 +274,6 @@ export class Dataflow {
       },
       (e: Error) => this.log.warn({ epoch: epoch.toString(), to: member, error: e.message }, "resend failed"),
     );
-    return undefined;
   }
 
   private releaseEarly(epoch: bigint): Array<{ bytes: Uint8Array; peer: string }> {

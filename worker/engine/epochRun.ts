@@ -470,7 +470,8 @@ export class EpochRun {
       } catch (again) {
         this.failed.add(key);
         // What it emitted so far for the batch being filled is a part of a group: never signed.
-        if (originShard !== undefined) this.outbox.stopLanes(op.output, originShard);
+        // An operator after the exchange reads every origin: all of its output's lanes stop.
+        this.outbox.stopLanes(op.output, originShard);
         this.ctx.log.error(
           { operator: op.name, epoch: this.epoch.toString(), error: (again as Error).message },
           "operator failed again: stopped for the epoch",

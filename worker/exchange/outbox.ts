@@ -162,14 +162,15 @@ export class Outbox {
   }
 
   /**
-   * The operator producing `stream` from `originShard`'s inputs stopped for the epoch: its lanes
+   * The operator producing `stream` from `originShard`'s inputs (undefined: from every origin, an
+   * operator after the exchange) stopped for the epoch: its lanes
    * send nothing more, and the group and batch they were filling are dropped. A batch cut short
    * would be signed content that differs from its co-holders' at the same position, a provable
    * EXECUTION fault; sending nothing more is only silence. The batches already cut are whole.
    */
-  stopLanes(stream: string, originShard: number): void {
+  stopLanes(stream: string, originShard?: number): void {
     for (const lane of this.lanes.values()) {
-      if (lane.stream !== stream || lane.originShard !== originShard) continue;
+      if (lane.stream !== stream || (originShard !== undefined && lane.originShard !== originShard)) continue;
       lane.stopped = true;
       lane.open = undefined;
       lane.batch = [];

@@ -29,7 +29,15 @@ export const RUN_ALLOWANCE_MS = 2_000;
  * only a starved machine makes it wait).
  */
 const TAKE_BUDGET_MS = 30_000;
-/** The shared clock's slots (BigInt64): request taken, when it was taken (ms), last request answered. */
+/** Milliseconds on the steady clock every thread of the process shares (a step of the wall clock does not move it). */
+const monotonicMs = () => Number(process.hrtime.bigint() / 1_000_000n);
+/**
+ * What one request (a chunk of at most CHUNK_DELTAS deltas) may produce: each record becomes an
+ * object on the worker's main thread. About what the thread's old 64 MiB heap allowed.
+ */
+export const MAX_OUTPUT_RECORDS = 262_144;
+export const MAX_OUTPUT_BYTES = 32 << 20;
+/** The shared clock's slots (BigInt64): request taken, when it was taken (steady ms), last request answered. */
 const CLOCK_TAKEN = 0;
 const CLOCK_TAKEN_AT = 1;
 const CLOCK_ANSWERED = 2;
@@ -377,32 +385,37 @@ export function packInputs(deltas: Delta[]): ArrayBuffer {
 /**
  * The thread's answer, as packed by thread.mjs: per input delta an i32, -1 when the operator
  * called the delta malformed, else the byte length of its records, then the records as the
- * operator wrote them (u32 size, data, i64 diff, little-endian). Each output takes its input's time.
- * A length that runs past the buffer is a broken thread, refused.
+ * operator wrote them (u32 size, data, i64 diff, little-endian). Each output takes its input's
+ * time, and its data is copied out (a kept delta must not pin the whole answer). Anything that does
+ * not add up exactly, one output per input and no byte left over, is a broken thread: it throws.
  */
 export function unpackOutputs(packed: Uint8Array, deltas: Delta[]): Array<Delta[] | null> {
   const view = new DataView(packed.buffer, packed.byteOffset, packed.byteLength);
+  const broken = (why: string) => new Error(`its answer is broken: ${why}`);
   const out: Array<Delta[] | null> = [];
   let at = 0;
-  while (at + 4 <= packed.length && out.length < deltas.length) {
+  while (out.length < deltas.length) {
+    if (at + 4 > packed.length) throw broken(`${out.length} of ${deltas.length} outputs`);
     const len = view.getInt32(at, true);
     at += 4;
-    if (len < 0) {
+    if (len === -1) {
       out.push(null);
       continue;
     }
     const end = at + len;
-    if (end > packed.length) break;
+    if (len < 0 || end > packed.length) throw broken(`output ${out.length} claims ${len} bytes`);
     const time = BigInt(deltas[out.length].time);
     const records: Delta[] = [];
     while (at < end) {
+      if (at + 4 > end) throw broken(`output ${out.length} ends inside a record`);
       const size = view.getUint32(at, true);
-      if (at + 4 + size + 8 > end) return out;
-      records.push({ data: packed.subarray(at + 4, at + 4 + size), time, diff: view.getBigInt64(at + 4 + size, true) });
+      if (at + 4 + size + 8 > end) throw broken(`output ${out.length} ends inside a record`);
+      records.push({ data: packed.slice(at + 4, at + 4 + size), time, diff: view.getBigInt64(at + 4 + size, true) });
       at += 4 + size + 8;
     }
     out.push(records);
   }
+  if (at !== packed.length) throw broken(`${packed.length - at} bytes after the last output`);
   return out;
 }
 
@@ -452,11 +465,18 @@ export class OperatorHost {
     checkModule(bytecode, { maxMemoryPages, maxTableElements });
     const clock = new BigInt64Array(new SharedArrayBuffer(CLOCK_SLOTS * 8)).fill(-1n);
     const thread = new Worker(new URL("./thread.mjs", import.meta.url), {
-      workerData: { bytes: bytecode, maxMemoryPages, maxTableElements, clock },
+      workerData: {
+        bytes: bytecode,
+        maxMemoryPages,
+        maxTableElements,
+        maxOutputRecords: MAX_OUTPUT_RECORDS,
+        maxOutputBytes: MAX_OUTPUT_BYTES,
+        clock,
+      },
       resourceLimits: THREAD_LIMITS,
     });
     const host = new OperatorHost(thread, options.perDeltaMs ?? 10, clock);
-    const createdAt = Date.now();
+    const createdAt = monotonicMs();
     const ready = await host.answer(
       (m): m is { ready: boolean; error?: string } => typeof m === "object" && m !== null && "ready" in m,
       START_BUDGET_MS,
@@ -549,7 +569,7 @@ export class OperatorHost {
     // A fixed allowance for message passing and scheduling on a busy machine (several workers and a
     // chain node on two cores), plus the per-delta budget.
     const budget = RUN_ALLOWANCE_MS + this.perDeltaMs * deltas.length;
-    const sentAt = Date.now();
+    const sentAt = monotonicMs();
     const reply: Reply = await this.answer(
       (m): m is Reply & { id: number } => typeof m === "object" && m !== null && (m as { id?: number }).id === id,
       budget,
@@ -565,11 +585,16 @@ export class OperatorHost {
         fix: "the operator is stopped; restart it and replay its input, or report the operator",
       });
     }
-    const outputs = unpackOutputs(new Uint8Array(reply.packed!), deltas);
-    if (outputs.length !== deltas.length) {
-      this.dead = `it answered ${outputs.length} of ${deltas.length} deltas`;
+    let outputs: Array<Delta[] | null>;
+    try {
+      if (!(reply.packed instanceof ArrayBuffer)) throw new Error("its answer is not a buffer");
+      outputs = unpackOutputs(new Uint8Array(reply.packed), deltas);
+    } catch (e) {
+      this.dead = (e as Error).message;
       await this.thread.terminate();
-      throw new OperatorError(`The operator failed: ${this.dead}`);
+      throw new OperatorError(`The operator failed: ${this.dead}`, {
+        fix: "the operator is stopped; restart it and replay its input, or report the operator",
+      });
     }
     return outputs.map((records) => {
       if (records === null) {
@@ -592,10 +617,10 @@ export class OperatorHost {
     const answered = Atomics.load(this.clock, CLOCK_ANSWERED);
     if (id === START_ID ? answered === BigInt(START_ID) : answered >= BigInt(id)) return budget; // in the message queue
     if (Atomics.load(this.clock, CLOCK_TAKEN) === BigInt(id)) {
-      const left = budget - (Date.now() - Number(Atomics.load(this.clock, CLOCK_TAKEN_AT)));
+      const left = budget - (monotonicMs() - Number(Atomics.load(this.clock, CLOCK_TAKEN_AT)));
       return left > 0 ? left : undefined;
     }
-    const left = TAKE_BUDGET_MS - (Date.now() - sentAt);
+    const left = TAKE_BUDGET_MS - (monotonicMs() - sentAt);
     return left > 0 ? Math.min(left, budget) : undefined;
   }
 

@@ -5,7 +5,7 @@
 import { parentPort, workerData } from "node:worker_threads";
 
 const PAGE = 65536;
-const { maxMemoryPages, maxTableElements, clock } = workerData;
+const { maxMemoryPages, maxTableElements, maxOutputRecords, maxOutputBytes, clock } = workerData;
 // The shared clock the host reads when a request's timer fires (host.ts, moreTime): the request
 // taken and when, and the last request answered. The budget is this thread's time, not the host's.
 const TAKEN = 0;
@@ -14,7 +14,7 @@ const ANSWERED = 2;
 /** The start's request id: compiling and instantiating the module (host.ts, START_ID). */
 const START = -2n;
 if (clock instanceof BigInt64Array) {
-  Atomics.store(clock, TAKEN_AT, BigInt(Date.now()));
+  Atomics.store(clock, TAKEN_AT, process.hrtime.bigint() / 1_000_000n);
   Atomics.store(clock, TAKEN, START);
 }
 
@@ -56,6 +56,8 @@ try {
   // Without caps the checks below would compare against undefined and pass everything.
   if (!Number.isInteger(maxMemoryPages) || !Number.isInteger(maxTableElements))
     throw new Error("the host gave no caps");
+  if (!Number.isInteger(maxOutputRecords) || !Number.isInteger(maxOutputBytes))
+    throw new Error("the host gave no output caps");
   if (!(clock instanceof BigInt64Array) || clock.length < 3) throw new Error("the host gave no shared clock");
   const module = new WebAssembly.Module(workerData.bytes);
   const instance = new WebAssembly.Instance(module, {
@@ -83,11 +85,22 @@ try {
   parentPort.postMessage({ ready: false, error: String(e?.message ?? e) });
 }
 
+/** How many whole records the operator's output of `len` bytes holds; throws when one is cut. */
+function countRecords(view, len) {
+  let n = 0;
+  for (let r = 0; r < len; ++n) {
+    if (r + 4 > len) throw new Error("the operator's output ends inside a record");
+    r += 4 + view.getUint32(r, true) + 8;
+    if (r > len) throw new Error("the operator's output ends inside a record");
+  }
+  return n;
+}
+
 // A request: `count` deltas packed in one moved buffer (host.ts, packInputs). The answer is one
 // moved buffer too: per delta an i32 (-1: malformed, else the byte length of its records) and the
 // records exactly as the operator wrote them to its output (u32 size, data, i64 diff).
 parentPort.on("message", ({ id, count, packed, from }) => {
-  Atomics.store(clock, TAKEN_AT, BigInt(Date.now()));
+  Atomics.store(clock, TAKEN_AT, process.hrtime.bigint() / 1_000_000n);
   Atomics.store(clock, TAKEN, BigInt(id));
   try {
     // A delta of input `from` of a multi-input operator goes to processFrom(from, len, diff).
@@ -104,6 +117,7 @@ parentPort.on("message", ({ id, count, packed, from }) => {
       reply = bigger;
     };
     let at = 0;
+    let records = 0;
     for (let i = 0; i < count; ++i) {
       const length = view.getUint32(at, true);
       const diff = view.getBigInt64(at + 4 + length, true);
@@ -120,13 +134,14 @@ parentPort.on("message", ({ id, count, packed, from }) => {
       }
       const base = call("output");
       const len = call("outputLen");
-      // The records must be whole: a length that does not add up is the operator's fault.
-      const out = new DataView(exports.memory.buffer, base, len);
-      for (let r = 0; r < len;) {
-        if (r + 4 > len) throw new Error("the operator's output ends inside a record");
-        r += 4 + out.getUint32(r, true) + 8;
-        if (r > len) throw new Error("the operator's output ends inside a record");
-      }
+      // The records must be whole (a length that does not add up is the operator's fault), and
+      // what one request may produce is capped: each record becomes an object on the worker's
+      // main thread, and an operator must not be able to fill that with one answer.
+      records += countRecords(new DataView(exports.memory.buffer, base, len), len);
+      if (records > maxOutputRecords || used + 4 + len > maxOutputBytes)
+        throw new Error(
+          `the operator produced more than ${maxOutputRecords} records or ${maxOutputBytes} bytes for ${count} deltas`,
+        );
       room(4 + len);
       new DataView(reply.buffer).setInt32(used, len, true);
       reply.set(new Uint8Array(exports.memory.buffer, base, len), used + 4);
