@@ -6,7 +6,9 @@
 // then three epochs over 400 accounts for the state handoff's cost; then one short run per byzantine
 // mode for the latency from a cheat to its slash. Each throughput figure is source deltas per second
 // from the first transfer to the last honest worker's finished epoch (the chain, the epoch clock,
-// operators, libp2p, checks and output included). Writes bench/results/devnet.json and prints a
+// operators, libp2p, checks and output included); beside it, what the workers' processes spent in
+// CPU per 1,000 source deltas (the cost whatever the contention for two cores) and the longest
+// event-loop delay. Writes bench/results/devnet.json and prints a
 // markdown table for docs/PERFORMANCE.md. BENCH_DELTAS (default 30,000) and BENCH_MODES=0 (no
 // byzantine runs) shorten it.
 import { spawnSync } from "node:child_process";
@@ -49,6 +51,11 @@ try {
   const alone = run("4 workers, balances alone", ["--workers", "4", "--no-join"]);
   const verifyShare = (r: DevnetReport) => r.perWorker.reduce((s, w) => s + w.verifyMs, 0) / r.perWorker.length;
   const rss = (r: DevnetReport) => Math.max(...r.perWorker.map((w) => w.maxRssMiB ?? 0));
+  const loopDelay = (r: DevnetReport) => Math.max(...r.perWorker.map((w) => w.maxEventLoopDelayMs ?? 0));
+  // What a source delta costs the workers in CPU, whatever the two cores' contention: all worker
+  // processes' CPU time (operator threads included) per 1,000 source deltas.
+  const cpuPer1000 = (r: DevnetReport) =>
+    r.perWorker.reduce((s, w) => s + (w.cpuMs ?? 0), 0) / 1000 / (r.deltasProcessed / 1000);
   const figures = (r: DevnetReport) => ({
     workers: r.workers,
     checks: r.checks,
@@ -58,12 +65,14 @@ try {
     sourceDeltasPerSec: Math.round(r.deltasPerSec),
     verifyMsPerWorker: Math.round(verifyShare(r)),
     maxRssMiBPerWorker: rss(r),
+    maxEventLoopDelayMs: loopDelay(r),
+    workerCpuSecondsPer1000SourceDeltas: Number(cpuPer1000(r).toFixed(2)),
     outputCorrect: r.outputCorrect,
     expectationsMet: r.expectations.met,
     ...(r.expectations.met ? {} : { failures: r.expectations.failures }),
   });
   const row = (label: string, r: DevnetReport) =>
-    `| ${label} | ${r.workers} | ${r.deltasProcessed} | ${r.deltasExchanged} | ${r.seconds.toFixed(1)} | ${r.deltasPerSec.toFixed(0)} | ${verifyShare(r).toFixed(0)} | ${rss(r)} | ${r.outputCorrect ? "yes" : "NO"}${r.expectations.met ? "" : ` (run failed: ${r.expectations.failures[0]})`} |`;
+    `| ${label} | ${r.workers} | ${r.deltasProcessed} | ${r.deltasExchanged} | ${r.seconds.toFixed(1)} | ${r.deltasPerSec.toFixed(0)} | ${verifyShare(r).toFixed(0)} | ${rss(r)} | ${loopDelay(r)} | ${cpuPer1000(r).toFixed(2)} | ${r.outputCorrect ? "yes" : "NO"}${r.expectations.met ? "" : ` (run failed: ${r.expectations.failures[0]})`} |`;
   // The state handoff: three epochs over 400 accounts, so each epoch hands 400 balances on.
   const handoff = run("4 workers, 3 epochs, 400 accounts", ["--workers", "4", "--epochs", "3", "--accounts", "400"]);
   const handedEpochs = handoff.perWorker.reduce((s, w) => s + w.handoffEpochs, 0);
@@ -75,8 +84,8 @@ try {
   const lines = [
     `Command: \`npm run bench:devnet\` (BENCH_DELTAS=${DELTAS}, source chain, 1 epoch, replication 2, ${new Date().toISOString().slice(0, 10)})`,
     "",
-    "| run | workers | source deltas | deltas exchanged | seconds | source deltas/s | verify ms per worker | peak RSS per worker (MiB) | output correct |",
-    "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |",
+    "| run | workers | source deltas | deltas exchanged | seconds | source deltas/s | verify ms per worker | peak RSS per worker (MiB) | longest event-loop delay (ms) | worker CPU s per 1,000 source deltas | output correct |",
+    "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |",
     row("checks on", on),
     row("checks off", off),
     row("checks on", two),

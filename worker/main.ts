@@ -239,6 +239,8 @@ async function main() {
         maxRssMiB: Math.round(process.resourceUsage().maxRSS / 1024),
         // The longest event-loop delay seen, in ms (a busy main thread: verifying, GC, batching).
         maxEventLoopDelayMs: Math.round(loopDelay.max / 1e6),
+        // CPU time of the whole process (its operator threads included), user and system, in ms.
+        cpuMs: Math.round((process.cpuUsage().user + process.cpuUsage().system) / 1000),
         transport: transport.stats,
         cheats: liar?.cheats ?? [],
         evidence: dataflow.desk.records,

@@ -645,6 +645,7 @@ async function run(
       ),
       maxRssMiB: r.maxRssMiB ?? null,
       maxEventLoopDelayMs: r.maxEventLoopDelayMs ?? null,
+      cpuMs: r.cpuMs ?? null,
       handoffEpochs: r.epochs.filter((e) => e.handoff?.due).length,
       handoffDeltas: r.epochs.reduce((s, e) => s + (e.handoff?.sentDeltas ?? 0), 0),
       handoffMs: r.epochs.reduce((s, e) => s + (e.handoff?.ms ?? 0), 0),

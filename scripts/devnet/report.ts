@@ -17,6 +17,8 @@ export type WorkerReport = {
   maxRssMiB?: number;
   /** The longest its main thread's event loop was held up, in ms. */
   maxEventLoopDelayMs?: number;
+  /** CPU time of its process (operator threads included), in ms. */
+  cpuMs?: number;
   cheats: CheatRecord[];
   evidence: EvidenceRecord[];
   /** What it did in execution disputes (opened, voted, appealed, settled, claimed). */
@@ -113,6 +115,8 @@ export type DevnetReport = {
     maxRssMiB: number | null;
     /** The longest its event loop was held up, in ms (null: no report). */
     maxEventLoopDelayMs: number | null;
+    /** CPU time of its process, operator threads included, in ms (null: no report). */
+    cpuMs: number | null;
     /** Epochs that took over the previous epoch's state, the state deltas it handed over, and the ms it spent building and queueing them. */
     handoffEpochs: number;
     handoffDeltas: number;
