@@ -339,6 +339,36 @@ describe("operator sandbox: the packed messages between host and thread", functi
   });
 });
 
+/**
+ * Runs one request in a bare operator thread with the given caps, as the host would send it: the
+ * checks that back the host's own (the host never gives caps below what it checked).
+ */
+async function runInThread(
+  bytes: Uint8Array,
+  caps: { maxMemoryPages: number; maxOutputRecords: number },
+  deltas: Delta[],
+): Promise<{ id?: number; error?: string }> {
+  const thread = new Worker(new URL("../../worker/operators/thread.mjs", import.meta.url), {
+    workerData: {
+      bytes,
+      ...caps,
+      maxTableElements: 10,
+      maxOutputBytes: 1 << 20,
+      clock: new BigInt64Array(new SharedArrayBuffer(24)),
+    },
+  });
+  try {
+    const next = () => new Promise<{ ready?: boolean; id?: number; error?: string }>((r) => thread.once("message", r));
+    expect(await next()).to.deep.equal({ ready: true });
+    const reply = next();
+    const packed = packInputs(deltas);
+    thread.postMessage({ id: 0, count: deltas.length, packed }, [packed]);
+    return await reply;
+  } finally {
+    await thread.terminate();
+  }
+}
+
 describe("operator sandbox: at run time", function () {
   this.timeout(60_000);
 
@@ -394,57 +424,20 @@ describe("operator sandbox: at run time", function () {
     // The host never gives a cap below the declared maximum (it refuses such modules): this drives
     // the thread directly, as the host would, to see the check that backs the engine's.
     const grower = assemble({ memories: [limits(1, 8)], process: [0x41, 0x03, 0x40, 0x00, 0x1a, 0x41, 0x00] });
-    const thread = new Worker(new URL("../../worker/operators/thread.mjs", import.meta.url), {
-      workerData: {
-        bytes: grower,
-        maxMemoryPages: 2,
-        maxTableElements: 10,
-        maxOutputRecords: 100,
-        maxOutputBytes: 1 << 20,
-        clock: new BigInt64Array(new SharedArrayBuffer(24)),
-      },
-    });
-    try {
-      const next = () =>
-        new Promise<{ ready?: boolean; id?: number; error?: string }>((r) => thread.once("message", r));
-      expect(await next()).to.deep.equal({ ready: true });
-      const reply = next();
-      const packed = packInputs([{ data: new Uint8Array(1), time: 1n, diff: 1n }]);
-      thread.postMessage({ id: 0, count: 1, packed }, [packed]);
-      expect(await reply).to.deep.include({ id: 0 });
-      expect((await reply).error).to.match(
-        /memory "memory" grew to 4 pages \(262144 bytes\), above the cap of 2 pages/,
-      );
-    } finally {
-      await thread.terminate();
-    }
+    const reply = await runInThread(grower, { maxMemoryPages: 2, maxOutputRecords: 100 }, [
+      { data: new Uint8Array(1), time: 1n, diff: 1n },
+    ]);
+    expect(reply).to.deep.include({ id: 0 });
+    expect(reply.error).to.match(/memory "memory" grew to 4 pages \(262144 bytes\), above the cap of 2 pages/);
   });
 
   it("fails a request whose outputs pass the thread's output caps", async function () {
-    const thread = new Worker(new URL("../../worker/operators/thread.mjs", import.meta.url), {
-      workerData: {
-        bytes: sample("transfers_to_balances"),
-        maxMemoryPages: 256,
-        maxTableElements: 10,
-        maxOutputRecords: 3, // each transfer gives two records: the second transfer passes the cap
-        maxOutputBytes: 1 << 20,
-        clock: new BigInt64Array(new SharedArrayBuffer(24)),
-      },
-    });
-    try {
-      const next = () =>
-        new Promise<{ ready?: boolean; id?: number; error?: string }>((r) => thread.once("message", r));
-      expect(await next()).to.deep.equal({ ready: true });
-      const reply = next();
-      const packed = packInputs([
-        { data: transfer(1), time: 1n, diff: 1n },
-        { data: transfer(2), time: 2n, diff: 1n },
-      ]);
-      thread.postMessage({ id: 0, count: 2, packed }, [packed]);
-      expect((await reply).error).to.match(/produced more than 3 records or 1048576 bytes for 2 deltas/);
-    } finally {
-      await thread.terminate();
-    }
+    // Each transfer gives two records: the second transfer passes a cap of 3.
+    const reply = await runInThread(sample("transfers_to_balances"), { maxMemoryPages: 256, maxOutputRecords: 3 }, [
+      { data: transfer(1), time: 1n, diff: 1n },
+      { data: transfer(2), time: 2n, diff: 1n },
+    ]);
+    expect(reply.error).to.match(/produced more than 3 records or 1048576 bytes for 2 deltas/);
   });
 
   it("counts the thread's time against the budget, not a busy main thread's", async function () {
