@@ -8,7 +8,7 @@
 //   MARU_WORKER_KEY   the staking account's private key, or --keystore FILE with
 //                     MARU_KEYSTORE_PASSWORD (an encrypted JSON wallet)
 //   MARU_SIGNING_KEY  the hot key that signs batch headers (a new one each start if unset)
-import { monitorEventLoopDelay } from "node:perf_hooks";
+import { PerformanceObserver, monitorEventLoopDelay } from "node:perf_hooks";
 import { writeFileSync } from "node:fs";
 import { join as joinPath } from "node:path";
 import { Command, Option } from "commander";
@@ -225,6 +225,15 @@ async function main() {
     // The longest the main thread kept its event loop waiting: what timers, pings and peers felt.
     const loopDelay = monitorEventLoopDelay({ resolution: 20 });
     loopDelay.enable();
+    // The longest garbage-collection pause, and their total: the part of the delay that is V8's.
+    const gc = { maxMs: 0, totalMs: 0 };
+    const gcObserver = new PerformanceObserver((list) => {
+      for (const e of list.getEntries()) {
+        gc.maxMs = Math.max(gc.maxMs, e.duration);
+        gc.totalMs += e.duration;
+      }
+    });
+    gcObserver.observe({ entryTypes: ["gc"] });
     let reported = false;
     const writeReport = () => {
       if (reported || !opts.report) return;
@@ -239,6 +248,8 @@ async function main() {
         maxRssMiB: Math.round(process.resourceUsage().maxRSS / 1024),
         // The longest event-loop delay seen, in ms (a busy main thread: verifying, GC, batching).
         maxEventLoopDelayMs: Math.round(loopDelay.max / 1e6),
+        maxGcPauseMs: Math.round(gc.maxMs),
+        gcMs: Math.round(gc.totalMs),
         // CPU time of the whole process (its operator threads included), user and system, in ms.
         cpuMs: Math.round((process.cpuUsage().user + process.cpuUsage().system) / 1000),
         transport: transport.stats,

@@ -279,6 +279,46 @@ describe("worker transport (libp2p: TCP, noise, yamux)", function () {
     expect(got).to.have.length(3);
   });
 
+  it("lets timers run while it works through a backlog of messages", async function () {
+    // A worker verifies each batch as it is read; buffered messages come back to back in
+    // microtasks, so without a turn for timers a backlog held them (and operator budgets, pings)
+    // for seconds.
+    const members = new Map<string, string>();
+    const addresses = new Map<string, string>();
+    let handled = 0;
+    const common = { memberOf: (peer: string) => members.get(peer), addressOf: (m: string) => addresses.get(m) };
+    const a = await start("backlog-a", hooks(common));
+    const b = await start(
+      "backlog-b",
+      hooks({
+        ...common,
+        onMessage: () => {
+          const until = performance.now() + 10;
+          while (performance.now() < until); // verifying a batch
+          handled += 1;
+          return undefined;
+        },
+      }),
+    );
+    members.set(a.node.peerId.toString(), "0xaaaa");
+    addresses.set("0xbbbb", b.addresses()[0]);
+    const [batch] = await signedBatches(Wallet.createRandom(), 1);
+    let late = 0;
+    let last = performance.now();
+    const tick = setInterval(() => {
+      late = Math.max(late, performance.now() - last - 10);
+      last = performance.now();
+    }, 10);
+    try {
+      for (let i = 0; i < 300; ++i) a.send("0xbbbb", { kind: "batch", batch });
+      await until(() => handled === 300, 60_000);
+    } finally {
+      clearInterval(tick);
+    }
+    // 300 messages of 10 ms each: 3 s of work, in turns of about 50 ms.
+    expect(late, `a timer waited ${late.toFixed(0)} ms`).to.be.below(250);
+  });
+
   it("disconnects and refuses a member that sends a message over the limit", async function () {
     const members = new Map<string, string>();
     const victim = await start("victim1", hooks({ memberOf: (p) => members.get(p) }));

@@ -33,6 +33,8 @@ export const ABUSE_LIMIT = 16;
 const ABUSE_WINDOW_MS = 60_000;
 /** Bytes queued for one member at most before its stream is dropped (it does not read). */
 export const MAX_QUEUED_BYTES = 64 * 1024 * 1024;
+/** How long a stream's buffered messages are handled back to back before timers and I/O get a turn. */
+const YIELD_AFTER_MS = 50;
 /** The least time a connection's ping gets before libp2p gives the connection up. */
 export const PING_TIMEOUT_MS = 30_000;
 /** How long a disconnected abusive peer is refused. */
@@ -178,6 +180,7 @@ export async function startTransport(options: {
           stream.source,
           (src) => lp.decode(src, { maxDataLength: MAX_MESSAGE_BYTES }),
           async (src) => {
+            let since = performance.now();
             for await (const msg of src) {
               if ((banned.get(peerId) ?? 0) > Date.now()) {
                 stream.abort(new Error("disconnected for abuse"));
@@ -185,6 +188,12 @@ export async function startTransport(options: {
               }
               const refusal = hooks.onMessage(msg.subarray(), member);
               if (refusal) refused(peerId, refusal.reason, refusal.abusive);
+              // Messages already buffered come one after another in microtasks: a backlog of
+              // batches (each verified here) would hold timers and I/O for seconds. Let them run.
+              if (performance.now() - since > YIELD_AFTER_MS) {
+                await new Promise((r) => setImmediate(r));
+                since = performance.now();
+              }
             }
           },
         );
