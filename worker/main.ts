@@ -238,6 +238,7 @@ async function main() {
     const writeReport = () => {
       if (reported || !opts.report) return;
       reported = true;
+      const cpu = process.cpuUsage();
       const report = {
         worker: me,
         byzantine: byzantine ?? null,
@@ -251,7 +252,7 @@ async function main() {
         maxGcPauseMs: Math.round(gc.maxMs),
         gcMs: Math.round(gc.totalMs),
         // CPU time of the whole process (its operator threads included), user and system, in ms.
-        cpuMs: Math.round((process.cpuUsage().user + process.cpuUsage().system) / 1000),
+        cpuMs: Math.round((cpu.user + cpu.system) / 1000),
         transport: transport.stats,
         cheats: liar?.cheats ?? [],
         evidence: dataflow.desk.records,

@@ -118,7 +118,8 @@ export class Dataflow {
   >();
   private readonly early = new Map<bigint, Array<{ bytes: Uint8Array; peer: string }>>();
   private readonly earlyUse = new Map<string, { messages: number; bytes: number }>();
-  private readonly resendServed = new Map<string, number>();
+  /** When each peer's resend request was last answered, by epoch. */
+  private readonly resendServed = new Map<bigint, Map<string, number>>();
   /** A request that came within RESEND_INTERVAL_MS of the last one answered: the newest, answered then. */
   private readonly resendDeferred = new Map<string, { request: ResendRequest; timer: NodeJS.Timeout }>();
   private readonly waits: WaitLog;
@@ -235,8 +236,7 @@ export class Dataflow {
    * refused as abuse at once, deferred or not.
    */
   private onRequest(bytes: Uint8Array, member: string, epoch: bigint): Refusal | undefined {
-    const outbox = this.runs.get(epoch)?.outbox ?? this.retained.get(epoch);
-    if (!outbox) return { reason: `no epoch ${epoch} to resend`, abusive: false };
+    if (!this.outboxOf(epoch)) return { reason: `no epoch ${epoch} to resend`, abusive: false };
     let m: Message;
     try {
       m = decodeMessage(bytes);
@@ -245,7 +245,7 @@ export class Dataflow {
     }
     if (m.kind !== "request") return { reason: "not a request", abusive: true };
     const key = `${member}|${epoch}`;
-    const wait = RESEND_INTERVAL_MS - (Date.now() - (this.resendServed.get(key) ?? 0));
+    const wait = RESEND_INTERVAL_MS - (Date.now() - (this.resendServed.get(epoch)?.get(member) ?? 0));
     if (wait <= 0) return this.serveResend(m.request, member, epoch);
     const deferred = this.resendDeferred.get(key);
     if (deferred) deferred.request = m.request;
@@ -261,10 +261,17 @@ export class Dataflow {
     return undefined;
   }
 
+  /** The outbox of an epoch running here or finished and kept, to answer resend requests from. */
+  private outboxOf(epoch: bigint): Outbox | undefined {
+    return this.runs.get(epoch)?.outbox ?? this.retained.get(epoch);
+  }
+
   private serveResend(request: ResendRequest, member: string, epoch: bigint): undefined {
-    const outbox = this.runs.get(epoch)?.outbox ?? this.retained.get(epoch);
+    const outbox = this.outboxOf(epoch);
     if (!outbox) return; // the epoch was dropped meanwhile: the peer is told nothing more
-    this.resendServed.set(`${member}|${epoch}`, Date.now());
+    let served = this.resendServed.get(epoch);
+    if (!served) this.resendServed.set(epoch, (served = new Map()));
+    served.set(member, Date.now());
     this.lastServedAt = Date.now();
     outbox.resend(request, member).then(
       (n) => {
@@ -644,12 +651,11 @@ export class Dataflow {
         this.waits.forget(`epoch ${run.epoch}`);
         this.retained.set(run.epoch, run.outbox);
         this.lateProofs.set(run.epoch, { inbox: run.inbox, windowEnd: run.windowEnd, members: run.a.view.indexOf });
-        for (const e of this.retained.keys()) if (e <= run.epoch - BigInt(RETAINED_EPOCHS)) this.retained.delete(e);
-        for (const e of this.lateProofs.keys()) if (e <= run.epoch - BigInt(RETAINED_EPOCHS)) this.lateProofs.delete(e);
-        // Requests for epochs no longer kept are refused before this map is read: forget them.
-        for (const key of this.resendServed.keys())
-          if (BigInt(key.slice(key.indexOf("|") + 1)) <= run.epoch - BigInt(RETAINED_EPOCHS))
-            this.resendServed.delete(key);
+        // What is kept of finished epochs goes together (requests for a dropped epoch are refused
+        // before resendServed is read).
+        const dropped = run.epoch - BigInt(RETAINED_EPOCHS);
+        for (const kept of [this.retained, this.lateProofs, this.resendServed])
+          for (const e of kept.keys()) if (e <= dropped) kept.delete(e);
         if (run.epoch > this.lastFinished) this.lastFinished = run.epoch;
         this.log.info({ ...report, output: undefined }, "epoch finished");
       }

@@ -577,20 +577,20 @@ export class OperatorHost {
       () => this.thread.postMessage({ id, count: deltas.length, packed: payload, from: input }, [payload]),
       () => this.moreTime(id, budget, sentAt),
     );
-    if (reply.error) {
-      // A trap may leave the instance inconsistent, and an overrun thread is still spinning: stop it.
-      this.dead = reply.error;
-      await this.thread.terminate();
-      throw new OperatorError(`The operator failed: ${reply.error}`, {
-        fix: "the operator is stopped; restart it and replay its input, or report the operator",
-      });
+    let outputs: Array<Delta[] | null> | undefined;
+    let failure = reply.error;
+    if (failure === undefined) {
+      try {
+        if (!(reply.packed instanceof ArrayBuffer)) throw new Error("its answer is not a buffer");
+        outputs = unpackOutputs(new Uint8Array(reply.packed), deltas);
+      } catch (e) {
+        failure = (e as Error).message;
+      }
     }
-    let outputs: Array<Delta[] | null>;
-    try {
-      if (!(reply.packed instanceof ArrayBuffer)) throw new Error("its answer is not a buffer");
-      outputs = unpackOutputs(new Uint8Array(reply.packed), deltas);
-    } catch (e) {
-      this.dead = (e as Error).message;
+    if (failure !== undefined || !outputs) {
+      // A trap may leave the instance inconsistent, an overrun thread is still spinning, and a
+      // broken answer means a broken thread: stop it.
+      this.dead = failure ?? "no answer";
       await this.thread.terminate();
       throw new OperatorError(`The operator failed: ${this.dead}`, {
         fix: "the operator is stopped; restart it and replay its input, or report the operator",
