@@ -489,9 +489,13 @@ async function run(
     epoch: String(e.args.epoch),
     fault: FAULT_NAMES[Number(e.args.fault)],
     amount: String(e.args.amount),
+    amountTokens: formatAmount(BigInt(e.args.amount), units),
     reporter: (e.args.reporter as string).toLowerCase(),
     txHash: e.transactionHash,
   }));
+  /** The stake a worker lost in all, in base units. */
+  const lostBy = (worker: string) =>
+    slashed.filter((s) => s.worker === worker).reduce((s, x) => s + BigInt(x.amount), 0n);
   const byzantineWorker = cheater >= 0 ? addresses[cheater] : null;
   // Every execution dispute, judged again by `maru-worker verify-dispute` in its own process, as
   // anyone (a juror, the arbitrator, a reader of this report) would run it.
@@ -638,11 +642,8 @@ async function run(
       verifyMs: r.epochs.reduce((s, e) => s + e.verifyMs, 0),
       evidence: r.evidence.map((e) => ({ worker: e.worker, fault: e.fault, status: e.status })),
       disputes: (r.disputes ?? []).map((d) => [d.action, d.side ?? d.outcome].filter(Boolean).join(":")),
-      stakeLost: String(slashed.filter((s) => s.worker === addresses[i]).reduce((s, x) => s + BigInt(x.amount), 0n)),
-      stakeLostTokens: formatAmount(
-        slashed.filter((s) => s.worker === addresses[i]).reduce((s, x) => s + BigInt(x.amount), 0n),
-        units,
-      ),
+      stakeLost: String(lostBy(addresses[i])),
+      stakeLostTokens: formatAmount(lostBy(addresses[i]), units),
       maxRssMiB: r.maxRssMiB ?? null,
       maxEventLoopDelayMs: r.maxEventLoopDelayMs ?? null,
       cpuMs: r.cpuMs ?? null,

@@ -28,7 +28,17 @@ export type WorkerReport = {
   transport?: { refusedConnections: number; refusedMessages: number; oversize: number; disconnected: number };
 };
 
-export type Slash = { worker: string; epoch: string; fault: string; amount: string; reporter: string; txHash: string };
+export type Slash = {
+  worker: string;
+  epoch: string;
+  fault: string;
+  /** In the token's base units (wei), for machines. */
+  amount: string;
+  /** The same in token units ("50 tMARU"). */
+  amountTokens: string;
+  reporter: string;
+  txHash: string;
+};
 
 export type DevnetReport = {
   /** --chaos: what was done to the honest workers, each of which they must survive. */
@@ -381,7 +391,7 @@ export function summaryTable(r: DevnetReport): string {
       `replicas disagreed: ${r.disagreements.reduce((x, d) => x + d.count, 0)} times, reported by ${new Set(r.disagreements.map((d) => short(d.reportedBy))).size} worker(s), who computed them again and found wrong the copies of ${[...new Set(r.disagreements.flatMap((d) => d.wrong))].map(short).join(", ") || "nobody"}`,
     );
   out.push(
-    `slashed: ${r.slashed.length === 0 ? "nobody" : r.slashed.map((s) => `${short(s.worker)} for ${s.fault} (${s.amount})`).join(", ")}`,
+    `slashed: ${r.slashed.length === 0 ? "nobody" : r.slashed.map((s) => `${short(s.worker)} for ${s.fault} (${s.amountTokens})`).join(", ")}`,
   );
   if (r.withholding.length > 0)
     out.push(
