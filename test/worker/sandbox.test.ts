@@ -17,6 +17,7 @@ import {
   packInputs,
   unpackOutputs,
 } from "../../worker/operators/host.js";
+import { OperatorThread } from "../../worker/operators/pool.js";
 
 const I32 = 0x7f;
 const I64 = 0x7e;
@@ -350,19 +351,19 @@ async function runInThread(
 ): Promise<{ id?: number; error?: string }> {
   const thread = new Worker(new URL("../../worker/operators/thread.mjs", import.meta.url), {
     workerData: {
-      bytes,
-      ...caps,
-      maxTableElements: 10,
+      maxOutputRecords: caps.maxOutputRecords,
       maxOutputBytes: 1 << 20,
-      clock: new BigInt64Array(new SharedArrayBuffer(24)),
+      clock: new BigInt64Array(new SharedArrayBuffer(32)),
     },
   });
   try {
     const next = () => new Promise<{ ready?: boolean; id?: number; error?: string }>((r) => thread.once("message", r));
-    expect(await next()).to.deep.equal({ ready: true });
+    const ready = next();
+    thread.postMessage({ id: 0, start: 7, bytes, maxMemoryPages: caps.maxMemoryPages, maxTableElements: 10 });
+    expect(await ready).to.deep.equal({ id: 0, ready: true });
     const reply = next();
     const packed = packInputs(deltas);
-    thread.postMessage({ id: 0, count: deltas.length, packed }, [packed]);
+    thread.postMessage({ id: 1, instance: 7, count: deltas.length, packed }, [packed]);
     return await reply;
   } finally {
     await thread.terminate();
@@ -378,8 +379,7 @@ describe("operator sandbox: at run time", function () {
     const spin = await OperatorHost.start(sample("spin"));
     try {
       for (const host of [map, reduce, spin]) {
-        const thread = (host as unknown as { thread: Worker }).thread;
-        expect(thread.resourceLimits).to.include({ maxOldGenerationSizeMb: 64, maxYoungGenerationSizeMb: 16 });
+        expect(host.threadLimits).to.include({ maxOldGenerationSizeMb: 64, maxYoungGenerationSizeMb: 16 });
       }
       const changes = (await map.process([{ data: transfer(7), time: 1n, diff: 1n }])).flat();
       expect(changes.map((d) => d.diff)).to.deep.equal([-7n, 7n]);
@@ -427,7 +427,7 @@ describe("operator sandbox: at run time", function () {
     const reply = await runInThread(grower, { maxMemoryPages: 2, maxOutputRecords: 100 }, [
       { data: new Uint8Array(1), time: 1n, diff: 1n },
     ]);
-    expect(reply).to.deep.include({ id: 0 });
+    expect(reply).to.deep.include({ id: 1 });
     expect(reply.error).to.match(/memory "memory" grew to 4 pages \(262144 bytes\), above the cap of 2 pages/);
   });
 
@@ -508,5 +508,100 @@ describe("operator sandbox: at run time", function () {
     expect(err).to.be.instanceOf(OperatorError);
     expect((err as Error).message).to.match(/could not start: no answer within 5000 ms/);
     expect(Date.now() - started).to.be.below(20_000);
+  });
+});
+
+describe("operator sandbox: instances sharing a thread", function () {
+  this.timeout(60_000);
+  const text = (t: string) => new TextEncoder().encode(t);
+  /** Account 0xaa…'s running sum as sum_by_key emits it last for `changes`. */
+  const sums = (outputs: OperatorOutput[]) => outputs.flat().map((d) => d.diff);
+
+  it("runs every instance in one thread, each with its own state, and stops the thread with the last", async function () {
+    const before = OperatorThread.live;
+    const a = await OperatorHost.start(sample("sum_by_key"));
+    const b = await OperatorHost.start(sample("sum_by_key"));
+    const map = await OperatorHost.start(sample("transfers_to_balances"));
+    try {
+      expect(OperatorThread.live - before).to.equal(1);
+      const changes = (await map.process([{ data: transfer(7), time: 1n, diff: 1n }])).flat();
+      // Both instances see the same changes, a twice: a's sums move on, b's start from nothing.
+      const first = sums(await a.process(changes));
+      expect(sums(await a.process(changes))).to.not.deep.equal(first);
+      expect(sums(await b.process(changes))).to.deep.equal(first);
+    } finally {
+      await Promise.all([a.close(), b.close()]);
+      expect(OperatorThread.live - before).to.equal(1); // map still holds it
+      await map.close();
+    }
+    // The exit event comes after terminate resolves.
+    for (let i = 0; i < 50 && OperatorThread.live > before; ++i) await new Promise((r) => setTimeout(r, 10));
+    expect(OperatorThread.live).to.equal(before);
+  });
+
+  it("stops only the instance that trapped; the others in its thread go on", async function () {
+    const spin = await OperatorHost.start(sample("spin"));
+    const echo = await OperatorHost.start(sample("spin"));
+    try {
+      const err = await spin.process([{ data: text("trap"), time: 1n, diff: 1n }]).catch((e) => e);
+      expect(err).to.be.instanceOf(OperatorError);
+      expect((err as Error).message).to.match(/The operator failed: .*unreachable/);
+      expect(await spin.process([{ data: text("hi"), time: 2n, diff: 1n }]).catch((e) => e)).to.be.instanceOf(
+        OperatorError,
+      );
+      expect((await echo.process([{ data: text("hi"), time: 3n, diff: 1n }]))[0]).to.have.length(1);
+    } finally {
+      await Promise.all([spin.close(), echo.close()]);
+    }
+  });
+
+  it("stops the shared thread when an instance overruns: the others fail with an OperatorError, and a restart in its own thread is not disturbed by another overrun", async function () {
+    const spin = await OperatorHost.start(sample("spin"), { perDeltaMs: 1 });
+    const map = await OperatorHost.start(sample("transfers_to_balances"));
+    try {
+      const looping = spin.process([{ data: text("loop"), time: 1n, diff: 1n }]).catch((e) => e);
+      const queued = map.process([{ data: transfer(5), time: 1n, diff: 1n }]).catch((e) => e);
+      expect(await looping).to.be.instanceOf(OperatorError);
+      const err = await queued;
+      expect(err).to.be.instanceOf(OperatorError);
+      expect((err as Error).message).to.match(/an operator in it overran/);
+      // The worker restarts the failed instances, each in a thread of its own (EpochRun); the
+      // operator that looped loops again and stops nothing but itself.
+      const own = await OperatorHost.start(sample("transfers_to_balances"), { ownThread: true });
+      const again = await OperatorHost.start(sample("spin"), { perDeltaMs: 1, ownThread: true });
+      const shared = await OperatorHost.start(sample("transfers_to_balances"));
+      try {
+        expect(await again.process([{ data: text("loop"), time: 1n, diff: 1n }]).catch((e) => e)).to.be.instanceOf(
+          OperatorError,
+        );
+        expect((await own.process([{ data: transfer(5), time: 1n, diff: 1n }])).flat()).to.have.length(2);
+        expect((await shared.process([{ data: transfer(5), time: 1n, diff: 1n }])).flat()).to.have.length(2);
+      } finally {
+        await Promise.all([own.close(), again.close(), shared.close()]);
+      }
+    } finally {
+      await Promise.all([spin.close(), map.close()]);
+    }
+  });
+
+  it("keeps many instances' requests apart in one thread (answers by request, no listener per request)", async function () {
+    const warnings: Error[] = [];
+    const onWarning = (w: Error) => warnings.push(w);
+    process.on("warning", onWarning);
+    const hosts = await Promise.all(Array.from({ length: 24 }, () => OperatorHost.start(sample("spin"))));
+    try {
+      const answers = await Promise.all(
+        hosts.map((h, i) => h.process([{ data: text(`n${i}`), time: BigInt(i), diff: BigInt(i + 1) }])),
+      );
+      answers.forEach((a, i) => {
+        expect(new TextDecoder().decode(a[0][0].data as Uint8Array)).to.equal(`n${i}`);
+        expect(a[0][0].diff).to.equal(BigInt(i + 1));
+      });
+      await new Promise((r) => setImmediate(r));
+      expect(warnings.map((w) => w.name)).to.not.include("MaxListenersExceededWarning");
+    } finally {
+      process.off("warning", onWarning);
+      await Promise.all(hosts.map((h) => h.close()));
+    }
   });
 });

@@ -461,7 +461,9 @@ export class EpochRun {
         "operator failed, replaying",
       );
       try {
-        const host = await OperatorHost.start(op.bytecode, { perDeltaMs: this.ctx.perDeltaMs });
+        await this.hosts.get(key)?.close();
+        // In a thread of its own: an operator that fails again stops nothing but itself.
+        const host = await OperatorHost.start(op.bytecode, { perDeltaMs: this.ctx.perDeltaMs, ownThread: true });
         this.hosts.set(key, host);
         for (const seg of log)
           for (let i = 0; i < seg.deltas.length; i += MAX_BATCH)

@@ -30,7 +30,8 @@ export class Replay {
   ) {}
 
   static async start(bytecode: Uint8Array, options: { perDeltaMs: number }, inputs: () => Delta[]): Promise<Replay> {
-    return new Replay(await OperatorHost.start(bytecode, options), inputs);
+    // In a thread of its own: a recomputation for a dispute must not stop the live operators.
+    return new Replay(await OperatorHost.start(bytecode, { ...options, ownThread: true }), inputs);
   }
 
   /**

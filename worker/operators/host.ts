@@ -2,9 +2,9 @@
 // one bounded memory (declared in the module, checked before it runs and again after every call),
 // bounded tables, and a time budget per delta. A failing operator is an OperatorError for the
 // caller, never a crash of the worker. docs/operators.md.
-import { Worker } from "node:worker_threads";
 import { MaruError } from "../../client/errors/base.js";
 import type { Delta } from "../../client/math/lthash.js";
+import { OperatorThread, type Failure, type ThreadReply } from "./pool.js";
 
 /** An operator failed: it trapped, ran out of memory or time, or is not a valid operator module. */
 export class OperatorError extends MaruError {
@@ -25,30 +25,12 @@ const START_BUDGET_MS = 5_000;
  */
 export const RUN_ALLOWANCE_MS = 2_000;
 /**
- * How long a request may wait for the thread to take it (the thread is idle between requests, so
- * only a starved machine makes it wait).
- */
-const TAKE_BUDGET_MS = 30_000;
-/** Milliseconds on the steady clock every thread of the process shares (a step of the wall clock does not move it). */
-const monotonicMs = () => Number(process.hrtime.bigint() / 1_000_000n);
-/**
  * What one request (a chunk of at most CHUNK_DELTAS deltas) may produce: each record becomes an
  * object on the worker's main thread. About what the thread's old 64 MiB heap allowed.
  */
 export const MAX_OUTPUT_RECORDS = 262_144;
 export const MAX_OUTPUT_BYTES = 32 << 20;
-/** The shared clock's slots (BigInt64): request taken, when it was taken (steady ms), last request answered. */
-const CLOCK_TAKEN = 0;
-const CLOCK_TAKEN_AT = 1;
-const CLOCK_ANSWERED = 2;
-const CLOCK_SLOTS = 3;
-/** The request id of the thread's start (compiling and instantiating the module), in the clock's slots. */
-const START_ID = -2;
-/**
- * The thread's JS heap: only the glue runs there (the module's memory is outside it, bounded by the
- * caps), so a small heap is plenty and stops a bug in the glue from taking the worker's memory.
- */
-const THREAD_LIMITS = { maxOldGenerationSizeMb: 64, maxYoungGenerationSizeMb: 16 };
+const OUTPUT_CAPS = { maxOutputRecords: MAX_OUTPUT_RECORDS, maxOutputBytes: MAX_OUTPUT_BYTES };
 /**
  * The most deltas (and input bytes) sent to the thread at once: a whole epoch's source deltas in one
  * message, and their outputs, would not fit that heap (100 000 transfers do not).
@@ -356,8 +338,6 @@ export function memoryLimits(bytes: Uint8Array): { imported: boolean; min?: numb
 /** What an operator produced for one input delta: output deltas with the input's time. */
 export type OperatorOutput = Delta[];
 
-type Reply = { packed?: ArrayBuffer; error?: string };
-
 /**
  * A request's deltas in one buffer, moved (not copied) to the thread: per delta a u32 length (LE),
  * the data, and the diff as an i64 (LE). A structured clone of an array of objects, one per delta,
@@ -435,58 +415,43 @@ export function unpackOutputs(packed: Uint8Array, deltas: Delta[]): Array<Delta[
  * ```
  */
 export class OperatorHost {
-  private next = 0;
   private dead?: string;
   /** Requests run one after another: a request's time budget starts when the thread takes it. */
   private queue: Promise<unknown> = Promise.resolve();
-  /** Ends the request in flight when the thread dies under it. */
-  private pending?: (reason: string) => void;
   /** Input deltas the operator called malformed (it returned a negative count): skipped, no output. */
   malformed = 0;
 
   private constructor(
-    private readonly thread: Worker,
+    private readonly thread: OperatorThread,
+    /** This instance's number in its thread. */
+    private readonly instance: number,
     private readonly perDeltaMs: number,
-    /** Written by the thread: the request it took, when (ms since 1970), and the last it answered. */
-    private readonly clock: BigInt64Array,
-  ) {
-    // A thread over its heap limit ends with an 'error' event: unheard, it would be thrown in the
-    // worker's process. Either way the operator is stopped, and the request in flight fails.
-    thread.on("error", (e: Error) => this.lost(`its thread failed: ${e.message}`));
-    thread.on("exit", (code: number) => this.lost(`its thread exited (code ${code})`));
-  }
+  ) {}
 
+  /**
+   * Checks the module and starts an instance of it: in the process's shared thread, or with
+   * `ownThread` in a thread of its own (an instance restarted after a failure, a replay for a
+   * dispute: an operator that loops or traps again then stops nothing but itself).
+   */
   static async start(
     bytecode: Uint8Array,
-    options: { maxMemoryPages?: number; perDeltaMs?: number; maxTableElements?: number } = {},
+    options: { maxMemoryPages?: number; perDeltaMs?: number; maxTableElements?: number; ownThread?: boolean } = {},
   ): Promise<OperatorHost> {
     const maxMemoryPages = options.maxMemoryPages ?? DEFAULT_MAX_MEMORY_PAGES;
     const maxTableElements = options.maxTableElements ?? DEFAULT_MAX_TABLE_ELEMENTS;
     checkModule(bytecode, { maxMemoryPages, maxTableElements });
-    const clock = new BigInt64Array(new SharedArrayBuffer(CLOCK_SLOTS * 8)).fill(-1n);
-    const thread = new Worker(new URL("./thread.mjs", import.meta.url), {
-      workerData: {
-        bytes: bytecode,
-        maxMemoryPages,
-        maxTableElements,
-        maxOutputRecords: MAX_OUTPUT_RECORDS,
-        maxOutputBytes: MAX_OUTPUT_BYTES,
-        clock,
-      },
-      resourceLimits: THREAD_LIMITS,
-    });
-    const host = new OperatorHost(thread, options.perDeltaMs ?? 10, clock);
-    const createdAt = monotonicMs();
-    const ready = await host.answer(
-      (m): m is { ready: boolean; error?: string } => typeof m === "object" && m !== null && "ready" in m,
+    const thread = options.ownThread ? OperatorThread.own(OUTPUT_CAPS) : OperatorThread.shared(OUTPUT_CAPS);
+    const instance = thread.attach();
+    const host = new OperatorHost(thread, instance, options.perDeltaMs ?? 10);
+    const ready = await thread.request(
+      { start: instance, bytes: bytecode, maxMemoryPages, maxTableElements },
+      [],
       START_BUDGET_MS,
       `no answer within ${START_BUDGET_MS} ms (a start function that does not return?)`,
-      undefined,
-      () => host.moreTime(START_ID, START_BUDGET_MS, createdAt),
     );
-    if (!("ready" in ready) || !ready.ready) {
-      host.dead = ready.error ?? "not ready";
-      await thread.terminate();
+    if ("kind" in ready) {
+      await host.fail(ready);
+      await host.close();
       throw new OperatorError(`The operator could not start: ${ready.error}`, {
         fix: "check that it exports memory, input, process, output and outputLen and that its start code returns",
       });
@@ -518,80 +483,41 @@ export class OperatorHost {
     return result;
   }
 
-  private lost(reason: string): void {
-    this.dead ??= reason;
-    this.pending?.(reason);
-  }
-
   /**
-   * The thread's first message that `matches`, or an error on timeout or when the thread dies.
-   * When the timer fires, `more()` may ask for more time (ms); 0 or undefined ends the wait.
+   * Stops the instance after a failure. The thread goes too when it overran (it is still spinning)
+   * or broke (an answer that does not add up); a failure the thread reported (a trap, a cap) stops
+   * the instance alone, which the thread has already dropped.
    */
-  private answer<T>(
-    matches: (m: unknown) => m is T,
-    budgetMs: number,
-    timeout: string,
-    send?: () => void,
-    more?: () => number | undefined,
-  ): Promise<T | { error: string }> {
-    return new Promise((resolve) => {
-      let done = false;
-      let timer: NodeJS.Timeout;
-      const finish = (r: T | { error: string }) => {
-        if (done) return;
-        done = true;
-        clearTimeout(timer);
-        this.thread.off("message", onMessage);
-        this.pending = undefined;
-        resolve(r);
-      };
-      const arm = (ms: number) => {
-        timer = setTimeout(() => {
-          const extra = more?.();
-          if (extra) arm(extra);
-          else finish({ error: timeout });
-        }, ms);
-      };
-      arm(budgetMs);
-      const onMessage = (m: unknown) => {
-        if (matches(m)) finish(m);
-      };
-      this.pending = (reason) => finish({ error: reason });
-      this.thread.on("message", onMessage);
-      send?.();
-    });
+  private async fail(f: Failure): Promise<void> {
+    this.dead ??= f.error;
+    if (f.kind === "timeout") await this.thread.stop(`an operator in it overran: ${f.error}`);
   }
 
   private async run(deltas: Delta[], input?: number): Promise<OperatorOutput[]> {
-    if (this.dead) throw new OperatorError(`The operator is stopped: ${this.dead}`);
-    const id = this.next++;
+    if (this.dead ?? this.thread.dead)
+      throw new OperatorError(`The operator is stopped: ${this.dead ?? this.thread.dead}`);
     const payload = packInputs(deltas);
     // A fixed allowance for message passing and scheduling on a busy machine (several workers and a
     // chain node on two cores), plus the per-delta budget.
     const budget = RUN_ALLOWANCE_MS + this.perDeltaMs * deltas.length;
-    const sentAt = monotonicMs();
-    const reply: Reply = await this.answer(
-      (m): m is Reply & { id: number } => typeof m === "object" && m !== null && (m as { id?: number }).id === id,
+    const reply: ThreadReply | Failure = await this.thread.request(
+      { instance: this.instance, count: deltas.length, packed: payload, from: input },
+      [payload],
       budget,
       `timeout: more than ${budget} ms for ${deltas.length} deltas`,
-      () => this.thread.postMessage({ id, count: deltas.length, packed: payload, from: input }, [payload]),
-      () => this.moreTime(id, budget, sentAt),
     );
     let outputs: Array<Delta[] | null> | undefined;
-    let failure = reply.error;
-    if (failure === undefined) {
+    if ("kind" in reply) await this.fail(reply);
+    else {
       try {
         if (!(reply.packed instanceof ArrayBuffer)) throw new Error("its answer is not a buffer");
         outputs = unpackOutputs(new Uint8Array(reply.packed), deltas);
       } catch (e) {
-        failure = (e as Error).message;
+        this.dead = (e as Error).message;
+        await this.thread.stop(`it gave a broken answer: ${this.dead}`);
       }
     }
-    if (failure !== undefined || !outputs) {
-      // A trap may leave the instance inconsistent, an overrun thread is still spinning, and a
-      // broken answer means a broken thread: stop it.
-      this.dead = failure ?? "no answer";
-      await this.thread.terminate();
+    if (!outputs) {
       throw new OperatorError(`The operator failed: ${this.dead}`, {
         fix: "the operator is stopped; restart it and replay its input, or report the operator",
       });
@@ -605,27 +531,17 @@ export class OperatorHost {
     });
   }
 
-  /**
-   * Whether request `id` still has time when its timer fires. The budget is the thread's own time
-   * on the request, from when it took it (its clock slots): a worker whose main thread was busy
-   * (verifying, signing, a garbage collection) reads the timer late, and must not blame the
-   * operator for that. An answer already sent but not yet read is waited for; a request the thread
-   * has not taken yet waits up to TAKE_BUDGET_MS from when it was sent. The start is request
-   * START_ID, taken when the thread's script begins.
-   */
-  private moreTime(id: number, budget: number, sentAt: number): number | undefined {
-    const answered = Atomics.load(this.clock, CLOCK_ANSWERED);
-    if (id === START_ID ? answered === BigInt(START_ID) : answered >= BigInt(id)) return budget; // in the message queue
-    if (Atomics.load(this.clock, CLOCK_TAKEN) === BigInt(id)) {
-      const left = budget - (monotonicMs() - Number(Atomics.load(this.clock, CLOCK_TAKEN_AT)));
-      return left > 0 ? left : undefined;
-    }
-    const left = TAKE_BUDGET_MS - (monotonicMs() - sentAt);
-    return left > 0 ? Math.min(left, budget) : undefined;
+  /** The limits of the thread the instance runs in, as Node applied them. */
+  get threadLimits() {
+    return this.thread.resourceLimits;
   }
 
   async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
     this.dead ??= "closed";
-    await this.thread.terminate();
+    this.thread.drop(this.instance);
+    await this.thread.release();
   }
+  private closed = false;
 }
