@@ -1,4 +1,4 @@
-import { getBytes, type BytesLike } from "ethers";
+import { getBytes, hexlify, type BytesLike } from "ethers";
 import { ValueOutOfRangeError } from "../errors/math.js";
 
 // Checks that a value fits the Solidity type it stands for, so that the client never computes
@@ -10,7 +10,19 @@ const INT64_MAX = (1n << 63n) - 1n;
 
 /** Bytes of any length from a hex string or byte array. */
 const EVEN_HEX = /^0x(?:[0-9a-fA-F]{2})*$/;
-const NodeBuffer = (globalThis as { Buffer?: { from(s: string, enc: "hex"): Uint8Array } }).Buffer;
+const NodeBuffer = (
+  globalThis as {
+    Buffer?: {
+      from(s: string, enc: "hex"): Uint8Array;
+      from(b: ArrayBufferLike, offset: number, length: number): { toString(enc: "hex"): string };
+    };
+  }
+).Buffer;
+
+/** Lower-case 0x-prefixed hex of bytes: Node's native encoder where there is one (ethers' hexlify builds the string a byte at a time). */
+export function bytesToHex(b: Uint8Array): string {
+  return NodeBuffer ? "0x" + NodeBuffer.from(b.buffer, b.byteOffset, b.byteLength).toString("hex") : hexlify(b);
+}
 
 export function toBytes(value: BytesLike, field: string): Uint8Array {
   // Node's native hex decoding where there is one (ethers' is a loop in JavaScript: the worker's

@@ -6,7 +6,8 @@
 // live holder's copy agrees. Otherwise this worker computes the time itself (`recompute`) and
 // reports who sent what; a holder silent past the grace is reported as withholding (not provable
 // on-chain: docs/worker.md).
-import { hexlify, type TypedDataDomain } from "ethers";
+import type { TypedDataDomain } from "ethers";
+import { bytesToHex } from "../../client/math/values.js";
 import type { Logger } from "pino";
 import { EpochMath } from "../../client/batches/verifyBatch.js";
 import { MAX_BATCH } from "../../client/batches/types.js";
@@ -53,7 +54,7 @@ export type RunContext = {
 const lower = (s: string) => s.toLowerCase();
 /** Inputs between two kept states of a shard's input commitment. */
 const CHECKPOINT = 32;
-const dataHex = (d: Delta) => (typeof d.data === "string" ? lower(d.data) : hexlify(d.data as Uint8Array));
+const dataHex = (d: Delta) => (typeof d.data === "string" ? lower(d.data) : bytesToHex(d.data as Uint8Array));
 
 /**
  * The epoch whose state this one takes over (docs/protocol.md §9), when a handoff is due: it ran the
@@ -116,7 +117,10 @@ export class EpochRun {
   private readonly feeding = new Set<Promise<void>>();
   private readonly chains = new Map<string, Promise<void>>();
   /** Deltas queued for an operator instance in this turn of the event loop (see `feed`). */
-  private readonly queuedFeeds = new Map<string, { parts: Array<{ input?: number; deltas: Delta[] }>; done: Promise<void> }>();
+  private readonly queuedFeeds = new Map<
+    string,
+    { parts: Array<{ input?: number; deltas: Delta[] }>; done: Promise<void> }
+  >();
   /** Every input an operator instance took this epoch (by input number for a join), to replay it into a restarted one. */
   private readonly inputs = new Map<string, Array<{ input?: number; deltas: Delta[] }>>();
   /** Every source delta of the epoch's window by shard, in order (to compute a time again, §12). */

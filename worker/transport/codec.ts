@@ -22,6 +22,7 @@ import type { BatchHeader, AccumulatedProof } from "../../client/math/eip712.js"
 import type { SignedBatch } from "../../client/batches/types.js";
 import type { SignedAccumulatedProof } from "../../client/batches/verifyAccumulatedProof.js";
 import { MaruError } from "../../client/errors/base.js";
+import { bytesToHex } from "../../client/math/values.js";
 
 /** The largest message a worker accepts or sends (a batch is also cut at MAX_BATCH_BYTES of data). */
 export const MAX_MESSAGE_BYTES = 1024 * 1024;
@@ -77,7 +78,7 @@ export const HEADER_BYTES = 8 + 32 + 4 + 4 + 20 + 20 + 8 + 32 + 32 + 4 + 32 + 32
 /** The bytes of one channel entry of an end notice or a resend request: stream, shard, originShard, u64. */
 const CHANNEL_BYTES = 32 + 4 + 4 + 8;
 
-const hex = (b: Uint8Array) => "0x" + Buffer.from(b.buffer, b.byteOffset, b.byteLength).toString("hex");
+const hex = bytesToHex;
 const unhex = (s: string, bytes: number): Buffer => {
   const h = s.startsWith("0x") || s.startsWith("0X") ? s.slice(2) : s;
   if (h.length !== bytes * 2) throw new CodecError(`expected ${bytes} bytes, got ${h.length / 2}`);
