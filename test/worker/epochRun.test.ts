@@ -28,6 +28,7 @@ import type { EpochReport } from "../../worker/engine/report.js";
 import { Outbox } from "../../worker/exchange/outbox.js";
 import { protectedSigner } from "../../worker/exchange/signer.js";
 import { ProtectionRecord } from "../../worker/protection/record.js";
+import { OperatorHost } from "../../worker/operators/host.js";
 
 const wasm = (name: string) =>
   new Uint8Array(readFileSync(new URL(`../../operators/build/${name}.wasm`, import.meta.url)));
@@ -283,5 +284,28 @@ describe("worker: one epoch of the engine (EpochRun), in process", function () {
     expect(report.malformed).to.equal(1);
     expect(report.outputIncomplete).to.equal(true);
     expect(Object.keys(report.output[BALANCES] ?? {}).map((x) => hexlify(x).slice(0, 42))).to.have.length(3);
+  });
+
+  it("feeds a later operator what one turn agreed in one request, not a message per agreed group", async function () {
+    // One request per agreed group (one to three deltas) cost a tenth of a worker's main thread.
+    const deltas = Array.from({ length: 150 }, (_, t) =>
+      transfer(t, t % 5, (t * 7 + 1) % 5, BigInt(1 + ((t * 37) % 900))),
+    );
+    const original = OperatorHost.prototype.process;
+    let laterRequests = 0;
+    OperatorHost.prototype.process = function (this: OperatorHost, ds, input) {
+      // Balance changes (an account, 20 bytes) go to the operator after the exchange; transfers are 96 bytes.
+      if (ds.length > 0 && ds[0].data.length !== 2 + 2 * 96) laterRequests += 1;
+      return original.call(this, ds, input);
+    };
+    try {
+      const { report } = await runEpoch(deltas);
+      expect(reportedBalances(report)).to.deep.equal(directBalances(deltas));
+      expect(report.agreedGroups).to.equal(150);
+      expect(laterRequests).to.be.greaterThan(0);
+      expect(laterRequests).to.be.at.most(report.agreedGroups / 5);
+    } finally {
+      OperatorHost.prototype.process = original;
+    }
   });
 });
