@@ -1,4 +1,5 @@
-import { recoverAddress, type TypedDataDomain } from "ethers";
+import type { TypedDataDomain } from "ethers";
+import { recoverSigner } from "../math/ecrecover.js";
 import { accumulatedProofDigest, type AccumulatedProof } from "../math/eip712.js";
 import type { EpochView, ReceiverChannel, Violation } from "./types.js";
 import { Fault } from "./verifyBatch.js";
@@ -41,7 +42,7 @@ export async function verifyAccumulatedProof(
     const senderIndex = ctx.view.indexOf.get(sender);
     let signer = "";
     try {
-      signer = recoverAddress(accumulatedProofDigest(ctx.domain, p), signed.signature).toLowerCase();
+      signer = recoverSigner(accumulatedProofDigest(ctx.domain, p), signed.signature);
     } catch {
       signer = "unrecoverable";
     }

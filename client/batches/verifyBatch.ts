@@ -1,4 +1,5 @@
-import { recoverAddress, ZeroHash, type TypedDataDomain } from "ethers";
+import { ZeroHash, type TypedDataDomain } from "ethers";
+import { recoverSigner } from "../math/ecrecover.js";
 import { batchHeaderDigest, contentHash } from "../math/eip712.js";
 import type { BatchStateCache } from "./stateCache.js";
 import { LtHash16 } from "../math/lthash.js";
@@ -109,7 +110,7 @@ export function verifyBatch(
     const expectedKey = view.signingKeyOf.get(sender);
     let signer = "";
     try {
-      signer = recoverAddress(batchHeaderDigest(ctx.domain, h), batch.signature).toLowerCase();
+      signer = recoverSigner(batchHeaderDigest(ctx.domain, h), batch.signature);
     } catch {
       signer = "unrecoverable";
     }

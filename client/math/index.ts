@@ -4,3 +4,4 @@ export * from "./lthash.js";
 export * from "./merkle.js";
 export * from "./eip712.js";
 export { keccakBytes } from "./wasm.js";
+export { recoverSigner } from "./ecrecover.js";

@@ -9,7 +9,8 @@
 // `(bytes32 stream, uint32 shard, uint32 originShard, uint64 batches)`, one per channel (a sender
 // keeps one channel per origin shard). A notice of the previous wire version (no originShard)
 // hashes differently and is refused; such a worker also speaks another protocol id.
-import { AbiCoder, keccak256, recoverAddress, TypedDataEncoder, type TypedDataDomain } from "ethers";
+import { AbiCoder, keccak256, TypedDataEncoder, type TypedDataDomain } from "ethers";
+import { recoverSigner } from "../../client/math/ecrecover.js";
 import type { EpochDone } from "../transport/codec.js";
 
 const TYPES = {
@@ -57,7 +58,7 @@ export function signDone(
  */
 export function doneSigner(domain: TypedDataDomain, d: EpochDone): string {
   try {
-    return recoverAddress(TypedDataEncoder.hash(domain, TYPES, value(d)), d.signature).toLowerCase();
+    return recoverSigner(TypedDataEncoder.hash(domain, TYPES, value(d)), d.signature);
   } catch {
     return "";
   }
