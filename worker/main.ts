@@ -16,7 +16,15 @@ import { pino } from "pino";
 import { Wallet, toUtf8String } from "ethers";
 import { MaruError, connectCourt, connectProtocol, protocolDomain } from "../client/index.js";
 import { Jury } from "./disputes/jury.js";
-import { connectChain, oneLine, readBook, requireChainOptions, stakingKey, withConfig } from "./node/setup.js";
+import {
+  capHeapGrowth,
+  connectChain,
+  oneLine,
+  readBook,
+  requireChainOptions,
+  stakingKey,
+  withConfig,
+} from "./node/setup.js";
 import { join, runEpochs } from "./node/epochLoop.js";
 import { Dataflow, RETAINED_EPOCHS } from "./engine/dataflow.js";
 import { Outbox } from "./exchange/outbox.js";
@@ -54,6 +62,11 @@ const program = new Command()
   .option("--finality <finalized|n>", "final blocks: the chain's finalized tag, or a depth in blocks", "finalized")
   .option("--grace-ms <ms>", "how long to wait for other workers' batches after finishing an epoch", "20000")
   .option("--per-delta-ms <ms>", "operator time budget per delta", "10")
+  .option(
+    "--heap-growth <percent>",
+    "how far the JS heap may grow past what survived V8's last full collection (0: V8's own policy)",
+    "40",
+  )
   .option("--no-checks", "accept batches without verifying them (only to measure what the checks cost)")
   .option("--report <file>", "write this worker's report (epochs, evidence, output) as JSON when it stops")
   .addOption(
@@ -84,6 +97,7 @@ type Options = {
   confirmations: string;
   graceMs: string;
   perDeltaMs: string;
+  heapGrowth: string;
   checks: boolean;
   report?: string;
   byzantine?: string;
@@ -104,6 +118,7 @@ async function main() {
   const opts = withConfig(program, program.parse().opts<Options>());
   const chain = requireChainOptions(opts);
   const finality = parseFinality(opts.finality);
+  capHeapGrowth(opts.heapGrowth);
   const log = pino({ level: opts.logLevel, base: { worker: undefined } });
   const staking = await stakingKey(opts.keystore);
   const book = readBook(chain.addresses);

@@ -1,0 +1,58 @@
+// The worker's cap on how far V8 grows the JS heap past its live data (--heap-growth): a clear
+// error for a bad value, and a real effect, measured in a child process that allocates the way a
+// busy worker does (short-lived garbage, a part of which lives long enough to be promoted).
+import { expect } from "chai";
+import { execFileSync } from "node:child_process";
+import { capHeapGrowth } from "../../worker/node/setup.js";
+import { MaruError } from "../../client/errors/base.js";
+
+const root = new URL("../../", import.meta.url).pathname;
+
+/** The child's peak heap (MiB) while it churns through garbage with a cap of `percent`. */
+function peakHeap(percent: number): number {
+  const script = `
+    import { capHeapGrowth } from "./worker/node/setup.ts";
+    capHeapGrowth(${percent});
+    const live = [];
+    let peak = 0;
+    for (let round = 0; round < 400; ++round) {
+      // 20,000 small objects a round, a fifth of them kept for 20 rounds: promoted, then garbage.
+      const batch = Array.from({ length: 20000 }, (_, i) => ({ data: new Uint8Array(64), i, t: BigInt(round) }));
+      live.push(batch.filter((_, i) => i % 5 === 0));
+      if (live.length > 20) live.shift();
+      peak = Math.max(peak, process.memoryUsage().heapTotal);
+    }
+    console.log(Math.round(peak / 2 ** 20));`;
+  const out = execFileSync(process.execPath, ["--import", "tsx", "--input-type=module", "-e", script], {
+    cwd: root,
+    encoding: "utf8",
+    timeout: 120_000,
+  });
+  return Number(out.trim().split("\n").pop());
+}
+
+describe("worker: --heap-growth", function () {
+  this.timeout(240_000);
+
+  it("refuses anything but a whole percentage from 0 to 1000, saying what to give", function () {
+    for (const bad of ["abc", "-1", "12.5", "1001", ""]) {
+      const err = (() => {
+        try {
+          capHeapGrowth(bad);
+        } catch (e) {
+          return e;
+        }
+      })();
+      expect(err, bad).to.be.instanceOf(MaruError);
+      expect((err as MaruError).message).to.match(/is not a percentage from 0 to 1000/);
+      expect((err as MaruError).fix).to.match(/40 \(the default\)/);
+    }
+    expect(capHeapGrowth("0")).to.equal(0);
+  });
+
+  it("keeps the heap's peak lower than V8's own policy for the same allocations", function () {
+    const own = peakHeap(0);
+    const capped = peakHeap(20);
+    expect(capped, `capped ${capped} MiB, V8's policy ${own} MiB`).to.be.below(own * 0.85);
+  });
+});
