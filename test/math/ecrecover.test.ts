@@ -1,5 +1,7 @@
 // recoverSigner (libsecp256k1 in WebAssembly) against ethers' recoverAddress (noble, JavaScript):
-// the same signatures accepted, recovering to the same address, and the same ones refused.
+// the same signatures accepted, recovering to the same address, and the same ones refused, except
+// an s above n/2, which ethers accepts when its top bit is clear and the contracts (OpenZeppelin's
+// ECDSA) refuse: recoverSigner refuses it too.
 import { expect } from "chai";
 import fc from "fast-check";
 import {
@@ -16,6 +18,7 @@ import {
 import { recoverSigner } from "../../client/math/ecrecover.js";
 
 const N = BigInt("0xfffffffffffffffffffffffffffffffebaaedce6af48a03bbfd25e8cd0364141");
+const HALF_N = N / 2n;
 const bytes32 = fc.uint8Array({ minLength: 32, maxLength: 32 });
 const key = bytes32.filter((k) => {
   const x = BigInt(hexlify(k));
@@ -58,14 +61,14 @@ describe("recoverSigner: WebAssembly libsecp256k1 against ethers", function () {
     );
   });
 
-  it("accepts and refuses the same altered signatures (bytes flipped, high s, v out of range, r or s zero or past n)", function () {
+  it("accepts and refuses the same altered signatures (bytes flipped, high s, v out of range, r or s zero or past n), and refuses an s above n/2 as the contracts do", function () {
     const sk = new SigningKey("0x" + "11".repeat(32));
     fc.assert(
       fc.property(
         bytes32,
         fc.nat({ max: 64 }),
         fc.integer({ min: 1, max: 255 }),
-        fc.constantFrom("flip", "high-s", "v", "r0", "s0", "rn", "sn", "random"),
+        fc.constantFrom("flip", "high-s", "mid-s", "v", "r0", "s0", "rn", "sn", "random"),
         (d, at, x, how) => {
           const digest = hexlify(d);
           const sig = Signature.from(sk.sign(digest));
@@ -76,6 +79,9 @@ describe("recoverSigner: WebAssembly libsecp256k1 against ethers", function () {
             altered = hexlify(raw);
           } else if (how === "high-s") {
             altered = concat([sig.r, toBeHex(N - BigInt(sig.s), 32), toBeHex(sig.v === 27 ? 28 : 27, 1)]);
+          } else if (how === "mid-s") {
+            // Above n/2 with the top bit clear: past ethers' parser, refused by the contracts.
+            altered = concat([sig.r, toBeHex(HALF_N + 1n + BigInt(x), 32), toBeHex(sig.v, 1)]);
           } else if (how === "v") altered = concat([sig.r, sig.s, toBeHex(x, 1)]);
           else if (how === "r0") altered = concat([toBeHex(0, 32), sig.s, toBeHex(sig.v, 1)]);
           else if (how === "s0") altered = concat([sig.r, toBeHex(0, 32), toBeHex(sig.v, 1)]);
@@ -83,7 +89,14 @@ describe("recoverSigner: WebAssembly libsecp256k1 against ethers", function () {
           else if (how === "sn") altered = concat([sig.r, toBeHex(N + BigInt(x), 32), toBeHex(sig.v, 1)]);
           else altered = keccak256(raw) + keccak256(digest).slice(2) + "1b";
           const [a, b] = both(digest, altered);
-          expect(b, `${how} ${altered}`).to.equal(a);
+          if (how === "mid-s") {
+            expect(a, "ethers recovers it").to.not.equal("throws");
+            expect(b, "recoverSigner refuses it").to.equal("throws");
+          } else expect(b, `${how} ${altered}`).to.equal(a);
+          // Whatever the case: never an address ethers would not give, and a refusal of something
+          // ethers accepts only for an s above n/2.
+          if (b !== "throws") expect(b).to.equal(a);
+          if (b === "throws" && a !== "throws") expect(BigInt("0x" + altered.slice(66, 130))).to.be.above(HALF_N);
         },
       ),
       { numRuns: 400 },

@@ -5,6 +5,7 @@
 import { expect } from "chai";
 import { readFileSync } from "node:fs";
 import { Worker } from "node:worker_threads";
+import { execFileSync } from "node:child_process";
 import fc from "fast-check";
 import type { Delta } from "../../client/math/lthash.js";
 import {
@@ -561,10 +562,13 @@ describe("operator sandbox: instances sharing a thread", function () {
     try {
       const looping = spin.process([{ data: text("loop"), time: 1n, diff: 1n }]).catch((e) => e);
       const queued = map.process([{ data: transfer(5), time: 1n, diff: 1n }]).catch((e) => e);
-      expect(await looping).to.be.instanceOf(OperatorError);
+      const culprit = await looping;
+      expect(culprit).to.be.instanceOf(OperatorError);
+      expect((culprit as OperatorError).lostWithThread, "the looping one failed itself").to.equal(false);
       const err = await queued;
       expect(err).to.be.instanceOf(OperatorError);
       expect((err as Error).message).to.match(/an operator in it overran/);
+      expect((err as OperatorError).lostWithThread, "the other was lost with the thread").to.equal(true);
       // The worker restarts the failed instances, each in a thread of its own (EpochRun); the
       // operator that looped loops again and stops nothing but itself.
       const own = await OperatorHost.start(sample("transfers_to_balances"), { ownThread: true });
@@ -603,5 +607,39 @@ describe("operator sandbox: instances sharing a thread", function () {
       process.off("warning", onWarning);
       await Promise.all(hosts.map((h) => h.close()));
     }
+  });
+
+  it("starts an instance whose shared thread was stopped under its start (by another's overrun) in a fresh one", async function () {
+    const spin = await OperatorHost.start(sample("spin"), { perDeltaMs: 1 });
+    try {
+      const looping = spin.process([{ data: text("loop"), time: 1n, diff: 1n }]).catch((e) => e);
+      await new Promise((r) => setTimeout(r, 50)); // the loop is running
+      // Queued behind the loop: the thread is stopped before it takes this start.
+      const map = await OperatorHost.start(sample("transfers_to_balances"));
+      try {
+        expect(await looping).to.be.instanceOf(OperatorError);
+        expect((await map.process([{ data: transfer(5), time: 1n, diff: 1n }])).flat()).to.have.length(2);
+      } finally {
+        await map.close();
+      }
+    } finally {
+      await spin.close();
+    }
+  });
+
+  it("never keeps the process alive by itself: a process with an instance it did not close exits", function () {
+    const script = `
+      import { readFileSync } from "node:fs";
+      import { OperatorHost } from "./worker/operators/host.ts";
+      await OperatorHost.start(new Uint8Array(readFileSync("operators/build/sum_by_key.wasm")));
+      console.log("started");`;
+    const started = Date.now();
+    const out = execFileSync(process.execPath, ["--import", "tsx", "--input-type=module", "-e", script], {
+      cwd: new URL("../../", import.meta.url).pathname,
+      encoding: "utf8",
+      timeout: 30_000,
+    });
+    expect(out.trim()).to.equal("started");
+    expect(Date.now() - started).to.be.below(20_000);
   });
 });

@@ -162,7 +162,8 @@ export async function batchAt(o: {
 }): Promise<BatchHeader | undefined> {
   const { position } = o;
   const lane: Delta[] = [];
-  const host = await OperatorHost.start(o.bytecode, { perDeltaMs: o.perDeltaMs });
+  // In a thread of its own: a juror's recomputation must not stop, or be stopped by, live operators.
+  const host = await OperatorHost.start(o.bytecode, { perDeltaMs: o.perDeltaMs, ownThread: true });
   try {
     for (let i = 0; i < o.inputs.length; i += MAX_BATCH) {
       const outs = await host.process(o.inputs.slice(i, i + MAX_BATCH));

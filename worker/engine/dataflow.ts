@@ -373,9 +373,15 @@ export class Dataflow {
     // Operators last: nothing that can fail (an RPC call) comes between starting their threads and the run that closes them.
     // First-stage operators start in the run, one instance per source shard it holds.
     const hosts = new Map<string, OperatorHost>();
-    for (const op of graph.operators)
-      if (op.input !== graph.source)
-        hosts.set(String(op.id), await OperatorHost.start(op.bytecode, { perDeltaMs: this.o.perDeltaMs }));
+    try {
+      for (const op of graph.operators)
+        if (op.input !== graph.source)
+          hosts.set(String(op.id), await OperatorHost.start(op.bytecode, { perDeltaMs: this.o.perDeltaMs }));
+    } catch (e) {
+      // Those started are closed: their instances would stay in the shared thread for good.
+      for (const h of hosts.values()) await h.close();
+      throw e;
+    }
     if (!resumed) this.o.record.beginEpoch(epoch);
     const run = new EpochRun(
       {

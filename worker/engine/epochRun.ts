@@ -408,13 +408,11 @@ export class EpochRun {
   }
 
   /**
-   * Runs deltas through an operator and routes what it emits; calls for one operator run in order.
-   * A failing operator (trap, overrun) is restarted once and its epoch input replayed; if it fails
-   * again it stops for the epoch and the epoch's report says so (its output is then incomplete).
-   */
-  /**
-   * Queues `deltas` for an operator instance; what is queued for it in one turn of the event loop
-   * goes to its thread together. A later operator is fed an agreed group at a time (one to three
+   * Runs deltas through an operator instance and routes what it emits; calls for one instance run
+   * in order. A failing operator (trap, overrun) is restarted once and its epoch input replayed; if
+   * it fails again it stops for the epoch and the epoch's report says so (its output is then
+   * incomplete). What is queued for an instance in one turn of the event loop goes to its thread
+   * together. A later operator is fed an agreed group at a time (one to three
    * deltas), and a message to the thread per group cost a tenth of the worker's main thread. The
    * operator takes the same deltas in the same order either way, so what it emits is the same.
    */
@@ -427,7 +425,12 @@ export class EpochRun {
       const done = (this.chains.get(key) ?? Promise.resolve()).then(async () => {
         await turn;
         this.queuedFeeds.delete(key);
-        for (const part of parts) await this.feedNow(op, key, part.deltas, originShard, part.input);
+        // Each part is fed even if one before it threw (a bug, not an operator's failure, which
+        // feedNow handles): the first error is what every caller of this turn sees.
+        let error: unknown;
+        for (const part of parts)
+          await this.feedNow(op, key, part.deltas, originShard, part.input).catch((e: unknown) => (error ??= e));
+        if (error !== undefined) throw error;
       });
       this.chains.set(
         key,
@@ -485,8 +488,12 @@ export class EpochRun {
       );
       try {
         await this.hosts.get(key)?.close();
-        // In a thread of its own: an operator that fails again stops nothing but itself.
-        const host = await OperatorHost.start(op.bytecode, { perDeltaMs: this.ctx.perDeltaMs, ownThread: true });
+        // An operator that failed itself restarts in a thread of its own, so that if it fails again
+        // it stops nothing but itself; one lost with a thread another overran shares one again.
+        const host = await OperatorHost.start(op.bytecode, {
+          perDeltaMs: this.ctx.perDeltaMs,
+          ownThread: !e.lostWithThread,
+        });
         this.hosts.set(key, host);
         for (const seg of log)
           for (let i = 0; i < seg.deltas.length; i += MAX_BATCH)

@@ -9,6 +9,11 @@ import { OperatorThread, type Failure, type ThreadReply } from "./pool.js";
 /** An operator failed: it trapped, ran out of memory or time, or is not a valid operator module. */
 export class OperatorError extends MaruError {
   override name = "OperatorError";
+  /**
+   * The instance was lost with its thread, which stopped for another instance's overrun (or its
+   * glue ran out of heap): no fault of this operator, so a restart may share a thread again.
+   */
+  lostWithThread = false;
 }
 
 /** The default caps: 256 pages of 64 KiB = 16 MiB of memory, and table elements. */
@@ -435,7 +440,14 @@ export class OperatorHost {
    */
   static async start(
     bytecode: Uint8Array,
-    options: { maxMemoryPages?: number; perDeltaMs?: number; maxTableElements?: number; ownThread?: boolean } = {},
+    options: {
+      maxMemoryPages?: number;
+      perDeltaMs?: number;
+      maxTableElements?: number;
+      ownThread?: boolean;
+      /** Set on the one retry after the thread was lost under a start. */
+      retried?: boolean;
+    } = {},
   ): Promise<OperatorHost> {
     const maxMemoryPages = options.maxMemoryPages ?? DEFAULT_MAX_MEMORY_PAGES;
     const maxTableElements = options.maxTableElements ?? DEFAULT_MAX_TABLE_ELEMENTS;
@@ -452,6 +464,10 @@ export class OperatorHost {
     if ("kind" in ready) {
       await host.fail(ready);
       await host.close();
+      // The shared thread stopped under the start for another instance's overrun: start again in
+      // a fresh one (this module has not failed).
+      if (ready.kind === "lost" && !options.ownThread && !options.retried)
+        return OperatorHost.start(bytecode, { ...options, retried: true });
       throw new OperatorError(`The operator could not start: ${ready.error}`, {
         fix: "check that it exports memory, input, process, output and outputLen and that its start code returns",
       });
@@ -507,8 +523,11 @@ export class OperatorHost {
       `timeout: more than ${budget} ms for ${deltas.length} deltas`,
     );
     let outputs: Array<Delta[] | null> | undefined;
-    if ("kind" in reply) await this.fail(reply);
-    else {
+    let lostWithThread = false;
+    if ("kind" in reply) {
+      lostWithThread = reply.kind === "lost";
+      await this.fail(reply);
+    } else {
       try {
         if (!(reply.packed instanceof ArrayBuffer)) throw new Error("its answer is not a buffer");
         outputs = unpackOutputs(new Uint8Array(reply.packed), deltas);
@@ -518,9 +537,11 @@ export class OperatorHost {
       }
     }
     if (!outputs) {
-      throw new OperatorError(`The operator failed: ${this.dead}`, {
+      const e = new OperatorError(`The operator failed: ${this.dead}`, {
         fix: "the operator is stopped; restart it and replay its input, or report the operator",
       });
+      e.lostWithThread = lostWithThread;
+      throw e;
     }
     return outputs.map((records) => {
       if (records === null) {

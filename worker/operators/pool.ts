@@ -65,8 +65,6 @@ export class OperatorThread {
       // would cost it 7 MiB more and load what it never uses.
       execArgv: [],
     });
-    // An operator thread never keeps the process alive by itself (a request in flight has its timer).
-    this.worker.unref();
     OperatorThread.live += 1;
     OperatorThread.peak = Math.max(OperatorThread.peak, OperatorThread.live);
     this.worker.on("message", (m: Posted) => this.waiting.get(m?.id)?.(m));
@@ -77,6 +75,9 @@ export class OperatorThread {
       OperatorThread.live -= 1;
       this.lost(`its thread exited (code ${code})`);
     });
+    // An operator thread never keeps the process alive by itself (a request in flight has its
+    // timer). After the listeners: adding a 'message' listener refs the thread's port again.
+    this.worker.unref();
   }
 
   /** The process's shared thread (a new one when there is none, or it stopped). */
