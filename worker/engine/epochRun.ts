@@ -412,9 +412,9 @@ export class EpochRun {
    * in order. A failing operator (trap, overrun) is restarted once and its epoch input replayed; if
    * it fails again it stops for the epoch and the epoch's report says so (its output is then
    * incomplete). What is queued for an instance in one turn of the event loop goes to its thread
-   * together. A later operator is fed an agreed group at a time (one to three
-   * deltas), and a message to the thread per group cost a tenth of the worker's main thread. The
-   * operator takes the same deltas in the same order either way, so what it emits is the same.
+   * together: a later operator is fed an agreed group at a time (one to three deltas), and a
+   * message to the thread per group cost a tenth of the worker's main thread. The operator takes
+   * the same deltas in the same order either way, so what it emits is the same.
    */
   private feed(op: RunnableOperator, deltas: Delta[], originShard?: number, input?: number): Promise<void> {
     const key = instanceKey(op, originShard);

@@ -421,6 +421,8 @@ export function unpackOutputs(packed: Uint8Array, deltas: Delta[]): Array<Delta[
  */
 export class OperatorHost {
   private dead?: string;
+  /** Closed once: the thread counts each instance as one user. */
+  private closed = false;
   /** Requests run one after another: a request's time budget starts when the thread takes it. */
   private queue: Promise<unknown> = Promise.resolve();
   /** Input deltas the operator called malformed (it returned a negative count): skipped, no output. */
@@ -564,5 +566,4 @@ export class OperatorHost {
     this.thread.drop(this.instance);
     await this.thread.release();
   }
-  private closed = false;
 }

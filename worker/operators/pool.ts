@@ -2,9 +2,9 @@
 // about 10 MiB however little it does, and a worker process runs an instance of every first-stage
 // operator for every source shard it holds, and one of every later operator: one thread each took
 // 60 MiB of a 300 MiB budget. So every instance of a process runs in one shared thread, one request
-// at a time, except the ones that must not share: an instance restarted after a failure and a
-// replay for a dispute get a thread of their own, so that an operator that loops or traps twice
-// cannot take the others down with it twice.
+// at a time, except the ones that must not share: an instance restarted after failing itself, a
+// replay for a dispute and a juror's recomputation get a thread of their own, so that an operator
+// that loops twice cannot take the others down with it twice.
 import { Worker } from "node:worker_threads";
 
 /** The clock's slots (BigInt64), written by the thread: the request taken and when, the last answered and when. */
@@ -18,7 +18,7 @@ const SLOTS = 4;
  * The thread's JS heap: only the glue runs there (the modules' memories are outside it, bounded by
  * the caps), so a small heap is plenty and stops a bug in the glue from taking the worker's memory.
  */
-export const THREAD_LIMITS = { maxOldGenerationSizeMb: 64, maxYoungGenerationSizeMb: 16 };
+const THREAD_LIMITS = { maxOldGenerationSizeMb: 64, maxYoungGenerationSizeMb: 16 };
 /**
  * How long a request may wait for an idle thread to take it: the thread takes requests in order, so
  * one that waits behind another's run waits as long as that run (which its own budget bounds);
@@ -26,7 +26,7 @@ export const THREAD_LIMITS = { maxOldGenerationSizeMb: 64, maxYoungGenerationSiz
  */
 const TAKE_BUDGET_MS = 30_000;
 /** Milliseconds on the steady clock every thread of the process shares (a step of the wall clock does not move it). */
-export const monotonicMs = () => Number(process.hrtime.bigint() / 1_000_000n);
+const monotonicMs = () => Number(process.hrtime.bigint() / 1_000_000n);
 
 /** How a request ended without an answer: its budget ran out, the thread died, or the thread said it failed. */
 export type Failure = { error: string; kind: "timeout" | "lost" | "failed" };
@@ -43,10 +43,8 @@ type Posted = ThreadReply & { error?: string };
  */
 export class OperatorThread {
   private static sharedThread?: OperatorThread;
-  /** Threads running now (for tests and the worker's report). */
+  /** Threads running now (the tests read it). */
   static live = 0;
-  /** The most threads that ran at once. */
-  static peak = 0;
 
   private readonly worker: Worker;
   private readonly clock = new BigInt64Array(new SharedArrayBuffer(SLOTS * 8)).fill(-1n);
@@ -66,7 +64,6 @@ export class OperatorThread {
       execArgv: [],
     });
     OperatorThread.live += 1;
-    OperatorThread.peak = Math.max(OperatorThread.peak, OperatorThread.live);
     this.worker.on("message", (m: Posted) => this.waiting.get(m?.id)?.(m));
     // A thread over its heap limit ends with an 'error' event: unheard, it would be thrown in the
     // worker's process. Either way every instance in it is lost, and the requests in flight fail.
