@@ -296,8 +296,9 @@ async function receiptsOf(t: Rpc, blocks: number[], attempts: number): Promise<u
 const BATCH = 50;
 
 /**
- * The deltas of `source` in blocks `fromBlock … toBlock` (which must be final: the caller's finality
- * rule), in chain order. Each log of the source's contract and topic becomes one delta: data
+ * The deltas of each of `sources` in blocks `fromBlock … toBlock` (which must be final: the caller's
+ * finality rule), in chain order, one list per source in the order given: the headers and receipts
+ * are read and checked once for all of them. Each log of the source's contract and topic becomes one delta: data
  * {@link logData}, time {@link logTime}, diff 1; `index` is its time too.
  *
  * Nothing the RPC says is taken on its word but the block hashes themselves: every header in the
@@ -311,20 +312,27 @@ const BATCH = 50;
  * ```ts
  * const source = chainSourceOf(stream);
  * const deltas = await readChainLogs(rpcOf(provider), source, from, to);
+ * const [transfers, approvals] = await readChainSources(rpcOf(provider), [t, a], from, to); // one read of the blocks
  * ```
  */
-export async function readChainLogs(
+export async function readChainSources(
   rpc: Rpc | Provider,
-  source: ChainSource,
+  sources: ChainSource[],
   fromBlock: number,
   toBlock: number,
   options: ReadChainLogsOptions = {},
-): Promise<InboxDelta[]> {
+): Promise<InboxDelta[][]> {
   const t: Rpc = "batch" in rpc && "call" in rpc ? rpc : providerRpc(rpc);
   const attempts = options.attempts ?? 5;
-  const emitter = source.emitter.toLowerCase();
-  const topic0 = source.topic0.toLowerCase();
-  const deltas: InboxDelta[] = [];
+  const wants = sources.map((s) => ({ emitter: s.emitter.toLowerCase(), topic0: s.topic0.toLowerCase() }));
+  // Which list a log goes to, by contract and topic 0.
+  const listOf = new Map<string, InboxDelta[]>();
+  const lists = wants.map((w) => {
+    const key = `${w.emitter}|${w.topic0}`;
+    const list = listOf.get(key) ?? [];
+    listOf.set(key, list);
+    return list;
+  });
   let parent: string | undefined;
   for (let at = fromBlock; at <= toBlock; at += BATCH) {
     const numbers = Array.from({ length: Math.min(BATCH, toBlock - at + 1) }, (_, i) => at + i);
@@ -354,7 +362,10 @@ export async function readChainLogs(
           { fix: "the RPC mixes forks; use an RPC that serves this chain's final blocks consistently" },
         );
       parent = header.hash.toLowerCase();
-      if (bloomMayContain(header.logsBloom, emitter) && bloomMayContain(header.logsBloom, topic0)) wanted.push(header);
+      if (
+        wants.some((w) => bloomMayContain(header.logsBloom, w.emitter) && bloomMayContain(header.logsBloom, w.topic0))
+      )
+        wanted.push(header);
     }
     if (wanted.length === 0) continue;
     const receipts = (await receiptsOf(
@@ -385,13 +396,31 @@ export async function readChainLogs(
       let logIndex = 0;
       for (const r of list)
         for (const log of r.logs) {
-          if (log.address.toLowerCase() === emitter && (log.topics[0] ?? "").toLowerCase() === topic0) {
+          const list = listOf.get(`${log.address.toLowerCase()}|${(log.topics[0] ?? "").toLowerCase()}`);
+          if (list) {
             const time = logTime(n, logIndex);
-            deltas.push({ data: logData(log), time, diff: 1n, index: time, blockNumber: n });
+            list.push({ data: logData(log), time, diff: 1n, index: time, blockNumber: n });
           }
           logIndex += 1;
         }
     }
   }
-  return deltas;
+  return lists;
+}
+
+/**
+ * The deltas of `source` in blocks `fromBlock … toBlock`: {@link readChainSources} for one source.
+ * @example
+ * ```ts
+ * const deltas = await readChainLogs(rpcOf(provider), chainSourceOf(stream), from, to);
+ * ```
+ */
+export async function readChainLogs(
+  rpc: Rpc | Provider,
+  source: ChainSource,
+  fromBlock: number,
+  toBlock: number,
+  options: ReadChainLogsOptions = {},
+): Promise<InboxDelta[]> {
+  return (await readChainSources(rpc, [source], fromBlock, toBlock, options))[0];
 }

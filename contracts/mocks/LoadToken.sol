@@ -20,14 +20,17 @@ contract LoadToken is ERC20 {
     }
 
     /// @notice `count` transfers between two different accounts of the first `accounts` (at least
-    /// two), of 1 to 1,000 base units each, drawn from `seed`: one Transfer log each.
-    function scatter(uint256 accounts, uint256 count, uint256 seed) external {
+    /// two), of 1 to 1,000 base units each, drawn from `seed`: one Transfer log each. With
+    /// `approveEvery` > 0, transfers 0, approveEvery, 2·approveEvery, … are followed by an approval
+    /// by their receiver to their sender (an Approval log: a second CHAIN source); 0 approves nothing.
+    function scatter(uint256 accounts, uint256 count, uint256 seed, uint256 approveEvery) external {
         for (uint256 i; i < count; ++i) {
             uint256 x = uint256(keccak256(abi.encode(seed, i)));
             uint256 a = x % accounts;
             uint256 b = (x >> 64) % accounts;
             if (b == a) b = (a + 1) % accounts;
             _transfer(accountOf(a), accountOf(b), 1 + ((x >> 128) % 1000));
+            if (approveEvery != 0 && i % approveEvery == 0) _approve(accountOf(b), accountOf(a), x >> 192);
         }
     }
 }

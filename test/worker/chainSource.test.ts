@@ -15,6 +15,7 @@ import {
   logTime,
   jsonRpc,
   readChainLogs,
+  readChainSources,
   rpcOf,
   type ChainSource,
   type Rpc,
@@ -54,6 +55,8 @@ describe("worker: a CHAIN source (an ERC-20's Transfer logs on anvil)", function
   let from: number;
   let to: number;
   let expected: Array<{ time: bigint; data: string }>;
+  let approvals: Array<{ time: bigint; data: string }>;
+  let approvalSource: ChainSource;
   const shown = (ds: Array<{ index: bigint; data: unknown }>) =>
     ds.map((d) => ({ time: d.index, data: hexlify(d.data as Uint8Array) }));
   let emptyBlock: number;
@@ -69,18 +72,19 @@ describe("worker: a CHAIN source (an ERC-20's Transfer logs on anvil)", function
     from = await ethers.provider.getBlockNumber();
     // Several transactions in one block, an empty block, and the other token's logs between them.
     await provider.request({ method: "evm_setAutomine", params: [false] });
-    await token.scatter(8, 5, 1);
-    await other.scatter(8, 3, 2);
+    // Approval logs of the token (a second source) between its Transfer logs, and the other token's.
+    await token.scatter(8, 5, 1, 2);
+    await other.scatter(8, 3, 2, 1);
     // A legacy transaction in the trie too, from another account (anvil orders a block by fee).
     const [, second] = await ethers.getSigners();
-    await token.connect(second).scatter(8, 4, 3, { type: 0, gasPrice: 10n ** 9n, gasLimit: 500_000n });
+    await token.connect(second).scatter(8, 4, 3, 0, { type: 0, gasPrice: 10n ** 9n, gasLimit: 500_000n });
     await provider.request({ method: "evm_mine", params: [] });
     await provider.request({ method: "evm_mine", params: [] });
     emptyBlock = await ethers.provider.getBlockNumber();
-    await token.scatter(8, 7, 4);
+    await token.scatter(8, 7, 4, 3);
     await provider.request({ method: "evm_mine", params: [] });
     await provider.request({ method: "evm_setAutomine", params: [true] });
-    for (let i = 0; i < 4; ++i) await (await token.scatter(8, 3, 10 + i)).wait();
+    for (let i = 0; i < 4; ++i) await (await token.scatter(8, 3, 10 + i, 0)).wait();
     to = await ethers.provider.getBlockNumber();
     const address = await token.getAddress();
     source = chainSourceOf({ ...chainSourceSpec(31337, address, "Transfer(address,address,uint256)") });
@@ -89,6 +93,12 @@ describe("worker: a CHAIN source (an ERC-20's Transfer logs on anvil)", function
       data: hexlify(logData(e)),
     }));
     expect(expected).to.have.length(5 + 4 + 7 + 12);
+    approvalSource = chainSourceOf({ ...chainSourceSpec(31337, address, "Approval(address,address,uint256)") });
+    approvals = (await token.queryFilter(token.filters.Approval(), from, to)).map((e) => ({
+      time: (BigInt(e.blockNumber) << 32n) | BigInt(e.index),
+      data: hexlify(logData(e)),
+    }));
+    expect(approvals).to.have.length(3 + 3);
   });
   after(async () => node?.stop());
 
@@ -128,6 +138,30 @@ describe("worker: a CHAIN source (an ERC-20's Transfer logs on anvil)", function
       ...(await readChainLogs(jsonRpc(node.url), source, emptyBlock + 1, to)),
     ];
     expect(shown(halves)).to.deep.equal(shown(deltas));
+  });
+
+  it("reads several sources in one pass over the blocks: each its own logs, in chain order", async function () {
+    const rpc = jsonRpc(node.url);
+    let receiptCalls = 0;
+    const counting: Rpc = {
+      call: rpc.call,
+      batch: (calls) => {
+        receiptCalls += calls.filter(([m]) => m === "eth_getBlockReceipts").length;
+        return rpc.batch(calls);
+      },
+    };
+    const [transfers, approved] = await readChainSources(counting, [source, approvalSource], from, to);
+    expect(shown(transfers)).to.deep.equal(expected);
+    expect(shown(approved)).to.deep.equal(approvals);
+    const both = receiptCalls;
+    receiptCalls = 0;
+    await readChainSources(counting, [source], from, to);
+    // The blocks with approvals all have transfers too: reading both costs no more receipts.
+    expect(both).to.equal(receiptCalls);
+    // A source listed twice gets the same logs in both lists.
+    const [x, y] = await readChainSources(rpc, [approvalSource, approvalSource], from, to);
+    expect(shown(x)).to.deep.equal(approvals);
+    expect(y).to.equal(x);
   });
 
   it("builds each block's receipts root as its header commits to it (typed and legacy receipts, none at all)", async function () {
