@@ -1,6 +1,8 @@
 // Map over a CHAIN source: an ERC-20 Transfer log (from ‖ to ‖ value, 32-byte words) becomes one
 // record keyed by its sender, (from, +diff): one more transfer sent by that account. Anything that
-// is not a Transfer log is malformed, skipped the same way by every holder.
+// is not a three-word log is malformed, skipped the same way by every holder. The sample registers
+// it a second time as erc20_to_approvals: an Approval log (owner ‖ spender ‖ value) becomes (owner,
+// +diff), one more approval given.
 import { emit, inputBytes, resetOutput } from "./abi";
 export { input, output, outputLen } from "./abi";
 

@@ -18,8 +18,9 @@ import {
   type Assignment,
   type BatchHeader,
   type EpochView,
+  type PartitionSpec,
 } from "../../client/index.js";
-import type { InboxDelta } from "../../client/actions/readInbox.js";
+import type { SourceDelta } from "../../worker/chain/source.js";
 import { EpochRun, type HandoffState, type PreviousEpoch } from "../../worker/engine/epochRun.js";
 import { EpochMath } from "../../client/batches/verifyBatch.js";
 import { handoffOrigin, handoffStreamOf } from "../../client/registry/handoff.js";
@@ -64,8 +65,8 @@ const CHANGES = id("balance_changes").toLowerCase();
 const BALANCES = id("balances").toLowerCase();
 const graph: RunnableGraph = {
   graphHash: id("graph"),
-  source: SOURCE,
-  sourceOf: { kind: "INBOX" },
+  sources: [SOURCE],
+  sourceOf: new Map([[SOURCE, { kind: "INBOX" }]]),
   partitions: new Map([
     [SOURCE, { kind: KeyKind.SLICE, offset: 12, length: 20 }],
     [CHANGES, { kind: KeyKind.WHOLE, offset: 0, length: 0 }],
@@ -97,22 +98,81 @@ graph.operators.push(map, reduce);
 graph.consumers.set(SOURCE, [map]);
 graph.consumers.set(CHANGES, [reduce]);
 graph.consumers.set(handoffStreamOf(CHANGES), [reduce]);
+/**
+ * Two CHAIN sources joined (the devnet's second dataflow): Transfer logs → balance changes and
+ * sends; Approval logs (another stream, keyed by owner) → approvals; balance_activity joins the three.
+ */
+const APPROVAL_LOGS = id("token_approvals").toLowerCase();
+const SENDS = id("sends").toLowerCase();
+const APPROVED = id("approvals").toLowerCase();
+const ACTIVITY = id("activity").toLowerCase();
+const whole: PartitionSpec = { kind: KeyKind.WHOLE, offset: 0, length: 0 };
+const joined: RunnableGraph = {
+  graphHash: id("joined graph"),
+  sources: [SOURCE, APPROVAL_LOGS].sort(),
+  sourceOf: new Map([
+    [SOURCE, { kind: "INBOX" }],
+    [APPROVAL_LOGS, { kind: "INBOX" }],
+  ]),
+  partitions: new Map<string, PartitionSpec>([
+    [SOURCE, { kind: KeyKind.SLICE, offset: 12, length: 20 }],
+    [APPROVAL_LOGS, { kind: KeyKind.SLICE, offset: 12, length: 20 }],
+    [CHANGES, whole],
+    [SENDS, whole],
+    [APPROVED, whole],
+    [ACTIVITY, { kind: KeyKind.SLICE, offset: 0, length: 20 }],
+  ]),
+  operators: [],
+  consumers: new Map(),
+  terminal: new Set([ACTIVITY]),
+  handoffs: new Map(),
+};
+{
+  const sends = { ...map, id: 2, name: "erc20_to_sends", output: SENDS, bytecode: wasm("erc20_to_sends") };
+  const approvals = {
+    id: 3,
+    name: "erc20_to_approvals",
+    input: APPROVAL_LOGS,
+    inputs: [APPROVAL_LOGS],
+    output: APPROVED,
+    bytecode: wasm("erc20_to_sends"),
+  };
+  const join = {
+    id: 4,
+    name: "balance_activity",
+    input: CHANGES,
+    inputs: [CHANGES, SENDS, APPROVED],
+    output: ACTIVITY,
+    bytecode: wasm("balance_activity"),
+  };
+  joined.operators.push(map, sends, approvals, join);
+  joined.consumers.set(SOURCE, [map, sends]);
+  joined.consumers.set(APPROVAL_LOGS, [approvals]);
+  for (const x of join.inputs) {
+    joined.consumers.set(x, [join]);
+    joined.handoffs.set(handoffStreamOf(x), x);
+    joined.partitions.set(handoffStreamOf(x), whole);
+    joined.consumers.set(handoffStreamOf(x), [join]);
+  }
+}
+
 /** The same single member in the next epoch (its randomness differs). */
 const next: Assignment = { ...a, view: { ...view, epoch: EPOCH + 1n, r: id("epochRun.test r next") } };
 
 const account = (i: number) => `0x${id(`account ${i}`).slice(26)}`;
 const word = (hex: string) => zeroPadValue(hex, 32).slice(2);
 /** A Transfer log's delta at position `t`. */
-const transfer = (t: number, from: number, to: number, value: bigint): InboxDelta => ({
+const transfer = (t: number, from: number, to: number, value: bigint): SourceDelta => ({
   data: `0x${word(account(from))}${word(account(to))}${word(toBeHex(value))}`,
   time: BigInt(t),
   diff: 1n,
   index: BigInt(t),
   blockNumber: 10 + Math.floor(t / 4),
+  stream: SOURCE,
 });
 
 /** The balances computed directly from Transfer deltas (zeros left out). */
-function directBalances(deltas: InboxDelta[]): Map<string, bigint> {
+function directBalances(deltas: SourceDelta[]): Map<string, bigint> {
   const want = new Map<string, bigint>();
   for (const t of deltas) {
     const d = String(t.data).slice(2);
@@ -134,8 +194,14 @@ function reportedBalances(report: EpochReport): Map<string, bigint> {
 }
 
 async function runEpoch(
-  deltas: InboxDelta[],
-  o: { epoch?: bigint; assignment?: Assignment; previous?: PreviousEpoch; handoff?: HandoffState } = {},
+  deltas: SourceDelta[],
+  o: {
+    epoch?: bigint;
+    assignment?: Assignment;
+    previous?: PreviousEpoch;
+    handoff?: HandoffState;
+    graph?: RunnableGraph;
+  } = {},
 ) {
   const epoch = o.epoch ?? EPOCH;
   const dir = mkdtempSync(join(tmpdir(), "maru-epochrun-"));
@@ -170,7 +236,7 @@ async function runEpoch(
       },
       epoch,
       o.assignment ?? a,
-      graph,
+      o.graph ?? graph,
       new Map(),
       false,
       o.previous,
@@ -208,6 +274,54 @@ describe("worker: one epoch of the engine (EpochRun), in process", function () {
       const state = new LtHash16().addAll(upTo.map((d) => ({ data: d.data, time: d.index, diff: d.diff })));
       expect(h.inputMsh, `batch ${h.seq} to time ${h.lastTime}`).to.equal(state.digest());
     }
+  });
+
+  it("joins two sources: each first stage reads its own stream, and commits to that stream's inputs alone", async function () {
+    // Transfer logs at even times, Approval logs (owner ‖ spender ‖ value) at odd ones, interleaved.
+    const transfers = Array.from({ length: 90 }, (_, i) => transfer(2 * i, i % 5, (i * 3 + 1) % 5, BigInt(1 + i)));
+    const approvals: SourceDelta[] = Array.from({ length: 30 }, (_, i) => ({
+      ...transfer(2 * (i * 3) + 1, (i * 2) % 5, (i + 4) % 5, 7n),
+      stream: APPROVAL_LOGS,
+    }));
+    const deltas = [...transfers, ...approvals].sort((x, y) => (x.index < y.index ? -1 : 1));
+    const { report, headers } = await runEpoch(deltas, { graph: joined });
+    expect(report.outputIncomplete, JSON.stringify(report)).to.equal(false);
+    expect(report.malformed).to.equal(0);
+    // account ‖ balance ‖ sent ‖ approvals, against a direct computation.
+    const balances = directBalances(transfers);
+    const count = (ds: SourceDelta[]) => {
+      const out = new Map<string, bigint>();
+      for (const d of ds) {
+        const who = `0x${hexlify(d.data).slice(26, 66)}`;
+        out.set(who, (out.get(who) ?? 0n) + 1n);
+      }
+      return out;
+    };
+    const sent = count(transfers);
+    const approved = count(approvals);
+    const i64 = (v: bigint) => BigInt.asUintN(64, v).toString(16).padStart(16, "0");
+    const expected = [...new Set([...balances.keys(), ...sent.keys(), ...approved.keys()])]
+      .map((k) => `${k}${i64(balances.get(k) ?? 0n)}${i64(sent.get(k) ?? 0n)}${i64(approved.get(k) ?? 0n)}`)
+      .sort();
+    expect(approved.size).to.be.greaterThan(1);
+    const got = Object.entries(report.output[ACTIVITY] ?? {});
+    for (const [, mult] of got) expect(mult).to.equal("1");
+    expect(got.map(([data]) => data).sort()).to.deep.equal(expected);
+    // A channel's input commitment is over its own source stream's inputs of the origin shard.
+    const ofStream = new Map<string, SourceDelta[]>([
+      [CHANGES, transfers],
+      [SENDS, transfers],
+      [APPROVED, approvals],
+    ]);
+    const seen = new Set<string>();
+    for (const h of headers) {
+      const stream = String(h.stream).toLowerCase();
+      seen.add(stream);
+      const upTo = ofStream.get(stream)!.filter((d) => d.index <= BigInt(h.lastTime));
+      const state = new LtHash16().addAll(upTo.map((d) => ({ data: d.data, time: d.index, diff: d.diff })));
+      expect(h.inputMsh, `${stream} batch ${h.seq} to time ${h.lastTime}`).to.equal(state.digest());
+    }
+    expect(seen).to.deep.equal(new Set([CHANGES, SENDS, APPROVED]));
   });
 
   it("hands the balances' state to the next epoch, whose output is the running balances", async function () {

@@ -4,7 +4,7 @@ import { expect } from "chai";
 import { id, zeroPadValue, ZeroHash } from "ethers";
 import { chainSourceSpec } from "../../client/actions/readChainLogs.js";
 import type { SyncGraphReturnType } from "../../client/index.js";
-import { compileGraph, GraphUnsupportedError } from "../../worker/engine/graph.js";
+import { compileGraph, firstStageOf, GraphUnsupportedError } from "../../worker/engine/graph.js";
 import { handoffStreamOf } from "../../client/registry/handoff.js";
 import { byzantineMode } from "../../worker/adversary/modes.js";
 
@@ -49,8 +49,8 @@ describe("worker: the graph it runs and the byzantine guard", function () {
       ),
       31337n,
     );
-    expect(g.source).to.equal(id("transfers").toLowerCase());
-    expect(g.sourceOf).to.deep.equal({ kind: "INBOX" });
+    expect(g.sources).to.deep.equal([id("transfers").toLowerCase()]);
+    expect(g.sourceOf).to.deep.equal(new Map([[id("transfers").toLowerCase(), { kind: "INBOX" }]]));
     expect([...g.terminal]).to.deep.equal([id("balances").toLowerCase()]);
     expect(g.consumers.get(id("balance_changes").toLowerCase())!.map((o) => o.name)).to.deep.equal(["reduce"]);
     expect(g.partitions.get(id("transfers").toLowerCase())).to.deep.equal({ kind: 1, offset: 0, length: 20 });
@@ -94,7 +94,7 @@ describe("worker: the graph it runs and the byzantine guard", function () {
       graph([chainStream("logs", 31337n), stream("b", 2)], [op(0, "map", ["logs"], ["b"])]),
       31337n,
     );
-    expect(g.sourceOf).to.deep.equal({
+    expect(g.sourceOf.get(id("logs").toLowerCase())).to.deep.equal({
       kind: "CHAIN",
       chain: { chainId: 31337n, emitter: EMITTER, topic0: id("Transfer(address,address,uint256)") },
     });
@@ -104,12 +104,56 @@ describe("worker: the graph it runs and the byzantine guard", function () {
     expect(spec.sourceDescriptor).to.equal(zeroPadValue(EMITTER, 32));
   });
 
+  it("joins several CHAIN sources after the exchange: each first stage reads one, in stream id order", function () {
+    const approvals = {
+      ...chainStream("approval logs", 31337n),
+      schemaHash: id("Approval(address,address,uint256)"),
+    };
+    const g = compileGraph(
+      graph(
+        [
+          chainStream("transfer logs", 31337n),
+          approvals,
+          stream("changes", 2),
+          stream("approved", 2),
+          stream("activity", 2, 1),
+        ],
+        [
+          op(0, "map", ["transfer logs"], ["changes"]),
+          op(1, "approvals", ["approval logs"], ["approved"]),
+          op(2, "join", ["changes", "approved"], ["activity"]),
+        ],
+      ),
+      31337n,
+    );
+    const lower = (x: string) => id(x).toLowerCase();
+    expect(g.sources).to.deep.equal([lower("transfer logs"), lower("approval logs")].sort());
+    expect((g.sourceOf.get(lower("approval logs")) as { chain: { topic0: string } }).chain.topic0).to.equal(
+      id("Approval(address,address,uint256)"),
+    );
+    expect(firstStageOf(g).map((o) => o.name)).to.deep.equal(["map", "approvals"]);
+    expect(new Set(g.handoffs.values())).to.deep.equal(new Set([lower("changes"), lower("approved")]));
+  });
+
   it("refuses what it cannot run, saying what", function () {
     const cases: Array<[SyncGraphReturnType, RegExp]> = [
       [graph([stream("a", 2)], [op(0, "x", ["a"], ["b"])]), /0 consumed source streams/],
       [
+        // An inbox's indices could equal another source's times.
         graph([stream("s", 0), stream("t", 0)], [op(0, "x", ["s"], ["b"]), op(1, "y", ["t"], ["c"])]),
-        /2 consumed source streams/,
+        /reads INBOX stream .* beside 1 other source stream/,
+      ],
+      [
+        graph([stream("s", 0), chainStream("t", 31337n)], [op(0, "x", ["s"], ["b"]), op(1, "y", ["t"], ["c"])]),
+        /reads INBOX stream .* beside 1 other source stream\(s\)/,
+      ],
+      [
+        // Two streams of the same logs would put two deltas at one time.
+        graph(
+          [chainStream("s", 31337n), chainStream("t", 31337n)],
+          [op(0, "x", ["s"], ["b"]), op(1, "y", ["t"], ["c"])],
+        ),
+        /read the same logs/,
       ],
       [graph([stream("s", 0)], [op(0, "two-out", ["s"], ["b", "c"])]), /has 2 outputs/],
       [
@@ -117,7 +161,7 @@ describe("worker: the graph it runs and the byzantine guard", function () {
           [stream("s", 0), stream("b", 2), stream("c", 2)],
           [op(0, "m", ["s"], ["b"]), op(1, "j", ["s", "b"], ["c"])],
         ),
-        /reads the source stream and other streams/,
+        /reads a source stream and other streams/,
       ],
       [
         // A join whose inputs are keyed differently: matching records would not meet.

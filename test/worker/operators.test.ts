@@ -82,13 +82,13 @@ describe("operator host (WebAssembly operators in a thread, bounded)", function 
     }
   });
 
-  it("balance_activity joins two inputs by key through processFrom; erc20_to_sends keys a transfer by its sender", async function () {
+  it("balance_activity joins three inputs by key through processFrom; erc20_to_sends keys a transfer by its sender", async function () {
     const join = await OperatorHost.start(wasm("balance_activity"));
     const sends = await OperatorHost.start(wasm("erc20_to_sends"));
     try {
       const a = "aa".repeat(20);
-      const record = (b: bigint, s: bigint) =>
-        a + BigInt.asUintN(64, b).toString(16).padStart(16, "0") + BigInt.asUintN(64, s).toString(16).padStart(16, "0");
+      const i64 = (v: bigint) => BigInt.asUintN(64, v).toString(16).padStart(16, "0");
+      const record = (b: bigint, s: bigint, p = 0n) => a + i64(b) + i64(s) + i64(p);
       const shown = (ds: Array<{ data: unknown; diff: bigint | number }>) =>
         ds.map((d) => [hex(d.data as Uint8Array), BigInt(d.diff)]);
       const [first] = await join.process([{ data: `0x${a}`, time: 1n, diff: 50n }], 0);
@@ -98,13 +98,24 @@ describe("operator host (WebAssembly operators in a thread, bounded)", function 
         [record(50n, 0n), -1n],
         [record(50n, 1n), 1n],
       ]);
-      // Back to nothing on both sides: only the retraction.
-      await join.process([{ data: `0x${a}`, time: 3n, diff: -50n }], 0);
-      const [last] = await join.process([{ data: `0x${a}`, time: 4n, diff: -1n }], 1);
+      // Input 2 (approvals, of another source) joins the same key.
+      const [third] = await join.process([{ data: `0x${a}`, time: 3n, diff: 2n }], 2);
+      expect(shown(third)).to.deep.equal([
+        [record(50n, 1n), -1n],
+        [record(50n, 1n, 2n), 1n],
+      ]);
+      // Back to nothing on every side: only the retraction.
+      await join.process([{ data: `0x${a}`, time: 4n, diff: -50n }], 0);
+      await join.process([{ data: `0x${a}`, time: 5n, diff: -2n }], 2);
+      const [last] = await join.process([{ data: `0x${a}`, time: 6n, diff: -1n }], 1);
       expect(shown(last)).to.deep.equal([[record(0n, 1n), -1n]]);
       // An input number the operator does not have is malformed.
-      expect(await join.process([{ data: `0x${a}`, time: 5n, diff: 1n }], 2)).to.deep.equal([[]]);
+      expect(await join.process([{ data: `0x${a}`, time: 7n, diff: 1n }], 3)).to.deep.equal([[]]);
       expect(join.malformed).to.equal(1);
+      // So is a sum past 64 bits.
+      await join.process([{ data: `0x${a}`, time: 8n, diff: (1n << 63n) - 1n }], 1);
+      expect(await join.process([{ data: `0x${a}`, time: 9n, diff: 1n }], 1)).to.deep.equal([[]]);
+      expect(join.malformed).to.equal(2);
 
       const word = (h: string) => h.padStart(64, "0");
       const [out] = await sends.process([

@@ -1,10 +1,11 @@
-// The source stream as a worker reads it (docs/protocol.md §9): the StreamInbox (checked against its
-// per-block digests, so its state before a block is carried along) or a contract's event logs on
+// The source streams as a worker reads them (docs/protocol.md §9): the StreamInbox (checked against
+// its per-block digests, so its state before a block is carried along) or contracts' event logs on
 // this chain (taken from receipts checked against each block's hash,
-// ../../client/actions/readChainLogs.ts). The dataflow reads a tick at a time; a juror and
-// `verify-dispute` read a past epoch's window at once (../disputes/judge.ts).
+// ../../client/actions/readChainLogs.ts; several CHAIN streams share one read of the blocks). The
+// dataflow reads a tick at a time; a juror and `verify-dispute` read a past epoch's window at once
+// (../disputes/judge.ts).
 import { readInbox, type InboxDelta } from "../../client/actions/readInbox.js";
-import { readChainLogs, rpcOf } from "../../client/actions/readChainLogs.js";
+import { readChainSources, rpcOf, type ChainSource } from "../../client/actions/readChainLogs.js";
 import type { Protocol } from "../../client/contracts.js";
 import { LtHash16 } from "../../client/math/lthash.js";
 import type { RunnableGraph } from "../engine/graph.js";
@@ -20,42 +21,64 @@ export async function inboxStateAt(p: Protocol, stream: string, block: number) {
   return state;
 }
 
-/** What one read brought, and how to take it: `commit` once its deltas are processed (a failure reads them again). */
-export type SourceRead = { deltas: InboxDelta[]; commit(): void };
+/** A source delta and the source stream it belongs to. */
+export type SourceDelta = InboxDelta & { stream: string };
 
-/** A source read forward, block range after block range. */
+/**
+ * What one read brought, in time order, and how to take it: `commit` once its deltas are processed
+ * (a failure reads them again).
+ */
+export type SourceRead = { deltas: SourceDelta[]; commit(): void };
+
+/** A graph's source streams read forward, block range after block range. */
 export type SourceReader = {
-  readonly stream: string;
+  /** The source streams, in id order, joined by "|": a graph with other sources needs another reader. */
+  readonly streams: string;
   /** The last block read and committed. */
   readonly readTo: number;
   /** The deltas of the blocks after `readTo` up to `to` (final blocks). */
   read(to: number): Promise<SourceRead>;
 };
 
-/** A reader of `graph`'s source from block `fromBlock` on. */
+/** A reader of `graph`'s source streams from block `fromBlock` on. */
 export async function openSource(p: Protocol, graph: RunnableGraph, fromBlock: number): Promise<SourceReader> {
-  const stream = graph.source;
-  const src = graph.sourceOf;
-  if (src.kind === "CHAIN") {
+  const streams = graph.sources.join("|");
+  const chains: Array<{ stream: string; chain: ChainSource }> = [];
+  for (const stream of graph.sources) {
+    const src = graph.sourceOf.get(stream)!;
+    if (src.kind === "CHAIN") chains.push({ stream, chain: src.chain });
+  }
+  if (chains.length === graph.sources.length) {
     const rpc = rpcOf(p.epochs.runner!.provider!);
     const reader = {
-      stream,
+      streams,
       readTo: fromBlock - 1,
       async read(to: number): Promise<SourceRead> {
-        const deltas = await readChainLogs(rpc, src.chain, reader.readTo + 1, to);
+        const lists = await readChainSources(
+          rpc,
+          chains.map((c) => c.chain),
+          reader.readTo + 1,
+          to,
+        );
+        // One list per stream, each in chain order; times (block, log index) are unique on a chain.
+        for (const [i, list] of lists.entries()) for (const d of list) (d as SourceDelta).stream = chains[i].stream;
+        const deltas = (lists.length === 1 ? lists[0] : lists.flat()) as SourceDelta[];
+        if (lists.length > 1) deltas.sort((x, y) => (x.index < y.index ? -1 : x.index > y.index ? 1 : 0));
         return { deltas, commit: () => void (reader.readTo = to) };
       },
     };
     return reader;
   }
+  // compileGraph allows an INBOX stream only as a graph's one source.
+  const stream = graph.sources[0];
   let state = await inboxStateAt(p, stream, fromBlock);
   const reader = {
-    stream,
+    streams,
     readTo: fromBlock - 1,
     async read(to: number): Promise<SourceRead> {
       const { deltas, next } = await readInbox(p, stream, reader.readTo + 1, to, state);
       return {
-        deltas,
+        deltas: deltas.map((d) => Object.assign(d, { stream })),
         commit: () => {
           state = next;
           reader.readTo = to;
@@ -67,18 +90,18 @@ export async function openSource(p: Protocol, graph: RunnableGraph, fromBlock: n
 }
 
 /**
- * The source deltas of epoch `epoch`'s window (the blocks from its EpochAdvanced to the block before
+ * The source deltas of epoch `epoch`'s window (of every source stream of `graph`, in time order) (the blocks from its EpochAdvanced to the block before
  * the next one's), checked as the dataflow checks them. The window must be closed (`epoch + 1` begun).
  */
 export async function readEpochWindow(
   p: Protocol,
   graph: RunnableGraph,
   epoch: bigint,
-): Promise<{ deltas: InboxDelta[]; fromBlock: number; toBlock: number }> {
+): Promise<{ deltas: SourceDelta[]; fromBlock: number; toBlock: number }> {
   const fromBlock = Number(await p.epochs.windowLastBlock(epoch - 1n)) + 1;
   const toBlock = Number(await p.epochs.windowLastBlock(epoch));
   const reader = await openSource(p, graph, fromBlock);
-  const deltas: InboxDelta[] = [];
+  const deltas: SourceDelta[] = [];
   for (let at = fromBlock; at <= toBlock; at += READ_RANGE) {
     const read = await reader.read(Math.min(toBlock, at + READ_RANGE - 1));
     deltas.push(...read.deltas);

@@ -23,7 +23,7 @@ import { LtHash16, type Delta } from "../../client/math/lthash.js";
 import { syncGraph } from "../../client/registry/syncGraph.js";
 import type { ExecutionDisputes } from "../../typechain-types/index.js";
 import { readEpochWindow } from "../chain/source.js";
-import { compileGraph } from "../engine/graph.js";
+import { compileGraph, firstStageOf } from "../engine/graph.js";
 import { packChannel } from "../exchange/packing.js";
 import { OperatorError, OperatorHost } from "../operators/host.js";
 
@@ -231,7 +231,7 @@ export async function judge(
     gateway: string;
     cacheDir?: string;
     perDeltaMs: number;
-    /** Epoch windows already read, by `stream|epoch` (a juror judging several disputes reads each once). */
+    /** Epoch windows already read, by `streams|epoch` (a juror judging several disputes reads each once). */
     windows?: Map<string, Promise<Awaited<ReturnType<typeof readEpochWindow>>>>;
   },
 ): Promise<Judgement> {
@@ -248,7 +248,7 @@ export async function judge(
   });
   const graph = compileGraph(synced, (await provider.getNetwork()).chainId);
   const stream = String(h.stream).toLowerCase();
-  const op = (graph.consumers.get(graph.source) ?? []).find((x) => x.output === stream);
+  const op = firstStageOf(graph).find((x) => x.output === stream);
   if (!op)
     throw new UndecidableError(
       `Dispute ${c.id} is about stream ${stream}, which no first-stage operator of epoch ${c.epoch}'s graph emits`,
@@ -258,7 +258,7 @@ export async function judge(
     );
   const a = await getAssignment(p, c.epoch);
   const math = new EpochMath(a.view);
-  const sourceSpec = graph.partitions.get(graph.source)!;
+  const sourceSpec = graph.partitions.get(op.input)!;
   const outSpec = graph.partitions.get(stream)!;
   const shardOf = (spec: typeof outSpec, data: Delta["data"]) => {
     try {
@@ -267,7 +267,7 @@ export async function judge(
       return undefined;
     }
   };
-  const key = `${graph.source}|${c.epoch}`;
+  const key = `${graph.sources.join("|")}|${c.epoch}`;
   let window = o.windows?.get(key);
   if (!window) {
     window = readEpochWindow(p, graph, c.epoch);
@@ -276,7 +276,7 @@ export async function judge(
   }
   const { deltas } = await window;
   const inputs = deltas
-    .filter((d) => shardOf(sourceSpec, d.data) === Number(h.originShard))
+    .filter((d) => d.stream === op.input && shardOf(sourceSpec, d.data) === Number(h.originShard))
     .map((d) => ({ data: d.data, time: d.index, diff: d.diff }));
   let truth: BatchHeader | undefined;
   try {

@@ -21,7 +21,6 @@ import { join } from "node:path";
 import { Liveness } from "../chain/liveness.js";
 import type { Logger } from "pino";
 import type { TypedDataDomain } from "ethers";
-import type { InboxDelta } from "../../client/actions/readInbox.js";
 import { getAssignment, type Assignment } from "../../client/actions/getAssignment.js";
 import { EpochMath } from "../../client/batches/verifyBatch.js";
 import type { Protocol } from "../../client/contracts.js";
@@ -37,10 +36,10 @@ import { DisputeOpener } from "../disputes/opener.js";
 import type { ExecutionDisputes } from "../../typechain-types/index.js";
 import type { ProtectionRecord } from "../protection/record.js";
 import { finalizedBlock, type Finality } from "../chain/finality.js";
-import { openSource, type SourceReader } from "../chain/source.js";
+import { openSource, type SourceDelta, type SourceReader } from "../chain/source.js";
 import type { Membership } from "../chain/members.js";
 import { decodeMessage, peekMessage, type Message, type ResendRequest } from "../transport/codec.js";
-import { compileGraph, type RunnableGraph } from "./graph.js";
+import { compileGraph, isFirstStage, type RunnableGraph } from "./graph.js";
 import { EpochRun, type HandoffState, type PreviousEpoch } from "./epochRun.js";
 import { WaitLog } from "../node/waits.js";
 import type { CheatRecord, EpochReport } from "./report.js";
@@ -351,20 +350,20 @@ export class Dataflow {
         "graph synced",
       );
     }
-    if (this.source && this.source.stream !== graph.source) {
-      // The epoch's graph reads another source stream. Every block before its window belongs to
-      // earlier epochs and the old stream: switch only once they are all read, so that this
-      // worker's inputs are the epoch's own stream, as every other holder's and every juror's are.
+    if (this.source && this.source.streams !== graph.sources.join("|")) {
+      // The epoch's graph reads other source streams. Every block before its window belongs to
+      // earlier epochs and the old streams: switch only once they are all read, so that this
+      // worker's inputs are the epoch's own streams, as every other holder's and every juror's are.
       const reading = [...this.runs.values()].some(
         (r) => r.windowEnd === undefined || this.source!.readTo < r.windowEnd,
       );
       if (reading) {
-        this.waits.say(`epoch ${epoch}`, "the epochs before it to finish reading the old source stream");
+        this.waits.say(`epoch ${epoch}`, "the epochs before it to finish reading the old source streams");
         return false;
       }
       this.log.info(
-        { epoch: epoch.toString(), from: this.source.stream, to: graph.source },
-        "the source stream changed",
+        { epoch: epoch.toString(), from: this.source.streams, to: graph.sources.join("|") },
+        "the source streams changed",
       );
       this.source = undefined;
     }
@@ -375,7 +374,7 @@ export class Dataflow {
     const hosts = new Map<string, OperatorHost>();
     try {
       for (const op of graph.operators)
-        if (op.input !== graph.source)
+        if (!isFirstStage(graph, op))
           hosts.set(String(op.id), await OperatorHost.start(op.bytecode, { perDeltaMs: this.o.perDeltaMs }));
     } catch (e) {
       // Those started are closed: their instances would stay in the shared thread for good.
@@ -608,7 +607,7 @@ export class Dataflow {
       const target = Math.min(finalized, newest.windowEnd ?? Infinity);
       if (target > this.source.readTo) {
         const read = await this.source.read(target);
-        const byEpoch = new Map<bigint, InboxDelta[]>();
+        const byEpoch = new Map<bigint, SourceDelta[]>();
         let block = -1;
         let epoch: bigint | undefined;
         for (const d of read.deltas) {

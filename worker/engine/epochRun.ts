@@ -13,7 +13,7 @@ import { EpochMath } from "../../client/batches/verifyBatch.js";
 import { MAX_BATCH } from "../../client/batches/types.js";
 import { BatchStateCache } from "../../client/batches/stateCache.js";
 import type { Assignment } from "../../client/actions/getAssignment.js";
-import type { InboxDelta } from "../../client/actions/readInbox.js";
+import type { SourceDelta } from "../chain/source.js";
 import type { BatchHeader } from "../../client/math/eip712.js";
 import { LtHash16, type Delta } from "../../client/math/lthash.js";
 import type { Evidence } from "../../client/evidence/buildEvidence.js";
@@ -28,7 +28,7 @@ import type { Message } from "../transport/codec.js";
 import { Agreement } from "./agreement.js";
 import { handoffOrigin, handoffStreamOf, handoffTime } from "../../client/registry/handoff.js";
 import { Replay } from "./replay.js";
-import type { RunnableGraph, RunnableOperator } from "./graph.js";
+import { firstStageOf, type RunnableGraph, type RunnableOperator } from "./graph.js";
 import type { EpochReport } from "./report.js";
 import type { WorkerMetrics } from "../metrics/metrics.js";
 
@@ -100,7 +100,10 @@ export class EpochRun {
   readonly agreement: Agreement;
   /** Senders any accepted batch came from. */
   private readonly heard = new Set<string>();
+  /** Source time → its shard (a time is one delta of one source stream: §9). */
   private readonly sourceShard = new Map<bigint, number>();
+  /** Source time → its stream, when the graph reads several (a time names one log of the chain). */
+  private readonly sourceStream = new Map<bigint, string>();
   /** The last source index taken. */
   private lastSourceIndex?: bigint;
   /** Per source time of a held shard: its position in the shard's inputs (`sourceByShard`). */
@@ -109,7 +112,7 @@ export class EpochRun {
    * The input commitment (§12), computed when a batch needs it, not per delta: per held shard, the
    * multiset hash of its first k·CHECKPOINT inputs at index k; and the digests batches asked for.
    */
-  private readonly checkpoints = new Map<number, LtHash16[]>();
+  private readonly checkpoints = new Map<string, LtHash16[]>();
   private readonly inputDigests = new Map<bigint, string>();
   private readonly output = new Map<string, Map<string, bigint>>();
   /** Operator instances (`instanceKey`) that failed twice: stopped for the epoch. */
@@ -123,8 +126,8 @@ export class EpochRun {
   >();
   /** Every input an operator instance took this epoch (by input number for a join), to replay it into a restarted one. */
   private readonly inputs = new Map<string, Array<{ input?: number; deltas: Delta[] }>>();
-  /** Every source delta of the epoch's window by shard, in order (to compute a time again, §12). */
-  private readonly sourceByShard = new Map<number, Delta[]>();
+  /** Every source delta of the epoch's window by source stream and shard, in order (to compute a time again, §12). */
+  private readonly sourceByShard = new Map<string, Map<number, Delta[]>>();
   /** Holders whose wrong copy has been handed to the dispute desk this epoch. */
   private readonly disputed = new Set<string>();
   /** The streams whose state is handed over: the inputs of the operators after the exchange. */
@@ -271,35 +274,57 @@ export class EpochRun {
     }
   }
 
-  /** Source deltas of this epoch's window, in order: keep those of my shards, run them through the operators. */
-  async processSource(deltas: InboxDelta[]): Promise<void> {
-    const spec = this.graph.partitions.get(this.graph.source)!;
-    const mine = new Map<number, Delta[]>();
+  /** The source stream a source time belongs to (undefined for a time not read). */
+  private streamOfTime(time: bigint): string | undefined {
+    return this.graph.sources.length === 1 ? this.graph.sources[0] : this.sourceStream.get(time);
+  }
+
+  /** The source deltas of `stream`'s shard `shard` read so far, in order. */
+  private sourceInputs(stream: string, shard: number): Delta[] {
+    return this.sourceByShard.get(stream)?.get(shard) ?? [];
+  }
+
+  /**
+   * Source deltas of this epoch's window, in time order (of every source stream the graph reads):
+   * keep those of my shards, run them through the operators that read their stream.
+   */
+  async processSource(deltas: SourceDelta[]): Promise<void> {
+    const several = this.graph.sources.length > 1;
+    const mine = new Map<string, Map<number, Delta[]>>();
     for (const d of deltas) {
       // Blocks read again after a failed tick bring deltas already taken: each is taken once.
       if (this.lastSourceIndex !== undefined && d.index <= this.lastSourceIndex) continue;
       this.lastSourceIndex = d.index;
+      const spec = this.graph.partitions.get(d.stream);
+      if (!spec) continue; // not a stream of this graph (a reader of other streams is never handed here)
       const shard = this.shardOf(spec, d.data);
       if (shard === undefined) continue;
       this.sourceShard.set(d.index, shard);
+      if (several) this.sourceStream.set(d.index, d.stream);
       this.stats.sourceRead += 1;
       const delta = { data: d.data, time: d.index, diff: d.diff };
-      const all = this.sourceByShard.get(shard);
+      let byShard = this.sourceByShard.get(d.stream);
+      if (!byShard) this.sourceByShard.set(d.stream, (byShard = new Map()));
+      const all = byShard.get(shard);
       if (all) all.push(delta);
-      else this.sourceByShard.set(shard, [delta]);
+      else byShard.set(shard, [delta]);
       if (!this.myShards.has(shard)) continue;
-      const list = mine.get(shard);
+      let myByShard = mine.get(d.stream);
+      if (!myByShard) mine.set(d.stream, (myByShard = new Map()));
+      const list = myByShard.get(shard);
       if (list) list.push(delta);
-      else mine.set(shard, [delta]);
+      else myByShard.set(shard, [delta]);
       this.inputPos.set(d.index, all ? all.length - 1 : 0);
     }
     // One instance of each first-stage operator per source shard: what it emits for a shard's
     // delta depends on that shard's inputs alone, as on every other holder of the shard.
-    const firstStage = this.graph.consumers.get(this.graph.source) ?? [];
     const feeds: Array<Promise<void>> = [];
-    for (const [shard, list] of mine) {
-      this.stats.sourceDeltas += list.length;
-      for (const op of firstStage) feeds.push(this.feed(op, list, shard));
+    for (const [stream, byShard] of mine) {
+      const firstStage = this.graph.consumers.get(stream) ?? [];
+      for (const [shard, list] of byShard) {
+        this.stats.sourceDeltas += list.length;
+        for (const op of firstStage) feeds.push(this.feed(op, list, shard));
+      }
     }
     await Promise.all(feeds);
   }
@@ -317,8 +342,8 @@ export class EpochRun {
         : undefined;
     if (i === undefined)
       throw new Error(`no input of origin shard ${originShard} at time ${time}: an operator changed a delta's time`);
-    const inputs = handedOver ?? this.sourceByShard.get(originShard)!;
-    const cpKey = handedOver ? -1 - originShard : originShard;
+    const inputs = handedOver ?? this.sourceInputs(this.streamOfTime(time)!, originShard);
+    const cpKey = handedOver ? `handoff|${originShard}` : `${this.streamOfTime(time)}|${originShard}`;
     let cps = this.checkpoints.get(cpKey);
     if (!cps) this.checkpoints.set(cpKey, (cps = [new LtHash16()]));
     const k = Math.floor((i + 1) / CHECKPOINT);
@@ -336,8 +361,8 @@ export class EpochRun {
 
   /**
    * What this worker computes itself for (stream, shard, time) from `originShard`'s source deltas:
-   * a fresh instance of the first-stage operator that emits `stream`, run over the shard's source
-   * deltas in order up to `time` (kept, so later times continue it). Undefined when no first-stage
+   * a fresh instance of the first-stage operator that emits `stream`, run over the shard's deltas of
+   * the source it reads, in order up to `time` (kept, so later times continue it). Undefined when no first-stage
    * operator emits `stream`; throws when the operator fails.
    */
   async recompute(slot: {
@@ -346,12 +371,12 @@ export class EpochRun {
     time: bigint;
     originShard: number;
   }): Promise<Delta[] | undefined> {
-    const op = (this.graph.consumers.get(this.graph.source) ?? []).find((o) => o.output === slot.stream);
+    const op = firstStageOf(this.graph).find((o) => o.output === slot.stream);
     if (!op) return undefined;
     const key = instanceKey(op, slot.originShard);
     let replay = this.replays.get(key);
     if (!replay) {
-      const inputs = () => this.sourceByShard.get(slot.originShard) ?? [];
+      const inputs = () => this.sourceInputs(op.input, slot.originShard);
       this.replays.set(key, (replay = Replay.start(op.bytecode, { perDeltaMs: this.ctx.perDeltaMs }, inputs)));
     }
     const emitted = await (await replay).at(slot.time);

@@ -28,13 +28,19 @@ export type RunnableOperator = {
   bytecode: Uint8Array;
 };
 
+/** Where a source stream's deltas come from: the StreamInbox, or a contract's logs on this chain. */
+export type SourceOrigin = { kind: "INBOX" } | { kind: "CHAIN"; chain: ChainSource };
+
 /** A graph ready to run: ids are lower-case bytes32 stream ids. */
 export type RunnableGraph = {
   graphHash: string;
-  /** The one source stream (INBOX or CHAIN) the dataflow reads from the chain. */
-  source: string;
-  /** Where the source's deltas come from: the StreamInbox, or a contract's logs on this chain. */
-  sourceOf: { kind: "INBOX" } | { kind: "CHAIN"; chain: ChainSource };
+  /**
+   * The source streams the dataflow reads from the chain, in id order: one INBOX stream, or one or
+   * more CHAIN streams of this chain (a join of several sources meets after the exchange).
+   */
+  sources: string[];
+  /** Source stream → where its deltas come from. */
+  sourceOf: Map<string, SourceOrigin>;
   partitions: Map<string, PartitionSpec>;
   operators: RunnableOperator[];
   /** Stream → the operators that consume it. */
@@ -52,11 +58,12 @@ export type RunnableGraph = {
 
 /**
  * Checks that the worker can run `graph` on chain `chainId` and indexes it. The reference worker runs
- * graphs with one source stream (INBOX, or CHAIN on the chain it runs on), one exchange, and
- * operators with one output stream (the operator ABI emits records to one stream): first-stage
- * operators read the source; operators after the exchange read one or more first-stage outputs
- * (a join), all partitioned alike so that matching keys meet at one shard, and emit the graph's
- * output. Anything else is a {@link GraphUnsupportedError} that names what to change.
+ * graphs with one INBOX source stream or one or more CHAIN source streams of the chain it runs on,
+ * one exchange, and operators with one output stream (the operator ABI emits records to one
+ * stream): first-stage operators read one source each; operators after the exchange read one or
+ * more first-stage outputs (a join, of one source or several), all partitioned alike so that
+ * matching keys meet at one shard, and emit the graph's output. Anything else is a
+ * {@link GraphUnsupportedError} that names what to change.
  */
 export function compileGraph(graph: SyncGraphReturnType, chainId: bigint): RunnableGraph {
   const lower = (s: string) => s.toLowerCase();
@@ -83,20 +90,33 @@ export function compileGraph(graph: SyncGraphReturnType, chainId: bigint): Runna
   const consumers = new Map<string, RunnableOperator[]>();
   for (const op of operators)
     for (const input of op.inputs) consumers.set(input, [...(consumers.get(input) ?? []), op]);
-  const sources = graph.streams.filter(
-    (s) => Number(s.sourceKind) !== SourceKind.DERIVED && consumers.has(lower(s.id)),
-  );
-  if (sources.length !== 1) {
-    throw new GraphUnsupportedError(
-      `The graph of epoch ${graph.epoch} has ${sources.length} consumed source streams; the reference worker runs one`,
-      { fix: "register one INBOX or CHAIN stream and operators that consume it (docs/worker.md)" },
-    );
+  const sourceStreams = graph.streams
+    .filter((s) => Number(s.sourceKind) !== SourceKind.DERIVED && consumers.has(lower(s.id)))
+    .sort((x, y) => (lower(x.id) < lower(y.id) ? -1 : 1));
+  if (sourceStreams.length === 0) {
+    throw new GraphUnsupportedError(`The graph of epoch ${graph.epoch} has 0 consumed source streams`, {
+      fix: "register an INBOX or CHAIN stream and operators that consume it (docs/worker.md)",
+    });
   }
-  let sourceOf: RunnableGraph["sourceOf"] = { kind: "INBOX" };
-  if (Number(sources[0].sourceKind) === SourceKind.CHAIN) {
+  const sourceOf = new Map<string, SourceOrigin>();
+  const logsRead = new Map<string, string>();
+  for (const s of sourceStreams) {
+    if (Number(s.sourceKind) !== SourceKind.CHAIN) {
+      // An inbox's times are its indices, which another source's times could equal: the agreement,
+      // the input commitments and the jurors tell a time's source by the time alone.
+      if (sourceStreams.length > 1)
+        throw new GraphUnsupportedError(
+          `The graph of epoch ${graph.epoch} reads INBOX stream ${s.id} beside ${sourceStreams.length - 1} other source stream(s)`,
+          {
+            fix: "an INBOX stream must be a graph's only source; several sources must all be CHAIN streams of this chain",
+          },
+        );
+      sourceOf.set(lower(s.id), { kind: "INBOX" });
+      continue;
+    }
     let chain: ChainSource;
     try {
-      chain = chainSourceOf(sources[0]);
+      chain = chainSourceOf(s);
     } catch (e) {
       throw new GraphUnsupportedError((e as MaruError).shortMessage ?? (e as Error).message, {
         fix: (e as MaruError).fix,
@@ -104,22 +124,34 @@ export function compileGraph(graph: SyncGraphReturnType, chainId: bigint): Runna
     }
     if (chain.chainId !== chainId)
       throw new GraphUnsupportedError(
-        `Stream ${sources[0].id} reads chain ${chain.chainId}; this deployment's FraudProofs judges accumulated proofs on chain ${chainId} only`,
+        `Stream ${s.id} reads chain ${chain.chainId}; this deployment's FraudProofs judges accumulated proofs on chain ${chainId} only`,
         { fix: "register CHAIN streams of the deployment's own chain (docs/protocol.md §9)" },
       );
-    sourceOf = { kind: "CHAIN", chain };
+    // A log is one delta at its position on the chain: two streams of the same logs would put two
+    // deltas at one time.
+    const logs = `${chain.emitter.toLowerCase()}|${chain.topic0.toLowerCase()}`;
+    const twin = logsRead.get(logs);
+    if (twin !== undefined)
+      throw new GraphUnsupportedError(
+        `Streams ${twin} and ${s.id} read the same logs (${chain.emitter}, topic ${chain.topic0})`,
+        {
+          fix: "read a contract's event through one CHAIN stream, and let several operators consume it",
+        },
+      );
+    logsRead.set(logs, s.id);
+    sourceOf.set(lower(s.id), { kind: "CHAIN", chain });
   }
   const terminal = new Set(operators.map((o) => o.output).filter((s) => !consumers.has(s)));
-  const source = lower(sources[0].id);
-  const firstStage = new Set(operators.filter((o) => o.inputs.includes(source)).map((o) => o.output));
+  const isSource = (x: string) => sourceOf.has(x);
+  const firstStage = new Set(operators.filter((o) => o.inputs.some(isSource)).map((o) => o.output));
   const same = (x: PartitionSpec, y: PartitionSpec) =>
     Number(x.kind) === Number(y.kind) && Number(x.offset) === Number(y.offset) && Number(x.length) === Number(y.length);
   for (const op of operators) {
-    if (op.inputs.includes(source) && op.inputs.length > 1)
-      throw new GraphUnsupportedError(`Operator ${op.id} (${op.name}) reads the source stream and other streams`, {
-        fix: "a first-stage operator reads the source alone; join first-stage outputs after the exchange",
+    if (op.inputs.some(isSource) && op.inputs.length > 1)
+      throw new GraphUnsupportedError(`Operator ${op.id} (${op.name}) reads a source stream and other streams`, {
+        fix: "a first-stage operator reads one source alone; join first-stage outputs (of one source or several) after the exchange",
       });
-    if (op.input === source) continue;
+    if (isSource(op.input)) continue;
     if (!terminal.has(op.output))
       throw new GraphUnsupportedError(
         `Operator ${op.id} (${op.name}) consumes a derived stream and feeds another operator`,
@@ -130,8 +162,8 @@ export function compileGraph(graph: SyncGraphReturnType, chainId: bigint): Runna
     const notFirst = op.inputs.find((s) => !firstStage.has(s));
     if (notFirst !== undefined)
       throw new GraphUnsupportedError(
-        `Operator ${op.id} (${op.name}) reads stream ${notFirst}, which no operator on the source emits`,
-        { fix: "an operator after the exchange reads outputs of operators that read the source" },
+        `Operator ${op.id} (${op.name}) reads stream ${notFirst}, which no operator on a source emits`,
+        { fix: "an operator after the exchange reads outputs of operators that read a source" },
       );
     const p0 = partitions.get(op.inputs[0])!;
     const other = op.inputs.find((s) => !same(partitions.get(s)!, p0));
@@ -143,7 +175,7 @@ export function compileGraph(graph: SyncGraphReturnType, chainId: bigint): Runna
   }
   const handoffs = new Map<string, string>();
   for (const op of operators) {
-    if (op.input === source) continue;
+    if (isSource(op.input)) continue;
     for (const input of op.inputs) {
       const h = handoffStreamOf(input);
       handoffs.set(h, input);
@@ -151,5 +183,20 @@ export function compileGraph(graph: SyncGraphReturnType, chainId: bigint): Runna
       consumers.set(h, consumers.get(input)!);
     }
   }
-  return { graphHash: graph.graphHash, source, sourceOf, partitions, operators, consumers, terminal, handoffs };
+  return {
+    graphHash: graph.graphHash,
+    sources: [...sourceOf.keys()],
+    sourceOf,
+    partitions,
+    operators,
+    consumers,
+    terminal,
+    handoffs,
+  };
 }
+
+/** Whether `op` reads a source stream (a first-stage operator: one instance per source shard). */
+export const isFirstStage = (graph: RunnableGraph, op: RunnableOperator) => graph.sourceOf.has(op.input);
+
+/** The first-stage operators of `graph`, each with the source stream it reads. */
+export const firstStageOf = (graph: RunnableGraph) => graph.operators.filter((op) => isFirstStage(graph, op));
