@@ -26,6 +26,7 @@ import {
   readEpochTruth,
   registerSample,
   SOURCE_STREAMS,
+  APPROVE_EVERY,
   type SourceChoice,
   type Transfer,
 } from "./sample.js";
@@ -337,6 +338,9 @@ async function run(
   const streamId = id(SOURCE_STREAMS.inbox);
   const fulfilled = new Set<bigint>();
   let fed = 0;
+  /** Approval logs the load generator made (the join's second source), counted in the source rate. */
+  let approvalsFed = 0;
+  const approveEvery = loadToken && o.join ? APPROVE_EVERY : 0;
   let fedEpoch = 0n;
   let startedAt = 0;
   let waitingSince = Date.now();
@@ -420,10 +424,17 @@ async function run(
       for (let i = 0; i < share.length; i += per) {
         const chunk: Transfer[] = share.slice(i, i + per);
         if (loadToken) {
-          // The load generator: this many Transfer logs between the pool's accounts, drawn on-chain.
+          // The load generator: this many Transfer logs between the pool's accounts, drawn on-chain,
+          // and (with the join) an Approval log after every APPROVE_EVERY-th.
           await (
-            await loadToken.scatter(Number(o.accounts), chunk.length, BigInt(o.seed) * 1_000_000_007n + BigInt(fed))
+            await loadToken.scatter(
+              Number(o.accounts),
+              chunk.length,
+              BigInt(o.seed) * 1_000_000_007n + BigInt(fed),
+              approveEvery,
+            )
           ).wait();
+          if (approveEvery > 0) approvalsFed += Math.floor((chunk.length - 1) / approveEvery) + 1;
         } else {
           const deltas = chunk.map((t) => ({ data: encodeTransfer(t), time: 0n, diff: 1n }));
           await (await inbox.connect(feeder).append(streamId, deltas)).wait();
@@ -619,9 +630,10 @@ async function run(
     disputes: verified,
     withholding,
     // The source deltas the chain holds in the epochs' windows (the ones the workers had to process).
-    deltasProcessed: truth.reduce((x, t) => x + t.transfers.length, 0),
+    deltasProcessed: truth.reduce((x, t) => x + t.transfers.length + t.approvals.length, 0),
+    approvalsProcessed: truth.reduce((x, t) => x + t.approvals.length, 0),
     deltasExchanged: reports.reduce((s, r) => s + r.epochs.reduce((x, e) => x + e.acceptedDeltas, 0), 0),
-    deltasPerSec: seconds > 0 ? fed / seconds : 0,
+    deltasPerSec: seconds > 0 ? (fed + approvalsFed) / seconds : 0,
     seconds,
     outputCorrect: output.correct,
     outputProblems: output.problems,

@@ -64,7 +64,10 @@ export type DevnetReport = {
   deltas: number;
   slashed: Slash[];
   withholding: Array<{ worker: string; reportedBy: string; epoch: string; missingGroups: number }>;
+  /** Source deltas in the epochs' windows, of every source: the transfers and (with the join) the approvals. */
   deltasProcessed: number;
+  /** Of which Approval logs (the join's second CHAIN source; 0 without the join). */
+  approvalsProcessed: number;
   deltasExchanged: number;
   deltasPerSec: number;
   seconds: number;
@@ -141,6 +144,8 @@ export type DevnetReport = {
 export type EpochTruth = {
   epoch: number;
   transfers: Transfer[];
+  /** The owner of each of the token's Approval logs in the epoch's window (CHAIN source). */
+  approvals: string[];
   /** The shard of an account's `balances` record in this epoch (its randomness and set size). */
   shardOf(account: string): number;
 };
@@ -180,19 +185,23 @@ export function checkOutput(
   const stateful = reports.some((r) => r.epochs.some((e) => e.handoff !== undefined));
   const sorted = [...truth].sort((x, y) => x.epoch - y.epoch);
   const upTo: Transfer[] = [];
+  const approvedUpTo: string[] = [];
   for (const [i, t] of sorted.entries()) {
     upTo.push(...t.transfers);
+    approvedUpTo.push(...t.approvals);
     const transfers = stateful ? upTo : t.transfers;
-    // Each dataflow's expected records, by account: the balances, and the join's (balance, sent).
+    const approvals = stateful ? approvedUpTo : t.approvals;
+    // Each dataflow's expected records, by account: the balances, and the join's (balance, sent, approvals).
     const balances = balancesOf(transfers);
     const expected = new Map<string, Map<string, string>>([
       [OUTPUT_STREAM, new Map([...balances].map(([a, v]) => [a, balanceRecord(a, v)]))],
     ]);
     if (options.activity) {
       const sent = sentOf(transfers);
+      const approved = countOf(approvals);
       const activity = new Map<string, string>();
-      for (const a of new Set([...balances.keys(), ...sent.keys()]))
-        activity.set(a, activityRecord(a, balances.get(a) ?? 0n, sent.get(a) ?? 0n));
+      for (const a of new Set([...balances.keys(), ...sent.keys(), ...approved.keys()]))
+        activity.set(a, activityRecord(a, balances.get(a) ?? 0n, sent.get(a) ?? 0n, approved.get(a) ?? 0n));
       expected.set(ACTIVITY_STREAM, activity);
     }
     for (const a of balances.keys()) accounts.add(a);
@@ -235,27 +244,32 @@ export function checkOutput(
   return { correct: problems.length === 0 && incomplete.length === 0, problems, incomplete, accounts: accounts.size };
 }
 
-/** A sample record in words: a balance, or the join's balance and transfers sent. */
+/** A sample record in words: a balance, or the join's balance, transfers sent and approvals given. */
 function describe(stream: string, data: string): string {
   const hex = data.replace(/^0x/, "");
   const i64 = (from: number) => BigInt.asIntN(64, BigInt(`0x${hex.slice(from, from + 16)}`));
   const account = `0x${hex.slice(0, 40)}`;
   return stream === ACTIVITY_STREAM
-    ? `${account} holds ${i64(40)} after ${i64(56)} transfers sent`
+    ? `${account} holds ${i64(40)} after ${i64(56)} transfers sent and ${i64(72)} approvals given`
     : `${account} holds ${i64(40)}`;
 }
 
-/** The join's record for an account: key (20 bytes) ‖ balance (i64) ‖ transfers sent (i64), lower-case hex. */
-export function activityRecord(account: string, balance: bigint, sent: bigint): string {
+/** The join's record for an account: key (20 bytes) ‖ balance ‖ transfers sent ‖ approvals given (each i64), lower-case hex. */
+export function activityRecord(account: string, balance: bigint, sent: bigint, approvals: bigint): string {
   const word = (v: bigint) => BigInt.asUintN(64, v).toString(16).padStart(16, "0");
-  return `0x${account.replace(/^0x/, "").toLowerCase()}${word(balance)}${word(sent)}`;
+  return `0x${account.replace(/^0x/, "").toLowerCase()}${word(balance)}${word(sent)}${word(approvals)}`;
+}
+
+/** How many times each account appears (lower case). */
+function countOf(accounts: string[]): Map<string, bigint> {
+  const out = new Map<string, bigint>();
+  for (const a of accounts) out.set(a.toLowerCase(), (out.get(a.toLowerCase()) ?? 0n) + 1n);
+  return out;
 }
 
 /** Transfers sent per account (zeros left out). */
 export function sentOf(transfers: Transfer[]): Map<string, bigint> {
-  const out = new Map<string, bigint>();
-  for (const t of transfers) out.set(t.from.toLowerCase(), (out.get(t.from.toLowerCase()) ?? 0n) + 1n);
-  return out;
+  return countOf(transfers.map((t) => t.from));
 }
 
 /** The `balances` record for an account: key (20 bytes) ‖ sum (i64 big-endian), lower-case hex. */
@@ -376,7 +390,7 @@ export function summaryTable(r: DevnetReport): string {
   const out = [line(rows[0]), widths.map((w) => "-".repeat(w)).join("  "), ...rows.slice(1).map(line)];
   out.push("");
   out.push(
-    `deltas: ${r.deltasProcessed} source, ${r.deltasExchanged} exchanged; ${r.deltasPerSec.toFixed(1)} source deltas/s over ${r.seconds.toFixed(1)} s (checks ${r.checks ? "on" : "off"})`,
+    `deltas: ${r.deltasProcessed} source${r.approvalsProcessed ? ` (${r.approvalsProcessed} of them approvals)` : ""}, ${r.deltasExchanged} exchanged; ${r.deltasPerSec.toFixed(1)} source deltas/s over ${r.seconds.toFixed(1)} s (checks ${r.checks ? "on" : "off"})`,
   );
   const verdict = r.outputCorrect
     ? "correct"
@@ -384,7 +398,9 @@ export function summaryTable(r: DevnetReport): string {
       ? "WRONG"
       : `incomplete (${r.outputIncomplete.length} account-epochs held back or lost, and reported so; nothing wrong)`;
   const dataflows =
-    r.source === "chain" ? "running balances, and balances joined with transfers sent" : "running balances";
+    r.source === "chain"
+      ? "running balances, and balances joined with transfers sent and (a second CHAIN source) approvals given"
+      : "running balances";
   out.push(`output: ${verdict} (${dataflows} of ${r.accounts} accounts, checked after each of ${r.epochs} epochs)`);
   if (r.disagreements.length > 0)
     out.push(

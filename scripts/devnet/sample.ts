@@ -1,10 +1,11 @@
 // The devnet's sample dataflows: transfers (the Transfer logs of an ERC-20 on the devnet chain, a
 // CHAIN source, or transfers appended to a StreamInbox stream), a map to per-account balance
-// changes, a keyed reduce to running balances; and, on the CHAIN source, a second map to transfers
-// sent per account and a join of the two by account (balance and transfers sent). Registered
+// changes, a keyed reduce to running balances; and, on the CHAIN source, a second dataflow: maps to
+// transfers sent and (from a second CHAIN source, the token's Approval logs) approvals given per
+// account, joined with the balance changes by account (balance, transfers sent, approvals given). Registered
 // through the timelock like any governance change (scripts/governance), its blobs uploaded to the
 // Arweave gateway.
-import { copyFileSync, mkdirSync } from "node:fs";
+import { copyFileSync, mkdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { concat, getBytes, hexlify, id, toBeHex, ZeroHash, type Signer, type Provider } from "ethers";
 import { registerOperator, runThroughTimelock, type Context } from "../governance/operations.js";
@@ -20,16 +21,21 @@ import { balanceRecord, type EpochTruth } from "./report.js";
 export const SOURCE_STREAMS = { inbox: "transfers", chain: "token_transfers" } as const;
 export type SourceChoice = keyof typeof SOURCE_STREAMS;
 export const TRANSFER_EVENT = "Transfer(address,address,uint256)";
+export const APPROVAL_EVENT = "Approval(address,address,uint256)";
+/** The second dataflow's second source: the token's Approval logs (a CHAIN stream keyed by owner). */
+export const APPROVALS_SOURCE = "token_approvals";
+/** The load generator approves after every this many transfers when the join runs (LoadToken.scatter). */
+export const APPROVE_EVERY = 16;
 export const OUTPUT_STREAM = id("balances").toLowerCase();
-/** The join's output (CHAIN source only): account ‖ balance (i64) ‖ transfers sent (i64). */
+/** The join's output (CHAIN source only): account ‖ balance (i64) ‖ transfers sent (i64) ‖ approvals given (i64). */
 export const ACTIVITY_STREAM = id("activity").toLowerCase();
 /** The operators each source kind's sample registers, in order. */
 const OPERATORS = {
   inbox: ["transfers_to_balances", "sum_by_key"],
   chain: ["erc20_to_balances", "sum_by_key"],
 } as const;
-/** The second dataflow's operators (CHAIN source): the join. */
-const JOIN_OPERATORS = ["erc20_to_sends", "balance_activity"] as const;
+/** The second dataflow's operators (CHAIN source): two maps, one per source, and the join. */
+const JOIN_OPERATORS = ["erc20_to_sends", "erc20_to_approvals", "balance_activity"] as const;
 
 /** A transfer as the inbox carries it: from (20 bytes) ‖ to (20 bytes) ‖ amount (u64 big-endian). */
 export type Transfer = { from: string; to: string; amount: bigint };
@@ -128,6 +134,20 @@ export async function registerSample(options: {
       description: `registerStream(${name})`,
     },
   ];
+  if (chainSource && options.join) {
+    const approvals = chainSourceSpec(chainSource.sourceChainId, options.token!, APPROVAL_EVENT);
+    const approvalsSpec = {
+      ...spec, // keyed by owner (the first word's low 20 bytes), as transfers are by sender
+      id: id(APPROVALS_SOURCE),
+      schemaHash: approvals.schemaHash,
+      sourceDescriptor: approvals.sourceDescriptor,
+    };
+    calls.push({
+      target: book.contracts.registry,
+      data: registry.interface.encodeFunctionData("registerStream", [approvalsSpec]),
+      description: `registerStream(${APPROVALS_SOURCE})`,
+    });
+  }
   if (!chainSource)
     calls.push({
       target: book.contracts.streamInbox,
@@ -152,7 +172,7 @@ export async function registerSample(options: {
   await runThroughTimelock(ctx, calls, "execute");
   options.log(
     chainSource
-      ? `registered the CHAIN stream "${name}" (${TRANSFER_EVENT} logs of ${options.token}), replication ${options.replication}`
+      ? `registered the CHAIN stream "${name}" (${TRANSFER_EVENT} logs of ${options.token})${options.join ? ` and "${APPROVALS_SOURCE}" (its ${APPROVAL_EVENT} logs)` : ""}, replication ${options.replication}`
       : `registered the INBOX stream "${name}", replication ${options.replication}`,
   );
 
@@ -161,11 +181,13 @@ export async function registerSample(options: {
   for (const dir of ["manifests", "definitions", "build"]) mkdirSync(join(options.workDir, dir), { recursive: true });
   for (const name of [...OPERATORS[options.source], ...(options.join ? JOIN_OPERATORS : [])]) {
     copyFileSync(join(root, "operators/manifests", `${name}.yaml`), join(options.workDir, "manifests", `${name}.yaml`));
-    copyFileSync(
-      join(root, "operators/definitions", `${name}.json`),
-      join(options.workDir, "definitions", `${name}.json`),
-    );
-    copyFileSync(join(root, "operators/build", `${name}.wasm`), join(options.workDir, "build", `${name}.wasm`));
+    // The files the manifest names (erc20_to_approvals shares erc20_to_sends' bytecode).
+    const text = readFileSync(join(root, "operators/manifests", `${name}.yaml`), "utf8");
+    for (const field of ["definition", "bytecode"]) {
+      const path = new RegExp(`^${field}: \\{ path: \\.\\./([^ }]+) \\}`, "m").exec(text)?.[1];
+      if (!path) throw new Error(`operators/manifests/${name}.yaml has no ${field} path`);
+      copyFileSync(join(root, "operators", path), join(options.workDir, path));
+    }
     const manifest = join(options.workDir, "manifests", `${name}.yaml`);
     await registerOperator(ctx, { manifest, gateway: { url: options.gateway }, mode: "schedule" });
     await registerOperator(ctx, { manifest, gateway: { url: options.gateway }, mode: "execute" });
@@ -182,7 +204,7 @@ export function decodeTransfer(data: string): Transfer {
 /**
  * What the chain says each epoch held, to judge the output by: the transfers the source took in
  * the epoch's source window (the token's Transfer logs, read with ethers' own queryFilter, not the
- * worker's reader; or the inbox's Appended events) (its blocks, from its EpochAdvanced to the next one's), and the shard
+ * worker's reader; or the inbox's Appended events), the owners of the token's Approval logs (its blocks, from its EpochAdvanced to the next one's), and the shard
  * of each account's `balances` record under the epoch's randomness and set size.
  */
 export async function readEpochTruth(options: {
@@ -212,12 +234,18 @@ export async function readEpochTruth(options: {
     byEpoch.set(epoch, list);
     list.push(...transfers);
   };
+  const approvalsByEpoch = new Map<number, string[]>();
   if (options.source === "chain") {
     const token = LoadToken__factory.connect(options.token!, options.provider);
     for (const e of await token.queryFilter(token.filters.Transfer(), options.fromBlock)) {
       // The sample's sums are 64-bit: a value of 2^63 or more is malformed for the operator too.
       if (e.args.value >= 1n << 63n) continue;
       take(e.blockNumber, [{ from: e.args.from, to: e.args.to, amount: e.args.value }]);
+    }
+    for (const e of await token.queryFilter(token.filters.Approval(), options.fromBlock)) {
+      const epoch = epochOf(e.blockNumber);
+      if (epoch === undefined) continue;
+      approvalsByEpoch.set(epoch, [...(approvalsByEpoch.get(epoch) ?? []), e.args.owner.toLowerCase()]);
     }
   } else {
     for (const e of await inbox.queryFilter(inbox.filters.Appended(id(SOURCE_STREAMS.inbox)), options.fromBlock)) {
@@ -235,6 +263,7 @@ export async function readEpochTruth(options: {
     truth.push({
       epoch,
       transfers: byEpoch.get(epoch) ?? [],
+      approvals: approvalsByEpoch.get(epoch) ?? [],
       shardOf: (account) => sharder.shardOfDelta(spec, balanceRecord(account, 0n)),
     });
   }
