@@ -1,6 +1,6 @@
 // maru-worker: the reference worker node (docs/worker.md). It joins (registers its signing key and
 // libp2p address, stakes), commits every epoch, verifies r, syncs the operator graph from Arweave,
-// and runs the dataflow: its shards of the source stream through the operators, batches to the
+// and runs the dataflow: its shards of the source streams through the operators, batches to the
 // holders of each shard over libp2p, every incoming batch checked, every provable lie submitted.
 // Its data directory (--data-dir) keeps the slashing-protection record and the libp2p identity:
 // keep it across restarts, back it up, and never share it between two running workers.

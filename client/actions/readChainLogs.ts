@@ -325,11 +325,16 @@ export async function readChainSources(
   const t: Rpc = "batch" in rpc && "call" in rpc ? rpc : providerRpc(rpc);
   const attempts = options.attempts ?? 5;
   const wants = sources.map((s) => ({ emitter: s.emitter.toLowerCase(), topic0: s.topic0.toLowerCase() }));
-  // Which list a log goes to, by contract and topic 0.
+  // Which list a log goes to, by contract and topic 0. A source listed twice would put each of
+  // its logs in two lists at one time (two deltas at one position): refused.
   const listOf = new Map<string, InboxDelta[]>();
   const lists = wants.map((w) => {
     const key = `${w.emitter}|${w.topic0}`;
-    const list = listOf.get(key) ?? [];
+    if (listOf.has(key))
+      throw new ChainSourceError(`The logs of ${w.emitter} with topic ${w.topic0} are listed twice`, {
+        fix: "read each (contract, event) once: one CHAIN stream per event, consumed by as many operators as need it",
+      });
+    const list: InboxDelta[] = [];
     listOf.set(key, list);
     return list;
   });

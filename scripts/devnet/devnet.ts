@@ -554,6 +554,10 @@ async function run(
     say(
       `note: ${fed} transfers fed, ${truth.reduce((x, t) => x + t.transfers.length, 0)} landed in epochs 1-${n.epochCount}`,
     );
+  if (truth.reduce((x, t) => x + t.approvals.length, 0) !== approvalsFed)
+    say(
+      `note: ${approvalsFed} approvals made, ${truth.reduce((x, t) => x + t.approvals.length, 0)} landed in epochs 1-${n.epochCount}`,
+    );
   const output = checkOutput(reports, honest, truth, { activity: o.join && o.source === "chain" });
   const disagreements = reports
     .filter((r) => honest.has(r.worker))

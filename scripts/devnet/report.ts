@@ -167,7 +167,8 @@ export type OutputCheck = {
 /**
  * The dataflow's output, judged per epoch and per worker: every honest worker's epoch report that
  * does not say it is incomplete must hold, for every account of the shards it held, exactly the
- * running balance after that epoch, computed directly from the transfers the chain put in it and
+ * running balance after that epoch (and, with the join, each account's balance, transfers sent and
+ * approvals given), computed directly from the transfers and approvals the chain put in it and
  * every epoch before it (the balances' state is handed from epoch to epoch, docs/protocol.md §9),
  * and nothing else. An epoch after the first whose report says no state was due is wrong. An
  * (epoch, account) whose every honest holder reported its output incomplete is `incomplete`, not
@@ -213,6 +214,12 @@ export function checkOutput(
       for (const s of ep.shards) holdersOf.set(s, [...(holdersOf.get(s) ?? []), { worker: r.worker, ep }]);
       if (stateful && i > 0 && !ep.handoff?.due)
         problems.push(`epoch ${t.epoch}: ${r.worker} did not take over the state of epoch ${sorted[i - 1].epoch}`);
+      // Every holder reads the whole window of every source stream (it needs every delta's shard).
+      const inWindow = t.transfers.length + t.approvals.length;
+      if (ep.sourceRead !== inWindow)
+        problems.push(
+          `epoch ${t.epoch}: ${r.worker} read ${ep.sourceRead} source deltas, the chain holds ${inWindow} (${t.approvals.length} approvals)`,
+        );
       if (ep.operatorsStopped > 0 || ep.outputIncomplete) continue;
       for (const [stream, want] of expected)
         for (const [data, mult] of Object.entries(ep.output[stream] ?? {})) {

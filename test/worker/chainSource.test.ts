@@ -85,6 +85,8 @@ describe("worker: a CHAIN source (an ERC-20's Transfer logs on anvil)", function
     await provider.request({ method: "evm_mine", params: [] });
     await provider.request({ method: "evm_setAutomine", params: [true] });
     for (let i = 0; i < 4; ++i) await (await token.scatter(8, 3, 10 + i, 0)).wait();
+    // A block with an Approval log and no Transfer: only the second source's bloom bits are in it.
+    await (await token.approve(await second.getAddress(), 5)).wait();
     to = await ethers.provider.getBlockNumber();
     const address = await token.getAddress();
     source = chainSourceOf({ ...chainSourceSpec(31337, address, "Transfer(address,address,uint256)") });
@@ -98,7 +100,7 @@ describe("worker: a CHAIN source (an ERC-20's Transfer logs on anvil)", function
       time: (BigInt(e.blockNumber) << 32n) | BigInt(e.index),
       data: hexlify(logData(e)),
     }));
-    expect(approvals).to.have.length(3 + 3);
+    expect(approvals).to.have.length(3 + 3 + 1);
   });
   after(async () => node?.stop());
 
@@ -156,12 +158,21 @@ describe("worker: a CHAIN source (an ERC-20's Transfer logs on anvil)", function
     const both = receiptCalls;
     receiptCalls = 0;
     await readChainSources(counting, [source], from, to);
-    // The blocks with approvals all have transfers too: reading both costs no more receipts.
-    expect(both).to.equal(receiptCalls);
-    // A source listed twice gets the same logs in both lists.
-    const [x, y] = await readChainSources(rpc, [approvalSource, approvalSource], from, to);
-    expect(shown(x)).to.deep.equal(approvals);
-    expect(y).to.equal(x);
+    // Each block's receipts are fetched once for both sources; the approval-only block only for them.
+    expect(both).to.equal(receiptCalls + 1);
+    // A source listed twice would put two deltas at one time: refused.
+    await readChainSources(
+      rpc,
+      [approvalSource, { ...approvalSource, emitter: approvalSource.emitter.toUpperCase() }],
+      from,
+      to,
+    ).then(
+      () => expect.fail("accepted"),
+      (e) => {
+        expect(e).to.be.instanceOf(ChainSourceError);
+        expect((e as Error).message).to.match(/listed twice/);
+      },
+    );
   });
 
   it("builds each block's receipts root as its header commits to it (typed and legacy receipts, none at all)", async function () {

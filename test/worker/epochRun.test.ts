@@ -110,10 +110,12 @@ const whole: PartitionSpec = { kind: KeyKind.WHOLE, offset: 0, length: 0 };
 const joined: RunnableGraph = {
   graphHash: id("joined graph"),
   sources: [SOURCE, APPROVAL_LOGS].sort(),
-  sourceOf: new Map([
-    [SOURCE, { kind: "INBOX" }],
-    [APPROVAL_LOGS, { kind: "INBOX" }],
-  ]),
+  sourceOf: new Map(
+    [SOURCE, APPROVAL_LOGS].map((s, i) => [
+      s,
+      { kind: "CHAIN", chain: { chainId: CHAIN, emitter: zeroPadValue("0x0c", 20), topic0: id(`event ${i}`) } },
+    ]),
+  ),
   partitions: new Map<string, PartitionSpec>([
     [SOURCE, { kind: KeyKind.SLICE, offset: 12, length: 20 }],
     [APPROVAL_LOGS, { kind: KeyKind.SLICE, offset: 12, length: 20 }],
@@ -201,6 +203,8 @@ async function runEpoch(
     previous?: PreviousEpoch;
     handoff?: HandoffState;
     graph?: RunnableGraph;
+    /** Runs once the epoch's sending is done, before it is finalized. */
+    beforeFinalize?: (run: EpochRun) => Promise<void>;
   } = {},
 ) {
   const epoch = o.epoch ?? EPOCH;
@@ -248,6 +252,7 @@ async function runEpoch(
     }
     await run.finishSending(99, id("block 99"));
     run.settle();
+    await o.beforeFinalize?.(run);
     const report = await run.finalize(false);
     return { report, headers, state: run.handoffOut() };
   } finally {
@@ -284,7 +289,28 @@ describe("worker: one epoch of the engine (EpochRun), in process", function () {
       stream: APPROVAL_LOGS,
     }));
     const deltas = [...transfers, ...approvals].sort((x, y) => (x.index < y.index ? -1 : 1));
-    const { report, headers } = await runEpoch(deltas, { graph: joined });
+    // What a receiver computes itself when copies differ: each stream's first stage over its own
+    // source's deltas (an approval's time gives the owner's +1 on `approvals`, nothing on `sends`).
+    const recomputed: Array<[string, bigint, string[]]> = [];
+    const beforeFinalize = async (run: EpochRun) => {
+      for (const [stream, time] of [
+        [APPROVED, approvals[4].index],
+        [SENDS, approvals[4].index],
+        [SENDS, transfers[9].index],
+        [APPROVED, transfers[9].index],
+      ] as const) {
+        const got = await run.recompute({ stream, shard: 0, time, originShard: 0 });
+        recomputed.push([stream, time, got!.map((d) => `${hexlify(d.data)}:${d.diff}`)]);
+      }
+    };
+    const { report, headers } = await runEpoch(deltas, { graph: joined, beforeFinalize });
+    const owner = (d: SourceDelta) => `0x${hexlify(d.data).slice(26, 66)}`;
+    expect(recomputed).to.deep.equal([
+      [APPROVED, approvals[4].index, [`${owner(approvals[4])}:1`]],
+      [SENDS, approvals[4].index, []],
+      [SENDS, transfers[9].index, [`${owner(transfers[9])}:1`]],
+      [APPROVED, transfers[9].index, []],
+    ]);
     expect(report.outputIncomplete, JSON.stringify(report)).to.equal(false);
     expect(report.malformed).to.equal(0);
     // account ‖ balance ‖ sent ‖ approvals, against a direct computation.

@@ -14,7 +14,7 @@ import { protocolDomain, replicaHash, type BatchHeader } from "../../client/math
 import { LtHash16, type Delta } from "../../client/math/lthash.js";
 import { Sharder } from "../../client/math/sharding.js";
 import { KeyKind, type PartitionSpec } from "../../client/math/index.js";
-import { batchAt, compare } from "../../worker/disputes/judge.js";
+import { batchAt, compare, originInputs } from "../../worker/disputes/judge.js";
 import { parseDisputeId } from "../../worker/disputes/verify.js";
 import { Outbox } from "../../worker/exchange/outbox.js";
 import type { ExchangeSigner } from "../../worker/exchange/signer.js";
@@ -176,6 +176,29 @@ describe("worker: the verdict a juror votes", function () {
     const changed = inputs.map((d, i) => (i === 0 ? { ...d, diff: BigInt(d.diff) + 1n } : d));
     const truth = await batchAt({ bytecode, perDeltaMs: 50, inputs: changed, shardOf, position: position(h) });
     expect(truth && replicaHash(truth)).to.not.equal(replicaHash(h));
+  });
+
+  it("replays only the disputed stream's source: a window of two sources gives each first stage its own deltas", function () {
+    const [transfers, approvals] = ["0x" + "01".repeat(32), "0x" + "02".repeat(32)];
+    const window = Array.from({ length: 40 }, (_, i) => ({
+      stream: i % 3 === 0 ? approvals : transfers,
+      data: toUtf8Bytes(`k${i % 7}`),
+      time: BigInt(100 + i),
+      index: BigInt(100 + i),
+      diff: 1n,
+      blockNumber: 1,
+    }));
+    const shardOfKey = (data: Delta["data"]) => (data.length === 0 ? undefined : shardOf(data));
+    for (const stream of [transfers, approvals]) {
+      const got = originInputs(window, stream, shardOfKey, ORIGIN);
+      const want = window.filter((d) => d.stream === stream && shardOf(d.data) === ORIGIN);
+      expect(got.length).to.be.greaterThan(0);
+      expect(got.map((d) => d.time)).to.deep.equal(want.map((d) => d.index));
+    }
+    // The two are disjoint and together all of the origin shard's deltas.
+    const all = window.filter((d) => shardOf(d.data) === ORIGIN).map((d) => d.index);
+    const both = [transfers, approvals].flatMap((s) => originInputs(window, s, shardOfKey, ORIGIN).map((d) => d.time));
+    expect(both.sort((x, y) => (x < y ? -1 : 1))).to.deep.equal(all);
   });
 
   it("verify-dispute takes an id in decimal or hex, and says what is wrong with anything else", function () {

@@ -70,6 +70,10 @@ export async function openSource(p: Protocol, graph: RunnableGraph, fromBlock: n
     return reader;
   }
   // compileGraph allows an INBOX stream only as a graph's one source.
+  if (graph.sources.length !== 1)
+    throw new Error(
+      `openSource: ${graph.sources.length} source streams with an INBOX among them (compileGraph refuses that)`,
+    );
   const stream = graph.sources[0];
   let state = await inboxStateAt(p, stream, fromBlock);
   const reader = {
@@ -90,8 +94,8 @@ export async function openSource(p: Protocol, graph: RunnableGraph, fromBlock: n
 }
 
 /**
- * The source deltas of epoch `epoch`'s window (of every source stream of `graph`, in time order) (the blocks from its EpochAdvanced to the block before
- * the next one's), checked as the dataflow checks them. The window must be closed (`epoch + 1` begun).
+ * The source deltas of epoch `epoch`'s window, of every source stream of `graph` in time order: the
+ * blocks from its EpochAdvanced to the block before the next one's, checked as the dataflow checks them. The window must be closed (`epoch + 1` begun).
  */
 export async function readEpochWindow(
   p: Protocol,

@@ -22,7 +22,7 @@ import { protocolDomain, replicaHash, type BatchHeader } from "../../client/math
 import { LtHash16, type Delta } from "../../client/math/lthash.js";
 import { syncGraph } from "../../client/registry/syncGraph.js";
 import type { ExecutionDisputes } from "../../typechain-types/index.js";
-import { readEpochWindow } from "../chain/source.js";
+import { readEpochWindow, type SourceDelta } from "../chain/source.js";
 import { compileGraph, firstStageOf } from "../engine/graph.js";
 import { packChannel } from "../exchange/packing.js";
 import { OperatorError, OperatorHost } from "../operators/host.js";
@@ -143,6 +143,23 @@ export async function readDispute(p: Protocol, court: ExecutionDisputes, id: big
     b,
     openedAt: opened.blockNumber,
   };
+}
+
+/**
+ * The inputs a position's first stage took: the window's deltas of `stream` (the source stream the
+ * emitting operator reads; a graph may read several) whose shard is `originShard`, in order, each
+ * with its source index as time. Deltas that cannot be keyed (`shardOf` undefined) are skipped, as
+ * every holder skips them.
+ */
+export function originInputs(
+  window: SourceDelta[],
+  stream: string,
+  shardOf: (data: Delta["data"]) => number | undefined,
+  originShard: number,
+): Delta[] {
+  return window
+    .filter((d) => d.stream === stream && shardOf(d.data) === originShard)
+    .map((d) => ({ data: d.data, time: d.index, diff: d.diff }));
 }
 
 /**
@@ -275,9 +292,7 @@ export async function judge(
     window.catch(() => o.windows?.delete(key)); // a failed read is read again next time
   }
   const { deltas } = await window;
-  const inputs = deltas
-    .filter((d) => d.stream === op.input && shardOf(sourceSpec, d.data) === Number(h.originShard))
-    .map((d) => ({ data: d.data, time: d.index, diff: d.diff }));
+  const inputs = originInputs(deltas, op.input, (data) => shardOf(sourceSpec, data), Number(h.originShard));
   let truth: BatchHeader | undefined;
   try {
     truth = await batchAt({
