@@ -1,6 +1,7 @@
 // End-to-end throughput of the live dataflow (npm run bench:devnet): npm run devnet runs, one after
-// another on this machine, with the same feed from the CHAIN source (an ERC-20's Transfer logs) and
-// both sample dataflows (running balances, and the join of balances with transfers sent):
+// another on this machine, with the same feed from the CHAIN sources (an ERC-20's Transfer logs, and
+// its Approval logs after every 16th transfer) and both sample dataflows (running balances, and the
+// join of balances with transfers sent and approvals given, of two sources):
 // 4 workers with every check on, then with checks off (the ratio is what verifyBatch and
 // verifyAccumulatedProof cost end to end), then 2 and 8 workers, then the balances dataflow alone,
 // then three epochs over 400 accounts for the state handoff's cost; then one short run per byzantine
