@@ -9,7 +9,6 @@ const INT64_MIN = -(1n << 63n);
 const INT64_MAX = (1n << 63n) - 1n;
 
 /** Bytes of any length from a hex string or byte array. */
-const EVEN_HEX = /^0x(?:[0-9a-fA-F]{2})*$/;
 const NodeBuffer = (
   globalThis as {
     Buffer?: {
@@ -27,9 +26,11 @@ export function bytesToHex(b: Uint8Array): string {
 export function toBytes(value: BytesLike, field: string): Uint8Array {
   // Node's native hex decoding where there is one (ethers' is a loop in JavaScript: the worker's
   // hottest path decoded every delta's data several times through it).
-  if (NodeBuffer && typeof value === "string" && EVEN_HEX.test(value)) {
+  if (NodeBuffer && typeof value === "string" && value.length % 2 === 0 && value.startsWith("0x")) {
+    // Node stops decoding at the first character that is not hex: a shorter result means one was
+    // there, and ethers' decoder below gives the error.
     const b = NodeBuffer.from(value.slice(2), "hex");
-    return new Uint8Array(b.buffer, b.byteOffset, b.length);
+    if (b.length * 2 === value.length - 2) return new Uint8Array(b.buffer, b.byteOffset, b.length);
   }
   try {
     return getBytes(value);

@@ -26,6 +26,7 @@ import {
   DeltaMerkleProofTooLongError,
   ValueOutOfRangeError,
 } from "../../client/index.js";
+import { toBytes } from "../../client/math/values.js";
 import { bytes32, bytesHex, delta, RUNS } from "./arbitraries.js";
 import { refShuffledIndex } from "./reference.js";
 
@@ -36,6 +37,31 @@ describe("protocol math properties (TypeScript)", function () {
         const data = Uint8Array.from({ length: len }, (_, i) => (i * 31 + len) & 0xff);
         expect(hexlify(keccakBytes(data)), `length ${len}`).to.equal(keccak256(data));
       }
+    });
+  });
+
+  describe("hex decoding (toBytes)", function () {
+    it("accepts and decodes exactly what ethers' getBytes does, refusing the rest with a typed error", function () {
+      const hexChar = fc.constantFrom(..."0123456789abcdefABCDEF");
+      const anyChar = fc.constantFrom(..."0123456789abcdefABCDEFxXg z-\u00e9");
+      const candidate = fc.oneof(
+        fc.array(hexChar, { maxLength: 40 }).map((cs) => `0x${cs.join("")}`),
+        fc.array(anyChar, { maxLength: 40 }).map((cs) => `0x${cs.join("")}`),
+        fc.array(anyChar, { maxLength: 40 }).map((cs) => cs.join("")),
+      );
+      fc.assert(
+        fc.property(candidate, (s) => {
+          let want: string | undefined;
+          try {
+            want = hexlify(getBytes(s));
+          } catch {
+            want = undefined;
+          }
+          if (want === undefined) expect(() => toBytes(s, "x"), s).to.throw(ValueOutOfRangeError);
+          else expect(hexlify(toBytes(s, "x")), s).to.equal(want);
+        }),
+        { numRuns: RUNS * 4 },
+      );
     });
   });
 

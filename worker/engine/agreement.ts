@@ -108,8 +108,15 @@ export function sameDeltas(a: Delta[] | undefined, b: Delta[] | undefined): bool
   if (a.length !== b.length) return false;
   for (let i = 0; i < a.length; ++i) {
     if (BigInt(a[i].diff) !== BigInt(b[i].diff)) return false;
-    const x = bytesOf(a[i].data);
-    const y = bytesOf(b[i].data);
+    const p = a[i].data;
+    const q = b[i].data;
+    // Two hex strings compare as strings (decoding both was a fifth of the agreement's time).
+    if (typeof p === "string" && typeof q === "string") {
+      if (p.toLowerCase() !== q.toLowerCase()) return false;
+      continue;
+    }
+    const x = bytesOf(p);
+    const y = bytesOf(q);
     if (x.length !== y.length) return false;
     for (let j = 0; j < x.length; ++j) if (x[j] !== y[j]) return false;
   }
