@@ -298,8 +298,9 @@ const BATCH = 50;
 /**
  * The deltas of each of `sources` in blocks `fromBlock … toBlock` (which must be final: the caller's
  * finality rule), in chain order, one list per source in the order given: the headers and receipts
- * are read and checked once for all of them. Each log of the source's contract and topic becomes one delta: data
- * {@link logData}, time {@link logTime}, diff 1; `index` is its time too.
+ * are read and checked once for all of them. Each log of a source's contract and topic becomes one
+ * delta: data {@link logData}, time {@link logTime}, diff 1; `index` is its time too. A source
+ * listed twice is a {@link ChainSourceError}.
  *
  * Nothing the RPC says is taken on its word but the block hashes themselves: every header in the
  * range must RLP-encode to its hash; for each block whose `logsBloom` may hold the contract and the

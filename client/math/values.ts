@@ -8,7 +8,7 @@ const UINT64_MAX = (1n << 64n) - 1n;
 const INT64_MIN = -(1n << 63n);
 const INT64_MAX = (1n << 63n) - 1n;
 
-/** Bytes of any length from a hex string or byte array. */
+/** Node's Buffer where there is one (its hex codec is native). */
 const NodeBuffer = (
   globalThis as {
     Buffer?: {
@@ -23,6 +23,7 @@ export function bytesToHex(b: Uint8Array): string {
   return NodeBuffer ? "0x" + NodeBuffer.from(b.buffer, b.byteOffset, b.byteLength).toString("hex") : hexlify(b);
 }
 
+/** Bytes of any length from a 0x-prefixed hex string or byte array; anything else is a {@link ValueOutOfRangeError}. */
 export function toBytes(value: BytesLike, field: string): Uint8Array {
   // Node's native hex decoding where there is one (ethers' is a loop in JavaScript: the worker's
   // hottest path decoded every delta's data several times through it).

@@ -95,7 +95,8 @@ export async function openSource(p: Protocol, graph: RunnableGraph, fromBlock: n
 
 /**
  * The source deltas of epoch `epoch`'s window, of every source stream of `graph` in time order: the
- * blocks from its EpochAdvanced to the block before the next one's, checked as the dataflow checks them. The window must be closed (`epoch + 1` begun).
+ * blocks from its EpochAdvanced to the block before the next one's, checked as the dataflow checks
+ * them. The window must be closed (`epoch + 1` begun).
  */
 export async function readEpochWindow(
   p: Protocol,

@@ -110,7 +110,7 @@ export function sameDeltas(a: Delta[] | undefined, b: Delta[] | undefined): bool
     if (BigInt(a[i].diff) !== BigInt(b[i].diff)) return false;
     const p = a[i].data;
     const q = b[i].data;
-    // Two hex strings compare as strings (decoding both was a fifth of the agreement's time).
+    // Two hex strings compare as strings (decoding both showed in the agreement's profile).
     if (typeof p === "string" && typeof q === "string") {
       if (p.toLowerCase() !== q.toLowerCase()) return false;
       continue;
