@@ -98,8 +98,10 @@ const FINALITY_DEPTH = 4;
 /** How deep a VRF fulfilment must be before workers use it; --chaos reorganises deeper than this. */
 const CONFIRMATIONS = 1;
 const REORG_DEPTH = 3;
+/** The worker as plain JavaScript (scripts/build/worker.mjs builds it at the start of every run). */
+const WORKER = "build/node/worker/main.js";
 
-/** Signals a worker's process group (tsx and the node process it starts). */
+/** Signals a worker's process group (the worker and anything it starts). */
 function signalGroup(proc: ChildProcess, signal: NodeJS.Signals) {
   try {
     process.kill(-proc.pid!, signal);
@@ -153,6 +155,11 @@ async function run(
   const work = mkdtempSync(join(tmpdir(), "maru-devnet-"));
   if (o.keepFiles) say(`working directory (kept): ${work}`);
   else cleanups.push(() => rmSync(work, { recursive: true, force: true }));
+
+  // 0. The worker as plain JavaScript (build/node), built from the sources as they are now: the
+  // workers run it as users do (npm run worker), without a TypeScript loader.
+  const built = spawnSync(process.execPath, ["scripts/build/worker.mjs", "--quiet"], { encoding: "utf8" });
+  if (built.status !== 0) throw new Error(`building the worker failed: ${built.stderr || built.stdout}`);
 
   // 1. The chain node and the gateway, each in its own process.
   const chain = await startAnvil();
@@ -239,7 +246,7 @@ async function run(
     const w = keys[i];
     const args = [
       ...(o.profile ? ["--cpu-prof", `--cpu-prof-dir=${o.profile}`] : []),
-      "worker/main.ts",
+      WORKER,
       ...["--rpc", chain.url, "--addresses", bookFile, "--gateway", gateway.url],
       ...["--cache-dir", join(work, `blobs-${i}`), "--data-dir", join(work, `data-${i}`)],
       ...["--until-epoch", String(n.epochCount), "--finality", String(FINALITY_DEPTH)],
@@ -250,10 +257,10 @@ async function run(
       ...(i === cheater ? ["--byzantine", o.byzantine!] : []),
     ];
     // The same staking and signing keys and data directory on every start: a restart, not a new worker.
-    const proc = spawn(join(process.cwd(), "node_modules/.bin/tsx"), args, {
+    const proc = spawn(process.execPath, args, {
       env: { ...process.env, MARU_WORKER_KEY: w.privateKey, MARU_SIGNING_KEY: signingKeys[i] },
       stdio: ["ignore", "pipe", "pipe"],
-      detached: true, // its own process group: a SIGKILL reaches node itself, not only the tsx launcher
+      detached: true, // its own process group: a kill reaches it and nothing else
     });
     const p: Proc = {
       proc,
@@ -514,9 +521,9 @@ async function run(
   for (const e of await court.queryFilter(court.filters.DisputeOpened(), book.startBlock)) {
     const id = String(e.args.id);
     const r = spawnSync(
-      join(process.cwd(), "node_modules/.bin/tsx"),
+      process.execPath,
       [
-        "worker/main.ts",
+        WORKER,
         "verify-dispute",
         id,
         ...["--rpc", chain.url, "--addresses", bookFile, "--gateway", gateway.url],
