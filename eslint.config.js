@@ -13,6 +13,7 @@ export default tseslint.config(
       "client/wasm/", // AssemblyScript: compiled by asc, not by tsc
       "operators/", // AssemblyScript operators (npm run build:operators)
       "client/dist/", // the built package (npm run build:client)
+      "build/", // the worker as plain JavaScript (npm run build:worker)
       "deploy/deployments/",
     ],
   },
