@@ -232,7 +232,7 @@ async function main() {
       });
     }
 
-    // SIGINT/SIGTERM, once or more (a terminal's Ctrl-C reaches npm, tsx and this process alike):
+    // SIGINT/SIGTERM, once or more (a terminal's Ctrl-C reaches npm and this process alike):
     // the first stops the loop, later ones only say so; if stopping hangs, the report is written
     // and the process exits after 20 s.
     const controller = new AbortController();

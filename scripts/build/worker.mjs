@@ -1,5 +1,5 @@
-// Builds the worker to plain JavaScript in build/node/ (npm run build:worker, part of npm run build;
-// npm run worker and the devnet run it first): every TypeScript module of worker/, client/ and
+// Builds the worker to plain JavaScript (npm run build:worker, part of npm run build; npm run
+// worker and the devnet run it first): every TypeScript module of worker/, client/ and
 // typechain-types/ transpiled by esbuild, one file for one file, in the same tree, so that
 // `node build/node/worker/main.js` runs without a TypeScript loader. tsx's loader costs a worker
 // 25-35 MiB of resident memory before it runs anything (docs/PERFORMANCE.md), and what it does at
@@ -7,31 +7,40 @@
 // runs tsc). The files the worker reads beside its modules are copied: the operator thread, the
 // math core's WebAssembly and the addresses books.
 //
-// Several workers may start at once (docs/local.md starts three): a build holds a lock, does
-// nothing when build/node already matches the sources (their sizes and times, in .stamp), and
-// otherwise builds into a new folder and swaps it in (two renames), so a worker never loads from a
-// half-written tree.
+// Several workers may start at once (docs/local.md starts three), and workers may run while the
+// sources change. So each build goes to its own folder, build/node-<stamp>, named by what it was
+// built from (the sources' sizes and times, tsconfig.json, esbuild's version, this script), and
+// build/node is a symbolic link to the newest, replaced in one rename. Node follows the link to the
+// real folder when a worker starts, so a running worker loads every later file (its operator
+// thread) from the tree it started with. A build that finds its folder already there does nothing;
+// the three newest folders are kept. A lock (a folder holding the builder's pid) keeps two builds
+// apart; the lock of a builder that died is taken over.
 import { build } from "esbuild";
 import { createHash } from "node:crypto";
 import {
   copyFileSync,
   existsSync,
+  lstatSync,
   mkdirSync,
   readdirSync,
   readFileSync,
   renameSync,
   rmSync,
   statSync,
+  symlinkSync,
   writeFileSync,
 } from "node:fs";
 import { dirname, join, relative } from "node:path";
+import { fileURLToPath } from "node:url";
 import { setTimeout as sleep } from "node:timers/promises";
 
-const root = new URL("../../", import.meta.url).pathname;
-const out = join(root, "build/node");
-const lock = join(root, "build/.node.lock");
+const root = fileURLToPath(new URL("../../", import.meta.url));
+const builds = join(root, "build");
+const link = join(builds, "node");
+const lock = join(builds, ".node.lock");
 const quiet = process.argv.includes("--quiet");
 const say = (line) => quiet || console.log(`build:worker: ${line}`);
+const KEEP = 3;
 
 /** The .ts files under `dir` (declarations, the client's package build and its wasm sources left out). */
 function sources(dir) {
@@ -65,34 +74,57 @@ const copies = [
     .map((f) => `client/books/${f}`),
 ];
 const stamp = createHash("sha256");
-for (const path of [...entryPoints, ...copies.map((c) => join(root, c)), new URL(import.meta.url).pathname]) {
+const inputs = [
+  ...entryPoints,
+  ...copies.map((c) => join(root, c)),
+  join(root, "tsconfig.json"),
+  join(root, "node_modules/esbuild/package.json"),
+  fileURLToPath(import.meta.url),
+];
+for (const path of inputs) {
   const s = statSync(path);
   stamp.update(`${relative(root, path)}|${s.size}|${s.mtimeMs}\n`);
 }
-const want = stamp.digest("hex");
+const name = `node-${stamp.digest("hex").slice(0, 16)}`;
+const tree = join(builds, name);
 
-mkdirSync(join(root, "build"), { recursive: true });
+/** Whether process `pid` is running. */
+function alive(pid) {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return e.code === "EPERM";
+  }
+}
+
+mkdirSync(builds, { recursive: true });
 for (let waited = 0; ; waited += 100) {
   try {
     mkdirSync(lock);
+    writeFileSync(join(lock, "pid"), String(process.pid));
     break;
   } catch (e) {
     if (e.code !== "EEXIST") throw e;
-    // A build that died holding the lock leaves it behind: after a minute it is taken over.
-    if (waited > 60_000 || Date.now() - statSync(lock).mtimeMs > 60_000) rmSync(lock, { recursive: true, force: true });
+    let holder;
+    try {
+      holder = Number(readFileSync(join(lock, "pid"), "utf8"));
+    } catch {
+      holder = undefined; // just taken (no pid yet) or just released: look again
+    }
+    if (holder && !alive(holder)) rmSync(lock, { recursive: true, force: true }); // its builder died
+    if (waited === 2_000) say("waiting for another build of the worker to finish");
     await sleep(100);
   }
 }
 try {
-  const have = existsSync(join(out, ".stamp")) ? readFileSync(join(out, ".stamp"), "utf8") : "";
-  if (have === want) {
+  if (existsSync(join(tree, ".built"))) {
     say("up to date");
   } else {
-    const fresh = `${out}.new-${process.pid}`;
-    rmSync(fresh, { recursive: true, force: true });
+    rmSync(tree, { recursive: true, force: true });
     await build({
       entryPoints,
-      outdir: fresh,
+      outdir: tree,
       outbase: root,
       format: "esm",
       platform: "node",
@@ -100,16 +132,26 @@ try {
       logLevel: "warning",
     });
     for (const path of copies) {
-      mkdirSync(dirname(join(fresh, path)), { recursive: true });
-      copyFileSync(join(root, path), join(fresh, path));
+      mkdirSync(dirname(join(tree, path)), { recursive: true });
+      copyFileSync(join(root, path), join(tree, path));
     }
-    writeFileSync(join(fresh, ".stamp"), want);
-    const old = `${out}.old-${process.pid}`;
-    if (existsSync(out)) renameSync(out, old);
-    renameSync(fresh, out);
-    rmSync(old, { recursive: true, force: true });
-    say(`${entryPoints.length} modules to ${relative(root, out)}/ (run: node ${relative(root, out)}/worker/main.js)`);
+    writeFileSync(join(tree, ".built"), "");
+    say(`${entryPoints.length} modules to ${relative(root, tree)}/ (run: node build/node/worker/main.js)`);
   }
+  // build/node points at this tree, switched in one rename (a plain folder from an older build goes).
+  const next = join(builds, `.node.link-${process.pid}`);
+  rmSync(next, { force: true });
+  symlinkSync(name, next);
+  if (lstatSync(link, { throwIfNoEntry: false })?.isDirectory()) rmSync(link, { recursive: true, force: true });
+  renameSync(next, link);
+  // The newest KEEP trees stay (a worker started on an older one may still load its thread from it).
+  const trees = readdirSync(builds)
+    .filter((f) => /^node-[0-9a-f]{16}$/.test(f) && f !== name)
+    .map((f) => ({ f, at: statSync(join(builds, f)).mtimeMs }))
+    .sort((x, y) => y.at - x.at);
+  for (const { f } of trees.slice(KEEP - 1)) rmSync(join(builds, f), { recursive: true, force: true });
+  for (const f of readdirSync(builds))
+    if (/^node\.(new|old)-\d+$/.test(f)) rmSync(join(builds, f), { recursive: true, force: true });
 } finally {
   rmSync(lock, { recursive: true, force: true });
 }
