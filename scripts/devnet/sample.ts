@@ -5,10 +5,11 @@
 // account, joined with the balance changes by account (balance, transfers sent, approvals given). Registered
 // through the timelock like any governance change (scripts/governance), its blobs uploaded to the
 // Arweave gateway.
-import { copyFileSync, mkdirSync, readFileSync } from "node:fs";
-import { join } from "node:path";
+import { copyFileSync, mkdirSync } from "node:fs";
+import { join, relative, resolve } from "node:path";
 import { concat, getBytes, hexlify, id, toBeHex, ZeroHash, type Signer, type Provider } from "ethers";
 import { registerOperator, runThroughTimelock, type Context } from "../governance/operations.js";
+import { loadManifest } from "../governance/manifest.js";
 import { OperatorRegistry__factory } from "../../typechain-types/factories/contracts/registry/OperatorRegistry__factory.js";
 import { LoadToken__factory } from "../../typechain-types/factories/contracts/mocks/LoadToken__factory.js";
 import { chainSourceSpec } from "../../client/actions/readChainLogs.js";
@@ -181,12 +182,13 @@ export async function registerSample(options: {
   for (const dir of ["manifests", "definitions", "build"]) mkdirSync(join(options.workDir, dir), { recursive: true });
   for (const name of [...OPERATORS[options.source], ...(options.join ? JOIN_OPERATORS : [])]) {
     copyFileSync(join(root, "operators/manifests", `${name}.yaml`), join(options.workDir, "manifests", `${name}.yaml`));
-    // The files the manifest names (erc20_to_approvals shares erc20_to_sends' bytecode).
-    const text = readFileSync(join(root, "operators/manifests", `${name}.yaml`), "utf8");
-    for (const field of ["definition", "bytecode"]) {
-      const path = new RegExp(`^${field}: \\{ path: \\.\\./([^ }]+) \\}`, "m").exec(text)?.[1];
-      if (!path) throw new Error(`operators/manifests/${name}.yaml has no ${field} path`);
-      copyFileSync(join(root, "operators", path), join(options.workDir, path));
+    // The files the manifest names, at the same place relative to it (erc20_to_approvals shares
+    // erc20_to_sends' bytecode).
+    const m = await loadManifest(join(root, "operators/manifests", `${name}.yaml`));
+    for (const blob of [m.definition, m.bytecode]) {
+      if (!("path" in blob)) continue; // on Arweave already
+      const at = relative(join(root, "operators"), resolve(m.baseDir, blob.path));
+      copyFileSync(join(root, "operators", at), join(options.workDir, at));
     }
     const manifest = join(options.workDir, "manifests", `${name}.yaml`);
     await registerOperator(ctx, { manifest, gateway: { url: options.gateway }, mode: "schedule" });

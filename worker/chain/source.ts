@@ -8,7 +8,7 @@ import { readInbox, type InboxDelta } from "../../client/actions/readInbox.js";
 import { readChainSources, rpcOf, type ChainSource } from "../../client/actions/readChainLogs.js";
 import type { Protocol } from "../../client/contracts.js";
 import { LtHash16 } from "../../client/math/lthash.js";
-import type { RunnableGraph } from "../engine/graph.js";
+import { sourcesKey, type RunnableGraph } from "../engine/graph.js";
 
 /** Blocks per inbox read. */
 const READ_RANGE = 5_000;
@@ -42,7 +42,7 @@ export type SourceReader = {
 
 /** A reader of `graph`'s source streams from block `fromBlock` on. */
 export async function openSource(p: Protocol, graph: RunnableGraph, fromBlock: number): Promise<SourceReader> {
-  const streams = graph.sources.join("|");
+  const streams = sourcesKey(graph);
   const chains: Array<{ stream: string; chain: ChainSource }> = [];
   for (const stream of graph.sources) {
     const src = graph.sourceOf.get(stream)!;

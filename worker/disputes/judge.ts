@@ -23,7 +23,7 @@ import { LtHash16, type Delta } from "../../client/math/lthash.js";
 import { syncGraph } from "../../client/registry/syncGraph.js";
 import type { ExecutionDisputes } from "../../typechain-types/index.js";
 import { readEpochWindow, type SourceDelta } from "../chain/source.js";
-import { compileGraph, firstStageOf } from "../engine/graph.js";
+import { compileGraph, firstStageOf, sourcesKey } from "../engine/graph.js";
 import { packChannel } from "../exchange/packing.js";
 import { OperatorError, OperatorHost } from "../operators/host.js";
 
@@ -284,7 +284,7 @@ export async function judge(
       return undefined;
     }
   };
-  const key = `${graph.sources.join("|")}|${c.epoch}`;
+  const key = `${sourcesKey(graph)}|${c.epoch}`;
   let window = o.windows?.get(key);
   if (!window) {
     window = readEpochWindow(p, graph, c.epoch);

@@ -39,7 +39,7 @@ import { finalizedBlock, type Finality } from "../chain/finality.js";
 import { openSource, type SourceDelta, type SourceReader } from "../chain/source.js";
 import type { Membership } from "../chain/members.js";
 import { decodeMessage, peekMessage, type Message, type ResendRequest } from "../transport/codec.js";
-import { compileGraph, isFirstStage, type RunnableGraph } from "./graph.js";
+import { compileGraph, isFirstStage, sourcesKey, type RunnableGraph } from "./graph.js";
 import { EpochRun, type HandoffState, type PreviousEpoch } from "./epochRun.js";
 import { WaitLog } from "../node/waits.js";
 import type { CheatRecord, EpochReport } from "./report.js";
@@ -350,7 +350,7 @@ export class Dataflow {
         "graph synced",
       );
     }
-    if (this.source && this.source.streams !== graph.sources.join("|")) {
+    if (this.source && this.source.streams !== sourcesKey(graph)) {
       // The epoch's graph reads other source streams. Every block before its window belongs to
       // earlier epochs and the old streams: switch only once they are all read, so that this
       // worker's inputs are the epoch's own streams, as every other holder's and every juror's are.
@@ -362,7 +362,7 @@ export class Dataflow {
         return false;
       }
       this.log.info(
-        { epoch: epoch.toString(), from: this.source.streams, to: graph.sources.join("|") },
+        { epoch: epoch.toString(), from: this.source.streams, to: sourcesKey(graph) },
         "the source streams changed",
       );
       this.source = undefined;

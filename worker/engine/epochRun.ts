@@ -342,8 +342,9 @@ export class EpochRun {
         : undefined;
     if (i === undefined)
       throw new Error(`no input of origin shard ${originShard} at time ${time}: an operator changed a delta's time`);
-    const inputs = handedOver ?? this.sourceInputs(this.streamOfTime(time)!, originShard);
-    const cpKey = handedOver ? `handoff|${originShard}` : `${this.streamOfTime(time)}|${originShard}`;
+    const stream = handedOver ? "handoff" : this.streamOfTime(time)!;
+    const inputs = handedOver ?? this.sourceInputs(stream, originShard);
+    const cpKey = `${stream}|${originShard}`;
     let cps = this.checkpoints.get(cpKey);
     if (!cps) this.checkpoints.set(cpKey, (cps = [new LtHash16()]));
     const k = Math.floor((i + 1) / CHECKPOINT);
@@ -362,8 +363,8 @@ export class EpochRun {
   /**
    * What this worker computes itself for (stream, shard, time) from `originShard`'s source deltas:
    * a fresh instance of the first-stage operator that emits `stream`, run over the shard's deltas of
-   * the source it reads, in order up to `time` (kept, so later times continue it). Undefined when no first-stage
-   * operator emits `stream`; throws when the operator fails.
+   * the source it reads, in order up to `time` (kept, so later times continue it). Undefined when
+   * no first-stage operator emits `stream`; throws when the operator fails.
    */
   async recompute(slot: {
     stream: string;

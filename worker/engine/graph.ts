@@ -198,5 +198,8 @@ export function compileGraph(graph: SyncGraphReturnType, chainId: bigint): Runna
 /** Whether `op` reads a source stream (a first-stage operator: one instance per source shard). */
 export const isFirstStage = (graph: RunnableGraph, op: RunnableOperator) => graph.sourceOf.has(op.input);
 
+/** The source streams of `graph` as one key ("|"-joined, in id order): what a source reader reads. */
+export const sourcesKey = (graph: RunnableGraph) => graph.sources.join("|");
+
 /** The first-stage operators of `graph`, each with the source stream it reads. */
 export const firstStageOf = (graph: RunnableGraph) => graph.operators.filter((op) => isFirstStage(graph, op));
