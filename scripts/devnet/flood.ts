@@ -59,7 +59,7 @@ function junkBatch(epoch: bigint, sender: string, size: number): Uint8Array {
 function forgedDone(epoch: bigint, sender: string, receiver: string): Uint8Array {
   return encodeMessage({
     kind: "done",
-    done: { epoch, sender, receiver, lastBlock: 1n, channels: [], signature: hexlify(randomBytes(65)) },
+    done: { epoch, sender, receiver, lastBlock: 1n, stage: 1, channels: [], signature: hexlify(randomBytes(65)) },
   });
 }
 

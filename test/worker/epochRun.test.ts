@@ -76,6 +76,7 @@ const graph: RunnableGraph = {
   consumers: new Map(),
   terminal: new Set([BALANCES]),
   handoffs: new Map([[handoffStreamOf(CHANGES), CHANGES]]),
+  stage2: new Set(),
 };
 graph.partitions.set(handoffStreamOf(CHANGES), graph.partitions.get(CHANGES)!);
 const map = {
@@ -128,6 +129,7 @@ const joined: RunnableGraph = {
   consumers: new Map(),
   terminal: new Set([ACTIVITY]),
   handoffs: new Map(),
+  stage2: new Set(),
 };
 {
   const sends = { ...map, id: 2, name: "erc20_to_sends", output: SENDS, bytecode: wasm("erc20_to_sends") };
@@ -156,6 +158,67 @@ const joined: RunnableGraph = {
     joined.partitions.set(handoffStreamOf(x), whole);
     joined.consumers.set(handoffStreamOf(x), [join]);
   }
+}
+
+/**
+ * Two exchanges (the devnet's third dataflow): balance changes → (exchange) → balance_buckets, over
+ * each shard's whole state once the first stage is complete → (exchange, by bucket) →
+ * count_by_bucket → how many accounts hold a balance of each bit length.
+ */
+const BUCKETS = id("balance_buckets").toLowerCase();
+const HISTOGRAM = id("balance_histogram").toLowerCase();
+const byBucket: PartitionSpec = { kind: KeyKind.SLICE, offset: 0, length: 8 };
+const twoStage: RunnableGraph = {
+  ...graph,
+  graphHash: id("two-stage graph"),
+  partitions: new Map([...graph.partitions, [BUCKETS, byBucket], [HISTOGRAM, byBucket]]),
+  operators: [
+    ...graph.operators,
+    {
+      id: 5,
+      name: "balance_buckets",
+      input: CHANGES,
+      inputs: [CHANGES],
+      output: BUCKETS,
+      bytecode: wasm("balance_buckets"),
+    },
+    {
+      id: 6,
+      name: "count_by_bucket",
+      input: BUCKETS,
+      inputs: [BUCKETS],
+      output: HISTOGRAM,
+      bytecode: wasm("count_by_bucket"),
+    },
+  ],
+  terminal: new Set([BALANCES, HISTOGRAM]),
+  stage2: new Set([BUCKETS]),
+};
+twoStage.consumers = new Map([
+  [SOURCE, [map]],
+  [CHANGES, [reduce, twoStage.operators[2]]],
+  [handoffStreamOf(CHANGES), [reduce, twoStage.operators[2]]],
+  [BUCKETS, [twoStage.operators[3]]],
+]);
+
+/** Bucket (the bit length, negative below zero) → how many accounts hold such a balance. */
+function directHistogram(balances: Map<string, bigint>): Map<bigint, bigint> {
+  const out = new Map<bigint, bigint>();
+  for (const v of balances.values()) {
+    const bits = BigInt((v < 0n ? -v : v).toString(2).length);
+    const b = v < 0n ? -bits : bits;
+    out.set(b, (out.get(b) ?? 0n) + 1n);
+  }
+  return out;
+}
+
+function reportedHistogram(report: EpochReport): Map<bigint, bigint> {
+  const got = new Map<bigint, bigint>();
+  for (const [data, mult] of Object.entries(report.output[HISTOGRAM] ?? {})) {
+    expect(mult).to.equal("1");
+    got.set(BigInt.asIntN(64, BigInt(`0x${data.slice(2, 18)}`)), BigInt.asIntN(64, BigInt(`0x${data.slice(18, 34)}`)));
+  }
+  return got;
 }
 
 /** The same single member in the next epoch (its randomness differs). */
@@ -252,6 +315,11 @@ async function runEpoch(
     }
     await run.finishSending(99, id("block 99"));
     run.settle();
+    // One member: its first stage is complete once it has sent (nobody else sends to it).
+    if (run.secondStage) {
+      await run.startSecondStage(false);
+      run.settle();
+    }
     await o.beforeFinalize?.(run);
     const report = await run.finalize(false);
     return { report, headers, state: run.handoffOut() };
@@ -383,6 +451,65 @@ describe("worker: one epoch of the engine (EpochRun), in process", function () {
         .map((x, i) => ({ data: x.data, time: BigInt(h.lastTime) - BigInt(rank - i), diff: BigInt(x.diff) }));
       expect(h.inputMsh).to.equal(new LtHash16().addAll(upTo).digest());
     }
+  });
+
+  it("runs a second exchange over each shard's whole state, with state carried across epochs", async function () {
+    const deltas = Array.from({ length: 160 }, (_, t) =>
+      transfer(t, t % 9, (t * 5 + 2) % 9, BigInt(1 + ((t * 7919) % 5000)) << BigInt((t * 5) % 23)),
+    );
+    const first = await runEpoch(deltas.slice(0, 90), { graph: twoStage });
+    expect(first.report.outputIncomplete, JSON.stringify(first.report)).to.equal(false);
+    expect(first.report.secondStage).to.deep.include({ ran: true, shards: 1, gap: false, unconfirmed: false });
+    const once = directBalances(deltas.slice(0, 90));
+    expect(reportedBalances(first.report)).to.deep.equal(once);
+    expect(reportedHistogram(first.report)).to.deep.equal(directHistogram(once));
+    expect(directHistogram(once).size, "the data spans several buckets, both signs").to.be.greaterThan(4);
+    // Its state is the first stage's (the balance changes), not the second's.
+    expect(first.state!.streams.map((x) => x.stream)).to.deep.equal([CHANGES]);
+    // The second exchange's batches: times name the shard and the rank in its state; each signs the
+    // running hash of the state it ran over (the records by data, the i-th at rank i).
+    const state = first.state!.streams[0].shards[0].deltas;
+    const buckets = first.headers.filter((h) => String(h.stream).toLowerCase() === BUCKETS);
+    expect(buckets.length).to.be.greaterThan(0);
+    for (const h of buckets) {
+      expect(handoffOrigin(BigInt(h.lastTime))).to.equal(0);
+      const rank = Number(BigInt(h.lastTime) & ((1n << 40n) - 1n));
+      const upTo = state
+        .slice(0, rank + 1)
+        .map((x, i) => ({ data: x.data, time: BigInt(h.lastTime) - BigInt(rank - i), diff: BigInt(x.diff) }));
+      expect(h.inputMsh).to.equal(new LtHash16().addAll(upTo).digest());
+    }
+    // The next epoch takes the state over: both outputs are over every transfer so far.
+    const second = await runEpoch(deltas.slice(90), {
+      graph: twoStage,
+      epoch: EPOCH + 1n,
+      assignment: next,
+      previous: { a, math: new EpochMath(view) },
+      handoff: first.state,
+    });
+    expect(second.report.outputIncomplete, JSON.stringify(second.report)).to.equal(false);
+    const all = directBalances(deltas);
+    expect(reportedBalances(second.report)).to.deep.equal(all);
+    expect(reportedHistogram(second.report)).to.deep.equal(directHistogram(all));
+  });
+
+  it("runs no second stage over a first stage that lacks data, and says the output is incomplete", async function () {
+    // The previous epoch's state was due and nobody handed it over: the first stage has a gap.
+    const deltas = Array.from({ length: 30 }, (_, t) => transfer(t, t % 4, (t + 1) % 4, 5n + BigInt(t)));
+    const { report, headers, state } = await runEpoch(deltas, {
+      graph: twoStage,
+      epoch: EPOCH + 1n,
+      assignment: next,
+      previous: { a, math: new EpochMath(view) },
+    });
+    expect(report.handoff).to.deep.include({ gap: true });
+    expect(report.secondStage).to.deep.include({ ran: false, shards: 0, gap: true });
+    expect(report.secondStage!.skipped).to.match(/lacks data/);
+    expect(report.outputIncomplete).to.equal(true);
+    // Nothing of the second exchange was signed: a holder that cannot vouch for its state names nothing.
+    expect(headers.filter((h) => String(h.stream).toLowerCase() === BUCKETS)).to.deep.equal([]);
+    expect(report.output[HISTOGRAM] ?? {}).to.deep.equal({});
+    expect(state).to.equal(undefined);
   });
 
   it("says the output is incomplete when the previous epoch's state was due and nobody handed it over", async function () {

@@ -125,8 +125,10 @@ const outbox0 = (
   record: ProtectionRecord,
   send: (to: string, m: Message) => void,
   local: (h: BatchHeader, deltas: Delta[]) => void = () => undefined,
+  secondStage?: ReadonlySet<string>,
 ) =>
   new Outbox({
+    secondStage,
     epoch: EPOCH,
     me: members[0],
     signer: protectedSigner(keys[0], domain, record),
@@ -135,7 +137,7 @@ const outbox0 = (
     live: () => true,
     send,
     shardOf: (_stream, data) => sharder.shardOfDelta(WHOLE, data),
-    inputDigest,
+    inputDigest: (_stream: string, origin: number, time: bigint) => inputDigest(origin, time),
     local,
     log,
   });
@@ -190,7 +192,7 @@ const byReceiver = (sent: Sent[]) => {
   return out;
 };
 
-function inboxFor(i: number) {
+function inboxFor(i: number, secondStage?: ReadonlySet<string>) {
   const accepted: Array<{ sender: string; header: BatchHeader; deltas: Delta[] }> = [];
   const evidence: unknown[] = [];
   const inbox = new Inbox({
@@ -198,7 +200,10 @@ function inboxFor(i: number) {
     me: members[i],
     a: assignment(i),
     domain,
-    partitions,
+    partitions: secondStage
+      ? new Map([...partitions, ...[...secondStage].map((y) => [y, WHOLE] as const)])
+      : partitions,
+    secondStage,
     checks: true,
     sourceChainId: CHAIN,
     live: () => true,
@@ -214,7 +219,14 @@ const notice = async (signer: number, d: Omit<EpochDone, "signature">): Promise<
   signature: await signDone(keys[signer], domain, d),
 });
 const emptyNotice = (from: number, to: number) =>
-  notice(from, { epoch: EPOCH, sender: members[from], receiver: members[to], lastBlock: LAST_BLOCK, channels: [] });
+  notice(from, {
+    epoch: EPOCH,
+    sender: members[from],
+    receiver: members[to],
+    lastBlock: LAST_BLOCK,
+    stage: 1,
+    channels: [],
+  });
 
 /** Signed batches of one channel from member 0 to member `to`, one delta each. */
 async function channelBatches(stream: string, shard: number, to: number, count: number, salt: number) {
@@ -507,6 +519,79 @@ describe("exchange: outbox and inbox", function () {
       expect(inbox.closed(members[0], STREAM, o2, remoteTo1)).to.equal(true);
       expect(inbox.complete()).to.equal(false); // members 2 and 3 have sent no notice
       expect(accepted.map((a) => a.header.originShard)).to.deep.equal([o1, o2]);
+    } finally {
+      record.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it("ends a second exchange with a notice of its own, which closes only that exchange's channels", async function () {
+    const Y = keccak256(toUtf8Bytes("second-stage stream")).toLowerCase();
+    const stage2 = new Set([Y]);
+    const dir = mkdtempSync(join(tmpdir(), "maru-exchange-stage2-"));
+    const record = openRecord0(dir);
+    try {
+      const sent: Array<{ to: string; m: Message }> = [];
+      const outbox = outbox0(
+        record,
+        (to, m) => sent.push({ to, m: decodeMessage(encodeMessage(m)) }),
+        undefined,
+        stage2,
+      );
+      const salt = { next: 5_000_000 };
+      const at = (time: bigint) => ({ data: dataIn(remoteTo1, 8, salt), time, diff: 1n });
+      outbox.add(STREAM, ORIGIN, remoteTo1, [at(1n), at(2n)]);
+      await outbox.finish(CHAIN, LAST_BLOCK, BLOCK_HASH);
+      // The second stage: a time names the origin shard and a rank; every channel of it is named.
+      const t = (rank: number) => (1n << 63n) | (BigInt(ORIGIN) << 40n) | BigInt(rank);
+      outbox.add(Y, ORIGIN, remoteTo1, [at(t(0)), at(t(1))]);
+      for (let s = 0; s < n; ++s) outbox.declare(Y, ORIGIN, s);
+      await outbox.finish(CHAIN, LAST_BLOCK, BLOCK_HASH, 2);
+      const to1 = sent.filter((x) => x.to === members[1]).map((x) => x.m);
+      const notices = to1.filter((m) => m.kind === "done").map((m) => m.done);
+      // The second notice names every channel of the receiver's shards, even with no batch on it.
+      expect(notices.map((d) => [d.stage, [...new Set(d.channels.map((c) => c.stream))]])).to.deep.equal([
+        [1, [STREAM]],
+        [2, [Y]],
+      ]);
+      expect(notices[1].channels.map((c) => c.shard).sort()).to.deep.equal([...shardsOf1].sort());
+      const batches = to1.filter((m) => m.kind === "batch").map((m) => m.batch);
+      const [first, second] = [STREAM, Y].map((x) =>
+        batches.filter((b) => String(b.header.stream).toLowerCase() === x),
+      );
+      // The receiver: the first exchange is complete without anyone's second notice, and the
+      // second is not complete until it has every member's.
+      const { inbox } = inboxFor(1, stage2);
+      for (const m of [2, 3]) expect(inbox.onDone(await emptyNotice(m, 1))).to.equal(true);
+      expect(inbox.onDone(notices[0])).to.equal(true);
+      for (const b of first) inbox.onBatch(b);
+      expect(inbox.complete(1)).to.equal(true);
+      expect(inbox.complete(2)).to.equal(false);
+      expect(inbox.declared(members[0], Y, ORIGIN, remoteTo1)).to.equal(false);
+      expect(inbox.onDone(notices[1])).to.equal(true);
+      // A second notice names its channels without unnaming the first's.
+      expect(inbox.declared(members[0], Y, ORIGIN, remoteTo1)).to.equal(true);
+      expect(inbox.closed(members[0], STREAM, ORIGIN, remoteTo1)).to.equal(true);
+      expect(inbox.closed(members[0], Y, ORIGIN, remoteTo1)).to.equal(false);
+      expect(inbox.missing(2).map((m) => [m.member, m.noticed])).to.deep.equal([
+        [members[0], true],
+        [members[2], false],
+        [members[3], false],
+      ]);
+      for (const b of second) inbox.onBatch(b);
+      expect(inbox.closed(members[0], Y, ORIGIN, remoteTo1)).to.equal(true);
+      for (const m of [2, 3])
+        expect(inbox.onDone(await notice(m, { ...(await emptyNotice(m, 1)), stage: 2 }))).to.equal(true);
+      expect(inbox.complete(2)).to.equal(true);
+      // A stage-1 notice presented as a stage-2 one does not verify (the stage is signed).
+      expect(inbox.onDone({ ...notices[0], stage: 2 })).to.equal(false);
+      // A resend after both ends brings both notices, and only what is asked for.
+      sent.length = 0;
+      await outbox.resend({ epoch: EPOCH, sender: members[1], channels: inbox.positions(members[0]) }, members[1]);
+      expect(sent.filter((x) => x.m.kind === "batch")).to.deep.equal([]);
+      expect(
+        sent.filter((x) => x.m.kind === "done").map((x) => (x.m as Extract<Message, { kind: "done" }>).done.stage),
+      ).to.deep.equal([1, 2]);
     } finally {
       record.close();
       rmSync(dir, { recursive: true, force: true });

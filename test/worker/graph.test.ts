@@ -4,7 +4,7 @@ import { expect } from "chai";
 import { id, zeroPadValue, ZeroHash } from "ethers";
 import { chainSourceSpec } from "../../client/actions/readChainLogs.js";
 import type { SyncGraphReturnType } from "../../client/index.js";
-import { compileGraph, firstStageOf, GraphUnsupportedError } from "../../worker/engine/graph.js";
+import { compileGraph, firstStageOf, GraphUnsupportedError, isSecondStageSource } from "../../worker/engine/graph.js";
 import { handoffStreamOf } from "../../client/registry/handoff.js";
 import { byzantineMode } from "../../worker/adversary/modes.js";
 
@@ -173,10 +173,17 @@ describe("worker: the graph it runs and the byzantine guard", function () {
       ],
       [
         graph(
-          [stream("s", 0), stream("b", 2), stream("c", 2), stream("d", 2)],
-          [op(0, "m", ["s"], ["b"]), op(1, "n", ["b"], ["c"]), op(2, "o", ["c"], ["d"])],
+          [stream("s", 0), stream("b", 2), stream("c", 2), stream("d", 2), stream("e", 2)],
+          [op(0, "m", ["s"], ["b"]), op(1, "n", ["b"], ["c"]), op(2, "o", ["c"], ["d"]), op(3, "p", ["d"], ["e"])],
         ),
-        /consumes a derived stream and feeds another operator/,
+        /Operator 2 \(o\) is after the second exchange and feeds another operator/,
+      ],
+      [
+        graph(
+          [stream("s", 0), stream("b", 2), stream("c", 2), stream("d", 2)],
+          [op(0, "m", ["s"], ["b"]), op(1, "n", ["b"], ["c"]), op(2, "o", ["b", "c"], ["d"])],
+        ),
+        /Operator 2 \(o\) reads streams of two stages/,
       ],
       [
         graph([chainStream("s", 1n), stream("b", 2)], [op(0, "x", ["s"], ["b"])]),
@@ -190,6 +197,43 @@ describe("worker: the graph it runs and the byzantine guard", function () {
     for (const [g, message] of cases) {
       expect(() => compileGraph(g, 31337n)).to.throw(GraphUnsupportedError, message);
     }
+  });
+
+  it("indexes a second exchange: the stream it carries, state only before it, the operators after it", function () {
+    const lower = (x: string) => id(x).toLowerCase();
+    const g = compileGraph(
+      graph(
+        [
+          stream("t", 0, 1),
+          stream("changes", 2),
+          stream("balances", 2, 1),
+          stream("buckets", 2, 1),
+          stream("histogram", 2, 1),
+        ],
+        [
+          op(0, "map", ["t"], ["changes"]),
+          op(1, "reduce", ["changes"], ["balances"]),
+          op(2, "bucket", ["changes"], ["buckets"]),
+          op(3, "count", ["buckets"], ["histogram"]),
+        ],
+      ),
+      31337n,
+    );
+    expect([...g.stage2]).to.deep.equal([lower("buckets")]);
+    expect([...g.terminal].sort()).to.deep.equal([lower("balances"), lower("histogram")].sort());
+    // Only the first exchange's stream carries state: the second is computed again from it.
+    expect([...g.handoffs.values()]).to.deep.equal([lower("changes")]);
+    expect(g.consumers.get(lower("buckets"))!.map((o) => o.name)).to.deep.equal(["count"]);
+    expect(g.operators.filter((o) => isSecondStageSource(g, o)).map((o) => o.name)).to.deep.equal(["bucket"]);
+    // A graph of one exchange has none.
+    const one = compileGraph(
+      graph(
+        [stream("t", 0, 1), stream("changes", 2), stream("balances", 2, 1)],
+        [op(0, "map", ["t"], ["changes"]), op(1, "reduce", ["changes"], ["balances"])],
+      ),
+      31337n,
+    );
+    expect(one.stage2.size).to.equal(0);
   });
 
   it("refuses byzantine modes on any chain that is not a local development chain", function () {

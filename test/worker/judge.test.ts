@@ -72,7 +72,7 @@ async function honestBatches(inputs: Delta[], seed: number, stopAt?: number): Pr
       (sent.get(Number(h.shard)) ?? sent.set(Number(h.shard), []).get(Number(h.shard))!)[Number(h.seq)] = h;
     },
     shardOf: (_s, data) => shardOf(data),
-    inputDigest: (_o, time) => digests.get(time)!,
+    inputDigest: (_s, _o, time) => digests.get(time)!,
     local: () => undefined,
     log: pino({ level: "silent" }),
   });

@@ -86,6 +86,7 @@ describe("worker wire form (codec)", function () {
           sender,
           receiver: sender,
           lastBlock: 77n,
+          stage: 1,
           channels: [{ stream: batch.header.stream, shard: 2, originShard: 0, batches: 4n }],
           signature: batch.signature,
         },
@@ -141,6 +142,7 @@ describe("worker wire form (codec)", function () {
         sender,
         receiver: sender,
         lastBlock: 77n,
+        stage: 1,
         channels: [
           { stream, shard: 2, originShard: 1, batches: 4n },
           { stream, shard: 2, originShard, batches: 9n },
@@ -183,7 +185,8 @@ describe("worker wire form (codec)", function () {
     expect(p.length).to.equal(1 + 8 + 32 + 4 + 4 + 20 + 8 + 32 + 8 + 32 + 32 + 65);
     expect(p.readUInt32BE(1 + 8 + 32 + 4)).to.equal(originShard);
     const d = view(encodeMessage(done));
-    const dAt = 1 + 8 + 20 + 20 + 8 + 65;
+    expect(d[1 + 8 + 20 + 20 + 8]).to.equal(1); // the stage
+    const dAt = 1 + 8 + 20 + 20 + 8 + 1 + 65;
     expect(d.length).to.equal(dAt + 4 + 2 * 48);
     expect([d.readUInt32BE(dAt + 4 + 32 + 4), d.readUInt32BE(dAt + 4 + 48 + 32 + 4)]).to.deep.equal([1, originShard]);
     expect(d.readBigUInt64BE(dAt + 4 + 48 + 40)).to.equal(9n);
@@ -207,6 +210,16 @@ describe("worker wire form (codec)", function () {
     expect(() => decodeMessage(short)).to.throw(CodecError, /does not fit/);
     const shortDone = Uint8Array.from(d.subarray(0, d.length - 8));
     expect(() => decodeMessage(shortDone)).to.throw(CodecError, /does not fit/);
+    // A notice ends the first or the second exchange; any other stage is refused both ways.
+    const second = decodeMessage(encodeMessage({ ...done, done: { ...done.done, stage: 2 } } as Message));
+    expect(second.kind === "done" && second.done.stage).to.equal(2);
+    const third = Uint8Array.from(d);
+    third[1 + 8 + 20 + 20 + 8] = 3;
+    expect(() => decodeMessage(third)).to.throw(CodecError, /stage 3/);
+    expect(() => encodeMessage({ ...done, done: { ...done.done, stage: 0 } } as Message)).to.throw(
+      CodecError,
+      /stage 0/,
+    );
   });
 
   it("refuses truncated, overlong and unknown messages with a CodecError, never another error", async function () {

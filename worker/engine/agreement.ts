@@ -43,8 +43,12 @@ export type Disagreement = {
 export type SingleHolder = { originShard: number; missing: string[]; groups: number };
 
 export type AgreementOptions = {
-  /** The live holders (lower case) of the source shard of `time`; undefined while that source delta is unread. */
-  holdersOf(time: bigint): { originShard: number; holders: string[] } | undefined;
+  /**
+   * The live holders (lower case) of the shard `time` of `stream` comes from (a source shard, or
+   * for a stream of the second exchange the shard whose state produced it); undefined while that
+   * source delta is unread.
+   */
+  holdersOf(time: bigint, stream: string): { originShard: number; holders: string[] } | undefined;
   /** True once a holder's lane (stream, originShard, shard) can bring nothing more (end notice counted, all received). */
   closed(holder: string, stream: string, originShard: number, shard: number): boolean;
   /** Deltas of `shard` agreed on: they go to the operators that consume `stream`. */
@@ -173,6 +177,9 @@ export class Agreement {
   /** Holder → decided times its copy was missing from (withholding, or a lane stuck on a rejected batch). */
   readonly missingBy = new Map<string, number>();
   readonly disagreements: Disagreement[] = [];
+  /** The streams with a time held back, and with a time taken from one holder alone (`unconfirmedGroups`). */
+  readonly heldBackStreams = new Set<string>();
+  readonly unconfirmedStreams = new Set<string>();
   /** Recomputations under way (the epoch closes after them). */
   private readonly pending = new Set<Promise<void>>();
   readonly stats = {
@@ -289,10 +296,12 @@ export class Agreement {
 
   /**
    * Decides every open time that can be decided. With `final` (the epoch closes: every holder had
-   * its grace), a holder whose copy is not final is silent, and the time is computed here.
+   * its grace), a holder whose copy is not final is silent, and the time is computed here. With
+   * `only`, just the times of the streams it accepts (the first exchange closes before the second).
    */
-  settle(final: boolean): void {
-    for (const [key, open] of this.slots) this.settleSlots(key, open, final);
+  settle(final: boolean, only?: (stream: string) => boolean): void {
+    for (const [key, open] of this.slots)
+      if (!only || only(key.slice(0, key.lastIndexOf("|")))) this.settleSlots(key, open, final);
   }
 
   /** Resolves once every recomputation started so far has ended. */
@@ -334,7 +343,7 @@ export class Agreement {
 
   /** Returns true when the time is decided (used, being computed, or held back for good). */
   private decide(slot: Slot, final: boolean): boolean {
-    const origin = this.o.holdersOf(slot.time);
+    const origin = this.o.holdersOf(slot.time, slot.stream);
     if (!origin) {
       if (!final) return false; // its source delta is not read yet
       this.stats.unknownTime += 1;
@@ -401,7 +410,10 @@ export class Agreement {
       const [only] = digests;
       if (only !== NONE) this.o.use(slot.stream, slot.shard, slot.copies.get(finalHolders[0])!.deltas);
       if (finalHolders.length >= 2) this.stats.agreedGroups += 1;
-      else this.stats.unconfirmedGroups += 1;
+      else {
+        this.stats.unconfirmedGroups += 1;
+        this.unconfirmedStreams.add(slot.stream);
+      }
       this.recordSingle(origin.originShard, silent);
       return true;
     }
@@ -436,6 +448,7 @@ export class Agreement {
     };
     const heldBack = (why: string) => {
       this.stats.heldBackGroups += 1;
+      this.heldBackStreams.add(slot.stream);
       if (differ) disagree();
       this.o.log.warn({ ...at, why }, "no copy of a time to take on trust: held back, not used");
     };

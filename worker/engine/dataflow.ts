@@ -641,14 +641,23 @@ export class Dataflow {
       await run.inbox.judgeProofs(run.windowEnd, finalized, canonicalHash, graceOver);
       if (run.sendingDone) this.askAgain(run);
       run.settle();
+      // A graph's second exchange starts here once the first is complete (or its grace is over).
+      if (run.secondStage && run.sendingDone && !run.secondStageStarted) {
+        const complete = run.inbox.complete(1);
+        if (complete || graceOver) await run.startSecondStage(!complete);
+      }
     }
     for (const { inbox, windowEnd } of this.lateProofs.values())
       await inbox.judgeProofs(windowEnd, finalized, canonicalHash, true);
     await this.desk.drain();
     await this.opener?.drain();
     for (const run of runs) {
-      const complete = run.inbox.complete();
-      if (run.sendingDone && (complete || Date.now() - run.sendingDoneAt > this.o.graceMs)) {
+      const complete = run.inbox.complete(1) && (!run.secondStage || run.inbox.complete(2));
+      // The grace runs from this worker's end of its last exchange.
+      const [sent, sentAt] = run.secondStage
+        ? [run.secondStageDone, run.secondStageDoneAt]
+        : [run.sendingDone, run.sendingDoneAt];
+      if (sent && (complete || Date.now() - sentAt > this.o.graceMs)) {
         const report = await run.finalize(!complete);
         this.reports.push(report);
         this.runs.delete(run.epoch);
@@ -677,9 +686,10 @@ export class Dataflow {
       if (run.windowEnd <= finalized) return; // final: it finishes sending on this tick
       waitingFor = `block ${run.windowEnd}, the window's last, to be final (final: ${finalized})`;
     } else {
-      const missing = run.inbox.missing();
+      const stage = run.secondStageStarted ? 2 : 1;
+      const missing = run.inbox.missing(stage);
       if (missing.length === 0) return;
-      waitingFor = `${missing.length} member(s) to finish sending: ${missing
+      waitingFor = `${missing.length} member(s) to finish sending${stage === 2 ? " the second exchange" : ""}: ${missing
         .map((m) => `${m.member} (${m.noticed ? "batches announced but missing" : "no end notice yet"})`)
         .join(", ")}`;
     }
@@ -694,22 +704,35 @@ export class Dataflow {
   private askAgain(run: EpochRun): void {
     const now = Date.now();
     if (now - run.lastResendAsk < 3_000) return;
-    // A resumed run lost what arrived before the restart: it asks at once, and everyone.
-    if (!run.resumed && now - run.sendingDoneAt < 2_000) return;
-    const late = run.resumed || now - run.sendingDoneAt > 5_000;
-    let asked = 0;
-    for (const m of run.inbox.missing()) {
-      if (!m.noticed && !late) continue;
-      this.o.send(m.member, {
+    const wanted = new Map<string, Array<{ stream: string; shard: number; originShard: number; fromSeq: bigint }>>();
+    const collect = (missing: ReturnType<EpochRun["inbox"]["missing"]>, since: number) => {
+      // A resumed run lost what arrived before the restart: it asks at once, and everyone.
+      if (!run.resumed && now - since < 2_000) return;
+      const late = run.resumed || now - since > 5_000;
+      for (const m of missing) {
+        if (!m.noticed && !late) continue;
+        wanted.set(m.member, [...(wanted.get(m.member) ?? []), ...m.channels]);
+      }
+    };
+    collect(run.inbox.missing(1), run.sendingDoneAt);
+    if (run.secondStageDone) collect(run.inbox.missing(2), run.secondStageDoneAt);
+    for (const [member, missing] of wanted) {
+      // A sender resends a channel the request does not name from its start: name every channel
+      // this worker has from the member, at the seq it needs next.
+      const channels = new Map(run.inbox.positions(member).map((c) => [`${c.stream}|${c.originShard}|${c.shard}`, c]));
+      for (const c of missing) channels.set(`${c.stream.toLowerCase()}|${c.originShard}|${c.shard}`, c);
+      this.o.send(member, {
         kind: "request",
-        request: { epoch: run.epoch, sender: this.o.me, channels: m.channels },
+        request: { epoch: run.epoch, sender: this.o.me, channels: [...channels.values()] },
       });
-      asked += 1;
     }
-    if (asked > 0) {
+    if (wanted.size > 0) {
       run.lastResendAsk = now;
-      run.stats.resendsAsked += asked;
-      this.log.info({ epoch: run.epoch.toString(), members: asked }, "asked members to resend what has not arrived");
+      run.stats.resendsAsked += wanted.size;
+      this.log.info(
+        { epoch: run.epoch.toString(), members: wanted.size },
+        "asked members to resend what has not arrived",
+      );
     }
   }
 

@@ -28,7 +28,7 @@ import type { Message } from "../transport/codec.js";
 import { Agreement } from "./agreement.js";
 import { handoffOrigin, handoffStreamOf, handoffTime } from "../../client/registry/handoff.js";
 import { Replay } from "./replay.js";
-import { firstStageOf, type RunnableGraph, type RunnableOperator } from "./graph.js";
+import { firstStageOf, isSecondStageSource, type RunnableGraph, type RunnableOperator } from "./graph.js";
 import type { EpochReport } from "./report.js";
 import type { WorkerMetrics } from "../metrics/metrics.js";
 
@@ -146,6 +146,24 @@ export class EpochRun {
   }
   /** Set by `finalize`: nothing this worker used in the epoch lacked data (its state can be handed over). */
   private vouched = false;
+  /** The window's last block and its hash (the accumulated proofs of the second exchange name them too). */
+  private windowLast?: { block: bigint; hash: string };
+  /**
+   * The second exchange (graphs with one): once this worker's first stage is complete, the
+   * operators that emit its streams run over each held shard's whole state (`startSecondStage`).
+   */
+  readonly secondStage: boolean;
+  secondStageStarted = false;
+  secondStageDone = false;
+  secondStageDoneAt = 0;
+  /** The instance keys of the operators of the second stage: each per-shard one of an operator emitting its streams, and those after it. */
+  private readonly secondStageKeys = new Set<string>();
+  /** Per `stream|originShard` of the second exchange: the input the operator ran over here, in rank order. */
+  private readonly stage2Inputs = new Map<string, Delta[]>();
+  private readonly stage2Digests = new Map<string, string>();
+  /** What the first stage looked like when the second started (its state is final from then on). */
+  private stage1?: { lacking: boolean; unconfirmed: boolean; why?: string };
+  readonly secondStageStats = { shards: 0, sentDeltas: 0, ms: 0, lateBatches: 0 };
   readonly handoffStats = { sentDeltas: 0, ms: 0 };
   /** First-stage instances run again from the source to settle differing copies, by instance key. */
   private readonly replays = new Map<string, Promise<Replay>>();
@@ -178,6 +196,9 @@ export class EpochRun {
   ) {
     this.math = new EpochMath(a.view);
     this.statefulStreams = new Set(graph.handoffs.values());
+    this.secondStage = graph.stage2.size > 0;
+    for (const op of graph.operators)
+      if (op.inputs.some((x) => graph.stage2.has(x))) this.secondStageKeys.add(instanceKey(op));
     this.myShards = new Set(a.shards);
     const me = lower(ctx.me);
     const states = new BatchStateCache();
@@ -191,8 +212,12 @@ export class EpochRun {
       live: (w) => this.live(w),
       send: (to, m) => ctx.send(to, m),
       shardOf: (stream, data) => this.math.sharder.shardOfDelta(this.graph.partitions.get(stream)!, data),
-      inputDigest: (originShard, time) => this.inputDigest(originShard, time),
+      inputDigest: (stream, originShard, time) =>
+        this.graph.stage2.has(stream)
+          ? this.stage2Digest(stream, originShard, time)
+          : this.inputDigest(originShard, time),
       local: (h, deltas) => this.inbox.own(h, deltas),
+      secondStage: graph.stage2,
       log: ctx.log,
       metrics: ctx.metrics,
     });
@@ -203,6 +228,7 @@ export class EpochRun {
       a,
       domain: ctx.domain,
       partitions: graph.partitions,
+      secondStage: graph.stage2,
       checks: ctx.checks,
       sourceChainId: ctx.sourceChainId,
       handoff: previous ? { streams: new Set(graph.handoffs.keys()), previous: previous.math } : undefined,
@@ -215,7 +241,14 @@ export class EpochRun {
     this.agreement = new Agreement({
       epoch,
       log: ctx.log,
-      holdersOf: (time) => {
+      holdersOf: (time, stream) => {
+        if (this.graph.stage2.has(stream)) {
+          // A time of the second exchange names the shard whose state produced it (and a rank).
+          const from = handoffOrigin(time);
+          return from === undefined || from >= this.a.view.n
+            ? undefined
+            : { originShard: from, holders: this.holders(from).filter((w) => this.live(w)) };
+        }
         const from = handoffOrigin(time);
         if (from !== undefined)
           return this.previous ? { originShard: from, holders: this.handoffSenders(from) } : undefined;
@@ -232,10 +265,16 @@ export class EpochRun {
             ? this.sendingDone && this.handoffInputs.has(originShard)
             : this.inbox.declared(holder, stream, originShard, shard) &&
                 this.inbox.closed(holder, stream, originShard, shard);
+        // So is a copy of the second exchange: a holder that could not vouch for its first stage names nothing.
+        if (this.graph.stage2.has(stream))
+          return holder === me
+            ? this.namedSecondStage(stream, originShard)
+            : this.inbox.declared(holder, stream, originShard, shard) &&
+                this.inbox.closed(holder, stream, originShard, shard);
         return holder === me ? this.sendingDone : this.inbox.closed(holder, stream, originShard, shard);
       },
       use: (stream, shard, deltas) => this.use(stream, shard, deltas),
-      takeUnconfirmed: (slot) => this.graph.handoffs.has(slot.stream),
+      takeUnconfirmed: (slot) => this.graph.handoffs.has(slot.stream) || this.graph.stage2.has(slot.stream),
       recompute: (slot) => this.recompute(slot),
       conflict: (slot, right, wrong) => this.conflict(slot, right, wrong),
     });
@@ -344,7 +383,30 @@ export class EpochRun {
       throw new Error(`no input of origin shard ${originShard} at time ${time}: an operator changed a delta's time`);
     const stream = handedOver ? "handoff" : this.streamOfTime(time)!;
     const inputs = handedOver ?? this.sourceInputs(stream, originShard);
-    const cpKey = `${stream}|${originShard}`;
+    const digest = this.prefixDigest(`${stream}|${originShard}`, inputs, i);
+    this.inputDigests.set(time, digest);
+    return digest;
+  }
+
+  /**
+   * The input commitment of a batch of the second exchange: the digest of the input the operator
+   * emitting `stream` ran over for `originShard`'s state, up to and including the rank `time` names.
+   */
+  private stage2Digest(stream: string, originShard: number, time: bigint): string {
+    const key = `${stream}|${originShard}|${time}`;
+    const memo = this.stage2Digests.get(key);
+    if (memo !== undefined) return memo;
+    const inputs = this.stage2Inputs.get(`${stream}|${originShard}`);
+    const i = Number(time & ((1n << 40n) - 1n));
+    if (!inputs || handoffOrigin(time) !== originShard || i >= inputs.length)
+      throw new Error(`no input of shard ${originShard}'s state at time ${time}: an operator changed a delta's time`);
+    const digest = this.prefixDigest(`stage2|${stream}|${originShard}`, inputs, i);
+    this.stage2Digests.set(key, digest);
+    return digest;
+  }
+
+  /** The multiset hash of `inputs[0..i]`, from kept states every CHECKPOINT inputs (under `cpKey`). */
+  private prefixDigest(cpKey: string, inputs: Delta[], i: number): string {
     let cps = this.checkpoints.get(cpKey);
     if (!cps) this.checkpoints.set(cpKey, (cps = [new LtHash16()]));
     const k = Math.floor((i + 1) / CHECKPOINT);
@@ -352,12 +414,10 @@ export class EpochRun {
       const last = cps.length - 1;
       cps.push(cps[last].clone().addAll(inputs.slice(last * CHECKPOINT, (last + 1) * CHECKPOINT)));
     }
-    const digest = cps[k]
+    return cps[k]
       .clone()
       .addAll(inputs.slice(k * CHECKPOINT, i + 1))
       .digest();
-    this.inputDigests.set(time, digest);
-    return digest;
   }
 
   /**
@@ -555,11 +615,14 @@ export class EpochRun {
     }
     // By channel: the shard each delta goes to, and the source shard of its time (its origin).
     const spec = this.graph.partitions.get(stream)!;
+    // A stream of the second exchange comes from a shard's state: its times name that shard.
+    const second = this.graph.stage2.has(stream);
+    if (second) this.secondStageStats.sentDeltas += deltas.length;
     const byChannel = new Map<string, { originShard: number; shard: number; deltas: Delta[] }>();
     for (const d of deltas) {
       const shard = this.shardOf(spec, d.data);
       if (shard === undefined) continue;
-      const originShard = this.sourceShard.get(BigInt(d.time))!;
+      const originShard = second ? handoffOrigin(BigInt(d.time))! : this.sourceShard.get(BigInt(d.time))!;
       const key = `${originShard}|${shard}`;
       const ch = byChannel.get(key);
       if (ch) ch.deltas.push(d);
@@ -576,11 +639,17 @@ export class EpochRun {
     // Handoff times on handoff channels only, each of the channel's origin shard, and only when a
     // handoff is due: anything else is no copy of anything (a sender's mistake or its lie).
     const handoff = this.graph.handoffs.has(stream);
+    const second = this.graph.stage2.has(stream);
+    if (!second && this.secondStageStarted) {
+      // The first stage's state is final once the second stage ran over it: a late copy changes nothing.
+      this.secondStageStats.lateBatches += 1;
+      return;
+    }
     if (
       (handoff && !this.previous) ||
       deltas.some((d) => {
         const from = handoffOrigin(BigInt(d.time));
-        return handoff ? from !== origin : from !== undefined;
+        return handoff || second ? from !== origin : from !== undefined;
       })
     ) {
       this.stats.misplacedBatches += 1;
@@ -610,6 +679,8 @@ export class EpochRun {
     }
     const of = stateful ?? stream;
     for (const op of this.graph.consumers.get(stream) ?? []) {
+      // An operator whose output is exchanged again runs over the whole state, once the first stage is complete.
+      if (isSecondStageSource(this.graph, op)) continue;
       // A join gets each delta with its input's number (the ABI's processFrom).
       const input = op.inputs.length > 1 ? op.inputs.indexOf(of) : undefined;
       const p = this.feed(op, deltas, undefined, input).catch((e: Error) =>
@@ -746,6 +817,153 @@ export class EpochRun {
     return { gap, unconfirmed };
   }
 
+  /**
+   * The graph's second exchange at this worker, once its first stage is complete (or its grace is
+   * over: `timedOut`). What the first stage decided is final from here on. When nothing this worker
+   * used there lacked data or rests on fewer holders than it should, the operators that emit a
+   * stream of the second exchange run, once per shard this worker holds, over that shard's whole
+   * state in one order every holder computes: each input in the registered order, its records by
+   * data, the i-th at time `handoffTime(shard, i)`. What they emit goes out on the shard's
+   * channels, each named in a stage-2 end notice (an empty one says "nothing of it is yours").
+   * Otherwise this worker names nothing, and its co-holders' copies stand (§9, §12).
+   */
+  async startSecondStage(timedOut: boolean): Promise<void> {
+    if (!this.secondStage || this.secondStageStarted) return;
+    this.secondStageStarted = true;
+    const t0 = performance.now();
+    this.agreement.settle(timedOut, (stream) => !this.graph.stage2.has(stream));
+    // A member silent through the first stage's grace is not waited for again in the second.
+    if (timedOut)
+      this.inbox.excuse(
+        this.inbox
+          .missing(1)
+          .filter((m) => !m.noticed)
+          .map((m) => m.member),
+      );
+    await this.agreement.idle();
+    await Promise.all([...this.feeding]);
+    const first = this.firstStageShape(timedOut, false);
+    const why = first.lacking
+      ? "what its first stage used lacks data"
+      : first.unconfirmed
+        ? "what its first stage used rests on fewer holders than it should"
+        : this.outbox.refused
+          ? "its protection record refused a signature"
+          : undefined;
+    this.stage1 = { ...first, why };
+    if (why === undefined) {
+      for (const op of this.graph.operators.filter((o) => isSecondStageSource(this.graph, o)))
+        for (const shard of [...this.myShards].sort((x, y) => x - y)) await this.runSecondStage(op, shard);
+    } else
+      this.ctx.log.warn(
+        { epoch: this.epoch.toString(), why },
+        "the second stage does not run here: this worker names none of its channels",
+      );
+    const { block, hash } = this.windowLast!;
+    await this.outbox.finish(this.ctx.sourceChainId, block, hash, 2);
+    this.secondStageDone = true;
+    this.secondStageDoneAt = Date.now();
+    this.secondStageStats.ms += performance.now() - t0;
+    this.ctx.log.info(
+      { epoch: this.epoch.toString(), shards: this.secondStageStats.shards, ran: why === undefined },
+      "second stage sent (batches, proofs and end notices)",
+    );
+  }
+
+  /** One operator of the second stage over held shard `shard`'s whole state, in a fresh instance. */
+  private async runSecondStage(op: RunnableOperator, shard: number): Promise<void> {
+    const inputs: Delta[] = [];
+    const parts: Array<{ input?: number; deltas: Delta[] }> = [];
+    for (const [n, stream] of op.inputs.entries()) {
+      const coll = this.state.get(stream)?.get(shard) ?? new Map<string, { data: Delta["data"]; diff: bigint }>();
+      const deltas: Delta[] = [];
+      for (const [, v] of [...coll].sort(([x], [y]) => (x < y ? -1 : x > y ? 1 : 0))) {
+        // A multiplicity is an int64 on the wire and in the operator ABI.
+        if (v.diff !== BigInt.asIntN(64, v.diff)) {
+          this.ctx.log.warn(
+            { epoch: this.epoch.toString(), operator: op.name, shard },
+            "a consolidated multiplicity does not fit 64 bits: the second stage of this shard does not run here",
+          );
+          return;
+        }
+        const d = { data: v.data, time: handoffTime(shard, inputs.length), diff: v.diff };
+        deltas.push(d);
+        inputs.push(d);
+      }
+      parts.push({ input: op.inputs.length > 1 ? n : undefined, deltas });
+    }
+    this.stage2Inputs.set(`${op.output}|${shard}`, inputs);
+    this.secondStageKeys.add(instanceKey(op, shard));
+    for (const part of parts) if (part.deltas.length > 0) await this.feed(op, part.deltas, shard, part.input);
+    if (this.failed.has(instanceKey(op, shard))) return; // its lanes are stopped: named in no notice
+    for (let s = 0; s < this.a.view.n; ++s) this.outbox.declare(op.output, shard, s);
+    this.secondStageStats.shards += 1;
+  }
+
+  /** Whether output stream `stream` is computed after the graph's second exchange. */
+  private afterSecondExchange(stream: string): boolean {
+    return this.graph.operators.some((o) => o.output === stream && o.inputs.some((x) => this.graph.stage2.has(x)));
+  }
+
+  /** Whether this worker named its channels of `stream` from `originShard`'s state (it ran, and did not stop). */
+  private namedSecondStage(stream: string, originShard: number): boolean {
+    if (!this.secondStageDone || !this.stage2Inputs.has(`${stream}|${originShard}`)) return false;
+    const op = this.graph.operators.find((o) => o.output === stream);
+    return op !== undefined && !this.failed.has(instanceKey(op, originShard));
+  }
+
+  /**
+   * Whether each shard this worker holds got a copy of every origin shard's part of each stream of
+   * the second exchange: `gap` when no live holder of some origin shard named its channel (that
+   * part is missing), `unconfirmed` when one did while another did not.
+   */
+  private secondStageCoverage(): { gap: boolean; unconfirmed: boolean } {
+    let gap = false;
+    let unconfirmed = false;
+    const me = lower(this.ctx.me);
+    for (const stream of this.graph.stage2)
+      for (let j = 0; j < this.a.view.n; ++j) {
+        const senders = this.holders(j).filter((w) => this.live(w));
+        for (const shard of this.myShards) {
+          const said = senders.filter((w) =>
+            w === me ? this.namedSecondStage(stream, j) : this.inbox.declared(w, stream, j, shard),
+          ).length;
+          if (said === 0) gap = true;
+          else if (said < Math.min(2, senders.length)) unconfirmed = true;
+        }
+      }
+    return { gap, unconfirmed };
+  }
+
+  /**
+   * What this worker's first stage lacks (`lacking`: then its output is incomplete and its state is
+   * not handed on) or rests on fewer holders than it should (`unconfirmed`).
+   */
+  private firstStageShape(timedOut: boolean, unfinished: boolean) {
+    const me = lower(this.ctx.me);
+    // A source shard with deltas this epoch whose live holders all stayed silent (no batch, no
+    // end notice) left nothing for anyone to use: the output is missing its data and says so.
+    const heard = new Set([me, ...this.heard, ...this.inbox.done.keys()]);
+    const silentShards = [...new Set(this.sourceShard.values())]
+      .filter((shard) => !this.holders(shard).some((w) => heard.has(w) || !this.live(w)))
+      .sort((x, y) => x - y);
+    const { gap, unconfirmed: undeclared } = this.handoffCoverage();
+    // What this worker used may lack data: then neither its output nor its state can be vouched for.
+    const first = (stream: string) => !this.graph.stage2.has(stream);
+    const lacking =
+      unfinished ||
+      [...this.failed].some((key) => !this.secondStageKeys.has(key)) ||
+      silentShards.length > 0 ||
+      [...this.agreement.heldBackStreams].some(first) ||
+      gap ||
+      (timedOut && (this.resumed || this.inbox.missing().some((m) => m.noticed)));
+    // State that rests on fewer holders than it should is used (the output says so) but never
+    // handed on: two honest holders could then sign different states, and a lie taken once would
+    // outlive the epoch that flagged it.
+    const unconfirmed = undeclared || [...this.agreement.unconfirmedStreams].some(first);
+    return { silentShards, gap, undeclared, lacking, unconfirmed };
+  }
+
   /** Decides the times whose holders' copies are all final (on every tick: end notices close lanes). */
   settle(): void {
     this.agreement.settle(false);
@@ -753,6 +971,7 @@ export class EpochRun {
 
   /** The end of this epoch's source window (`lastBlock`, final): last batches, proofs, end notices. */
   async finishSending(lastBlock: number, blockHash: string): Promise<void> {
+    this.windowLast = { block: BigInt(lastBlock), hash: blockHash };
     await Promise.all([...this.chains.values()]);
     await this.outbox.finish(this.ctx.sourceChainId, BigInt(lastBlock), blockHash);
     this.sendingDone = true;
@@ -793,30 +1012,44 @@ export class EpochRun {
     for (const m of this.a.members)
       if (m !== me && this.live(m) && !this.agreement.missingBy.has(m) && !this.inbox.done.has(m))
         this.ctx.log.info({ epoch: this.epoch.toString(), worker: m }, "no end notice in time (all its data arrived)");
-    // A source shard with deltas this epoch whose live holders all stayed silent (no batch, no
-    // end notice) left nothing for anyone to use: the output is missing its data and says so.
-    const heard = new Set([me, ...this.heard, ...this.inbox.done.keys()]);
-    const silentShards = [...new Set(this.sourceShard.values())]
-      .filter((shard) => !this.holders(shard).some((w) => heard.has(w) || !this.live(w)))
-      .sort((x, y) => x - y);
     const output: EpochReport["output"] = {};
     for (const [stream, coll] of this.output)
       output[stream] = Object.fromEntries([...coll].map(([k, v]) => [k, v.toString()]));
     const { verifyMs, ...inboxStats } = this.inbox.stats;
-    const { gap, unconfirmed: undeclared } = this.handoffCoverage();
-    // What this worker used may lack data: then neither its output nor its state can be vouched for.
-    const lacking =
-      unfinished ||
-      this.failed.size > 0 ||
-      silentShards.length > 0 ||
-      this.agreement.stats.heldBackGroups > 0 ||
-      gap ||
-      (timedOut && (this.resumed || this.inbox.missing().some((m) => m.noticed)));
-    // State that rests on fewer holders than it should is used (the output says so) but never
-    // handed on: two honest holders could then sign different states, and a lie taken once would
-    // outlive the epoch that flagged it.
-    const unconfirmed = undeclared || this.agreement.stats.unconfirmedGroups > 0;
-    this.vouched = !lacking && !unconfirmed && !this.outbox.refused;
+    const first = this.firstStageShape(timedOut, unfinished);
+    const { silentShards, gap } = first;
+    // The second exchange: a part no holder named, a time held back (in the agreement's counts), or
+    // batches announced but missing at the end make the output incomplete.
+    const second = this.secondStage ? this.secondStageCoverage() : { gap: false, unconfirmed: false };
+    // What the first stage lacked when the second began stays lacking: copies that came later were
+    // not used (its state was final by then).
+    const lacking = first.lacking || (this.stage1?.lacking ?? false);
+    const lacking2 =
+      lacking ||
+      (this.secondStage &&
+        (!this.secondStageDone ||
+          second.gap ||
+          [...this.failed].some((key) => this.secondStageKeys.has(key)) ||
+          [...this.agreement.heldBackStreams].some((s) => this.graph.stage2.has(s)) ||
+          (timedOut && this.inbox.missing(2).some((m) => m.noticed))));
+    const unconfirmed =
+      first.unconfirmed ||
+      (this.stage1?.unconfirmed ?? false) ||
+      second.unconfirmed ||
+      [...this.agreement.unconfirmedStreams].some((s) => this.graph.stage2.has(s));
+    // Inputs an operator refused, or deltas without a key: skipped alike by every holder, so not
+    // wrong, but the output does not reflect them (an ERC-20 value past the sample's 64-bit sums,
+    // say), and whoever reads it must know.
+    const skipped = malformed > 0 || this.stats.unkeyable > 0;
+    // Each output stream is as complete as the stage it comes out of: what only the second
+    // exchange lacks leaves the first's outputs complete.
+    const incompleteOutputs = [...this.graph.terminal]
+      .filter((t) => skipped || (this.afterSecondExchange(t) ? lacking2 : lacking))
+      .sort();
+    // The state handed on is the first stage's, final when the second began.
+    this.vouched = this.secondStage
+      ? this.stage1 !== undefined && this.stage1.why === undefined && !this.outbox.refused
+      : !lacking && !unconfirmed && !this.outbox.refused;
     return {
       epoch: this.epoch.toString(),
       index: this.a.index!,
@@ -832,13 +1065,8 @@ export class EpochRun {
       verifyMs: Math.round(verifyMs),
       withholding,
       timedOut,
-      outputIncomplete:
-        lacking ||
-        // Inputs an operator refused, or deltas without a key: skipped alike by every holder, so
-        // not wrong, but the output does not reflect them (an ERC-20 value past the sample's
-        // 64-bit sums, say), and whoever reads it must know.
-        malformed > 0 ||
-        this.stats.unkeyable > 0,
+      outputIncomplete: lacking2 || skipped,
+      incompleteOutputs,
       outputUnconfirmed: unconfirmed,
       silentShards,
       ...(this.outbox.refused ? { signingRefused: this.outbox.refused } : {}),
@@ -849,10 +1077,23 @@ export class EpochRun {
             handoff: {
               due: this.previous !== undefined,
               gap,
-              unconfirmed,
+              unconfirmed: first.unconfirmed,
               sentDeltas: this.handoffStats.sentDeltas,
               unconfirmedGroups: this.agreement.stats.unconfirmedGroups,
               ms: Math.round(this.handoffStats.ms),
+            },
+          }
+        : {}),
+      ...(this.secondStage
+        ? {
+            secondStage: {
+              ran: this.stage1?.why === undefined && this.secondStageDone,
+              ...(this.stage1?.why ? { skipped: this.stage1.why } : {}),
+              shards: this.secondStageStats.shards,
+              sentDeltas: this.secondStageStats.sentDeltas,
+              gap: second.gap,
+              unconfirmed: second.unconfirmed,
+              ms: Math.round(this.secondStageStats.ms),
             },
           }
         : {}),

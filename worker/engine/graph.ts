@@ -54,16 +54,25 @@ export type RunnableGraph = {
    * partitioned and consumed as its stream.
    */
   handoffs: Map<string, string>;
+  /**
+   * The streams exchanged a second time: outputs of operators after the first exchange that other
+   * operators read. Each epoch, once its first stage is complete, the operator emitting such a
+   * stream runs once per shard it holds over that shard's whole state (handed over and new), in one
+   * order every holder computes; its output goes through the exchange and the replica agreement,
+   * and the operators after it compute the graph's output (docs/protocol.md §9).
+   */
+  stage2: Set<string>;
 };
 
 /**
  * Checks that the worker can run `graph` on chain `chainId` and indexes it. The reference worker runs
  * graphs with one INBOX source stream or one or more CHAIN source streams of the chain it runs on,
- * one exchange, and operators with one output stream (the operator ABI emits records to one
- * stream): first-stage operators read one source each; operators after the exchange read one or
- * more first-stage outputs (a join, of one source or several), all partitioned alike so that
- * matching keys meet at one shard, and emit the graph's output. Anything else is a
- * {@link GraphUnsupportedError} that names what to change.
+ * one or two exchanges, and operators with one output stream (the operator ABI emits records to
+ * one stream): first-stage operators read one source each; operators after the first exchange read
+ * one or more first-stage outputs (a join, of one source or several), all partitioned alike so that
+ * matching keys meet at one shard, and emit either the graph's output or a stream exchanged a
+ * second time; operators after the second exchange read such streams (partitioned alike) and emit
+ * the graph's output. Anything else is a {@link GraphUnsupportedError} that names what to change.
  */
 export function compileGraph(graph: SyncGraphReturnType, chainId: bigint): RunnableGraph {
   const lower = (s: string) => s.toLowerCase();
@@ -144,6 +153,10 @@ export function compileGraph(graph: SyncGraphReturnType, chainId: bigint): Runna
   const terminal = new Set(operators.map((o) => o.output).filter((s) => !consumers.has(s)));
   const isSource = (x: string) => sourceOf.has(x);
   const firstStage = new Set(operators.filter((o) => o.inputs.some(isSource)).map((o) => o.output));
+  // Operators after the first exchange whose output another operator reads: that output is
+  // exchanged a second time (docs/protocol.md §9, "A second exchange").
+  const middle = operators.filter((o) => !o.inputs.some(isSource) && o.inputs.every((s) => firstStage.has(s)));
+  const stage2 = new Set(middle.map((o) => o.output).filter((s) => consumers.has(s)));
   const same = (x: PartitionSpec, y: PartitionSpec) =>
     Number(x.kind) === Number(y.kind) && Number(x.offset) === Number(y.offset) && Number(x.length) === Number(y.length);
   for (const op of operators) {
@@ -152,18 +165,24 @@ export function compileGraph(graph: SyncGraphReturnType, chainId: bigint): Runna
         fix: "a first-stage operator reads one source alone; join first-stage outputs (of one source or several) after the exchange",
       });
     if (isSource(op.input)) continue;
-    if (!terminal.has(op.output))
+    const later = op.inputs.every((s) => stage2.has(s));
+    if (!later) {
+      const notFirst = op.inputs.find((s) => !firstStage.has(s));
+      if (notFirst !== undefined)
+        throw new GraphUnsupportedError(
+          op.inputs.some((s) => stage2.has(s))
+            ? `Operator ${op.id} (${op.name}) reads streams of two stages (${notFirst} is not exchanged a second time)`
+            : `Operator ${op.id} (${op.name}) reads stream ${notFirst}, which no operator on a source or after the first exchange emits`,
+          {
+            fix: "an operator after the first exchange reads outputs of operators that read a source; one after the second exchange reads outputs of operators after the first",
+          },
+        );
+    } else if (!terminal.has(op.output))
       throw new GraphUnsupportedError(
-        `Operator ${op.id} (${op.name}) consumes a derived stream and feeds another operator`,
+        `Operator ${op.id} (${op.name}) is after the second exchange and feeds another operator`,
         {
-          fix: "the reference worker exchanges one stage over the network: source → operators → (network) → operators (joins too) → output",
+          fix: "the reference worker exchanges at most two stages: source → operators → (network) → operators → (network) → operators → output",
         },
-      );
-    const notFirst = op.inputs.find((s) => !firstStage.has(s));
-    if (notFirst !== undefined)
-      throw new GraphUnsupportedError(
-        `Operator ${op.id} (${op.name}) reads stream ${notFirst}, which no operator on a source emits`,
-        { fix: "an operator after the exchange reads outputs of operators that read a source" },
       );
     const p0 = partitions.get(op.inputs[0])!;
     const other = op.inputs.find((s) => !same(partitions.get(s)!, p0));
@@ -173,16 +192,17 @@ export function compileGraph(graph: SyncGraphReturnType, chainId: bigint): Runna
         { fix: "register a join's inputs with the same partition key, so that matching records meet at one shard" },
       );
   }
+  // Only the inputs of the operators right after the first exchange carry state: a stream of the
+  // second exchange is computed again in full from that state every epoch, so handing it over too
+  // would count it twice.
   const handoffs = new Map<string, string>();
-  for (const op of operators) {
-    if (isSource(op.input)) continue;
+  for (const op of middle)
     for (const input of op.inputs) {
       const h = handoffStreamOf(input);
       handoffs.set(h, input);
       partitions.set(h, partitions.get(input)!);
       consumers.set(h, consumers.get(input)!);
     }
-  }
   return {
     graphHash: graph.graphHash,
     sources: [...sourceOf.keys()],
@@ -192,6 +212,7 @@ export function compileGraph(graph: SyncGraphReturnType, chainId: bigint): Runna
     consumers,
     terminal,
     handoffs,
+    stage2,
   };
 }
 
@@ -203,3 +224,6 @@ export const sourcesKey = (graph: RunnableGraph) => graph.sources.join("|");
 
 /** The first-stage operators of `graph`, each with the source stream it reads. */
 export const firstStageOf = (graph: RunnableGraph) => graph.operators.filter((op) => isFirstStage(graph, op));
+
+/** Whether `op` runs over whole shard states at the second stage (its output is exchanged again). */
+export const isSecondStageSource = (graph: RunnableGraph, op: RunnableOperator) => graph.stage2.has(op.output);

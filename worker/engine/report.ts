@@ -58,6 +58,12 @@ export type EpochReport = Omit<InboxCounters, "verifyMs"> & {
    */
   outputIncomplete: boolean;
   /**
+   * The output streams that are incomplete, each as complete as the stage it comes out of: with a
+   * second exchange (docs/protocol.md §9), what only that exchange lacks leaves the first's outputs
+   * complete. Empty when `outputIncomplete` is false.
+   */
+  incompleteOutputs: string[];
+  /**
    * Part of the state this epoch took over rests on fewer holders than it should: some of its live
    * holders stayed silent or could not vouch for it, and nobody can compute a handoff again
    * (`handoff.unconfirmed`, `handoff.unconfirmedGroups`). The output is complete, but not confirmed
@@ -89,6 +95,22 @@ export type EpochReport = Omit<InboxCounters, "verifyMs"> & {
     unconfirmed: boolean;
     sentDeltas: number;
     unconfirmedGroups: number;
+    ms: number;
+  };
+  /**
+   * The graph's second exchange (docs/protocol.md §9), when it has one: whether this worker's first
+   * stage was complete and vouched for when it started it (`ran`: else it computed and named
+   * nothing, and said why in `skipped`), the shards it ran the operators over, the deltas it sent,
+   * whether some shard this worker holds got no holder's copy of an origin shard's part (`gap`:
+   * the output is incomplete) or one holder's alone (`unconfirmed`), and the time it spent.
+   */
+  secondStage?: {
+    ran: boolean;
+    skipped?: string;
+    shards: number;
+    sentDeltas: number;
+    gap: boolean;
+    unconfirmed: boolean;
     ms: number;
   };
   /** Terminal stream → data (hex) → multiplicity (decimal), consolidated. */

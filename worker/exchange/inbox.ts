@@ -30,6 +30,8 @@ export type InboxOptions = {
   partitions: StreamPartitions;
   /** State handoff streams and the previous epoch's math (verifyBatch's `handoff`); omitted: none is taken. */
   handoff?: { streams: ReadonlySet<string>; previous: EpochMath };
+  /** The streams of the graph's second exchange: their channels are closed by a sender's stage-2 end notice. */
+  secondStage?: ReadonlySet<string>;
   /** Run verifyBatch and verifyAccumulatedProof (off only to measure what they cost). */
   checks: boolean;
   /** The source chain's id: accumulated proofs must name it. */
@@ -83,7 +85,12 @@ export class Inbox {
   private readonly stashBytes = new Map<string, number>();
   private readonly pendingProofs: SignedAccumulatedProof[] = [];
   private readonly proofsFrom = new Map<string, number>();
+  /** Each sender's end notice of the first exchange (and the state handoff). */
   readonly done = new Map<string, EpochDone>();
+  /** Each sender's end notice of the graph's second exchange. */
+  readonly done2 = new Map<string, EpochDone>();
+  /** Members the second exchange does not wait for (silent through the first: see `excuse`). */
+  private readonly excused = new Set<string>();
   readonly stats: InboxCounters = {
     acceptedBatches: 0,
     acceptedDeltas: 0,
@@ -319,18 +326,26 @@ export class Inbox {
       );
       return false;
     }
-    this.done.set(sender, done);
+    (done.stage === 2 ? this.done2 : this.done).set(sender, done);
     return true;
+  }
+
+  /** The exchange a stream belongs to. */
+  private stageOf(stream: string): 1 | 2 {
+    return this.o.secondStage?.has(stream.toLowerCase()) ? 2 : 1;
+  }
+
+  /** `sender`'s end notice of the exchange `stream` belongs to. */
+  private notice(sender: string, stream: string): EpochDone | undefined {
+    return (this.stageOf(stream) === 2 ? this.done2 : this.done).get(sender);
   }
 
   /** Whether `sender`'s end notice names the channel (stream, originShard, shard), even with no batch on it. */
   declared(sender: string, stream: string, originShard: number, shard: number): boolean {
     return (
-      this.done
-        .get(sender)
-        ?.channels.some(
-          (x) => x.stream.toLowerCase() === stream && x.shard === shard && x.originShard === originShard,
-        ) ?? false
+      this.notice(sender, stream)?.channels.some(
+        (x) => x.stream.toLowerCase() === stream && x.shard === shard && x.originShard === originShard,
+      ) ?? false
     );
   }
 
@@ -339,7 +354,7 @@ export class Inbox {
    * (stream, originShard, shard) was used.
    */
   closed(sender: string, stream: string, originShard: number, shard: number): boolean {
-    const d = this.done.get(sender);
+    const d = this.notice(sender, stream);
     if (!d) return false;
     const c = d.channels.find(
       (x) => x.stream.toLowerCase() === stream && x.shard === shard && x.originShard === originShard,
@@ -360,21 +375,47 @@ export class Inbox {
     return this.channels.get(channelKey(sender, stream, originShard, shard))?.seen ?? new Map();
   }
 
-  /** Every live member has sent its signed end notice, and everything it announced has arrived. */
-  complete(): boolean {
-    return this.missing().length === 0;
+  /**
+   * The second exchange does not wait for `members` (no end notice of the first came from them
+   * within its grace): their copies are used if they come before it ends, and their absence
+   * leaves the copies of their co-holders alone (said as unconfirmed) or a gap (incomplete).
+   */
+  excuse(members: Iterable<string>): void {
+    for (const m of members) this.excused.add(m.toLowerCase());
   }
 
-  /** What is still missing, by member: the channels to ask again from the seq that should come next. */
-  missing(): Array<{
+  /** Every channel this worker received batches on from `sender`, with the seq it needs next. */
+  positions(sender: string): Array<{ stream: string; shard: number; originShard: number; fromSeq: bigint }> {
+    const out = [];
+    for (const [key, got] of this.received) {
+      const [from, stream, originShard, shard] = key.split("|");
+      if (from === sender.toLowerCase())
+        out.push({ stream, shard: Number(shard), originShard: Number(originShard), fromSeq: got });
+    }
+    return out;
+  }
+
+  /**
+   * Every live member has sent its signed end notice of exchange `stage`, and everything it
+   * announced there has arrived.
+   */
+  complete(stage: 1 | 2 = 1): boolean {
+    return this.missing(stage).length === 0;
+  }
+
+  /**
+   * What is still missing of exchange `stage`, by member: the channels to ask again from the seq
+   * that should come next.
+   */
+  missing(stage: 1 | 2 = 1): Array<{
     member: string;
     noticed: boolean;
     channels: Array<{ stream: string; shard: number; originShard: number; fromSeq: bigint }>;
   }> {
     const out = [];
     for (const m of this.o.a.members) {
-      if (m === this.o.me || !this.o.live(m)) continue;
-      const d = this.done.get(m);
+      if (m === this.o.me || !this.o.live(m) || (stage === 2 && this.excused.has(m))) continue;
+      const d = (stage === 2 ? this.done2 : this.done).get(m);
       const channels = [];
       let short = !d;
       for (const c of d?.channels ?? []) {
@@ -385,7 +426,7 @@ export class Inbox {
       if (!d) {
         for (const [key, got] of this.received) {
           const [sender, stream, originShard, shard] = key.split("|");
-          if (sender === m)
+          if (sender === m && this.stageOf(stream) === stage)
             channels.push({ stream, shard: Number(shard), originShard: Number(originShard), fromSeq: got });
         }
       }

@@ -5,10 +5,11 @@
 // contracts never see a notice, so it is not slashable and needs no protection record.
 //
 // The typed data is `EpochDone(uint64 epoch, address sender, address receiver, uint64 lastBlock,
-// bytes32 channelsHash)`, where channelsHash = keccak256(abi.encode(channels)) over the list of
+// uint8 stage, bytes32 channelsHash)` (stage: which exchange the notice ends, 1 or 2), where channelsHash = keccak256(abi.encode(channels)) over the list of
 // `(bytes32 stream, uint32 shard, uint32 originShard, uint64 batches)`, one per channel (a sender
 // keeps one channel per origin shard). A notice of the previous wire version (no originShard)
-// hashes differently and is refused; such a worker also speaks another protocol id.
+// hashes differently and is refused; such a worker also speaks another protocol id. So does a notice
+// without the stage (before /maru/batch/4.0.0).
 import { AbiCoder, keccak256, TypedDataEncoder, type TypedDataDomain } from "ethers";
 import { recoverSigner } from "../../client/math/ecrecover.js";
 import type { EpochDone } from "../transport/codec.js";
@@ -19,6 +20,7 @@ const TYPES = {
     { name: "sender", type: "address" },
     { name: "receiver", type: "address" },
     { name: "lastBlock", type: "uint64" },
+    { name: "stage", type: "uint8" },
     { name: "channelsHash", type: "bytes32" },
   ],
 };
@@ -31,7 +33,14 @@ function value(d: Omit<EpochDone, "signature">) {
       [d.channels.map((c) => [c.stream, c.shard, c.originShard, c.batches])],
     ),
   );
-  return { epoch: d.epoch, sender: d.sender, receiver: d.receiver, lastBlock: d.lastBlock, channelsHash };
+  return {
+    epoch: d.epoch,
+    sender: d.sender,
+    receiver: d.receiver,
+    lastBlock: d.lastBlock,
+    stage: d.stage,
+    channelsHash,
+  };
 }
 
 /**

@@ -57,6 +57,8 @@ export type Lane = {
   stopped?: boolean;
   /** Named in the end notice even with no batch (a state handoff says "this is all of it"). */
   declared?: boolean;
+  /** The exchange it belongs to: 2 for a stream of a graph's second exchange (its own end notice). */
+  stage: 1 | 2;
 };
 
 export type OutboxOptions = {
@@ -73,12 +75,14 @@ export type OutboxOptions = {
   send(to: string, m: Message): void;
   /** The shard of a delta of `stream` in this epoch. */
   shardOf(stream: string, data: Delta["data"]): number;
-  /** The digest of the origin shard's inputs up to and including `time` (the input commitment). */
-  inputDigest(originShard: number, time: bigint): string;
+  /** The digest of the inputs of `stream`'s origin shard up to and including `time` (the input commitment). */
+  inputDigest(stream: string, originShard: number, time: bigint): string;
   /** A batch of a shard this worker holds: straight into its own inbox, unsigned. */
   local(header: BatchHeader, deltas: Delta[]): void;
   /** The epoch's batch states, shared with its Inbox (a content is hashed once here). */
   states?: BatchStateCache;
+  /** The streams of the graph's second exchange: their channels end with a notice of their own (stage 2). */
+  secondStage?: ReadonlySet<string>;
   log: Logger;
   metrics?: WorkerMetrics;
 };
@@ -102,7 +106,11 @@ export class Outbox {
   private signing: Promise<void> = Promise.resolve();
   /** Set when the protection record refused a signature: this outbox sends nothing more this epoch. */
   refused?: string;
-  finished = false;
+  /** The exchanges whose end notices went out (1, then 2 for a graph with a second exchange). */
+  readonly finishedStages = new Set<1 | 2>();
+  get finished(): boolean {
+    return this.finishedStages.has(1);
+  }
   lastBlock?: bigint;
   readonly stats = { sentBatches: 0, sentDeltas: 0 };
 
@@ -141,6 +149,7 @@ export class Outbox {
         batch: [],
         bytes: 0,
         sent: [],
+        stage: this.o.secondStage?.has(stream) ? 2 : 1,
       };
       this.lanes.set(key, lane);
     }
@@ -187,7 +196,7 @@ export class Outbox {
   /** The content header and one header per live holder of the lane's shard, advancing `ch`. */
   protected build(lane: Lane, ch: SenderChannel, deltas: Delta[]): BatchHeader[] {
     const receivers = this.o.holders(lane.shard).filter((w) => this.o.live(w));
-    const inputMsh = this.o.inputDigest(lane.originShard, BigInt(deltas[deltas.length - 1].time));
+    const inputMsh = this.o.inputDigest(lane.stream, lane.originShard, BigInt(deltas[deltas.length - 1].time));
     return buildBatch(ch, deltas, [ZeroAddress, ...receivers], inputMsh, this.o.states);
   }
 
@@ -244,16 +253,19 @@ export class Outbox {
   /**
    * The end of the epoch's window (`lastBlock`, final on the source chain): the last batches, an
    * accumulated proof per channel naming `lastBlock`, and a signed end notice to every live member.
+   * With `stage` 2, the same for the channels of the graph's second exchange, once this worker's
+   * first stage is complete.
    */
-  async finish(sourceChainId: bigint, lastBlock: bigint, blockHash: string): Promise<void> {
-    for (const lane of this.lanes.values()) {
+  async finish(sourceChainId: bigint, lastBlock: bigint, blockHash: string, stage: 1 | 2 = 1): Promise<void> {
+    const lanes = [...this.lanes.values()].filter((l) => l.stage === stage);
+    for (const lane of lanes) {
       if (lane.open) this.close(lane);
       this.cut(lane);
     }
     await this.flush();
     this.lastBlock = lastBlock;
     if (!this.refused) {
-      for (const lane of this.lanes.values()) {
+      for (const lane of lanes) {
         if (lane.sent.length === 0) continue;
         try {
           lane.proof = await this.proof(lane, sourceChainId, lastBlock, blockHash);
@@ -265,8 +277,8 @@ export class Outbox {
           if (r !== this.o.me && this.o.live(r)) this.o.send(r, { kind: "proof", proof: lane.proof });
       }
     }
-    this.finished = true;
-    for (const m of this.o.members) if (m !== this.o.me && this.o.live(m)) await this.notify(m);
+    this.finishedStages.add(stage);
+    for (const m of this.o.members) if (m !== this.o.me && this.o.live(m)) await this.notify(m, stage);
   }
 
   protected proof(
@@ -279,13 +291,15 @@ export class Outbox {
     return this.o.signer.signProof(last, sourceChainId, lastBlock, blockHash);
   }
 
-  /** The signed end notice for one receiver: how many batches each of its channels carried. */
-  protected async notify(receiver: string): Promise<void> {
+  /** The signed end notice of exchange `stage` for one receiver: how many batches each of its channels carried. */
+  protected async notify(receiver: string, stage: 1 | 2): Promise<void> {
     if (this.refused || this.lastBlock === undefined) return;
     const channels = [...this.lanes.values()]
-      .filter((l) => (l.sent.length > 0 || l.declared) && this.o.holders(l.shard).includes(receiver))
+      .filter(
+        (l) => l.stage === stage && (l.sent.length > 0 || l.declared) && this.o.holders(l.shard).includes(receiver),
+      )
       .map((l) => ({ stream: l.stream, shard: l.shard, originShard: l.originShard, batches: BigInt(l.sent.length) }));
-    const done = { epoch: this.o.epoch, sender: this.o.me, receiver, lastBlock: this.lastBlock, channels };
+    const done = { epoch: this.o.epoch, sender: this.o.me, receiver, lastBlock: this.lastBlock, stage, channels };
     const signature = await this.o.signer.signDone(done);
     this.o.send(receiver, { kind: "done", done: { ...done, signature } });
   }
@@ -309,7 +323,7 @@ export class Outbox {
 
   /**
    * Answers a receiver's resend request: the batches it asks for that were signed for it, then the
-   * channel's proof and the end notice once the epoch is finished. Returns how many batches went.
+   * channel's proof and the end notice of each exchange that is finished. Returns how many batches went.
    */
   async resend(req: ResendRequest, to: string): Promise<number> {
     let count = 0;
@@ -329,7 +343,7 @@ export class Outbox {
       }
       if (lane.proof) this.o.send(to, { kind: "proof", proof: lane.proof });
     }
-    if (this.finished) await this.notify(to);
+    for (const stage of this.finishedStages) await this.notify(to, stage);
     return count;
   }
 }

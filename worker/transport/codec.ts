@@ -10,7 +10,7 @@
 //   batch    1 | header (276) | signature (65) | n u32 | n × (len u32 | data | time u64 | diff i64)
 //   proof    2 | epoch u64 | stream 32 | shard u32 | originShard u32 | sender 20 | seq u64 |
 //                chainId u256 | block u64 | blockHash 32 | cumulativeMsh 32 | signature (65)
-//   done     3 | epoch u64 | sender 20 | receiver 20 | lastBlock u64 | signature (65) | n u32 |
+//   done     3 | epoch u64 | sender 20 | receiver 20 | lastBlock u64 | stage u8 | signature (65) | n u32 |
 //                n × (stream 32 | shard u32 | originShard u32 | batches u64)
 //   request  4 | epoch u64 | sender 20 | n u32 | n × (stream 32 | shard u32 | originShard u32 | fromSeq u64)
 // A channel is (epoch, stream, shard, originShard, sender → receiver): a sender keeps one channel per
@@ -42,6 +42,11 @@ export type EpochDone = {
   receiver: string;
   /** The last source block of the epoch's window. */
   lastBlock: bigint;
+  /**
+   * Which exchange the notice ends: 1 for the first (and the state handoff), 2 for a graph's second
+   * exchange, sent once the sender's first stage is complete (docs/protocol.md §9, §11).
+   */
+  stage: number;
   /** One entry per channel `(stream, shard, originShard)` the sender opened to the receiver. */
   channels: Array<{ stream: string; shard: number; originShard: number; batches: bigint }>;
   signature: string;
@@ -142,6 +147,10 @@ class Reader {
     this.at += n;
     return out;
   }
+  u8(): number {
+    this.need(1);
+    return this.b[this.at++];
+  }
   u32(): number {
     this.need(4);
     const v = this.b.readUInt32BE(this.at);
@@ -226,7 +235,8 @@ export function encodeMessage(m: Message): Uint8Array {
     w.u64(p.blockNumber).fixed(p.blockHash, 32).fixed(p.cumulativeMsh, 32).fixed(m.proof.signature, SIG_BYTES);
   } else if (m.kind === "done") {
     const d = m.done;
-    w.u64(d.epoch).fixed(d.sender, 20).fixed(d.receiver, 20).u64(d.lastBlock).fixed(d.signature, SIG_BYTES);
+    if (d.stage !== 1 && d.stage !== 2) throw new CodecError(`an end notice of stage ${String(d.stage)} (1 or 2)`);
+    w.u64(d.epoch).fixed(d.sender, 20).fixed(d.receiver, 20).u64(d.lastBlock).u8(d.stage).fixed(d.signature, SIG_BYTES);
     w.u32(d.channels.length);
     for (const c of d.channels) w.fixed(c.stream, 32).u32(c.shard).u32(c.originShard).u64(c.batches);
   } else {
@@ -302,6 +312,8 @@ export function decodeMessage(bytes: Uint8Array): Message {
     const sender = r.fixed(20);
     const receiver = r.fixed(20);
     const lastBlock = r.u64();
+    const stage = r.u8();
+    if (stage !== 1 && stage !== 2) throw new CodecError(`an end notice of stage ${stage} (1 or 2)`);
     const signature = r.fixed(SIG_BYTES);
     const n = r.count(CHANNEL_BYTES, MAX_CHANNELS);
     const channels = Array.from({ length: n }, () => ({
@@ -310,7 +322,7 @@ export function decodeMessage(bytes: Uint8Array): Message {
       originShard: r.u32(),
       batches: r.u64(),
     }));
-    m = { kind, done: { epoch, sender, receiver, lastBlock, signature, channels } };
+    m = { kind, done: { epoch, sender, receiver, lastBlock, stage, signature, channels } };
   } else if (kind === "request") {
     const epoch = r.u64();
     const sender = r.fixed(20);

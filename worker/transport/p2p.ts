@@ -1,4 +1,4 @@
-// Messages between workers over libp2p (TCP, noise, yamux) on /maru/batch/3.0.0, length-prefixed,
+// Messages between workers over libp2p (TCP, noise, yamux) on /maru/batch/4.0.0, length-prefixed,
 // in the wire form of ./codec.ts. docs/protocol.md §11, docs/worker.md#transport:
 // - Only members may connect: the gater runs after the noise handshake (the remote peer id is
 //   authenticated) and refuses any peer id that no member of the previous, current or next epoch
@@ -27,7 +27,7 @@ import { connect } from "node:net";
 import { encodeMessage, MAX_MESSAGE_BYTES, type Message } from "./codec.js";
 
 /** The protocol id messages travel on (3.0.0: channels per origin shard and the replica fields of §12). */
-export const BATCH_PROTOCOL = "/maru/batch/3.0.0";
+export const BATCH_PROTOCOL = "/maru/batch/4.0.0";
 /** Refused messages a peer may send in ABUSE_WINDOW_MS before it is disconnected. */
 export const ABUSE_LIMIT = 16;
 const ABUSE_WINDOW_MS = 60_000;
