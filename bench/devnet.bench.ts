@@ -95,6 +95,12 @@ try {
     handedEpochs > 0 ? handoff.perWorker.reduce((s, w) => s + w.handoffMs, 0) / handedEpochs : null;
   const handoffDeltasPerEpoch =
     handedEpochs > 0 ? handoff.perWorker.reduce((s, w) => s + w.handoffDeltas, 0) / handedEpochs : null;
+  // The second exchange (the histogram's), in the same run: from a worker's start of it to its end notices.
+  const secondEpochs = handoff.perWorker.reduce((s, w) => s + w.secondStageEpochs, 0);
+  const secondMsPerEpoch =
+    secondEpochs > 0 ? handoff.perWorker.reduce((s, w) => s + w.secondStageMs, 0) / secondEpochs : null;
+  const secondDeltasPerEpoch =
+    secondEpochs > 0 ? handoff.perWorker.reduce((s, w) => s + w.secondStageDeltas, 0) / secondEpochs : null;
   const ratio = on.deltasPerSec / off.deltasPerSec;
   const lines = [
     `Command: \`npm run bench:devnet\` (BENCH_DELTAS=${DELTAS}, source chain, 1 epoch, replication 2, ${new Date().toISOString().slice(0, 10)})`,
@@ -111,6 +117,7 @@ try {
     "",
     `state handoff (4 workers, 3 epochs, 400 accounts, ${handoff.deltasPerSec.toFixed(0)} source deltas/s, output ${handoff.outputCorrect ? "correct" : "NOT correct"}): ` +
       `${handoffMsPerEpoch?.toFixed(1)} ms per worker and epoch to build and queue ${handoffDeltasPerEpoch?.toFixed(0)} state deltas`,
+    `second exchange (same run): ${secondMsPerEpoch?.toFixed(1)} ms per worker and epoch from its start to its end notices, ${secondDeltasPerEpoch?.toFixed(0)} deltas sent`,
   ];
   const latency: Array<{ mode: string; faults: string[]; cheatToSlashMs: number | null }> = [];
   if (MODES) {
@@ -156,6 +163,10 @@ try {
           stateDeltasPerWorkerAndEpoch: handoffDeltasPerEpoch === null ? null : Math.round(handoffDeltasPerEpoch),
         },
         stateHandoffMsPerEpoch: handoffMsPerEpoch === null ? null : Number(handoffMsPerEpoch.toFixed(1)),
+        secondStage: {
+          msPerWorkerAndEpoch: secondMsPerEpoch === null ? null : Number(secondMsPerEpoch.toFixed(1)),
+          deltasPerWorkerAndEpoch: secondDeltasPerEpoch === null ? null : Math.round(secondDeltasPerEpoch),
+        },
         byzantine: latency,
       },
       null,

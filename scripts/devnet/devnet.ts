@@ -60,7 +60,10 @@ const program = new Command()
   .option("--json <file>", "write the report as JSON")
   .option("--keep-running", "keep the chain node and the gateway up after the summary, until Ctrl-C")
   .option("--no-checks", "workers accept batches unverified (to measure what the checks cost)")
-  .option("--no-join", "run the balances dataflow alone (the CHAIN source's second dataflow, a join, is left out)")
+  .option(
+    "--no-join",
+    "run the balances dataflow alone (the CHAIN source's other two dataflows, a join and one of two exchanges, are left out)",
+  )
   .option("--seed <n>", "seed of the generated transfers", "1")
   .option("--timeout <s>", "give up after this many seconds", "600")
   .option("--keep-files", "keep the working directory (worker reports, addresses book) and print its path")
@@ -558,6 +561,7 @@ async function run(
     epochCount: n.epochCount,
     source: o.source,
     token: loadToken && (await loadToken.getAddress()),
+    histogram: o.join && o.source === "chain",
   });
   // What the chain holds in the epochs' windows: the source deltas the workers had to process.
   const landedTransfers = truth.reduce((x, t) => x + t.transfers.length, 0);
@@ -565,7 +569,8 @@ async function run(
   if (landedTransfers !== fed) say(`note: ${fed} transfers fed, ${landedTransfers} landed in epochs 1-${n.epochCount}`);
   if (landedApprovals !== approvalsFed)
     say(`note: ${approvalsFed} approvals made, ${landedApprovals} landed in epochs 1-${n.epochCount}`);
-  const output = checkOutput(reports, honest, truth, { activity: o.join && o.source === "chain" });
+  const joined = o.join && o.source === "chain";
+  const output = checkOutput(reports, honest, truth, { activity: joined, histogram: joined });
   const disagreements = reports
     .filter((r) => honest.has(r.worker))
     .flatMap((r) =>
@@ -647,6 +652,7 @@ async function run(
     deltasPerSec: seconds > 0 ? (fed + approvalsFed) / seconds : 0,
     seconds,
     outputCorrect: output.correct,
+    outputChecked: output.checked,
     outputProblems: output.problems,
     outputIncomplete: output.incomplete,
     disagreements,
@@ -673,6 +679,9 @@ async function run(
       handoffEpochs: r.epochs.filter((e) => e.handoff?.due).length,
       handoffDeltas: r.epochs.reduce((s, e) => s + (e.handoff?.sentDeltas ?? 0), 0),
       handoffMs: r.epochs.reduce((s, e) => s + (e.handoff?.ms ?? 0), 0),
+      secondStageEpochs: r.epochs.filter((e) => e.secondStage?.ran).length,
+      secondStageDeltas: r.epochs.reduce((s, e) => s + (e.secondStage?.sentDeltas ?? 0), 0),
+      secondStageMs: r.epochs.reduce((s, e) => s + (e.secondStage?.ms ?? 0), 0),
     })),
   };
   const report: DevnetReport = { ...partial, expectations: checkExpectations(partial) };

@@ -4,7 +4,7 @@ import type { CheatRecord, EpochReport } from "../../worker/engine/report.js";
 import type { EvidenceRecord } from "../../worker/guard/evidence.js";
 import type { DisputeRecord } from "../../worker/disputes/records.js";
 import { FAULT_OF_MODE, type ByzantineMode } from "../../worker/adversary/modes.js";
-import { ACTIVITY_STREAM, balancesOf, OUTPUT_STREAM, type Transfer } from "./sample.js";
+import { ACTIVITY_STREAM, balancesOf, HISTOGRAM_STREAM, OUTPUT_STREAM, type Transfer } from "./sample.js";
 
 /** The report file a worker writes (maru-worker --report). */
 export type WorkerReport = {
@@ -73,6 +73,11 @@ export type DevnetReport = {
   seconds: number;
   /** The output equals the direct computation, epoch by epoch (nothing wrong, nothing missing). */
   outputCorrect: boolean;
+  /**
+   * Per dataflow output, the records found right at their honest holders over all epochs:
+   * `balances`; with the join `activity`, and `histogram` (the dataflow of two exchanges).
+   */
+  outputChecked: Record<string, number>;
   /** Values an honest worker reported as complete that are wrong: must stay empty in every run. */
   outputProblems: string[];
   /** (epoch, account) values that no honest holder reported complete (held back or lost, and said so). */
@@ -134,6 +139,10 @@ export type DevnetReport = {
     handoffEpochs: number;
     handoffDeltas: number;
     handoffMs: number;
+    /** Epochs whose second exchange ran here, the deltas it sent, and the time from its start to its end notices. */
+    secondStageEpochs: number;
+    secondStageDeltas: number;
+    secondStageMs: number;
   }>;
   expectations: { met: boolean; failures: string[] };
 };
@@ -148,6 +157,8 @@ export type EpochTruth = {
   approvals: string[];
   /** The shard of an account's `balances` record in this epoch (its randomness and set size). */
   shardOf(account: string): number;
+  /** The shard of a bucket's `balance_histogram` record in this epoch (when the histogram runs). */
+  shardOfBucket?(bucket: bigint): number;
 };
 
 /** What {@link checkOutput} found. */
@@ -159,9 +170,14 @@ export type OutputCheck = {
    * silently wrong output, which must never happen.
    */
   problems: string[];
-  /** (epoch, account) values no honest holder reported complete: held back or lost, and said so. */
+  /**
+   * (epoch, account) values (for the histogram, (epoch, bucket), named as such) no honest holder
+   * reported complete: held back or lost, and said so.
+   */
   incomplete: string[];
   accounts: number;
+  /** Per dataflow output ("balances", "activity", "histogram"): the records found right at their honest holders, over all epochs. */
+  checked: Record<string, number>;
 };
 
 /**
@@ -178,11 +194,12 @@ export function checkOutput(
   reports: WorkerReport[],
   honest: Set<string>,
   truth: EpochTruth[],
-  options: { activity?: boolean } = {},
+  options: { activity?: boolean; histogram?: boolean } = {},
 ): OutputCheck {
   const problems: string[] = [];
   const incomplete: string[] = [];
   const accounts = new Set<string>();
+  const checked: Record<string, number> = {};
   const stateful = reports.some((r) => r.epochs.some((e) => e.handoff !== undefined));
   const sorted = [...truth].sort((x, y) => x.epoch - y.epoch);
   const upTo: Transfer[] = [];
@@ -205,6 +222,11 @@ export function checkOutput(
         activity.set(a, activityRecord(a, balances.get(a) ?? 0n, sent.get(a) ?? 0n, approved.get(a) ?? 0n));
       expected.set(ACTIVITY_STREAM, activity);
     }
+    if (options.histogram)
+      expected.set(
+        HISTOGRAM_STREAM,
+        new Map([...histogramOf(balances)].map(([b, n]) => [bucketKey(b), histogramRecord(b, n)])),
+      );
     for (const a of balances.keys()) accounts.add(a);
     const holdersOf = new Map<number, Array<{ worker: string; ep: EpochReport | undefined }>>();
     for (const r of reports) {
@@ -220,10 +242,10 @@ export function checkOutput(
         problems.push(
           `epoch ${t.epoch}: ${r.worker} read ${ep.sourceRead} source deltas, the chain holds ${inWindow} (${t.approvals.length} approvals)`,
         );
-      if (ep.operatorsStopped > 0 || ep.outputIncomplete) continue;
-      for (const [stream, want] of expected)
+      for (const [stream, want] of expected) {
+        if (!completeFor(ep, stream)) continue;
         for (const [data, mult] of Object.entries(ep.output[stream] ?? {})) {
-          const account = `0x${data.replace(/^0x/, "").slice(0, 40)}`;
+          const account = keyOf(stream, data);
           if (mult !== "1") problems.push(`epoch ${t.epoch}: ${account} has multiplicity ${mult} at ${r.worker}`);
           const record = want.get(account);
           if (data !== record)
@@ -231,14 +253,18 @@ export function checkOutput(
               `epoch ${t.epoch}: ${r.worker} says ${describe(stream, data)}, the direct computation ${record ? describe(stream, record) : "nothing"}`,
             );
         }
+      }
     }
     for (const [stream, want] of expected)
       for (const [account, record] of want) {
-        const holders = holdersOf.get(t.shardOf(account)) ?? [];
-        const complete = holders.filter(({ ep }) => ep && ep.operatorsStopped === 0 && !ep.outputIncomplete);
+        const shard =
+          stream === HISTOGRAM_STREAM ? t.shardOfBucket!(BigInt.asIntN(64, BigInt(account))) : t.shardOf(account);
+        const holders = holdersOf.get(shard) ?? [];
+        const complete = holders.filter(({ ep }) => ep && completeFor(ep, stream));
         if (complete.length === 0) {
-          if (stream === OUTPUT_STREAM)
-            incomplete.push(`epoch ${t.epoch}: ${account} (no honest holder's output of the epoch is complete)`);
+          incomplete.push(
+            `epoch ${t.epoch}: ${stream === HISTOGRAM_STREAM ? `histogram bucket ${BigInt.asIntN(64, BigInt(account))}` : stream === OUTPUT_STREAM ? account : `${nameOf(stream)} ${account}`} (no honest holder's output of the epoch is complete)`,
+          );
           continue;
         }
         for (const { worker, ep } of complete)
@@ -246,16 +272,66 @@ export function checkOutput(
             problems.push(
               `epoch ${t.epoch}: ${worker} holds ${account}'s shard but does not report ${describe(stream, record)}`,
             );
+          else checked[nameOf(stream)] = (checked[nameOf(stream)] ?? 0) + 1;
       }
   }
-  return { correct: problems.length === 0 && incomplete.length === 0, problems, incomplete, accounts: accounts.size };
+  return {
+    correct: problems.length === 0 && incomplete.length === 0,
+    problems,
+    incomplete,
+    accounts: accounts.size,
+    checked,
+  };
 }
 
-/** A sample record in words: a balance, or the join's balance, transfers sent and approvals given. */
+/**
+ * Whether a worker's epoch output of `stream` is complete: as its report says per stream (an output
+ * is as complete as the exchange it comes out of), or for the whole epoch in a report without that.
+ */
+function completeFor(ep: EpochReport, stream: string): boolean {
+  return ep.incompleteOutputs
+    ? !ep.incompleteOutputs.includes(stream)
+    : ep.operatorsStopped === 0 && !ep.outputIncomplete;
+}
+
+/** A sample output's short name (a function: sample.ts and this module import each other). */
+const nameOf = (stream: string) =>
+  stream === HISTOGRAM_STREAM ? "histogram" : stream === ACTIVITY_STREAM ? "activity" : "balances";
+
+/** The key of a sample record: its account, or for the histogram its bucket (8 bytes), as lower-case hex. */
+function keyOf(stream: string, data: string): string {
+  return `0x${data.replace(/^0x/, "").slice(0, stream === HISTOGRAM_STREAM ? 16 : 40)}`;
+}
+
+/** A bucket's key as the histogram's records start with it (i64, big-endian). */
+export const bucketKey = (bucket: bigint) => `0x${BigInt.asUintN(64, bucket).toString(16).padStart(16, "0")}`;
+
+/** The histogram's record: bucket ‖ number of accounts (each i64), lower-case hex. */
+export function histogramRecord(bucket: bigint, accounts: bigint): string {
+  return `${bucketKey(bucket)}${BigInt.asUintN(64, accounts).toString(16).padStart(16, "0")}`;
+}
+
+/**
+ * The third dataflow computed directly: how many accounts hold a balance of each bit length
+ * (negative below zero; a zero balance is in no bucket), as balance_buckets and count_by_bucket do.
+ */
+export function histogramOf(balances: Map<string, bigint>): Map<bigint, bigint> {
+  const out = new Map<bigint, bigint>();
+  for (const v of balances.values()) {
+    if (v === 0n) continue;
+    const bits = BigInt((v < 0n ? -v : v).toString(2).length);
+    const b = v < 0n ? -bits : bits;
+    out.set(b, (out.get(b) ?? 0n) + 1n);
+  }
+  return out;
+}
+
+/** A sample record in words: a balance, the join's balance, transfers sent and approvals given, or a bucket's count. */
 function describe(stream: string, data: string): string {
   const hex = data.replace(/^0x/, "");
   const i64 = (from: number) => BigInt.asIntN(64, BigInt(`0x${hex.slice(from, from + 16)}`));
   const account = `0x${hex.slice(0, 40)}`;
+  if (stream === HISTOGRAM_STREAM) return `${i64(16)} accounts hold balances of bit length ${i64(0)}`;
   return stream === ACTIVITY_STREAM
     ? `${account} holds ${i64(40)} after ${i64(56)} transfers sent and ${i64(72)} approvals given`
     : `${account} holds ${i64(40)}`;
@@ -297,8 +373,13 @@ export function checkExpectations(r: Omit<DevnetReport, "expectations">): { met:
   if (r.outputProblems.length > 0) failures.push(`the output is wrong: ${r.outputProblems.slice(0, 3).join("; ")}`);
   // A withholder stays a live holder: the state of its shards rests on one copy in the epoch after
   // (used, and said so) and is not handed on after that (docs/protocol.md §9), so from the third
-  // epoch on the output is incomplete there, and says so. Anywhere else, nothing may be missing.
-  const expectedGap = (line: string) => r.byzantine === "withhold" && Number(/^epoch (\d+)/.exec(line)?.[1]) >= 3;
+  // epoch on the output is incomplete there, and says so. The second exchange runs only over state
+  // its holders vouch for, so the histogram is incomplete there from the second epoch. Anywhere
+  // else, nothing may be missing.
+  const expectedGap = (line: string) => {
+    const epoch = Number(/^epoch (\d+)/.exec(line)?.[1]);
+    return r.byzantine === "withhold" && (epoch >= 3 || (epoch === 2 && line.startsWith("epoch 2: histogram ")));
+  };
   const missing = r.outputIncomplete.filter((line) => !expectedGap(line));
   if (missing.length > 0) failures.push(`the output is incomplete: ${missing.slice(0, 3).join("; ")}`);
   const blamed = [...new Set(r.disagreements.flatMap((d) => d.wrong))];
@@ -404,10 +485,13 @@ export function summaryTable(r: DevnetReport): string {
     : r.outputProblems.length > 0
       ? "WRONG"
       : `incomplete (${r.outputIncomplete.length} account-epochs held back or lost, and reported so; nothing wrong)`;
-  const dataflows =
-    r.source === "chain"
-      ? "running balances, and balances joined with transfers sent and (a second CHAIN source) approvals given"
-      : "running balances";
+  const dataflows = [
+    "running balances",
+    ...(r.outputChecked.activity
+      ? ["balances joined with transfers sent and (a second CHAIN source) approvals given"]
+      : []),
+    ...(r.outputChecked.histogram ? ["a histogram of the balances by bit length (two exchanges)"] : []),
+  ].join("; ");
   out.push(`output: ${verdict} (${dataflows} of ${r.accounts} accounts, checked after each of ${r.epochs} epochs)`);
   if (r.disagreements.length > 0)
     out.push(

@@ -2,7 +2,9 @@
 // CHAIN source, or transfers appended to a StreamInbox stream), a map to per-account balance
 // changes, a keyed reduce to running balances; and, on the CHAIN source, a second dataflow: maps to
 // transfers sent and (from a second CHAIN source, the token's Approval logs) approvals given per
-// account, joined with the balance changes by account (balance, transfers sent, approvals given). Registered
+// account, joined with the balance changes by account (balance, transfers sent, approvals given);
+// and a third with two exchanges: each shard's balances by size class, exchanged again by class and
+// counted (how many accounts hold a balance of each bit length). Registered
 // through the timelock like any governance change (scripts/governance), its blobs uploaded to the
 // Arweave gateway.
 import { copyFileSync, mkdirSync } from "node:fs";
@@ -16,7 +18,7 @@ import { chainSourceSpec } from "../../client/actions/readChainLogs.js";
 import { StreamInbox__factory } from "../../typechain-types/factories/contracts/inbox/StreamInbox__factory.js";
 import { EpochManager__factory } from "../../typechain-types/factories/contracts/epochs/EpochManager.sol/EpochManager__factory.js";
 import { Sharder, type AddressesBook, type PartitionSpec } from "../../client/index.js";
-import { balanceRecord, type EpochTruth } from "./report.js";
+import { balanceRecord, histogramRecord, type EpochTruth } from "./report.js";
 
 /** The source stream's name, by source kind. */
 export const SOURCE_STREAMS = { inbox: "transfers", chain: "token_transfers" } as const;
@@ -35,8 +37,20 @@ const OPERATORS = {
   inbox: ["transfers_to_balances", "sum_by_key"],
   chain: ["erc20_to_balances", "sum_by_key"],
 } as const;
-/** The second dataflow's operators (CHAIN source): two maps, one per source, and the join. */
-const JOIN_OPERATORS = ["erc20_to_sends", "erc20_to_approvals", "balance_activity"] as const;
+/** The third dataflow's output (with the join): bucket (i64: a balance's bit length, negative below zero) ‖ accounts (i64). */
+export const HISTOGRAM_STREAM = id("balance_histogram").toLowerCase();
+/**
+ * The second dataflow's operators (CHAIN source): two maps, one per source, and the join; then the
+ * third's, which runs two exchanges: balance_buckets over each shard's balance changes, and
+ * count_by_bucket after the second exchange.
+ */
+const JOIN_OPERATORS = [
+  "erc20_to_sends",
+  "erc20_to_approvals",
+  "balance_activity",
+  "balance_buckets",
+  "count_by_bucket",
+] as const;
 
 /** A transfer as the inbox carries it: from (20 bytes) ‖ to (20 bytes) ‖ amount (u64 big-endian). */
 export type Transfer = { from: string; to: string; amount: bigint };
@@ -91,7 +105,7 @@ export async function registerSample(options: {
   gateway: string;
   feeder: string;
   source: SourceChoice;
-  /** Also the second dataflow, the join (CHAIN source only). */
+  /** Also the second dataflow, the join, and the third, of two exchanges (CHAIN source only). */
   join?: boolean;
   /** The ERC-20 whose Transfer logs a CHAIN source reads. */
   token?: string;
@@ -216,6 +230,8 @@ export async function readEpochTruth(options: {
   epochCount: number;
   source: SourceChoice;
   token?: string;
+  /** The histogram (the third dataflow) runs: each epoch's truth says where its records live. */
+  histogram?: boolean;
 }): Promise<EpochTruth[]> {
   const em = EpochManager__factory.connect(options.book.contracts.epochManager, options.provider);
   const inbox = StreamInbox__factory.connect(options.book.contracts.streamInbox, options.provider);
@@ -258,6 +274,11 @@ export async function readEpochTruth(options: {
   }
   const [kind, offset, length] = (await registry.partitionOf(OUTPUT_STREAM)) as unknown as bigint[];
   const spec = { kind: Number(kind), offset: Number(offset), length: Number(length) } as PartitionSpec;
+  let bucketSpec: PartitionSpec | undefined;
+  if (options.histogram) {
+    const [k, o, l] = (await registry.partitionOf(HISTOGRAM_STREAM)) as unknown as bigint[];
+    bucketSpec = { kind: Number(k), offset: Number(o), length: Number(l) } as PartitionSpec;
+  }
   const truth: EpochTruth[] = [];
   for (let epoch = 1; epoch <= options.epochCount; ++epoch) {
     const info = await em.epochInfo(epoch);
@@ -267,6 +288,9 @@ export async function readEpochTruth(options: {
       transfers: byEpoch.get(epoch) ?? [],
       approvals: approvalsByEpoch.get(epoch) ?? [],
       shardOf: (account) => sharder.shardOfDelta(spec, balanceRecord(account, 0n)),
+      ...(bucketSpec
+        ? { shardOfBucket: (bucket: bigint) => sharder.shardOfDelta(bucketSpec, histogramRecord(bucket, 0n)) }
+        : {}),
     });
   }
   return truth;
