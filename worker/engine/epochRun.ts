@@ -1091,6 +1091,7 @@ export class EpochRun {
               ...(this.stage1?.why ? { skipped: this.stage1.why } : {}),
               shards: this.secondStageStats.shards,
               sentDeltas: this.secondStageStats.sentDeltas,
+              lateBatches: this.secondStageStats.lateBatches,
               gap: second.gap,
               unconfirmed: second.unconfirmed,
               ms: Math.round(this.secondStageStats.ms),

@@ -109,6 +109,8 @@ export type EpochReport = Omit<InboxCounters, "verifyMs"> & {
     skipped?: string;
     shards: number;
     sentDeltas: number;
+    /** First-exchange batches that came after the second stage began: not used (the state was final). */
+    lateBatches: number;
     gap: boolean;
     unconfirmed: boolean;
     ms: number;
