@@ -6,25 +6,17 @@
 // account ‖ balance ‖ sent ‖ approvals, each i64 big-endian. The inputs must be keyed alike (the
 // worker checks their partitions).
 import { emit, inputBytes, resetOutput } from "./abi";
+import { hex, putI64 } from "./lib/keyed";
 export { input, output, outputLen } from "./abi";
 
 /** Running sums by account (hex), one map per input. */
 const sums: Array<Map<string, i64>> = [new Map<string, i64>(), new Map<string, i64>(), new Map<string, i64>()];
 
-function hex(b: Uint8Array): string {
-  let s = "";
-  for (let i = 0; i < b.length; ++i) s += (b[i] as u32).toString(16).padStart(2, "0");
-  return s;
-}
-
-function put(out: Uint8Array, at: i32, v: i64): void {
-  for (let i = 0; i < 8; ++i) out[at + i] = ((v >> ((7 - i) * 8)) & 0xff) as u8;
-}
 
 function record(key: Uint8Array, v: StaticArray<i64>): Uint8Array {
   const out = new Uint8Array(key.length + 24);
   out.set(key, 0);
-  for (let i = 0; i < 3; ++i) put(out, key.length + 8 * i, v[i]);
+  for (let i = 0; i < 3; ++i) putI64(out, key.length + 8 * i, v[i]);
   return out;
 }
 

@@ -241,6 +241,28 @@ async function channelBatches(stream: string, shard: number, to: number, count: 
   return out;
 }
 
+/** A stream of a second exchange (the tests of stage-2 notices). */
+const Y = keccak256(toUtf8Bytes("second-stage stream")).toLowerCase();
+
+/** Member 0's outbox with `Y` as a second-exchange stream, over a fresh record; what it sends, decoded, in `sent`. */
+async function withSecondStage(f: (outbox: Outbox, sent: Array<{ to: string; m: Message }>) => Promise<void>) {
+  const dir = mkdtempSync(join(tmpdir(), "maru-exchange-stage2-"));
+  const record = openRecord0(dir);
+  try {
+    const sent: Array<{ to: string; m: Message }> = [];
+    const outbox = outbox0(
+      record,
+      (to, m) => sent.push({ to, m: decodeMessage(encodeMessage(m)) }),
+      undefined,
+      new Set([Y]),
+    );
+    await f(outbox, sent);
+  } finally {
+    record.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
 describe("exchange: outbox and inbox", function () {
   const items = makeItems();
   let dir: string;
@@ -525,19 +547,41 @@ describe("exchange: outbox and inbox", function () {
     }
   });
 
-  it("ends a second exchange with a notice of its own, which closes only that exchange's channels", async function () {
-    const Y = keccak256(toUtf8Bytes("second-stage stream")).toLowerCase();
-    const stage2 = new Set([Y]);
-    const dir = mkdtempSync(join(tmpdir(), "maru-exchange-stage2-"));
-    const record = openRecord0(dir);
-    try {
-      const sent: Array<{ to: string; m: Message }> = [];
-      const outbox = outbox0(
-        record,
-        (to, m) => sent.push({ to, m: decodeMessage(encodeMessage(m)) }),
-        undefined,
-        stage2,
+  it("names no stopped channel of a second exchange in its notice: what it carried is not all of it", async function () {
+    const [o1, o2] = perm.shardsOf(0, k);
+    await withSecondStage(async (outbox, sent) => {
+      await outbox.finish(CHAIN, LAST_BLOCK, BLOCK_HASH);
+      const salt = { next: 6_000_000 };
+      const t = (origin: number, rank: number) => (1n << 63n) | (BigInt(origin) << 40n) | BigInt(rank);
+      // A full batch of origin o1 goes out, then its operator stops; origin o2's runs to the end.
+      outbox.add(
+        Y,
+        o1,
+        remoteTo1,
+        Array.from({ length: MAX_BATCH + 3 }, (_, i) => ({
+          data: dataIn(remoteTo1, 8, salt),
+          time: t(o1, i),
+          diff: 1n,
+        })),
       );
+      await outbox.flush();
+      outbox.stopLanes(Y, o1);
+      outbox.add(Y, o2, remoteTo1, [{ data: dataIn(remoteTo1, 8, salt), time: t(o2, 0), diff: 1n }]);
+      for (let s = 0; s < n; ++s) outbox.declare(Y, o2, s);
+      await outbox.finish(CHAIN, LAST_BLOCK, BLOCK_HASH, 2);
+      const notice = sent
+        .filter((x) => x.to === members[1] && x.m.kind === "done")
+        .map((x) => (x.m as Extract<Message, { kind: "done" }>).done);
+      expect(notice.map((d) => d.stage)).to.deep.equal([1, 2]);
+      expect(sent.some((x) => x.m.kind === "batch" && Number(x.m.batch.header.originShard) === o1)).to.equal(true);
+      expect(notice[1].channels.filter((c) => c.originShard === o1)).to.deep.equal([]);
+      expect(notice[1].channels.some((c) => c.originShard === o2 && c.shard === remoteTo1)).to.equal(true);
+    });
+  });
+
+  it("ends a second exchange with a notice of its own, which closes only that exchange's channels", async function () {
+    const stage2 = new Set([Y]);
+    await withSecondStage(async (outbox, sent) => {
       const salt = { next: 5_000_000 };
       const at = (time: bigint) => ({ data: dataIn(remoteTo1, 8, salt), time, diff: 1n });
       outbox.add(STREAM, ORIGIN, remoteTo1, [at(1n), at(2n)]);
@@ -592,10 +636,7 @@ describe("exchange: outbox and inbox", function () {
       expect(
         sent.filter((x) => x.m.kind === "done").map((x) => (x.m as Extract<Message, { kind: "done" }>).done.stage),
       ).to.deep.equal([1, 2]);
-    } finally {
-      record.close();
-      rmSync(dir, { recursive: true, force: true });
-    }
+    });
   });
 });
 

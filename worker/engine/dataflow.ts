@@ -637,8 +637,12 @@ export class Dataflow {
         await run.outbox.flush();
       }
       const graceOver = run.sendingDone && Date.now() - run.sendingDoneAt > this.o.graceMs;
+      // Proofs of a second exchange wait for their batches with that exchange's grace.
+      const proofGraceOver = run.secondStageStarted
+        ? run.secondStageDone && Date.now() - run.secondStageDoneAt > this.o.graceMs
+        : graceOver;
       if (run.resumed && !run.sendingDone) this.askAgain(run);
-      await run.inbox.judgeProofs(run.windowEnd, finalized, canonicalHash, graceOver);
+      await run.inbox.judgeProofs(run.windowEnd, finalized, canonicalHash, proofGraceOver);
       if (run.sendingDone) this.askAgain(run);
       run.settle();
       // A graph's second exchange starts here once the first is complete (or its grace is over).

@@ -163,7 +163,11 @@ export class EpochRun {
   private readonly stage2Digests = new Map<string, string>();
   /** What the first stage looked like when the second started (its state is final from then on). */
   private stage1?: { lacking: boolean; unconfirmed: boolean; why?: string };
-  readonly secondStageStats = { shards: 0, sentDeltas: 0, ms: 0, lateBatches: 0 };
+  readonly secondStageStats = { shards: 0, sentDeltas: 0, ms: 0, lateBatches: 0, malformed: 0 };
+  /** `stream|originShard` of the second exchange whose channels this worker named (its operator ran and did not stop). */
+  private readonly stage2Named = new Set<string>();
+  /** Set when the second stage failed for a reason other than an operator's (a bug): its output is incomplete. */
+  private secondStageError?: string;
   readonly handoffStats = { sentDeltas: 0, ms: 0 };
   /** First-stage instances run again from the source to settle differing copies, by instance key. */
   private readonly replays = new Map<string, Promise<Replay>>();
@@ -831,7 +835,44 @@ export class EpochRun {
     if (!this.secondStage || this.secondStageStarted) return;
     this.secondStageStarted = true;
     const t0 = performance.now();
-    this.agreement.settle(timedOut, (stream) => !this.graph.stage2.has(stream));
+    try {
+      await this.runSecondStageNow(timedOut);
+    } catch (e) {
+      // A bug, not an operator's failure (feedNow handles those): the second stage of this worker
+      // lacks data, and its unfinished channels are named in no notice.
+      this.secondStageError = (e as Error).message;
+      for (const stream of this.graph.stage2) this.outbox.stopLanes(stream);
+      this.ctx.log.error(
+        { epoch: this.epoch.toString(), error: this.secondStageError },
+        "the second stage failed: its output is incomplete",
+      );
+    }
+    try {
+      const { block, hash } = this.windowLast!;
+      await this.outbox.finish(this.ctx.sourceChainId, block, hash, 2);
+    } catch (e) {
+      this.secondStageError ??= (e as Error).message;
+    }
+    // What the second stage's inputs cost is dropped once its batches are signed.
+    this.stage2Inputs.clear();
+    for (const key of [...this.checkpoints.keys()]) if (key.startsWith("stage2|")) this.checkpoints.delete(key);
+    this.secondStageDone = true;
+    this.secondStageDoneAt = Date.now();
+    this.secondStageStats.ms += performance.now() - t0;
+    this.ctx.log.info(
+      {
+        epoch: this.epoch.toString(),
+        shards: this.secondStageStats.shards,
+        ran: this.stage1?.why === undefined && this.secondStageError === undefined,
+      },
+      "second stage sent (batches, proofs and end notices)",
+    );
+  }
+
+  private async runSecondStageNow(timedOut: boolean): Promise<void> {
+    // The first stage ends here: every copy not final now is a silent holder's (copies that come
+    // later are not used), and the times it leaves are computed or held back before g runs.
+    this.agreement.settle(true, (stream) => !this.graph.stage2.has(stream));
     // A member silent through the first stage's grace is not waited for again in the second.
     if (timedOut)
       this.inbox.excuse(
@@ -859,15 +900,6 @@ export class EpochRun {
         { epoch: this.epoch.toString(), why },
         "the second stage does not run here: this worker names none of its channels",
       );
-    const { block, hash } = this.windowLast!;
-    await this.outbox.finish(this.ctx.sourceChainId, block, hash, 2);
-    this.secondStageDone = true;
-    this.secondStageDoneAt = Date.now();
-    this.secondStageStats.ms += performance.now() - t0;
-    this.ctx.log.info(
-      { epoch: this.epoch.toString(), shards: this.secondStageStats.shards, ran: why === undefined },
-      "second stage sent (batches, proofs and end notices)",
-    );
   }
 
   /** One operator of the second stage over held shard `shard`'s whole state, in a fresh instance. */
@@ -892,11 +924,21 @@ export class EpochRun {
       }
       parts.push({ input: op.inputs.length > 1 ? n : undefined, deltas });
     }
+    const key = instanceKey(op, shard);
     this.stage2Inputs.set(`${op.output}|${shard}`, inputs);
-    this.secondStageKeys.add(instanceKey(op, shard));
+    this.secondStageKeys.add(key);
     for (const part of parts) if (part.deltas.length > 0) await this.feed(op, part.deltas, shard, part.input);
-    if (this.failed.has(instanceKey(op, shard))) return; // its lanes are stopped: named in no notice
+    // The instance and its replay log are done with: O(state) each, per held shard.
+    const host = this.hosts.get(key);
+    if (host) {
+      this.secondStageStats.malformed += host.malformed;
+      this.hosts.delete(key);
+      await host.close();
+    }
+    this.inputs.delete(key);
+    if (this.failed.has(key)) return; // its lanes are stopped: named in no notice
     for (let s = 0; s < this.a.view.n; ++s) this.outbox.declare(op.output, shard, s);
+    this.stage2Named.add(`${op.output}|${shard}`);
     this.secondStageStats.shards += 1;
   }
 
@@ -907,9 +949,13 @@ export class EpochRun {
 
   /** Whether this worker named its channels of `stream` from `originShard`'s state (it ran, and did not stop). */
   private namedSecondStage(stream: string, originShard: number): boolean {
-    if (!this.secondStageDone || !this.stage2Inputs.has(`${stream}|${originShard}`)) return false;
-    const op = this.graph.operators.find((o) => o.output === stream);
-    return op !== undefined && !this.failed.has(instanceKey(op, originShard));
+    // A refused signature leaves its lanes short: this worker's copy is then no copy.
+    return (
+      this.secondStageDone &&
+      this.secondStageError === undefined &&
+      !this.outbox.refused &&
+      this.stage2Named.has(`${stream}|${originShard}`)
+    );
   }
 
   /**
@@ -925,8 +971,12 @@ export class EpochRun {
       for (let j = 0; j < this.a.view.n; ++j) {
         const senders = this.holders(j).filter((w) => this.live(w));
         for (const shard of this.myShards) {
+          // A remote holder counts once everything it named has arrived (a member excused from the
+          // wait may have named channels whose batches are still on the way).
           const said = senders.filter((w) =>
-            w === me ? this.namedSecondStage(stream, j) : this.inbox.declared(w, stream, j, shard),
+            w === me
+              ? this.namedSecondStage(stream, j)
+              : this.inbox.declared(w, stream, j, shard) && this.inbox.closed(w, stream, j, shard),
           ).length;
           if (said === 0) gap = true;
           else if (said < Math.min(2, senders.length)) unconfirmed = true;
@@ -948,6 +998,15 @@ export class EpochRun {
       .filter((shard) => !this.holders(shard).some((w) => heard.has(w) || !this.live(w)))
       .sort((x, y) => x - y);
     const { gap, unconfirmed: undeclared } = this.handoffCoverage();
+    // Timed out: a source shard none of whose live holders finished sending here (end notice
+    // counted, everything it announced received) may have times nobody delivered, which no copy
+    // would name.
+    const unfinishedMembers = new Set(this.inbox.missing().map((m) => m.member));
+    const uncovered =
+      timedOut &&
+      [...new Set(this.sourceShard.values())].some(
+        (shard) => !this.holders(shard).some((w) => this.live(w) && (w === me || !unfinishedMembers.has(w))),
+      );
     // What this worker used may lack data: then neither its output nor its state can be vouched for.
     const first = (stream: string) => !this.graph.stage2.has(stream);
     const lacking =
@@ -956,6 +1015,7 @@ export class EpochRun {
       silentShards.length > 0 ||
       [...this.agreement.heldBackStreams].some(first) ||
       gap ||
+      uncovered ||
       (timedOut && (this.resumed || this.inbox.missing().some((m) => m.noticed)));
     // State that rests on fewer holders than it should is used (the output says so) but never
     // handed on: two honest holders could then sign different states, and a lie taken once would
@@ -992,7 +1052,7 @@ export class EpochRun {
     this.agreement.settle(true);
     await this.agreement.idle();
     await Promise.all([...this.feeding]);
-    let malformed = 0;
+    let malformed = this.secondStageStats.malformed;
     for (const h of this.hosts.values()) {
       malformed += h.malformed;
       await h.close();
@@ -1023,18 +1083,19 @@ export class EpochRun {
     const second = this.secondStage ? this.secondStageCoverage() : { gap: false, unconfirmed: false };
     // What the first stage lacked when the second began stays lacking: copies that came later were
     // not used (its state was final by then).
-    const lacking = first.lacking || (this.stage1?.lacking ?? false);
+    // Once the second stage began, the first stage's state was final: its shape then is its shape.
+    const lacking = this.stage1 ? this.stage1.lacking : first.lacking;
     const lacking2 =
       lacking ||
       (this.secondStage &&
         (!this.secondStageDone ||
           second.gap ||
+          this.secondStageError !== undefined ||
           [...this.failed].some((key) => this.secondStageKeys.has(key)) ||
           [...this.agreement.heldBackStreams].some((s) => this.graph.stage2.has(s)) ||
           (timedOut && this.inbox.missing(2).some((m) => m.noticed))));
     const unconfirmed =
-      first.unconfirmed ||
-      (this.stage1?.unconfirmed ?? false) ||
+      (this.stage1 ? this.stage1.unconfirmed : first.unconfirmed) ||
       second.unconfirmed ||
       [...this.agreement.unconfirmedStreams].some((s) => this.graph.stage2.has(s));
     // Inputs an operator refused, or deltas without a key: skipped alike by every holder, so not
