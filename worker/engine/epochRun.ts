@@ -863,7 +863,7 @@ export class EpochRun {
       {
         epoch: this.epoch.toString(),
         shards: this.secondStageStats.shards,
-        ran: this.stage1?.why === undefined && this.secondStageError === undefined,
+        ran: this.stage1 !== undefined && this.stage1.why === undefined && this.secondStageError === undefined,
       },
       "second stage sent (batches, proofs and end notices)",
     );
@@ -1148,8 +1148,14 @@ export class EpochRun {
       ...(this.secondStage
         ? {
             secondStage: {
-              ran: this.stage1?.why === undefined && this.secondStageDone,
-              ...(this.stage1?.why ? { skipped: this.stage1.why } : {}),
+              ran:
+                this.secondStageDone &&
+                this.stage1 !== undefined &&
+                this.stage1.why === undefined &&
+                this.secondStageError === undefined,
+              ...(this.stage1?.why || this.secondStageError
+                ? { skipped: this.stage1?.why ?? `it failed: ${this.secondStageError}` }
+                : {}),
               shards: this.secondStageStats.shards,
               sentDeltas: this.secondStageStats.sentDeltas,
               lateBatches: this.secondStageStats.lateBatches,
