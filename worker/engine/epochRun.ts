@@ -802,18 +802,35 @@ export class EpochRun {
    * alone confirms it when it is the only live holder left, as for any stage after an ejection.)
    */
   private handoffCoverage(): { gap: boolean; unconfirmed: boolean } {
+    if (!this.previous) return { gap: false, unconfirmed: false };
+    const me = lower(this.ctx.me);
+    return this.coverage(
+      this.graph.handoffs.keys(),
+      this.previous.a.view.n,
+      (j) => this.handoffSenders(j),
+      (w, hs, j, shard) => (w === me ? this.handoffInputs.has(j) : this.inbox.declared(w, hs, j, shard)),
+    );
+  }
+
+  /**
+   * Whether each shard this worker holds got every origin shard's part of `streams` (a handoff, or
+   * the second exchange, which nobody can compute again): `gap` when no sender of some origin shard
+   * counts (`counts`: it named that part, as its stream requires), `unconfirmed` when fewer than two
+   * do. Two holders confirm a part; one alone does, too, when it is the only live holder left.
+   */
+  private coverage(
+    streams: Iterable<string>,
+    origins: number,
+    sendersOf: (j: number) => string[],
+    counts: (sender: string, stream: string, j: number, shard: number) => boolean,
+  ): { gap: boolean; unconfirmed: boolean } {
     let gap = false;
     let unconfirmed = false;
-    if (!this.previous) return { gap, unconfirmed };
-    const me = lower(this.ctx.me);
-    for (const hs of this.graph.handoffs.keys())
-      for (let j = 0; j < this.previous.a.view.n; ++j) {
-        const senders = this.handoffSenders(j);
+    for (const stream of streams)
+      for (let j = 0; j < origins; ++j) {
+        const senders = sendersOf(j);
         for (const shard of this.myShards) {
-          const said = senders.filter((w) =>
-            w === me ? this.handoffInputs.has(j) : this.inbox.declared(w, hs, j, shard),
-          ).length;
-          // Two holders confirm a state; one alone does, too, when it is the only live holder left.
+          const said = senders.filter((w) => counts(w, stream, j, shard)).length;
           if (said === 0) gap = true;
           else if (said < Math.min(2, senders.length)) unconfirmed = true;
         }
@@ -964,25 +981,18 @@ export class EpochRun {
    * part is missing), `unconfirmed` when one did while another did not.
    */
   private secondStageCoverage(): { gap: boolean; unconfirmed: boolean } {
-    let gap = false;
-    let unconfirmed = false;
     const me = lower(this.ctx.me);
-    for (const stream of this.graph.stage2)
-      for (let j = 0; j < this.a.view.n; ++j) {
-        const senders = this.holders(j).filter((w) => this.live(w));
-        for (const shard of this.myShards) {
-          // A remote holder counts once everything it named has arrived (a member excused from the
-          // wait may have named channels whose batches are still on the way).
-          const said = senders.filter((w) =>
-            w === me
-              ? this.namedSecondStage(stream, j)
-              : this.inbox.declared(w, stream, j, shard) && this.inbox.closed(w, stream, j, shard),
-          ).length;
-          if (said === 0) gap = true;
-          else if (said < Math.min(2, senders.length)) unconfirmed = true;
-        }
-      }
-    return { gap, unconfirmed };
+    // A remote holder counts once everything it named has arrived (a member excused from the
+    // wait may have named channels whose batches are still on the way).
+    return this.coverage(
+      this.graph.stage2,
+      this.a.view.n,
+      (j) => this.holders(j).filter((w) => this.live(w)),
+      (w, stream, j, shard) =>
+        w === me
+          ? this.namedSecondStage(stream, j)
+          : this.inbox.declared(w, stream, j, shard) && this.inbox.closed(w, stream, j, shard),
+    );
   }
 
   /**
@@ -994,17 +1004,19 @@ export class EpochRun {
     // A source shard with deltas this epoch whose live holders all stayed silent (no batch, no
     // end notice) left nothing for anyone to use: the output is missing its data and says so.
     const heard = new Set([me, ...this.heard, ...this.inbox.done.keys()]);
-    const silentShards = [...new Set(this.sourceShard.values())]
+    const sourceShards = [...new Set(this.sourceShard.values())];
+    const silentShards = sourceShards
       .filter((shard) => !this.holders(shard).some((w) => heard.has(w) || !this.live(w)))
       .sort((x, y) => x - y);
     const { gap, unconfirmed: undeclared } = this.handoffCoverage();
     // Timed out: a source shard none of whose live holders finished sending here (end notice
     // counted, everything it announced received) may have times nobody delivered, which no copy
     // would name.
-    const unfinishedMembers = new Set(this.inbox.missing().map((m) => m.member));
+    const missing = this.inbox.missing();
+    const unfinishedMembers = new Set(missing.map((m) => m.member));
     const uncovered =
       timedOut &&
-      [...new Set(this.sourceShard.values())].some(
+      sourceShards.some(
         (shard) => !this.holders(shard).some((w) => this.live(w) && (w === me || !unfinishedMembers.has(w))),
       );
     // What this worker used may lack data: then neither its output nor its state can be vouched for.
@@ -1016,7 +1028,7 @@ export class EpochRun {
       [...this.agreement.heldBackStreams].some(first) ||
       gap ||
       uncovered ||
-      (timedOut && (this.resumed || this.inbox.missing().some((m) => m.noticed)));
+      (timedOut && (this.resumed || missing.some((m) => m.noticed)));
     // State that rests on fewer holders than it should is used (the output says so) but never
     // handed on: two honest holders could then sign different states, and a lie taken once would
     // outlive the epoch that flagged it.

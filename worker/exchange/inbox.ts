@@ -326,8 +326,13 @@ export class Inbox {
       );
       return false;
     }
-    (done.stage === 2 ? this.done2 : this.done).set(sender, done);
+    this.notices(done.stage === 2 ? 2 : 1).set(sender, done);
     return true;
+  }
+
+  /** Each sender's end notice of exchange `stage`. */
+  private notices(stage: 1 | 2): Map<string, EpochDone> {
+    return stage === 2 ? this.done2 : this.done;
   }
 
   /** The exchange a stream belongs to. */
@@ -337,7 +342,7 @@ export class Inbox {
 
   /** `sender`'s end notice of the exchange `stream` belongs to. */
   private notice(sender: string, stream: string): EpochDone | undefined {
-    return (this.stageOf(stream) === 2 ? this.done2 : this.done).get(sender);
+    return this.notices(this.stageOf(stream)).get(sender);
   }
 
   /** Whether `sender`'s end notice names the channel (stream, originShard, shard), even with no batch on it. */
@@ -415,7 +420,7 @@ export class Inbox {
     const out = [];
     for (const m of this.o.a.members) {
       if (m === this.o.me || !this.o.live(m) || (stage === 2 && this.excused.has(m))) continue;
-      const d = (stage === 2 ? this.done2 : this.done).get(m);
+      const d = this.notices(stage).get(m);
       const channels = [];
       let short = !d;
       for (const c of d?.channels ?? []) {
@@ -423,13 +428,7 @@ export class Inbox {
         if (got < BigInt(c.batches)) short = true;
         channels.push({ stream: c.stream, shard: c.shard, originShard: c.originShard, fromSeq: got });
       }
-      if (!d) {
-        for (const [key, got] of this.received) {
-          const [sender, stream, originShard, shard] = key.split("|");
-          if (sender === m && this.stageOf(stream) === stage)
-            channels.push({ stream, shard: Number(shard), originShard: Number(originShard), fromSeq: got });
-        }
-      }
+      if (!d) channels.push(...this.positions(m).filter((c) => this.stageOf(c.stream) === stage));
       if (short) out.push({ member: m, noticed: d !== undefined, channels });
     }
     return out;
