@@ -12,10 +12,11 @@ import type { Logger } from "pino";
 import { EpochMath } from "../../client/batches/verifyBatch.js";
 import { MAX_BATCH } from "../../client/batches/types.js";
 import { BatchStateCache } from "../../client/batches/stateCache.js";
+import { PrefixHashes } from "./prefixHashes.js";
 import type { Assignment } from "../../client/actions/getAssignment.js";
 import type { SourceDelta } from "../chain/source.js";
 import type { BatchHeader } from "../../client/math/eip712.js";
-import { LtHash16, type Delta } from "../../client/math/lthash.js";
+import type { Delta } from "../../client/math/lthash.js";
 import type { Evidence } from "../../client/evidence/buildEvidence.js";
 import type { SignedHeaderArg } from "../../client/evidence/disputes.js";
 import { replicaHash } from "../../client/math/eip712.js";
@@ -109,10 +110,10 @@ export class EpochRun {
   /** Per source time of a held shard: its position in the shard's inputs (`sourceByShard`). */
   private readonly inputPos = new Map<bigint, number>();
   /**
-   * The input commitment (§12), computed when a batch needs it, not per delta: per held shard, the
-   * multiset hash of its first k·CHECKPOINT inputs at index k; and the digests batches asked for.
+   * The input commitment (§12), computed when a batch needs it, not per delta: the prefix hashes of
+   * each held shard's inputs (key `cpKey` of `prefixDigest`).
    */
-  private readonly checkpoints = new Map<string, LtHash16[]>();
+  private readonly prefixes = new Map<string, PrefixHashes>();
   private readonly inputDigests = new Map<bigint, string>();
   private readonly output = new Map<string, Map<string, bigint>>();
   /** Operator instances (`instanceKey`) that failed twice: stopped for the epoch. */
@@ -409,19 +410,11 @@ export class EpochRun {
     return digest;
   }
 
-  /** The multiset hash of `inputs[0..i]`, from kept states every CHECKPOINT inputs (under `cpKey`). */
+  /** The multiset hash of `inputs[0..i]`, by `cpKey`'s running prefix hashes. */
   private prefixDigest(cpKey: string, inputs: Delta[], i: number): string {
-    let cps = this.checkpoints.get(cpKey);
-    if (!cps) this.checkpoints.set(cpKey, (cps = [new LtHash16()]));
-    const k = Math.floor((i + 1) / CHECKPOINT);
-    while (cps.length <= k) {
-      const last = cps.length - 1;
-      cps.push(cps[last].clone().addAll(inputs.slice(last * CHECKPOINT, (last + 1) * CHECKPOINT)));
-    }
-    return cps[k]
-      .clone()
-      .addAll(inputs.slice(k * CHECKPOINT, i + 1))
-      .digest();
+    let p = this.prefixes.get(cpKey);
+    if (!p) this.prefixes.set(cpKey, (p = new PrefixHashes(CHECKPOINT)));
+    return p.digest(inputs, i);
   }
 
   /**
@@ -872,7 +865,7 @@ export class EpochRun {
     }
     // What the second stage's inputs cost is dropped once its batches are signed.
     this.stage2Inputs.clear();
-    for (const key of [...this.checkpoints.keys()]) if (key.startsWith("stage2|")) this.checkpoints.delete(key);
+    for (const key of [...this.prefixes.keys()]) if (key.startsWith("stage2|")) this.prefixes.delete(key);
     this.secondStageDone = true;
     this.secondStageDoneAt = Date.now();
     this.secondStageStats.ms += performance.now() - t0;
