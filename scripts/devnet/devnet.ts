@@ -436,17 +436,12 @@ async function run(
         if (loadToken) {
           // The load generator: this many Transfer logs between the pool's accounts, drawn on-chain,
           // and (with the join) an Approval log after every APPROVE_EVERY-th.
-          const receipt = await (
-            await loadToken.scatter(
-              Number(o.accounts),
-              chunk.length,
-              BigInt(o.seed) * 1_000_000_007n + BigInt(fed),
-              approveEvery,
-            )
-          ).wait();
-          // The Approval logs the transaction made (the contract decides how many).
-          const approval = loadToken.interface.getEvent("Approval").topicHash;
-          approvalsFed += receipt!.logs.filter((l) => l.topics[0] === approval).length;
+          approvalsFed += await scatter(loadToken, provider, [
+            Number(o.accounts),
+            chunk.length,
+            BigInt(o.seed) * 1_000_000_007n + BigInt(fed),
+            approveEvery,
+          ]);
         } else {
           const deltas = chunk.map((t) => ({ data: encodeTransfer(t), time: 0n, diff: 1n }));
           await (await inbox.connect(feeder).append(streamId, deltas)).wait();
@@ -468,10 +463,39 @@ async function run(
       stats.every((s, i) => jailed.has(addresses[i]) || s.started >= current);
     const committed = next.frozen || next.committed >= BigInt(n.workers - jailed.size);
     if (feedDone && ((started && committed) || Date.now() - waitingSince > 60_000)) {
-      await provider.request({ method: "evm_increaseTime", params: [15] });
+      // Straight to the clock's next step: to the commit deadline, where a worker freezes the next
+      // epoch (more time does not help it), then to the epoch's end once frozen (the VRF answers
+      // first: this loop fulfils a request as soon as it sees it); fifteen-second steps from there,
+      // towards the fallback if the VRF never answers. Steps of fifteen seconds all the way cost an
+      // epoch's close a second or more of waiting for nothing. A chaos run keeps them: its kills
+      // are timed within an epoch.
+      let step = 15n;
+      if (!o.chaos) {
+        const cur = await epochs.epochInfo(current);
+        const now = BigInt((await ethers.provider.getBlock("latest"))!.timestamp);
+        if (!next.frozen) step = now < cur.commitDeadline ? cur.commitDeadline - now : 0n;
+        else if (now < cur.end) step = cur.end - now;
+      }
+      if (step > 0n) await provider.request({ method: "evm_increaseTime", params: [Number(step)] });
       if (next.frozen) waitingSince = Date.now();
     }
     await provider.request({ method: "evm_mine", params: [] });
+    // The conductor freezes and advances the epochs itself as soon as they are due (anyone may; the
+    // workers do too): a worker busy with its backlog nudges them seconds late, and an epoch's
+    // window closes only when the next one begins. Not in a chaos run, whose kills are timed.
+    if (!o.chaos && feedDone && started && committed) {
+      try {
+        if (!next.frozen) {
+          await epochs.freeze.staticCall(current + 1n);
+          await (await epochs.freeze(current + 1n)).wait();
+        } else {
+          await epochs.advance.staticCall();
+          await (await epochs.advance()).wait();
+        }
+      } catch {
+        // Not due yet (the deadline, the end or the VRF's answer), or a worker was first.
+      }
+    }
     for (let i = 0; i < keys.length; ++i)
       workerBars[i]?.update(stats[i].accepted, {
         epoch: stats[i].epoch,
@@ -696,6 +720,46 @@ async function run(
     await new Promise(() => {});
   }
   return report.expectations.met ? 0 : 1;
+}
+
+/** Gas per transfer of a load transaction, estimated once (an estimate runs the whole transaction again). */
+let scatterGas: { perTransfer: bigint; blockLimit: bigint } | undefined;
+
+/**
+ * One load transaction: `count` Transfer logs (and Approvals) drawn on-chain. The receipt is read raw:
+ * ethers' receipt wraps and checksums each of its thousand logs, which cost the conductor half a
+ * core while the workers ran. Returns how many Approval logs it made.
+ */
+async function scatter(
+  token: LoadToken,
+  provider: { request(a: { method: string; params?: unknown[] }): Promise<unknown> },
+  args: [accounts: number, count: number, seed: bigint, approveEvery: number],
+): Promise<number> {
+  if (scatterGas === undefined) {
+    const block = (await provider.request({ method: "eth_getBlockByNumber", params: ["latest", false] })) as {
+      gasLimit: string;
+    };
+    const estimate = await token.scatter.estimateGas(...args);
+    scatterGas = { perTransfer: estimate / BigInt(args[1]) + 1n, blockLimit: BigInt(block.gasLimit) };
+  }
+  // Half again the first estimate per transfer: later transfers write balances already set, cheaper.
+  const wanted = (scatterGas.perTransfer * BigInt(args[1]) * 3n) / 2n + 100_000n;
+  const gasLimit = wanted < scatterGas.blockLimit ? wanted : scatterGas.blockLimit;
+  const tx = await token.scatter(...args, { gasLimit });
+  type Receipt = { status: string; logs: Array<{ topics: string[] }> };
+  const read = async () =>
+    (await provider.request({ method: "eth_getTransactionReceipt", params: [tx.hash] })) as Receipt | null;
+  let receipt = await read();
+  for (let i = 0; receipt === null; ++i) {
+    await sleep(Math.min(50 * 2 ** i, 1_000));
+    receipt = await read();
+  }
+  if (receipt.status !== "0x1")
+    throw new DevnetError(
+      `the load transaction ${tx.hash} (${args[1]} transfers) reverted (gas limit ${gasLimit}): a bug of the devnet, please report it`,
+    );
+  const approval = token.interface.getEvent("Approval").topicHash;
+  return receipt.logs.filter((l) => l.topics[0] === approval).length;
 }
 
 /** Keeps a worker's last 30 log lines, for the message when a run fails. */
