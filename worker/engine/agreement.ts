@@ -160,11 +160,15 @@ export class Agreement {
   /** Open times by `stream|shard`, each by time. */
   private readonly slots = new Map<string, Map<bigint, Slot>>();
   /**
-   * The open times of each `stream|shard` in increasing order (decided ones are dropped lazily), so
-   * that a batch examines only the times it can have settled: a holder far ahead of a slow
-   * co-holder leaves many times open, and rescanning all of them on every batch was quadratic.
+   * The open times of each `stream|shard` in increasing order, by the origin shard of the channel
+   * their copies came on (decided ones are dropped lazily), so that a batch examines only the times
+   * it can have settled: its own origin's (a lane's progress makes final only its own sender's
+   * copies, of its own origin's times). A holder far ahead of a slow co-holder leaves many times
+   * open, and rescanning all of them on every batch was quadratic; scanning every origin's times
+   * did four times the work with four shards. A time that came on a channel not its own is decided
+   * by `settle`, on the next tick.
    */
-  private readonly order = new Map<string, bigint[]>();
+  private readonly order = new Map<string, Map<number, bigint[]>>();
   /** The last time each lane (`sender|stream|originShard|shard`) delivered. */
   private readonly lastTime = new Map<string, bigint>();
   /** Lanes that went past UNDECIDED_LIMIT: their copies are never final. */
@@ -240,23 +244,26 @@ export class Agreement {
       this.undecided.set(sender, waiting + g.deltas.length);
       if (!open) this.slots.set(key, (open = new Map()));
       let slot = open.get(g.time);
-      if (!slot) {
-        open.set(g.time, (slot = { stream, shard, time: g.time, copies: new Map() }));
-        this.insertTime(key, g.time);
-      }
+      if (!slot) open.set(g.time, (slot = { stream, shard, time: g.time, copies: new Map() }));
       const copy = slot.copies.get(sender);
+      // Indexed once per origin its copies came on (the first copy from this origin's channel).
+      let indexed = false;
+      for (const c of slot.copies.values()) indexed ||= c.originShard === originShard;
+      if (!indexed) this.insertTime(key, originShard, g.time);
       if (!copy) slot.copies.set(sender, { originShard, deltas: [...g.deltas] });
       else if (copy.originShard === originShard) copy.deltas.push(...g.deltas);
       else copy.originShard = -1; // one time on two channels: never its source's
     });
     const to = this.lastTime.get(lane);
-    if (open && to !== undefined) this.settleRange(key, open, from, to);
+    if (open && to !== undefined) this.settleRange(key, open, originShard, from, to);
   }
 
-  /** Adds an open time to its key's order (times mostly come in increasing order: an append). */
-  private insertTime(key: string, time: bigint): void {
-    let times = this.order.get(key);
-    if (!times) this.order.set(key, (times = []));
+  /** Adds an open time to its key's order for an origin (times mostly come in increasing order: an append). */
+  private insertTime(key: string, originShard: number, time: bigint): void {
+    let byOrigin = this.order.get(key);
+    if (!byOrigin) this.order.set(key, (byOrigin = new Map()));
+    let times = byOrigin.get(originShard);
+    if (!times) byOrigin.set(originShard, (times = []));
     if (times.length === 0 || times[times.length - 1] < time) {
       times.push(time);
       return;
@@ -266,31 +273,42 @@ export class Agreement {
   }
 
   /**
-   * Decides what can be decided among the open times of `key` from `from` (undefined: the first)
-   * to `to`, both included: a batch's own times and those its lane moved past.
+   * Decides what can be decided among the open times of `key` that came on `originShard`'s channel,
+   * from `from` (undefined: the first) to `to`, both included: a batch's own times and those its
+   * lane moved past.
    */
-  private settleRange(key: string, open: Map<bigint, Slot>, from: bigint | undefined, to: bigint): void {
-    const times = this.order.get(key)!;
-    const first = from === undefined ? 0 : lowerBound(times, from);
-    const last = lowerBound(times, to + 1n);
-    for (let i = first; i < last; ++i) {
-      const slot = open.get(times[i]);
-      if (slot) this.settleSlot(key, open, slot, false);
+  private settleRange(
+    key: string,
+    open: Map<bigint, Slot>,
+    originShard: number,
+    from: bigint | undefined,
+    to: bigint,
+  ): void {
+    const times = this.order.get(key)?.get(originShard);
+    if (times) {
+      const first = from === undefined ? 0 : lowerBound(times, from);
+      const last = lowerBound(times, to + 1n);
+      for (let i = first; i < last; ++i) {
+        const slot = open.get(times[i]);
+        if (slot) this.settleSlot(key, open, slot, false);
+      }
     }
     this.tidy(key, open);
   }
 
-  /** Drops decided times from a key's order once they are the greater part of it. */
+  /** Drops decided times from a key's orders once they are the greater part of one. */
   private tidy(key: string, open: Map<bigint, Slot>): void {
-    const times = this.order.get(key);
+    const byOrigin = this.order.get(key);
     if (open.size === 0) {
       this.slots.delete(key);
       this.order.delete(key);
-    } else if (times && times.length > 2 * open.size + 64) {
-      this.order.set(
-        key,
-        times.filter((t) => open.has(t)),
-      );
+    } else if (byOrigin) {
+      for (const [originShard, times] of byOrigin)
+        if (times.length > 2 * open.size + 64)
+          byOrigin.set(
+            originShard,
+            times.filter((t) => open.has(t)),
+          );
     }
   }
 

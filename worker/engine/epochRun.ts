@@ -118,7 +118,8 @@ export class EpochRun {
   private readonly output = new Map<string, Map<string, bigint>>();
   /** Operator instances (`instanceKey`) that failed twice: stopped for the epoch. */
   private readonly failed = new Set<string>();
-  private readonly feeding = new Set<Promise<void>>();
+  /** The operators' turns under way (by the turn's promise), each with its failure logged. */
+  private readonly feeding = new Map<Promise<void>, Promise<void>>();
   private readonly chains = new Map<string, Promise<void>>();
   /** Deltas queued for an operator instance in this turn of the event loop (see `feed`). */
   private readonly queuedFeeds = new Map<
@@ -285,9 +286,13 @@ export class EpochRun {
     });
   }
 
-  holders(shard: number): string[] {
-    return this.a.holders(shard).map((i) => this.a.members[i]);
+  /** The members holding `shard` this epoch (fixed by the assignment: computed once per shard). */
+  holders(shard: number): readonly string[] {
+    let hs = this.holdersByShard.get(shard);
+    if (!hs) this.holdersByShard.set(shard, (hs = this.a.holders(shard).map((i) => this.a.members[i])));
+    return hs;
   }
+  private readonly holdersByShard = new Map<number, readonly string[]>();
 
   live(worker: string): boolean {
     return !this.ctx.isEjected(this.epoch, worker);
@@ -680,11 +685,14 @@ export class EpochRun {
       if (isSecondStageSource(this.graph, op)) continue;
       // A join gets each delta with its input's number (the ABI's processFrom).
       const input = op.inputs.length > 1 ? op.inputs.indexOf(of) : undefined;
-      const p = this.feed(op, deltas, undefined, input).catch((e: Error) =>
-        this.ctx.log.error({ error: e.message }, "operator feed failed"),
-      );
-      this.feeding.add(p);
-      void p.finally(() => this.feeding.delete(p));
+      const turn = this.feed(op, deltas, undefined, input);
+      // Once per turn of the operator, not per group: thousands of groups wait for one turn when
+      // the operator is behind, and a promise and a closure each cost a busy worker memory and GC.
+      if (!this.feeding.has(turn)) {
+        const p = turn.catch((e: Error) => this.ctx.log.error({ error: e.message }, "operator feed failed"));
+        this.feeding.set(turn, p);
+        void p.finally(() => this.feeding.delete(turn));
+      }
     }
   }
 
@@ -892,7 +900,7 @@ export class EpochRun {
           .map((m) => m.member),
       );
     await this.agreement.idle();
-    await Promise.all([...this.feeding]);
+    await Promise.all([...this.feeding.values()]);
     const first = this.firstStageShape(timedOut, false);
     const why = first.lacking
       ? "what its first stage used lacks data"
@@ -1056,7 +1064,7 @@ export class EpochRun {
   async finalize(timedOut: boolean, unfinished = false): Promise<EpochReport> {
     this.agreement.settle(true);
     await this.agreement.idle();
-    await Promise.all([...this.feeding]);
+    await Promise.all([...this.feeding.values()]);
     let malformed = this.secondStageStats.malformed;
     for (const h of this.hosts.values()) {
       malformed += h.malformed;

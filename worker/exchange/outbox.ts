@@ -67,7 +67,7 @@ export type OutboxOptions = {
   me: string;
   signer: ExchangeSigner;
   /** The holders (addresses, lower case) of a shard in this epoch. */
-  holders(shard: number): string[];
+  holders(shard: number): readonly string[];
   /** Members of the epoch, lower case. */
   members: string[];
   /** False once a worker is ejected: nothing more is sent to it. */
