@@ -49,6 +49,8 @@ import { noMetrics, type WorkerMetrics } from "../metrics/metrics.js";
 export const EARLY_LIMITS = { messages: 20_000, bytes: 32 * 1024 * 1024 };
 /** A peer's resend requests for one epoch are answered at most once in this many ms. */
 export const RESEND_INTERVAL_MS = 2_000;
+/** Blocks a source read takes at once (then processes, then reads on): bounds the logs held in memory. */
+export const READ_BLOCKS = 8;
 /** Finished epochs whose sent batches are kept to answer resend requests (and how far back a restart resumes). */
 export const RETAINED_EPOCHS = 2;
 
@@ -605,8 +607,10 @@ export class Dataflow {
       // No further than the final block, nor past the newest started epoch's window.
       const newest = runs[runs.length - 1];
       const target = Math.min(finalized, newest.windowEnd ?? Infinity);
-      if (target > this.source.readTo) {
-        const read = await this.source.read(target);
+      // A chunk of blocks at a time: a worker far behind (a restart, a burst of logs) holds one
+      // chunk's logs and receipts in memory, not all of them.
+      while (target > this.source.readTo) {
+        const read = await this.source.read(Math.min(target, this.source.readTo + READ_BLOCKS));
         const byEpoch = new Map<bigint, SourceDelta[]>();
         let block = -1;
         let epoch: bigint | undefined;
