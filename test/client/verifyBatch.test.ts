@@ -1,6 +1,7 @@
 // verifyBatch: every §8 check as a typed violation, never a throw (no chain needed).
 import { expect } from "chai";
-import { Wallet, getBytes, keccak256, toBeHex } from "ethers";
+import fc from "fast-check";
+import { Wallet, getBytes, hexlify, keccak256, toBeHex } from "ethers";
 import {
   EpochMath,
   Fault,
@@ -241,6 +242,43 @@ describe("verifyBatch", function () {
     expect((await verifyAccumulatedProof(forged, { view, domain })).violations.map((v) => v.kind)).to.deep.equal([
       "bad-signature",
     ]);
+  });
+
+  it("signs a header as ethers' typed-data signer does, whatever its fields (a local key signs the digest computed here)", async function () {
+    const bytes32 = fc.uint8Array({ minLength: 32, maxLength: 32 }).map((b) => hexlify(b));
+    const address = fc.uint8Array({ minLength: 20, maxLength: 20 }).map((b) => hexlify(b));
+    const u64 = fc.bigInt({ min: 0n, max: 2n ** 64n - 1n });
+    const u32 = fc.nat({ max: 2 ** 32 - 1 });
+    await fc.assert(
+      fc.asyncProperty(
+        fc.record({
+          epoch: u64,
+          stream: bytes32,
+          shard: u32,
+          originShard: u32,
+          sender: address,
+          receiver: address,
+          seq: u64,
+          prev: bytes32,
+          deltasRoot: bytes32,
+          count: u32,
+          batchMsh: bytes32,
+          cumulativeMsh: bytes32,
+          inputMsh: bytes32,
+          firstTime: u64,
+          lastTime: u64,
+        }),
+        fc.integer({ min: 1, max: 2 ** 40 }),
+        async (h, chainId) => {
+          const d = protocolDomain(chainId, "0x" + "ab".repeat(20));
+          const viaEthers = await key.signTypedData(d, { BatchHeader: [...EIP712_TYPES.BatchHeader] }, h);
+          expect(await signBatch(key, d, h)).to.equal(viaEthers);
+          // And a signer that is not a local key gets the typed data.
+          expect(await signBatch({ signTypedData: (...a) => key.signTypedData(...a) }, d, h)).to.equal(viaEthers);
+        },
+      ),
+      { numRuns: 40 },
+    );
   });
 
   it("builds no batch above MAX_BATCH", function () {
