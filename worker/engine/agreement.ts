@@ -175,8 +175,8 @@ export class Agreement {
   private readonly overflowed = new Set<string>();
   /** Deltas waiting for a decision, by sender. */
   private readonly undecided = new Map<string, number>();
-  /** Times already decided, by `stream|shard|time` (a copy arriving later is ignored). */
-  private readonly decided = new Set<string>();
+  /** Times already decided, by `stream|shard` (a copy arriving later is ignored). */
+  private readonly decided = new Map<string, Set<bigint>>();
   private readonly single = new Map<string, SingleHolder>();
   /** Holder → decided times its copy was missing from (withholding, or a lane stuck on a rejected batch). */
   readonly missingBy = new Map<string, number>();
@@ -217,6 +217,7 @@ export class Agreement {
     // The times this batch can have settled: its own, and those its lane moved past (the lane is
     // now final for them); from before the lane's last time, since a group may continue there.
     const from = this.lastTime.get(lane);
+    const done = this.decided.get(key);
     groups.forEach((g, i) => {
       const last = this.lastTime.get(lane);
       // A lane's times increase; only its first group may continue the time its last batch ended with.
@@ -229,7 +230,7 @@ export class Agreement {
         return;
       }
       this.lastTime.set(lane, g.time);
-      if (this.decided.has(`${key}|${g.time}`)) return;
+      if (done?.has(g.time)) return;
       const waiting = this.undecided.get(sender) ?? 0;
       if (waiting + g.deltas.length > UNDECIDED_LIMIT) {
         this.stats.overLimit += 1;
@@ -347,7 +348,9 @@ export class Agreement {
   private settleSlot(key: string, open: Map<bigint, Slot>, slot: Slot, final: boolean): void {
     if (!this.decide(slot, final)) return;
     open.delete(slot.time);
-    this.decided.add(`${key}|${slot.time}`);
+    let done = this.decided.get(key);
+    if (!done) this.decided.set(key, (done = new Set()));
+    done.add(slot.time);
     for (const [sender, copy] of slot.copies)
       this.undecided.set(sender, (this.undecided.get(sender) ?? 0) - copy.deltas.length);
   }
