@@ -463,39 +463,10 @@ async function run(
       stats.every((s, i) => jailed.has(addresses[i]) || s.started >= current);
     const committed = next.frozen || next.committed >= BigInt(n.workers - jailed.size);
     if (feedDone && ((started && committed) || Date.now() - waitingSince > 60_000)) {
-      // Straight to the clock's next step: to the commit deadline, where a worker freezes the next
-      // epoch (more time does not help it), then to the epoch's end once frozen (the VRF answers
-      // first: this loop fulfils a request as soon as it sees it); fifteen-second steps from there,
-      // towards the fallback if the VRF never answers. Steps of fifteen seconds all the way cost an
-      // epoch's close a second or more of waiting for nothing. A chaos run keeps them: its kills
-      // are timed within an epoch.
-      let step = 15n;
-      if (!o.chaos) {
-        const cur = await epochs.epochInfo(current);
-        const now = BigInt((await ethers.provider.getBlock("latest"))!.timestamp);
-        if (!next.frozen) step = now < cur.commitDeadline ? cur.commitDeadline - now : 0n;
-        else if (now < cur.end) step = cur.end - now;
-      }
-      if (step > 0n) await provider.request({ method: "evm_increaseTime", params: [Number(step)] });
+      await provider.request({ method: "evm_increaseTime", params: [15] });
       if (next.frozen) waitingSince = Date.now();
     }
     await provider.request({ method: "evm_mine", params: [] });
-    // The conductor freezes and advances the epochs itself as soon as they are due (anyone may; the
-    // workers do too): a worker busy with its backlog nudges them seconds late, and an epoch's
-    // window closes only when the next one begins. Not in a chaos run, whose kills are timed.
-    if (!o.chaos && feedDone && started && committed) {
-      try {
-        if (!next.frozen) {
-          await epochs.freeze.staticCall(current + 1n);
-          await (await epochs.freeze(current + 1n)).wait();
-        } else {
-          await epochs.advance.staticCall();
-          await (await epochs.advance()).wait();
-        }
-      } catch {
-        // Not due yet (the deadline, the end or the VRF's answer), or a worker was first.
-      }
-    }
     for (let i = 0; i < keys.length; ++i)
       workerBars[i]?.update(stats[i].accepted, {
         epoch: stats[i].epoch,
