@@ -2,6 +2,9 @@
 // from the events a worker follows in final blocks: EpochFrozen (which set an epoch carries),
 // MemberDeparted and Slashed. test/epochs/liveness.test.ts checks it against the contract.
 
+/** No ejection (shared: a fresh empty array per question was garbage on the agreement's path). */
+const NO_JAILS: ReadonlyArray<{ from: bigint; until: bigint }> = [];
+
 /** The events' record of ejections and departures; answers `isEjected(epoch, worker)`. */
 export class Liveness {
   private readonly assignmentOf = new Map<bigint, bigint>();
@@ -41,7 +44,7 @@ export class Liveness {
   /** Not a live holder of `epoch`: nobody routes to it. */
   isEjected(epoch: bigint, worker: string): boolean {
     const w = worker.toLowerCase();
-    return notLive(epoch, this.assignmentOf.get(epoch), this.jails.get(w) ?? [], this.departures.get(w));
+    return notLive(epoch, this.assignmentOf.get(epoch), this.jails.get(w) ?? NO_JAILS, this.departures.get(w));
   }
 }
 

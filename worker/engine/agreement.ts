@@ -48,7 +48,7 @@ export type AgreementOptions = {
    * for a stream of the second exchange the shard whose state produced it); undefined while that
    * source delta is unread.
    */
-  holdersOf(time: bigint, stream: string): { originShard: number; holders: string[] } | undefined;
+  holdersOf(time: bigint, stream: string): { originShard: number; holders: readonly string[] } | undefined;
   /** True once a holder's lane (stream, originShard, shard) can bring nothing more (end notice counted, all received). */
   closed(holder: string, stream: string, originShard: number, shard: number): boolean;
   /** Deltas of `shard` agreed on: they go to the operators that consume `stream`. */
@@ -355,8 +355,22 @@ export class Agreement {
       this.undecided.set(sender, (this.undecided.get(sender) ?? 0) - copy.deltas.length);
   }
 
+  /** A lane's name (`sender|stream|originShard|shard`), built once: deciding asks for it per holder and time. */
+  private laneName(holder: string, stream: string, originShard: number, shard: number): string {
+    let byStream = this.laneNames.get(holder);
+    if (!byStream) this.laneNames.set(holder, (byStream = new Map()));
+    let byOrigin = byStream.get(stream);
+    if (!byOrigin) byStream.set(stream, (byOrigin = new Map()));
+    let byShard = byOrigin.get(originShard);
+    if (!byShard) byOrigin.set(originShard, (byShard = new Map()));
+    let name = byShard.get(shard);
+    if (name === undefined) byShard.set(shard, (name = `${holder}|${stream}|${originShard}|${shard}`));
+    return name;
+  }
+  private readonly laneNames = new Map<string, Map<string, Map<number, Map<number, string>>>>();
+
   private isFinal(holder: string, slot: Slot, originShard: number): boolean {
-    const lane = `${holder}|${slot.stream}|${originShard}|${slot.shard}`;
+    const lane = this.laneName(holder, slot.stream, originShard, slot.shard);
     if (this.overflowed.has(lane)) return false;
     const last = this.lastTime.get(lane);
     return (last !== undefined && last > slot.time) || this.o.closed(holder, slot.stream, originShard, slot.shard);
@@ -374,7 +388,9 @@ export class Agreement {
       );
       return true;
     }
-    // Finality first: nothing is hashed while a holder's copy may still grow.
+    // Finality first: nothing is hashed while a holder's copy may still grow (and, while one may,
+    // nothing is allocated: most questions are answered "not yet").
+    if (!final) for (const h of origin.holders) if (!this.isFinal(h, slot, origin.originShard)) return false;
     const finalHolders: string[] = [];
     /** No copy at all (withholding, or a channel stuck before the time). */
     const missing: string[] = [];

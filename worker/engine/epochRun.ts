@@ -13,6 +13,7 @@ import { EpochMath } from "../../client/batches/verifyBatch.js";
 import { MAX_BATCH } from "../../client/batches/types.js";
 import { BatchStateCache } from "../../client/batches/stateCache.js";
 import { PrefixHashes } from "./prefixHashes.js";
+import { LiveHolders } from "./liveHolders.js";
 import type { Assignment } from "../../client/actions/getAssignment.js";
 import type { SourceDelta } from "../chain/source.js";
 import type { BatchHeader } from "../../client/math/eip712.js";
@@ -251,17 +252,13 @@ export class EpochRun {
         if (this.graph.stage2.has(stream)) {
           // A time of the second exchange names the shard whose state produced it (and a rank).
           const from = handoffOrigin(time);
-          return from === undefined || from >= this.a.view.n
-            ? undefined
-            : { originShard: from, holders: this.holders(from).filter((w) => this.live(w)) };
+          return from === undefined || from >= this.a.view.n ? undefined : this.liveHolders.of(from);
         }
         const from = handoffOrigin(time);
         if (from !== undefined)
           return this.previous ? { originShard: from, holders: this.handoffSenders(from) } : undefined;
         const originShard = this.sourceShard.get(time);
-        return originShard === undefined
-          ? undefined
-          : { originShard, holders: this.holders(originShard).filter((w) => this.live(w)) };
+        return originShard === undefined ? undefined : this.liveHolders.of(originShard);
       },
       closed: (holder, stream, originShard, shard) => {
         // A handoff copy is final only once its sender named the channel: a holder that cannot
@@ -293,6 +290,12 @@ export class EpochRun {
     return hs;
   }
   private readonly holdersByShard = new Map<number, readonly string[]>();
+
+  /** The live holders of each shard, as the agreement asks for them. */
+  private readonly liveHolders = new LiveHolders(
+    (shard) => this.holders(shard),
+    (w) => this.live(w),
+  );
 
   live(worker: string): boolean {
     return !this.ctx.isEjected(this.epoch, worker);
