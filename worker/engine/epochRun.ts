@@ -825,7 +825,7 @@ export class EpochRun {
   private coverage(
     streams: Iterable<string>,
     origins: number,
-    sendersOf: (j: number) => string[],
+    sendersOf: (j: number) => readonly string[],
     counts: (sender: string, stream: string, j: number, shard: number) => boolean,
   ): { gap: boolean; unconfirmed: boolean } {
     let gap = false;
@@ -991,7 +991,7 @@ export class EpochRun {
     return this.coverage(
       this.graph.stage2,
       this.a.view.n,
-      (j) => this.holders(j).filter((w) => this.live(w)),
+      (j) => this.liveHolders.of(j).holders,
       (w, stream, j, shard) =>
         w === me
           ? this.namedSecondStage(stream, j)
