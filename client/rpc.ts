@@ -6,7 +6,9 @@ import { MaruError } from "./errors/base.js";
  * unreachable URL becomes one error that names it, instead of ethers retrying forever and printing
  * "failed to detect network". The provider keeps that network (no detection per call) and no read
  * cache (ethers otherwise answers identical reads from a 250 ms cache, and two transactions in a
- * row would take the same nonce).
+ * row would take the same nonce). `pollMs` is how often it looks for a new block while it waits
+ * for a transaction (`tx.wait()`): ethers' default is 4 s, so a tool or worker that polls faster
+ * would otherwise learn of its own mined transaction up to 4 s late.
  *
  * @example
  * ```ts
@@ -15,7 +17,7 @@ import { MaruError } from "./errors/base.js";
  */
 export async function openRpc(
   url: string,
-  o: { timeoutMs?: number; fix?: string } = {},
+  o: { timeoutMs?: number; fix?: string; pollMs?: number } = {},
 ): Promise<{ provider: JsonRpcProvider; chainId: number }> {
   const timeoutMs = o.timeoutMs ?? 5_000;
   let chainId: number;
@@ -40,6 +42,10 @@ export async function openRpc(
       fix: o.fix ?? "check the URL: a JSON-RPC node of the deployment's chain",
     });
   }
-  const provider = new JsonRpcProvider(url, Network.from(chainId), { staticNetwork: true, cacheTimeout: -1 });
+  const provider = new JsonRpcProvider(url, Network.from(chainId), {
+    staticNetwork: true,
+    cacheTimeout: -1,
+    ...(o.pollMs === undefined ? {} : { pollingInterval: o.pollMs }),
+  });
   return { provider, chainId };
 }

@@ -19,6 +19,7 @@ import { Jury } from "./disputes/jury.js";
 import {
   capHeapGrowth,
   connectChain,
+  milliseconds,
   oneLine,
   readBook,
   requireChainOptions,
@@ -119,10 +120,14 @@ async function main() {
   const chain = requireChainOptions(opts);
   const finality = parseFinality(opts.finality);
   capHeapGrowth(opts.heapGrowth);
+  const pollMs = milliseconds("--poll-ms", opts.pollMs);
+  const graceMs = milliseconds("--grace-ms", opts.graceMs);
+  const perDeltaMs = milliseconds("--per-delta-ms", opts.perDeltaMs);
   const log = pino({ level: opts.logLevel, base: { worker: undefined } });
   const staking = await stakingKey(opts.keystore);
   const book = readBook(chain.addresses);
-  const { provider, chainId } = await connectChain(chain.rpc, book, chain.addresses);
+  // Transactions are awaited at the worker's own pace (ethers would look every 4 s).
+  const { provider, chainId } = await connectChain(chain.rpc, book, chain.addresses, pollMs);
   const cleanups: Array<() => Promise<void> | void> = [() => provider.destroy()];
   const cleanup = async () => {
     while (cleanups.length > 0) await Promise.resolve(cleanups.pop()!()).catch(() => undefined);
@@ -143,7 +148,7 @@ async function main() {
         throw new MaruError(`--metrics-port ${opts.metricsPort} is not a port`, {
           fix: "a number from 1 to 65535, e.g. 9464",
         });
-      metrics = prometheus = new PrometheusMetrics({ pollMs: Number(opts.pollMs) });
+      metrics = prometheus = new PrometheusMetrics({ pollMs: pollMs });
       prometheus.watchRpc(provider); // every answer the worker gets from the chain, whatever asked
       const server = await startMetricsServer({ port, host: opts.metricsHost, metrics: prometheus });
       cleanups.push(() => server.close());
@@ -171,7 +176,7 @@ async function main() {
       log: logger,
       gateway: opts.gateway,
       cacheDir: opts.cacheDir,
-      perDeltaMs: Number(opts.perDeltaMs),
+      perDeltaMs,
     });
     const membership = new Membership(p, logger);
     const liar: Liar | undefined = byzantine
@@ -195,8 +200,8 @@ async function main() {
       stateDir: joinPath(opts.dataDir, "state"),
       checks: opts.checks,
       finality,
-      graceMs: Number(opts.graceMs),
-      perDeltaMs: Number(opts.perDeltaMs),
+      graceMs: graceMs,
+      perDeltaMs,
       metrics,
       court,
     });
@@ -299,7 +304,7 @@ async function main() {
         book,
         wallet,
         log: logger,
-        pollMs: Number(opts.pollMs),
+        pollMs: pollMs,
         untilEpoch: opts.untilEpoch === undefined ? undefined : BigInt(opts.untilEpoch),
         signal: controller.signal,
         confirmations: Number(opts.confirmations),

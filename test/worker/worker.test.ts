@@ -116,6 +116,18 @@ describe("maru-worker processes follow the epochs (anvil)", function () {
     ]);
     expect(badRpc.code).to.equal(1);
     expect(badRpc.err).to.match(/^maru-worker: Cannot reach the chain node at http:\/\/127\.0\.0\.1:1/);
+    // A time that is not one (setTimeout(NaN) would poll the chain in a busy loop).
+    const badPoll = await run({ MARU_WORKER_KEY: stranger.privateKey }, [
+      "--rpc",
+      node.url,
+      "--addresses",
+      bookFile,
+      "--poll-ms",
+      "fast",
+    ]);
+    expect(badPoll.code).to.equal(1);
+    expect(badPoll.err).to.match(/^maru-worker: --poll-ms fast is not a time in milliseconds from 1 to 3600000/);
+    expect(badPoll.err).to.match(/fix: give a whole number of milliseconds, e\.g\. --poll-ms 1000/);
     // A stale book: another chain's, or one whose contracts are gone (a restarted local node).
     const original = JSON.parse(readFileSync(bookFile, "utf8"));
     const otherChain = join(dir, "other-chain.json");

@@ -122,9 +122,12 @@ export async function connectChain(
   rpc: string,
   book: AddressesBook,
   file?: string,
+  /** How often to look for a new block while waiting for a transaction (the worker's --poll-ms). */
+  pollMs?: number,
 ): Promise<{ provider: JsonRpcProvider; chainId: number }> {
   const { provider, chainId } = await openRpc(rpc, {
     fix: "check --rpc: the URL of a JSON-RPC node of the deployment's chain",
+    pollMs,
   });
   try {
     await checkBook(provider, book, { file, where: `--rpc ${rpc}` });
@@ -149,6 +152,23 @@ export function oneLine(e: unknown): string {
     return `${e.shortMessage}${details}${e.fix ? ` — fix: ${e.fix}` : ""}`;
   }
   return (e instanceof Error ? e.message : String(e)).split("\n")[0];
+}
+
+/**
+ * A time option in milliseconds (--poll-ms, --grace-ms, --per-delta-ms), or an error that names it:
+ * `Number("abc")` would otherwise become a busy loop (setTimeout(NaN) fires at once).
+ * @example
+ * ```ts
+ * milliseconds("--poll-ms", "1000"); // 1000
+ * ```
+ */
+export function milliseconds(flag: string, value: string | number): number {
+  const n = String(value).trim() === "" ? NaN : Number(value);
+  if (!Number.isInteger(n) || n < 1 || n > 3_600_000)
+    throw new MaruError(`${flag} ${value} is not a time in milliseconds from 1 to 3600000`, {
+      fix: `give a whole number of milliseconds, e.g. ${flag} 1000`,
+    });
+  return n;
 }
 
 /**
