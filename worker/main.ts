@@ -304,7 +304,7 @@ async function main() {
         book,
         wallet,
         log: logger,
-        pollMs: pollMs,
+        pollMs,
         untilEpoch: opts.untilEpoch === undefined ? undefined : BigInt(opts.untilEpoch),
         signal: controller.signal,
         confirmations: Number(opts.confirmations),
