@@ -23,6 +23,10 @@ export class BatchStateCache {
     this.states.set(root, state);
     if (this.states.size > this.limit) this.states.delete(this.states.keys().next().value!);
   }
+  /** Forgets every state (an epoch that is over builds and checks no more batches). */
+  clear(): void {
+    this.states.clear();
+  }
   get size(): number {
     return this.states.size;
   }

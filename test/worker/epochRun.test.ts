@@ -268,6 +268,7 @@ async function runEpoch(
     graph?: RunnableGraph;
     /** Runs once the epoch's sending is done, before it is finalized. */
     beforeFinalize?: (run: EpochRun) => Promise<void>;
+    afterFinalize?: (run: EpochRun) => void;
   } = {},
 ) {
   const epoch = o.epoch ?? EPOCH;
@@ -322,7 +323,9 @@ async function runEpoch(
     }
     await o.beforeFinalize?.(run);
     const report = await run.finalize(false);
-    return { report, headers, state: run.handoffOut() };
+    const state = run.handoffOut();
+    o.afterFinalize?.(run);
+    return { report, headers, state };
   } finally {
     record.close();
     rmSync(dir, { recursive: true, force: true });
@@ -347,6 +350,47 @@ describe("worker: one epoch of the engine (EpochRun), in process", function () {
       const state = new LtHash16().addAll(upTo.map((d) => ({ data: d.data, time: d.index, diff: d.diff })));
       expect(h.inputMsh, `batch ${h.seq} to time ${h.lastTime}`).to.equal(state.digest());
     }
+  });
+
+  it("forgets a finished epoch's inputs and indexes on release, and refuses to hand on a state it no longer has", async function () {
+    const deltas = Array.from({ length: 150 }, (_, t) =>
+      transfer(t, t % 5, (t * 7 + 1) % 5, BigInt(1 + ((t * 37) % 900))),
+    );
+    const held = (run: EpochRun) => {
+      const x = run as unknown as Record<string, Map<unknown, unknown>>;
+      const agreement = run.agreement as unknown as Record<string, Map<unknown, unknown>>;
+      return {
+        sourceByShard: x.sourceByShard.size,
+        inputs: x.inputs.size,
+        inputDigests: x.inputDigests.size,
+        sourceShard: x.sourceShard.size,
+        state: x.state.size,
+        decided: agreement.decided.size,
+      };
+    };
+    let before: ReturnType<typeof held> | undefined;
+    let after: ReturnType<typeof held> | undefined;
+    const { report, state } = await runEpoch(deltas, {
+      afterFinalize: (run) => {
+        before = held(run);
+        run.release();
+        after = held(run);
+        // What a retained outbox still asks of its run (resends go to a shard's holders).
+        expect(run.holders(0)).to.deep.equal([me]);
+        expect(() => run.handoffOut()).to.throw(/state was released: hand it over before release\(\)/);
+      },
+    });
+    expect(
+      Object.values(before!).every((n) => n > 0),
+      JSON.stringify(before),
+    ).to.equal(true);
+    expect(
+      Object.values(after!).every((n) => n === 0),
+      JSON.stringify(after),
+    ).to.equal(true);
+    // The report and the state to hand on were taken before: both whole.
+    expect(reportedBalances(report)).to.deep.equal(directBalances(deltas));
+    expect(state!.streams[0].shards[0].deltas.length).to.be.greaterThan(0);
   });
 
   it("joins two sources: each first stage reads its own stream, and commits to that stream's inputs alone", async function () {

@@ -209,6 +209,16 @@ export class Agreement {
 
   constructor(private readonly o: AgreementOptions) {}
 
+  /**
+   * Forgets the epoch's times once it is closed and reported (the counts, disagreements and
+   * holders missing stay): a finished epoch's run stays reachable while its outbox answers resends.
+   */
+  release(): void {
+    for (const m of [this.slots, this.order, this.lastTime, this.undecided, this.decided, this.single, this.laneNames])
+      m.clear();
+    this.overflowed.clear();
+  }
+
   /** The groups of one accepted batch from `sender` on channel (stream, originShard, shard), in batch order. */
   offer(sender: string, stream: string, originShard: number, shard: number, groups: Group[]): void {
     const lane = `${sender}|${stream}|${originShard}|${shard}`;

@@ -100,6 +100,10 @@ export class EpochRun {
   readonly inbox: Inbox;
   private readonly myShards: Set<number>;
   readonly agreement: Agreement;
+  /** Set by release(): the epoch's inputs, indexes and state are gone. */
+  private released = false;
+  /** The batch states the outbox and inbox share (a content is hashed once). */
+  private readonly states: BatchStateCache;
   /** Senders any accepted batch came from. */
   private readonly heard = new Set<string>();
   /** Source time → its shard (a time is one delta of one source stream: §9). */
@@ -208,7 +212,7 @@ export class EpochRun {
       if (op.inputs.some((x) => graph.stage2.has(x))) this.secondStageKeys.add(instanceKey(op));
     this.myShards = new Set(a.shards);
     const me = lower(ctx.me);
-    const states = new BatchStateCache();
+    const states = (this.states = new BatchStateCache());
     this.outbox = ctx.outbox({
       epoch,
       states,
@@ -768,6 +772,8 @@ export class EpochRun {
    * channels missing, never a wrong state. Call after `finalize`.
    */
   handoffOut(): HandoffState | undefined {
+    // After release the state is gone: an empty state handed on would pass for a real one.
+    if (this.released) throw new Error(`epoch ${this.epoch}'s state was released: hand it over before release()`);
     if (this.graph.handoffs.size === 0 || !this.vouched) return undefined;
     for (const byShard of this.state.values())
       for (const [shard, coll] of byShard)
@@ -1043,6 +1049,37 @@ export class EpochRun {
   /** Decides the times whose holders' copies are all final (on every tick: end notices close lanes). */
   settle(): void {
     this.agreement.settle(false);
+  }
+
+  /**
+   * Drops what only an open epoch needs, once it is finalized and its state handed on (the
+   * handoff is kept apart from the run). The outbox (resends) and inbox (late proofs) of a
+   * finished epoch are kept for RETAINED_EPOCHS epochs, and their callbacks keep the run
+   * reachable: without this, every source delta, operator log and index of the last two epochs
+   * stayed on the heap beside the running one (a third of a busy worker's heap in a devnet of
+   * three epochs). What they still ask of the run (the holders of a shard, who is live) stays.
+   */
+  release(): void {
+    this.released = true;
+    for (const m of [
+      this.sourceShard,
+      this.sourceStream,
+      this.inputPos,
+      this.prefixes,
+      this.inputDigests,
+      this.output,
+      this.inputs,
+      this.sourceByShard,
+      this.state,
+      this.handoffInputs,
+      this.stage2Inputs,
+      this.stage2Digests,
+      this.queuedFeeds,
+      this.replays,
+    ])
+      m.clear();
+    this.agreement.release();
+    this.states.clear();
   }
 
   /** The end of this epoch's source window (`lastBlock`, final): last batches, proofs, end notices. */
