@@ -51,6 +51,8 @@ export const EARLY_LIMITS = { messages: 20_000, bytes: 32 * 1024 * 1024 };
 export const RESEND_INTERVAL_MS = 2_000;
 /** Blocks a source read takes at once (then processes, then reads on): bounds the logs held in memory. */
 export const READ_BLOCKS = 8;
+/** How long a tick reads source blocks before it looks at the open epochs again (then reads on). */
+export const READ_TURN_MS = 1_000;
 /** Finished epochs whose sent batches are kept to answer resend requests (and how far back a restart resumes). */
 export const RETAINED_EPOCHS = 2;
 
@@ -597,35 +599,63 @@ export class Dataflow {
     await this.o.membership.refresh(current);
     const finalized = await this.refreshEvents();
     const provider = this.o.p.epochs.runner!.provider!;
-    const runs = [...this.runs.values()].sort((x, y) => (x.epoch < y.epoch ? -1 : 1));
     const canonicalHash = async (n: bigint) => (await provider.getBlock(Number(n)))?.hash ?? undefined;
-    for (const run of runs) {
+    for (const run of this.runs.values()) {
       const next = this.advancedAt.get(run.epoch + 1n);
       if (next !== undefined) run.windowEnd = next - 1;
     }
-    if (this.source && runs.length > 0) {
-      // No further than the final block, nor past the newest started epoch's window.
-      const newest = runs[runs.length - 1];
-      const target = Math.min(finalized, newest.windowEnd ?? Infinity);
-      // A chunk of blocks at a time: a worker far behind (a restart, a burst of logs) holds one
-      // chunk's logs and receipts in memory, not all of them.
-      while (target > this.source.readTo) {
-        const read = await this.source.read(Math.min(target, this.source.readTo + READ_BLOCKS));
-        const byEpoch = new Map<bigint, SourceDelta[]>();
-        let block = -1;
-        let epoch: bigint | undefined;
-        for (const d of read.deltas) {
-          if (d.blockNumber !== block) [block, epoch] = [d.blockNumber, this.epochOfBlock(d.blockNumber)];
-          if (epoch === undefined) continue;
-          const list = byEpoch.get(epoch) ?? [];
-          if (list.length === 0) byEpoch.set(epoch, list);
-          list.push(d);
-        }
-        for (const [e, ds] of byEpoch) await this.runs.get(e)?.processSource(ds);
-        // Only once processed: a failure above reads the same blocks again on the next tick.
-        read.commit();
-      }
+    // Reading the source and moving the open epochs along take turns: a burst of final blocks (a
+    // whole epoch's logs) is read READ_TURN_MS at a time, so an earlier epoch's end (its last
+    // batches, its second exchange, its close and the state it hands on) never waits behind the
+    // next epoch's logs, and epochs do not pile up in memory.
+    for (;;) {
+      const more = await this.readSource(finalized, Date.now() + READ_TURN_MS);
+      await this.advanceRuns(finalized, canonicalHash);
+      if (!more) break;
     }
+  }
+
+  /**
+   * Reads final source blocks into the open epochs, no further than the final block nor past the
+   * newest started epoch's window, until `until` (a time): true if there is more to read.
+   */
+  private async readSource(finalized: number, until: number): Promise<boolean> {
+    if (!this.source || this.runs.size === 0) return false;
+    const newest = [...this.runs.values()].reduce((x, y) => (y.epoch > x.epoch ? y : x));
+    const target = Math.min(finalized, newest.windowEnd ?? Infinity);
+    // A chunk of blocks at a time: a worker far behind (a restart, a burst of logs) holds one
+    // chunk's logs and receipts in memory, not all of them.
+    while (target > this.source.readTo) {
+      if (Date.now() >= until) return true;
+      const read = await this.source.read(Math.min(target, this.source.readTo + READ_BLOCKS));
+      const byEpoch = new Map<bigint, SourceDelta[]>();
+      let block = -1;
+      let epoch: bigint | undefined;
+      for (const d of read.deltas) {
+        if (d.blockNumber !== block) [block, epoch] = [d.blockNumber, this.epochOfBlock(d.blockNumber)];
+        if (epoch === undefined) continue;
+        const list = byEpoch.get(epoch) ?? [];
+        if (list.length === 0) byEpoch.set(epoch, list);
+        list.push(d);
+      }
+      for (const [e, ds] of byEpoch) await this.runs.get(e)?.processSource(ds);
+      // Only once processed: a failure above reads the same blocks again on the next tick.
+      read.commit();
+    }
+    return false;
+  }
+
+  /**
+   * Moves each open epoch along: closes its sending once its window's last block is read, judges
+   * proofs, asks again for what did not arrive, starts a second exchange, submits evidence, and
+   * closes the epochs that are complete (or whose grace is over).
+   */
+  private async advanceRuns(
+    finalized: number,
+    canonicalHash: (n: bigint) => Promise<string | undefined>,
+  ): Promise<void> {
+    const provider = this.o.p.epochs.runner!.provider!;
+    const runs = [...this.runs.values()].sort((x, y) => (x.epoch < y.epoch ? -1 : 1));
     for (const run of runs) {
       this.sayWhatItWaitsFor(run, finalized);
       if (
@@ -670,6 +700,7 @@ export class Dataflow {
         this.reports.push(report);
         this.runs.delete(run.epoch);
         this.keepHandoff(run, report);
+        run.release();
         this.waits.forget(`epoch ${run.epoch}`);
         this.retained.set(run.epoch, run.outbox);
         this.lateProofs.set(run.epoch, { inbox: run.inbox, windowEnd: run.windowEnd, members: run.a.view.indexOf });
