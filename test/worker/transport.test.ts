@@ -16,7 +16,9 @@ import { buildBatch, openChannel, protocolDomain, signBatch, type SignedBatch } 
 import {
   CodecError,
   HEADER_BYTES,
+  decodeDeltas,
   decodeMessage,
+  encodeDeltas,
   encodeMessage,
   peekMessage,
   type Message,
@@ -220,6 +222,40 @@ describe("worker wire form (codec)", function () {
       CodecError,
       /stage 0/,
     );
+  });
+
+  it("encodes a batch's deltas once (packed) into the same bytes, and refuses deltas the wire cannot carry", async function () {
+    const [batch] = await signedBatches(Wallet.createRandom(), 1);
+    // Data as hex (with and without 0x) or bytes, times and diffs as bigint or number: one layout.
+    const deltas = [
+      { data: "0x00ff10", time: 0n, diff: -1n },
+      { data: "abcd", time: 2 ** 40, diff: 3 },
+      { data: new Uint8Array([1, 2, 3, 4]), time: (1n << 64n) - 1n, diff: -(1n << 63n) },
+      { data: "0x", time: 7n, diff: (1n << 63n) - 1n },
+    ];
+    const packed = encodeDeltas(deltas);
+    expect(decodeDeltas(packed)).to.deep.equal([
+      { data: "0x00ff10", time: 0n, diff: -1n },
+      { data: "0xabcd", time: 2n ** 40n, diff: 3n },
+      { data: "0x01020304", time: (1n << 64n) - 1n, diff: -(1n << 63n) },
+      { data: "0x", time: 7n, diff: (1n << 63n) - 1n },
+    ]);
+    const plain = encodeMessage({ kind: "batch", batch });
+    const withPacked = encodeMessage({ kind: "batch", batch, packed: encodeDeltas(batch.deltas) });
+    expect(Buffer.from(withPacked).equals(Buffer.from(plain))).to.equal(true);
+    expect(decodeMessage(withPacked)).to.deep.equal({ kind: "batch", batch });
+    for (const bad of [
+      { data: "0x0g", time: 1n, diff: 1n },
+      { data: "0x123", time: 1n, diff: 1n },
+      { data: "0x01", time: -1n, diff: 1n },
+      { data: "0x01", time: 1n << 64n, diff: 1n },
+      { data: "0x01", time: 1n, diff: 1n << 63n },
+    ])
+      expect(
+        () => encodeDeltas([bad]),
+        JSON.stringify(bad, (_, v) => String(v)),
+      ).to.throw(CodecError);
+    expect(() => decodeDeltas(Uint8Array.from([...packed, 0]))).to.throw(CodecError, /trailing/);
   });
 
   it("refuses truncated, overlong and unknown messages with a CodecError, never another error", async function () {

@@ -22,7 +22,7 @@ import type { SenderChannel, SignedBatch } from "../../client/batches/types.js";
 import type { SignedAccumulatedProof } from "../../client/batches/verifyAccumulatedProof.js";
 import type { BatchHeader } from "../../client/math/eip712.js";
 import type { Delta } from "../../client/math/lthash.js";
-import type { Message, ResendRequest } from "../transport/codec.js";
+import { decodeDeltas, encodeDeltas, type Message, type ResendRequest } from "../transport/codec.js";
 import { packGroup, type Group } from "./packing.js";
 import type { BatchStateCache } from "../../client/batches/stateCache.js";
 import type { ExchangeSigner } from "./signer.js";
@@ -50,8 +50,12 @@ export type Lane = {
   open?: Group;
   batch: Delta[];
   bytes: number;
-  /** Every batch sent, by seq: content, deltas and each receiver's signature, for resending. */
-  sent: Array<{ content: BatchHeader; deltas: Delta[]; signatures: Map<string, string> }>;
+  /**
+   * Every batch sent, by seq: content, deltas as the wire carries them (`encodeDeltas`: a finished
+   * epoch's batches stay for RETAINED_EPOCHS epochs, and a buffer per batch holds a fraction of what
+   * a delta object each did) and each receiver's signature, for resending.
+   */
+  sent: Array<{ content: BatchHeader; packed: Uint8Array; signatures: Map<string, string> }>;
   proof?: SignedAccumulatedProof;
   /** The operator that feeds it stopped: nothing more is batched, and what was waiting is dropped. */
   stopped?: boolean;
@@ -238,12 +242,18 @@ export class Outbox {
   }
 
   protected deliver(s: Sealed, headers: BatchHeader[], signatures: string[]): void {
-    const stored = { content: s.content, deltas: s.deltas, signatures: new Map<string, string>() };
+    // Encoded once for every receiver and kept so for resends.
+    const packed = encodeDeltas(s.deltas);
+    const stored = { content: s.content, packed, signatures: new Map<string, string>() };
     s.lane.sent[Number(s.content.seq)] = stored;
     if (s.headers.some((h) => h.receiver === this.o.me)) this.o.local({ ...s.content, receiver: this.o.me }, s.local);
     headers.forEach((h, i) => {
       stored.signatures.set(h.receiver, signatures[i]);
-      this.o.send(h.receiver, { kind: "batch", batch: { header: h, signature: signatures[i], deltas: s.deltas } });
+      this.o.send(h.receiver, {
+        kind: "batch",
+        batch: { header: h, signature: signatures[i], deltas: s.deltas },
+        packed,
+      });
     });
     this.stats.sentBatches += 1;
     (this.o.metrics ?? noMetrics).batchSent();
@@ -343,8 +353,12 @@ export class Outbox {
         const s = lane.sent[seq];
         const signature = s?.signatures.get(to);
         if (!signature) continue;
-        const batch: SignedBatch = { header: { ...s.content, receiver: to }, signature, deltas: s.deltas };
-        this.o.send(to, { kind: "batch", batch });
+        const batch: SignedBatch = {
+          header: { ...s.content, receiver: to },
+          signature,
+          deltas: decodeDeltas(s.packed),
+        };
+        this.o.send(to, { kind: "batch", batch, packed: s.packed });
         count += 1;
       }
       if (lane.proof) this.o.send(to, { kind: "proof", proof: lane.proof });

@@ -20,6 +20,7 @@
 // CodecError, never an out-of-bounds read or an allocation the message did not pay for.
 import type { BatchHeader, AccumulatedProof } from "../../client/math/eip712.js";
 import type { SignedBatch } from "../../client/batches/types.js";
+import type { Delta } from "../../client/math/lthash.js";
 import type { SignedAccumulatedProof } from "../../client/batches/verifyAccumulatedProof.js";
 import { MaruError } from "../../client/errors/base.js";
 import { bytesToHex } from "../../client/math/values.js";
@@ -63,7 +64,15 @@ export type ResendRequest = {
 
 /** What travels between workers. */
 export type Message =
-  | { kind: "batch"; batch: SignedBatch }
+  | {
+      kind: "batch";
+      batch: SignedBatch;
+      /**
+       * `encodeDeltas(batch.deltas)`, when the sender has it: a batch goes to each holder of its
+       * shard and is kept for resends, and is encoded once for all of them. Never set by decoding.
+       */
+      packed?: Uint8Array;
+    }
   | { kind: "proof"; proof: SignedAccumulatedProof }
   | { kind: "done"; done: EpochDone }
   | { kind: "request"; request: ResendRequest };
@@ -89,8 +98,6 @@ const unhex = (s: string, bytes: number): Buffer => {
   if (h.length !== bytes * 2) throw new CodecError(`expected ${bytes} bytes, got ${h.length / 2}`);
   return Buffer.from(h, "hex");
 };
-const dataBytes = (d: string | Uint8Array | ArrayLike<number>): Buffer =>
-  typeof d === "string" ? Buffer.from(d.startsWith("0x") ? d.slice(2) : d, "hex") : Buffer.from(d as Uint8Array);
 
 class Writer {
   private readonly parts: Buffer[] = [];
@@ -223,11 +230,7 @@ export function encodeMessage(m: Message): Uint8Array {
   const w = new Writer().u8(KIND[m.kind]);
   if (m.kind === "batch") {
     writeHeader(w, m.batch.header);
-    w.fixed(m.batch.signature, SIG_BYTES).u32(m.batch.deltas.length);
-    for (const d of m.batch.deltas) {
-      const data = dataBytes(d.data as string | Uint8Array);
-      w.u32(data.length).bytes(data).u64(d.time).i64(d.diff);
-    }
+    w.fixed(m.batch.signature, SIG_BYTES).bytes(toBuffer(m.packed ?? encodeDeltas(m.batch.deltas)));
   } else if (m.kind === "proof") {
     const p: AccumulatedProof = m.proof.proof;
     w.u64(p.epoch).fixed(p.stream, 32).u32(p.shard).u32(p.originShard).fixed(p.sender, 20).u64(p.seq);
@@ -245,6 +248,74 @@ export function encodeMessage(m: Message): Uint8Array {
     for (const c of q.channels) w.fixed(c.stream, 32).u32(c.shard).u32(c.originShard).u64(c.fromSeq);
   }
   return w.done();
+}
+
+const toBuffer = (b: Uint8Array): Buffer => Buffer.from(b.buffer, b.byteOffset, b.byteLength);
+const INT64_MIN = -(1n << 63n);
+const INT64_MAX = (1n << 63n) - 1n;
+
+/**
+ * A batch's deltas as a batch message carries them: `n u32 | n × (len u32 | data | time u64 | diff
+ * i64)`, in one buffer (a delta's fields written in place, not a buffer each). Data is bytes or hex
+ * (with or without 0x); a time that is no u64, a diff that is no i64 or data that is not hex is a
+ * CodecError.
+ * @example
+ * ```ts
+ * const packed = encodeDeltas(batch.deltas); // once, for every receiver and for resends
+ * decodeDeltas(packed); // the deltas again, data as 0x-hex
+ * ```
+ */
+export function encodeDeltas(deltas: readonly Delta[]): Uint8Array {
+  let size = 4;
+  for (const d of deltas) {
+    const x = d.data as string | Uint8Array;
+    size += 4 + 8 + 8 + (typeof x === "string" ? (x.length - (x.startsWith("0x") ? 2 : 0)) >> 1 : x.length);
+  }
+  const b = Buffer.alloc(size);
+  b.writeUInt32BE(deltas.length, 0);
+  let at = 4;
+  for (const d of deltas) {
+    const x = d.data as string | Uint8Array;
+    let len: number;
+    if (typeof x === "string") {
+      const h = x.startsWith("0x") ? x.slice(2) : x;
+      len = h.length >> 1;
+      // Buffer stops at the first character that is not hex: a short write is a malformed delta.
+      if (h.length % 2 !== 0 || b.write(h, at + 4, len, "hex") !== len)
+        throw new CodecError(`delta data is not hex: ${x.slice(0, 20)}…`);
+    } else {
+      len = x.length;
+      b.set(x, at + 4);
+    }
+    b.writeUInt32BE(len, at);
+    at += 4 + len;
+    const time = BigInt(d.time);
+    const diff = BigInt(d.diff);
+    if (time < 0n || time >= 1n << 64n) throw new CodecError(`${time} is not a u64`);
+    if (diff < INT64_MIN || diff > INT64_MAX) throw new CodecError(`${diff} is not an i64`);
+    b.writeBigUInt64BE(time, at);
+    b.writeBigInt64BE(diff, at + 8);
+    at += 16;
+  }
+  return b;
+}
+
+/** The deltas of `encodeDeltas`'s bytes (data as 0x-hex, as a decoded batch carries them). */
+export function decodeDeltas(bytes: Uint8Array): Delta[] {
+  const r = new Reader(bytes);
+  const deltas = readDeltas(r);
+  r.end();
+  return deltas;
+}
+
+function readDeltas(r: Reader): Delta[] {
+  const n = r.count(4 + 8 + 8, 1 << 20);
+  const deltas = new Array<Delta>(n);
+  for (let i = 0; i < n; ++i) {
+    const len = r.u32();
+    deltas[i] = { data: hex(r.raw(len)), time: r.u64(), diff: r.i64() };
+  }
+  return deltas;
 }
 
 /** Where each kind keeps its epoch and the sender it claims (the sender is bound to the peer). */
@@ -286,13 +357,7 @@ export function decodeMessage(bytes: Uint8Array): Message {
   if (kind === "batch") {
     const header = readHeader(r);
     const signature = r.fixed(SIG_BYTES);
-    const n = r.count(4 + 8 + 8, 1 << 20);
-    const deltas = new Array(n);
-    for (let i = 0; i < n; ++i) {
-      const len = r.u32();
-      deltas[i] = { data: hex(r.raw(len)), time: r.u64(), diff: r.i64() };
-    }
-    m = { kind, batch: { header, signature, deltas } };
+    m = { kind, batch: { header, signature, deltas: readDeltas(r) } };
   } else if (kind === "proof") {
     const proof: AccumulatedProof = {
       epoch: r.u64(),
