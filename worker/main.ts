@@ -148,7 +148,7 @@ async function main() {
         throw new MaruError(`--metrics-port ${opts.metricsPort} is not a port`, {
           fix: "a number from 1 to 65535, e.g. 9464",
         });
-      metrics = prometheus = new PrometheusMetrics({ pollMs: pollMs });
+      metrics = prometheus = new PrometheusMetrics({ pollMs });
       prometheus.watchRpc(provider); // every answer the worker gets from the chain, whatever asked
       const server = await startMetricsServer({ port, host: opts.metricsHost, metrics: prometheus });
       cleanups.push(() => server.close());
@@ -200,7 +200,7 @@ async function main() {
       stateDir: joinPath(opts.dataDir, "state"),
       checks: opts.checks,
       finality,
-      graceMs: graceMs,
+      graceMs,
       perDeltaMs,
       metrics,
       court,

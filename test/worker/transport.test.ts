@@ -233,6 +233,10 @@ describe("worker wire form (codec)", function () {
       { data: new Uint8Array([1, 2, 3, 4]), time: (1n << 64n) - 1n, diff: -(1n << 63n) },
       { data: "0x", time: 7n, diff: (1n << 63n) - 1n },
     ];
+    // The layout, byte for byte: n u32 | len u32 | data | time u64 | diff i64, big-endian.
+    expect(Buffer.from(encodeDeltas(deltas.slice(0, 1))).toString("hex")).to.equal(
+      "00000001" + "00000003" + "00ff10" + "0000000000000000" + "ffffffffffffffff",
+    );
     const packed = encodeDeltas(deltas);
     expect(decodeDeltas(packed)).to.deep.equal([
       { data: "0x00ff10", time: 0n, diff: -1n },

@@ -5,7 +5,7 @@
 // 1 on an error. It needs no key.
 import type { JsonRpcProvider } from "ethers";
 import { MaruError, connectCourt, connectProtocol } from "../../client/index.js";
-import { connectChain, readBook } from "../node/setup.js";
+import { connectChain, milliseconds, readBook } from "../node/setup.js";
 import { UndecidableError, judge, readDispute, type DisputeCase, type Judgement } from "./judge.js";
 import { SIDE_NAMES, STAGE_NAMES as STAGES } from "./records.js";
 
@@ -32,6 +32,7 @@ export function parseDisputeId(text: string): bigint {
 /** Runs the command; returns the exit code (0 verdict, 2 undecidable). */
 export async function verifyDispute(idText: string, o: VerifyOptions, out: (line: string) => void): Promise<number> {
   const id = parseDisputeId(idText);
+  milliseconds("--per-delta-ms", o.perDeltaMs);
   const book = readBook(o.addresses);
   const { provider } = await connectChain(o.rpc, book, o.addresses);
   try {

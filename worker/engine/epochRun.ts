@@ -345,6 +345,7 @@ export class EpochRun {
    * keep those of my shards, run them through the operators that read their stream.
    */
   async processSource(deltas: SourceDelta[]): Promise<void> {
+    this.assertOpen();
     const several = this.graph.sources.length > 1;
     const mine = new Map<string, Map<number, Delta[]>>();
     for (const d of deltas) {
@@ -642,6 +643,7 @@ export class EpochRun {
 
   /** A batch that passed every check (or came from this worker): its groups wait for the replica agreement. */
   private accept(sender: string, h: BatchHeader, deltas: Delta[]): void {
+    this.assertOpen();
     this.heard.add(sender);
     const stream = lower(h.stream);
     const origin = Number(h.originShard);
@@ -1080,6 +1082,11 @@ export class EpochRun {
       m.clear();
     this.agreement.release();
     this.states.clear();
+  }
+
+  /** A released run takes no more input (its indexes are gone): a routing mistake is loud, never quiet. */
+  private assertOpen(): void {
+    if (this.released) throw new Error(`epoch ${this.epoch} is finished and released here: it takes no more input`);
   }
 
   /** The end of this epoch's source window (`lastBlock`, final): last batches, proofs, end notices. */

@@ -38,6 +38,8 @@ export type Sealed = {
   deltas: Delta[];
   /** What this worker feeds itself when it holds the shard (the same as `deltas` when honest). */
   local: Delta[];
+  /** `deltas` as the wire carries them (`encodeDeltas`), once before signing, for every receiver and resends. */
+  packed?: Uint8Array;
 };
 
 /** One outgoing channel: (epoch, stream, shard, originShard, me). */
@@ -214,6 +216,14 @@ export class Outbox {
     if (this.ready.length === 0 || this.refused) return;
     const batch = this.ready;
     this.ready = [];
+    try {
+      // Before anything is signed: deltas the wire cannot carry stop the epoch's sending here,
+      // never half-way through delivering what was signed.
+      for (const s of batch) s.packed = encodeDeltas(s.deltas);
+    } catch (e) {
+      this.refuse(e as Error);
+      return;
+    }
     const remote = batch.map((s) => ({
       content: s.content,
       headers: s.headers.filter((h) => h.receiver !== this.o.me),
@@ -242,8 +252,7 @@ export class Outbox {
   }
 
   protected deliver(s: Sealed, headers: BatchHeader[], signatures: string[]): void {
-    // Encoded once for every receiver and kept so for resends.
-    const packed = encodeDeltas(s.deltas);
+    const packed = s.packed ?? encodeDeltas(s.deltas);
     const stored = { content: s.content, packed, signatures: new Map<string, string>() };
     s.lane.sent[Number(s.content.seq)] = stored;
     if (s.headers.some((h) => h.receiver === this.o.me)) this.o.local({ ...s.content, receiver: this.o.me }, s.local);
