@@ -32,11 +32,11 @@ export function parseDisputeId(text: string): bigint {
 /** Runs the command; returns the exit code (0 verdict, 2 undecidable). */
 export async function verifyDispute(idText: string, o: VerifyOptions, out: (line: string) => void): Promise<number> {
   const id = parseDisputeId(idText);
-  milliseconds("--per-delta-ms", o.perDeltaMs);
+  const perDeltaMs = milliseconds("--per-delta-ms", o.perDeltaMs);
   const book = readBook(o.addresses);
   const { provider } = await connectChain(o.rpc, book, o.addresses);
   try {
-    return await verifyWith(provider, book, id, o, out);
+    return await verifyWith(provider, book, id, o, perDeltaMs, out);
   } finally {
     (provider as JsonRpcProvider).destroy();
   }
@@ -47,6 +47,7 @@ async function verifyWith(
   book: ReturnType<typeof readBook>,
   id: bigint,
   o: VerifyOptions,
+  perDeltaMs: number,
   out: (line: string) => void,
 ): Promise<number> {
   const p = connectProtocol(book, provider);
@@ -78,7 +79,7 @@ async function verifyWith(
   };
   let j: Judgement;
   try {
-    j = await judge(p, c, { gateway: o.gateway, cacheDir: o.cacheDir, perDeltaMs: Number(o.perDeltaMs) });
+    j = await judge(p, c, { gateway: o.gateway, cacheDir: o.cacheDir, perDeltaMs });
   } catch (e) {
     if (!(e instanceof UndecidableError)) throw e;
     if (o.json) out(JSON.stringify({ ...head, decided: false, why: e.message, fix: e.fix }, null, 2));

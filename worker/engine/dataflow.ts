@@ -598,8 +598,6 @@ export class Dataflow {
     this.follow(current);
     await this.o.membership.refresh(current);
     const finalized = await this.refreshEvents();
-    const provider = this.o.p.epochs.runner!.provider!;
-    const canonicalHash = async (n: bigint) => (await provider.getBlock(Number(n)))?.hash ?? undefined;
     for (const run of this.runs.values()) {
       const next = this.advancedAt.get(run.epoch + 1n);
       if (next !== undefined) run.windowEnd = next - 1;
@@ -610,7 +608,7 @@ export class Dataflow {
     // next epoch's logs, and epochs do not pile up in memory.
     for (;;) {
       const more = await this.readSource(finalized, Date.now() + READ_TURN_MS);
-      await this.advanceRuns(finalized, canonicalHash);
+      await this.advanceRuns(finalized);
       if (!more) break;
     }
   }
@@ -650,11 +648,9 @@ export class Dataflow {
    * proofs, asks again for what did not arrive, starts a second exchange, submits evidence, and
    * closes the epochs that are complete (or whose grace is over).
    */
-  private async advanceRuns(
-    finalized: number,
-    canonicalHash: (n: bigint) => Promise<string | undefined>,
-  ): Promise<void> {
+  private async advanceRuns(finalized: number): Promise<void> {
     const provider = this.o.p.epochs.runner!.provider!;
+    const canonicalHash = async (n: bigint) => (await provider.getBlock(Number(n)))?.hash ?? undefined;
     const runs = [...this.runs.values()].sort((x, y) => (x.epoch < y.epoch ? -1 : 1));
     for (const run of runs) {
       this.sayWhatItWaitsFor(run, finalized);
