@@ -326,11 +326,18 @@ describe("operator sandbox: the packed messages between host and thread", functi
     expect(() => unpackOutputs(overrun, one)).to.throw(/ends inside a record/);
   });
 
-  it("copies each output's data out of the answer (a kept delta does not pin the whole answer)", function () {
-    const packed = packReply([[{ data: Uint8Array.from([9, 8]), diff: 1n }]]);
-    const [[d]] = unpackOutputs(packed, [{ data: "0x", time: 1n, diff: 1n }]) as Delta[][];
-    expect((d.data as Uint8Array).buffer).to.not.equal(packed.buffer);
-    expect([...(d.data as Uint8Array)]).to.deep.equal([9, 8]);
+  it("gives each record's data as a view into the answer, its own bytes and no others (no copy per record)", function () {
+    const packed = packReply([
+      [
+        { data: Uint8Array.from([9, 8]), diff: 1n },
+        { data: Uint8Array.from([7]), diff: -1n },
+      ],
+    ]);
+    const [[a, b]] = unpackOutputs(packed, [{ data: "0x", time: 1n, diff: 1n }]) as Delta[][];
+    expect((a.data as Uint8Array).buffer).to.equal(packed.buffer);
+    expect([...(a.data as Uint8Array)]).to.deep.equal([9, 8]);
+    expect([...(b.data as Uint8Array)]).to.deep.equal([7]);
+    expect([a.diff, b.diff]).to.deep.equal([1n, -1n]);
   });
 
   it("packs inputs of either form (hex or bytes) alike", function () {

@@ -139,8 +139,12 @@ export class EpochRun {
   private readonly disputed = new Set<string>();
   /** The streams whose state is handed over: the inputs of the operators after the exchange. */
   private readonly statefulStreams: ReadonlySet<string>;
-  /** Stateful stream → shard → consolidated input (data hex → data, multiplicity), handoffs included. */
-  private readonly state = new Map<string, Map<number, Map<string, { data: Delta["data"]; diff: bigint }>>>();
+  /**
+   * Stateful stream → shard → consolidated input (data hex → multiplicity), handoffs included. The
+   * data is kept as its hex key alone: a delta's bytes may be a view into an operator's whole
+   * answer, which the state would otherwise keep for epochs.
+   */
+  private readonly state = new Map<string, Map<number, Map<string, bigint>>>();
   /** Per origin shard of the previous epoch: the handoff deltas this worker sent, in time order. */
   private readonly handoffInputs = new Map<number, Delta[]>();
   /** Set while the previous epoch's state is still being computed here: sending cannot finish before it is added. */
@@ -683,9 +687,9 @@ export class EpochRun {
       if (!coll) byShard.set(shard, (coll = new Map()));
       for (const d of deltas) {
         const k = dataHex(d);
-        const v = (coll.get(k)?.diff ?? 0n) + BigInt(d.diff);
+        const v = (coll.get(k) ?? 0n) + BigInt(d.diff);
         if (v === 0n) coll.delete(k);
-        else coll.set(k, { data: d.data, diff: v });
+        else coll.set(k, v);
       }
     }
     const of = stateful ?? stream;
@@ -780,10 +784,10 @@ export class EpochRun {
     for (const byShard of this.state.values())
       for (const [shard, coll] of byShard)
         for (const [data, v] of coll)
-          if (v.diff !== BigInt.asIntN(64, v.diff)) {
+          if (v !== BigInt.asIntN(64, v)) {
             // A delta's multiplicity is an int64: this state cannot be handed over as deltas.
             this.ctx.log.warn(
-              { epoch: this.epoch.toString(), shard, data, multiplicity: v.diff.toString() },
+              { epoch: this.epoch.toString(), shard, data, multiplicity: v.toString() },
               "a consolidated multiplicity does not fit 64 bits: this worker hands nothing over",
             );
             return undefined;
@@ -796,9 +800,9 @@ export class EpochRun {
         .sort((x, y) => x - y)
         .map((shard) => ({
           shard,
-          deltas: [...(byShard?.get(shard) ?? new Map<string, { diff: bigint }>())]
+          deltas: [...(byShard?.get(shard) ?? new Map<string, bigint>())]
             .sort(([x], [y]) => (x < y ? -1 : x > y ? 1 : 0))
-            .map(([data, v]) => ({ data, diff: v.diff.toString() })),
+            .map(([data, v]) => ({ data, diff: v.toString() })),
         }));
       streams.push({ stream, shards });
     }
@@ -936,18 +940,18 @@ export class EpochRun {
     const inputs: Delta[] = [];
     const parts: Array<{ input?: number; deltas: Delta[] }> = [];
     for (const [n, stream] of op.inputs.entries()) {
-      const coll = this.state.get(stream)?.get(shard) ?? new Map<string, { data: Delta["data"]; diff: bigint }>();
+      const coll = this.state.get(stream)?.get(shard) ?? new Map<string, bigint>();
       const deltas: Delta[] = [];
-      for (const [, v] of [...coll].sort(([x], [y]) => (x < y ? -1 : x > y ? 1 : 0))) {
+      for (const [data, diff] of [...coll].sort(([x], [y]) => (x < y ? -1 : x > y ? 1 : 0))) {
         // A multiplicity is an int64 on the wire and in the operator ABI.
-        if (v.diff !== BigInt.asIntN(64, v.diff)) {
+        if (diff !== BigInt.asIntN(64, diff)) {
           this.ctx.log.warn(
             { epoch: this.epoch.toString(), operator: op.name, shard },
             "a consolidated multiplicity does not fit 64 bits: the second stage of this shard does not run here",
           );
           return;
         }
-        const d = { data: v.data, time: handoffTime(shard, inputs.length), diff: v.diff };
+        const d = { data, time: handoffTime(shard, inputs.length), diff };
         deltas.push(d);
         inputs.push(d);
       }

@@ -371,7 +371,9 @@ export function packInputs(deltas: Delta[]): ArrayBuffer {
  * The thread's answer, as packed by thread.mjs: per input delta an i32, -1 when the operator
  * called the delta malformed, else the byte length of its records, then the records as the
  * operator wrote them (u32 size, data, i64 diff, little-endian). Each output takes its input's
- * time, and its data is copied out (a kept delta must not pin the whole answer). Anything that does
+ * time, and its data is a view into the answer, not a copy: a copy per record cost an ArrayBuffer
+ * and a native backing store each, a fifth of a busy worker's heap objects. What keeps records
+ * past the epoch (the running state) keeps their data as hex, so no answer outlives it. Anything that does
  * not add up exactly, one output per input and no byte left over, is a broken thread: it throws.
  */
 export function unpackOutputs(packed: Uint8Array, deltas: Delta[]): Array<Delta[] | null> {
@@ -395,7 +397,7 @@ export function unpackOutputs(packed: Uint8Array, deltas: Delta[]): Array<Delta[
       if (at + 4 > end) throw broken(`output ${out.length} ends inside a record`);
       const size = view.getUint32(at, true);
       if (at + 4 + size + 8 > end) throw broken(`output ${out.length} ends inside a record`);
-      records.push({ data: packed.slice(at + 4, at + 4 + size), time, diff: view.getBigInt64(at + 4 + size, true) });
+      records.push({ data: packed.subarray(at + 4, at + 4 + size), time, diff: view.getBigInt64(at + 4 + size, true) });
       at += 4 + size + 8;
     }
     out.push(records);
