@@ -20,6 +20,7 @@ import {
   capHeapGrowth,
   connectChain,
   milliseconds,
+  missingWorkerEnv,
   oneLine,
   readBook,
   requireChainOptions,
@@ -139,6 +140,12 @@ async function main() {
     const signingKey = process.env.MARU_SIGNING_KEY ? new Wallet(process.env.MARU_SIGNING_KEY) : Wallet.createRandom();
     const logger = log.child({ worker: wallet.address });
     if (byzantine) logger.warn({ mode: byzantine }, "BYZANTINE MODE: this worker will cheat once and lose stake");
+    const missing = missingWorkerEnv();
+    if (missing.length > 0)
+      logger.info(
+        { missing, fix: `start it with ${missing.join(" ")} in the environment (npm run worker does)` },
+        "started without the environment a worker is tuned for: its peak memory is higher",
+      );
     const me = wallet.address.toLowerCase();
     let metrics: WorkerMetrics = noMetrics;
     let prometheus: PrometheusMetrics | undefined;

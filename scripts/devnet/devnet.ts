@@ -19,6 +19,7 @@ import { startAnvil, startArlocal } from "../lib/processes.js";
 import { BYZANTINE_MODES } from "../../worker/adversary/modes.js";
 import { FAULT_NAMES } from "../../worker/guard/evidence.js";
 import { SIDE_NAMES } from "../../worker/disputes/records.js";
+import { WORKER_ENV } from "../../worker/node/setup.js";
 import type { LoadToken } from "../../typechain-types/index.js";
 import {
   encodeTransfer,
@@ -261,7 +262,7 @@ async function run(
     ];
     // The same staking and signing keys and data directory on every start: a restart, not a new worker.
     const proc = spawn(process.execPath, args, {
-      env: { ...process.env, MARU_WORKER_KEY: w.privateKey, MARU_SIGNING_KEY: signingKeys[i] },
+      env: { ...WORKER_ENV, ...process.env, MARU_WORKER_KEY: w.privateKey, MARU_SIGNING_KEY: signingKeys[i] },
       stdio: ["ignore", "pipe", "pipe"],
       detached: true, // its own process group: a kill reaches it and nothing else
     });

@@ -3,7 +3,9 @@
 // busy worker does (short-lived garbage, a part of which lives long enough to be promoted).
 import { expect } from "chai";
 import { execFileSync } from "node:child_process";
-import { capHeapGrowth } from "../../worker/node/setup.js";
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import { WORKER_ENV, capHeapGrowth, missingWorkerEnv } from "../../worker/node/setup.js";
 import { MaruError } from "../../client/errors/base.js";
 
 const root = new URL("../../", import.meta.url).pathname;
@@ -54,5 +56,18 @@ describe("worker: --heap-growth", function () {
     const own = peakHeap(0);
     const capped = peakHeap(20);
     expect(capped, `capped ${capped} MiB, V8's policy ${own} MiB`).to.be.below(own * 0.85);
+  });
+});
+
+describe("worker: the environment it is started with", function () {
+  it("names each variable of WORKER_ENV that is missing, with the value to give", function () {
+    expect(missingWorkerEnv({})).to.deep.equal(["MALLOC_ARENA_MAX=2"]);
+    expect(missingWorkerEnv({ MALLOC_ARENA_MAX: "4" })).to.deep.equal([]);
+  });
+
+  it("npm run worker starts the worker with every variable of WORKER_ENV (a value the user set wins)", function () {
+    const pkg = JSON.parse(readFileSync(join(root, "package.json"), "utf8")) as { scripts: Record<string, string> };
+    for (const [k, v] of Object.entries(WORKER_ENV))
+      expect(pkg.scripts.worker).to.include(`${k}=\${${k}:-${v}} exec node`);
   });
 });
