@@ -43,6 +43,7 @@ import {
 } from "./governor.js";
 import { arbitrate, parseOutcome } from "./arbitrate.js";
 import { parseDisputeId } from "../../worker/disputes/verify.js";
+import { milliseconds } from "../../worker/node/setup.js";
 import { graphText, operatorTable, readGraph, readOperators, readStreams, streamTable, table, toJson } from "./read.js";
 
 type ModeOptions = {
@@ -315,7 +316,12 @@ withConnection(
   .option("--safe <address>", "with --safe-json: the Safe (checked to be the arbitrator)", address)
   .option("--gateway <url>", "the Arweave gateway the operator is fetched from", "https://arweave.net")
   .option("--cache-dir <dir>", "where fetched operator blobs are cached", ".maru/blobs")
-  .option("--per-delta-ms <ms>", "the operator's time budget per delta when recomputing", "50")
+  .option(
+    "--per-delta-ms <ms>",
+    "the operator's time budget per delta when recomputing",
+    (v) => milliseconds("--per-delta-ms", v),
+    50,
+  )
   .option(
     "--against-verification",
     "decide an outcome that slashes although the recomputation says otherwise or cannot",
@@ -333,7 +339,7 @@ withConnection(
         safeJson: o.safeJson ? { file: o.safeJson, safe: o.safe } : undefined,
         gateway: o.gateway,
         cacheDir: o.cacheDir,
-        perDeltaMs: Number(o.perDeltaMs),
+        perDeltaMs: o.perDeltaMs as number,
         againstVerification: o.againstVerification === true,
       },
     );

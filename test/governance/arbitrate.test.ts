@@ -85,6 +85,9 @@ describe("gov arbitrate (anvil)", function () {
     r = gov(["arbitrate", ...on(), "--id", String(disputeId), "--outcome", "maybe", "--dry-run"]);
     expect(r.status, r.out).to.equal(1);
     expect(r.stderr).to.include("--outcome maybe is not an outcome");
+    r = gov(["arbitrate", ...on(), "--id", String(disputeId), "--outcome", "A", "--dry-run", "--per-delta-ms", "fast"]);
+    expect(r.status, r.out).to.equal(1);
+    expect(r.stderr).to.include("--per-delta-ms fast is not a time in milliseconds");
   });
 
   it("prints the call, writes the Safe batch, refuses another sender, and decides as the arbitrator", async function () {
