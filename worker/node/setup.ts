@@ -175,7 +175,7 @@ export function milliseconds(flag: string, value: string | number): number {
  * The environment a worker is started with (`npm run worker`, the devnet). glibc's malloc gives
  * the threads that allocate their own arenas, up to eight per core, and a worker's threads (V8's
  * compiler and collectors, libuv's pool, the operator thread) each kept some megabytes in theirs.
- * Two arenas cut a busy worker's peak by about 18 MiB at no measured CPU cost
+ * Two arenas cut a busy worker's peak by about 20 MiB at no measured CPU cost
  * (docs/PERFORMANCE.md). glibc reads it once at start-up, so the worker cannot set it on itself.
  */
 export const WORKER_ENV = { MALLOC_ARENA_MAX: "2" } as const;

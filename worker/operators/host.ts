@@ -372,8 +372,8 @@ export function packInputs(deltas: Delta[]): ArrayBuffer {
  * called the delta malformed, else the byte length of its records, then the records as the
  * operator wrote them (u32 size, data, i64 diff, little-endian). Each output takes its input's
  * time, and its data is a view into the answer, not a copy: a copy per record cost an ArrayBuffer
- * and a native backing store each, a fifth of a busy worker's heap objects. What keeps records
- * past the epoch (the running state) keeps their data as hex, so no answer outlives it. Anything that does
+ * and a native backing store each. What keeps records past the epoch (the running state) keeps
+ * their data as hex, so no answer outlives it. Anything that does
  * not add up exactly, one output per input and no byte left over, is a broken thread: it throws.
  */
 export function unpackOutputs(packed: Uint8Array, deltas: Delta[]): Array<Delta[] | null> {
