@@ -63,6 +63,7 @@ describe("worker: the environment it is started with", function () {
   it("names each variable of WORKER_ENV that is missing, with the value to give", function () {
     expect(missingWorkerEnv({})).to.deep.equal(["MALLOC_ARENA_MAX=2"]);
     expect(missingWorkerEnv({ MALLOC_ARENA_MAX: "4" })).to.deep.equal([]);
+    expect(missingWorkerEnv({ MALLOC_ARENA_MAX: "" })).to.deep.equal(["MALLOC_ARENA_MAX=2"]); // glibc ignores it
   });
 
   it("npm run worker starts the worker with every variable of WORKER_ENV (a value the user set wins)", function () {

@@ -5,6 +5,8 @@
 import { expect } from "chai";
 import { readFileSync } from "node:fs";
 import { Worker } from "node:worker_threads";
+import { setFlagsFromString } from "node:v8";
+import { runInNewContext } from "node:vm";
 import { execFileSync } from "node:child_process";
 import fc from "fast-check";
 import type { Delta } from "../../client/math/lthash.js";
@@ -380,6 +382,26 @@ async function runInThread(
 
 describe("operator sandbox: at run time", function () {
   this.timeout(60_000);
+
+  it("keeps no answer alive once its outputs are dropped (the request queue settles to nothing)", async function () {
+    setFlagsFromString("--expose-gc");
+    const gc = runInNewContext("gc") as () => void;
+    const map = await OperatorHost.start(sample("transfers_to_balances"));
+    try {
+      let outputs: Delta[] | undefined = (await map.process([{ data: transfer(7), time: 1n, diff: 1n }])).flat();
+      const answer = new WeakRef((outputs[0].data as Uint8Array).buffer);
+      expect(outputs.map((d) => d.diff)).to.deep.equal([-7n, 7n]);
+      outputs = undefined;
+      // A WeakRef holds its target until the current job ends: collect after a turn of the loop.
+      for (let i = 0; i < 5 && answer.deref() !== undefined; ++i) {
+        await new Promise((resolve) => setImmediate(resolve));
+        gc();
+      }
+      expect(answer.deref(), "the host still holds the answer").to.equal(undefined);
+    } finally {
+      await map.close();
+    }
+  });
 
   it("runs the sample operators in a thread with a small JS heap", async function () {
     const map = await OperatorHost.start(sample("transfers_to_balances"));

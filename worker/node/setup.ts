@@ -183,7 +183,7 @@ export const WORKER_ENV = { MALLOC_ARENA_MAX: "2" } as const;
 /** What of {@link WORKER_ENV} `env` lacks: each missing variable with the value it should have. */
 export function missingWorkerEnv(env: NodeJS.ProcessEnv = process.env): string[] {
   return Object.entries(WORKER_ENV)
-    .filter(([k]) => env[k] === undefined)
+    .filter(([k]) => !env[k])
     .map(([k, v]) => `${k}=${v}`);
 }
 

@@ -499,7 +499,12 @@ export class OperatorHost {
       } while (from < deltas.length);
       return outputs;
     });
-    this.queue = result.catch(() => undefined);
+    // Settled to nothing either way: the queue must not keep the last outputs (views into the
+    // operator's answer) alive for as long as the host lives.
+    this.queue = result.then(
+      () => undefined,
+      () => undefined,
+    );
     return result;
   }
 
