@@ -5,7 +5,7 @@ import { expect } from "chai";
 import { execFileSync } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
-import { WORKER_ENV, capHeapGrowth, missingWorkerEnv } from "../../worker/node/setup.js";
+import { WORKER_ENV, capHeapGrowth, missingWorkerEnv, onGlibc } from "../../worker/node/setup.js";
 import { MaruError } from "../../client/errors/base.js";
 
 const root = new URL("../../", import.meta.url).pathname;
@@ -61,9 +61,14 @@ describe("worker: --heap-growth", function () {
 
 describe("worker: the environment it is started with", function () {
   it("names each variable of WORKER_ENV that is missing, with the value to give", function () {
-    expect(missingWorkerEnv({})).to.deep.equal(["MALLOC_ARENA_MAX=2"]);
-    expect(missingWorkerEnv({ MALLOC_ARENA_MAX: "4" })).to.deep.equal([]);
-    expect(missingWorkerEnv({ MALLOC_ARENA_MAX: "" })).to.deep.equal(["MALLOC_ARENA_MAX=2"]); // glibc ignores it
+    expect(missingWorkerEnv({}, true)).to.deep.equal(["MALLOC_ARENA_MAX=2"]);
+    expect(missingWorkerEnv({ MALLOC_ARENA_MAX: "4" }, true)).to.deep.equal([]);
+    expect(missingWorkerEnv({ MALLOC_ARENA_MAX: "" }, true)).to.deep.equal(["MALLOC_ARENA_MAX=2"]); // glibc ignores it
+  });
+
+  it("asks for nothing without glibc (musl, macOS), where the variables do nothing", function () {
+    expect(missingWorkerEnv({}, false)).to.deep.equal([]);
+    if (process.platform !== "linux") expect(onGlibc()).to.equal(false);
   });
 
   it("npm run worker starts the worker with every variable of WORKER_ENV (a value the user set wins)", function () {

@@ -180,8 +180,19 @@ export function milliseconds(flag: string, value: string | number): number {
  */
 export const WORKER_ENV = { MALLOC_ARENA_MAX: "2" } as const;
 
-/** What of {@link WORKER_ENV} `env` lacks: each missing variable with the value it should have. */
-export function missingWorkerEnv(env: NodeJS.ProcessEnv = process.env): string[] {
+/** Whether this process runs on glibc, the only C library that reads {@link WORKER_ENV}. */
+export function onGlibc(): boolean {
+  if (process.platform !== "linux") return false;
+  const report = process.report?.getReport() as { header?: { glibcVersionRuntime?: string } } | undefined;
+  return Boolean(report?.header?.glibcVersionRuntime);
+}
+
+/**
+ * What of {@link WORKER_ENV} `env` lacks: each missing variable with the value it should have.
+ * Nothing without glibc (musl, macOS), where the variables do nothing.
+ */
+export function missingWorkerEnv(env: NodeJS.ProcessEnv = process.env, glibc = onGlibc()): string[] {
+  if (!glibc) return [];
   return Object.entries(WORKER_ENV)
     .filter(([k]) => !env[k])
     .map(([k, v]) => `${k}=${v}`);
