@@ -11,12 +11,15 @@ import { Wallet, hexlify, id, keccak256, toBeHex, zeroPadValue } from "ethers";
 import { pino } from "pino";
 import {
   KeyKind,
+  batchHeaderDigest,
+  recoverSigner,
   LtHash16,
   Permutation,
   Sharder,
   protocolDomain,
   type Assignment,
   type BatchHeader,
+  type Delta,
   type EpochView,
   type PartitionSpec,
 } from "../../client/index.js";
@@ -27,6 +30,7 @@ import { handoffOrigin, handoffStreamOf } from "../../client/registry/handoff.js
 import type { RunnableGraph } from "../../worker/engine/graph.js";
 import type { EpochReport } from "../../worker/engine/report.js";
 import { Outbox } from "../../worker/exchange/outbox.js";
+import type { Message } from "../../worker/transport/codec.js";
 import { protectedSigner } from "../../worker/exchange/signer.js";
 import { ProtectionRecord } from "../../worker/protection/record.js";
 import { OperatorHost } from "../../worker/operators/host.js";
@@ -268,7 +272,9 @@ async function runEpoch(
     graph?: RunnableGraph;
     /** Runs once the epoch's sending is done, before it is finalized. */
     beforeFinalize?: (run: EpochRun) => Promise<void>;
-    afterFinalize?: (run: EpochRun) => void;
+    afterFinalize?: (run: EpochRun) => void | Promise<void>;
+    /** Where to put what the run sends (a new list by default). */
+    sent?: Message[];
   } = {},
 ) {
   const epoch = o.epoch ?? EPOCH;
@@ -280,6 +286,10 @@ async function runEpoch(
   });
   record.beginEpoch(epoch);
   const headers: BatchHeader[] = [];
+  /** What each header carried, as delivered here (same index as `headers`). */
+  const delivered: Delta[][] = [];
+  /** What the run sent to other workers (or to itself, for a resend). */
+  const sent: Message[] = o.sent ?? [];
   try {
     const run = new EpochRun(
       {
@@ -295,11 +305,12 @@ async function runEpoch(
             ...o,
             local: (h, ds) => {
               headers.push(h);
+              delivered.push(ds);
               o.local(h, ds);
             },
           }),
         isEjected: () => false,
-        send: () => undefined,
+        send: (_to, m) => void sent.push(m),
         evidence: () => undefined,
       },
       epoch,
@@ -324,8 +335,8 @@ async function runEpoch(
     await o.beforeFinalize?.(run);
     const report = await run.finalize(false);
     const state = run.handoffOut();
-    o.afterFinalize?.(run);
-    return { report, headers, state };
+    await o.afterFinalize?.(run);
+    return { report, headers, delivered, sent, state };
   } finally {
     record.close();
     rmSync(dir, { recursive: true, force: true });
@@ -391,6 +402,71 @@ describe("worker: one epoch of the engine (EpochRun), in process", function () {
     // The report and the state to hand on were taken before: both whole.
     expect(reportedBalances(report)).to.deep.equal(directBalances(deltas));
     expect(state!.streams[0].shards[0].deltas.length).to.be.greaterThan(0);
+  });
+
+  it("answers a resend once released, with every batch as it was first sent to that receiver", async function () {
+    // Two members holding both shards: every batch goes to the peer too, signed for it.
+    const peer = new Wallet(keccak256(toBeHex(0x3003, 32)));
+    const peerKey = new Wallet(keccak256(toBeHex(0x3004, 32)));
+    const them = peer.address.toLowerCase();
+    const pair: Assignment = {
+      view: {
+        ...view,
+        n: 2,
+        k: 2,
+        indexOf: new Map([
+          [me, 0],
+          [them, 1],
+        ]),
+        signingKeyOf: new Map([
+          [me, key.address.toLowerCase()],
+          [them, peerKey.address.toLowerCase()],
+        ]),
+      },
+      index: 0,
+      shards: [0, 1],
+      holders: () => [0, 1],
+      shardOf: (k) => new Sharder(r, 2).shard(k),
+      members: [me, them],
+    };
+    const deltas = Array.from({ length: 150 }, (_, t) =>
+      transfer(t, t % 5, (t * 7 + 1) % 5, BigInt(1 + ((t * 37) % 900))),
+    );
+    const sent: Message[] = [];
+    const batchesTo = (from: number) =>
+      sent.slice(from).flatMap((m) => (m.kind === "batch" && m.batch.header.receiver === them ? [m] : []));
+    let first: ReturnType<typeof batchesTo> = [];
+    let resent = -1;
+    let afterResend = 0;
+    await runEpoch(deltas, {
+      assignment: pair,
+      sent,
+      afterFinalize: async (run) => {
+        first = batchesTo(0);
+        run.release();
+        const from = sent.length;
+        resent = await run.outbox.resend({ epoch: EPOCH, sender: them, channels: [] }, them);
+        afterResend = from;
+      },
+    });
+    const again = batchesTo(afterResend);
+    expect(first.length, "batches sent to the peer in the epoch").to.be.greaterThan(1);
+    expect(resent).to.equal(first.length);
+    expect(again.map((m) => m.batch.header)).to.deep.equal(first.map((m) => m.batch.header));
+    expect(again.map((m) => m.batch.signature)).to.deep.equal(first.map((m) => m.batch.signature));
+    // The same deltas (first sent as the operator's bytes, resent decoded from the kept wire bytes).
+    const plain = (m: (typeof first)[number]) =>
+      m.batch.deltas.map((d) => ({ data: hexlify(d.data), time: BigInt(d.time), diff: BigInt(d.diff) }));
+    expect(again.map(plain)).to.deep.equal(first.map(plain));
+    expect(again.map((m) => hexlify(m.packed!))).to.deep.equal(first.map((m) => hexlify(m.packed!)));
+    for (const m of again)
+      expect(recoverSigner(batchHeaderDigest(domain, m.batch.header), m.batch.signature)).to.equal(
+        key.address.toLowerCase(),
+      );
+    // Then the channels' proofs and the end notice, as at the epoch's end.
+    const rest = sent.slice(afterResend).map((m) => m.kind);
+    expect(rest).to.include("proof");
+    expect(rest).to.include("done");
   });
 
   it("joins two sources: each first stage reads its own stream, and commits to that stream's inputs alone", async function () {
