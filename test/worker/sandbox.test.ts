@@ -9,6 +9,7 @@ import { setFlagsFromString } from "node:v8";
 import { runInNewContext } from "node:vm";
 import { execFileSync } from "node:child_process";
 import fc from "fast-check";
+import { hexlify } from "ethers";
 import type { Delta } from "../../client/math/lthash.js";
 import {
   OperatorHost,
@@ -432,6 +433,27 @@ describe("operator sandbox: at run time", function () {
         [99_999n, -200n],
         [99_999n, 200n],
       ]);
+    } finally {
+      await map.close();
+    }
+  });
+
+  it("cuts chunks by bytes, the same whether data comes as bytes or as hex", async function () {
+    // 1 MiB records: four to a 4 MiB chunk. As 0x-hex they are twice as many characters.
+    const map = await OperatorHost.start(sample("transfers_to_balances"), { perDeltaMs: 1 });
+    try {
+      const runs: number[] = [];
+      const inner = map as unknown as { run(deltas: Delta[], input?: number): Promise<OperatorOutput[]> };
+      const run = inner.run.bind(map);
+      inner.run = (deltas, input) => (runs.push(deltas.length), run(deltas, input));
+      const big = new Uint8Array(1 << 20).fill(7);
+      const asBytes = Array.from({ length: 8 }, (_, i) => ({ data: big, time: i, diff: 1n }));
+      const asHex = asBytes.map((d) => ({ ...d, data: hexlify(big) }));
+      await map.process(asBytes);
+      const byBytes = runs.splice(0);
+      await map.process(asHex);
+      expect(runs).to.deep.equal(byBytes);
+      expect(byBytes).to.deep.equal([4, 4]);
     } finally {
       await map.close();
     }
