@@ -362,10 +362,14 @@ export class Outbox {
         const s = lane.sent[seq];
         const signature = s?.signatures.get(to);
         if (!signature) continue;
+        // The wire takes the kept bytes as they are; the deltas are decoded only if something reads them.
+        const packed = s.packed;
         const batch: SignedBatch = {
           header: { ...s.content, receiver: to },
           signature,
-          deltas: decodeDeltas(s.packed),
+          get deltas() {
+            return decodeDeltas(packed);
+          },
         };
         this.o.send(to, { kind: "batch", batch, packed: s.packed });
         count += 1;
