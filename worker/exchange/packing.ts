@@ -29,6 +29,7 @@ export function groupByTime(deltas: Delta[]): Group[] {
 /** The batch being filled on a channel. */
 export type Filling = { batch: Delta[]; bytes: number };
 
+/** A delta's data in bytes, whether it came as bytes or as 0x-hex (two characters a byte). */
 export const dataLength = (d: Delta) =>
   typeof d.data === "string" ? (d.data.length - 2) / 2 : (d.data as Uint8Array).length;
 

@@ -4,6 +4,7 @@
 // caller, never a crash of the worker. docs/operators.md.
 import { MaruError } from "../../client/errors/base.js";
 import type { Delta } from "../../client/math/lthash.js";
+import { dataLength } from "../exchange/packing.js";
 import { OperatorThread, type Failure, type ThreadReply } from "./pool.js";
 
 /** An operator failed: it trapped, ran out of memory or time, or is not a valid operator module. */
@@ -343,11 +344,6 @@ export function memoryLimits(bytes: Uint8Array): { imported: boolean; min?: numb
 /** What an operator produced for one input delta: output deltas with the input's time. */
 export type OperatorOutput = Delta[];
 
-/** A delta's data in bytes, whether it came as bytes or as 0x-hex (two characters a byte). */
-function byteLength(d: Delta): number {
-  return typeof d.data === "string" ? (d.data.length - 2) >> 1 : (d.data as Uint8Array).length;
-}
-
 /**
  * A request's deltas in one buffer, moved (not copied) to the thread: per delta a u32 length (LE),
  * the data, and the diff as an i64 (LE). A structured clone of an array of objects, one per delta,
@@ -498,7 +494,7 @@ export class OperatorHost {
       do {
         let to = from;
         let bytes = 0;
-        while (to < deltas.length && to - from < CHUNK_DELTAS && bytes < CHUNK_BYTES) bytes += byteLength(deltas[to++]);
+        while (to < deltas.length && to - from < CHUNK_DELTAS && bytes < CHUNK_BYTES) bytes += dataLength(deltas[to++]);
         for (const o of await this.run(deltas.slice(from, to), input)) outputs.push(o);
         from = to;
       } while (from < deltas.length);
