@@ -17,6 +17,16 @@ export const LTHASH_BYTES = 2048;
  */
 export type Delta = { data: BytesLike; time: bigint | number; diff: bigint | number };
 
+/**
+ * A delta's data in bytes, whether it is bytes or 0x-hex (two characters a byte; not checked).
+ * @example
+ * ```ts
+ * dataLength({ data: "0x0102", time: 0n, diff: 1n }); // 2
+ * ```
+ */
+export const dataLength = (d: Delta): number =>
+  typeof d.data === "string" ? (d.data.length - 2) >> 1 : (d.data as Uint8Array).length;
+
 function lanesView(): Uint16Array {
   return new Uint16Array(core.memory.buffer, OFFSETS.LTHASH, LTHASH_LANES);
 }

@@ -6,7 +6,7 @@
 import type { Logger } from "pino";
 import type { TypedDataDomain } from "ethers";
 import { contentHash, type BatchHeader } from "../../client/math/eip712.js";
-import type { Delta } from "../../client/math/lthash.js";
+import { dataLength, type Delta } from "../../client/math/lthash.js";
 import { EpochMath, Fault, openReceiverChannel, verifyBatch } from "../../client/batches/verifyBatch.js";
 import { verifyAccumulatedProof, type SignedAccumulatedProof } from "../../client/batches/verifyAccumulatedProof.js";
 import type { ReceiverChannel, SignedBatch, StreamPartitions } from "../../client/batches/types.js";
@@ -64,8 +64,7 @@ export type InboxCounters = {
 const channelKey = (sender: string, stream: string, originShard: number, shard: number) =>
   `${sender.toLowerCase()}|${stream.toLowerCase()}|${originShard}|${shard}`;
 
-const bytesOf = (deltas: Delta[]) =>
-  deltas.reduce((s, d) => s + 40 + (typeof d.data === "string" ? d.data.length / 2 : (d.data as Uint8Array).length), 0);
+const bytesOf = (deltas: Delta[]) => deltas.reduce((s, d) => s + 40 + dataLength(d), 0);
 
 /**
  * An epoch's incoming channels at one worker.

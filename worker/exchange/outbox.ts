@@ -362,7 +362,8 @@ export class Outbox {
         const s = lane.sent[seq];
         const signature = s?.signatures.get(to);
         if (!signature) continue;
-        // The wire takes the kept bytes as they are; the deltas are decoded only if something reads them.
+        // The wire takes the kept bytes as they are; the deltas are decoded only if something reads
+        // them (each read decodes again: nothing on the send path reads them at all).
         const packed = s.packed;
         const batch: SignedBatch = {
           header: { ...s.content, receiver: to },
@@ -371,7 +372,7 @@ export class Outbox {
             return decodeDeltas(packed);
           },
         };
-        this.o.send(to, { kind: "batch", batch, packed: s.packed });
+        this.o.send(to, { kind: "batch", batch, packed });
         count += 1;
       }
       if (lane.proof) this.o.send(to, { kind: "proof", proof: lane.proof });

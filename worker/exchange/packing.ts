@@ -8,7 +8,7 @@
 // MAX_BATCH_BYTES of data, else the batch is cut and the group starts the next one; a group too
 // large by itself is cut into pieces that fill whole batches. The window's end cuts what is left.
 import { MAX_BATCH } from "../../client/batches/types.js";
-import type { Delta } from "../../client/math/lthash.js";
+import { dataLength, type Delta } from "../../client/math/lthash.js";
 import { MAX_BATCH_BYTES } from "../transport/codec.js";
 
 /** Deltas of one time, in the order they were produced. */
@@ -28,10 +28,6 @@ export function groupByTime(deltas: Delta[]): Group[] {
 
 /** The batch being filled on a channel. */
 export type Filling = { batch: Delta[]; bytes: number };
-
-/** A delta's data in bytes, whether it came as bytes or as 0x-hex (two characters a byte). */
-export const dataLength = (d: Delta) =>
-  typeof d.data === "string" ? (d.data.length - 2) / 2 : (d.data as Uint8Array).length;
 
 /**
  * Packs one complete time group into the batch being filled, calling `cut` whenever the rule cuts

@@ -180,22 +180,34 @@ export function milliseconds(flag: string, value: string | number): number {
  */
 export const WORKER_ENV = { MALLOC_ARENA_MAX: "2" } as const;
 
-/** Whether this process runs on glibc, the only C library that reads {@link WORKER_ENV}. */
+/**
+ * Whether this process runs on glibc, the only C library that reads {@link WORKER_ENV}. Node's
+ * report names the glibc it runs on; the report leaves out the network, whose open sockets it
+ * would otherwise resolve to host names, synchronously (seconds without a reverse DNS record).
+ */
 export function onGlibc(): boolean {
-  if (process.platform !== "linux") return false;
-  const report = process.report?.getReport() as { header?: { glibcVersionRuntime?: string } } | undefined;
-  return Boolean(report?.header?.glibcVersionRuntime);
+  const report = process.report as (NodeJS.ProcessReport & { excludeNetwork?: boolean }) | undefined;
+  if (process.platform !== "linux" || !report) return false;
+  const excluded = report.excludeNetwork;
+  report.excludeNetwork = true;
+  try {
+    const header = (report.getReport() as { header?: { glibcVersionRuntime?: string } }).header;
+    return Boolean(header?.glibcVersionRuntime);
+  } finally {
+    report.excludeNetwork = excluded;
+  }
 }
 
 /**
  * What of {@link WORKER_ENV} `env` lacks: each missing variable with the value it should have.
- * Nothing without glibc (musl, macOS), where the variables do nothing.
+ * Nothing without glibc (musl, macOS), where the variables do nothing (`glibc` is asked only when
+ * something is missing).
  */
-export function missingWorkerEnv(env: NodeJS.ProcessEnv = process.env, glibc = onGlibc()): string[] {
-  if (!glibc) return [];
-  return Object.entries(WORKER_ENV)
+export function missingWorkerEnv(env: NodeJS.ProcessEnv = process.env, glibc: () => boolean = onGlibc): string[] {
+  const missing = Object.entries(WORKER_ENV)
     .filter(([k]) => !env[k])
     .map(([k, v]) => `${k}=${v}`);
+  return missing.length > 0 && glibc() ? missing : [];
 }
 
 /**

@@ -3,8 +3,7 @@
 // bounded tables, and a time budget per delta. A failing operator is an OperatorError for the
 // caller, never a crash of the worker. docs/operators.md.
 import { MaruError } from "../../client/errors/base.js";
-import type { Delta } from "../../client/math/lthash.js";
-import { dataLength } from "../exchange/packing.js";
+import { dataLength, type Delta } from "../../client/math/lthash.js";
 import { OperatorThread, type Failure, type ThreadReply } from "./pool.js";
 
 /** An operator failed: it trapped, ran out of memory or time, or is not a valid operator module. */
