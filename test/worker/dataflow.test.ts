@@ -1,10 +1,11 @@
 // Dataflow paths the devnet covers end to end, tested here alone: a proof that comes after its
 // epoch closed on this worker is still taken for judgement (from members only); an epoch whose
-// graph differs from the one before takes over no state and waits for none.
+// graph differs from the one before takes over no state and waits for none; a burst of final
+// blocks is read in chunks that take turns with the open epochs.
 import { expect } from "chai";
 import { ZeroAddress, keccak256 } from "ethers";
 import { encodeMessage, type Message } from "../../worker/transport/codec.js";
-import { Dataflow } from "../../worker/engine/dataflow.js";
+import { Dataflow, READ_BLOCKS, READ_TURN_MS } from "../../worker/engine/dataflow.js";
 import type { Protocol } from "../../client/contracts.js";
 
 const member = "0x" + "aa".repeat(20);
@@ -78,6 +79,78 @@ describe("Dataflow", function () {
     // A graph without state asks nothing of the chain.
     expect(await inner.previousEpoch(5n, keccak256("0x0b"), { handoffs: new Map() })).to.equal(undefined);
     expect(asked).to.deep.equal([4n]);
+  });
+
+  it("reads a burst of final blocks in chunks, taking turns with the open epochs, and reads again what failed", async function () {
+    this.timeout(20_000);
+    const df = dataflow();
+    const inner = df as unknown as Record<string, unknown>;
+    const FINAL = 30 * READ_BLOCKS; // one block a log: a burst of 240 blocks at once
+    const reads: Array<[number, number]> = [];
+    const processed: number[] = [];
+    const source = {
+      streams: "s",
+      readTo: 0,
+      async read(to: number) {
+        const from = source.readTo + 1;
+        reads.push([from, to]);
+        await new Promise((r) => setTimeout(r, READ_TURN_MS / 16)); // an RPC round trip
+        const deltas = Array.from({ length: to - from + 1 }, (_, i) => ({ blockNumber: from + i }));
+        return { deltas, commit: () => void (source.readTo = to) };
+      },
+    };
+    let failAt: number | undefined;
+    const run = {
+      epoch: 1n,
+      windowEnd: undefined as number | undefined,
+      async processSource(ds: Array<{ blockNumber: number }>) {
+        if (ds.some((d) => d.blockNumber === failAt)) {
+          failAt = undefined;
+          throw new Error("an operator failed");
+        }
+        for (const d of ds) processed.push(d.blockNumber);
+      },
+    };
+    // What a turn of the open epochs saw: how far the source was read, and when.
+    const turns: Array<{ readTo: number; at: number }> = [];
+    Object.assign(inner, {
+      source,
+      follow: () => undefined,
+      refreshEvents: async () => FINAL,
+      epochOfBlock: () => 1n,
+      advanceRuns: async () => void turns.push({ readTo: source.readTo, at: Date.now() }),
+      o: { ...(inner.o as object), membership: { refresh: async () => undefined } },
+    });
+    (inner.runs as Map<bigint, unknown>).set(1n, run);
+
+    // The newest epoch's window ends at block 40: nothing past it is read yet.
+    run.windowEnd = 40;
+    await df.tick(1n);
+    expect(source.readTo).to.equal(40);
+    run.windowEnd = undefined;
+
+    // A failure in the middle: the tick fails, and the blocks it did not process are read again.
+    failAt = 100;
+    const failed = await df.tick(1n).then(
+      () => undefined,
+      (e: Error) => e.message,
+    );
+    expect(failed).to.equal("an operator failed");
+    expect(source.readTo).to.be.below(100);
+    const t0 = Date.now();
+    await df.tick(1n);
+    expect(source.readTo).to.equal(FINAL);
+    expect(processed, "every block once, in order").to.deep.equal(Array.from({ length: FINAL }, (_, i) => i + 1));
+
+    // Chunks of at most READ_BLOCKS blocks, each from where the last committed read ended.
+    for (const [from, to] of reads) expect(to - from + 1).to.be.within(1, READ_BLOCKS);
+    const again = reads.filter(([from], i) => i > 0 && from <= reads[i - 1][1]);
+    expect(again, "the failed chunk, read again").to.have.length(1);
+    // The open epochs took turns while the burst was read, not only after it.
+    const during = turns.filter((t) => t.at >= t0);
+    expect(during.length, JSON.stringify(during)).to.be.at.least(2);
+    expect(during.some((t) => t.readTo < FINAL)).to.equal(true);
+    expect(during[during.length - 1].readTo).to.equal(FINAL);
   });
 
   it("does not hand a state of another graph to the next epoch, nor wait for one that will not come", function () {
