@@ -188,6 +188,10 @@ withCommon(
   .requiredOption("--manifest <file>", "the operator manifest (JSON or YAML)")
   .option("--gateway <url>", "Arweave gateway", "http://127.0.0.1:1984")
   .option("--wallet <file>", "Arweave wallet (JWK) for a real gateway")
+  .option(
+    "--allow-unsupported-graph",
+    "register it even if the reference worker cannot run the graph it makes (its workers sit such epochs out)",
+  )
   .action(async (o) => {
     const m = mode(o);
     await loadManifest(o.manifest); // a bad manifest is reported before anything else happens
@@ -195,6 +199,7 @@ withCommon(
       manifest: o.manifest,
       gateway: { url: o.gateway, wallet: o.wallet },
       mode: m,
+      allowUnsupportedGraph: Boolean(o.allowUnsupportedGraph),
     });
   });
 

@@ -6,6 +6,8 @@ import { AbiCoder, getAddress, keccak256, toBeHex, ZeroAddress, ZeroHash, type P
 import { chainSourceSpec, ChainSourceError, logLayout } from "../../client/actions/readChainLogs.js";
 import { MaruError } from "../../client/errors/base.js";
 import { operatorContentHash } from "../../client/registry/graphHash.js";
+import type { SyncedOperator, SyncedStream } from "../../client/registry/syncGraph.js";
+import { compileGraph, GraphUnsupportedError } from "../../worker/engine/graph.js";
 import { OperatorRegistry__factory } from "../../typechain-types/factories/contracts/registry/OperatorRegistry__factory.js";
 import { EpochManager__factory } from "../../typechain-types/factories/contracts/epochs/EpochManager.sol/EpochManager__factory.js";
 import { TimelockController__factory } from "../../typechain-types/factories/@openzeppelin/contracts/governance/TimelockController__factory.js";
@@ -458,11 +460,95 @@ async function simulate(ctx: Context, calls: Call[]): Promise<void> {
   }
 }
 
+/**
+ * Refuses an operator that would make the registry's graph one the reference worker cannot run
+ * (`compileGraph`: a third exchange, an operator with several outputs, a join keyed differently…).
+ * Such a graph stops nothing, but runs nowhere: workers sit out every epoch it is pinned to. An
+ * input that is not registered is left to the registration's own check, which names it.
+ */
+async function refuseUnrunnableGraph(ctx: Context, m: Awaited<ReturnType<typeof loadManifest>>): Promise<void> {
+  const registry = OperatorRegistry__factory.connect(ctx.book.registry, ctx.provider);
+  const [streamCount, operatorCount] = await registry.counts();
+  const streams: SyncedStream[] = [];
+  for (let offset = 0; offset < streamCount; offset += 100)
+    for (const r of await registry.streams(offset, 100)) {
+      const [kind, from, length] = r.spec.partition as unknown as [bigint, bigint, bigint];
+      streams.push({
+        id: r.spec.id,
+        schemaHash: r.spec.schemaHash,
+        partition: { kind: Number(kind), offset: Number(from), length: Number(length) },
+        sourceKind: Number(r.spec.sourceKind),
+        sourceChainId: r.spec.sourceChainId,
+        sourceDescriptor: r.spec.sourceDescriptor,
+        producer: r.hasProducer ? Number(r.producer) : null,
+      } as SyncedStream);
+    }
+  const known = new Set(streams.map((x) => x.id.toLowerCase()));
+  const inputs = m.inputs.map(streamId);
+  if (inputs.some((x) => !known.has(x.toLowerCase()))) return;
+  const outputs: string[] = [];
+  for (const out of m.outputs) {
+    const sid = streamId(typeof out === "string" ? out : out.stream);
+    outputs.push(sid);
+    if (known.has(sid.toLowerCase()) || typeof out === "string") continue;
+    const partition =
+      out.partition.kind === "WHOLE"
+        ? { kind: 0, offset: 0, length: 0 }
+        : { kind: 1, offset: out.partition.offset, length: out.partition.length };
+    streams.push({
+      id: sid,
+      schemaHash: schemaHash(out.schema),
+      partition,
+      sourceKind: 2,
+      sourceChainId: 0n,
+      sourceDescriptor: ZeroHash,
+      producer: Number(operatorCount),
+    } as SyncedStream);
+  }
+  const operators: SyncedOperator[] = [];
+  for (let offset = 0; offset < operatorCount; offset += 100)
+    for (const r of await registry.operators(offset, 100))
+      operators.push({
+        id: Number(r.id),
+        name: r.name,
+        inputs: [...r.inputs],
+        outputs: [...r.outputs],
+        status: Number(r.status) === 1 ? "ACTIVE" : "DEPRECATED",
+        bytecode: new Uint8Array(0),
+      } as unknown as SyncedOperator);
+  operators.push({
+    id: Number(operatorCount),
+    name: m.name,
+    inputs,
+    outputs,
+    status: "ACTIVE",
+    bytecode: new Uint8Array(0),
+  } as unknown as SyncedOperator);
+  const { chainId } = await ctx.provider.getNetwork();
+  try {
+    compileGraph({ epoch: 0n, version: 0n, graphHash: ZeroHash, streams, operators }, chainId);
+  } catch (e) {
+    if (!(e instanceof GraphUnsupportedError)) throw e;
+    throw new MaruError(
+      `${m.name} v${m.version} would make a graph the reference worker cannot run: ${e.shortMessage}.`,
+      {
+        details: ["workers sit out every epoch whose graph they cannot run: nothing in the graph would run"],
+        fix: `${e.fix ?? "change the operator"}; or, if workers other than the reference one will run it, pass --allow-unsupported-graph.`,
+      },
+    );
+  }
+}
+
 /** register-operator: validates the manifest against the registry, uploads the blobs (not in a dry
  * run) and checks them on the gateway, then runs the stream registrations it needs and the operator
  * registration through the timelock. */
-export async function registerOperator(ctx: Context, options: { manifest: string; gateway: Gateway; mode: Mode }) {
+export async function registerOperator(
+  ctx: Context,
+  options: { manifest: string; gateway: Gateway; mode: Mode; allowUnsupportedGraph?: boolean },
+) {
   const m = await loadManifest(options.manifest);
+  // Before anything is uploaded: would the reference worker run the graph this operator makes?
+  if (!options.allowUnsupportedGraph) await refuseUnrunnableGraph(ctx, m);
   // A dry run uploads nothing: it prints the calldata with the locally computed hashes.
   const { definition, bytecode } = await resolveBlobs({
     manifestPath: options.manifest,

@@ -287,7 +287,9 @@ describe("gov CLI: network and book checks, register-operator's blobs, reads, Sa
       const tl = await conn.ethers.getContractAt("TimelockController", timelock);
       const scheduled = (await tl.queryFilter(tl.filters.CallScheduled())).length;
       for (const mode of [["--dry-run"], ["--schedule"], ["--safe-json", join(dir, "second-plan.json")]]) {
-        const r = gov(["register-operator", ...on(), "--manifest", second, "--gateway", arlocal.url, ...mode]);
+        // Two outputs: a graph the reference worker would not run either (tested below); here the batch.
+        const args = ["--manifest", second, "--gateway", arlocal.url, "--allow-unsupported-graph", ...mode];
+        const r = gov(["register-operator", ...on(), ...args]);
         expect(r.status, r.out).to.equal(1);
         expect(r.stderr).to.match(
           /registerOperator\(balances2 v1\).* \(call 2 of 2\) would fail when the timelock executes the batch: .*RegistryStreamHasProducer/,
@@ -295,6 +297,54 @@ describe("gov CLI: network and book checks, register-operator's blobs, reads, Sa
       }
       expect((await tl.queryFilter(tl.filters.CallScheduled())).length, "nothing scheduled").to.equal(scheduled);
       expect(existsSync(join(dir, "second-plan.json"))).to.equal(false);
+    });
+
+    it("refuses, before uploading anything, an operator that makes a graph the reference worker cannot run", async function () {
+      // An operator that reads the source and the output of another: no stage of the worker's fits it.
+      const mixer = join(dir, "mixer.yaml");
+      await writeFile(
+        mixer,
+        [
+          "name: mixer",
+          "version: 1",
+          "inputs: [transfers, balances]",
+          "outputs:",
+          "  - stream: mixed",
+          "    schema: 'mixed(address)'",
+          "    partition: { kind: WHOLE }",
+          "definition: { path: op.json }",
+          "bytecode: { path: op.wasm }",
+          "",
+        ].join("\n"),
+      );
+      const before = await arweaveTransactions(arlocal.url);
+      const tl = await conn.ethers.getContractAt("TimelockController", timelock);
+      const scheduled = (await tl.queryFilter(tl.filters.CallScheduled())).length;
+      for (const mode of ["--dry-run", "--schedule"]) {
+        const r = gov(["register-operator", ...on(), "--manifest", mixer, "--gateway", arlocal.url, mode]);
+        expect(r.status, r.out).to.equal(1);
+        expect(r.stderr).to.include(
+          "mixer v1 would make a graph the reference worker cannot run: Operator 1 (mixer) reads a source stream and other streams.",
+        );
+        expect(r.stderr).to.include("workers sit out every epoch whose graph they cannot run");
+        expect(r.stderr).to.include("--allow-unsupported-graph");
+        expect(r.stderr).not.to.match(/\n\s+at /);
+      }
+      expect(await arweaveTransactions(arlocal.url), "nothing uploaded").to.equal(before);
+      expect((await tl.queryFilter(tl.filters.CallScheduled())).length, "nothing scheduled").to.equal(scheduled);
+      // Asked for anyway: the dry run goes on to what it would upload.
+      const r = gov([
+        "register-operator",
+        ...on(),
+        "--manifest",
+        mixer,
+        "--gateway",
+        arlocal.url,
+        "--dry-run",
+        "--allow-unsupported-graph",
+      ]);
+      expect(r.status, r.out).to.equal(0);
+      expect(r.stdout).to.include("would upload op.json");
     });
 
     it("reuses the ids of another public gateway, and reads a lock keyed by the old gateway origin", async function () {

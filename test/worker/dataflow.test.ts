@@ -1,9 +1,10 @@
 // Dataflow paths the devnet covers end to end, tested here alone: a proof that comes after its
 // epoch closed on this worker is still taken for judgement (from members only); an epoch whose
 // graph differs from the one before takes over no state and waits for none; a burst of final
-// blocks is read in chunks that take turns with the open epochs.
+// blocks is read in chunks that take turns with the open epochs; an epoch whose graph it cannot run
+// is sat out, not waited on.
 import { expect } from "chai";
-import { ZeroAddress, keccak256 } from "ethers";
+import { ZeroAddress, ZeroHash, keccak256, toUtf8Bytes } from "ethers";
 import { encodeMessage, type Message } from "../../worker/transport/codec.js";
 import { Dataflow, READ_BLOCKS, READ_TURN_MS } from "../../worker/engine/dataflow.js";
 import type { Protocol } from "../../client/contracts.js";
@@ -151,6 +152,68 @@ describe("Dataflow", function () {
     expect(during.length, JSON.stringify(during)).to.be.at.least(2);
     expect(during.some((t) => t.readTo < FINAL)).to.equal(true);
     expect(during[during.length - 1].readTo).to.equal(FINAL);
+  });
+
+  it("sits out an epoch whose graph it cannot run, signing nothing, and starts later epochs as usual", async function () {
+    const errors: Array<{ fields: Record<string, unknown>; msg: string }> = [];
+    const p = {
+      book: { startBlock: 0, contracts: { fraudProofs: ZeroAddress } },
+      fraud: {},
+      epochs: { interface: undefined, epochInfo: async () => ({ graphHash: keccak256("0x0c") }) },
+    } as unknown as Protocol;
+    const log = {
+      info: () => undefined,
+      warn: () => undefined,
+      error: (fields: Record<string, unknown>, msg: string) => void errors.push({ fields, msg }),
+    };
+    const record = { hasEpoch: () => true, epochs: () => [] };
+    const df = new Dataflow({ p, me: "0x" + "ee".repeat(20), chainId: 31337, log, record } as never);
+    const inner = df as unknown as Record<string, unknown> & {
+      advancedAt: Map<bigint, number>;
+      runs: Map<bigint, unknown>;
+    };
+    // A graph of three exchanges (the reference worker runs two): valid on chain, refused here.
+    const s = (name: string, sourceKind: number) => ({
+      id: keccak256(toUtf8Bytes(name)),
+      partition: { kind: 0, offset: 0, length: 0 },
+      sourceKind,
+      sourceChainId: 0n,
+      sourceDescriptor: ZeroHash,
+    });
+    const o = (i: number, input: string, output: string) => ({
+      id: i,
+      name: `op${i}`,
+      inputs: [keccak256(toUtf8Bytes(input))],
+      outputs: [keccak256(toUtf8Bytes(output))],
+      status: "ACTIVE",
+      bytecode: new Uint8Array([0]),
+    });
+    const threeStages = {
+      epoch: 5n,
+      version: 1n,
+      streams: [s("src", 0), s("b", 2), s("c", 2), s("d", 2), s("e", 2)],
+      operators: [o(0, "src", "b"), o(1, "b", "c"), o(2, "c", "d"), o(3, "d", "e")],
+    };
+    let syncs = 0;
+    Object.assign(inner, {
+      refreshEvents: async () => 100,
+      syncEpochGraph: async () => (syncs++, threeStages),
+    });
+    const a = { index: 0, shards: [0], members: [] } as never;
+    for (const epoch of [5n, 6n]) {
+      inner.advancedAt.set(epoch, 10 * Number(epoch));
+      expect(await df.startEpoch(epoch, a)).to.equal(true);
+      expect(df.lastFinished).to.equal(epoch);
+      expect(inner.runs.size, "no run started").to.equal(0);
+    }
+    // Synced and compiled once: the graph pinned to a hash never changes, nor does the refusal.
+    expect(syncs).to.equal(1);
+    expect(errors.map((e) => e.msg)).to.deep.equal([
+      "the epoch's graph is one this worker cannot run: sitting the epoch out (it signs nothing in it)",
+      "the epoch's graph is one this worker cannot run: sitting the epoch out (it signs nothing in it)",
+    ]);
+    expect(errors[0].fields.reason).to.match(/is after the second exchange and feeds another operator/);
+    expect(errors[0].fields.fix).to.match(/at most two stages/);
   });
 
   it("does not hand a state of another graph to the next epoch, nor wait for one that will not come", function () {

@@ -25,7 +25,7 @@ import { getAssignment, type Assignment } from "../../client/actions/getAssignme
 import { EpochMath } from "../../client/batches/verifyBatch.js";
 import type { Protocol } from "../../client/contracts.js";
 import { protocolDomain } from "../../client/math/eip712.js";
-import { syncGraph } from "../../client/registry/syncGraph.js";
+import { syncGraph, type SyncGraphReturnType } from "../../client/registry/syncGraph.js";
 import type { Evidence } from "../../client/evidence/buildEvidence.js";
 import { submitEvidence } from "../../client/evidence/submitEvidence.js";
 import { OperatorHost } from "../operators/host.js";
@@ -39,7 +39,7 @@ import { finalizedBlock, type Finality } from "../chain/finality.js";
 import { openSource, type SourceDelta, type SourceReader } from "../chain/source.js";
 import type { Membership } from "../chain/members.js";
 import { decodeMessage, peekMessage, type Message, type ResendRequest } from "../transport/codec.js";
-import { compileGraph, isFirstStage, sourcesKey, type RunnableGraph } from "./graph.js";
+import { GraphUnsupportedError, compileGraph, isFirstStage, sourcesKey, type RunnableGraph } from "./graph.js";
 import { EpochRun, type HandoffState, type PreviousEpoch } from "./epochRun.js";
 import { WaitLog } from "../node/waits.js";
 import type { CheatRecord, EpochReport } from "./report.js";
@@ -328,17 +328,11 @@ export class Dataflow {
     const from = this.advancedAt.get(epoch);
     if (from === undefined) return false; // the block that began it is not final yet
     const info = await this.o.p.epochs.epochInfo(epoch);
+    const refusal = this.refusedGraphs.get(info.graphHash);
+    if (refusal) return this.sitOutGraph(epoch, info.graphHash, refusal);
     let graph = this.graphs.get(info.graphHash);
     if (!graph) {
-      const synced = await syncGraph({
-        provider: this.o.p.epochs.runner!.provider!,
-        epochManager: this.o.p.book.contracts.epochManager,
-        registry: this.o.p.book.contracts.registry,
-        epoch,
-        gateway: this.o.gateway,
-        cacheDir: this.o.cacheDir,
-        fromBlock: this.o.p.book.startBlock,
-      });
+      const synced = await this.syncEpochGraph(epoch);
       if (!synced.operators.some((x) => x && x.status === "ACTIVE")) {
         // Nothing registered yet: follow the epochs, run nothing.
         this.log.info(
@@ -347,7 +341,13 @@ export class Dataflow {
         );
         return this.skip(epoch);
       }
-      graph = compileGraph(synced, BigInt(this.o.chainId));
+      try {
+        graph = compileGraph(synced, BigInt(this.o.chainId));
+      } catch (e) {
+        if (!(e instanceof GraphUnsupportedError)) throw e;
+        this.refusedGraphs.set(info.graphHash, e);
+        return this.sitOutGraph(epoch, info.graphHash, e);
+      }
       this.graphs.set(info.graphHash, graph);
       this.log.info(
         { epoch: epoch.toString(), graphHash: graph.graphHash, operators: graph.operators.map((x) => x.name) },
@@ -533,6 +533,34 @@ export class Dataflow {
   }
 
   /** Takes no part in `epoch` (not a member, nothing to run, sat out, or not verifiable): drops what was held for it. */
+  /** The graph pinned to `epoch`, its blobs fetched (or taken from the cache) and checked. */
+  private syncEpochGraph(epoch: bigint): Promise<SyncGraphReturnType> {
+    return syncGraph({
+      provider: this.o.p.epochs.runner!.provider!,
+      epochManager: this.o.p.book.contracts.epochManager,
+      registry: this.o.p.book.contracts.registry,
+      epoch,
+      gateway: this.o.gateway,
+      cacheDir: this.o.cacheDir,
+      fromBlock: this.o.p.book.startBlock,
+    });
+  }
+
+  /**
+   * Sits out an epoch whose graph this worker cannot run. The graph pinned to an epoch never
+   * changes, so waiting would stall the worker on it for good; sitting out signs nothing, which is
+   * never slashable, and a later epoch with a graph it can run starts as usual.
+   */
+  private sitOutGraph(epoch: bigint, graphHash: string, e: GraphUnsupportedError): true {
+    this.log.error(
+      { epoch: epoch.toString(), graphHash, reason: e.shortMessage, fix: e.fix },
+      "the epoch's graph is one this worker cannot run: sitting the epoch out (it signs nothing in it)",
+    );
+    return this.skip(epoch);
+  }
+  /** Graphs (by hash) this worker cannot run, with why. */
+  private readonly refusedGraphs = new Map<string, GraphUnsupportedError>();
+
   skip(epoch: bigint): true {
     if (epoch > this.lastFinished) this.lastFinished = epoch;
     this.releaseEarly(epoch);

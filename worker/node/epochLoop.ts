@@ -264,8 +264,9 @@ export async function runEpochs(options: {
               break;
             }
           } catch (err) {
-            // The graph cannot be synced (gateway down, a blob that fails its hash, a graph the
-            // worker cannot run): fatal on the first epoch, so a misconfigured worker stops at once.
+            // The graph cannot be synced (gateway down, a blob that fails its hash): fatal on the
+            // first epoch, so a misconfigured worker stops at once. (A graph the worker cannot run
+            // is no error here: the dataflow sits that epoch out.)
             if (records.length === 0 && err instanceof MaruError) throw Object.assign(err, { fatal: true });
             log.error({ epoch: e.toString(), error: (err as Error).message }, "epoch not started, retrying");
             break;
