@@ -202,7 +202,14 @@ export type Rpc = {
   batch(calls: Array<[string, unknown[]]>): Promise<unknown[]>;
 };
 
-/** JSON-RPC over HTTP(S) with fetch, one request per call or batch; a request that takes longer than `timeoutMs` fails (and is retried by the reader). */
+/** Requests in flight at once to a node that does not take batches. */
+const SINGLE_CALLS_AT_ONCE = 8;
+
+/**
+ * JSON-RPC over HTTP(S) with fetch, one request per call or batch (one request per call, eight at a
+ * time, once the node has answered a batch with a single answer); a request that takes longer than
+ * `timeoutMs` fails (and is retried by the reader).
+ */
 export function jsonRpc(url: string, timeoutMs = 30_000): Rpc {
   let id = 0;
   const post = async (body: unknown) => {
@@ -219,10 +226,21 @@ export function jsonRpc(url: string, timeoutMs = 30_000): Rpc {
     if (r.error) throw new Error(`${r.error.message ?? "error"} (code ${r.error.code})`);
     return r.result;
   };
+  const call = async (method: string, params: unknown[]) =>
+    result((await post({ jsonrpc: "2.0", id: ++id, method, params })) as never);
+  /** Cleared when the node answers a batch with one answer: it takes one request at a time. */
+  let batches = true;
+  const oneByOne = async (calls: Array<[string, unknown[]]>) => {
+    const out: unknown[] = [];
+    for (let i = 0; i < calls.length; i += SINGLE_CALLS_AT_ONCE)
+      out.push(...(await Promise.all(calls.slice(i, i + SINGLE_CALLS_AT_ONCE).map(([m, p]) => call(m, p)))));
+    return out;
+  };
   return {
-    call: async (method, params) => result((await post({ jsonrpc: "2.0", id: ++id, method, params })) as never),
+    call,
     batch: async (calls) => {
       if (calls.length === 0) return [];
+      if (!batches) return oneByOne(calls);
       const first = id + 1;
       const answers = (await post(
         calls.map(([method, params]) => ({ jsonrpc: "2.0", id: ++id, method, params })),
@@ -230,10 +248,11 @@ export function jsonRpc(url: string, timeoutMs = 30_000): Rpc {
         id: number;
       }>;
       if (!Array.isArray(answers)) {
-        // One answer to the whole batch: an error (thrown by `result`), or a node that does not batch.
-        const only = result(answers as never);
-        if (calls.length > 1) throw new Error(`one answer to a batch of ${calls.length} requests`);
-        return [only];
+        if (calls.length === 1) return [result(answers as never)];
+        // One answer to a whole batch: a node that does not take batches (JSON-RPC allows that),
+        // which says so with an error. One request a call from now on: slower, the same answers.
+        batches = false;
+        return oneByOne(calls);
       }
       const byId = new Map(answers.map((a) => [a.id, a]));
       return calls.map((_, i) => {

@@ -303,6 +303,43 @@ describe("worker: a CHAIN source (an ERC-20's Transfer logs on anvil)", function
     );
   });
 
+  it("reads the same logs through a node that does not take batches, one request a call", async function () {
+    // A proxy to anvil that answers any batch with one error, as JSON-RPC lets a server do.
+    const { createServer } = await import("node:http");
+    let batchesRefused = 0;
+    let singles = 0;
+    const server = createServer((req, res) => {
+      let body = "";
+      req.on("data", (c) => (body += c));
+      req.on("end", async () => {
+        res.setHeader("content-type", "application/json");
+        if (Array.isArray(JSON.parse(body))) {
+          batchesRefused += 1;
+          res.end(
+            JSON.stringify({ jsonrpc: "2.0", id: null, error: { code: -32600, message: "batches not supported" } }),
+          );
+          return;
+        }
+        singles += 1;
+        const answer = await fetch(node.url, { method: "POST", headers: { "content-type": "application/json" }, body });
+        res.end(await answer.text());
+      });
+    }).listen(0, "127.0.0.1");
+    await new Promise((r) => server.once("listening", r));
+    const { port } = server.address() as { port: number };
+    try {
+      const rpc = jsonRpc(`http://127.0.0.1:${port}`);
+      expect(shown(await readChainLogs(rpc, source, from, to))).to.deep.equal(expected);
+      // Refused once, then one request a call: every block's header, and the receipts of those
+      // whose bloom may hold the logs.
+      expect(batchesRefused).to.equal(1);
+      expect(singles).to.be.above(to - from + 1);
+    } finally {
+      server.closeAllConnections();
+      server.close();
+    }
+  });
+
   it("gives up on a node that does not answer, instead of waiting for ever", async function () {
     // A server that accepts the request and never answers.
     const { createServer } = await import("node:http");
