@@ -15,8 +15,9 @@
 // 1,000 source deltas (the cost whatever the contention for two cores) and the longest event-loop
 // delay. The goal's pair (4 workers, checks on and off) runs BENCH_REPEAT times (default 3),
 // alternately: the median rate stands, the peak memory is the highest. The state handoff's and the
-// second exchange's costs come from the median checks-on run. Writes bench/results/devnet.json and
-// prints a markdown table for docs/PERFORMANCE.md. BENCH_EPOCHS=1, BENCH_REPEAT=1 and BENCH_MODES=0
+// second exchange's costs come from the median checks-on run. Writes bench/results/devnet.json,
+// prints a markdown table for docs/PERFORMANCE.md, then the key figures beside the last results with
+// the issue's goals (exit code 1 when one is missed). BENCH_EPOCHS=1, BENCH_REPEAT=1 and BENCH_MODES=0
 // (no byzantine runs) shorten it.
 //
 // The transfers move among BENCH_ACCOUNTS accounts (default 256). The sources are keyed by sender,
@@ -24,11 +25,44 @@
 // held 38% more than its share and the run waited for it. One run with 16 accounts stays, beside
 // the earlier figures, which were all measured so.
 import { spawnSync } from "node:child_process";
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { DevnetReport } from "../scripts/devnet/report.js";
 import { FAULT_OF_MODE } from "../worker/adversary/modes.js";
+import { compareFigures, type Figures } from "./report.js";
+
+/** What bench/results/devnet.json holds, as far as the comparison reads it. */
+type DevnetResults = {
+  runs: Record<
+    string,
+    { sourceDeltasPerSec: number; maxRssMiBPerWorker: number; workerCpuSecondsPer1000SourceDeltas: number }
+  >;
+  checksOnOverOff: number;
+  stateHandoffMsPerEpoch: number | null;
+};
+
+/** The figures a run is judged and compared by. */
+function keyFigures(r: DevnetResults): Figures {
+  const on = r.runs["4 workers, checks on"];
+  const out: Figures = {
+    sourceDeltasPerSec4: on?.sourceDeltasPerSec,
+    checksOnOverOff: r.checksOnOverOff,
+    maxRssMiBPerWorker4: on?.maxRssMiBPerWorker,
+    workerCpuSecondsPer1000SourceDeltas4: on?.workerCpuSecondsPer1000SourceDeltas,
+    sourceDeltasPerSec2: r.runs["2 workers, checks on"]?.sourceDeltasPerSec,
+    sourceDeltasPerSec8: r.runs["8 workers, checks on"]?.sourceDeltasPerSec,
+    stateHandoffMsPerEpoch: r.stateHandoffMsPerEpoch ?? undefined,
+  } as Figures;
+  return Object.fromEntries(Object.entries(out).filter(([, v]) => typeof v === "number"));
+}
+
+/** Issue 16's goals: 4 workers, replication 2, checks on, chain source. */
+const GOALS = {
+  sourceDeltasPerSec4: { min: 2_000 },
+  checksOnOverOff: { min: 0.8 },
+  maxRssMiBPerWorker4: { max: 300 },
+};
 
 /** Transfers per epoch. */
 const DELTAS = Number(process.env.BENCH_DELTAS ?? 30_000);
@@ -177,6 +211,9 @@ try {
     }
   }
   mkdirSync("bench/results", { recursive: true });
+  const previous = existsSync("bench/results/devnet.json")
+    ? keyFigures(JSON.parse(readFileSync("bench/results/devnet.json", "utf8")) as DevnetResults)
+    : {};
   writeFileSync(
     "bench/results/devnet.json",
     JSON.stringify(
@@ -216,6 +253,16 @@ try {
     ) + "\n",
   );
   process.stdout.write(lines.join("\n") + "\n");
+  // The issue's goals (4 workers, replication 2, checks on, chain source), beside the last results.
+  const missed = compareFigures(
+    previous,
+    keyFigures(JSON.parse(readFileSync("bench/results/devnet.json", "utf8")) as DevnetResults),
+    GOALS,
+  );
+  if (missed.length) {
+    console.error(`goals missed: ${missed.join(", ")}`);
+    process.exitCode = 1;
+  }
 } finally {
   rmSync(dir, { recursive: true, force: true });
 }

@@ -23,6 +23,20 @@ export function writeResults(
   const merged = { ...previous, ...figures };
   const sorted = Object.fromEntries(Object.entries(merged).sort(([a], [b]) => a.localeCompare(b)));
   writeFileSync(new URL(`./results/${name}`, import.meta.url), JSON.stringify(sorted, null, 2) + "\n");
+  const missed = compareFigures(previous, figures, goals);
+  console.log(`wrote bench/results/${name}`);
+  return missed;
+}
+
+/**
+ * Prints `figures` beside `previous` (the value and the change) and checks each goal. Returns the
+ * goals missed.
+ */
+export function compareFigures(
+  previous: Figures,
+  figures: Figures,
+  goals: Record<string, { max?: number; min?: number; pending?: string }>,
+): string[] {
   const missed: string[] = [];
   const rows = Object.entries(figures).map(([key, value]) => {
     const before = previous[key];
@@ -37,6 +51,5 @@ export function writeResults(
     return { figure: key, value, previous: before ?? "-", change, goal: verdict };
   });
   console.table(rows);
-  console.log(`wrote bench/results/${name}`);
   return missed;
 }
