@@ -532,7 +532,6 @@ export class Dataflow {
     if (next) this.handOver(next);
   }
 
-  /** Takes no part in `epoch` (not a member, nothing to run, sat out, or not verifiable): drops what was held for it. */
   /** The graph pinned to `epoch`, its blobs fetched (or taken from the cache) and checked. */
   private syncEpochGraph(epoch: bigint): Promise<SyncGraphReturnType> {
     return syncGraph({
@@ -561,6 +560,7 @@ export class Dataflow {
   /** Graphs (by hash) this worker cannot run, with why. */
   private readonly refusedGraphs = new Map<string, GraphUnsupportedError>();
 
+  /** Takes no part in `epoch` (not a member, nothing to run, sat out, or not verifiable): drops what was held for it. */
   skip(epoch: bigint): true {
     if (epoch > this.lastFinished) this.lastFinished = epoch;
     this.releaseEarly(epoch);
