@@ -184,17 +184,25 @@ describe("registry end to end: manifest → Arweave → timelock → syncGraph",
       ].join("\n"),
     );
     const gateway = { url: arlocal.url };
+    // A join of two INBOX streams: a graph the registry takes and the reference worker does not run
+    // (the CLI would refuse it); this test is about the registry, so it asks for it anyway.
+    const opts = { manifest, gateway, allowUnsupportedGraph: true };
     // The batch (registerStream(balances), registerOperator) is simulated whole, as executeBatch:
     // Hardhat's node takes eth_call's state override too.
     const logged: string[] = [];
-    await registerOperator({ ...ctx, log: (l) => logged.push(l) }, { manifest, gateway, mode: "schedule" });
+    await registerOperator({ ...ctx, log: (l) => logged.push(l) }, { ...opts, mode: "schedule" });
     expect(logged, logged.join("\n")).to.include(
       "  simulated: the batch of 2 calls runs as the timelock's executeBatch would run it",
     );
-    await rejects(registerOperator(ctx, { manifest, gateway, mode: "execute" }), /not ready/);
+    await rejects(registerOperator(ctx, { ...opts, mode: "execute" }), /not ready/);
     await networkHelpers.time.increase(DELAY);
-    await registerOperator(ctx, { manifest, gateway, mode: "execute" });
-    await rejects(registerOperator(ctx, { manifest, gateway, mode: "execute" }), /already executed/);
+    await registerOperator(ctx, { ...opts, mode: "execute" });
+    await rejects(registerOperator(ctx, { ...opts, mode: "execute" }), /already executed/);
+    // Without asking, the operator is refused before anything is uploaded or proposed, saying why.
+    await rejects(
+      registerOperator(ctx, { manifest, gateway, mode: "schedule" }),
+      /balances v1 would make a graph the reference worker cannot run: .*reads INBOX stream .* beside 1 other source stream/,
+    );
 
     // Epoch 1 pins the graph at freeze (now, after the registration; the window closed long ago).
     await fx.epochs.freeze(1);
