@@ -103,7 +103,7 @@ export function compileGraph(graph: SyncGraphReturnType, chainId: bigint): Runna
     .filter((s) => Number(s.sourceKind) !== SourceKind.DERIVED && consumers.has(lower(s.id)))
     .sort((x, y) => (lower(x.id) < lower(y.id) ? -1 : 1));
   if (sourceStreams.length === 0) {
-    throw new GraphUnsupportedError(`The graph of epoch ${graph.epoch} has 0 consumed source streams`, {
+    throw new GraphUnsupportedError(`The graph has 0 consumed source streams`, {
       fix: "register an INBOX or CHAIN stream and operators that consume it (docs/worker.md)",
     });
   }
@@ -115,7 +115,7 @@ export function compileGraph(graph: SyncGraphReturnType, chainId: bigint): Runna
       // the input commitments and the jurors tell a time's source by the time alone.
       if (sourceStreams.length > 1)
         throw new GraphUnsupportedError(
-          `The graph of epoch ${graph.epoch} reads INBOX stream ${s.id} beside ${sourceStreams.length - 1} other source stream(s)`,
+          `The graph reads INBOX stream ${s.id} beside ${sourceStreams.length - 1} other source stream(s)`,
           {
             fix: "an INBOX stream must be a graph's only source; several sources must all be CHAIN streams of this chain",
           },
