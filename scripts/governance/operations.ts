@@ -460,6 +460,11 @@ async function simulate(ctx: Context, calls: Call[]): Promise<void> {
   }
 }
 
+/** A manifest output's partition as the registry's `PartitionSpec` (WHOLE 0, SLICE 1). */
+function partitionOf(p: { kind: "WHOLE" } | { kind: "SLICE"; offset: number; length: number }) {
+  return p.kind === "WHOLE" ? { kind: 0, offset: 0, length: 0 } : { kind: 1, offset: p.offset, length: p.length };
+}
+
 /**
  * Refuses an operator that would make the registry's graph one the reference worker cannot run
  * (`compileGraph`: a third exchange, an operator with several outputs, a join keyed differently…).
@@ -491,14 +496,10 @@ async function refuseUnrunnableGraph(ctx: Context, m: Awaited<ReturnType<typeof 
     const sid = streamId(typeof out === "string" ? out : out.stream);
     outputs.push(sid);
     if (known.has(sid.toLowerCase()) || typeof out === "string") continue;
-    const partition =
-      out.partition.kind === "WHOLE"
-        ? { kind: 0, offset: 0, length: 0 }
-        : { kind: 1, offset: out.partition.offset, length: out.partition.length };
     streams.push({
       id: sid,
       schemaHash: schemaHash(out.schema),
-      partition,
+      partition: partitionOf(out.partition),
       sourceKind: 2,
       sourceChainId: 0n,
       sourceDescriptor: ZeroHash,
@@ -609,10 +610,7 @@ export async function registerOperator(
     const spec = {
       id: sid,
       schemaHash: schemaHash(out.schema),
-      partition:
-        out.partition.kind === "WHOLE"
-          ? { kind: 0, offset: 0, length: 0 }
-          : { kind: 1, offset: out.partition.offset, length: out.partition.length },
+      partition: partitionOf(out.partition),
       sourceKind: 2,
       sourceChainId: 0,
       sourceDescriptor: ZeroHash,
